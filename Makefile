@@ -1,0 +1,39 @@
+# tvsync: two commands do everything on a fresh machine — `make demo` and `make test`.
+GO      ?= go
+SQLC    := $(GO) -C tools tool sqlc -f ../sqlc.yaml
+# Where Debian puts the PostgreSQL server binaries (initdb, postgres).
+PG_BIN  := $(shell pg_config --bindir 2>/dev/null)
+
+.PHONY: all generate check-generated vet test demo bench postgres
+
+all: test
+
+## generate: regenerate db/ from queries/ and migrations/ with sqlc (pinned in tools/go.mod)
+generate:
+	$(SQLC) generate
+
+## check-generated: fail when db/ is not exactly what sqlc generates
+check-generated:
+	@$(SQLC) diff || { echo "db/ is stale: run 'make generate' and commit the result" >&2; exit 1; }
+
+vet:
+	$(GO) vet ./...
+
+## test: generated code fresh, go vet clean, every test green under -race against a real PostgreSQL
+test: postgres check-generated vet
+	$(GO) test -race -count=1 -timeout 9m ./...
+
+## demo: the main job end to end on a throwaway PostgreSQL (or on $$DATABASE_URL when set)
+demo: postgres
+	$(GO) run ./cmd/tvsync demo
+
+## bench: the side-by-side benchmark suite
+bench: postgres
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./bench/...
+
+## postgres: install the PostgreSQL server binaries when they are missing
+postgres:
+	@if [ -x "$(PG_BIN)/initdb" ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; else \
+		echo "PostgreSQL server binaries missing: installing the postgresql package"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	fi

@@ -1,0 +1,65 @@
+-- name: CommentRefresh :batchone
+-- CommentRefresh rebuilds the tv_comment documents of the given comments from tb_ in one statement and upserts only those whose data changed.
+WITH src AS (
+    SELECT c.id,
+           jsonb_build_object(
+               'id', c.id,
+               'content', c.content,
+               'createdAt', tvsync_ts(c.created_at),
+               'post', jsonb_build_object('id', p.id, 'title', p.title),
+               'author', jsonb_build_object('id', u.id, 'username', u.username)
+           ) AS data
+    FROM tb_comment c
+    JOIN tb_post p ON p.id = c.post_id
+    JOIN tb_user u ON u.id = c.author_id
+    WHERE c.id = ANY(@ids::uuid[])
+),
+upserted AS (
+    INSERT INTO tv_comment (id, data, updated_at)
+    SELECT src.id, src.data, now() FROM src
+    ON CONFLICT (id) DO UPDATE
+        SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
+        WHERE tv_comment.data IS DISTINCT FROM EXCLUDED.data
+    RETURNING tv_comment.id
+)
+SELECT (SELECT count(*) FROM src)::int      AS found,
+       (SELECT count(*) FROM upserted)::int AS upserted,
+       clock_timestamp()::timestamptz       AS finished_at;
+
+-- name: CommentDeleteMissing :batchone
+-- CommentDeleteMissing removes the tv_comment rows, among the given ids, whose tb_comment row no longer exists.
+WITH gone AS (
+    DELETE FROM tv_comment t
+    WHERE t.id = ANY(@ids::uuid[])
+      AND NOT EXISTS (SELECT 1 FROM tb_comment c WHERE c.id = t.id)
+    RETURNING t.id
+)
+SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone;
+
+-- name: CommentIDsAfter :many
+-- CommentIDsAfter lists tb_comment ids in id order after a keyset cursor, for full sync.
+SELECT id FROM tb_comment WHERE id > @after::uuid ORDER BY id LIMIT @page_size::int;
+
+-- name: CommentViewIDsAfter :many
+-- CommentViewIDsAfter lists tv_comment ids in id order after a keyset cursor, to find orphans during full sync.
+SELECT id FROM tv_comment WHERE id > @after::uuid ORDER BY id LIMIT @page_size::int;
+
+-- name: CommentIDsByAuthor :batchmany
+-- CommentIDsByAuthor lists the comments written by the given users (their tv_comment embeds the author).
+SELECT id FROM tb_comment WHERE author_id = ANY(@author_ids::uuid[]);
+
+-- name: CommentIDsByPost :batchmany
+-- CommentIDsByPost lists the comments on the given posts (their tv_comment embeds the post title).
+SELECT id FROM tb_comment WHERE post_id = ANY(@post_ids::uuid[]);
+
+-- name: CommentGetByID :one
+-- CommentGetByID reads one stored tv_comment document as raw JSON bytes.
+SELECT data FROM tv_comment WHERE id = @id;
+
+-- name: CommentCreate :one
+-- CommentCreate inserts a comment and returns its id.
+INSERT INTO tb_comment (post_id, author_id, content) VALUES (@post_id, @author_id, @content) RETURNING id;
+
+-- name: CommentDelete :one
+-- CommentDelete deletes a comment and returns the post and author it belonged to.
+DELETE FROM tb_comment WHERE id = @id RETURNING post_id, author_id;

@@ -1,0 +1,118 @@
+-- name: PostRefresh :batchone
+-- PostRefresh rebuilds the tv_post documents of the given posts from tb_ in one statement and upserts only those whose data changed.
+WITH src AS (
+    SELECT p.id,
+           jsonb_build_object(
+               'id', p.id,
+               'title', p.title,
+               'content', p.content,
+               'published', p.published,
+               'createdAt', tvsync_ts(p.created_at),
+               'author', jsonb_build_object('id', u.id, 'username', u.username, 'fullName', u.full_name),
+               'commentCount', c.comment_count,
+               'likeCount', l.like_count,
+               'comments', coalesce(c.comments, '[]'::jsonb)
+           ) AS data
+    FROM tb_post p
+    JOIN tb_user u ON u.id = p.author_id
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS comment_count,
+               jsonb_agg(jsonb_build_object(
+                   'id', cm.id,
+                   'content', cm.content,
+                   'createdAt', tvsync_ts(cm.created_at),
+                   'author', jsonb_build_object('id', cu.id, 'username', cu.username)
+               ) ORDER BY cm.created_at DESC, cm.id DESC) AS comments
+        FROM tb_comment cm
+        JOIN tb_user cu ON cu.id = cm.author_id
+        WHERE cm.post_id = p.id
+    ) c
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS like_count FROM tb_post_like pl WHERE pl.post_id = p.id
+    ) l
+    WHERE p.id = ANY(@ids::uuid[])
+),
+upserted AS (
+    INSERT INTO tv_post (id, data, updated_at)
+    SELECT src.id, src.data, now() FROM src
+    ON CONFLICT (id) DO UPDATE
+        SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
+        WHERE tv_post.data IS DISTINCT FROM EXCLUDED.data
+    RETURNING tv_post.id
+)
+SELECT (SELECT count(*) FROM src)::int      AS found,
+       (SELECT count(*) FROM upserted)::int AS upserted,
+       clock_timestamp()::timestamptz       AS finished_at;
+
+-- name: PostDeleteMissing :batchone
+-- PostDeleteMissing removes the tv_post rows, among the given ids, whose tb_post row no longer exists.
+WITH gone AS (
+    DELETE FROM tv_post t
+    WHERE t.id = ANY(@ids::uuid[])
+      AND NOT EXISTS (SELECT 1 FROM tb_post p WHERE p.id = t.id)
+    RETURNING t.id
+)
+SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone;
+
+-- name: PostIDsAfter :many
+-- PostIDsAfter lists tb_post ids in id order after a keyset cursor, for full sync.
+SELECT id FROM tb_post WHERE id > @after::uuid ORDER BY id LIMIT @page_size::int;
+
+-- name: PostViewIDsAfter :many
+-- PostViewIDsAfter lists tv_post ids in id order after a keyset cursor, to find orphans during full sync.
+SELECT id FROM tv_post WHERE id > @after::uuid ORDER BY id LIMIT @page_size::int;
+
+-- name: PostIDsByAuthor :batchmany
+-- PostIDsByAuthor lists the posts written by the given users (their tv_post embeds the author).
+SELECT id FROM tb_post WHERE author_id = ANY(@author_ids::uuid[]);
+
+-- name: PostIDsCommentedByUser :batchmany
+-- PostIDsCommentedByUser lists the posts the given users commented on (their tv_post embeds the commenter).
+SELECT DISTINCT post_id FROM tb_comment WHERE author_id = ANY(@user_ids::uuid[]);
+
+-- name: PostIDsLikedByUser :batchmany
+-- PostIDsLikedByUser lists the posts the given users liked (their likeCount changes when a user goes).
+SELECT post_id FROM tb_post_like WHERE user_id = ANY(@user_ids::uuid[]);
+
+-- name: PostGetByID :one
+-- PostGetByID reads one stored tv_post document as raw JSON bytes.
+SELECT data FROM tv_post WHERE id = @id;
+
+-- name: PostList :many
+-- PostList reads tv_post documents in id order after a keyset cursor.
+SELECT id, data FROM tv_post WHERE id > @after::uuid ORDER BY id LIMIT @page_size::int;
+
+-- name: PostCreate :one
+-- PostCreate inserts a post and returns its id.
+INSERT INTO tb_post (author_id, title, content, published)
+VALUES (@author_id, @title, @content, @published)
+RETURNING id;
+
+-- name: PostUpdate :one
+-- PostUpdate changes a post's title and content and returns its author.
+UPDATE tb_post SET title = @title, content = @content, updated_at = now()
+WHERE id = @id
+RETURNING author_id;
+
+-- name: PostPublish :one
+-- PostPublish sets a post's published flag and returns its author.
+UPDATE tb_post SET published = @published, updated_at = now()
+WHERE id = @id
+RETURNING author_id;
+
+-- name: PostIncrementViewCount :execrows
+-- PostIncrementViewCount adds one view to a post; view_count is in no tv_ document.
+UPDATE tb_post SET view_count = view_count + 1 WHERE id = @id;
+
+-- name: PostDelete :one
+-- PostDelete deletes a post (its comments and likes cascade) and returns its author.
+DELETE FROM tb_post WHERE id = @id RETURNING author_id;
+
+-- name: PostLikeCreate :execrows
+-- PostLikeCreate records that a user likes a post; a repeated like changes nothing.
+INSERT INTO tb_post_like (post_id, user_id) VALUES (@post_id, @user_id)
+ON CONFLICT DO NOTHING;
+
+-- name: PostLikeDelete :execrows
+-- PostLikeDelete removes a user's like of a post.
+DELETE FROM tb_post_like WHERE post_id = @post_id AND user_id = @user_id;

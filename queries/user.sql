@@ -1,0 +1,70 @@
+-- name: UserRefresh :batchone
+-- UserRefresh rebuilds the tv_user documents of the given users from tb_ in one statement and upserts only those whose data changed.
+WITH src AS (
+    SELECT u.id,
+           jsonb_build_object(
+               'id', u.id,
+               'username', u.username,
+               'fullName', u.full_name,
+               'createdAt', tvsync_ts(u.created_at),
+               'postCount', pc.post_count,
+               'commentCount', cc.comment_count
+           ) AS data
+    FROM tb_user u
+    CROSS JOIN LATERAL (SELECT count(*) AS post_count FROM tb_post p WHERE p.author_id = u.id) pc
+    CROSS JOIN LATERAL (SELECT count(*) AS comment_count FROM tb_comment c WHERE c.author_id = u.id) cc
+    WHERE u.id = ANY(@ids::uuid[])
+),
+upserted AS (
+    INSERT INTO tv_user (id, data, updated_at)
+    SELECT src.id, src.data, now() FROM src
+    ON CONFLICT (id) DO UPDATE
+        SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
+        WHERE tv_user.data IS DISTINCT FROM EXCLUDED.data
+    RETURNING tv_user.id
+)
+SELECT (SELECT count(*) FROM src)::int      AS found,
+       (SELECT count(*) FROM upserted)::int AS upserted,
+       clock_timestamp()::timestamptz       AS finished_at;
+
+-- name: UserDeleteMissing :batchone
+-- UserDeleteMissing removes the tv_user rows, among the given ids, whose tb_user row no longer exists.
+WITH gone AS (
+    DELETE FROM tv_user t
+    WHERE t.id = ANY(@ids::uuid[])
+      AND NOT EXISTS (SELECT 1 FROM tb_user u WHERE u.id = t.id)
+    RETURNING t.id
+)
+SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone;
+
+-- name: UserIDsAfter :many
+-- UserIDsAfter lists tb_user ids in id order after a keyset cursor, for full sync.
+SELECT id FROM tb_user WHERE id > @after::uuid ORDER BY id LIMIT @page_size::int;
+
+-- name: UserViewIDsAfter :many
+-- UserViewIDsAfter lists tv_user ids in id order after a keyset cursor, to find orphans during full sync.
+SELECT id FROM tv_user WHERE id > @after::uuid ORDER BY id LIMIT @page_size::int;
+
+-- name: UserIDsCommentingOnPosts :batchmany
+-- UserIDsCommentingOnPosts lists the authors of comments on the given posts (their commentCount changes when the posts go).
+SELECT DISTINCT author_id FROM tb_comment WHERE post_id = ANY(@post_ids::uuid[]);
+
+-- name: UserGetByID :one
+-- UserGetByID reads one stored tv_user document as raw JSON bytes.
+SELECT data FROM tv_user WHERE id = @id;
+
+-- name: UserCreate :one
+-- UserCreate inserts a user and returns its id.
+INSERT INTO tb_user (username, full_name) VALUES (@username, @full_name) RETURNING id;
+
+-- name: UserRename :execrows
+-- UserRename changes a user's username and full name.
+UPDATE tb_user SET username = @username, full_name = @full_name, updated_at = now() WHERE id = @id;
+
+-- name: UserDelete :execrows
+-- UserDelete deletes a user; their posts, comments and likes cascade.
+DELETE FROM tb_user WHERE id = @id;
+
+-- name: UserIDsCommentingOnPostsOfAuthor :batchmany
+-- UserIDsCommentingOnPostsOfAuthor lists the users who commented on posts written by the given users (their commentCount drops when those posts go).
+SELECT DISTINCT c.author_id FROM tb_comment c JOIN tb_post p ON p.id = c.post_id WHERE p.author_id = ANY(@author_ids::uuid[]);

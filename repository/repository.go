@@ -1,0 +1,224 @@
+// Package repository is tvsync's write and read API for applications: a
+// Repository runs units of work whose typed writes to the command tables
+// (tb_*) record every entity they affect, cascades included, and sync them
+// explicitly when the unit of work commits. Reads come from the query tables
+// (tv_*) only.
+package repository
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tvsync/tvsync/db"
+	tvsync "github.com/tvsync/tvsync/sync"
+)
+
+// Errors returned by the repository. Test for them with errors.Is.
+var (
+	// ErrNotFound is returned when a write or read names a row that does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict is returned when a write would break a uniqueness rule (a taken username).
+	ErrConflict = errors.New("conflict")
+	// ErrInvalid is returned for input that breaks a check (an empty title).
+	ErrInvalid = errors.New("invalid input")
+	// ErrCommittedNotSynced is returned by InTx in SyncAfterCommit mode when
+	// the writes committed but the sync after the commit failed. Nothing is
+	// lost: the changes stay in the durable queue and a Worker syncs them.
+	ErrCommittedNotSynced = errors.New("tvsync: writes committed but their sync failed; the changes remain queued")
+)
+
+// SyncMode says when a unit of work syncs the entities its writes affected.
+type SyncMode int
+
+const (
+	// SyncAfterCommit (the default) commits the writes, then syncs in a
+	// transaction of its own. The changes are also queued durably in the
+	// write transaction, and removed by the sync once it succeeds, so a crash
+	// or a failure between commit and sync is repaired by a Worker.
+	SyncAfterCommit SyncMode = iota
+	// SyncInline syncs inside the write transaction: the writes and the
+	// tv_ rows commit or roll back together.
+	SyncInline
+	// SyncDeferred queues the changes durably in the write transaction and
+	// commits without syncing; a Worker syncs them shortly after.
+	SyncDeferred
+)
+
+// String returns the mode's name.
+func (m SyncMode) String() string {
+	switch m {
+	case SyncAfterCommit:
+		return "after-commit"
+	case SyncInline:
+		return "inline"
+	case SyncDeferred:
+		return "deferred"
+	}
+	return fmt.Sprintf("SyncMode(%d)", int(m))
+}
+
+// Options configures a Repository. The zero value syncs after commit.
+type Options struct {
+	// Sync is when units of work sync.
+	Sync SyncMode
+	// Logger receives the repository's logs; nil discards them.
+	Logger *slog.Logger
+	// AfterCommitGrace is how long, in SyncAfterCommit mode, a queued change
+	// is left to the sync that follows the commit before a Worker may take
+	// it; zero means 10 seconds.
+	AfterCommitGrace time.Duration
+}
+
+// Repository runs units of work against a pool and syncs what they change.
+// It is safe for concurrent use.
+type Repository struct {
+	pool    *pgxpool.Pool
+	engine  *tvsync.Engine
+	opts    Options
+	log     *slog.Logger
+	queries *db.Queries
+}
+
+// New returns a repository over pool that syncs with engine.
+func New(pool *pgxpool.Pool, engine *tvsync.Engine, opts Options) *Repository {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.AfterCommitGrace <= 0 {
+		opts.AfterCommitGrace = 10 * time.Second
+	}
+	return &Repository{pool: pool, engine: engine, opts: opts, log: opts.Logger, queries: db.New()}
+}
+
+// WithSyncMode returns a repository sharing r's pool and engine that syncs in mode.
+func (r *Repository) WithSyncMode(mode SyncMode) *Repository {
+	c := *r
+	c.opts.Sync = mode
+	return &c
+}
+
+// SyncMode returns the repository's sync mode.
+func (r *Repository) SyncMode() SyncMode { return r.opts.Sync }
+
+// InTx runs fn in a transaction with a fresh unit of work. If fn returns an
+// error or panics, the transaction rolls back and nothing is synced or
+// queued. Otherwise the entities fn's writes affected are synced as the
+// repository's SyncMode says. The rollback runs even when ctx is cancelled.
+func (r *Repository) InTx(ctx context.Context, fn func(uow *UnitOfWork) error) (err error) {
+	tx, err := r.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin unit of work: %w", err)
+	}
+	defer func() {
+		if err != nil || recover() != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	uow := &UnitOfWork{tx: tx, repo: r}
+	if err := fn(uow); err != nil {
+		return err
+	}
+	changes := uow.Changes()
+	switch r.opts.Sync {
+	case SyncInline:
+		if _, err := r.engine.SyncTx(ctx, tx, tvsync.ModeIncremental, changes...); err != nil {
+			return fmt.Errorf("sync inside unit of work: %w", err)
+		}
+	case SyncAfterCommit:
+		// The safety net: a worker takes these rows only if the sync below
+		// has not removed them within the grace period.
+		if err := r.engine.Enqueue(ctx, tx, r.opts.AfterCommitGrace, false, changes...); err != nil {
+			return fmt.Errorf("queue changes: %w", err)
+		}
+	case SyncDeferred:
+		if err := r.engine.Enqueue(ctx, tx, 0, true, changes...); err != nil {
+			return fmt.Errorf("queue changes: %w", err)
+		}
+	default:
+		return fmt.Errorf("repository: unknown sync mode %v", r.opts.Sync)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit unit of work: %w", err)
+	}
+	if r.opts.Sync != SyncAfterCommit || len(changes) == 0 {
+		return nil
+	}
+	if _, err := r.engine.SyncAndAck(ctx, tvsync.ModeIncremental, changes...); err != nil {
+		r.log.ErrorContext(ctx, "tvsync: sync after commit failed; the changes stay queued for the worker", slog.Any("error", err))
+		return fmt.Errorf("%w: %w", ErrCommittedNotSynced, err)
+	}
+	return nil
+}
+
+// GetPost returns the stored tv_post document of id.
+func (r *Repository) GetPost(ctx context.Context, id uuid.UUID) (json.RawMessage, error) {
+	data, err := r.queries.PostGetByID(ctx, r.pool, id)
+	return data, translate(err, "post", id)
+}
+
+// GetUser returns the stored tv_user document of id.
+func (r *Repository) GetUser(ctx context.Context, id uuid.UUID) (json.RawMessage, error) {
+	data, err := r.queries.UserGetByID(ctx, r.pool, id)
+	return data, translate(err, "user", id)
+}
+
+// GetComment returns the stored tv_comment document of id.
+func (r *Repository) GetComment(ctx context.Context, id uuid.UUID) (json.RawMessage, error) {
+	data, err := r.queries.CommentGetByID(ctx, r.pool, id)
+	return data, translate(err, "comment", id)
+}
+
+// Document is a stored tv_ row: its id and its JSON.
+type Document struct {
+	ID   uuid.UUID
+	Data json.RawMessage
+}
+
+// ListPosts returns up to limit tv_post documents with ids after the cursor
+// (uuid.Nil for the first page), in id order.
+func (r *Repository) ListPosts(ctx context.Context, after uuid.UUID, limit int) ([]Document, error) {
+	if limit <= 0 || limit > 10000 {
+		return nil, fmt.Errorf("%w: limit %d must be between 1 and 10000", ErrInvalid, limit)
+	}
+	rows, err := r.queries.PostList(ctx, r.pool, db.PostListParams{After: after, PageSize: int32(limit)})
+	if err != nil {
+		return nil, fmt.Errorf("list posts after %s: %w", after, err)
+	}
+	docs := make([]Document, len(rows))
+	for i, row := range rows {
+		docs[i] = Document{ID: row.ID, Data: row.Data}
+	}
+	return docs, nil
+}
+
+// translate turns driver errors into the repository's documented errors,
+// naming the entity and id involved.
+func translate(err error, entity string, id any) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("%s %v: %w", entity, id, ErrNotFound)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "23503":
+			return fmt.Errorf("%s %v: a referenced row does not exist (%s): %w", entity, id, pgErr.ConstraintName, ErrNotFound)
+		case "23505":
+			return fmt.Errorf("%s %v: %s: %w", entity, id, pgErr.Detail, ErrConflict)
+		case "23514", "22001", "22P02":
+			return fmt.Errorf("%s %v: %s: %w", entity, id, pgErr.Message, ErrInvalid)
+		}
+	}
+	return fmt.Errorf("%s %v: %w", entity, id, err)
+}
