@@ -195,22 +195,11 @@ func (b *CommentIDsByPostBatchResults) Close() error {
 
 const commentRefresh = `-- name: CommentRefresh :batchone
 WITH src AS (
-    SELECT c.id,
-           jsonb_build_object(
-               'id', c.id,
-               'content', c.content,
-               'createdAt', tvsync_ts(c.created_at),
-               'post', jsonb_build_object('id', p.id, 'title', p.title),
-               'author', jsonb_build_object('id', u.id, 'username', u.username)
-           ) AS data
-    FROM tb_comment c
-    JOIN tb_post p ON p.id = c.post_id
-    JOIN tb_user u ON u.id = c.author_id
-    WHERE c.id = ANY($1::uuid[])
+    SELECT s.id, s.data FROM tv_comment_source s WHERE s.id = ANY($1::uuid[])
 ),
 upserted AS (
     INSERT INTO tv_comment (id, data, updated_at)
-    SELECT src.id, src.data, now() FROM src
+    SELECT src.id, src.data, clock_timestamp() FROM src
     ON CONFLICT (id) DO UPDATE
         SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
         WHERE tv_comment.data IS DISTINCT FROM EXCLUDED.data
@@ -233,7 +222,7 @@ type CommentRefreshRow struct {
 	FinishedAt time.Time
 }
 
-// CommentRefresh rebuilds the tv_comment documents of the given comments from tb_ in one statement and upserts only those whose data changed.
+// CommentRefresh upserts, in one statement, the tv_comment documents of the given comments from their definition (view tv_comment_source), writing only those whose data changed.
 func (q *Queries) CommentRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *CommentRefreshBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
@@ -505,40 +494,11 @@ func (b *PostIDsLikedByUserBatchResults) Close() error {
 
 const postRefresh = `-- name: PostRefresh :batchone
 WITH src AS (
-    SELECT p.id,
-           jsonb_build_object(
-               'id', p.id,
-               'title', p.title,
-               'content', p.content,
-               'published', p.published,
-               'createdAt', tvsync_ts(p.created_at),
-               'author', jsonb_build_object('id', u.id, 'username', u.username, 'fullName', u.full_name),
-               'commentCount', c.comment_count,
-               'likeCount', l.like_count,
-               'comments', coalesce(c.comments, '[]'::jsonb)
-           ) AS data
-    FROM tb_post p
-    JOIN tb_user u ON u.id = p.author_id
-    CROSS JOIN LATERAL (
-        SELECT count(*) AS comment_count,
-               jsonb_agg(jsonb_build_object(
-                   'id', cm.id,
-                   'content', cm.content,
-                   'createdAt', tvsync_ts(cm.created_at),
-                   'author', jsonb_build_object('id', cu.id, 'username', cu.username)
-               ) ORDER BY cm.created_at DESC, cm.id DESC) AS comments
-        FROM tb_comment cm
-        JOIN tb_user cu ON cu.id = cm.author_id
-        WHERE cm.post_id = p.id
-    ) c
-    CROSS JOIN LATERAL (
-        SELECT count(*) AS like_count FROM tb_post_like pl WHERE pl.post_id = p.id
-    ) l
-    WHERE p.id = ANY($1::uuid[])
+    SELECT s.id, s.data FROM tv_post_source s WHERE s.id = ANY($1::uuid[])
 ),
 upserted AS (
     INSERT INTO tv_post (id, data, updated_at)
-    SELECT src.id, src.data, now() FROM src
+    SELECT src.id, src.data, clock_timestamp() FROM src
     ON CONFLICT (id) DO UPDATE
         SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
         WHERE tv_post.data IS DISTINCT FROM EXCLUDED.data
@@ -561,7 +521,7 @@ type PostRefreshRow struct {
 	FinishedAt time.Time
 }
 
-// PostRefresh rebuilds the tv_post documents of the given posts from tb_ in one statement and upserts only those whose data changed.
+// PostRefresh upserts, in one statement, the tv_post documents of the given posts from their definition (view tv_post_source), writing only those whose data changed.
 func (q *Queries) PostRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *PostRefreshBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
@@ -1181,23 +1141,11 @@ func (b *UserIDsCommentingOnPostsOfAuthorBatchResults) Close() error {
 
 const userRefresh = `-- name: UserRefresh :batchone
 WITH src AS (
-    SELECT u.id,
-           jsonb_build_object(
-               'id', u.id,
-               'username', u.username,
-               'fullName', u.full_name,
-               'createdAt', tvsync_ts(u.created_at),
-               'postCount', pc.post_count,
-               'commentCount', cc.comment_count
-           ) AS data
-    FROM tb_user u
-    CROSS JOIN LATERAL (SELECT count(*) AS post_count FROM tb_post p WHERE p.author_id = u.id) pc
-    CROSS JOIN LATERAL (SELECT count(*) AS comment_count FROM tb_comment c WHERE c.author_id = u.id) cc
-    WHERE u.id = ANY($1::uuid[])
+    SELECT s.id, s.data FROM tv_user_source s WHERE s.id = ANY($1::uuid[])
 ),
 upserted AS (
     INSERT INTO tv_user (id, data, updated_at)
-    SELECT src.id, src.data, now() FROM src
+    SELECT src.id, src.data, clock_timestamp() FROM src
     ON CONFLICT (id) DO UPDATE
         SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
         WHERE tv_user.data IS DISTINCT FROM EXCLUDED.data
@@ -1220,7 +1168,7 @@ type UserRefreshRow struct {
 	FinishedAt time.Time
 }
 
-// UserRefresh rebuilds the tv_user documents of the given users from tb_ in one statement and upserts only those whose data changed.
+// UserRefresh upserts, in one statement, the tv_user documents of the given users from their definition (view tv_user_source), writing only those whose data changed.
 func (q *Queries) UserRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *UserRefreshBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {

@@ -88,6 +88,46 @@ func (q *Queries) CommentIDsAfter(ctx context.Context, db DBTX, arg CommentIDsAf
 	return items, nil
 }
 
+const commentVerify = `-- name: CommentVerify :many
+SELECT coalesce(s.id, t.id)::uuid AS id,
+       (CASE WHEN t.id IS NULL THEN 'missing' WHEN s.id IS NULL THEN 'orphaned' ELSE 'stale' END)::text AS problem
+FROM (SELECT v.id, v.data FROM tv_comment_source v WHERE v.id > $1::uuid AND v.id <= $2::uuid) s
+FULL JOIN (SELECT r.id, r.data FROM tv_comment r WHERE r.id > $1::uuid AND r.id <= $2::uuid) t ON t.id = s.id
+WHERE s.data IS DISTINCT FROM t.data
+ORDER BY 1
+`
+
+type CommentVerifyParams struct {
+	After uuid.UUID
+	Upto  uuid.UUID
+}
+
+type CommentVerifyRow struct {
+	ID      uuid.UUID
+	Problem string
+}
+
+// CommentVerify compares, for the ids in (@after, @upto], the stored tv_comment rows with their definition and lists those missing, stale or orphaned.
+func (q *Queries) CommentVerify(ctx context.Context, db DBTX, arg CommentVerifyParams) ([]CommentVerifyRow, error) {
+	rows, err := db.Query(ctx, commentVerify, arg.After, arg.Upto)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []CommentVerifyRow
+	for rows.Next() {
+		var i CommentVerifyRow
+		if err := rows.Scan(&i.ID, &i.Problem); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const commentViewIDsAfter = `-- name: CommentViewIDsAfter :many
 SELECT id FROM tv_comment WHERE id > $1::uuid ORDER BY id LIMIT $2::int
 `

@@ -86,6 +86,12 @@ type TvComment struct {
 	UpdatedAt time.Time
 }
 
+// Definition of tv_comment documents: {id, content, createdAt, post {id, title}, author {id, username}}.
+type TvCommentSource struct {
+	ID   uuid.UUID
+	Data []byte
+}
+
 // Query side: {id, title, content, published, createdAt, author, commentCount, likeCount, comments[]}.
 type TvPost struct {
 	ID        uuid.UUID
@@ -93,9 +99,21 @@ type TvPost struct {
 	UpdatedAt time.Time
 }
 
+// Definition of tv_post documents: {id, title, content, published, createdAt, author, commentCount, likeCount, comments[] newest first}.
+type TvPostSource struct {
+	ID   uuid.UUID
+	Data []byte
+}
+
 // Query side: {id, username, fullName, createdAt, postCount, commentCount}.
 type TvUser struct {
 	ID        uuid.UUID
 	Data      []byte
 	UpdatedAt time.Time
+}
+
+// Definition of tv_user documents: {id, username, fullName, createdAt, postCount, commentCount}.
+type TvUserSource struct {
+	ID   uuid.UUID
+	Data []byte
 }

@@ -215,6 +215,46 @@ func (q *Queries) PostUpdate(ctx context.Context, db DBTX, arg PostUpdateParams)
 	return author_id, err
 }
 
+const postVerify = `-- name: PostVerify :many
+SELECT coalesce(s.id, t.id)::uuid AS id,
+       (CASE WHEN t.id IS NULL THEN 'missing' WHEN s.id IS NULL THEN 'orphaned' ELSE 'stale' END)::text AS problem
+FROM (SELECT v.id, v.data FROM tv_post_source v WHERE v.id > $1::uuid AND v.id <= $2::uuid) s
+FULL JOIN (SELECT r.id, r.data FROM tv_post r WHERE r.id > $1::uuid AND r.id <= $2::uuid) t ON t.id = s.id
+WHERE s.data IS DISTINCT FROM t.data
+ORDER BY 1
+`
+
+type PostVerifyParams struct {
+	After uuid.UUID
+	Upto  uuid.UUID
+}
+
+type PostVerifyRow struct {
+	ID      uuid.UUID
+	Problem string
+}
+
+// PostVerify compares, for the ids in (@after, @upto], the stored tv_post rows with their definition and lists those missing, stale or orphaned.
+func (q *Queries) PostVerify(ctx context.Context, db DBTX, arg PostVerifyParams) ([]PostVerifyRow, error) {
+	rows, err := db.Query(ctx, postVerify, arg.After, arg.Upto)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []PostVerifyRow
+	for rows.Next() {
+		var i PostVerifyRow
+		if err := rows.Scan(&i.ID, &i.Problem); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const postViewIDsAfter = `-- name: PostViewIDsAfter :many
 SELECT id FROM tv_post WHERE id > $1::uuid ORDER BY id LIMIT $2::int
 `

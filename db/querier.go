@@ -25,8 +25,10 @@ type Querier interface {
 	CommentIDsByAuthor(ctx context.Context, db DBTX, authorIds [][]uuid.UUID) *CommentIDsByAuthorBatchResults
 	// CommentIDsByPost lists the comments on the given posts (their tv_comment embeds the post title).
 	CommentIDsByPost(ctx context.Context, db DBTX, postIds [][]uuid.UUID) *CommentIDsByPostBatchResults
-	// CommentRefresh rebuilds the tv_comment documents of the given comments from tb_ in one statement and upserts only those whose data changed.
+	// CommentRefresh upserts, in one statement, the tv_comment documents of the given comments from their definition (view tv_comment_source), writing only those whose data changed.
 	CommentRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *CommentRefreshBatchResults
+	// CommentVerify compares, for the ids in (@after, @upto], the stored tv_comment rows with their definition and lists those missing, stale or orphaned.
+	CommentVerify(ctx context.Context, db DBTX, arg CommentVerifyParams) ([]CommentVerifyRow, error)
 	// CommentViewIDsAfter lists tv_comment ids in id order after a keyset cursor, to find orphans during full sync.
 	CommentViewIDsAfter(ctx context.Context, db DBTX, arg CommentViewIDsAfterParams) ([]uuid.UUID, error)
 	// PostCreate inserts a post and returns its id.
@@ -55,10 +57,12 @@ type Querier interface {
 	PostList(ctx context.Context, db DBTX, arg PostListParams) ([]PostListRow, error)
 	// PostPublish sets a post's published flag and returns its author.
 	PostPublish(ctx context.Context, db DBTX, arg PostPublishParams) (uuid.UUID, error)
-	// PostRefresh rebuilds the tv_post documents of the given posts from tb_ in one statement and upserts only those whose data changed.
+	// PostRefresh upserts, in one statement, the tv_post documents of the given posts from their definition (view tv_post_source), writing only those whose data changed.
 	PostRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *PostRefreshBatchResults
 	// PostUpdate changes a post's title and content and returns its author.
 	PostUpdate(ctx context.Context, db DBTX, arg PostUpdateParams) (uuid.UUID, error)
+	// PostVerify compares, for the ids in (@after, @upto], the stored tv_post rows with their definition and lists those missing, stale or orphaned.
+	PostVerify(ctx context.Context, db DBTX, arg PostVerifyParams) ([]PostVerifyRow, error)
 	// PostViewIDsAfter lists tv_post ids in id order after a keyset cursor, to find orphans during full sync.
 	PostViewIDsAfter(ctx context.Context, db DBTX, arg PostViewIDsAfterParams) ([]uuid.UUID, error)
 	// QueueAck removes, inside the sync that covers them, the queued rows of ids that no worker holds; a row asking for cascades only goes if this sync cascaded it.
@@ -97,10 +101,12 @@ type Querier interface {
 	UserIDsCommentingOnPosts(ctx context.Context, db DBTX, postIds [][]uuid.UUID) *UserIDsCommentingOnPostsBatchResults
 	// UserIDsCommentingOnPostsOfAuthor lists the users who commented on posts written by the given users (their commentCount drops when those posts go).
 	UserIDsCommentingOnPostsOfAuthor(ctx context.Context, db DBTX, authorIds [][]uuid.UUID) *UserIDsCommentingOnPostsOfAuthorBatchResults
-	// UserRefresh rebuilds the tv_user documents of the given users from tb_ in one statement and upserts only those whose data changed.
+	// UserRefresh upserts, in one statement, the tv_user documents of the given users from their definition (view tv_user_source), writing only those whose data changed.
 	UserRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *UserRefreshBatchResults
 	// UserRename changes a user's username and full name.
 	UserRename(ctx context.Context, db DBTX, arg UserRenameParams) (int64, error)
+	// UserVerify compares, for the ids in (@after, @upto], the stored tv_user rows with their definition and lists those missing, stale or orphaned.
+	UserVerify(ctx context.Context, db DBTX, arg UserVerifyParams) ([]UserVerifyRow, error)
 	// UserViewIDsAfter lists tv_user ids in id order after a keyset cursor, to find orphans during full sync.
 	UserViewIDsAfter(ctx context.Context, db DBTX, arg UserViewIDsAfterParams) ([]uuid.UUID, error)
 }

@@ -1,22 +1,11 @@
 -- name: CommentRefresh :batchone
--- CommentRefresh rebuilds the tv_comment documents of the given comments from tb_ in one statement and upserts only those whose data changed.
+-- CommentRefresh upserts, in one statement, the tv_comment documents of the given comments from their definition (view tv_comment_source), writing only those whose data changed.
 WITH src AS (
-    SELECT c.id,
-           jsonb_build_object(
-               'id', c.id,
-               'content', c.content,
-               'createdAt', tvsync_ts(c.created_at),
-               'post', jsonb_build_object('id', p.id, 'title', p.title),
-               'author', jsonb_build_object('id', u.id, 'username', u.username)
-           ) AS data
-    FROM tb_comment c
-    JOIN tb_post p ON p.id = c.post_id
-    JOIN tb_user u ON u.id = c.author_id
-    WHERE c.id = ANY(@ids::uuid[])
+    SELECT s.id, s.data FROM tv_comment_source s WHERE s.id = ANY(@ids::uuid[])
 ),
 upserted AS (
     INSERT INTO tv_comment (id, data, updated_at)
-    SELECT src.id, src.data, now() FROM src
+    SELECT src.id, src.data, clock_timestamp() FROM src
     ON CONFLICT (id) DO UPDATE
         SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
         WHERE tv_comment.data IS DISTINCT FROM EXCLUDED.data
@@ -63,3 +52,12 @@ INSERT INTO tb_comment (post_id, author_id, content) VALUES (@post_id, @author_i
 -- name: CommentDelete :one
 -- CommentDelete deletes a comment and returns the post and author it belonged to.
 DELETE FROM tb_comment WHERE id = @id RETURNING post_id, author_id;
+
+-- name: CommentVerify :many
+-- CommentVerify compares, for the ids in (@after, @upto], the stored tv_comment rows with their definition and lists those missing, stale or orphaned.
+SELECT coalesce(s.id, t.id)::uuid AS id,
+       (CASE WHEN t.id IS NULL THEN 'missing' WHEN s.id IS NULL THEN 'orphaned' ELSE 'stale' END)::text AS problem
+FROM (SELECT v.id, v.data FROM tv_comment_source v WHERE v.id > @after::uuid AND v.id <= @upto::uuid) s
+FULL JOIN (SELECT r.id, r.data FROM tv_comment r WHERE r.id > @after::uuid AND r.id <= @upto::uuid) t ON t.id = s.id
+WHERE s.data IS DISTINCT FROM t.data
+ORDER BY 1;

@@ -1,40 +1,11 @@
 -- name: PostRefresh :batchone
--- PostRefresh rebuilds the tv_post documents of the given posts from tb_ in one statement and upserts only those whose data changed.
+-- PostRefresh upserts, in one statement, the tv_post documents of the given posts from their definition (view tv_post_source), writing only those whose data changed.
 WITH src AS (
-    SELECT p.id,
-           jsonb_build_object(
-               'id', p.id,
-               'title', p.title,
-               'content', p.content,
-               'published', p.published,
-               'createdAt', tvsync_ts(p.created_at),
-               'author', jsonb_build_object('id', u.id, 'username', u.username, 'fullName', u.full_name),
-               'commentCount', c.comment_count,
-               'likeCount', l.like_count,
-               'comments', coalesce(c.comments, '[]'::jsonb)
-           ) AS data
-    FROM tb_post p
-    JOIN tb_user u ON u.id = p.author_id
-    CROSS JOIN LATERAL (
-        SELECT count(*) AS comment_count,
-               jsonb_agg(jsonb_build_object(
-                   'id', cm.id,
-                   'content', cm.content,
-                   'createdAt', tvsync_ts(cm.created_at),
-                   'author', jsonb_build_object('id', cu.id, 'username', cu.username)
-               ) ORDER BY cm.created_at DESC, cm.id DESC) AS comments
-        FROM tb_comment cm
-        JOIN tb_user cu ON cu.id = cm.author_id
-        WHERE cm.post_id = p.id
-    ) c
-    CROSS JOIN LATERAL (
-        SELECT count(*) AS like_count FROM tb_post_like pl WHERE pl.post_id = p.id
-    ) l
-    WHERE p.id = ANY(@ids::uuid[])
+    SELECT s.id, s.data FROM tv_post_source s WHERE s.id = ANY(@ids::uuid[])
 ),
 upserted AS (
     INSERT INTO tv_post (id, data, updated_at)
-    SELECT src.id, src.data, now() FROM src
+    SELECT src.id, src.data, clock_timestamp() FROM src
     ON CONFLICT (id) DO UPDATE
         SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
         WHERE tv_post.data IS DISTINCT FROM EXCLUDED.data
@@ -116,3 +87,12 @@ ON CONFLICT DO NOTHING;
 -- name: PostLikeDelete :execrows
 -- PostLikeDelete removes a user's like of a post.
 DELETE FROM tb_post_like WHERE post_id = @post_id AND user_id = @user_id;
+
+-- name: PostVerify :many
+-- PostVerify compares, for the ids in (@after, @upto], the stored tv_post rows with their definition and lists those missing, stale or orphaned.
+SELECT coalesce(s.id, t.id)::uuid AS id,
+       (CASE WHEN t.id IS NULL THEN 'missing' WHEN s.id IS NULL THEN 'orphaned' ELSE 'stale' END)::text AS problem
+FROM (SELECT v.id, v.data FROM tv_post_source v WHERE v.id > @after::uuid AND v.id <= @upto::uuid) s
+FULL JOIN (SELECT r.id, r.data FROM tv_post r WHERE r.id > @after::uuid AND r.id <= @upto::uuid) t ON t.id = s.id
+WHERE s.data IS DISTINCT FROM t.data
+ORDER BY 1;

@@ -1,23 +1,11 @@
 -- name: UserRefresh :batchone
--- UserRefresh rebuilds the tv_user documents of the given users from tb_ in one statement and upserts only those whose data changed.
+-- UserRefresh upserts, in one statement, the tv_user documents of the given users from their definition (view tv_user_source), writing only those whose data changed.
 WITH src AS (
-    SELECT u.id,
-           jsonb_build_object(
-               'id', u.id,
-               'username', u.username,
-               'fullName', u.full_name,
-               'createdAt', tvsync_ts(u.created_at),
-               'postCount', pc.post_count,
-               'commentCount', cc.comment_count
-           ) AS data
-    FROM tb_user u
-    CROSS JOIN LATERAL (SELECT count(*) AS post_count FROM tb_post p WHERE p.author_id = u.id) pc
-    CROSS JOIN LATERAL (SELECT count(*) AS comment_count FROM tb_comment c WHERE c.author_id = u.id) cc
-    WHERE u.id = ANY(@ids::uuid[])
+    SELECT s.id, s.data FROM tv_user_source s WHERE s.id = ANY(@ids::uuid[])
 ),
 upserted AS (
     INSERT INTO tv_user (id, data, updated_at)
-    SELECT src.id, src.data, now() FROM src
+    SELECT src.id, src.data, clock_timestamp() FROM src
     ON CONFLICT (id) DO UPDATE
         SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
         WHERE tv_user.data IS DISTINCT FROM EXCLUDED.data
@@ -68,3 +56,12 @@ DELETE FROM tb_user WHERE id = @id;
 -- name: UserIDsCommentingOnPostsOfAuthor :batchmany
 -- UserIDsCommentingOnPostsOfAuthor lists the users who commented on posts written by the given users (their commentCount drops when those posts go).
 SELECT DISTINCT c.author_id FROM tb_comment c JOIN tb_post p ON p.id = c.post_id WHERE p.author_id = ANY(@author_ids::uuid[]);
+
+-- name: UserVerify :many
+-- UserVerify compares, for the ids in (@after, @upto], the stored tv_user rows with their definition and lists those missing, stale or orphaned.
+SELECT coalesce(s.id, t.id)::uuid AS id,
+       (CASE WHEN t.id IS NULL THEN 'missing' WHEN s.id IS NULL THEN 'orphaned' ELSE 'stale' END)::text AS problem
+FROM (SELECT v.id, v.data FROM tv_user_source v WHERE v.id > @after::uuid AND v.id <= @upto::uuid) s
+FULL JOIN (SELECT r.id, r.data FROM tv_user r WHERE r.id > @after::uuid AND r.id <= @upto::uuid) t ON t.id = s.id
+WHERE s.data IS DISTINCT FROM t.data
+ORDER BY 1;

@@ -609,7 +609,7 @@ func (e *Engine) attempt(ctx context.Context, j job, chunk idSet) (results []Ent
 
 // writeLog writes one sync_log row per entity batch, all in one round trip.
 func (e *Engine) writeLog(ctx context.Context, conn DB, results []EntityResult) error {
-	if e.cfg.DisableSyncLog || len(results) == 0 {
+	if e.cfg.DisableSyncLog || syncLogDisabled(ctx) || len(results) == 0 {
 		return nil
 	}
 	params := make([]db.SyncLogInsertParams, len(results))
