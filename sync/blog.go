@@ -41,6 +41,10 @@ func BlogEntities() []Entity {
 			ViewIDsAfter: func(ctx context.Context, conn DB, after uuid.UUID, limit int) ([]uuid.UUID, error) {
 				return q.UserViewIDsAfter(ctx, conn, db.UserViewIDsAfterParams{After: after, PageSize: int32(limit)})
 			},
+			Verify: func(ctx context.Context, conn DB, after, upto uuid.UUID) ([]Drift, error) {
+				rows, err := q.UserVerify(ctx, conn, db.UserVerifyParams{After: after, Upto: upto})
+				return convert(rows, func(r db.UserVerifyRow) Drift { return Drift{ID: r.ID, Kind: r.Problem} }), err
+			},
 			Cascades: []Cascade{
 				{Entity: EntityPost, Lookup: func(p *Pipeline, ids []uuid.UUID) func() ([]uuid.UUID, error) {
 					return readMany(q.PostIDsByAuthor(ctx, p, [][]uuid.UUID{ids}))
@@ -72,6 +76,10 @@ func BlogEntities() []Entity {
 			ViewIDsAfter: func(ctx context.Context, conn DB, after uuid.UUID, limit int) ([]uuid.UUID, error) {
 				return q.PostViewIDsAfter(ctx, conn, db.PostViewIDsAfterParams{After: after, PageSize: int32(limit)})
 			},
+			Verify: func(ctx context.Context, conn DB, after, upto uuid.UUID) ([]Drift, error) {
+				rows, err := q.PostVerify(ctx, conn, db.PostVerifyParams{After: after, Upto: upto})
+				return convert(rows, func(r db.PostVerifyRow) Drift { return Drift{ID: r.ID, Kind: r.Problem} }), err
+			},
 			Cascades: []Cascade{
 				{Entity: EntityComment, Lookup: func(p *Pipeline, ids []uuid.UUID) func() ([]uuid.UUID, error) {
 					return readMany(q.CommentIDsByPost(ctx, p, [][]uuid.UUID{ids}))
@@ -97,8 +105,21 @@ func BlogEntities() []Entity {
 			ViewIDsAfter: func(ctx context.Context, conn DB, after uuid.UUID, limit int) ([]uuid.UUID, error) {
 				return q.CommentViewIDsAfter(ctx, conn, db.CommentViewIDsAfterParams{After: after, PageSize: int32(limit)})
 			},
+			Verify: func(ctx context.Context, conn DB, after, upto uuid.UUID) ([]Drift, error) {
+				rows, err := q.CommentVerify(ctx, conn, db.CommentVerifyParams{After: after, Upto: upto})
+				return convert(rows, func(r db.CommentVerifyRow) Drift { return Drift{ID: r.ID, Kind: r.Problem} }), err
+			},
 		},
 	}
+}
+
+// convert maps generated rows to our own type.
+func convert[R, T any](rows []R, f func(R) T) []T {
+	out := make([]T, len(rows))
+	for i, r := range rows {
+		out[i] = f(r)
+	}
+	return out
 }
 
 // rowReader is a sqlc :batchone results object.

@@ -116,6 +116,10 @@ type Entity struct {
 	IDsAfter func(ctx context.Context, conn DB, after uuid.UUID, limit int) ([]uuid.UUID, error)
 	// ViewIDsAfter lists tv_ ids after a keyset cursor, in id order.
 	ViewIDsAfter func(ctx context.Context, conn DB, after uuid.UUID, limit int) ([]uuid.UUID, error)
+	// Verify compares the stored tv_ rows with their definition for the
+	// ids in (after, upto] and returns those that differ. Optional: without
+	// it, Engine.Verify reports the entity as not verifiable.
+	Verify func(ctx context.Context, conn DB, after, upto uuid.UUID) ([]Drift, error)
 	// Cascades lists the entities whose tv_ rows embed this one.
 	Cascades []Cascade
 }
@@ -165,6 +169,9 @@ type Engine struct {
 	entities map[string]*Entity
 	order    []string // entity names, sorted: the order of statements and locks
 	queries  *db.Queries
+	// skipLocks disables the advisory locks; only tests set it, to prove the
+	// race the locks prevent.
+	skipLocks bool
 }
 
 // NewEngine returns an engine over pool for the given entities. It fails when

@@ -516,6 +516,9 @@ func (e *Engine) attempt(ctx context.Context, j job, chunk idSet) (results []Ent
 			acks = append(acks, e.queries.QueueAck(ctx, p, []db.QueueAckParams{{Entity: name, Ids: ids, CascadedIds: cascaded}}))
 		}
 	}
+	if e.skipLocks {
+		keys = nil
+	}
 	lock := e.queries.SyncLock(ctx, p, [][]string{keys})
 	for i := range work {
 		ent := e.entities[work[i].name]

@@ -1,0 +1,265 @@
+package sync_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tvsync/tvsync/internal/expect"
+	"github.com/tvsync/tvsync/internal/testdb"
+	"github.com/tvsync/tvsync/repository"
+	tvsync "github.com/tvsync/tvsync/sync"
+)
+
+// gatedApp is the application_name of connections whose reads of
+// tv_post_source block while the test holds the gate.
+const gatedApp = "gated"
+
+const gateLockKey = 424242
+
+// twoPools returns two pools on one fresh database: a normal one and one
+// whose sessions are held by the gate.
+func twoPools(t *testing.T) (normal, gated *pgxpool.Pool, url string) {
+	t.Helper()
+	url = testdb.URL(t)
+	open := func(app string) *pgxpool.Pool {
+		cfg, err := pgxpool.ParseConfig(url)
+		require.NoError(t, err)
+		if app != "" {
+			cfg.ConnConfig.RuntimeParams["application_name"] = app
+		}
+		pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+		require.NoError(t, err)
+		t.Cleanup(pool.Close)
+		return pool
+	}
+	return open(""), open(gatedApp), url
+}
+
+// gate makes every read of tv_post_source by a gated session wait, after its
+// statement has taken its snapshot, until the test opens the gate.
+type gate struct {
+	t    *testing.T
+	conn *pgx.Conn
+	pool *pgxpool.Pool
+}
+
+func installGate(t *testing.T, pool *pgxpool.Pool, url string) *gate {
+	t.Helper()
+	ctx := context.Background()
+	_, err := pool.Exec(ctx, `
+		CREATE FUNCTION tvsync_test_gate() RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+		BEGIN
+			IF current_setting('application_name') = 'gated' THEN
+				PERFORM pg_advisory_xact_lock_shared(424242);
+			END IF;
+			RETURN true;
+		END $$;
+		ALTER VIEW tv_post_source RENAME TO tv_post_source_ungated;
+		CREATE VIEW tv_post_source AS SELECT id, data FROM tv_post_source_ungated WHERE tvsync_test_gate();`)
+	require.NoError(t, err)
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	return &gate{t: t, conn: conn, pool: pool}
+}
+
+func (g *gate) close() {
+	_, err := g.conn.Exec(context.Background(), "SELECT pg_advisory_lock($1)", gateLockKey)
+	require.NoError(g.t, err)
+}
+
+func (g *gate) open() {
+	_, err := g.conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", gateLockKey)
+	require.NoError(g.t, err)
+}
+
+// waiting counts sessions (gated or not) waiting on an advisory lock.
+func (g *gate) waiting(gated bool) int {
+	var n int
+	require.NoError(g.t, g.pool.QueryRow(context.Background(), `
+		SELECT count(*) FROM pg_stat_activity
+		WHERE wait_event_type = 'Lock' AND wait_event = 'advisory'
+		  AND (application_name = 'gated') = $1 AND datname = current_database()`, gated).Scan(&n))
+	return n
+}
+
+// eventually polls cond for up to 20 seconds.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func postDoc(t *testing.T, pool *pgxpool.Pool, id uuid.UUID) map[string]any {
+	t.Helper()
+	var raw []byte
+	require.NoError(t, pool.QueryRow(context.Background(), "SELECT data FROM tv_post WHERE id = $1", id).Scan(&raw))
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal(raw, &doc))
+	return doc
+}
+
+// TestSync_OverlappingSyncsConvergeToNewest reproduces the seed's race: sync
+// A reads post P ("v1") and is held inside its read; meanwhile a write sets
+// "v2" and its after-commit sync B runs; then A's upsert lands. Without the
+// advisory locks A lands last with "v1" for good (the subtest proves the
+// interleaving really happens); with them B waits for A and reads "v2".
+func TestSync_OverlappingSyncsConvergeToNewest(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		skipLocks bool
+		want      string
+	}{{"with locks converges to newest", false, "v2"}, {"without locks the older read lands last", true, "v1"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			pool, gatedPool, url := twoPools(t)
+			engineB := tvsync.New(pool, tvsync.Config{})
+			engineA := tvsync.New(gatedPool, tvsync.Config{})
+			tvsync.SetSkipLocksForTest(engineA, tc.skipLocks)
+			tvsync.SetSkipLocksForTest(engineB, tc.skipLocks)
+			repo := repository.New(pool, engineB, repository.Options{})
+
+			var postID uuid.UUID
+			require.NoError(t, repo.InTx(ctx, func(uow *repository.UnitOfWork) error {
+				u, err := uow.CreateUser(ctx, "writer", "")
+				if err != nil {
+					return err
+				}
+				postID, err = uow.CreatePost(ctx, u, "v1", "", true)
+				return err
+			}))
+			g := installGate(t, pool, url)
+			g.close()
+
+			doneA := make(chan error, 1)
+			go func() {
+				_, err := engineA.SyncPost(ctx, []uuid.UUID{postID}, tvsync.ModeIncremental)
+				doneA <- err
+			}()
+			eventually(t, "sync A is held inside its read", func() bool { return g.waiting(true) == 1 })
+
+			doneB := make(chan error, 1)
+			go func() {
+				doneB <- repo.InTx(ctx, func(uow *repository.UnitOfWork) error { return uow.UpdatePost(ctx, postID, "v2", "") })
+			}()
+			var errB error
+			finishedB := false
+			eventually(t, "the write's sync B finished or waits for A", func() bool {
+				select {
+				case errB = <-doneB:
+					finishedB = true
+					return true
+				default:
+					return g.waiting(false) == 1
+				}
+			})
+			assert.Equal(t, tc.skipLocks, finishedB, "B waits for A exactly when the locks are on")
+
+			g.open()
+			require.NoError(t, <-doneA)
+			if !finishedB {
+				errB = <-doneB
+			}
+			require.NoError(t, errB)
+			assert.Equal(t, tc.want, postDoc(t, pool, postID)["title"])
+			if !tc.skipLocks {
+				diff, err := expect.Check(ctx, pool)
+				require.NoError(t, err)
+				assert.Empty(t, diff)
+			}
+		})
+	}
+}
+
+// TestSync_InlineSyncsConvergeWhenADependencyChanges: unit of work T1 adds a
+// comment to post P and syncs P inside its transaction, held inside its read
+// (author "old"); T2 renames P's author and syncs P inline. Without locks T1
+// lands last with the old name; with them T2's sync waits for T1 to commit
+// and reads both changes.
+func TestSync_InlineSyncsConvergeWhenADependencyChanges(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		skipLocks bool
+		want      string
+	}{{"with locks converges to newest", false, "new"}, {"without locks the older read lands last", true, "old"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			pool, gatedPool, url := twoPools(t)
+			engine := tvsync.New(pool, tvsync.Config{})
+			gatedEngine := tvsync.New(gatedPool, tvsync.Config{})
+			tvsync.SetSkipLocksForTest(engine, tc.skipLocks)
+			tvsync.SetSkipLocksForTest(gatedEngine, tc.skipLocks)
+			repo := repository.New(pool, engine, repository.Options{Sync: repository.SyncInline})
+			gatedRepo := repository.New(gatedPool, gatedEngine, repository.Options{Sync: repository.SyncInline})
+
+			var author, reader, postID uuid.UUID
+			require.NoError(t, repo.InTx(ctx, func(uow *repository.UnitOfWork) error {
+				var err error
+				if author, err = uow.CreateUser(ctx, "old", ""); err != nil {
+					return err
+				}
+				if reader, err = uow.CreateUser(ctx, "reader", ""); err != nil {
+					return err
+				}
+				postID, err = uow.CreatePost(ctx, author, "p", "", true)
+				return err
+			}))
+			g := installGate(t, pool, url)
+			g.close()
+
+			done1 := make(chan error, 1)
+			go func() {
+				done1 <- gatedRepo.InTx(ctx, func(uow *repository.UnitOfWork) error {
+					_, err := uow.AddComment(ctx, postID, reader, "hi")
+					return err
+				})
+			}()
+			eventually(t, "T1's inline sync is held inside its read", func() bool { return g.waiting(true) == 1 })
+
+			done2 := make(chan error, 1)
+			go func() {
+				done2 <- repo.InTx(ctx, func(uow *repository.UnitOfWork) error { return uow.RenameUser(ctx, author, "new", "") })
+			}()
+			var err2 error
+			finished2 := false
+			eventually(t, "T2 committed or waits for T1", func() bool {
+				select {
+				case err2 = <-done2:
+					finished2 = true
+					return true
+				default:
+					return g.waiting(false) == 1
+				}
+			})
+			assert.Equal(t, tc.skipLocks, finished2)
+			g.open()
+			require.NoError(t, <-done1)
+			if !finished2 {
+				err2 = <-done2
+			}
+			require.NoError(t, err2)
+
+			doc := postDoc(t, pool, postID)
+			assert.Equal(t, tc.want, doc["author"].(map[string]any)["username"])
+			assert.Equal(t, float64(1), doc["commentCount"])
+			if !tc.skipLocks {
+				diff, err := expect.Check(ctx, pool)
+				require.NoError(t, err)
+				assert.Empty(t, diff)
+			}
+		})
+	}
+}
