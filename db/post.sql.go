@@ -176,6 +176,29 @@ func (q *Queries) PostList(ctx context.Context, db DBTX, arg PostListParams) ([]
 	return items, nil
 }
 
+const postLockByAuthorForDelete = `-- name: PostLockByAuthorForDelete :exec
+SELECT 1 FROM tb_post WHERE author_id = $1 ORDER BY id FOR UPDATE
+`
+
+// PostLockByAuthorForDelete locks the posts of a user being deleted so no comment or like can reference them until the transaction ends.
+func (q *Queries) PostLockByAuthorForDelete(ctx context.Context, db DBTX, authorID uuid.UUID) error {
+	_, err := db.Exec(ctx, postLockByAuthorForDelete, authorID)
+	return err
+}
+
+const postLockForDelete = `-- name: PostLockForDelete :execrows
+SELECT 1 FROM tb_post WHERE id = $1 FOR UPDATE
+`
+
+// PostLockForDelete locks a post row so no comment or like can reference it until the deleting transaction ends.
+func (q *Queries) PostLockForDelete(ctx context.Context, db DBTX, id uuid.UUID) (int64, error) {
+	result, err := db.Exec(ctx, postLockForDelete, id)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const postPublish = `-- name: PostPublish :one
 UPDATE tb_post SET published = $1, updated_at = now()
 WHERE id = $2

@@ -55,6 +55,10 @@ type Querier interface {
 	PostLikeDelete(ctx context.Context, db DBTX, arg PostLikeDeleteParams) (int64, error)
 	// PostList reads tv_post documents in id order after a keyset cursor.
 	PostList(ctx context.Context, db DBTX, arg PostListParams) ([]PostListRow, error)
+	// PostLockByAuthorForDelete locks the posts of a user being deleted so no comment or like can reference them until the transaction ends.
+	PostLockByAuthorForDelete(ctx context.Context, db DBTX, authorID uuid.UUID) error
+	// PostLockForDelete locks a post row so no comment or like can reference it until the deleting transaction ends.
+	PostLockForDelete(ctx context.Context, db DBTX, id uuid.UUID) (int64, error)
 	// PostPublish sets a post's published flag and returns its author.
 	PostPublish(ctx context.Context, db DBTX, arg PostPublishParams) (uuid.UUID, error)
 	// PostRefresh upserts, in one statement, the tv_post documents of the given posts from their definition (view tv_post_source), writing only those whose data changed.
@@ -101,6 +105,8 @@ type Querier interface {
 	UserIDsCommentingOnPosts(ctx context.Context, db DBTX, postIds [][]uuid.UUID) *UserIDsCommentingOnPostsBatchResults
 	// UserIDsCommentingOnPostsOfAuthor lists the users who commented on posts written by the given users (their commentCount drops when those posts go).
 	UserIDsCommentingOnPostsOfAuthor(ctx context.Context, db DBTX, authorIds [][]uuid.UUID) *UserIDsCommentingOnPostsOfAuthorBatchResults
+	// UserLockForDelete locks a user row so no post, comment or like can reference it until the deleting transaction ends.
+	UserLockForDelete(ctx context.Context, db DBTX, id uuid.UUID) (int64, error)
 	// UserRefresh upserts, in one statement, the tv_user documents of the given users from their definition (view tv_user_source), writing only those whose data changed.
 	UserRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *UserRefreshBatchResults
 	// UserRename changes a user's username and full name.

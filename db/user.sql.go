@@ -83,6 +83,19 @@ func (q *Queries) UserIDsAfter(ctx context.Context, db DBTX, arg UserIDsAfterPar
 	return items, nil
 }
 
+const userLockForDelete = `-- name: UserLockForDelete :execrows
+SELECT 1 FROM tb_user WHERE id = $1 FOR UPDATE
+`
+
+// UserLockForDelete locks a user row so no post, comment or like can reference it until the deleting transaction ends.
+func (q *Queries) UserLockForDelete(ctx context.Context, db DBTX, id uuid.UUID) (int64, error) {
+	result, err := db.Exec(ctx, userLockForDelete, id)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const userRename = `-- name: UserRename :execrows
 UPDATE tb_user SET username = $1, full_name = $2, updated_at = now() WHERE id = $3
 `

@@ -96,3 +96,11 @@ FROM (SELECT v.id, v.data FROM tv_post_source v WHERE v.id > @after::uuid AND v.
 FULL JOIN (SELECT r.id, r.data FROM tv_post r WHERE r.id > @after::uuid AND r.id <= @upto::uuid) t ON t.id = s.id
 WHERE s.data IS DISTINCT FROM t.data
 ORDER BY 1;
+
+-- name: PostLockForDelete :execrows
+-- PostLockForDelete locks a post row so no comment or like can reference it until the deleting transaction ends.
+SELECT 1 FROM tb_post WHERE id = @id FOR UPDATE;
+
+-- name: PostLockByAuthorForDelete :exec
+-- PostLockByAuthorForDelete locks the posts of a user being deleted so no comment or like can reference them until the transaction ends.
+SELECT 1 FROM tb_post WHERE author_id = @author_id ORDER BY id FOR UPDATE;

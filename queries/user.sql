@@ -65,3 +65,7 @@ FROM (SELECT v.id, v.data FROM tv_user_source v WHERE v.id > @after::uuid AND v.
 FULL JOIN (SELECT r.id, r.data FROM tv_user r WHERE r.id > @after::uuid AND r.id <= @upto::uuid) t ON t.id = s.id
 WHERE s.data IS DISTINCT FROM t.data
 ORDER BY 1;
+
+-- name: UserLockForDelete :execrows
+-- UserLockForDelete locks a user row so no post, comment or like can reference it until the deleting transaction ends.
+SELECT 1 FROM tb_user WHERE id = @id FOR UPDATE;

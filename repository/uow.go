@@ -111,6 +111,19 @@ func (u *UnitOfWork) RenameUser(ctx context.Context, id uuid.UUID, username, ful
 // commented on or liked and the users who commented on their posts (their
 // counts change).
 func (u *UnitOfWork) DeleteUser(ctx context.Context, id uuid.UUID) error {
+	// Lock the user and their posts first: no new post, comment or like can
+	// then reference them, so the look-ups below see every row the delete
+	// will cascade to.
+	n, err := u.q().UserLockForDelete(ctx, u.tx, id)
+	if err != nil {
+		return fmt.Errorf("delete user: %w", translate(err, "user", id))
+	}
+	if n == 0 {
+		return fmt.Errorf("delete user: user %s: %w", id, ErrNotFound)
+	}
+	if err := u.q().PostLockByAuthorForDelete(ctx, u.tx, id); err != nil {
+		return fmt.Errorf("delete user: lock their posts: %w", translate(err, "user", id))
+	}
 	affected, err := u.repo.engine.Expand(ctx, u.tx, tvsync.Change{Entity: tvsync.EntityUser, IDs: []uuid.UUID{id}})
 	if err != nil {
 		return fmt.Errorf("delete user %s: %w", id, err)
@@ -130,7 +143,7 @@ func (u *UnitOfWork) DeleteUser(ctx context.Context, id uuid.UUID) error {
 	if err != nil {
 		return fmt.Errorf("delete user %s: look up commenters on their posts and posts they liked: %w", id, err)
 	}
-	n, err := u.q().UserDelete(ctx, u.tx, id)
+	n, err = u.q().UserDelete(ctx, u.tx, id)
 	if err != nil {
 		return fmt.Errorf("delete user: %w", translate(err, "user", id))
 	}
@@ -197,12 +210,20 @@ func (u *UnitOfWork) IncrementViewCount(ctx context.Context, id uuid.UUID) error
 // it looks up the rows the deletion affects: the post and its comments
 // (removed), its author (postCount) and its commenters (commentCount).
 func (u *UnitOfWork) DeletePost(ctx context.Context, id uuid.UUID) error {
+	// Lock the post first: no new comment or like can then reference it, so
+	// the look-ups below see every comment the delete will cascade to.
+	n, err := u.q().PostLockForDelete(ctx, u.tx, id)
+	if err != nil {
+		return fmt.Errorf("delete post: %w", translate(err, "post", id))
+	}
+	if n == 0 {
+		return fmt.Errorf("delete post: post %s: %w", id, ErrNotFound)
+	}
 	p := &tvsync.Pipeline{}
 	comments := u.q().CommentIDsByPost(ctx, p, [][]uuid.UUID{{id}})
 	commenters := u.q().UserIDsCommentingOnPosts(ctx, p, [][]uuid.UUID{{id}})
 	p.Send(ctx, u.tx)
 	var commentIDs, commenterIDs []uuid.UUID
-	var err error
 	comments.Query(func(_ int, ids []uuid.UUID, qerr error) { commentIDs, err = ids, qerr })
 	if err == nil {
 		commenters.Query(func(_ int, ids []uuid.UUID, qerr error) { commenterIDs, err = ids, qerr })

@@ -1,0 +1,191 @@
+package sync_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	gosync "sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tvsync/tvsync/internal/expect"
+	"github.com/tvsync/tvsync/internal/testdb"
+	"github.com/tvsync/tvsync/repository"
+	tvsync "github.com/tvsync/tvsync/sync"
+)
+
+// ids is a concurrency-safe bag of known ids (some may have been deleted).
+type ids struct {
+	mu  gosync.Mutex
+	ids []uuid.UUID
+}
+
+func (b *ids) add(id uuid.UUID) {
+	b.mu.Lock()
+	b.ids = append(b.ids, id)
+	b.mu.Unlock()
+}
+
+func (b *ids) pick(r *rand.Rand) (uuid.UUID, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.ids) == 0 {
+		return uuid.Nil, false
+	}
+	return b.ids[r.IntN(len(b.ids))], true
+}
+
+// expectedFailure reports whether a unit of work failed for a reason a
+// concurrent workload legitimately meets: its row was deleted meanwhile, or
+// two writers deadlocked on the command tables.
+func expectedFailure(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.Is(err, repository.ErrNotFound) ||
+		(errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001"))
+}
+
+// TestStress_ConcurrentWritesInEveryModeLeaveNoDrift runs 16 goroutines of
+// 300 random writes each (creates, renames, comments added and deleted,
+// likes, post and user deletions) through the repository, spread over the
+// three sync modes, with two workers draining the queue; then verify must
+// report zero drift, and so must an independent recomputation in Go.
+func TestStress_ConcurrentWritesInEveryModeLeaveNoDrift(t *testing.T) {
+	const goroutines, writesEach = 16, 300
+	ctx := context.Background()
+	url := testdb.URL(t)
+	cfg, err := pgxpool.ParseConfig(url)
+	require.NoError(t, err)
+	cfg.MaxConns = 40
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	engine := tvsync.New(pool, tvsync.Config{})
+	base := repository.New(pool, engine, repository.Options{AfterCommitGrace: 200 * time.Millisecond})
+	repos := []*repository.Repository{
+		base.WithSyncMode(repository.SyncAfterCommit),
+		base.WithSyncMode(repository.SyncInline),
+		base.WithSyncMode(repository.SyncDeferred),
+	}
+
+	workerCtx, stopWorkers := context.WithCancel(ctx)
+	var workers gosync.WaitGroup
+	for range 2 {
+		w := tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{BatchSize: 100, PollInterval: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
+		workers.Go(func() { _ = w.Run(workerCtx) })
+	}
+
+	var users, posts, comments ids
+	var writes, failures, notSynced atomic.Int64
+	start := time.Now()
+	var wg gosync.WaitGroup
+	errs := make(chan error, goroutines)
+	for g := range goroutines {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(g), 42))
+			repo := repos[g%len(repos)]
+			for i := range writesEach {
+				err := repo.InTx(ctx, func(uow *repository.UnitOfWork) error {
+					return randomWrite(ctx, uow, r, fmt.Sprintf("g%d_%d", g, i), &users, &posts, &comments)
+				})
+				writes.Add(1)
+				switch {
+				case err == nil:
+				case errors.Is(err, repository.ErrCommittedNotSynced):
+					notSynced.Add(1) // committed; the queue repairs it
+				case expectedFailure(err):
+					failures.Add(1)
+				default:
+					errs <- fmt.Errorf("goroutine %d write %d: %w", g, i, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	writeTime := time.Since(start)
+
+	// Let the workers drain what is left (deferred rows, grace-period rows).
+	eventually(t, "the queue is drained", func() bool {
+		st, err := engine.QueueStats(ctx)
+		require.NoError(t, err)
+		require.Zero(t, st.Dead, "no item may be parked as dead")
+		return st.Pending == 0
+	})
+	stopWorkers()
+	workers.Wait()
+
+	drifted := 0
+	verifyStart := time.Now()
+	for _, entity := range engine.Entities() {
+		res, err := engine.Verify(ctx, entity, tvsync.VerifyOptions{})
+		require.NoError(t, err)
+		assert.Zero(t, res.Drifted(), "%s: missing=%d stale=%d orphaned=%d samples=%v", entity, res.Missing, res.Stale, res.Orphaned, res.Samples)
+		drifted += res.Drifted()
+	}
+	verifyTime := time.Since(verifyStart)
+	diff, err := expect.Check(ctx, pool)
+	require.NoError(t, err)
+	assert.Empty(t, diff)
+
+	var syncBatches, syncedRows int64
+	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*), coalesce(sum(requested), 0) FROM sync_log").Scan(&syncBatches, &syncedRows))
+	t.Logf("stress: %d writes (%d legitimately failed, %d committed but left to the queue) in %s; %d sync batches covering %d rows; drift found by verify: %d (verify took %s)",
+		writes.Load(), failures.Load(), notSynced.Load(), writeTime.Round(time.Millisecond), syncBatches, syncedRows, drifted, verifyTime.Round(time.Millisecond))
+	assert.Less(t, failures.Load(), writes.Load()/2, "most writes succeed (the rest name rows deleted meanwhile)")
+}
+
+// randomWrite performs one random write of the stress mix.
+func randomWrite(ctx context.Context, uow *repository.UnitOfWork, r *rand.Rand, tag string, users, posts, comments *ids) error {
+	user, haveUser := users.pick(r)
+	post, havePost := posts.pick(r)
+	switch n := r.IntN(100); {
+	case n < 10 || !haveUser:
+		id, err := uow.CreateUser(ctx, "u_"+tag, "User "+tag)
+		if err == nil {
+			users.add(id)
+		}
+		return err
+	case n < 22:
+		return uow.RenameUser(ctx, user, "r_"+tag, "Renamed "+tag)
+	case n < 38 || !havePost:
+		id, err := uow.CreatePost(ctx, user, "Post "+tag, "body", r.IntN(2) == 0)
+		if err == nil {
+			posts.add(id)
+		}
+		return err
+	case n < 46:
+		return uow.UpdatePost(ctx, post, "Edited "+tag, "edited")
+	case n < 66:
+		id, err := uow.AddComment(ctx, post, user, "Comment "+tag)
+		if err == nil {
+			comments.add(id)
+		}
+		return err
+	case n < 74:
+		c, ok := comments.pick(r)
+		if !ok {
+			return nil
+		}
+		return uow.DeleteComment(ctx, c)
+	case n < 86:
+		return uow.LikePost(ctx, post, user)
+	case n < 91:
+		return uow.UnlikePost(ctx, post, user)
+	case n < 96:
+		return uow.DeletePost(ctx, post)
+	default:
+		return uow.DeleteUser(ctx, user)
+	}
+}
