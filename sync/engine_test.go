@@ -1,0 +1,128 @@
+package sync_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tvsync/tvsync/internal/expect"
+	"github.com/tvsync/tvsync/internal/testdb"
+	"github.com/tvsync/tvsync/repository"
+	tvsync "github.com/tvsync/tvsync/sync"
+)
+
+func TestSync_HundredThousandIDsAreChunked(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.New(t)
+	engine := tvsync.New(pool, tvsync.Config{})
+	_, err := pool.Exec(ctx, `
+		INSERT INTO tb_user (username) VALUES ('chunky');
+		INSERT INTO tb_post (author_id, title) SELECT (SELECT id FROM tb_user), 'p' || g FROM generate_series(1, 300) g`)
+	require.NoError(t, err)
+	var real []uuid.UUID
+	rows, err := pool.Query(ctx, "SELECT id FROM tb_post")
+	require.NoError(t, err)
+	for rows.Next() {
+		var id uuid.UUID
+		require.NoError(t, rows.Scan(&id))
+		real = append(real, id)
+	}
+	require.NoError(t, rows.Err())
+	ids := append([]uuid.UUID{}, real...)
+	for len(ids) < 100_000 {
+		ids = append(ids, uuid.New())
+	}
+
+	report, err := engine.Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: tvsync.EntityPost, IDs: ids})
+	require.NoError(t, err)
+	res := report.For(tvsync.EntityPost)
+	assert.Equal(t, 100_000, res.Requested)
+	assert.Equal(t, 300, res.Upserted)
+	assert.Equal(t, 100_000-300, res.Missing)
+	assert.Equal(t, 20, countRows(t, pool, "SELECT count(*) FROM sync_log"), "100k ids in chunks of 5000")
+	assert.Equal(t, 300, countRows(t, pool, "SELECT count(*) FROM tv_post"))
+}
+
+func TestSync_CancelledContextRollsBackCleanly(t *testing.T) {
+	ctx := context.Background()
+	pool, gatedPool, url := twoPools(t)
+	repo := repository.New(pool, tvsync.New(pool, tvsync.Config{}), repository.Options{})
+	var postID uuid.UUID
+	require.NoError(t, repo.InTx(ctx, func(uow *repository.UnitOfWork) error {
+		u, err := uow.CreateUser(ctx, "cancel", "")
+		if err != nil {
+			return err
+		}
+		postID, err = uow.CreatePost(ctx, u, "before", "", true)
+		return err
+	}))
+	_, err := pool.Exec(ctx, "UPDATE tb_post SET title = 'after' WHERE id = $1", postID)
+	require.NoError(t, err)
+	g := installGate(t, pool, url)
+	g.close()
+
+	gated := tvsync.New(gatedPool, tvsync.Config{})
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := gated.SyncPost(cctx, []uuid.UUID{postID}, tvsync.ModeIncremental)
+		done <- err
+	}()
+	eventually(t, "the sync is inside its read", func() bool { return g.waiting(true) == 1 })
+	cancel()
+	err = <-done
+	require.ErrorIs(t, err, context.Canceled)
+	g.open()
+
+	assert.Equal(t, "before", postDoc(t, pool, postID)["title"], "nothing of the cancelled sync committed")
+	eventually(t, "its advisory locks are released", func() bool {
+		return countRows(t, pool, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid <> 424242") == 0
+	})
+	_, err = gated.SyncPost(ctx, []uuid.UUID{postID}, tvsync.ModeIncremental)
+	require.NoError(t, err, "the engine and its pool are usable after the cancellation")
+	assert.Equal(t, "after", postDoc(t, pool, postID)["title"])
+}
+
+func TestWorker_StopFinishesTheBatchInHand(t *testing.T) {
+	ctx := context.Background()
+	pool, gatedPool, url := twoPools(t)
+	repo := repository.New(pool, tvsync.New(pool, tvsync.Config{}), repository.Options{Sync: repository.SyncDeferred})
+	for i := range 6 {
+		require.NoError(t, repo.InTx(ctx, func(uow *repository.UnitOfWork) error {
+			u, err := uow.CreateUser(ctx, fmt.Sprintf("stop_%d", i), "")
+			if err != nil {
+				return err
+			}
+			_, err = uow.CreatePost(ctx, u, "p", "", true)
+			return err
+		}))
+	}
+	require.Equal(t, 12, countRows(t, pool, "SELECT count(*) FROM sync_queue"))
+	g := installGate(t, pool, url)
+	g.close()
+
+	// Batches of 4 rows: the worker is stopped while its first batch is inside the sync.
+	w := tvsync.NewWorker(tvsync.New(gatedPool, tvsync.Config{}), gatedPool, tvsync.WorkerConfig{BatchSize: 4})
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(runCtx) }()
+	eventually(t, "the first batch is inside its sync", func() bool { return g.waiting(true) == 1 })
+	stop() // what SIGTERM does in tvsync worker
+	time.Sleep(50 * time.Millisecond)
+	g.open()
+	require.NoError(t, <-done)
+
+	assert.Equal(t, 8, countRows(t, pool, "SELECT count(*) FROM sync_queue"), "the batch in hand was finished and removed, the rest kept")
+	assert.Zero(t, countRows(t, pool, "SELECT count(*) FROM sync_queue WHERE attempts > 0"), "no attempt failed")
+	_, err := tvsync.NewWorker(tvsync.New(pool, tvsync.Config{}), pool, tvsync.WorkerConfig{}).Drain(ctx)
+	require.NoError(t, err)
+	diff, err := expect.Check(ctx, pool)
+	require.NoError(t, err)
+	assert.Empty(t, diff)
+}
