@@ -126,3 +126,86 @@ func TestWorker_StopFinishesTheBatchInHand(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, diff)
 }
+
+func TestWorker_WakesOnNotifyWithoutPolling(t *testing.T) {
+	ctx := context.Background()
+	pool := testdb.New(t)
+	engine := tvsync.New(pool, tvsync.Config{})
+	repo := repository.New(pool, engine, repository.Options{Sync: repository.SyncDeferred})
+	// Polling once an hour: only LISTEN/NOTIFY can wake this worker in time.
+	w := tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{PollInterval: time.Hour})
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(runCtx) }()
+	eventually(t, "the worker listens", func() bool {
+		return countRows(t, pool, "SELECT count(*) FROM pg_stat_activity WHERE query = 'LISTEN tvsync_sync_queue' AND datname = current_database()") == 1
+	})
+	var userID uuid.UUID
+	require.NoError(t, repo.InTx(ctx, func(uow *repository.UnitOfWork) error {
+		var err error
+		userID, err = uow.CreateUser(ctx, "notified", "")
+		return err
+	}))
+	eventually(t, "the deferred write is synced", func() bool {
+		return countRows(t, pool, fmt.Sprintf("SELECT count(*) FROM tv_user WHERE id = '%s'", userID)) == 1
+	})
+	stop()
+	require.NoError(t, <-done)
+	assert.Zero(t, countRows(t, pool, "SELECT count(*) FROM sync_queue"))
+}
+
+func TestWorker_PoisonItemIsParkedDeadThenRetried(t *testing.T) {
+	ctx := context.Background()
+	pool := testdb.New(t)
+	engine := tvsync.New(pool, tvsync.Config{})
+	repo := repository.New(pool, engine, repository.Options{Sync: repository.SyncDeferred})
+	_, err := pool.Exec(ctx, `ALTER TABLE tv_post ADD CONSTRAINT no_poison CHECK (data->>'title' <> 'poison')`)
+	require.NoError(t, err)
+	var poisonID uuid.UUID
+	require.NoError(t, repo.InTx(ctx, func(uow *repository.UnitOfWork) error {
+		u, err := uow.CreateUser(ctx, "p", "")
+		if err != nil {
+			return err
+		}
+		if _, err := uow.CreatePost(ctx, u, "fine", "", true); err != nil {
+			return err
+		}
+		poisonID, err = uow.CreatePost(ctx, u, "poison", "", true)
+		return err
+	}))
+	w := tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{MaxAttempts: 3, MaxBackoff: 10 * time.Millisecond})
+	eventually(t, "the poison item is parked as dead", func() bool {
+		_, err := w.Drain(ctx)
+		var failed *tvsync.FailedError
+		if err != nil {
+			require.ErrorAs(t, err, &failed, "only the poison id fails")
+			assert.Equal(t, []uuid.UUID{poisonID}, failed.IDs[tvsync.EntityPost])
+		}
+		st, serr := engine.QueueStats(ctx)
+		require.NoError(t, serr)
+		return st.Dead == 1
+	})
+	st, err := engine.QueueStats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, tvsync.QueueStats{Pending: 0, Dead: 1}, st, "everything else was synced and removed")
+	dead, err := engine.DeadItems(ctx, 10)
+	require.NoError(t, err)
+	require.Len(t, dead, 1)
+	assert.Equal(t, poisonID, dead[0].ID)
+	assert.Equal(t, 3, dead[0].Attempts)
+	assert.Contains(t, dead[0].LastError, "no_poison")
+	assert.Equal(t, 2, countRows(t, pool, "SELECT count(*) FROM tv_user") + countRows(t, pool, "SELECT count(*) FROM tv_post"))
+
+	// The operator fixes the cause and retries the dead items.
+	_, err = pool.Exec(ctx, `ALTER TABLE tv_post DROP CONSTRAINT no_poison`)
+	require.NoError(t, err)
+	n, err := engine.RetryDead(ctx)
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, n)
+	_, err = w.Drain(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, countRows(t, pool, "SELECT count(*) FROM sync_queue"))
+	diff, err := expect.Check(ctx, pool)
+	require.NoError(t, err)
+	assert.Empty(t, diff)
+}

@@ -100,6 +100,12 @@ func TestCLI_SeedSyncVerifyRepair(t *testing.T) {
 	code, out, errOut = runCLI(t, "--database-url", url, "sync", "--entity", "user", "--all")
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, "requested=30 upserted=0 unchanged=30")
+	code, out, errOut = runCLI(t, "--database-url", url, "rebuild", "--entity", "comment")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "rebuilt tv_comment: 600 rows")
+	code, out, _ = runCLI(t, "--database-url", url, "verify", "--entity", "comment")
+	assert.Equal(t, 0, code, out)
+
 	code, out, _ = runCLI(t, "--database-url", url, "status")
 	require.Equal(t, 0, code)
 	assert.Contains(t, out, "queue depth:      0")
