@@ -194,7 +194,7 @@ func TestWorker_PoisonItemIsParkedDeadThenRetried(t *testing.T) {
 	assert.Equal(t, poisonID, dead[0].ID)
 	assert.Equal(t, 3, dead[0].Attempts)
 	assert.Contains(t, dead[0].LastError, "no_poison")
-	assert.Equal(t, 2, countRows(t, pool, "SELECT count(*) FROM tv_user") + countRows(t, pool, "SELECT count(*) FROM tv_post"))
+	assert.Equal(t, 2, countRows(t, pool, "SELECT count(*) FROM tv_user")+countRows(t, pool, "SELECT count(*) FROM tv_post"))
 
 	// The operator fixes the cause and retries the dead items.
 	_, err = pool.Exec(ctx, `ALTER TABLE tv_post DROP CONSTRAINT no_poison`)

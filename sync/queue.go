@@ -337,26 +337,5 @@ func (w *Worker) fail(ctx context.Context, conn DB, rows idSet, cause error) err
 // syncIsolated is SyncTx with failing ids isolated in savepoints of tx
 // instead of aborting it; they are returned in a *FailedError.
 func (e *Engine) syncIsolated(ctx context.Context, tx pgx.Tx, mode Mode, changes []Change) (Report, error) {
-	start := time.Now()
-	report := Report{Mode: mode}
-	all, seeds, err := e.collect(mode, changes)
-	if err != nil || all.size() == 0 {
-		return report, err
-	}
-	if err := e.expand(ctx, tx, all, seeds, false); err != nil {
-		return report, err
-	}
-	failed := &FailedError{IDs: map[string][]uuid.UUID{}}
-	j := job{mode: mode, ops: opRefresh | opDelete, parent: tx, savepoint: true}
-	for _, chunk := range e.chunks(all) {
-		if err := e.isolate(ctx, j, chunk, &report, failed); err != nil {
-			report.Duration = time.Since(start)
-			return report, err
-		}
-	}
-	report.Duration = time.Since(start)
-	if len(failed.IDs) > 0 {
-		return report, failed
-	}
-	return report, nil
+	return e.run(ctx, job{mode: mode, ops: opRefresh | opDelete, parent: tx, savepoint: true}, changes)
 }

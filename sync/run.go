@@ -318,17 +318,34 @@ func (e *Engine) SyncAndAck(ctx context.Context, mode Mode, changes ...Change) (
 }
 
 func (e *Engine) syncOwn(ctx context.Context, mode Mode, ack bool, changes []Change) (Report, error) {
+	return e.run(ctx, job{mode: mode, ops: opRefresh | opDelete, ack: ack}, changes)
+}
+
+// SyncTx is Sync inside the caller's transaction: the tv_ rows change, and
+// the advisory locks are held, until tx commits or rolls back. It does not
+// isolate failing ids: any error aborts tx, so the writes and their sync
+// commit or fail together.
+func (e *Engine) SyncTx(ctx context.Context, tx pgx.Tx, mode Mode, changes ...Change) (Report, error) {
+	return e.run(ctx, job{mode: mode, ops: opRefresh | opDelete, parent: tx}, changes)
+}
+
+// run validates and expands changes, then syncs them chunk by chunk as j says.
+func (e *Engine) run(ctx context.Context, j job, changes []Change) (Report, error) {
 	start := time.Now()
-	report := Report{Mode: mode}
-	all, seeds, err := e.collect(mode, changes)
+	report := Report{Mode: j.mode}
+	all, seeds, err := e.collect(j.mode, changes)
 	if err != nil || all.size() == 0 {
 		return report, err
 	}
-	if err := e.expand(ctx, e.pool, all, seeds, false); err != nil {
+	conn := DB(e.pool)
+	if j.parent != nil {
+		conn = j.parent
+	}
+	if err := e.expand(ctx, conn, all, seeds, false); err != nil {
 		return report, err
 	}
+	j.seeds = seeds
 	failed := &FailedError{IDs: map[string][]uuid.UUID{}}
-	j := job{mode: mode, ops: opRefresh | opDelete, ack: ack, seeds: seeds}
 	for _, chunk := range e.chunks(all) {
 		if err := e.isolate(ctx, j, chunk, &report, failed); err != nil {
 			report.Duration = time.Since(start)
@@ -339,36 +356,6 @@ func (e *Engine) syncOwn(ctx context.Context, mode Mode, ack bool, changes []Cha
 	if len(failed.IDs) > 0 {
 		return report, failed
 	}
-	return report, nil
-}
-
-// SyncTx is Sync inside the caller's transaction: the tv_ rows change, and
-// the advisory locks are held, until tx commits or rolls back. It does not
-// isolate failing ids: any error aborts tx, so the writes and their sync
-// commit or fail together.
-func (e *Engine) SyncTx(ctx context.Context, tx pgx.Tx, mode Mode, changes ...Change) (Report, error) {
-	start := time.Now()
-	report := Report{Mode: mode}
-	all, seeds, err := e.collect(mode, changes)
-	if err != nil || all.size() == 0 {
-		return report, err
-	}
-	if err := e.expand(ctx, tx, all, seeds, false); err != nil {
-		return report, err
-	}
-	j := job{mode: mode, ops: opRefresh | opDelete, parent: tx}
-	for _, chunk := range e.chunks(all) {
-		results, err := e.attempt(ctx, j, chunk)
-		if err != nil {
-			e.logFailure(ctx, mode, chunk, err)
-			report.Duration = time.Since(start)
-			return report, err
-		}
-		for _, r := range results {
-			report.merge(r)
-		}
-	}
-	report.Duration = time.Since(start)
 	return report, nil
 }
 
@@ -398,6 +385,19 @@ type job struct {
 // splits the chunk in halves until the failing ids are alone; they are
 // recorded in failed and the rest is synced.
 func (e *Engine) isolate(ctx context.Context, j job, chunk idSet, report *Report, failed *FailedError) error {
+	if j.parent != nil && !j.savepoint {
+		// Inside the caller's transaction: an error has aborted it, so
+		// there is nothing to retry or split.
+		results, err := e.attempt(ctx, j, chunk)
+		if err != nil {
+			e.logFailure(ctx, j.mode, chunk, err)
+			return err
+		}
+		for _, r := range results {
+			report.merge(r)
+		}
+		return nil
+	}
 	results, err := e.attemptWithRetry(ctx, j, chunk)
 	if err == nil {
 		for _, r := range results {
