@@ -6,6 +6,7 @@ package db
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -91,6 +92,10 @@ type Querier interface {
 	SyncLock(ctx context.Context, db DBTX, keys [][]string) *SyncLockBatchResults
 	// SyncLogInsert writes the sync_log row of one entity batch; a sync queues one per entity in a single round trip.
 	SyncLogInsert(ctx context.Context, db DBTX, arg []SyncLogInsertParams) *SyncLogInsertBatchResults
+	// SyncLogPrune deletes the sync_log rows of batches that started before a time (through sync_log_started_at_idx) and reports how many.
+	SyncLogPrune(ctx context.Context, db DBTX, before time.Time) (int64, error)
+	// SyncLogStats summarizes sync_log per entity and mode since a time: committed batches (failed = 0), row counts, and percentiles and maximum of the committed batches' duration in microseconds (0 when none).
+	SyncLogStats(ctx context.Context, db DBTX, since time.Time) ([]SyncLogStatsRow, error)
 	// UserCreate inserts a user and returns its id.
 	UserCreate(ctx context.Context, db DBTX, arg UserCreateParams) (uuid.UUID, error)
 	// UserDelete deletes a user; their posts, comments and likes cascade.

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tvsync/tvsync/internal/migrate"
 	"github.com/tvsync/tvsync/internal/pgserver"
@@ -101,29 +100,10 @@ func runDemo(ctx context.Context, a *app, args []string) error {
 	}
 	fmt.Fprintln(a.stdout, pretty.String())
 
-	fmt.Fprintln(a.stdout, "== sync metrics (from sync_log)")
-	return printSyncLogSummary(ctx, a, pool)
-}
-
-// printSyncLogSummary prints sync_log aggregated per entity and mode.
-func printSyncLogSummary(ctx context.Context, a *app, pool *pgxpool.Pool) error {
-	rows, err := pool.Query(ctx, `
-		SELECT entity, mode, count(*), sum(requested), sum(upserted), sum(unchanged), sum(deleted), sum(failed),
-		       round(sum(duration_us) / 1000.0, 1)
-		FROM sync_log GROUP BY entity, mode ORDER BY entity, mode`)
+	fmt.Fprintln(a.stdout, "== sync metrics (from sync_log, as 'tvsync stats' shows them)")
+	report, err := loadStats(ctx, pool, time.Now().Add(-time.Hour))
 	if err != nil {
-		return fmt.Errorf("read sync_log: %w", err)
+		return err
 	}
-	defer rows.Close()
-	fmt.Fprintf(a.stdout, "%-8s %-12s %8s %10s %10s %10s %8s %7s %12s\n", "entity", "mode", "batches", "requested", "upserted", "unchanged", "deleted", "failed", "db_time_ms")
-	for rows.Next() {
-		var entity, mode string
-		var batches, requested, upserted, unchanged, deleted, failed int64
-		var ms float64
-		if err := rows.Scan(&entity, &mode, &batches, &requested, &upserted, &unchanged, &deleted, &failed, &ms); err != nil {
-			return err
-		}
-		fmt.Fprintf(a.stdout, "%-8s %-12s %8d %10d %10d %10d %8d %7d %12.1f\n", entity, mode, batches, requested, upserted, unchanged, deleted, failed, ms)
-	}
-	return rows.Err()
+	return printStatsTable(a.stdout, report)
 }

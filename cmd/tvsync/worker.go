@@ -2,10 +2,20 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	tvsync "github.com/tvsync/tvsync/sync"
+	"github.com/tvsync/tvsync/sync/syncmetrics"
 )
 
 func init() {
@@ -21,6 +31,7 @@ func runWorker(ctx context.Context, a *app, args []string) error {
 	fs.DurationVar(&cfg.PollInterval, "poll", time.Second, "poll interval when no notification arrives")
 	fs.IntVar(&cfg.MaxAttempts, "max-attempts", 10, "failed attempts before an item is parked as dead")
 	once := fs.Bool("once", false, "drain what is ready, then exit")
+	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics while the worker runs (e.g. :9090); empty serves none")
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -29,7 +40,20 @@ func runWorker(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	w := tvsync.NewWorker(a.engine(pool), pool, cfg)
+	engine := a.engine(pool)
+	if *metricsAddr != "" {
+		var srv *metricsServer
+		engine, srv, err = a.startMetrics(pool, *metricsAddr)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err := srv.Close(); err != nil {
+				a.log.Error("tvsync worker: stop the metrics server", slog.Any("error", err))
+			}
+		}()
+	}
+	w := tvsync.NewWorker(engine, pool, cfg)
 	if *once {
 		n, err := w.Drain(ctx)
 		fmt.Fprintf(a.stdout, "drained %d queued rows\n", n)
@@ -90,5 +114,60 @@ func runQueue(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	fmt.Fprintf(a.stdout, "revived %d dead items\n", n)
+	return nil
+}
+
+// metricsServer serves Prometheus metrics over HTTP until Close.
+type metricsServer struct {
+	srv  *http.Server
+	url  string
+	done chan error
+}
+
+// startMetrics returns an engine over pool whose syncs, together with the
+// sync queue's gauges and the Go and process collectors, are served at
+// http://addr/metrics from a registry of their own. It fails, serving
+// nothing, when addr cannot be listened on. Close the server to stop it.
+func (a *app) startMetrics(pool *pgxpool.Pool, addr string) (*tvsync.Engine, *metricsServer, error) {
+	// The queue is read through an engine of its own: the observed engine
+	// needs the metrics before it exists.
+	m := syncmetrics.New(syncmetrics.Options{Queue: tvsync.New(pool, tvsync.Config{}), Logger: a.log})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(m, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	engine := tvsync.New(pool, tvsync.Config{Logger: a.log, Observer: m})
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: --metrics-addr %q: %v", errUsage, addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelError),
+	})))
+	s := &metricsServer{
+		srv:  &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second},
+		url:  "http://" + ln.Addr().String() + "/metrics",
+		done: make(chan error, 1),
+	}
+	go func() { s.done <- s.srv.Serve(ln) }()
+	a.log.Info("tvsync worker serving metrics", slog.String("url", s.url))
+	return engine, s, nil
+}
+
+// URL is the address of the metrics page, with the port actually bound.
+func (s *metricsServer) URL() string { return s.url }
+
+// Close stops accepting scrapes, waits up to five seconds for those in
+// flight, and returns when the server has stopped.
+func (s *metricsServer) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := s.srv.Shutdown(ctx)
+	if serr := <-s.done; !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, serr)
+	}
+	if err != nil {
+		return fmt.Errorf("metrics server %s: %w", s.url, err)
+	}
 	return nil
 }
