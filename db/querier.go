@@ -70,6 +70,8 @@ type Querier interface {
 	PostVerify(ctx context.Context, db DBTX, arg PostVerifyParams) ([]PostVerifyRow, error)
 	// PostViewIDsAfter lists tv_post ids in id order after a keyset cursor, to find orphans during full sync.
 	PostViewIDsAfter(ctx context.Context, db DBTX, arg PostViewIDsAfterParams) ([]uuid.UUID, error)
+	// PostWideRefresh is PostRefresh for large batches: the same documents as tv_post_source, with the batch's comments and likes aggregated set-based (one scan, GROUP BY post_id) and joined, instead of one lateral lookup per post; the engine picks it from Config.WideThreshold ids up.
+	PostWideRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *PostWideRefreshBatchResults
 	// QueueAck removes, inside the sync that covers them, the queued rows of ids that no worker holds; a row asking for cascades only goes if this sync cascaded it.
 	QueueAck(ctx context.Context, db DBTX, arg []QueueAckParams) *QueueAckBatchResults
 	// QueueClaim locks a batch of ready rows that no other worker holds, oldest first.

@@ -65,6 +65,11 @@ func BlogEntities() []Entity {
 					return RefreshResult{Found: int(r.Found), Upserted: int(r.Upserted), FinishedAt: r.FinishedAt}
 				})
 			},
+			RefreshWide: func(p *Pipeline, ids []uuid.UUID) func() (RefreshResult, error) {
+				return readOne(q.PostWideRefresh(ctx, p, [][]uuid.UUID{ids}), func(r db.PostWideRefreshRow) RefreshResult {
+					return RefreshResult{Found: int(r.Found), Upserted: int(r.Upserted), FinishedAt: r.FinishedAt}
+				})
+			},
 			DeleteMissing: func(p *Pipeline, ids []uuid.UUID) func() (DeleteResult, error) {
 				return readOne(q.PostDeleteMissing(ctx, p, [][]uuid.UUID{ids}), func(r db.PostDeleteMissingRow) DeleteResult {
 					return DeleteResult{Deleted: int(r.Deleted), FinishedAt: r.FinishedAt}

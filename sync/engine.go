@@ -110,6 +110,10 @@ type Entity struct {
 	View string
 	// Refresh queues the upsert of the tv_ rows of ids from the tb_ tables.
 	Refresh func(p *Pipeline, ids []uuid.UUID) func() (RefreshResult, error)
+	// RefreshWide, optional, is Refresh planned for large batches (set-based
+	// aggregation instead of per-id lookups); the engine uses it from
+	// Config.WideThreshold ids up. It must produce the same documents.
+	RefreshWide func(p *Pipeline, ids []uuid.UUID) func() (RefreshResult, error)
 	// DeleteMissing queues the deletion of the tv_ rows of ids whose tb_ row is gone.
 	DeleteMissing func(p *Pipeline, ids []uuid.UUID) func() (DeleteResult, error)
 	// IDsAfter lists command-side ids after a keyset cursor, in id order.
@@ -142,6 +146,10 @@ type Config struct {
 	// BatchSize caps how many ids of one entity go into one statement; larger
 	// syncs are split into chunks, each in its own transaction. Zero means 5000.
 	BatchSize int
+	// WideThreshold is the batch size from which an entity's RefreshWide is
+	// used instead of Refresh; zero means 50 (measured: per-id lookups win
+	// below about that, set-based aggregation above), negative never.
+	WideThreshold int
 	// DisableSyncLog stops the engine from writing sync_log rows.
 	DisableSyncLog bool
 	// Observer, if set, is told about every entity batch (for metrics).
@@ -189,6 +197,9 @@ func NewEngine(pool Beginner, cfg Config, entities ...Entity) (*Engine, error) {
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 5000
 	}
+	if cfg.WideThreshold == 0 {
+		cfg.WideThreshold = 50
+	}
 	e := &Engine{pool: pool, cfg: cfg, log: cfg.Logger, entities: map[string]*Entity{}, queries: db.New()}
 	for i := range entities {
 		ent := entities[i]
@@ -215,6 +226,14 @@ func NewEngine(pool Beginner, cfg Config, entities ...Entity) (*Engine, error) {
 		}
 	}
 	return e, nil
+}
+
+// refresh queues the refresh of ids with the plan that suits the batch size.
+func (e *Engine) refresh(ent *Entity, p *Pipeline, ids []uuid.UUID) func() (RefreshResult, error) {
+	if ent.RefreshWide != nil && e.cfg.WideThreshold > 0 && len(ids) >= e.cfg.WideThreshold {
+		return ent.RefreshWide(p, ids)
+	}
+	return ent.Refresh(p, ids)
 }
 
 // Entities returns the names of the registered entities, sorted.

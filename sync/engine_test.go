@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tvsync/tvsync/internal/expect"
+	"github.com/tvsync/tvsync/internal/seed"
 	"github.com/tvsync/tvsync/internal/testdb"
 	"github.com/tvsync/tvsync/repository"
 	tvsync "github.com/tvsync/tvsync/sync"
@@ -208,4 +209,34 @@ func TestWorker_PoisonItemIsParkedDeadThenRetried(t *testing.T) {
 	diff, err := expect.Check(ctx, pool)
 	require.NoError(t, err)
 	assert.Empty(t, diff)
+}
+
+// TestSync_BothRefreshPlansBuildTheSameDocuments syncs seeded data with the
+// per-id plan only and with the wide plan only; both must match the
+// independent recomputation and the view-based verification.
+func TestSync_BothRefreshPlansBuildTheSameDocuments(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.New(t)
+	_, err := seed.Load(ctx, pool, seed.Options{Users: 40, Posts: 300, Comments: 1500, Likes: 400})
+	require.NoError(t, err)
+	for _, plan := range []struct {
+		name      string
+		threshold int
+	}{{"per-id lookups", -1}, {"wide aggregation", 1}} {
+		_, err := pool.Exec(ctx, "TRUNCATE tv_post, tv_user, tv_comment")
+		require.NoError(t, err)
+		engine := tvsync.New(pool, tvsync.Config{WideThreshold: plan.threshold})
+		for _, entity := range engine.Entities() {
+			_, err := engine.FullSync(ctx, entity, tvsync.FullOptions{ChunkSize: 120})
+			require.NoError(t, err, plan.name)
+		}
+		diff, err := expect.Check(ctx, pool)
+		require.NoError(t, err)
+		assert.Empty(t, diff, plan.name)
+		res, err := engine.Verify(ctx, tvsync.EntityPost, tvsync.VerifyOptions{})
+		require.NoError(t, err)
+		assert.Zero(t, res.Drifted(), plan.name)
+		assert.Equal(t, 300, res.Checked)
+	}
 }

@@ -522,10 +522,11 @@ func (e *Engine) attempt(ctx context.Context, j job, chunk idSet) (results []Ent
 	lock := e.queries.SyncLock(ctx, p, [][]string{keys})
 	for i := range work {
 		ent := e.entities[work[i].name]
-		if j.ops&opRefresh != 0 {
-			work[i].refresh = ent.Refresh(p, work[i].ids)
-		}
-		if j.ops&opDelete != 0 {
+		switch {
+		case j.ops&opRefresh != 0:
+			// Deletes, if any, follow once the refresh shows ids missing.
+			work[i].refresh = e.refresh(ent, p, work[i].ids)
+		case j.ops&opDelete != 0:
 			work[i].del = ent.DeleteMissing(p, work[i].ids)
 		}
 	}
@@ -572,7 +573,8 @@ func (e *Engine) attempt(ctx context.Context, j job, chunk idSet) (results []Ent
 		return nil, fmt.Errorf("take sync locks: %w", err)
 	}
 	prev := lockRow.FinishedAt
-	for _, w := range work {
+	var missing []int // work items whose refresh found fewer rows than ids
+	for i, w := range work {
 		res := EntityResult{Entity: w.name, Mode: j.mode, StartedAt: started}
 		if w.refresh != nil {
 			res.Requested = len(w.ids)
@@ -583,6 +585,9 @@ func (e *Engine) attempt(ctx context.Context, j job, chunk idSet) (results []Ent
 			res.Upserted, res.Unchanged, res.Missing = r.Upserted, r.Found-r.Upserted, len(w.ids)-r.Found
 			res.Duration += r.FinishedAt.Sub(prev)
 			prev = r.FinishedAt
+			if j.ops&opDelete != 0 && r.Found < len(w.ids) {
+				missing = append(missing, i)
+			}
 		}
 		if w.del != nil {
 			d, err := w.del()
@@ -597,6 +602,29 @@ func (e *Engine) attempt(ctx context.Context, j job, chunk idSet) (results []Ent
 	}
 	if err := p.Close(); err != nil {
 		return nil, fmt.Errorf("sync batch: %w", err)
+	}
+	// Only ids that no longer exist can have tv_ rows to delete: when every
+	// id was found, which is the common case, this round trip is skipped.
+	if len(missing) > 0 {
+		p2 := &Pipeline{}
+		dels := make([]func() (DeleteResult, error), len(missing))
+		for k, i := range missing {
+			dels[k] = e.entities[work[i].name].DeleteMissing(p2, work[i].ids)
+		}
+		p2.Send(ctx, tx)
+		for k, i := range missing {
+			d, err := dels[k]()
+			if err != nil {
+				_ = p2.Close()
+				return nil, fmt.Errorf("delete orphaned %s rows: %w", e.entities[work[i].name].View, err)
+			}
+			results[i].Deleted = d.Deleted
+			results[i].Duration += d.FinishedAt.Sub(prev) // includes the round trip before it
+			prev = d.FinishedAt
+		}
+		if err := p2.Close(); err != nil {
+			return nil, fmt.Errorf("sync batch: %w", err)
+		}
 	}
 	if err := e.writeLog(ctx, tx, results); err != nil {
 		return nil, err
