@@ -114,12 +114,18 @@ func (r *Repository) SyncMode() SyncMode { return r.opts.Sync }
 // queued. Otherwise the entities fn's writes affected are synced as the
 // repository's SyncMode says. The rollback runs even when ctx is cancelled.
 func (r *Repository) InTx(ctx context.Context, fn func(uow *UnitOfWork) error) (err error) {
-	tx, err := r.pool.Begin(ctx)
+	conn, err := r.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("begin unit of work: %w", err)
 	}
+	defer conn.Release() // returns the connection to the pool only if it is idle
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin unit of work: %w", err)
+	}
+	committed := false
 	defer func() {
-		if err != nil || recover() != nil {
+		if !committed {
 			_ = tx.Rollback(context.WithoutCancel(ctx))
 		}
 	}()
@@ -133,22 +139,24 @@ func (r *Repository) InTx(ctx context.Context, fn func(uow *UnitOfWork) error) (
 		if _, err := r.engine.SyncTx(ctx, tx, tvsync.ModeIncremental, changes...); err != nil {
 			return fmt.Errorf("sync inside unit of work: %w", err)
 		}
+		if err := tx.Commit(ctx); err != nil {
+			return fmt.Errorf("commit unit of work: %w", err)
+		}
 	case SyncAfterCommit:
-		// The safety net: a worker takes these rows only if the sync below
-		// has not removed them within the grace period.
-		if err := r.engine.Enqueue(ctx, tx, r.opts.AfterCommitGrace, false, changes...); err != nil {
-			return fmt.Errorf("queue changes: %w", err)
+		// The safety net, queued with the COMMIT in one round trip: a worker
+		// takes these rows only if the sync below has not removed them
+		// within the grace period.
+		if err := r.engine.EnqueueAndCommit(ctx, tx, r.opts.AfterCommitGrace, false, changes...); err != nil {
+			return fmt.Errorf("commit unit of work: %w", err)
 		}
 	case SyncDeferred:
-		if err := r.engine.Enqueue(ctx, tx, 0, true, changes...); err != nil {
-			return fmt.Errorf("queue changes: %w", err)
+		if err := r.engine.EnqueueAndCommit(ctx, tx, 0, true, changes...); err != nil {
+			return fmt.Errorf("commit unit of work: %w", err)
 		}
 	default:
 		return fmt.Errorf("repository: unknown sync mode %v", r.opts.Sync)
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit unit of work: %w", err)
-	}
+	committed = true
 	if r.opts.Sync != SyncAfterCommit || len(changes) == 0 {
 		return nil
 	}

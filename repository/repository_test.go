@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -443,4 +444,34 @@ func TestUnitOfWork_BadInputIsAClearErrorAndChangesNothing(t *testing.T) {
 	var rows int
 	require.NoError(t, b.pool.QueryRow(ctx, "SELECT (SELECT count(*) FROM tb_user) + (SELECT count(*) FROM tv_user) + (SELECT count(*) FROM sync_queue)").Scan(&rows))
 	assert.Zero(t, rows, "failed units of work leave no partial state")
+}
+
+// TestUnitOfWork_CommitReusesPooledConnections: queueing rides with COMMIT
+// in one round trip, and the connection must still go back to the pool
+// (a destroyed connection would mean a reconnect per unit of work).
+func TestUnitOfWork_CommitReusesPooledConnections(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, mode := range []repository.SyncMode{repository.SyncAfterCommit, repository.SyncDeferred, repository.SyncInline} {
+		b := setup(t, mode)
+		require.NoError(t, b.repo.InTx(ctx, func(uow *repository.UnitOfWork) error {
+			_, err := uow.CreateUser(ctx, "warm", "")
+			return err
+		}))
+		before := b.pool.Stat().NewConnsCount()
+		for i := range 30 {
+			require.NoError(t, b.repo.InTx(ctx, func(uow *repository.UnitOfWork) error {
+				_, err := uow.CreateUser(ctx, fmt.Sprintf("u%d", i), "")
+				return err
+			}))
+		}
+		assert.LessOrEqual(t, b.pool.Stat().NewConnsCount()-before, int64(1), mode.String())
+		var queued int
+		require.NoError(t, b.pool.QueryRow(ctx, "SELECT count(*) FROM sync_queue").Scan(&queued))
+		if mode == repository.SyncDeferred {
+			assert.Equal(t, 31, queued, "every deferred change is queued")
+		} else {
+			assert.Zero(t, queued, mode.String())
+		}
+	}
 }

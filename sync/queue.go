@@ -26,12 +26,22 @@ const QueueChannel = "tvsync_sync_queue"
 // worker's transaction, then queues the change afresh: a change is never
 // coalesced into a sync that could not see it.
 func (e *Engine) Enqueue(ctx context.Context, tx DB, delay time.Duration, notify bool, changes ...Change) error {
+	return e.enqueue(ctx, tx, delay, notify, false, changes)
+}
+
+// EnqueueAndCommit is Enqueue followed by COMMIT of tx, sent together in one
+// round trip, so queueing costs a write transaction no extra round trip. On
+// success the transaction is committed and tx must not be used again (its
+// connection is idle; release it rather than calling tx.Commit). On error the
+// transaction did not commit; roll tx back.
+func (e *Engine) EnqueueAndCommit(ctx context.Context, tx pgx.Tx, delay time.Duration, notify bool, changes ...Change) error {
+	return e.enqueue(ctx, tx, delay, notify, true, changes)
+}
+
+func (e *Engine) enqueue(ctx context.Context, tx DB, delay time.Duration, notify, commit bool, changes []Change) error {
 	all, _, err := e.collect(ModeDeferred, changes)
 	if err != nil {
 		return err
-	}
-	if all.size() == 0 {
-		return nil
 	}
 	cascading := idSet{}
 	for _, c := range changes {
@@ -59,23 +69,39 @@ func (e *Engine) Enqueue(ctx context.Context, tx DB, delay time.Duration, notify
 			}
 		}
 	}
-	enq := e.queries.QueueEnqueue(ctx, p, params)
+	var enq *db.QueueEnqueueBatchResults
 	var ntf *db.QueueNotifyBatchResults
-	if notify {
-		ntf = e.queries.QueueNotify(ctx, p, []string{QueueChannel})
+	if len(params) > 0 {
+		enq = e.queries.QueueEnqueue(ctx, p, params)
+		if notify {
+			ntf = e.queries.QueueNotify(ctx, p, []string{QueueChannel})
+		}
+	}
+	if commit {
+		p.queued = append(p.queued, &pgx.QueuedQuery{SQL: "COMMIT"})
+	}
+	if p.Len() == 0 {
+		return nil
 	}
 	p.Send(ctx, tx)
-	enq.Exec(func(_ int, qerr error) {
-		if err == nil && qerr != nil {
-			err = fmt.Errorf("queue changes in sync_queue: %w", qerr)
-		}
-	})
+	if enq != nil {
+		enq.Exec(func(_ int, qerr error) {
+			if err == nil && qerr != nil {
+				err = fmt.Errorf("queue changes in sync_queue: %w", qerr)
+			}
+		})
+	}
 	if ntf != nil {
 		ntf.Exec(func(_ int, qerr error) {
 			if err == nil && qerr != nil {
 				err = fmt.Errorf("notify sync workers: %w", qerr)
 			}
 		})
+	}
+	if commit && err == nil {
+		if _, cerr := p.results.Exec(); cerr != nil {
+			err = fmt.Errorf("commit: %w", cerr)
+		}
 	}
 	if cerr := p.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("queue changes in sync_queue: %w", cerr)
