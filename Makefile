@@ -27,9 +27,11 @@ test: postgres check-generated vet
 demo: postgres
 	$(GO) run ./cmd/tvsync demo
 
-## bench: the side-by-side benchmark suite
+## bench: the side-by-side benchmark suite at the main scale (10k users, 100k posts, 500k comments) on a
+## throwaway PostgreSQL (or $$DATABASE_URL's server); prints the table, writes docs/benchmarks/latest.{md,png}.
+## `go run ./cmd/tvsync bench --scale 1m` adds the 1M-post full rebuild; `go test -bench . ./bench` runs the Go benchmarks.
 bench: postgres
-	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./bench/...
+	$(GO) run ./cmd/tvsync bench --out docs/benchmarks
 
 ## postgres: install the PostgreSQL server binaries when they are missing
 postgres:

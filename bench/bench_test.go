@@ -1,0 +1,263 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	gosync "sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tvsync/tvsync/internal/testdb"
+)
+
+// The package's tests use one PostgreSQL server: TVSYNC_TEST_ADMIN_URL's
+// when set, else a throwaway one. The Go benchmarks share one Env at the
+// scale named by TVSYNC_BENCH_SCALE (default main), set up on first use,
+// so `go test` without -bench never loads it.
+var (
+	adminURL   string
+	shared     *Env
+	sharedErr  error
+	sharedOnce gosync.Once
+)
+
+func TestMain(m *testing.M) {
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	url, stop, err := StartServer(ctx, os.Getenv(testdb.AdminURLEnv), logger)
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	adminURL = url
+	code := m.Run()
+	shared.Close()
+	stop()
+	os.Exit(code)
+}
+
+// benchEnv returns the shared benchmark Env, setting it up on first use.
+func benchEnv(b *testing.B) *Env {
+	b.Helper()
+	sharedOnce.Do(func() {
+		scale, err := ParseScale(os.Getenv("TVSYNC_BENCH_SCALE"))
+		if err != nil {
+			sharedErr = err
+			return
+		}
+		logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		shared, sharedErr = Setup(context.Background(), Options{AdminURL: adminURL, Scale: scale, Logger: logger})
+	})
+	if sharedErr != nil {
+		b.Fatal(sharedErr)
+	}
+	return shared
+}
+
+func TestPostRefreshSQL_IsTheStatementSqlcGenerates(t *testing.T) {
+	generated, err := os.ReadFile("../db/batch.go")
+	require.NoError(t, err)
+	assert.Contains(t, string(generated), "const postRefresh = `"+PostRefreshSQL+"`",
+		"bench.PostRefreshSQL must be the PostRefresh text of db/: update it from queries/post.sql")
+}
+
+func TestSummarize_MedianMinMax(t *testing.T) {
+	s := Summarize([]time.Duration{5, 1, 3, 9})
+	assert.Equal(t, Stat{Median: 4, Min: 1, Max: 9, Runs: 4}, s)
+	assert.Equal(t, time.Duration(3), Summarize([]time.Duration{3, 1, 7}).Median)
+	assert.Equal(t, Stat{}, Summarize(nil))
+	assert.Equal(t, time.Duration(99), Percentile(seq(100), 99))
+	assert.Equal(t, time.Duration(50), Percentile(seq(100), 50))
+}
+
+func seq(n int) []time.Duration {
+	out := make([]time.Duration, n)
+	for i := range out {
+		out[n-1-i] = time.Duration(i + 1)
+	}
+	return out
+}
+
+// TestRun_TinyScaleRunsEveryMeasurementAndChecksTheWork runs the whole
+// suite on a tiny data set. Every measurement verifies its own work against
+// tv_post_source (the per-row loop's Go-built documents, the triggers', the
+// wide candidate's), so a variant that stopped producing the right
+// documents fails here.
+func TestRun_TinyScaleRunsEveryMeasurementAndChecksTheWork(t *testing.T) {
+	ctx := context.Background()
+	res, err := Run(ctx, Config{AdminURL: adminURL, Scale: ScaleTiny})
+	require.NoError(t, err)
+
+	require.NotNil(t, res.Batch)
+	for _, n := range res.Batch.Sizes {
+		for _, v := range BatchVariants {
+			assert.Equal(t, 2, res.Batch.Stats[n][v].Runs, "batch %d %s", n, v)
+		}
+	}
+	require.NotNil(t, res.Write)
+	for _, v := range WriteVariants {
+		assert.Equal(t, 1, res.Write.Bulk[v].Runs, v)
+		assert.Equal(t, 1, res.Write.Single[v].Runs, v)
+	}
+	assert.GreaterOrEqual(t, res.Write.Bulk[WriteDeferredDrained].Median, res.Write.Bulk[WriteDeferred].Median)
+	require.NotNil(t, res.Full)
+	assert.Len(t, res.Full.Stats[StateStale], 3, "no materialized view for the stale state")
+	assert.Len(t, res.Full.Stats[StateCurrent], 4)
+	require.NotNil(t, res.Read)
+	assert.Positive(t, res.Read.Rates[ReadStored].Median)
+	require.NotNil(t, res.Lag)
+	assert.Equal(t, 30, res.Lag.Writes)
+	assert.Positive(t, res.Lag.Measured)
+	require.NotNil(t, res.Wide)
+	assert.Equal(t, 1, res.Wide.Stats[0][PlanWide].Runs)
+
+	md := res.Markdown()
+	for _, section := range []string{"## Targets", "## 1. Batch sync", "## 2. Write path", "## 3. Full rebuild",
+		"## 4. Read path", "## 5. Deferred mode", "## Refresh plan crossover"} {
+		assert.Contains(t, md, section)
+	}
+	assert.Len(t, res.Targets(), 15, "every target but peak RSS (no executable given) is judged:\n%s", md)
+
+	dir := t.TempDir()
+	mdPath, pngPath, err := res.WriteFiles(dir)
+	require.NoError(t, err)
+	assert.True(t, strings.HasSuffix(mdPath, "latest-tiny.md"))
+	png, err := os.ReadFile(pngPath)
+	require.NoError(t, err)
+	assert.Equal(t, "\x89PNG", string(png[:4]))
+}
+
+func BenchmarkBatchSync(b *testing.B) {
+	env := benchEnv(b)
+	ctx := context.Background()
+	fns := map[string]func([]uuid.UUID) error{
+		BatchEngine: func(ids []uuid.UUID) error { return SyncBatchEngine(ctx, env.Engine, ids) },
+		BatchRawPgx: func(ids []uuid.UUID) error { return SyncBatchRaw(ctx, env.Pool, ids) },
+		BatchPerRow: func(ids []uuid.UUID) error { return SyncBatchPerRow(ctx, env.Pool, ids) },
+	}
+	for _, n := range []int{1, 10, 100, 1000} {
+		ids := sample(env.PostIDs, n, uint64(n))
+		for _, v := range BatchVariants {
+			b.Run(fmt.Sprintf("ids=%d/%s", n, v), func(b *testing.B) {
+				for range b.N {
+					b.StopTimer()
+					require.NoError(b, StalePosts(ctx, env.Pool, ids))
+					b.StartTimer()
+					require.NoError(b, fns[v](ids))
+				}
+			})
+		}
+	}
+}
+
+func BenchmarkWritePath(b *testing.B) {
+	env := benchEnv(b)
+	ctx := context.Background()
+	w := NewWriter(env.Write)
+	posts := sample(env.PostIDs, 100, 100)
+	users := sample(env.UserIDs, 1000, 101)
+	for _, size := range []int{1000, 1} {
+		cs := Comments(size, posts, users)
+		for _, v := range WriteVariants {
+			b.Run(fmt.Sprintf("comments=%d/%s", size, v), func(b *testing.B) {
+				require.NoError(b, w.prepare(ctx, v))
+				defer func() { require.NoError(b, DropTriggers(ctx, w.db.Pool)) }()
+				for range b.N {
+					t, err := w.Write(ctx, v, cs)
+					require.NoError(b, err)
+					b.StopTimer()
+					require.NoError(b, w.Undo(ctx, cs, t.CommentIDs))
+					b.StartTimer()
+				}
+			})
+		}
+	}
+}
+
+func BenchmarkFullRebuild(b *testing.B) {
+	env := benchEnv(b)
+	ctx := context.Background()
+	require.NoError(b, CreateMatview(ctx, env))
+	defer func() { require.NoError(b, DropMatview(ctx, env)) }()
+	for _, state := range []string{StateEmpty, StateStale, StateCurrent} {
+		for _, v := range FullVariants {
+			if v == FullMatview && state == StateStale {
+				continue
+			}
+			b.Run(state+"/"+v, func(b *testing.B) {
+				for range b.N {
+					b.StopTimer()
+					require.NoError(b, PrepareFull(ctx, env, v, state))
+					b.StartTimer()
+					require.NoError(b, RebuildFull(ctx, env, v, state))
+				}
+			})
+		}
+	}
+}
+
+func BenchmarkReadPath(b *testing.B) {
+	env := benchEnv(b)
+	ctx := context.Background()
+	ids := sample(env.PostIDs, 10_000, 400)
+	for _, v := range ReadVariants {
+		b.Run(v, func(b *testing.B) {
+			b.SetParallelism(8) // 8 × GOMAXPROCS readers, at least 8
+			var next int64
+			var mu gosync.Mutex
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					mu.Lock()
+					id := ids[next%int64(len(ids))]
+					next++
+					mu.Unlock()
+					if _, err := ReadPost(ctx, env, v, id); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+func BenchmarkDeferredLag(b *testing.B) {
+	env := benchEnv(b)
+	for range b.N {
+		r, err := MeasureDeferredLag(context.Background(), env, 500, 10*time.Second, 5*time.Second, 2)
+		require.NoError(b, err)
+		b.ReportMetric(float64(r.LagP50)/1e6, "lag-p50-ms")
+		b.ReportMetric(float64(r.LagP99)/1e6, "lag-p99-ms")
+		b.ReportMetric(float64(r.DeferredP50)/float64(r.PlainP50), "commit-x-plain")
+	}
+}
+
+func BenchmarkRefreshPlan(b *testing.B) {
+	env := benchEnv(b)
+	ctx := context.Background()
+	for _, n := range []int{1000, 5000, 20000, 0} {
+		ids := env.PostIDs
+		if n > 0 {
+			ids = sample(env.PostIDs, n, uint64(n)+7)
+		}
+		for _, plan := range PlanVariants {
+			b.Run(fmt.Sprintf("ids=%d/%s", len(ids), plan), func(b *testing.B) {
+				for range b.N {
+					b.StopTimer()
+					require.NoError(b, StalePosts(ctx, env.Pool, ids))
+					b.StartTimer()
+					_, err := RefreshPlan(ctx, env.Pool, plan, ids)
+					require.NoError(b, err)
+				}
+			})
+		}
+	}
+}

@@ -1,0 +1,284 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os/exec"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
+
+	tvsync "github.com/tvsync/tvsync/sync"
+)
+
+// Full rebuild variants.
+const (
+	// FullEngine is engine.FullSync(ctx, "post", FullOptions{}): keyset
+	// chunks of 5000 ids, GOMAXPROCS chunks at once, then the orphan walk.
+	FullEngine = "tvsync FullSync (parallel chunks)"
+	// FullRangeCandidate is the proposed engine change, measured here:
+	// keyset-range chunks of 5000 posts (bounds listed by keyset pages, as
+	// FullSync does), each refreshed by PostRefreshRangeSQL and its orphans
+	// deleted by range, GOMAXPROCS chunks at once, autocommit.
+	FullRangeCandidate = "candidate: range chunks, wide plan"
+	// FullInsertSelect is one INSERT INTO tv_post SELECT … FROM
+	// tv_post_source ON CONFLICT DO UPDATE … WHERE IS DISTINCT FROM.
+	FullInsertSelect = "one INSERT … SELECT … ON CONFLICT"
+	// FullMatview is a materialized view of tv_post_source with a unique
+	// index on id: REFRESH MATERIALIZED VIEW from empty (a concurrent
+	// refresh needs a populated view), REFRESH … CONCURRENTLY otherwise.
+	FullMatview = "materialized view REFRESH"
+)
+
+// FullVariants lists the full rebuild variants in report order.
+var FullVariants = []string{FullEngine, FullRangeCandidate, FullInsertSelect, FullMatview}
+
+// Full rebuild starting states.
+const (
+	// StateEmpty starts from an empty tv_post (TRUNCATE) and an unpopulated
+	// materialized view (REFRESH … WITH NO DATA): the first build.
+	StateEmpty = "from empty"
+	// StateStale starts with every tv_post row present but different from
+	// its definition (data = '{}'), as after a migration changed the
+	// document shape. The materialized view has no such state.
+	StateStale = "all rows stale"
+	// StateCurrent starts with everything current: the rebuild only
+	// verifies (REFRESH … CONCURRENTLY for the materialized view).
+	StateCurrent = "already current"
+)
+
+const (
+	matviewName      = "bench_tv_post_mv"
+	insertSelectFull = `INSERT INTO tv_post (id, data, updated_at)
+SELECT id, data, now() FROM tv_post_source
+ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
+    WHERE tv_post.data IS DISTINCT FROM EXCLUDED.data`
+)
+
+// CreateMatview creates the materialized view of tv_post_source (populated)
+// with its unique index; DropMatview removes it.
+func CreateMatview(ctx context.Context, env *Env) error {
+	_, err := env.Pool.Exec(ctx, `
+DROP MATERIALIZED VIEW IF EXISTS `+matviewName+`;
+CREATE MATERIALIZED VIEW `+matviewName+` AS SELECT id, data FROM tv_post_source;
+CREATE UNIQUE INDEX ON `+matviewName+` (id);
+ANALYZE `+matviewName)
+	if err != nil {
+		return fmt.Errorf("bench: create materialized view: %w", err)
+	}
+	return nil
+}
+
+// DropMatview removes the materialized view of CreateMatview.
+func DropMatview(ctx context.Context, env *Env) error {
+	if _, err := env.Pool.Exec(ctx, "DROP MATERIALIZED VIEW IF EXISTS "+matviewName); err != nil {
+		return fmt.Errorf("bench: drop materialized view: %w", err)
+	}
+	return nil
+}
+
+// PrepareFull puts tv_post (and the materialized view) into state.
+func PrepareFull(ctx context.Context, env *Env, variant, state string) error {
+	var sql string
+	switch {
+	case variant == FullMatview && state == StateEmpty:
+		sql = "REFRESH MATERIALIZED VIEW " + matviewName + " WITH NO DATA"
+	case variant == FullMatview:
+		sql = "SELECT 1"
+	case state == StateEmpty:
+		sql = "TRUNCATE tv_post"
+	case state == StateStale:
+		sql = "UPDATE tv_post SET data = '{}'"
+	default:
+		sql = "SELECT 1"
+	}
+	if _, err := env.Pool.Exec(ctx, sql); err != nil {
+		return fmt.Errorf("bench: prepare %s %s: %w", variant, state, err)
+	}
+	return nil
+}
+
+// RebuildFull runs one full rebuild of tv_post with variant, from state.
+func RebuildFull(ctx context.Context, env *Env, variant, state string) error {
+	var err error
+	switch variant {
+	case FullEngine:
+		_, err = env.Engine.FullSync(ctx, tvsync.EntityPost, tvsync.FullOptions{})
+	case FullInsertSelect:
+		_, err = env.Pool.Exec(ctx, insertSelectFull)
+	case FullRangeCandidate:
+		err = RebuildByRanges(ctx, env.Pool, 5000, runtime.GOMAXPROCS(0))
+	case FullMatview:
+		sql := "REFRESH MATERIALIZED VIEW CONCURRENTLY " + matviewName
+		if state == StateEmpty {
+			sql = "REFRESH MATERIALIZED VIEW " + matviewName
+		}
+		_, err = env.Pool.Exec(ctx, sql)
+	default:
+		err = fmt.Errorf("unknown variant")
+	}
+	if err != nil {
+		return fmt.Errorf("bench: full rebuild %s (%s): %w", variant, state, err)
+	}
+	return nil
+}
+
+// RebuildByRanges rebuilds tv_post in keyset ranges of chunk posts, workers
+// at a time: one goroutine pages through tb_post ids for the range bounds,
+// the workers refresh each range with PostRefreshRangeSQL and delete its
+// orphans; the last range reaches past the last post.
+func RebuildByRanges(ctx context.Context, pool *pgxpool.Pool, chunk, workers int) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers + 1)
+	type keyRange struct {
+		lo uuid.UUID
+		hi *uuid.UUID // nil: no upper bound
+	}
+	ranges := make(chan keyRange, workers)
+	g.Go(func() error {
+		defer close(ranges)
+		lo := uuid.Nil
+		for {
+			var hi *uuid.UUID
+			err := pool.QueryRow(gctx, `SELECT id FROM (SELECT id FROM tb_post WHERE id > $1 ORDER BY id LIMIT $2) page
+				ORDER BY id DESC LIMIT 1`, lo, chunk).Scan(&hi)
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				return fmt.Errorf("list posts after %s: %w", lo, err)
+			}
+			if hi == nil {
+				ranges <- keyRange{lo: lo} // orphans past the last post
+				return nil
+			}
+			ranges <- keyRange{lo: lo, hi: hi}
+			lo = *hi
+		}
+	})
+	for range workers {
+		g.Go(func() error {
+			for r := range ranges {
+				if r.hi != nil {
+					if _, err := pool.Exec(gctx, PostRefreshRangeSQL, r.lo, *r.hi); err != nil {
+						return fmt.Errorf("refresh posts in (%s, %s]: %w", r.lo, *r.hi, err)
+					}
+				}
+				if _, err := pool.Exec(gctx, postDeleteRangeSQL, r.lo, r.hi); err != nil {
+					return fmt.Errorf("delete orphans after %s: %w", r.lo, err)
+				}
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// checkFull verifies that tv_post matches its definition everywhere.
+func checkFull(ctx context.Context, env *Env) error {
+	var bad int
+	err := env.Pool.QueryRow(ctx, `
+		SELECT count(*) FROM tv_post_source s FULL JOIN tv_post t ON t.id = s.id
+		WHERE s.data IS DISTINCT FROM t.data`).Scan(&bad)
+	if err != nil {
+		return fmt.Errorf("bench: check tv_post: %w", err)
+	}
+	if bad != 0 {
+		return fmt.Errorf("bench: %d tv_post rows differ from tv_post_source after the rebuild", bad)
+	}
+	return nil
+}
+
+// FullResult is the full rebuild measurement.
+type FullResult struct {
+	States []string
+	// Stats[state][variant]; a variant absent from a state has no entry.
+	Stats map[string]map[string]Stat
+	// PeakRSS is the maximum resident set size of the child process
+	// `tvsync sync --entity post --all` (from empty), in bytes; zero when
+	// not measured. PeakRSSTime is that child's wall time.
+	PeakRSS     int64
+	PeakRSSTime time.Duration
+	// PeakRSSNote says why the peak RSS was not measured, if it was not.
+	PeakRSSNote string
+}
+
+// MeasureFullRebuild times each variant's full rebuild of tv_post from each
+// state, runs times, interleaved. The variants' results are checked once
+// per state and variant (a full comparison with tv_post_source, not timed).
+func MeasureFullRebuild(ctx context.Context, env *Env, states []string, runs int) (FullResult, error) {
+	res := FullResult{States: states, Stats: map[string]map[string]Stat{}}
+	env.log.InfoContext(ctx, "bench: full rebuild: creating the materialized view")
+	if err := CreateMatview(ctx, env); err != nil {
+		return res, err
+	}
+	defer func() { _ = DropMatview(context.WithoutCancel(ctx), env) }()
+	times := map[string]map[string][]time.Duration{}
+	for run := range runs {
+		for _, state := range states {
+			if times[state] == nil {
+				times[state] = map[string][]time.Duration{}
+			}
+			for _, v := range FullVariants {
+				if v == FullMatview && state == StateStale {
+					continue
+				}
+				if err := PrepareFull(ctx, env, v, state); err != nil {
+					return res, err
+				}
+				start := time.Now()
+				if err := RebuildFull(ctx, env, v, state); err != nil {
+					return res, err
+				}
+				d := time.Since(start)
+				times[state][v] = append(times[state][v], d)
+				env.log.InfoContext(ctx, "bench: full rebuild", slog.Int("run", run+1), slog.String("state", state),
+					slog.String("variant", v), slog.Duration("took", d.Round(time.Millisecond)))
+				if run == 0 && v != FullMatview {
+					if err := checkFull(ctx, env); err != nil {
+						return res, fmt.Errorf("%s (%s): %w", v, state, err)
+					}
+				}
+			}
+		}
+	}
+	for state, m := range times {
+		res.Stats[state] = map[string]Stat{}
+		for v, ds := range m {
+			res.Stats[state][v] = Summarize(ds)
+		}
+	}
+	return res, nil
+}
+
+// MeasurePeakRSS empties tv_post, then runs `bin sync --entity post --all`
+// on the benchmark database as a child process and returns its peak
+// resident set size (rusage ru_maxrss of the waited child) and wall time.
+// bin is a tvsync executable.
+func MeasurePeakRSS(ctx context.Context, env *Env, bin string) (rss int64, took time.Duration, err error) {
+	if _, err := env.Pool.Exec(ctx, "TRUNCATE tv_post"); err != nil {
+		return 0, 0, fmt.Errorf("bench: peak RSS: truncate tv_post: %w", err)
+	}
+	env.log.InfoContext(ctx, "bench: full sync in a child process for its peak RSS", slog.String("bin", bin))
+	cmd := exec.CommandContext(ctx, bin, "--database-url", env.URL, "--log-level", "warn", "sync", "--entity", "post", "--all")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return 0, 0, fmt.Errorf("bench: %s sync --entity post --all: %w: %s", bin, err, out.String())
+	}
+	took = time.Since(start)
+	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return 0, took, fmt.Errorf("bench: no rusage for the child process")
+	}
+	if err := checkFull(ctx, env); err != nil {
+		return 0, took, fmt.Errorf("bench: after the child's full sync: %w", err)
+	}
+	return ru.Maxrss * 1024, took, nil // Linux reports ru_maxrss in KiB
+}
