@@ -492,6 +492,115 @@ func (b *PostIDsLikedByUserBatchResults) Close() error {
 	return b.br.Close()
 }
 
+const postRangeRefresh = `-- name: PostRangeRefresh :batchone
+WITH c AS (
+    SELECT cm.post_id,
+           count(*) AS comment_count,
+           jsonb_agg(jsonb_build_object(
+               'id', cm.id,
+               'content', cm.content,
+               'createdAt', tvsync_ts(cm.created_at),
+               'author', jsonb_build_object('id', cu.id, 'username', cu.username)
+           ) ORDER BY cm.created_at DESC, cm.id DESC) AS comments
+    FROM tb_comment cm
+    JOIN tb_user cu ON cu.id = cm.author_id
+    WHERE cm.post_id > $1::uuid AND cm.post_id <= $2::uuid
+    GROUP BY cm.post_id
+),
+l AS (
+    SELECT pl.post_id, count(*) AS like_count
+    FROM tb_post_like pl
+    WHERE pl.post_id > $1::uuid AND pl.post_id <= $2::uuid
+    GROUP BY pl.post_id
+),
+src AS (
+    SELECT p.id,
+           jsonb_build_object(
+               'id', p.id,
+               'title', p.title,
+               'content', p.content,
+               'published', p.published,
+               'createdAt', tvsync_ts(p.created_at),
+               'author', jsonb_build_object('id', u.id, 'username', u.username, 'fullName', u.full_name),
+               'commentCount', coalesce(c.comment_count, 0),
+               'likeCount', coalesce(l.like_count, 0),
+               'comments', coalesce(c.comments, '[]'::jsonb)
+           ) AS data
+    FROM tb_post p
+    JOIN tb_user u ON u.id = p.author_id
+    LEFT JOIN c ON c.post_id = p.id
+    LEFT JOIN l ON l.post_id = p.id
+    WHERE p.id = ANY($3::uuid[]) AND p.id > $1::uuid AND p.id <= $2::uuid
+),
+upserted AS (
+    INSERT INTO tv_post (id, data, updated_at)
+    SELECT src.id, src.data, clock_timestamp() FROM src
+    ON CONFLICT (id) DO UPDATE
+        SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
+        WHERE tv_post.data IS DISTINCT FROM EXCLUDED.data
+    RETURNING tv_post.id
+)
+SELECT (SELECT count(*) FROM src)::int      AS found,
+       (SELECT count(*) FROM upserted)::int AS upserted,
+       clock_timestamp()::timestamptz       AS finished_at
+`
+
+type PostRangeRefreshBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type PostRangeRefreshParams struct {
+	After uuid.UUID
+	Upto  uuid.UUID
+	Ids   []uuid.UUID
+}
+
+type PostRangeRefreshRow struct {
+	Found      int32
+	Upserted   int32
+	FinishedAt time.Time
+}
+
+// PostRangeRefresh is PostWideRefresh for a full-sync chunk: the given ids all lie in the keyset range (@after, @upto], so comments and likes are read as one range scan of their post_id indexes.
+func (q *Queries) PostRangeRefresh(ctx context.Context, db DBTX, arg []PostRangeRefreshParams) *PostRangeRefreshBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.After,
+			a.Upto,
+			a.Ids,
+		}
+		batch.Queue(postRangeRefresh, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &PostRangeRefreshBatchResults{br, len(arg), false}
+}
+
+func (b *PostRangeRefreshBatchResults) QueryRow(f func(int, PostRangeRefreshRow, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var i PostRangeRefreshRow
+		if b.closed {
+			if f != nil {
+				f(t, i, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		row := b.br.QueryRow()
+		err := row.Scan(&i.Found, &i.Upserted, &i.FinishedAt)
+		if f != nil {
+			f(t, i, err)
+		}
+	}
+}
+
+func (b *PostRangeRefreshBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
 const postRefresh = `-- name: PostRefresh :batchone
 WITH src AS (
     SELECT s.id, s.data FROM tv_post_source s WHERE s.id = ANY($1::uuid[])

@@ -62,6 +62,8 @@ type Querier interface {
 	PostLockForDelete(ctx context.Context, db DBTX, id uuid.UUID) (int64, error)
 	// PostPublish sets a post's published flag and returns its author.
 	PostPublish(ctx context.Context, db DBTX, arg PostPublishParams) (uuid.UUID, error)
+	// PostRangeRefresh is PostWideRefresh for a full-sync chunk: the given ids all lie in the keyset range (@after, @upto], so comments and likes are read as one range scan of their post_id indexes.
+	PostRangeRefresh(ctx context.Context, db DBTX, arg []PostRangeRefreshParams) *PostRangeRefreshBatchResults
 	// PostRefresh upserts, in one statement, the tv_post documents of the given posts from their definition (view tv_post_source), writing only those whose data changed.
 	PostRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *PostRefreshBatchResults
 	// PostUpdate changes a post's title and content and returns its author.

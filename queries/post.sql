@@ -68,6 +68,59 @@ SELECT (SELECT count(*) FROM src)::int      AS found,
        (SELECT count(*) FROM upserted)::int AS upserted,
        clock_timestamp()::timestamptz       AS finished_at;
 
+-- name: PostRangeRefresh :batchone
+-- PostRangeRefresh is PostWideRefresh for a full-sync chunk: the given ids all lie in the keyset range (@after, @upto], so comments and likes are read as one range scan of their post_id indexes.
+WITH c AS (
+    SELECT cm.post_id,
+           count(*) AS comment_count,
+           jsonb_agg(jsonb_build_object(
+               'id', cm.id,
+               'content', cm.content,
+               'createdAt', tvsync_ts(cm.created_at),
+               'author', jsonb_build_object('id', cu.id, 'username', cu.username)
+           ) ORDER BY cm.created_at DESC, cm.id DESC) AS comments
+    FROM tb_comment cm
+    JOIN tb_user cu ON cu.id = cm.author_id
+    WHERE cm.post_id > @after::uuid AND cm.post_id <= @upto::uuid
+    GROUP BY cm.post_id
+),
+l AS (
+    SELECT pl.post_id, count(*) AS like_count
+    FROM tb_post_like pl
+    WHERE pl.post_id > @after::uuid AND pl.post_id <= @upto::uuid
+    GROUP BY pl.post_id
+),
+src AS (
+    SELECT p.id,
+           jsonb_build_object(
+               'id', p.id,
+               'title', p.title,
+               'content', p.content,
+               'published', p.published,
+               'createdAt', tvsync_ts(p.created_at),
+               'author', jsonb_build_object('id', u.id, 'username', u.username, 'fullName', u.full_name),
+               'commentCount', coalesce(c.comment_count, 0),
+               'likeCount', coalesce(l.like_count, 0),
+               'comments', coalesce(c.comments, '[]'::jsonb)
+           ) AS data
+    FROM tb_post p
+    JOIN tb_user u ON u.id = p.author_id
+    LEFT JOIN c ON c.post_id = p.id
+    LEFT JOIN l ON l.post_id = p.id
+    WHERE p.id = ANY(@ids::uuid[]) AND p.id > @after::uuid AND p.id <= @upto::uuid
+),
+upserted AS (
+    INSERT INTO tv_post (id, data, updated_at)
+    SELECT src.id, src.data, clock_timestamp() FROM src
+    ON CONFLICT (id) DO UPDATE
+        SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
+        WHERE tv_post.data IS DISTINCT FROM EXCLUDED.data
+    RETURNING tv_post.id
+)
+SELECT (SELECT count(*) FROM src)::int      AS found,
+       (SELECT count(*) FROM upserted)::int AS upserted,
+       clock_timestamp()::timestamptz       AS finished_at;
+
 -- name: PostDeleteMissing :batchone
 -- PostDeleteMissing removes the tv_post rows, among the given ids, whose tb_post row no longer exists.
 WITH gone AS (

@@ -70,6 +70,11 @@ func BlogEntities() []Entity {
 					return RefreshResult{Found: int(r.Found), Upserted: int(r.Upserted), FinishedAt: r.FinishedAt}
 				})
 			},
+			RefreshRange: func(p *Pipeline, ids []uuid.UUID, after, upto uuid.UUID) func() (RefreshResult, error) {
+				return readOne(q.PostRangeRefresh(ctx, p, []db.PostRangeRefreshParams{{Ids: ids, After: after, Upto: upto}}), func(r db.PostRangeRefreshRow) RefreshResult {
+					return RefreshResult{Found: int(r.Found), Upserted: int(r.Upserted), FinishedAt: r.FinishedAt}
+				})
+			},
 			DeleteMissing: func(p *Pipeline, ids []uuid.UUID) func() (DeleteResult, error) {
 				return readOne(q.PostDeleteMissing(ctx, p, [][]uuid.UUID{ids}), func(r db.PostDeleteMissingRow) DeleteResult {
 					return DeleteResult{Deleted: int(r.Deleted), FinishedAt: r.FinishedAt}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -211,24 +212,37 @@ func TestWorker_PoisonItemIsParkedDeadThenRetried(t *testing.T) {
 	assert.Empty(t, diff)
 }
 
-// TestSync_BothRefreshPlansBuildTheSameDocuments syncs seeded data with the
-// per-id plan only and with the wide plan only; both must match the
-// independent recomputation and the view-based verification.
-func TestSync_BothRefreshPlansBuildTheSameDocuments(t *testing.T) {
+// TestSync_EveryRefreshPlanBuildsTheSameDocuments syncs seeded data with
+// each refresh plan in turn (per-id lookups, wide aggregation over an id
+// array, full-sync keyset ranges); each must match the independent
+// recomputation and the view-based verification.
+func TestSync_EveryRefreshPlanBuildsTheSameDocuments(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool := testdb.New(t)
 	_, err := seed.Load(ctx, pool, seed.Options{Users: 40, Posts: 300, Comments: 1500, Likes: 400})
 	require.NoError(t, err)
+	ids := map[string][]uuid.UUID{}
+	for _, entity := range []string{"user", "post", "comment"} {
+		rows, err := pool.Query(ctx, "SELECT id FROM tb_"+entity)
+		require.NoError(t, err)
+		ids[entity], err = pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+		require.NoError(t, err)
+	}
 	for _, plan := range []struct {
 		name      string
 		threshold int
-	}{{"per-id lookups", -1}, {"wide aggregation", 1}} {
+		full      bool
+	}{{"per-id lookups", -1, false}, {"wide aggregation", 1, false}, {"keyset ranges", 0, true}} {
 		_, err := pool.Exec(ctx, "TRUNCATE tv_post, tv_user, tv_comment")
 		require.NoError(t, err)
 		engine := tvsync.New(pool, tvsync.Config{WideThreshold: plan.threshold})
 		for _, entity := range engine.Entities() {
-			_, err := engine.FullSync(ctx, entity, tvsync.FullOptions{ChunkSize: 120})
+			if plan.full {
+				_, err = engine.FullSync(ctx, entity, tvsync.FullOptions{ChunkSize: 120})
+			} else {
+				_, err = engine.Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: entity, IDs: ids[entity]})
+			}
 			require.NoError(t, err, plan.name)
 		}
 		diff, err := expect.Check(ctx, pool)

@@ -49,7 +49,11 @@ func (e *Engine) FullSync(ctx context.Context, entity string, opts FullOptions) 
 	)
 	walk := func(list func(context.Context, DB, uuid.UUID, int) ([]uuid.UUID, error), o ops) error {
 		g, gctx := errgroup.WithContext(ctx)
-		pages := make(chan []uuid.UUID, opts.Workers)
+		type page struct {
+			ids  []uuid.UUID
+			span [2]uuid.UUID
+		}
+		pages := make(chan page, opts.Workers)
 		g.Go(func() error {
 			defer close(pages)
 			var after uuid.UUID
@@ -62,7 +66,7 @@ func (e *Engine) FullSync(ctx context.Context, entity string, opts FullOptions) 
 					return nil
 				}
 				select {
-				case pages <- ids:
+				case pages <- page{ids, [2]uuid.UUID{after, ids[len(ids)-1]}}:
 				case <-gctx.Done():
 					return gctx.Err()
 				}
@@ -71,9 +75,10 @@ func (e *Engine) FullSync(ctx context.Context, entity string, opts FullOptions) 
 		})
 		for range opts.Workers {
 			g.Go(func() error {
-				for ids := range pages {
+				for pg := range pages {
+					ids := pg.ids
 					var part Report
-					if err := e.isolate(gctx, job{mode: ModeFull, ops: o}, idSet{entity: toSet(ids)}, &part, failed); err != nil {
+					if err := e.isolate(gctx, job{mode: ModeFull, ops: o, span: &pg.span}, idSet{entity: toSet(ids)}, &part, failed); err != nil {
 						return fmt.Errorf("full sync %s: %w", entity, err)
 					}
 					mu.Lock()

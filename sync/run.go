@@ -379,6 +379,9 @@ type job struct {
 	ack bool
 	// seeds are the ids whose cascades this sync expanded.
 	seeds idSet
+	// span, for a full-sync chunk of one entity, is the keyset range
+	// (after, upto] its ids lie in.
+	span *[2]uuid.UUID
 }
 
 // isolate syncs chunk, retrying transient conflicts, and on a data error
@@ -421,6 +424,7 @@ func (e *Engine) isolate(ctx context.Context, j job, chunk idSet, report *Report
 		return nil
 	}
 	left, right := split(e.order, chunk)
+	j.span = nil // the halves are synced by id
 	if err := e.isolate(ctx, j, left, report, failed); err != nil {
 		return err
 	}
@@ -525,7 +529,7 @@ func (e *Engine) attempt(ctx context.Context, j job, chunk idSet) (results []Ent
 		switch {
 		case j.ops&opRefresh != 0:
 			// Deletes, if any, follow once the refresh shows ids missing.
-			work[i].refresh = e.refresh(ent, p, work[i].ids)
+			work[i].refresh = e.refresh(ent, p, work[i].ids, j.span)
 		case j.ops&opDelete != 0:
 			work[i].del = ent.DeleteMissing(p, work[i].ids)
 		}
