@@ -51,6 +51,21 @@ func (p *Pipeline) QueryRow(context.Context, string, ...any) pgx.Row {
 	return errRow{errNotPipelined}
 }
 
+// queueCommit queues a COMMIT of the transaction the pipeline is sent in.
+// Read its result with readCommit after the other results.
+func (p *Pipeline) queueCommit() {
+	p.queued = append(p.queued, &pgx.QueuedQuery{SQL: "COMMIT"})
+}
+
+// readCommit reads the result of the COMMIT queued by queueCommit.
+func (p *Pipeline) readCommit() error {
+	if p.results == nil {
+		return errPipelineNotSent
+	}
+	_, err := p.results.Exec()
+	return err
+}
+
 // Len reports how many statements are queued.
 func (p *Pipeline) Len() int { return len(p.queued) }
 

@@ -78,7 +78,7 @@ func (e *Engine) enqueue(ctx context.Context, tx DB, delay time.Duration, notify
 		}
 	}
 	if commit {
-		p.queued = append(p.queued, &pgx.QueuedQuery{SQL: "COMMIT"})
+		p.queueCommit()
 	}
 	if p.Len() == 0 {
 		return nil
@@ -99,7 +99,7 @@ func (e *Engine) enqueue(ctx context.Context, tx DB, delay time.Duration, notify
 		})
 	}
 	if commit && err == nil {
-		if _, cerr := p.results.Exec(); cerr != nil {
+		if cerr := p.readCommit(); cerr != nil {
 			err = fmt.Errorf("commit: %w", cerr)
 		}
 	}

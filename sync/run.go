@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tvsync/tvsync/db"
 )
@@ -448,6 +449,13 @@ func split(order []string, s idSet) (idSet, idSet) {
 	return left, right
 }
 
+// acquirer is a pool that hands out connections, such as *pgxpool.Pool: the
+// engine then commits on its own connection in the same round trip as the
+// sync_log rows.
+type acquirer interface {
+	Acquire(ctx context.Context) (*pgxpool.Conn, error)
+}
+
 // isolatable reports whether err is caused by the data of some ids (so that
 // splitting the batch can isolate them) rather than by the connection, the
 // context or the statements themselves.
@@ -537,10 +545,21 @@ func (e *Engine) attempt(ctx context.Context, j job, chunk idSet) (results []Ent
 	e.log.DebugContext(ctx, "tvsync: sync batch sending", slog.String("mode", string(j.mode)), slog.Int("ids", len(keys)), slog.Int("statements", p.Len()))
 
 	var tx pgx.Tx
+	var release func() // set when the transaction runs on a connection we acquired
 	commit := true
 	switch {
 	case j.parent == nil:
-		if tx, err = p.SendInTx(ctx, e.pool); err != nil {
+		conn := DB(e.pool)
+		if acq, ok := e.pool.(acquirer); ok {
+			c, err := acq.Acquire(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("acquire a connection: %w", err)
+			}
+			release = c.Release // after the deferred rollback below, if any
+			defer release()
+			conn = c
+		}
+		if tx, err = p.SendInTx(ctx, conn); err != nil {
 			return nil, err
 		}
 	case j.savepoint:
@@ -630,12 +649,22 @@ func (e *Engine) attempt(ctx context.Context, j job, chunk idSet) (results []Ent
 			return nil, fmt.Errorf("sync batch: %w", err)
 		}
 	}
-	if err := e.writeLog(ctx, tx, results); err != nil {
-		return nil, err
-	}
-	if commit {
+	switch {
+	case commit && release != nil:
+		// Our own connection: the sync_log rows and COMMIT go in one round trip.
+		if err := e.writeLogAndCommit(ctx, tx, results, true); err != nil {
+			return nil, err
+		}
+	case commit:
+		if err := e.writeLog(ctx, tx, results); err != nil {
+			return nil, err
+		}
 		if err := tx.Commit(ctx); err != nil {
 			return nil, fmt.Errorf("commit sync: %w", err)
+		}
+	default:
+		if err := e.writeLog(ctx, tx, results); err != nil {
+			return nil, err
 		}
 	}
 	e.observe(ctx, results)
@@ -644,23 +673,50 @@ func (e *Engine) attempt(ctx context.Context, j job, chunk idSet) (results []Ent
 
 // writeLog writes one sync_log row per entity batch, all in one round trip.
 func (e *Engine) writeLog(ctx context.Context, conn DB, results []EntityResult) error {
-	if e.cfg.DisableSyncLog || syncLogDisabled(ctx) || len(results) == 0 {
+	return e.writeLogAndCommit(ctx, conn, results, false)
+}
+
+// writeLogAndCommit writes the sync_log rows and, with commit set, sends
+// COMMIT in the same round trip. On a commit error the transaction is over
+// (rolled back by the server).
+func (e *Engine) writeLogAndCommit(ctx context.Context, conn DB, results []EntityResult, commit bool) (err error) {
+	p := &Pipeline{}
+	var logs *db.SyncLogInsertBatchResults
+	if !e.cfg.DisableSyncLog && !syncLogDisabled(ctx) && len(results) > 0 {
+		params := make([]db.SyncLogInsertParams, len(results))
+		for i, r := range results {
+			params[i] = db.SyncLogInsertParams{
+				Entity: r.Entity, Mode: string(r.Mode), Requested: int32(r.Requested), Upserted: int32(r.Upserted),
+				Unchanged: int32(r.Unchanged), Deleted: int32(r.Deleted), Failed: int32(r.Failed),
+				DurationUs: r.Duration.Microseconds(), Error: r.Err, StartedAt: r.StartedAt,
+			}
+		}
+		logs = e.queries.SyncLogInsert(ctx, p, params)
+	}
+	if commit {
+		p.queueCommit()
+	}
+	if p.Len() == 0 {
 		return nil
 	}
-	params := make([]db.SyncLogInsertParams, len(results))
-	for i, r := range results {
-		params[i] = db.SyncLogInsertParams{
-			Entity: r.Entity, Mode: string(r.Mode), Requested: int32(r.Requested), Upserted: int32(r.Upserted),
-			Unchanged: int32(r.Unchanged), Deleted: int32(r.Deleted), Failed: int32(r.Failed),
-			DurationUs: r.Duration.Microseconds(), Error: r.Err, StartedAt: r.StartedAt,
+	p.Send(ctx, conn)
+	defer func() {
+		if cerr := p.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("write sync_log: %w", cerr)
+		}
+	}()
+	if logs != nil {
+		logs.Exec(func(_ int, qerr error) {
+			if err == nil && qerr != nil {
+				err = fmt.Errorf("write sync_log: %w", qerr)
+			}
+		})
+	}
+	if commit && err == nil {
+		if err = p.readCommit(); err != nil {
+			return fmt.Errorf("commit sync: %w", err)
 		}
 	}
-	var err error
-	e.queries.SyncLogInsert(ctx, conn, params).Exec(func(_ int, qerr error) {
-		if err == nil && qerr != nil {
-			err = fmt.Errorf("write sync_log: %w", qerr)
-		}
-	})
 	return err
 }
 
