@@ -193,6 +193,140 @@ func (b *CommentIDsByPostBatchResults) Close() error {
 	return b.br.Close()
 }
 
+const commentRangeDeleteMissing = `-- name: CommentRangeDeleteMissing :batchone
+WITH gone AS (
+    DELETE FROM tv_comment t
+    WHERE t.id > $1::uuid AND t.id <= $2::uuid
+      AND NOT EXISTS (SELECT 1 FROM tb_comment x WHERE x.id = t.id)
+    RETURNING t.id
+)
+SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone
+`
+
+type CommentRangeDeleteMissingBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type CommentRangeDeleteMissingParams struct {
+	After uuid.UUID
+	Upto  uuid.UUID
+}
+
+type CommentRangeDeleteMissingRow struct {
+	Deleted    int32
+	FinishedAt time.Time
+}
+
+// CommentRangeDeleteMissing removes the tv_comment rows in the keyset range (@after, @upto] whose tb_comment row no longer exists.
+func (q *Queries) CommentRangeDeleteMissing(ctx context.Context, db DBTX, arg []CommentRangeDeleteMissingParams) *CommentRangeDeleteMissingBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.After,
+			a.Upto,
+		}
+		batch.Queue(commentRangeDeleteMissing, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &CommentRangeDeleteMissingBatchResults{br, len(arg), false}
+}
+
+func (b *CommentRangeDeleteMissingBatchResults) QueryRow(f func(int, CommentRangeDeleteMissingRow, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var i CommentRangeDeleteMissingRow
+		if b.closed {
+			if f != nil {
+				f(t, i, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		row := b.br.QueryRow()
+		err := row.Scan(&i.Deleted, &i.FinishedAt)
+		if f != nil {
+			f(t, i, err)
+		}
+	}
+}
+
+func (b *CommentRangeDeleteMissingBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const commentRangeRefresh = `-- name: CommentRangeRefresh :batchone
+WITH src AS (
+    SELECT s.id, s.data FROM tv_comment_source s WHERE s.id > $1::uuid AND s.id <= $2::uuid
+),
+upserted AS (
+    INSERT INTO tv_comment (id, data, updated_at)
+    SELECT src.id, src.data, clock_timestamp() FROM src
+    ON CONFLICT (id) DO UPDATE
+        SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
+        WHERE tv_comment.data IS DISTINCT FROM EXCLUDED.data
+    RETURNING tv_comment.id
+)
+SELECT (SELECT count(*) FROM src)::int      AS found,
+       (SELECT count(*) FROM upserted)::int AS upserted,
+       clock_timestamp()::timestamptz       AS finished_at
+`
+
+type CommentRangeRefreshBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type CommentRangeRefreshParams struct {
+	After uuid.UUID
+	Upto  uuid.UUID
+}
+
+type CommentRangeRefreshRow struct {
+	Found      int32
+	Upserted   int32
+	FinishedAt time.Time
+}
+
+// CommentRangeRefresh upserts the tv_comment documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition, writing only those whose data changed.
+func (q *Queries) CommentRangeRefresh(ctx context.Context, db DBTX, arg []CommentRangeRefreshParams) *CommentRangeRefreshBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.After,
+			a.Upto,
+		}
+		batch.Queue(commentRangeRefresh, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &CommentRangeRefreshBatchResults{br, len(arg), false}
+}
+
+func (b *CommentRangeRefreshBatchResults) QueryRow(f func(int, CommentRangeRefreshRow, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var i CommentRangeRefreshRow
+		if b.closed {
+			if f != nil {
+				f(t, i, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		row := b.br.QueryRow()
+		err := row.Scan(&i.Found, &i.Upserted, &i.FinishedAt)
+		if f != nil {
+			f(t, i, err)
+		}
+	}
+}
+
+func (b *CommentRangeRefreshBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
 const commentRefresh = `-- name: CommentRefresh :batchone
 WITH src AS (
     SELECT s.id, s.data FROM tv_comment_source s WHERE s.id = ANY($1::uuid[])
@@ -492,6 +626,69 @@ func (b *PostIDsLikedByUserBatchResults) Close() error {
 	return b.br.Close()
 }
 
+const postRangeDeleteMissing = `-- name: PostRangeDeleteMissing :batchone
+WITH gone AS (
+    DELETE FROM tv_post t
+    WHERE t.id > $1::uuid AND t.id <= $2::uuid
+      AND NOT EXISTS (SELECT 1 FROM tb_post x WHERE x.id = t.id)
+    RETURNING t.id
+)
+SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone
+`
+
+type PostRangeDeleteMissingBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type PostRangeDeleteMissingParams struct {
+	After uuid.UUID
+	Upto  uuid.UUID
+}
+
+type PostRangeDeleteMissingRow struct {
+	Deleted    int32
+	FinishedAt time.Time
+}
+
+// PostRangeDeleteMissing removes the tv_post rows in the keyset range (@after, @upto] whose tb_post row no longer exists.
+func (q *Queries) PostRangeDeleteMissing(ctx context.Context, db DBTX, arg []PostRangeDeleteMissingParams) *PostRangeDeleteMissingBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.After,
+			a.Upto,
+		}
+		batch.Queue(postRangeDeleteMissing, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &PostRangeDeleteMissingBatchResults{br, len(arg), false}
+}
+
+func (b *PostRangeDeleteMissingBatchResults) QueryRow(f func(int, PostRangeDeleteMissingRow, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var i PostRangeDeleteMissingRow
+		if b.closed {
+			if f != nil {
+				f(t, i, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		row := b.br.QueryRow()
+		err := row.Scan(&i.Deleted, &i.FinishedAt)
+		if f != nil {
+			f(t, i, err)
+		}
+	}
+}
+
+func (b *PostRangeDeleteMissingBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
 const postRangeRefresh = `-- name: PostRangeRefresh :batchone
 WITH c AS (
     SELECT cm.post_id,
@@ -530,7 +727,7 @@ src AS (
     JOIN tb_user u ON u.id = p.author_id
     LEFT JOIN c ON c.post_id = p.id
     LEFT JOIN l ON l.post_id = p.id
-    WHERE p.id = ANY($3::uuid[]) AND p.id > $1::uuid AND p.id <= $2::uuid
+    WHERE p.id > $1::uuid AND p.id <= $2::uuid
 ),
 upserted AS (
     INSERT INTO tv_post (id, data, updated_at)
@@ -554,7 +751,6 @@ type PostRangeRefreshBatchResults struct {
 type PostRangeRefreshParams struct {
 	After uuid.UUID
 	Upto  uuid.UUID
-	Ids   []uuid.UUID
 }
 
 type PostRangeRefreshRow struct {
@@ -563,14 +759,13 @@ type PostRangeRefreshRow struct {
 	FinishedAt time.Time
 }
 
-// PostRangeRefresh is PostWideRefresh for a full-sync chunk: the given ids all lie in the keyset range (@after, @upto], so comments and likes are read as one range scan of their post_id indexes.
+// PostRangeRefresh is PostWideRefresh for the keyset range of ids (@after, @upto] of a full-sync chunk: posts, comments and likes are each read as one index range scan.
 func (q *Queries) PostRangeRefresh(ctx context.Context, db DBTX, arg []PostRangeRefreshParams) *PostRangeRefreshBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
 		vals := []interface{}{
 			a.After,
 			a.Upto,
-			a.Ids,
 		}
 		batch.Queue(postRangeRefresh, vals...)
 	}
@@ -1054,7 +1249,7 @@ SELECT count(pg_advisory_xact_lock(lock_class, lock_bucket))::int AS locks,
        clock_timestamp()::timestamptz AS finished_at
 FROM (
     SELECT DISTINCT hashtext(split_part(k.key, ':', 1)) AS lock_class,
-                    (hashtextextended(split_part(k.key, ':', 2), 0) & 255)::int AS lock_bucket
+                    ('x' || substr(split_part(k.key, ':', 2), 1, 3))::bit(12)::int AS lock_bucket
     FROM unnest($1::text[]) AS k(key)
     ORDER BY 1, 2
 ) AS buckets
@@ -1071,7 +1266,7 @@ type SyncLockRow struct {
 	FinishedAt time.Time
 }
 
-// SyncLock takes transaction-scoped advisory locks, in sorted order, on the lock buckets of the given 'entity:id' keys so that overlapping syncs of one entity run one after the other and the later one reads the newer data.
+// SyncLock takes transaction-scoped advisory locks, in sorted order, on the lock buckets of the given 'entity:id' keys (a bucket is an id's first 12 bits, so a keyset range maps to a run of buckets) so that overlapping syncs of one entity run one after the other and the later one reads the newer data.
 func (q *Queries) SyncLock(ctx context.Context, db DBTX, keys [][]string) *SyncLockBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range keys {
@@ -1103,6 +1298,67 @@ func (b *SyncLockBatchResults) QueryRow(f func(int, SyncLockRow, error)) {
 }
 
 func (b *SyncLockBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const syncLockRange = `-- name: SyncLockRange :batchone
+SELECT count(pg_advisory_xact_lock(hashtext($1::text), b))::int AS locks,
+       clock_timestamp()::timestamptz AS finished_at
+FROM generate_series($2::int, $3::int) AS b
+`
+
+type SyncLockRangeBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type SyncLockRangeParams struct {
+	Entity      string
+	FirstBucket int32
+	LastBucket  int32
+}
+
+type SyncLockRangeRow struct {
+	Locks      int32
+	FinishedAt time.Time
+}
+
+// SyncLockRange takes the advisory locks of every bucket from @first_bucket to @last_bucket of one entity, in order: what SyncLock would take for any id of a keyset range, including ids inserted meanwhile.
+func (q *Queries) SyncLockRange(ctx context.Context, db DBTX, arg []SyncLockRangeParams) *SyncLockRangeBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.Entity,
+			a.FirstBucket,
+			a.LastBucket,
+		}
+		batch.Queue(syncLockRange, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &SyncLockRangeBatchResults{br, len(arg), false}
+}
+
+func (b *SyncLockRangeBatchResults) QueryRow(f func(int, SyncLockRangeRow, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var i SyncLockRangeRow
+		if b.closed {
+			if f != nil {
+				f(t, i, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		row := b.br.QueryRow()
+		err := row.Scan(&i.Locks, &i.FinishedAt)
+		if f != nil {
+			f(t, i, err)
+		}
+	}
+}
+
+func (b *SyncLockRangeBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }
@@ -1345,6 +1601,140 @@ func (b *UserIDsCommentingOnPostsOfAuthorBatchResults) Query(f func(int, []uuid.
 }
 
 func (b *UserIDsCommentingOnPostsOfAuthorBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const userRangeDeleteMissing = `-- name: UserRangeDeleteMissing :batchone
+WITH gone AS (
+    DELETE FROM tv_user t
+    WHERE t.id > $1::uuid AND t.id <= $2::uuid
+      AND NOT EXISTS (SELECT 1 FROM tb_user x WHERE x.id = t.id)
+    RETURNING t.id
+)
+SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone
+`
+
+type UserRangeDeleteMissingBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type UserRangeDeleteMissingParams struct {
+	After uuid.UUID
+	Upto  uuid.UUID
+}
+
+type UserRangeDeleteMissingRow struct {
+	Deleted    int32
+	FinishedAt time.Time
+}
+
+// UserRangeDeleteMissing removes the tv_user rows in the keyset range (@after, @upto] whose tb_user row no longer exists.
+func (q *Queries) UserRangeDeleteMissing(ctx context.Context, db DBTX, arg []UserRangeDeleteMissingParams) *UserRangeDeleteMissingBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.After,
+			a.Upto,
+		}
+		batch.Queue(userRangeDeleteMissing, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &UserRangeDeleteMissingBatchResults{br, len(arg), false}
+}
+
+func (b *UserRangeDeleteMissingBatchResults) QueryRow(f func(int, UserRangeDeleteMissingRow, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var i UserRangeDeleteMissingRow
+		if b.closed {
+			if f != nil {
+				f(t, i, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		row := b.br.QueryRow()
+		err := row.Scan(&i.Deleted, &i.FinishedAt)
+		if f != nil {
+			f(t, i, err)
+		}
+	}
+}
+
+func (b *UserRangeDeleteMissingBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const userRangeRefresh = `-- name: UserRangeRefresh :batchone
+WITH src AS (
+    SELECT s.id, s.data FROM tv_user_source s WHERE s.id > $1::uuid AND s.id <= $2::uuid
+),
+upserted AS (
+    INSERT INTO tv_user (id, data, updated_at)
+    SELECT src.id, src.data, clock_timestamp() FROM src
+    ON CONFLICT (id) DO UPDATE
+        SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
+        WHERE tv_user.data IS DISTINCT FROM EXCLUDED.data
+    RETURNING tv_user.id
+)
+SELECT (SELECT count(*) FROM src)::int      AS found,
+       (SELECT count(*) FROM upserted)::int AS upserted,
+       clock_timestamp()::timestamptz       AS finished_at
+`
+
+type UserRangeRefreshBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type UserRangeRefreshParams struct {
+	After uuid.UUID
+	Upto  uuid.UUID
+}
+
+type UserRangeRefreshRow struct {
+	Found      int32
+	Upserted   int32
+	FinishedAt time.Time
+}
+
+// UserRangeRefresh upserts the tv_user documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition, writing only those whose data changed.
+func (q *Queries) UserRangeRefresh(ctx context.Context, db DBTX, arg []UserRangeRefreshParams) *UserRangeRefreshBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.After,
+			a.Upto,
+		}
+		batch.Queue(userRangeRefresh, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &UserRangeRefreshBatchResults{br, len(arg), false}
+}
+
+func (b *UserRangeRefreshBatchResults) QueryRow(f func(int, UserRangeRefreshRow, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var i UserRangeRefreshRow
+		if b.closed {
+			if f != nil {
+				f(t, i, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		row := b.br.QueryRow()
+		err := row.Scan(&i.Found, &i.Upserted, &i.FinishedAt)
+		if f != nil {
+			f(t, i, err)
+		}
+	}
+}
+
+func (b *UserRangeRefreshBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }

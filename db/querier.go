@@ -26,6 +26,10 @@ type Querier interface {
 	CommentIDsByAuthor(ctx context.Context, db DBTX, authorIds [][]uuid.UUID) *CommentIDsByAuthorBatchResults
 	// CommentIDsByPost lists the comments on the given posts (their tv_comment embeds the post title).
 	CommentIDsByPost(ctx context.Context, db DBTX, postIds [][]uuid.UUID) *CommentIDsByPostBatchResults
+	// CommentRangeDeleteMissing removes the tv_comment rows in the keyset range (@after, @upto] whose tb_comment row no longer exists.
+	CommentRangeDeleteMissing(ctx context.Context, db DBTX, arg []CommentRangeDeleteMissingParams) *CommentRangeDeleteMissingBatchResults
+	// CommentRangeRefresh upserts the tv_comment documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition, writing only those whose data changed.
+	CommentRangeRefresh(ctx context.Context, db DBTX, arg []CommentRangeRefreshParams) *CommentRangeRefreshBatchResults
 	// CommentRefresh upserts, in one statement, the tv_comment documents of the given comments from their definition (view tv_comment_source), writing only those whose data changed.
 	CommentRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *CommentRefreshBatchResults
 	// CommentVerify compares, for the ids in (@after, @upto], the stored tv_comment rows with their definition and lists those missing, stale or orphaned.
@@ -62,7 +66,9 @@ type Querier interface {
 	PostLockForDelete(ctx context.Context, db DBTX, id uuid.UUID) (int64, error)
 	// PostPublish sets a post's published flag and returns its author.
 	PostPublish(ctx context.Context, db DBTX, arg PostPublishParams) (uuid.UUID, error)
-	// PostRangeRefresh is PostWideRefresh for a full-sync chunk: the given ids all lie in the keyset range (@after, @upto], so comments and likes are read as one range scan of their post_id indexes.
+	// PostRangeDeleteMissing removes the tv_post rows in the keyset range (@after, @upto] whose tb_post row no longer exists.
+	PostRangeDeleteMissing(ctx context.Context, db DBTX, arg []PostRangeDeleteMissingParams) *PostRangeDeleteMissingBatchResults
+	// PostRangeRefresh is PostWideRefresh for the keyset range of ids (@after, @upto] of a full-sync chunk: posts, comments and likes are each read as one index range scan.
 	PostRangeRefresh(ctx context.Context, db DBTX, arg []PostRangeRefreshParams) *PostRangeRefreshBatchResults
 	// PostRefresh upserts, in one statement, the tv_post documents of the given posts from their definition (view tv_post_source), writing only those whose data changed.
 	PostRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *PostRefreshBatchResults
@@ -92,8 +98,10 @@ type Querier interface {
 	QueueRetryDead(ctx context.Context, db DBTX) (int64, error)
 	// QueueStats summarizes the queue for tvsync status and metrics: rows pending, the oldest pending row's age, rows parked as dead.
 	QueueStats(ctx context.Context, db DBTX) (QueueStatsRow, error)
-	// SyncLock takes transaction-scoped advisory locks, in sorted order, on the lock buckets of the given 'entity:id' keys so that overlapping syncs of one entity run one after the other and the later one reads the newer data.
+	// SyncLock takes transaction-scoped advisory locks, in sorted order, on the lock buckets of the given 'entity:id' keys (a bucket is an id's first 12 bits, so a keyset range maps to a run of buckets) so that overlapping syncs of one entity run one after the other and the later one reads the newer data.
 	SyncLock(ctx context.Context, db DBTX, keys [][]string) *SyncLockBatchResults
+	// SyncLockRange takes the advisory locks of every bucket from @first_bucket to @last_bucket of one entity, in order: what SyncLock would take for any id of a keyset range, including ids inserted meanwhile.
+	SyncLockRange(ctx context.Context, db DBTX, arg []SyncLockRangeParams) *SyncLockRangeBatchResults
 	// SyncLogInsert writes the sync_log row of one entity batch; a sync queues one per entity in a single round trip.
 	SyncLogInsert(ctx context.Context, db DBTX, arg []SyncLogInsertParams) *SyncLogInsertBatchResults
 	// SyncLogPrune deletes the sync_log rows of batches that started before a time (through sync_log_started_at_idx) and reports how many.
@@ -116,6 +124,10 @@ type Querier interface {
 	UserIDsCommentingOnPostsOfAuthor(ctx context.Context, db DBTX, authorIds [][]uuid.UUID) *UserIDsCommentingOnPostsOfAuthorBatchResults
 	// UserLockForDelete locks a user row so no post, comment or like can reference it until the deleting transaction ends.
 	UserLockForDelete(ctx context.Context, db DBTX, id uuid.UUID) (int64, error)
+	// UserRangeDeleteMissing removes the tv_user rows in the keyset range (@after, @upto] whose tb_user row no longer exists.
+	UserRangeDeleteMissing(ctx context.Context, db DBTX, arg []UserRangeDeleteMissingParams) *UserRangeDeleteMissingBatchResults
+	// UserRangeRefresh upserts the tv_user documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition, writing only those whose data changed.
+	UserRangeRefresh(ctx context.Context, db DBTX, arg []UserRangeRefreshParams) *UserRangeRefreshBatchResults
 	// UserRefresh upserts, in one statement, the tv_user documents of the given users from their definition (view tv_user_source), writing only those whose data changed.
 	UserRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *UserRefreshBatchResults
 	// UserRename changes a user's username and full name.

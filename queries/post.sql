@@ -69,7 +69,7 @@ SELECT (SELECT count(*) FROM src)::int      AS found,
        clock_timestamp()::timestamptz       AS finished_at;
 
 -- name: PostRangeRefresh :batchone
--- PostRangeRefresh is PostWideRefresh for a full-sync chunk: the given ids all lie in the keyset range (@after, @upto], so comments and likes are read as one range scan of their post_id indexes.
+-- PostRangeRefresh is PostWideRefresh for the keyset range of ids (@after, @upto] of a full-sync chunk: posts, comments and likes are each read as one index range scan.
 WITH c AS (
     SELECT cm.post_id,
            count(*) AS comment_count,
@@ -107,7 +107,7 @@ src AS (
     JOIN tb_user u ON u.id = p.author_id
     LEFT JOIN c ON c.post_id = p.id
     LEFT JOIN l ON l.post_id = p.id
-    WHERE p.id = ANY(@ids::uuid[]) AND p.id > @after::uuid AND p.id <= @upto::uuid
+    WHERE p.id > @after::uuid AND p.id <= @upto::uuid
 ),
 upserted AS (
     INSERT INTO tv_post (id, data, updated_at)
@@ -127,6 +127,16 @@ WITH gone AS (
     DELETE FROM tv_post t
     WHERE t.id = ANY(@ids::uuid[])
       AND NOT EXISTS (SELECT 1 FROM tb_post p WHERE p.id = t.id)
+    RETURNING t.id
+)
+SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone;
+
+-- name: PostRangeDeleteMissing :batchone
+-- PostRangeDeleteMissing removes the tv_post rows in the keyset range (@after, @upto] whose tb_post row no longer exists.
+WITH gone AS (
+    DELETE FROM tv_post t
+    WHERE t.id > @after::uuid AND t.id <= @upto::uuid
+      AND NOT EXISTS (SELECT 1 FROM tb_post x WHERE x.id = t.id)
     RETURNING t.id
 )
 SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone;

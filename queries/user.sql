@@ -15,12 +15,39 @@ SELECT (SELECT count(*) FROM src)::int      AS found,
        (SELECT count(*) FROM upserted)::int AS upserted,
        clock_timestamp()::timestamptz       AS finished_at;
 
+-- name: UserRangeRefresh :batchone
+-- UserRangeRefresh upserts the tv_user documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition, writing only those whose data changed.
+WITH src AS (
+    SELECT s.id, s.data FROM tv_user_source s WHERE s.id > @after::uuid AND s.id <= @upto::uuid
+),
+upserted AS (
+    INSERT INTO tv_user (id, data, updated_at)
+    SELECT src.id, src.data, clock_timestamp() FROM src
+    ON CONFLICT (id) DO UPDATE
+        SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
+        WHERE tv_user.data IS DISTINCT FROM EXCLUDED.data
+    RETURNING tv_user.id
+)
+SELECT (SELECT count(*) FROM src)::int      AS found,
+       (SELECT count(*) FROM upserted)::int AS upserted,
+       clock_timestamp()::timestamptz       AS finished_at;
+
 -- name: UserDeleteMissing :batchone
 -- UserDeleteMissing removes the tv_user rows, among the given ids, whose tb_user row no longer exists.
 WITH gone AS (
     DELETE FROM tv_user t
     WHERE t.id = ANY(@ids::uuid[])
       AND NOT EXISTS (SELECT 1 FROM tb_user u WHERE u.id = t.id)
+    RETURNING t.id
+)
+SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone;
+
+-- name: UserRangeDeleteMissing :batchone
+-- UserRangeDeleteMissing removes the tv_user rows in the keyset range (@after, @upto] whose tb_user row no longer exists.
+WITH gone AS (
+    DELETE FROM tv_user t
+    WHERE t.id > @after::uuid AND t.id <= @upto::uuid
+      AND NOT EXISTS (SELECT 1 FROM tb_user x WHERE x.id = t.id)
     RETURNING t.id
 )
 SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone;

@@ -30,6 +30,16 @@ func BlogEntities() []Entity {
 					return RefreshResult{Found: int(r.Found), Upserted: int(r.Upserted), FinishedAt: r.FinishedAt}
 				})
 			},
+			RefreshRange: func(p *Pipeline, after, upto uuid.UUID) func() (RefreshResult, error) {
+				return readOne(q.UserRangeRefresh(ctx, p, []db.UserRangeRefreshParams{{After: after, Upto: upto}}), func(r db.UserRangeRefreshRow) RefreshResult {
+					return RefreshResult{Found: int(r.Found), Upserted: int(r.Upserted), FinishedAt: r.FinishedAt}
+				})
+			},
+			DeleteMissingRange: func(p *Pipeline, after, upto uuid.UUID) func() (DeleteResult, error) {
+				return readOne(q.UserRangeDeleteMissing(ctx, p, []db.UserRangeDeleteMissingParams{{After: after, Upto: upto}}), func(r db.UserRangeDeleteMissingRow) DeleteResult {
+					return DeleteResult{Deleted: int(r.Deleted), FinishedAt: r.FinishedAt}
+				})
+			},
 			DeleteMissing: func(p *Pipeline, ids []uuid.UUID) func() (DeleteResult, error) {
 				return readOne(q.UserDeleteMissing(ctx, p, [][]uuid.UUID{ids}), func(r db.UserDeleteMissingRow) DeleteResult {
 					return DeleteResult{Deleted: int(r.Deleted), FinishedAt: r.FinishedAt}
@@ -70,9 +80,14 @@ func BlogEntities() []Entity {
 					return RefreshResult{Found: int(r.Found), Upserted: int(r.Upserted), FinishedAt: r.FinishedAt}
 				})
 			},
-			RefreshRange: func(p *Pipeline, ids []uuid.UUID, after, upto uuid.UUID) func() (RefreshResult, error) {
-				return readOne(q.PostRangeRefresh(ctx, p, []db.PostRangeRefreshParams{{Ids: ids, After: after, Upto: upto}}), func(r db.PostRangeRefreshRow) RefreshResult {
+			RefreshRange: func(p *Pipeline, after, upto uuid.UUID) func() (RefreshResult, error) {
+				return readOne(q.PostRangeRefresh(ctx, p, []db.PostRangeRefreshParams{{After: after, Upto: upto}}), func(r db.PostRangeRefreshRow) RefreshResult {
 					return RefreshResult{Found: int(r.Found), Upserted: int(r.Upserted), FinishedAt: r.FinishedAt}
+				})
+			},
+			DeleteMissingRange: func(p *Pipeline, after, upto uuid.UUID) func() (DeleteResult, error) {
+				return readOne(q.PostRangeDeleteMissing(ctx, p, []db.PostRangeDeleteMissingParams{{After: after, Upto: upto}}), func(r db.PostRangeDeleteMissingRow) DeleteResult {
+					return DeleteResult{Deleted: int(r.Deleted), FinishedAt: r.FinishedAt}
 				})
 			},
 			DeleteMissing: func(p *Pipeline, ids []uuid.UUID) func() (DeleteResult, error) {
@@ -102,6 +117,16 @@ func BlogEntities() []Entity {
 			Refresh: func(p *Pipeline, ids []uuid.UUID) func() (RefreshResult, error) {
 				return readOne(q.CommentRefresh(ctx, p, [][]uuid.UUID{ids}), func(r db.CommentRefreshRow) RefreshResult {
 					return RefreshResult{Found: int(r.Found), Upserted: int(r.Upserted), FinishedAt: r.FinishedAt}
+				})
+			},
+			RefreshRange: func(p *Pipeline, after, upto uuid.UUID) func() (RefreshResult, error) {
+				return readOne(q.CommentRangeRefresh(ctx, p, []db.CommentRangeRefreshParams{{After: after, Upto: upto}}), func(r db.CommentRangeRefreshRow) RefreshResult {
+					return RefreshResult{Found: int(r.Found), Upserted: int(r.Upserted), FinishedAt: r.FinishedAt}
+				})
+			},
+			DeleteMissingRange: func(p *Pipeline, after, upto uuid.UUID) func() (DeleteResult, error) {
+				return readOne(q.CommentRangeDeleteMissing(ctx, p, []db.CommentRangeDeleteMissingParams{{After: after, Upto: upto}}), func(r db.CommentRangeDeleteMissingRow) DeleteResult {
+					return DeleteResult{Deleted: int(r.Deleted), FinishedAt: r.FinishedAt}
 				})
 			},
 			DeleteMissing: func(p *Pipeline, ids []uuid.UUID) func() (DeleteResult, error) {

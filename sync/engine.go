@@ -114,10 +114,12 @@ type Entity struct {
 	// aggregation instead of per-id lookups); the engine uses it from
 	// Config.WideThreshold ids up. It must produce the same documents.
 	RefreshWide func(p *Pipeline, ids []uuid.UUID) func() (RefreshResult, error)
-	// RefreshRange, optional, is RefreshWide for a full-sync chunk whose ids
-	// all lie in the keyset range (after, upto], so dependent rows can be
-	// read as one index range scan. It refreshes only the given ids.
-	RefreshRange func(p *Pipeline, ids []uuid.UUID, after, upto uuid.UUID) func() (RefreshResult, error)
+	// RefreshRange and DeleteMissingRange, optional (both or neither), are
+	// Refresh and DeleteMissing for every id in the keyset range (after,
+	// upto]: full sync then reads each chunk as index range scans instead of
+	// sending id lists, and finds orphans in the same pass.
+	RefreshRange       func(p *Pipeline, after, upto uuid.UUID) func() (RefreshResult, error)
+	DeleteMissingRange func(p *Pipeline, after, upto uuid.UUID) func() (DeleteResult, error)
 	// DeleteMissing queues the deletion of the tv_ rows of ids whose tb_ row is gone.
 	DeleteMissing func(p *Pipeline, ids []uuid.UUID) func() (DeleteResult, error)
 	// IDsAfter lists command-side ids after a keyset cursor, in id order.
@@ -213,6 +215,8 @@ func NewEngine(pool Beginner, cfg Config, entities ...Entity) (*Engine, error) {
 			return nil, fmt.Errorf("tvsync: entity name %q must be non-empty and contain no ':' or space", ent.Name)
 		case ent.Refresh == nil || ent.DeleteMissing == nil || ent.IDsAfter == nil || ent.ViewIDsAfter == nil:
 			return nil, fmt.Errorf("tvsync: entity %q needs Refresh, DeleteMissing, IDsAfter and ViewIDsAfter", ent.Name)
+		case (ent.RefreshRange == nil) != (ent.DeleteMissingRange == nil):
+			return nil, fmt.Errorf("tvsync: entity %q needs both RefreshRange and DeleteMissingRange, or neither", ent.Name)
 		case e.entities[ent.Name] != nil:
 			return nil, fmt.Errorf("tvsync: entity %q registered twice", ent.Name)
 		}
@@ -233,12 +237,8 @@ func NewEngine(pool Beginner, cfg Config, entities ...Entity) (*Engine, error) {
 	return e, nil
 }
 
-// refresh queues the refresh of ids with the plan that suits the batch: the
-// range plan for a full-sync chunk, else by batch size.
-func (e *Engine) refresh(ent *Entity, p *Pipeline, ids []uuid.UUID, span *[2]uuid.UUID) func() (RefreshResult, error) {
-	if span != nil && ent.RefreshRange != nil {
-		return ent.RefreshRange(p, ids, span[0], span[1])
-	}
+// refresh queues the refresh of ids with the plan that suits the batch size.
+func (e *Engine) refresh(ent *Entity, p *Pipeline, ids []uuid.UUID) func() (RefreshResult, error) {
 	if ent.RefreshWide != nil && e.cfg.WideThreshold > 0 && len(ids) >= e.cfg.WideThreshold {
 		return ent.RefreshWide(p, ids)
 	}

@@ -254,3 +254,21 @@ func TestSync_EveryRefreshPlanBuildsTheSameDocuments(t *testing.T) {
 		assert.Equal(t, 300, res.Checked)
 	}
 }
+
+// TestSync_RangeLocksCoverTheBucketsOfIDLocks: full sync locks keyset ranges
+// by bucket number computed in Go; incremental syncs lock ids by bucket
+// computed in SQL. Both must agree, or a range sync would not wait for an
+// incremental sync of an id inside its range.
+func TestSync_RangeLocksCoverTheBucketsOfIDLocks(t *testing.T) {
+	t.Parallel()
+	pool := testdb.New(t)
+	ids := []uuid.UUID{uuid.Nil, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, {0x0f, 0xf0}, {0x10, 0x0f}}
+	for range 200 {
+		ids = append(ids, uuid.New())
+	}
+	for _, id := range ids {
+		var bucket int32
+		require.NoError(t, pool.QueryRow(context.Background(), `SELECT ('x' || substr(split_part($1, ':', 2), 1, 3))::bit(12)::int`, "post:"+id.String()).Scan(&bucket))
+		require.Equal(t, bucket, tvsync.LockBucket(id), id.String())
+	}
+}

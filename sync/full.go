@@ -47,6 +47,7 @@ func (e *Engine) FullSync(ctx context.Context, entity string, opts FullOptions) 
 		done   int
 		failed = &FailedError{IDs: map[string][]uuid.UUID{}}
 	)
+	ranged := ent.RefreshRange != nil
 	walk := func(list func(context.Context, DB, uuid.UUID, int) ([]uuid.UUID, error), o ops) error {
 		g, gctx := errgroup.WithContext(ctx)
 		type page struct {
@@ -62,23 +63,33 @@ func (e *Engine) FullSync(ctx context.Context, entity string, opts FullOptions) 
 				if err != nil {
 					return fmt.Errorf("full sync %s: list ids after %s: %w", entity, after, err)
 				}
-				if len(ids) == 0 {
+				pg := page{ids: ids, span: [2]uuid.UUID{after, maxUUID}}
+				if len(ids) == opts.ChunkSize {
+					pg.span[1] = ids[len(ids)-1]
+				}
+				if len(ids) == 0 && !ranged {
 					return nil
 				}
 				select {
-				case pages <- page{ids, [2]uuid.UUID{after, ids[len(ids)-1]}}:
+				case pages <- pg:
 				case <-gctx.Done():
 					return gctx.Err()
 				}
-				after = ids[len(ids)-1]
+				if pg.span[1] == maxUUID {
+					return nil // by range, the last page reaches past the last id
+				}
+				after = pg.span[1]
 			}
 		})
 		for range opts.Workers {
 			g.Go(func() error {
 				for pg := range pages {
-					ids := pg.ids
+					j := job{mode: ModeFull, ops: o}
+					if ranged {
+						j.span, j.spanEntity = &pg.span, entity
+					}
 					var part Report
-					if err := e.isolate(gctx, job{mode: ModeFull, ops: o, span: &pg.span}, idSet{entity: toSet(ids)}, &part, failed); err != nil {
+					if err := e.isolate(gctx, j, idSet{entity: toSet(pg.ids)}, &part, failed); err != nil {
 						return fmt.Errorf("full sync %s: %w", entity, err)
 					}
 					mu.Lock()
@@ -86,7 +97,7 @@ func (e *Engine) FullSync(ctx context.Context, entity string, opts FullOptions) 
 						report.merge(r)
 					}
 					if o&opRefresh != 0 {
-						done += len(ids)
+						done += len(pg.ids)
 						if opts.Progress != nil {
 							opts.Progress(done)
 						}
@@ -98,13 +109,16 @@ func (e *Engine) FullSync(ctx context.Context, entity string, opts FullOptions) 
 		}
 		return g.Wait()
 	}
-	if err := walk(ent.IDsAfter, opRefresh); err != nil {
+	if err := walk(ent.IDsAfter, opRefresh|opDelete); err != nil {
 		report.Duration = time.Since(start)
 		return report, err
 	}
-	if err := walk(ent.ViewIDsAfter, opDelete); err != nil {
-		report.Duration = time.Since(start)
-		return report, err
+	if !ranged {
+		// Orphans: tv_ rows whose command row is gone.
+		if err := walk(ent.ViewIDsAfter, opDelete); err != nil {
+			report.Duration = time.Since(start)
+			return report, err
+		}
 	}
 	report.Duration = time.Since(start)
 	if len(failed.IDs) > 0 {

@@ -380,10 +380,15 @@ type job struct {
 	ack bool
 	// seeds are the ids whose cascades this sync expanded.
 	seeds idSet
-	// span, for a full-sync chunk of one entity, is the keyset range
-	// (after, upto] its ids lie in.
-	span *[2]uuid.UUID
+	// span, for a full-sync chunk of spanEntity (which registers range
+	// statements), is the keyset range (after, upto] synced as a whole.
+	span       *[2]uuid.UUID
+	spanEntity string
 }
+
+// lockBucket is an id's advisory lock bucket: its first 12 bits, as
+// SyncLock computes it, so that a keyset range maps to a run of buckets.
+func lockBucket(id uuid.UUID) int32 { return int32(id[0])<<4 | int32(id[1])>>4 }
 
 // isolate syncs chunk, retrying transient conflicts, and on a data error
 // splits the chunk in halves until the failing ids are alone; they are
@@ -410,6 +415,11 @@ func (e *Engine) isolate(ctx context.Context, j job, chunk idSet, report *Report
 		return nil
 	}
 	if !isolatable(err) {
+		e.logFailure(ctx, j.mode, chunk, err)
+		return err
+	}
+	if chunk.size() == 0 {
+		// A range with no listed ids (the tail past the last one) failed.
 		e.logFailure(ctx, j.mode, chunk, err)
 		return err
 	}
@@ -531,13 +541,35 @@ func (e *Engine) attempt(ctx context.Context, j job, chunk idSet) (results []Ent
 	if e.skipLocks {
 		keys = nil
 	}
-	lock := e.queries.SyncLock(ctx, p, [][]string{keys})
+	var lock *db.SyncLockBatchResults
+	var rangeLock *db.SyncLockRangeBatchResults
+	if j.span != nil {
+		// A keyset range of one entity: lock every bucket the range can
+		// hold (ids inserted meanwhile included), refresh and delete by range.
+		ent := e.entities[j.spanEntity]
+		first, last := lockBucket(j.span[0]), lockBucket(j.span[1])
+		if e.skipLocks {
+			first, last = 1, 0
+		}
+		rangeLock = e.queries.SyncLockRange(ctx, p, []db.SyncLockRangeParams{{Entity: ent.Name, FirstBucket: first, LastBucket: last}})
+		w := pending{name: ent.Name}
+		if j.ops&opRefresh != 0 {
+			w.refresh = ent.RefreshRange(p, j.span[0], j.span[1])
+		}
+		w.del = ent.DeleteMissingRange(p, j.span[0], j.span[1])
+		work = []pending{w}
+	} else {
+		lock = e.queries.SyncLock(ctx, p, [][]string{keys})
+	}
 	for i := range work {
+		if j.span != nil {
+			break
+		}
 		ent := e.entities[work[i].name]
 		switch {
 		case j.ops&opRefresh != 0:
 			// Deletes, if any, follow once the refresh shows ids missing.
-			work[i].refresh = e.refresh(ent, p, work[i].ids, j.span)
+			work[i].refresh = e.refresh(ent, p, work[i].ids)
 		case j.ops&opDelete != 0:
 			work[i].del = ent.DeleteMissing(p, work[i].ids)
 		}
@@ -590,25 +622,30 @@ func (e *Engine) attempt(ctx context.Context, j job, chunk idSet) (results []Ent
 	if err != nil {
 		return nil, err
 	}
-	var lockRow db.SyncLockRow
-	lock.QueryRow(func(_ int, r db.SyncLockRow, qerr error) { lockRow, err = r, qerr })
+	var prev time.Time
+	if lock != nil {
+		lock.QueryRow(func(_ int, r db.SyncLockRow, qerr error) { prev, err = r.FinishedAt, qerr })
+	} else {
+		rangeLock.QueryRow(func(_ int, r db.SyncLockRangeRow, qerr error) { prev, err = r.FinishedAt, qerr })
+	}
 	if err != nil {
 		return nil, fmt.Errorf("take sync locks: %w", err)
 	}
-	prev := lockRow.FinishedAt
 	var missing []int // work items whose refresh found fewer rows than ids
 	for i, w := range work {
 		res := EntityResult{Entity: w.name, Mode: j.mode, StartedAt: started}
 		if w.refresh != nil {
-			res.Requested = len(w.ids)
 			r, err := w.refresh()
 			if err != nil {
 				return nil, fmt.Errorf("refresh %s: %w", e.entities[w.name].View, err)
 			}
-			res.Upserted, res.Unchanged, res.Missing = r.Upserted, r.Found-r.Upserted, len(w.ids)-r.Found
+			res.Requested, res.Upserted, res.Unchanged, res.Missing = len(w.ids), r.Upserted, r.Found-r.Upserted, len(w.ids)-r.Found
+			if j.span != nil { // by range: what was found is what was asked for
+				res.Requested, res.Missing = r.Found, 0
+			}
 			res.Duration += r.FinishedAt.Sub(prev)
 			prev = r.FinishedAt
-			if j.ops&opDelete != 0 && r.Found < len(w.ids) {
+			if j.span == nil && j.ops&opDelete != 0 && r.Found < len(w.ids) {
 				missing = append(missing, i)
 			}
 		}
