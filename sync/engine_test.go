@@ -272,3 +272,25 @@ func TestSync_RangeLocksCoverTheBucketsOfIDLocks(t *testing.T) {
 		require.Equal(t, bucket, tvsync.LockBucket(id), id.String())
 	}
 }
+
+// TestSync_BucketEndsSeparateAdjacentBuckets: full-sync chunks end at a
+// bucket's last id so that the next chunk starts in the next bucket and
+// chunks synced at once never share a lock.
+func TestSync_BucketEndsSeparateAdjacentBuckets(t *testing.T) {
+	t.Parallel()
+	for b := int32(0); b < 4096; b++ {
+		end := tvsync.BucketEnd(b)
+		require.Equal(t, b, tvsync.LockBucket(end))
+		if b < 4095 {
+			next := end
+			// The id right after end: add one to the 128-bit number.
+			for i := 15; i >= 0; i-- {
+				next[i]++
+				if next[i] != 0 {
+					break
+				}
+			}
+			require.Equal(t, b+1, tvsync.LockBucket(next), "the id after bucket %d's end", b)
+		}
+	}
+}

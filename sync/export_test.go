@@ -6,3 +6,6 @@ func SetSkipLocksForTest(e *Engine, skip bool) { e.skipLocks = skip }
 
 // LockBucket exposes lockBucket to the tests.
 var LockBucket = lockBucket
+
+// BucketEnd exposes bucketEnd to the tests.
+var BucketEnd = bucketEnd

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"sort"
 	gosync "sync"
 	"time"
 
@@ -66,6 +67,16 @@ func (e *Engine) FullSync(ctx context.Context, entity string, opts FullOptions) 
 				pg := page{ids: ids, span: [2]uuid.UUID{after, maxUUID}}
 				if len(ids) == opts.ChunkSize {
 					pg.span[1] = ids[len(ids)-1]
+					if ranged {
+						// End the range at a lock-bucket boundary, so that
+						// chunks synced at once lock disjoint runs of buckets.
+						if b := lockBucket(pg.span[1]); b > 0 && lockBucket(ids[0]) < b {
+							end := bucketEnd(b - 1)
+							pg.span[1] = end
+							n := sort.Search(len(ids), func(i int) bool { return ids[i].String() > end.String() })
+							pg.ids = ids[:n]
+						}
+					}
 				}
 				if len(ids) == 0 && !ranged {
 					return nil
@@ -125,6 +136,14 @@ func (e *Engine) FullSync(ctx context.Context, entity string, opts FullOptions) 
 		return report, failed
 	}
 	return report, nil
+}
+
+// bucketEnd is the largest id in lock bucket b.
+func bucketEnd(b int32) uuid.UUID {
+	id := maxUUID
+	id[0] = byte(b >> 4)
+	id[1] = byte(b&0xf)<<4 | 0x0f
+	return id
 }
 
 func toSet(ids []uuid.UUID) map[uuid.UUID]struct{} {

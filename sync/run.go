@@ -548,6 +548,9 @@ func (e *Engine) attempt(ctx context.Context, j job, chunk idSet) (results []Ent
 		// hold (ids inserted meanwhile included), refresh and delete by range.
 		ent := e.entities[j.spanEntity]
 		first, last := lockBucket(j.span[0]), lockBucket(j.span[1])
+		if j.span[0] == bucketEnd(first) {
+			first++ // the range starts with the next bucket
+		}
 		if e.skipLocks {
 			first, last = 1, 0
 		}

@@ -110,10 +110,10 @@ func explainEntity(ctx context.Context, w io.Writer, pool *pgxpool.Pool, ent tvs
 }
 
 // captureSyncStatements calls ent's registered statement builders with ids
-// and records what they would send, without sending anything: the refresh,
-// the delete of missing rows and each cascade lookup (queued on a pipeline
-// in that order, as a sync queues them), then the verify chunk (after,
-// last id] that covers exactly those ids.
+// and records what they would send, without sending anything: the refresh
+// (and its set-based plan, if any), the delete of missing rows, the
+// full-sync range statements of the range covering exactly those ids, and
+// each cascade lookup, then the verify chunk over the same range.
 func captureSyncStatements(ctx context.Context, ent tvsync.Entity, ids []uuid.UUID) ([]syncStatement, error) {
 	roles := []string{}
 	var p tvsync.Pipeline
@@ -121,9 +121,19 @@ func captureSyncStatements(ctx context.Context, ent tvsync.Entity, ids []uuid.UU
 		ent.Refresh(&p, ids)
 		roles = append(roles, "refresh")
 	}
+	if ent.RefreshWide != nil {
+		ent.RefreshWide(&p, ids)
+		roles = append(roles, "refresh, set-based plan for large batches")
+	}
 	if ent.DeleteMissing != nil {
 		ent.DeleteMissing(&p, ids)
 		roles = append(roles, "delete-missing")
+	}
+	if ent.RefreshRange != nil && len(ids) > 0 {
+		// The full-sync chunk that covers exactly these ids.
+		ent.RefreshRange(&p, uuid.Nil, ids[len(ids)-1])
+		ent.DeleteMissingRange(&p, uuid.Nil, ids[len(ids)-1])
+		roles = append(roles, "full-sync chunk refresh (keyset range)", "full-sync chunk delete-missing (keyset range)")
 	}
 	for _, c := range ent.Cascades {
 		c.Lookup(&p, ids)

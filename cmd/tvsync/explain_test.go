@@ -39,10 +39,10 @@ func TestExplain_PrintsEverySyncStatementWithItsIndexPlanAndChangesNothing(t *te
 	code, out, errOut := runCLI(t, "--database-url", url, "explain", "--entity", "post")
 	require.Equal(t, 0, code, errOut)
 
-	assert.Contains(t, out, "== post (tv_post): 4 statements for a batch of 100 ids")
+	assert.Contains(t, out, "== post (tv_post): 7 statements for a batch of 100 ids")
 	assert.NotContains(t, out, "== user", "--entity post explains post only")
 	sections := explainSections(out)
-	for _, name := range []string{"PostRefresh", "PostDeleteMissing", "CommentIDsByPost", "PostVerify"} {
+	for _, name := range []string{"PostRefresh", "PostWideRefresh", "PostDeleteMissing", "PostRangeRefresh", "PostRangeDeleteMissing", "CommentIDsByPost", "PostVerify"} {
 		require.Contains(t, sections, name, out)
 		assert.Contains(t, sections[name], "-- name: "+name+" :", "%s: prints the sqlc query text", name)
 		assert.Contains(t, sections[name], "Execution Time:", "%s: prints an EXPLAIN ANALYZE plan", name)
@@ -69,10 +69,10 @@ func TestExplain_AllEntitiesByDefault(t *testing.T) {
 
 	code, out, errOut := runCLI(t, "--database-url", url, "explain")
 	require.Equal(t, 0, code, errOut)
-	for _, header := range []string{"== user (tv_user): 6 statements for a batch of 20 ids", "== post (tv_post): 4 statements for a batch of 50 ids", "== comment (tv_comment): 3 statements for a batch of 100 ids"} {
+	for _, header := range []string{"== user (tv_user): 8 statements for a batch of 20 ids", "== post (tv_post): 7 statements for a batch of 50 ids", "== comment (tv_comment): 5 statements for a batch of 100 ids"} {
 		assert.Contains(t, out, header)
 	}
-	for _, name := range []string{"UserRefresh", "UserDeleteMissing", "PostIDsByAuthor", "PostIDsCommentedByUser", "CommentIDsByAuthor", "UserVerify", "CommentRefresh", "CommentDeleteMissing", "CommentVerify"} {
+	for _, name := range []string{"UserRefresh", "UserDeleteMissing", "PostIDsByAuthor", "PostIDsCommentedByUser", "CommentIDsByAuthor", "UserVerify", "CommentRefresh", "CommentDeleteMissing", "CommentVerify", "UserRangeRefresh", "CommentRangeRefresh", "CommentRangeDeleteMissing"} {
 		assert.Contains(t, explainSections(out), name)
 	}
 	assert.Contains(t, out, "(the table holds only 20 rows: the plans are for that batch)")
