@@ -154,7 +154,7 @@ func (r *Results) fullPlot() (*plot.Plot, error) {
 	}
 	var labels []string
 	var vals []float64
-	short := map[string]string{FullEngine: "tvsync FullSync", FullRangeCandidate: "candidate range/wide", FullInsertSelect: "INSERT...SELECT", FullMatview: "matview REFRESH"}
+	short := map[string]string{FullEngine: "tvsync FullSync", FullInsertSelect: "INSERT...SELECT", FullMatview: "matview REFRESH"}
 	for i := len(f.States) - 1; i >= 0; i-- {
 		state := f.States[i]
 		for j := len(FullVariants) - 1; j >= 0; j-- {

@@ -3,18 +3,11 @@ package bench
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os/exec"
-	"runtime"
 	"syscall"
 	"time"
-
-	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"golang.org/x/sync/errgroup"
 
 	tvsync "github.com/tvsync/tvsync/sync"
 )
@@ -24,11 +17,6 @@ const (
 	// FullEngine is engine.FullSync(ctx, "post", FullOptions{}): keyset
 	// chunks of 5000 ids, GOMAXPROCS chunks at once, then the orphan walk.
 	FullEngine = "tvsync FullSync (parallel chunks)"
-	// FullRangeCandidate is the proposed engine change, measured here:
-	// keyset-range chunks of 5000 posts (bounds listed by keyset pages, as
-	// FullSync does), each refreshed by PostRefreshRangeSQL and its orphans
-	// deleted by range, GOMAXPROCS chunks at once, autocommit.
-	FullRangeCandidate = "candidate: range chunks, wide plan"
 	// FullInsertSelect is one INSERT INTO tv_post SELECT … FROM
 	// tv_post_source ON CONFLICT DO UPDATE … WHERE IS DISTINCT FROM.
 	FullInsertSelect = "one INSERT … SELECT … ON CONFLICT"
@@ -39,7 +27,7 @@ const (
 )
 
 // FullVariants lists the full rebuild variants in report order.
-var FullVariants = []string{FullEngine, FullRangeCandidate, FullInsertSelect, FullMatview}
+var FullVariants = []string{FullEngine, FullInsertSelect, FullMatview}
 
 // Full rebuild starting states.
 const (
@@ -114,8 +102,6 @@ func RebuildFull(ctx context.Context, env *Env, variant, state string) error {
 		_, err = env.Engine.FullSync(ctx, tvsync.EntityPost, tvsync.FullOptions{})
 	case FullInsertSelect:
 		_, err = env.Pool.Exec(ctx, insertSelectFull)
-	case FullRangeCandidate:
-		err = RebuildByRanges(ctx, env.Pool, 5000, runtime.GOMAXPROCS(0))
 	case FullMatview:
 		sql := "REFRESH MATERIALIZED VIEW CONCURRENTLY " + matviewName
 		if state == StateEmpty {
@@ -129,54 +115,6 @@ func RebuildFull(ctx context.Context, env *Env, variant, state string) error {
 		return fmt.Errorf("bench: full rebuild %s (%s): %w", variant, state, err)
 	}
 	return nil
-}
-
-// RebuildByRanges rebuilds tv_post in keyset ranges of chunk posts, workers
-// at a time: one goroutine pages through tb_post ids for the range bounds,
-// the workers refresh each range with PostRefreshRangeSQL and delete its
-// orphans; the last range reaches past the last post.
-func RebuildByRanges(ctx context.Context, pool *pgxpool.Pool, chunk, workers int) error {
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(workers + 1)
-	type keyRange struct {
-		lo uuid.UUID
-		hi *uuid.UUID // nil: no upper bound
-	}
-	ranges := make(chan keyRange, workers)
-	g.Go(func() error {
-		defer close(ranges)
-		lo := uuid.Nil
-		for {
-			var hi *uuid.UUID
-			err := pool.QueryRow(gctx, `SELECT id FROM (SELECT id FROM tb_post WHERE id > $1 ORDER BY id LIMIT $2) page
-				ORDER BY id DESC LIMIT 1`, lo, chunk).Scan(&hi)
-			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-				return fmt.Errorf("list posts after %s: %w", lo, err)
-			}
-			if hi == nil {
-				ranges <- keyRange{lo: lo} // orphans past the last post
-				return nil
-			}
-			ranges <- keyRange{lo: lo, hi: hi}
-			lo = *hi
-		}
-	})
-	for range workers {
-		g.Go(func() error {
-			for r := range ranges {
-				if r.hi != nil {
-					if _, err := pool.Exec(gctx, PostRefreshRangeSQL, r.lo, *r.hi); err != nil {
-						return fmt.Errorf("refresh posts in (%s, %s]: %w", r.lo, *r.hi, err)
-					}
-				}
-				if _, err := pool.Exec(gctx, postDeleteRangeSQL, r.lo, r.hi); err != nil {
-					return fmt.Errorf("delete orphans after %s: %w", r.lo, err)
-				}
-			}
-			return nil
-		})
-	}
-	return g.Wait()
 }
 
 // checkFull verifies that tv_post matches its definition everywhere.

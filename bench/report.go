@@ -40,11 +40,8 @@ func (r *Results) Targets() []Target {
 			fmt.Sprintf("%.1f× faster (%s vs %s ms)", y, ms(uow.Median), ms(row.Median)), y >= 3)
 	}
 	if f := r.Full; f != nil {
-		for _, who := range []string{FullEngine, FullRangeCandidate} {
+		for _, who := range []string{FullEngine} {
 			label := "full rebuild"
-			if who == FullRangeCandidate {
-				label = "(proposed engine change) range-chunk wide rebuild"
-			}
 			for _, state := range f.States {
 				s := f.Stats[state]
 				eng, ins := s[who], s[FullInsertSelect]
@@ -175,16 +172,15 @@ func (r *Results) Markdown() string {
 			"All rows stale: every tv_post row set to `'{}'` first, as after a document-shape migration (no materialized view equivalent). " +
 			"Already current: nothing to change, the rebuild only verifies (the materialized view: `REFRESH … CONCURRENTLY`). " +
 			"INSERT … SELECT upserts from tv_post_source with the same `IS DISTINCT FROM` guard. Results are compared with tv_post_source after the first run.\n\n")
-		b.WriteString("The candidate is not in the engine: it is the change proposed to it (keyset-range chunks refreshed with `bench.PostRefreshRangeSQL`, the wide plan with `id > $1 AND id <= $2` instead of `id = ANY(@ids)`), measured the same way.\n\n")
+		b.WriteString("tvsync FullSync walks keyset ranges of 5000 posts on all cores, each refreshed by `PostRangeRefresh` (comments and likes aggregated set-based over one index range scan) with its orphans deleted in the same transaction; chunks end at lock-bucket boundaries so parallel chunks do not wait for each other.\n\n")
 		var rows [][]string
 		for _, state := range f.States {
 			s := f.Stats[state]
-			rows = append(rows, []string{state, s[FullEngine].cell(), s[FullRangeCandidate].cell(), s[FullInsertSelect].cell(), s[FullMatview].cell(),
-				ratio(s[FullInsertSelect], s[FullEngine]), ratio(s[FullMatview], s[FullEngine]),
-				ratio(s[FullInsertSelect], s[FullRangeCandidate]), ratio(s[FullMatview], s[FullRangeCandidate])})
+			rows = append(rows, []string{state, s[FullEngine].cell(), s[FullInsertSelect].cell(), s[FullMatview].cell(),
+				ratio(s[FullInsertSelect], s[FullEngine]), ratio(s[FullMatview], s[FullEngine])})
 		}
-		table(&b, []string{"state", FullEngine, FullRangeCandidate, FullInsertSelect, FullMatview,
-			"INSERT…SELECT / tvsync", "matview / tvsync", "INSERT…SELECT / candidate", "matview / candidate"}, rows)
+		table(&b, []string{"state", FullEngine, FullInsertSelect, FullMatview,
+			"INSERT…SELECT / tvsync", "matview / tvsync"}, rows)
 		switch {
 		case f.PeakRSS > 0:
 			fmt.Fprintf(&b, "Peak RSS of `tvsync sync --entity post --all` (child process, from empty, ru_maxrss of the waited child): **%.1f MiB**; its wall time %s ms.\n\n",
@@ -218,7 +214,7 @@ func (r *Results) Markdown() string {
 	if x := r.Wide; x != nil {
 		fmt.Fprintf(&b, "## Refresh plan crossover: lateral per id vs set-based wide (%d runs)\n\n", x.Stats[x.Sizes[0]][PlanLateral].Runs)
 		b.WriteString("Both statements sent by raw pgx in autocommit on the same ids, after setting their tv_post rows to `'{}'` (not timed); each run must upsert every id and the first is checked against tv_post_source. " +
-			"The wide candidate is `bench.PostRefreshWideSQL` (comments and likes aggregated with GROUP BY over `post_id = ANY(@ids)`, then joined).\n\n")
+			"The wide plan is `PostWideRefresh` (comments and likes aggregated with GROUP BY over `post_id = ANY(@ids)`, then joined), which the engine uses from `Config.WideThreshold` ids up.\n\n")
 		var rows [][]string
 		for _, n := range x.Sizes {
 			s := x.Stats[n]
