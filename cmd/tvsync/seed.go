@@ -39,7 +39,11 @@ func runSeed(ctx context.Context, a *app, args []string) error {
 func seedAndSync(ctx context.Context, a *app, pool *pgxpool.Pool, opts seed.Options, doSync bool) error {
 	p := newProgress(a, "seed")
 	opts.Progress = func(table string, done, total int) {
-		p.label = "seed " + table
+		if label := "seed " + table; label != p.label {
+			p.done()
+			p = newProgress(a, label)
+		}
+		p.total = total
 		p.update(done)
 	}
 	start := time.Now()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -85,7 +84,8 @@ func printReport(a *app, r tvsync.Report) {
 	fmt.Fprintf(a.stdout, "total    %s\n", r.Duration.Round(time.Microsecond))
 }
 
-// progress shows a progress line on a terminal and periodic log lines otherwise.
+// progress shows a progress bar (or, without a known total, a running
+// count) on a terminal, and periodic log lines otherwise.
 type progress struct {
 	a     *app
 	label string
@@ -93,6 +93,7 @@ type progress struct {
 	start time.Time
 	last  time.Time
 	n     int
+	total int // 0 when unknown
 }
 
 func newProgress(a *app, label string) *progress {
@@ -110,11 +111,17 @@ func (p *progress) update(done int) {
 	now := time.Now()
 	rate := float64(done) / max(now.Sub(p.start).Seconds(), 1e-9)
 	switch {
+	case p.tty && now.Sub(p.last) > 100*time.Millisecond && p.total > 0:
+		const width = 30
+		filled := min(width, done*width/p.total)
+		fmt.Fprintf(p.a.stderr, "\r%-16s [%s%s] %3d%% %d/%d rows (%.0f/s)   ", p.label,
+			strings.Repeat("#", filled), strings.Repeat("-", width-filled), done*100/p.total, done, p.total, rate)
+		p.last = now
 	case p.tty && now.Sub(p.last) > 100*time.Millisecond:
 		fmt.Fprintf(p.a.stderr, "\r%s: %d rows (%.0f/s)   ", p.label, done, rate)
 		p.last = now
 	case !p.tty && now.Sub(p.last) > 5*time.Second:
-		p.a.log.Info("progress", "task", p.label, "rows", done, "rows_per_second", int(rate))
+		p.a.log.Info("progress", "task", p.label, "rows", done, "total", p.total, "rows_per_second", int(rate))
 		p.last = now
 	}
 }
@@ -125,4 +132,3 @@ func (p *progress) done() {
 	}
 }
 
-var _ = errors.New
