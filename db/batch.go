@@ -1245,14 +1245,10 @@ func (b *QueueNotifyBatchResults) Close() error {
 }
 
 const syncLock = `-- name: SyncLock :batchone
-SELECT count(pg_advisory_xact_lock(lock_class, lock_bucket))::int AS locks,
+SELECT count(CASE WHEN ($1::boolean[])[s.i] THEN pg_advisory_xact_lock_shared(($2::bigint[])[s.i])
+                  ELSE pg_advisory_xact_lock(($2::bigint[])[s.i]) END)::int AS locks,
        clock_timestamp()::timestamptz AS finished_at
-FROM (
-    SELECT DISTINCT hashtext(split_part(k.key, ':', 1)) AS lock_class,
-                    ('x' || substr(split_part(k.key, ':', 2), 1, 3))::bit(12)::int AS lock_bucket
-    FROM unnest($1::text[]) AS k(key)
-    ORDER BY 1, 2
-) AS buckets
+FROM (SELECT g.i FROM generate_subscripts($2::bigint[], 1) AS g(i) ORDER BY g.i) AS s
 `
 
 type SyncLockBatchResults struct {
@@ -1261,22 +1257,28 @@ type SyncLockBatchResults struct {
 	closed bool
 }
 
+type SyncLockParams struct {
+	Shared []bool
+	Keys   []int64
+}
+
 type SyncLockRow struct {
 	Locks      int32
 	FinishedAt time.Time
 }
 
-// SyncLock takes transaction-scoped advisory locks, in sorted order, on the lock buckets of the given 'entity:id' keys (a bucket is an id's first 12 bits, so a keyset range maps to a run of buckets) so that overlapping syncs of one entity run one after the other and the later one reads the newer data.
-func (q *Queries) SyncLock(ctx context.Context, db DBTX, keys [][]string) *SyncLockBatchResults {
+// SyncLock takes the transaction-scoped advisory locks of a sync, in the given (sorted) order, each shared or exclusive as @shared says: the engine's lock plan (sync/locks.go) makes overlapping syncs of one entity run one after the other, so the later one reads the newer data.
+func (q *Queries) SyncLock(ctx context.Context, db DBTX, arg []SyncLockParams) *SyncLockBatchResults {
 	batch := &pgx.Batch{}
-	for _, a := range keys {
+	for _, a := range arg {
 		vals := []interface{}{
-			a,
+			a.Shared,
+			a.Keys,
 		}
 		batch.Queue(syncLock, vals...)
 	}
 	br := db.SendBatch(ctx, batch)
-	return &SyncLockBatchResults{br, len(keys), false}
+	return &SyncLockBatchResults{br, len(arg), false}
 }
 
 func (b *SyncLockBatchResults) QueryRow(f func(int, SyncLockRow, error)) {
@@ -1298,67 +1300,6 @@ func (b *SyncLockBatchResults) QueryRow(f func(int, SyncLockRow, error)) {
 }
 
 func (b *SyncLockBatchResults) Close() error {
-	b.closed = true
-	return b.br.Close()
-}
-
-const syncLockRange = `-- name: SyncLockRange :batchone
-SELECT count(pg_advisory_xact_lock(hashtext($1::text), b))::int AS locks,
-       clock_timestamp()::timestamptz AS finished_at
-FROM generate_series($2::int, $3::int) AS b
-`
-
-type SyncLockRangeBatchResults struct {
-	br     pgx.BatchResults
-	tot    int
-	closed bool
-}
-
-type SyncLockRangeParams struct {
-	Entity      string
-	FirstBucket int32
-	LastBucket  int32
-}
-
-type SyncLockRangeRow struct {
-	Locks      int32
-	FinishedAt time.Time
-}
-
-// SyncLockRange takes the advisory locks of every bucket from @first_bucket to @last_bucket of one entity, in order: what SyncLock would take for any id of a keyset range, including ids inserted meanwhile.
-func (q *Queries) SyncLockRange(ctx context.Context, db DBTX, arg []SyncLockRangeParams) *SyncLockRangeBatchResults {
-	batch := &pgx.Batch{}
-	for _, a := range arg {
-		vals := []interface{}{
-			a.Entity,
-			a.FirstBucket,
-			a.LastBucket,
-		}
-		batch.Queue(syncLockRange, vals...)
-	}
-	br := db.SendBatch(ctx, batch)
-	return &SyncLockRangeBatchResults{br, len(arg), false}
-}
-
-func (b *SyncLockRangeBatchResults) QueryRow(f func(int, SyncLockRangeRow, error)) {
-	defer b.br.Close()
-	for t := 0; t < b.tot; t++ {
-		var i SyncLockRangeRow
-		if b.closed {
-			if f != nil {
-				f(t, i, ErrBatchAlreadyClosed)
-			}
-			continue
-		}
-		row := b.br.QueryRow()
-		err := row.Scan(&i.Locks, &i.FinishedAt)
-		if f != nil {
-			f(t, i, err)
-		}
-	}
-}
-
-func (b *SyncLockRangeBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }

@@ -98,10 +98,8 @@ type Querier interface {
 	QueueRetryDead(ctx context.Context, db DBTX) (int64, error)
 	// QueueStats summarizes the queue for tvsync status and metrics: rows pending, the oldest pending row's age, rows parked as dead.
 	QueueStats(ctx context.Context, db DBTX) (QueueStatsRow, error)
-	// SyncLock takes transaction-scoped advisory locks, in sorted order, on the lock buckets of the given 'entity:id' keys (a bucket is an id's first 12 bits, so a keyset range maps to a run of buckets) so that overlapping syncs of one entity run one after the other and the later one reads the newer data.
-	SyncLock(ctx context.Context, db DBTX, keys [][]string) *SyncLockBatchResults
-	// SyncLockRange takes the advisory locks of every bucket from @first_bucket to @last_bucket of one entity, in order: what SyncLock would take for any id of a keyset range, including ids inserted meanwhile.
-	SyncLockRange(ctx context.Context, db DBTX, arg []SyncLockRangeParams) *SyncLockRangeBatchResults
+	// SyncLock takes the transaction-scoped advisory locks of a sync, in the given (sorted) order, each shared or exclusive as @shared says: the engine's lock plan (sync/locks.go) makes overlapping syncs of one entity run one after the other, so the later one reads the newer data.
+	SyncLock(ctx context.Context, db DBTX, arg []SyncLockParams) *SyncLockBatchResults
 	// SyncLogInsert writes the sync_log row of one entity batch; a sync queues one per entity in a single round trip.
 	SyncLogInsert(ctx context.Context, db DBTX, arg []SyncLogInsertParams) *SyncLogInsertBatchResults
 	// SyncLogPrune deletes the sync_log rows of batches that started before a time (through sync_log_started_at_idx) and reports how many.

@@ -255,42 +255,23 @@ func TestSync_EveryRefreshPlanBuildsTheSameDocuments(t *testing.T) {
 	}
 }
 
-// TestSync_RangeLocksCoverTheBucketsOfIDLocks: full sync locks keyset ranges
-// by bucket number computed in Go; incremental syncs lock ids by bucket
-// computed in SQL. Both must agree, or a range sync would not wait for an
-// incremental sync of an id inside its range.
-func TestSync_RangeLocksCoverTheBucketsOfIDLocks(t *testing.T) {
-	t.Parallel()
-	pool := testdb.New(t)
-	ids := []uuid.UUID{uuid.Nil, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, {0x0f, 0xf0}, {0x10, 0x0f}}
-	for range 200 {
-		ids = append(ids, uuid.New())
-	}
-	for _, id := range ids {
-		var bucket int32
-		require.NoError(t, pool.QueryRow(context.Background(), `SELECT ('x' || substr(split_part($1, ':', 2), 1, 3))::bit(12)::int`, "post:"+id.String()).Scan(&bucket))
-		require.Equal(t, bucket, tvsync.LockBucket(id), id.String())
-	}
-}
-
-// TestSync_BucketEndsSeparateAdjacentBuckets: full-sync chunks end at a
-// bucket's last id so that the next chunk starts in the next bucket and
+// TestSync_SuperEndsSeparateAdjacentBuckets: full-sync chunks end at a
+// super-bucket's last id so that the next chunk starts in the next bucket and
 // chunks synced at once never share a lock.
-func TestSync_BucketEndsSeparateAdjacentBuckets(t *testing.T) {
+func TestSync_SuperEndsSeparateAdjacentBuckets(t *testing.T) {
 	t.Parallel()
-	for b := int32(0); b < 4096; b++ {
-		end := tvsync.BucketEnd(b)
-		require.Equal(t, b, tvsync.LockBucket(end))
-		if b < 4095 {
+	for b := 0; b < 256; b++ {
+		end := tvsync.SuperEnd(byte(b))
+		require.Equal(t, byte(b), end[0])
+		if b < 255 {
 			next := end
-			// The id right after end: add one to the 128-bit number.
-			for i := 15; i >= 0; i-- {
+			for i := 15; i >= 0; i-- { // the id right after end: add one to the 128-bit number
 				next[i]++
 				if next[i] != 0 {
 					break
 				}
 			}
-			require.Equal(t, b+1, tvsync.LockBucket(next), "the id after bucket %d's end", b)
+			require.Equal(t, byte(b+1), next[0], "the id after super-bucket %d's end", b)
 		}
 	}
 }

@@ -4,8 +4,8 @@ package sync
 // show the race they prevent.
 func SetSkipLocksForTest(e *Engine, skip bool) { e.skipLocks = skip }
 
-// LockBucket exposes lockBucket to the tests.
-var LockBucket = lockBucket
+// SuperEnd exposes superEnd to the tests.
+var SuperEnd = superEnd
 
-// BucketEnd exposes bucketEnd to the tests.
-var BucketEnd = bucketEnd
+// FineLockLimit exposes fineLockLimit to the tests.
+const FineLockLimit = fineLockLimit

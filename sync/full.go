@@ -68,10 +68,10 @@ func (e *Engine) FullSync(ctx context.Context, entity string, opts FullOptions) 
 				if len(ids) == opts.ChunkSize {
 					pg.span[1] = ids[len(ids)-1]
 					if ranged {
-						// End the range at a lock-bucket boundary, so that
-						// chunks synced at once lock disjoint runs of buckets.
-						if b := lockBucket(pg.span[1]); b > 0 && lockBucket(ids[0]) < b {
-							end := bucketEnd(b - 1)
+						// End the range at a super-bucket boundary, so that
+						// chunks synced at once lock disjoint super-buckets.
+						if b := superBucket(pg.span[1]); b > 0 && superBucket(ids[0]) < b {
+							end := superEnd(b - 1)
 							pg.span[1] = end
 							n := sort.Search(len(ids), func(i int) bool { return ids[i].String() > end.String() })
 							pg.ids = ids[:n]
@@ -136,14 +136,6 @@ func (e *Engine) FullSync(ctx context.Context, entity string, opts FullOptions) 
 		return report, failed
 	}
 	return report, nil
-}
-
-// bucketEnd is the largest id in lock bucket b.
-func bucketEnd(b int32) uuid.UUID {
-	id := maxUUID
-	id[0] = byte(b >> 4)
-	id[1] = byte(b&0xf)<<4 | 0x0f
-	return id
 }
 
 func toSet(ids []uuid.UUID) map[uuid.UUID]struct{} {

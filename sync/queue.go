@@ -162,7 +162,9 @@ func (e *Engine) RetryDead(ctx context.Context) (int64, error) {
 
 // WorkerConfig tunes a Worker. The zero value is usable.
 type WorkerConfig struct {
-	// BatchSize is how many queued rows one transaction takes; zero means 500.
+	// BatchSize is how many queued rows one transaction takes; zero means 300
+	// (about 100 ids per entity, few enough to be locked id by id, so that
+	// workers running at once do not wait for each other).
 	BatchSize int
 	// PollInterval is how often the worker looks at the queue when no
 	// notification arrives; zero means one second.
@@ -187,7 +189,7 @@ type Worker struct {
 // NewWorker returns a worker that syncs with e and listens on pool.
 func NewWorker(e *Engine, pool *pgxpool.Pool, cfg WorkerConfig) *Worker {
 	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 500
+		cfg.BatchSize = 300
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Second

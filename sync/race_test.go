@@ -263,3 +263,76 @@ func TestSync_InlineSyncsConvergeWhenADependencyChanges(t *testing.T) {
 		})
 	}
 }
+
+// TestSync_LockHierarchy: while a small sync of post P is held inside its
+// read, a small sync of another post in P's super-bucket proceeds (no false
+// conflict), but a large batch that includes P and a full sync (whose keyset
+// ranges cover P) both wait for it: they lock whole super-buckets.
+func TestSync_LockHierarchy(t *testing.T) {
+	ctx := context.Background()
+	pool, gatedPool, url := twoPools(t)
+	engine := tvsync.New(pool, tvsync.Config{})
+	gated := tvsync.New(gatedPool, tvsync.Config{})
+	var author uuid.UUID
+	require.NoError(t, pool.QueryRow(ctx, "INSERT INTO tb_user (username) VALUES ('h') RETURNING id").Scan(&author))
+	p := uuid.New()
+	q := p
+	q[1] ^= 0xff // same first byte: the same super-bucket, another id
+	for _, id := range []uuid.UUID{p, q} {
+		_, err := pool.Exec(ctx, "INSERT INTO tb_post (id, author_id, title) VALUES ($1, $2, 't')", id, author)
+		require.NoError(t, err)
+	}
+	g := installGate(t, pool, url)
+
+	for _, tc := range []struct {
+		name  string
+		waits bool
+		sync  func() error
+	}{
+		{"small sync of another id in the bucket proceeds", false, func() error {
+			_, err := engine.Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: tvsync.EntityPost, IDs: []uuid.UUID{q}})
+			return err
+		}},
+		{"large batch including the id waits", true, func() error {
+			ids := []uuid.UUID{p}
+			for len(ids) <= tvsync.FineLockLimit {
+				ids = append(ids, uuid.New())
+			}
+			_, err := engine.Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: tvsync.EntityPost, IDs: ids})
+			return err
+		}},
+		{"full sync waits", true, func() error {
+			_, err := engine.FullSync(ctx, tvsync.EntityPost, tvsync.FullOptions{})
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g.close()
+			heldDone := make(chan error, 1)
+			go func() {
+				_, err := gated.Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: tvsync.EntityPost, IDs: []uuid.UUID{p}})
+				heldDone <- err
+			}()
+			eventually(t, "the small sync of P is held inside its read", func() bool { return g.waiting(true) == 1 })
+			done := make(chan error, 1)
+			go func() { done <- tc.sync() }()
+			finished := false
+			eventually(t, "the other sync finished or waits", func() bool {
+				select {
+				case err := <-done:
+					require.NoError(t, err)
+					finished = true
+					return true
+				default:
+					return g.waiting(false) == 1
+				}
+			})
+			assert.Equal(t, tc.waits, !finished)
+			g.open()
+			require.NoError(t, <-heldDone)
+			if !finished {
+				require.NoError(t, <-done)
+			}
+		})
+	}
+}

@@ -386,9 +386,6 @@ type job struct {
 	spanEntity string
 }
 
-// lockBucket is an id's advisory lock bucket: its first 12 bits, as
-// SyncLock computes it, so that a keyset range maps to a run of buckets.
-func lockBucket(id uuid.UUID) int32 { return int32(id[0])<<4 | int32(id[1])>>4 }
 
 // isolate syncs chunk, retrying transient conflicts, and on a data error
 // splits the chunk in halves until the failing ids are alone; they are
@@ -516,7 +513,8 @@ func (e *Engine) attempt(ctx context.Context, j job, chunk idSet) (results []Ent
 		del     func() (DeleteResult, error)
 	}
 	p := &Pipeline{}
-	var keys []string
+	locks := lockPlan{}
+	nIDs := 0
 	var work []pending
 	var acks []*db.QueueAckBatchResults
 	for _, name := range e.order {
@@ -524,8 +522,9 @@ func (e *Engine) attempt(ctx context.Context, j job, chunk idSet) (results []Ent
 		if len(ids) == 0 {
 			continue
 		}
-		for _, id := range ids {
-			keys = append(keys, name+":"+id.String())
+		nIDs += len(ids)
+		if j.span == nil {
+			locks.addIDs(name, ids)
 		}
 		work = append(work, pending{name: name, ids: ids})
 		if j.ack {
@@ -538,31 +537,25 @@ func (e *Engine) attempt(ctx context.Context, j job, chunk idSet) (results []Ent
 			acks = append(acks, e.queries.QueueAck(ctx, p, []db.QueueAckParams{{Entity: name, Ids: ids, CascadedIds: cascaded}}))
 		}
 	}
-	if e.skipLocks {
-		keys = nil
-	}
-	var lock *db.SyncLockBatchResults
-	var rangeLock *db.SyncLockRangeBatchResults
 	if j.span != nil {
-		// A keyset range of one entity: lock every bucket the range can
-		// hold (ids inserted meanwhile included), refresh and delete by range.
+		locks.addRange(j.spanEntity, j.span[0], j.span[1])
+	}
+	if e.skipLocks {
+		locks = lockPlan{}
+	}
+	keys, shared := locks.sorted()
+	lock := e.queries.SyncLock(ctx, p, []db.SyncLockParams{{Keys: keys, Shared: shared}})
+	if j.span != nil {
+		// A keyset range of one entity: the locks cover every super-bucket
+		// the range can hold (ids inserted meanwhile included); refresh and
+		// delete by range.
 		ent := e.entities[j.spanEntity]
-		first, last := lockBucket(j.span[0]), lockBucket(j.span[1])
-		if j.span[0] == bucketEnd(first) {
-			first++ // the range starts with the next bucket
-		}
-		if e.skipLocks {
-			first, last = 1, 0
-		}
-		rangeLock = e.queries.SyncLockRange(ctx, p, []db.SyncLockRangeParams{{Entity: ent.Name, FirstBucket: first, LastBucket: last}})
 		w := pending{name: ent.Name}
 		if j.ops&opRefresh != 0 {
 			w.refresh = ent.RefreshRange(p, j.span[0], j.span[1])
 		}
 		w.del = ent.DeleteMissingRange(p, j.span[0], j.span[1])
 		work = []pending{w}
-	} else {
-		lock = e.queries.SyncLock(ctx, p, [][]string{keys})
 	}
 	for i := range work {
 		if j.span != nil {
@@ -577,7 +570,7 @@ func (e *Engine) attempt(ctx context.Context, j job, chunk idSet) (results []Ent
 			work[i].del = ent.DeleteMissing(p, work[i].ids)
 		}
 	}
-	e.log.DebugContext(ctx, "tvsync: sync batch sending", slog.String("mode", string(j.mode)), slog.Int("ids", len(keys)), slog.Int("statements", p.Len()))
+	e.log.DebugContext(ctx, "tvsync: sync batch sending", slog.String("mode", string(j.mode)), slog.Int("ids", nIDs), slog.Int("locks", len(keys)), slog.Int("statements", p.Len()))
 
 	var tx pgx.Tx
 	var release func() // set when the transaction runs on a connection we acquired
@@ -626,11 +619,7 @@ func (e *Engine) attempt(ctx context.Context, j job, chunk idSet) (results []Ent
 		return nil, err
 	}
 	var prev time.Time
-	if lock != nil {
-		lock.QueryRow(func(_ int, r db.SyncLockRow, qerr error) { prev, err = r.FinishedAt, qerr })
-	} else {
-		rangeLock.QueryRow(func(_ int, r db.SyncLockRangeRow, qerr error) { prev, err = r.FinishedAt, qerr })
-	}
+	lock.QueryRow(func(_ int, r db.SyncLockRow, qerr error) { prev, err = r.FinishedAt, qerr })
 	if err != nil {
 		return nil, fmt.Errorf("take sync locks: %w", err)
 	}

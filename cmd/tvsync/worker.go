@@ -27,7 +27,7 @@ func init() {
 func runWorker(ctx context.Context, a *app, args []string) error {
 	fs := a.flags("worker")
 	var cfg tvsync.WorkerConfig
-	fs.IntVar(&cfg.BatchSize, "batch", 500, "queued rows per transaction")
+	fs.IntVar(&cfg.BatchSize, "batch", 300, "queued rows per transaction")
 	fs.DurationVar(&cfg.PollInterval, "poll", time.Second, "poll interval when no notification arrives")
 	fs.IntVar(&cfg.MaxAttempts, "max-attempts", 10, "failed attempts before an item is parked as dead")
 	once := fs.Bool("once", false, "drain what is ready, then exit")
