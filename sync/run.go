@@ -386,7 +386,6 @@ type job struct {
 	spanEntity string
 }
 
-
 // isolate syncs chunk, retrying transient conflicts, and on a data error
 // splits the chunk in halves until the failing ids are alone; they are
 // recorded in failed and the rest is synced.

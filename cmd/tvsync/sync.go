@@ -131,4 +131,3 @@ func (p *progress) done() {
 		fmt.Fprintf(p.a.stderr, "\r%s: %d rows in %s          \n", p.label, p.n, time.Since(p.start).Round(time.Millisecond))
 	}
 }
-
