@@ -107,7 +107,7 @@ func (e *Engine) FullSync(ctx context.Context, entity string, opts FullOptions) 
 					for _, r := range part.Results {
 						report.merge(r)
 					}
-					if o&opRefresh != 0 {
+					if o&opRefresh != 0 && len(pg.ids) > 0 {
 						done += len(pg.ids)
 						if opts.Progress != nil {
 							opts.Progress(done)
