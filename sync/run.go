@@ -557,11 +557,9 @@ func (e *Engine) attempt(ctx context.Context, j job, chunk idSet) (results []Ent
 		work = []pending{w}
 	}
 	for i := range work {
-		if j.span != nil {
-			break
-		}
 		ent := e.entities[work[i].name]
 		switch {
+		case j.span != nil: // queued above
 		case j.ops&opRefresh != 0:
 			// Deletes, if any, follow once the refresh shows ids missing.
 			work[i].refresh = e.refresh(ent, p, work[i].ids)

@@ -39,12 +39,9 @@ func runExplain(ctx context.Context, a *app, args []string) error {
 	}
 	defer pool.Close()
 	engine := a.engine(pool)
-	entities := engine.Entities()
-	if *entity != "" {
-		if _, err := engine.Entity(*entity); err != nil {
-			return fmt.Errorf("%w: --entity: %v", errUsage, err)
-		}
-		entities = []string{*entity}
+	entities, err := selectEntities(engine, *entity)
+	if err != nil {
+		return err
 	}
 	for _, name := range entities {
 		ent, err := engine.Entity(name)

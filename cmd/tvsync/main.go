@@ -173,6 +173,19 @@ func redact(err error) string {
 	return msg
 }
 
+// selectEntities returns the entities an --entity flag selects: the named
+// one (a usage error naming the value if it is not registered) or, when
+// name is empty, all of them.
+func selectEntities(engine *tvsync.Engine, name string) ([]string, error) {
+	if name == "" {
+		return engine.Entities(), nil
+	}
+	if _, err := engine.Entity(name); err != nil {
+		return nil, fmt.Errorf("%w: --entity: %v", errUsage, err)
+	}
+	return []string{name}, nil
+}
+
 // engine returns a sync engine over pool that logs through the app's logger.
 func (a *app) engine(pool *pgxpool.Pool) *tvsync.Engine {
 	return tvsync.New(pool, tvsync.Config{Logger: a.log})

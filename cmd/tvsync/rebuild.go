@@ -30,8 +30,8 @@ func runRebuild(ctx context.Context, a *app, args []string) error {
 	}
 	defer pool.Close()
 	engine := a.engine(pool)
-	if _, err := engine.Entity(*entity); err != nil {
-		return fmt.Errorf("%w: --entity: %v", errUsage, err)
+	if _, err := selectEntities(engine, *entity); err != nil {
+		return err
 	}
 	p := newProgress(a, "rebuild "+*entity)
 	opts.Progress = p.update
