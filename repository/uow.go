@@ -1,6 +1,7 @@
 package repository
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -53,21 +54,31 @@ func (u *UnitOfWork) record(entity string, cascade bool, ids ...uuid.UUID) {
 // Changes returns what the unit of work has recorded so far, one change per
 // entity and cascade flag, ids sorted.
 func (u *UnitOfWork) Changes() []tvsync.Change {
-	byKey := map[[2]string][]uuid.UUID{}
-	for k := range u.changes {
-		key := [2]string{k.entity, fmt.Sprint(k.cascade)}
-		byKey[key] = append(byKey[key], k.id)
+	type group struct {
+		entity  string
+		cascade bool
 	}
-	out := make([]tvsync.Change, 0, len(byKey))
-	for key, ids := range byKey {
-		slices.SortFunc(ids, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
-		out = append(out, tvsync.Change{Entity: key[0], IDs: ids, Cascade: key[1] == "true"})
+	byGroup := map[group][]uuid.UUID{}
+	for k := range u.changes {
+		g := group{k.entity, k.cascade}
+		byGroup[g] = append(byGroup[g], k.id)
+	}
+	out := make([]tvsync.Change, 0, len(byGroup))
+	for g, ids := range byGroup {
+		slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+		out = append(out, tvsync.Change{Entity: g.entity, IDs: ids, Cascade: g.cascade})
 	}
 	slices.SortFunc(out, func(a, b tvsync.Change) int {
 		if c := strings.Compare(a.Entity, b.Entity); c != 0 {
 			return c
 		}
-		return strings.Compare(fmt.Sprint(a.Cascade), fmt.Sprint(b.Cascade))
+		switch {
+		case a.Cascade == b.Cascade:
+			return 0
+		case b.Cascade: // plain changes first
+			return -1
+		}
+		return 1
 	})
 	return out
 }

@@ -27,15 +27,10 @@ func TestSync_HundredThousandIDsAreChunked(t *testing.T) {
 		INSERT INTO tb_user (username) VALUES ('chunky');
 		INSERT INTO tb_post (author_id, title) SELECT (SELECT id FROM tb_user), 'p' || g FROM generate_series(1, 300) g`)
 	require.NoError(t, err)
-	var real []uuid.UUID
 	rows, err := pool.Query(ctx, "SELECT id FROM tb_post")
 	require.NoError(t, err)
-	for rows.Next() {
-		var id uuid.UUID
-		require.NoError(t, rows.Scan(&id))
-		real = append(real, id)
-	}
-	require.NoError(t, rows.Err())
+	real, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	require.NoError(t, err)
 	ids := append([]uuid.UUID{}, real...)
 	for len(ids) < 100_000 {
 		ids = append(ids, uuid.New())

@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"runtime"
@@ -73,7 +74,7 @@ func (e *Engine) FullSync(ctx context.Context, entity string, opts FullOptions) 
 						if b := superBucket(pg.span[1]); b > 0 && superBucket(ids[0]) < b {
 							end := superEnd(b - 1)
 							pg.span[1] = end
-							n := sort.Search(len(ids), func(i int) bool { return ids[i].String() > end.String() })
+							n := sort.Search(len(ids), func(i int) bool { return bytes.Compare(ids[i][:], end[:]) > 0 })
 							pg.ids = ids[:n]
 						}
 					}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -38,15 +39,10 @@ func TestRebuild_ReadersNeverMissARowAndNoWriteIsLost(t *testing.T) {
 		_, err := engine.FullSync(ctx, entity, tvsync.FullOptions{})
 		require.NoError(t, err)
 	}
-	var postIDs []uuid.UUID
 	rows, err := pool.Query(ctx, "SELECT id FROM tb_post")
 	require.NoError(t, err)
-	for rows.Next() {
-		var id uuid.UUID
-		require.NoError(t, rows.Scan(&id))
-		postIDs = append(postIDs, id)
-	}
-	require.NoError(t, rows.Err())
+	postIDs, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	require.NoError(t, err)
 	// Drift the rebuild must fix: one stale row.
 	_, err = pool.Exec(ctx, "UPDATE tv_post SET data = '{}' WHERE id = $1", postIDs[0])
 	require.NoError(t, err)
