@@ -42,6 +42,9 @@ type VerifyOptions struct {
 	Repair bool
 	// Samples is how many drifted ids per kind to keep; zero means 5.
 	Samples int
+	// Progress, if set, is called after each chunk with the number of
+	// command rows checked so far, from one goroutine at a time.
+	Progress func(checked int)
 }
 
 // VerifyResult is the drift found in one entity.
@@ -140,6 +143,9 @@ func (e *Engine) Verify(ctx context.Context, entity string, opts VerifyOptions) 
 				mu.Lock()
 				res.Checked += s.rows
 				res.Repaired += repaired
+				if opts.Progress != nil {
+					opts.Progress(res.Checked)
+				}
 				for _, d := range drift {
 					switch d.Kind {
 					case DriftMissing:

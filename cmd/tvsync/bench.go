@@ -1,52 +1,55 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 
+	"github.com/spf13/cobra"
+
 	"github.com/tvsync/tvsync/bench"
+	"github.com/tvsync/tvsync/sync/synccli"
 )
 
-func init() {
-	commands["bench"] = command{"side-by-side benchmark suite: bench [--scale main|1m] [--out DIR]", runBench}
-}
-
-// runBench runs the benchmark suite on a throwaway PostgreSQL (or on the
-// server of --database-url, where it creates and drops databases of its
+// benchCommand runs the benchmark suite on a throwaway PostgreSQL (or on
+// the server of --database-url, where it creates and drops databases of its
 // own), prints the markdown report and writes it with its chart to --out.
-func runBench(ctx context.Context, a *app, args []string) error {
-	fs := a.flags("bench")
-	scaleName := fs.String("scale", "main", "data set: main (10k users, 100k posts, 500k comments; every measurement) or 1m (1M posts; full rebuild and peak memory only)")
-	out := fs.String("out", "docs/benchmarks", "directory for latest.md and latest.png (latest-SCALE.* for other scales); empty to only print")
-	if err := parse(fs, args, 0); err != nil {
-		return err
+func benchCommand(app *synccli.App) *cobra.Command {
+	var scaleName, out string
+	cmd := &cobra.Command{
+		Use:   "bench [--scale main|1m] [--out DIR]",
+		Short: "side-by-side benchmark suite (a throwaway PostgreSQL, or databases of its own on --database-url's server)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			scale, err := bench.ParseScale(scaleName)
+			if err != nil {
+				return synccli.Usagef("--scale %q: want main, 1m or tiny", scaleName)
+			}
+			bin, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("bench: find the tvsync executable for the peak-memory child: %w", err)
+			}
+			admin, stop, err := bench.StartServer(ctx, app.DatabaseURL(), app.Logger())
+			if err != nil {
+				return err
+			}
+			defer stop()
+			res, err := bench.Run(ctx, bench.Config{AdminURL: admin, Scale: scale, TvsyncBin: bin, Logger: app.Logger()})
+			if err != nil {
+				return err
+			}
+			fmt.Fprint(app.Stdout(), res.Markdown())
+			if out == "" {
+				return nil
+			}
+			md, png, err := res.WriteFiles(out)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(app.Stdout(), "wrote %s and %s\n", md, png)
+			return nil
+		},
 	}
-	scale, err := bench.ParseScale(*scaleName)
-	if err != nil {
-		return fmt.Errorf("%w: --scale: %v", errUsage, err)
-	}
-	bin, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("bench: find the tvsync executable for the peak-memory child: %w", err)
-	}
-	admin, stop, err := bench.StartServer(ctx, a.databaseURL, a.log)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	res, err := bench.Run(ctx, bench.Config{AdminURL: admin, Scale: scale, TvsyncBin: bin, Logger: a.log})
-	if err != nil {
-		return err
-	}
-	fmt.Fprint(a.stdout, res.Markdown())
-	if *out == "" {
-		return nil
-	}
-	md, png, err := res.WriteFiles(*out)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(a.stdout, "wrote %s and %s\n", md, png)
-	return nil
+	cmd.Flags().StringVar(&scaleName, "scale", "main", "data set: main (10k users, 100k posts, 500k comments; every measurement) or 1m (1M posts; full rebuild and peak memory only)")
+	cmd.Flags().StringVar(&out, "out", "docs/benchmarks", "directory for latest.md and latest.png (latest-SCALE.* for other scales); empty to only print")
+	return cmd
 }

@@ -1,15 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"regexp"
 	"strings"
-	gosync "sync"
 	"testing"
 	"time"
 
@@ -25,9 +23,7 @@ import (
 // runArgs runs the CLI in-process with the test's database URL first.
 func runArgs(t *testing.T, url string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	code = run(context.Background(), append([]string{"--database-url", url}, args...), &out, &errOut)
-	return code, out.String(), errOut.String()
+	return runCLI(t, append([]string{"--database-url", url}, args...)...)
 }
 
 // statsDB returns a fresh database's URL and a pool on it.
@@ -161,15 +157,15 @@ func TestStatsAndPrune_RejectBadInputNamingTheValue(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"stats", "--since", "abc"}, `--since "abc": want a positive duration`},
-		{[]string{"stats", "--since", "-5m"}, `--since "-5m": want a positive duration`},
+		{[]string{"stats", "--since", "abc"}, `invalid argument "abc" for "--since" flag`},
+		{[]string{"stats", "--since", "-5m"}, `--since -5m0s: want a positive duration`},
 		{[]string{"stats", "--format", "yaml"}, `--format "yaml": want table or json`},
 		{[]string{"stats", "extra"}, `unexpected arguments ["extra"]`},
-		{[]string{"sync-log", "prune", "--older-than", "3x"}, `--older-than "3x": want a positive duration`},
-		{[]string{"sync-log", "prune", "--older-than", "0s"}, `--older-than "0s": want a positive duration`},
+		{[]string{"sync-log", "prune", "--older-than", "3x"}, `invalid argument "3x" for "--older-than" flag`},
+		{[]string{"sync-log", "prune", "--older-than", "0s"}, `--older-than 0s: want a positive duration`},
 		{[]string{"sync-log", "prune"}, "--older-than is required"},
-		{[]string{"sync-log"}, "usage: tvsync sync-log prune --older-than DURATION"},
-		{[]string{"sync-log", "drop"}, "usage: tvsync sync-log prune --older-than DURATION"},
+		{[]string{"sync-log"}, "tvsync sync-log: missing subcommand: want prune"},
+		{[]string{"sync-log", "drop"}, `tvsync sync-log: unknown subcommand "drop": want prune`},
 	} {
 		code, out, errOut := runArgs(t, url, tc.args...)
 		assert.Equal(t, 2, code, tc.args)
@@ -199,71 +195,71 @@ func metricsPosts(t *testing.T, pool *pgxpool.Pool, n int) []uuid.UUID {
 	return ids
 }
 
+// startWorker runs the worker command with metrics on a free port until
+// stop (or the end of the test), and returns its metrics URL and stderr.
+func startWorker(t *testing.T, url string, args ...string) (metricsURL string, stderr *lockedBuffer, stop func() int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stderr = &lockedBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- execute(ctx, strings.NewReader(""), io.Discard, stderr,
+			append([]string{"--database-url", url, "worker", "--metrics-addr", "127.0.0.1:0"}, args...)...)
+	}()
+	code, stopped := 0, false
+	stop = func() int {
+		if stopped {
+			return code
+		}
+		cancel()
+		select {
+		case code = <-done:
+			stopped = true
+		case <-time.After(30 * time.Second):
+			t.Fatal("the worker did not stop")
+		}
+		return code
+	}
+	t.Cleanup(func() { stop() })
+	addr := regexp.MustCompile(`url=(http://127\.0\.0\.1:\d+/metrics)`)
+	waitFor(t, "the metrics URL in the log", func() bool { return addr.MatchString(stderr.String()) })
+	return addr.FindStringSubmatch(stderr.String())[1], stderr, stop
+}
+
 func TestWorkerMetrics_ServedOverHTTP(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	_, pool := statsDB(t)
-	a := &app{stdout: io.Discard, stderr: io.Discard, log: slog.New(slog.DiscardHandler)}
-	engine, srv, err := a.startMetrics(pool, "127.0.0.1:0")
+	url, pool := statsDB(t)
+	_, err := pool.Exec(ctx, `INSERT INTO sync_queue (entity, entity_id, enqueued_at, available_at, dead) VALUES
+		('post', gen_random_uuid(), now() - interval '90 seconds', now() + interval '1 hour', false),
+		('post', gen_random_uuid(), now(), now() + interval '1 hour', false),
+		('user', gen_random_uuid(), now(), now(), true)`)
 	require.NoError(t, err)
-	assert.Regexp(t, `^http://127\.0\.0\.1:\d+/metrics$`, srv.URL())
+	metricsURL, _, _ := startWorker(t, url, "--poll", "1h")
 
-	ids := metricsPosts(t, pool, 3)
-	_, err = engine.Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: tvsync.EntityPost, IDs: ids})
-	require.NoError(t, err)
-	_, err = engine.Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: tvsync.EntityPost, IDs: ids[:2]})
-	require.NoError(t, err)
-	_, err = pool.Exec(ctx, `INSERT INTO sync_queue (entity, entity_id, enqueued_at, dead) VALUES
-		('post', gen_random_uuid(), now() - interval '90 seconds', false),
-		('post', gen_random_uuid(), now(), false),
-		('user', gen_random_uuid(), now(), true)`)
-	require.NoError(t, err)
-
-	body := get(t, srv.URL())
-	for _, line := range []string{
-		`tvsync_sync_rows_total{entity="post",outcome="upserted"} 3`,
-		`tvsync_sync_rows_total{entity="post",outcome="unchanged"} 2`,
-		`tvsync_sync_rows_total{entity="post",outcome="failed"} 0`,
-		`tvsync_sync_batches_total{entity="post",mode="incremental"} 2`,
-		`tvsync_sync_duration_seconds_count{entity="post",mode="incremental"} 2`,
-		`tvsync_queue_depth 2`,
-		`tvsync_queue_dead 1`,
-	} {
-		assert.Contains(t, body, "\n"+line+"\n")
-	}
+	body := get(t, metricsURL)
+	assert.Contains(t, body, "\ntvsync_queue_depth 2\n")
+	assert.Contains(t, body, "\ntvsync_queue_dead 1\n")
 	assert.Regexp(t, `\ntvsync_queue_oldest_age_seconds (9\d|1\d\d)(\.\d+)?(e\+\d+)?\n`, body)
-	assert.Contains(t, body, "\ngo_goroutines ")
-
-	require.NoError(t, srv.Close())
-	_, err = http.Get(srv.URL())
-	assert.Error(t, err, "the server is gone after Close")
+	assert.Contains(t, body, "\ngo_goroutines ", "the Go runtime collector")
+	assert.Contains(t, body, "\nprocess_cpu_seconds_total ", "the process collector")
 }
 
-func TestWorkerMetrics_BadAddressIsAUsageErrorNamingIt(t *testing.T) {
+func TestWorkerMetrics_EverySyncSeriesStartsAtZero(t *testing.T) {
 	t.Parallel()
-	_, pool := statsDB(t)
-	a := &app{stdout: io.Discard, stderr: io.Discard, log: slog.New(slog.DiscardHandler)}
-	_, _, err := a.startMetrics(pool, "127.0.0.1:notaport")
-	require.ErrorIs(t, err, errUsage)
-	assert.ErrorContains(t, err, `--metrics-addr "127.0.0.1:notaport"`)
-}
+	url, _ := statsDB(t)
+	metricsURL, _, _ := startWorker(t, url, "--poll", "1h")
 
-// lockedBuffer is a bytes.Buffer safe for a writer and a reader at once.
-type lockedBuffer struct {
-	mu  gosync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	body := get(t, metricsURL)
+	for _, entity := range []string{"user", "post", "comment"} {
+		for _, mode := range []string{"incremental", "full", "deferred", "repair"} {
+			assert.Contains(t, body, fmt.Sprintf("\ntvsync_sync_batches_total{entity=%q,mode=%q} 0\n", entity, mode))
+			assert.Contains(t, body, fmt.Sprintf("\ntvsync_sync_duration_seconds_count{entity=%q,mode=%q} 0\n", entity, mode))
+		}
+		for _, outcome := range []string{"upserted", "unchanged", "deleted", "missing", "failed"} {
+			assert.Contains(t, body, fmt.Sprintf("\ntvsync_sync_rows_total{entity=%q,outcome=%q} 0\n", entity, outcome))
+		}
+	}
 }
 
 // waitFor polls cond every 20ms until it holds, failing the test after 30s.
@@ -284,17 +280,7 @@ func TestWorker_ServesMetricsWhileRunningAndStopsWithIt(t *testing.T) {
 	ids := metricsPosts(t, pool, 4)
 	require.NoError(t, tvsync.New(pool, tvsync.Config{}).Enqueue(context.Background(), pool, 0, false, tvsync.Change{Entity: tvsync.EntityPost, IDs: ids}))
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stderr := &lockedBuffer{}
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"--database-url", url, "worker", "--metrics-addr", "127.0.0.1:0", "--poll", "50ms"}, io.Discard, stderr)
-	}()
-
-	addr := regexp.MustCompile(`url=(http://127\.0\.0\.1:\d+/metrics)`)
-	waitFor(t, "the metrics URL in the log", func() bool { return addr.MatchString(stderr.String()) })
-	metricsURL := addr.FindStringSubmatch(stderr.String())[1]
+	metricsURL, stderr, stop := startWorker(t, url, "--poll", "50ms")
 	upserted := "\n" + `tvsync_sync_rows_total{entity="post",outcome="upserted"} 4` + "\n"
 	var body string
 	waitFor(t, "the queued posts to be synced", func() bool {
@@ -304,13 +290,7 @@ func TestWorker_ServesMetricsWhileRunningAndStopsWithIt(t *testing.T) {
 	assert.Contains(t, body, "\n"+`tvsync_sync_batches_total{entity="post",mode="deferred"} 1`+"\n")
 	assert.Contains(t, body, "\ntvsync_queue_depth 0\n", "the worker removed what it synced")
 
-	cancel()
-	select {
-	case code := <-done:
-		assert.Equal(t, 0, code, stderr.String())
-	case <-time.After(30 * time.Second):
-		t.Fatal("the worker did not stop")
-	}
+	assert.Equal(t, 0, stop(), "a cancelled context (SIGTERM) stops the worker cleanly: "+stderr.String())
 	assert.Contains(t, stderr.String(), "tvsync worker stopped")
 	_, err := http.Get(metricsURL)
 	assert.Error(t, err, "the metrics server stopped with the worker")

@@ -396,3 +396,8 @@ func gcd(a, b uint64) uint64 {
 	}
 	return a
 }
+
+// Validate reports whether [Load] would accept o: no negative count, posts
+// only with users, comments only with posts, and no more likes than
+// distinct (post, user) pairs.
+func (o Options) Validate() error { return o.validate() }

@@ -72,7 +72,17 @@ type Options struct {
 	// Logger receives a warning when a scrape cannot read the queue; nil
 	// discards it.
 	Logger *slog.Logger
+	// Entities, if set, are the registered entities (Engine.Entities):
+	// their sync series start at zero for every mode and outcome, so that
+	// they exist before the first sync, as Prometheus advises.
+	Entities []string
 }
+
+// modes are the sync modes whose series Options.Entities pre-initializes.
+var modes = []sync.Mode{sync.ModeIncremental, sync.ModeFull, sync.ModeDeferred, sync.ModeRepair}
+
+// outcomes are the values of the rows counter's outcome label.
+var outcomes = []string{OutcomeUpserted, OutcomeUnchanged, OutcomeDeleted, OutcomeMissing, OutcomeFailed}
 
 // Metrics records sync outcomes as Prometheus metrics. It implements
 // sync.Observer and prometheus.Collector and is safe for concurrent use.
@@ -120,6 +130,15 @@ func New(opts Options) *Metrics {
 	}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
+	}
+	for _, entity := range opts.Entities {
+		for _, mode := range modes {
+			m.duration.WithLabelValues(entity, string(mode))
+			m.batches.WithLabelValues(entity, string(mode))
+		}
+		for _, outcome := range outcomes {
+			m.rows.WithLabelValues(entity, outcome)
+		}
 	}
 	if m.queue != nil {
 		m.queueDepth = prometheus.NewDesc(prometheus.BuildFQName(ns, "queue", "depth"),

@@ -1,4 +1,4 @@
-package main
+package synccli
 
 import (
 	"context"
@@ -12,47 +12,55 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/cobra"
 
 	tvsync "github.com/tvsync/tvsync/sync"
 )
 
-func init() {
-	commands["explain"] = command{"print each sync statement and its EXPLAIN ANALYZE plan on current data, rolled back: explain [--entity E] [--ids N]", runExplain}
-}
-
-// defaultExplainIDs is the batch size tvsync explain plans for by default.
+// defaultExplainIDs is the batch size explain plans for by default.
 const defaultExplainIDs = 100
 
-func runExplain(ctx context.Context, a *app, args []string) error {
-	fs := a.flags("explain")
-	entity := fs.String("entity", "", "entity whose statements to explain (default: all)")
-	n := fs.Int("ids", defaultExplainIDs, "batch size: how many ids (the first ones in id order) each statement gets")
-	if err := parse(fs, args, 0); err != nil {
-		return err
+func (a *App) explainCommand() *cobra.Command {
+	var (
+		entity string
+		n      int
+	)
+	cmd := &cobra.Command{
+		Use:   "explain [--entity E] [--ids N]",
+		Short: "print each sync statement and its EXPLAIN ANALYZE plan on current data, rolled back",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if err := checkRange("ids", n, 1, maxChunk); err != nil {
+				return err
+			}
+			s, err := a.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			names, err := entities(s.engine, entity)
+			if err != nil {
+				return err
+			}
+			if err := s.ping(ctx); err != nil {
+				return err
+			}
+			for _, name := range names {
+				ent, err := s.engine.Entity(name)
+				if err != nil {
+					return err
+				}
+				if err := explainEntity(ctx, a.stdout, s.pool, ent, n); err != nil {
+					return fmt.Errorf("explain %s: %w", name, err)
+				}
+			}
+			return nil
+		},
 	}
-	if *n < 1 {
-		return fmt.Errorf("%w: --ids %d: want at least 1", errUsage, *n)
-	}
-	pool, err := a.connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	engine := a.engine(pool)
-	entities, err := selectEntities(engine, *entity)
-	if err != nil {
-		return err
-	}
-	for _, name := range entities {
-		ent, err := engine.Entity(name)
-		if err != nil {
-			return err
-		}
-		if err := explainEntity(ctx, a.stdout, pool, ent, *n); err != nil {
-			return fmt.Errorf("explain %s: %w", name, err)
-		}
-	}
-	return nil
+	f := cmd.Flags()
+	f.StringVar(&entity, "entity", "", "entity whose statements to explain (default: all)")
+	f.IntVar(&n, "ids", defaultExplainIDs, "batch size: how many ids (the first ones in id order) each statement gets")
+	return cmd
 }
 
 // syncStatement is one statement the engine sends for an entity, as queued

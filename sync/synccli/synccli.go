@@ -1,0 +1,222 @@
+// Package synccli is tvsync's operator command line as a kit: a team's
+// main.go builds a binary with every generic command over its own entities
+// and migrations, the way River's rivercli builds the river binary.
+//
+//	func main() {
+//		synccli.Main(synccli.Config{
+//			Name: "shop",
+//			NewEngine: func(pool *pgxpool.Pool, cfg tvsync.Config) (*tvsync.Engine, error) {
+//				return tvsync.NewEngine(pool, cfg, shop.Entities()...)
+//			},
+//			Migrations: []synccli.MigrationSet{{Name: "shop", FS: shop.Migrations, VersionTable: "shop_migrations"}},
+//		})
+//	}
+//
+// The commands: migrate (up, down, status, redo), sync, verify [--repair],
+// rebuild, explain, worker, status, stats, queue retry, sync-log prune and
+// triggers, plus the binary's own (Config.Commands). The database comes from
+// --database-url or DATABASE_URL; passwords are never printed (help shows no
+// default, and URLs in errors and logs are redacted).
+//
+// Exit status: 0 on success and for help (--help, -h, help COMMAND); 1 when
+// a command fails at run time, and when verify finds drift it did not
+// repair; 2 for a usage error (unknown command or flag, bad flag value, bad
+// ids), always reported before any connection is made; 130 when interrupted
+// (SIGINT or SIGTERM; the worker instead stops cleanly and exits 0).
+package synccli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/pressly/goose/v3"
+	"github.com/spf13/cobra"
+
+	tvsync "github.com/tvsync/tvsync/sync"
+)
+
+// Exit statuses of Execute.
+const (
+	// ExitOK is a command that succeeded, or help.
+	ExitOK = 0
+	// ExitFailure is a command that failed at run time, or a verify that
+	// found drift it did not repair.
+	ExitFailure = 1
+	// ExitUsage is a command line that was wrong; nothing was done and no
+	// connection was made.
+	ExitUsage = 2
+	// ExitInterrupted is a command stopped by SIGINT or SIGTERM.
+	ExitInterrupted = 130
+)
+
+// MigrationSet is one set of goose SQL migrations the migrate command runs,
+// with a version table of its own, so that tvsync's tables and a team's
+// keep separate histories.
+type MigrationSet struct {
+	// Name identifies the set in output and in migrate's --set flag.
+	Name string
+	// FS holds the migration files (NNNNN_name.sql) at its root.
+	FS fs.FS
+	// VersionTable is goose's version table for the set; empty means goose's
+	// default, goose_db_version.
+	VersionTable string
+	// Down, if set, rolls back the set's latest migration for migrate down
+	// and redo instead of goose's plain Down; force is migrate down's
+	// --force (redo passes false). A set uses it to refuse a roll-back that
+	// would lose data unless forced.
+	Down func(ctx context.Context, pool *pgxpool.Pool, force bool) (*goose.MigrationResult, error)
+}
+
+// Config configures a CLI. Name and NewEngine are required.
+type Config struct {
+	// Name is the program name, used in help and messages ("tvsync").
+	Name string
+	// Short is the one-line description of the program in help.
+	Short string
+	// NewEngine builds the sync engine over pool with the entities of the
+	// binary; cfg carries the CLI's logger (and, for the worker, its
+	// metrics observer). The kit never registers entities itself.
+	NewEngine func(pool *pgxpool.Pool, cfg tvsync.Config) (*tvsync.Engine, error)
+	// Migrations are applied in order by "migrate up" (and rolled back in
+	// reverse order by "migrate down").
+	Migrations []MigrationSet
+	// Commands, if set, returns the binary's own commands (a demo, a seed),
+	// which get the shared flags, logger and connection through app.
+	Commands func(app *App) []*cobra.Command
+	// Stdin, Stdout and Stderr default to the process's.
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
+// CLI is a configured command line. Build it with New and run it with
+// Execute or Main.
+type CLI struct {
+	cfg Config
+}
+
+// New returns the CLI for cfg. It panics when cfg has no Name or no
+// NewEngine, a programming error.
+func New(cfg Config) *CLI {
+	if cfg.Name == "" || cfg.NewEngine == nil {
+		panic("synccli: Config needs a Name and a NewEngine")
+	}
+	if cfg.Stdin == nil {
+		cfg.Stdin = os.Stdin
+	}
+	if cfg.Stdout == nil {
+		cfg.Stdout = os.Stdout
+	}
+	if cfg.Stderr == nil {
+		cfg.Stderr = os.Stderr
+	}
+	return &CLI{cfg: cfg}
+}
+
+// Main runs the CLI on the process's arguments and exits with its status.
+// The first SIGINT or SIGTERM cancels the running command (which then exits
+// 130, or 0 for a worker that stopped cleanly); a second one kills the
+// process.
+func Main(cfg Config) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // a second signal gets the default behaviour: exit at once
+	}()
+	code := New(cfg).Execute(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// Command returns a fresh root command with every command of the CLI, for
+// documentation and tests. Run commands through Execute, which maps errors
+// to exit statuses.
+func (c *CLI) Command() *cobra.Command {
+	return newApp(c.cfg).root
+}
+
+// Execute runs the command line args (without the program name) and returns
+// the exit status. Cancelling ctx interrupts the command.
+func (c *CLI) Execute(ctx context.Context, args []string) int {
+	a := newApp(c.cfg)
+	a.ctx = ctx
+	a.root.SetArgs(args)
+	cmd, err := a.root.ExecuteContextC(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	path := c.cfg.Name
+	if cmd != nil {
+		path = cmd.CommandPath()
+	}
+	if !a.started {
+		// cobra rejected the command line before running anything: an
+		// unknown command or flag, a bad flag value, stray arguments.
+		err = &usageError{msg: err.Error()}
+	}
+	switch {
+	case ctx.Err() != nil:
+		fmt.Fprintf(a.stderr, "%s: interrupted\n", path)
+		return ExitInterrupted
+	case errors.Is(err, ErrUsage):
+		fmt.Fprintf(a.stderr, "%s: %s\nRun '%s --help' for usage.\n", path, message(err), path)
+		return ExitUsage
+	}
+	var exit *ExitError
+	if errors.As(err, &exit) {
+		fmt.Fprintf(a.stderr, "%s: %s\n", path, message(exit.Err))
+		return exit.Code
+	}
+	fmt.Fprintf(a.stderr, "%s: %s%s\n", path, message(err), a.hint(err))
+	return ExitFailure
+}
+
+// message is err's text as shown to the operator: passwords redacted, and
+// without the library's own "tvsync: " prefix after the command's.
+func message(err error) string {
+	return Redact(strings.TrimPrefix(err.Error(), "tvsync: "))
+}
+
+// hint suggests the fix for errors an operator can fix at once.
+func (a *App) hint(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table
+		return fmt.Sprintf("\nthe database is not migrated: run `%s migrate up`", a.name)
+	}
+	return ""
+}
+
+// ErrUsage is matched (with errors.Is) by every usage error: a command line
+// that is wrong, reported before any connection is made (exit status 2).
+var ErrUsage = errors.New("usage error")
+
+// usageError is a usage error with its message.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string        { return e.msg }
+func (e *usageError) Is(target error) bool { return target == ErrUsage }
+
+// Usagef returns a usage error (exit status 2) with the formatted message,
+// which should name the flag and the bad value. Commands return it before
+// connecting to the database.
+func Usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// ExitError makes Execute print Err and exit with Code, as verify does for
+// drift (exit status 1).
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
