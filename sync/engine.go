@@ -146,7 +146,8 @@ type Cascade struct {
 type Config struct {
 	// Logger receives the engine's logs; nil discards them.
 	Logger *slog.Logger
-	// SlowThreshold is the batch duration above which a warning is logged;
+	// SlowThreshold is the duration above which an incremental or deferred
+	// batch logs a warning (full-sync, rebuild and repair chunks never do);
 	// zero means 50ms, a negative value disables the warning.
 	SlowThreshold time.Duration
 	// BatchSize caps how many ids of one entity go into one statement; larger

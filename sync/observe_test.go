@@ -251,3 +251,26 @@ func TestLog_SlowSyncWarnsWithEntityAndBatchSize(t *testing.T) {
 	assert.Equal(t, slog.LevelDebug, done[0].Level)
 	assert.Equal(t, int64(3), attrsOf(done[0])["unchanged"].Int64())
 }
+
+func TestLog_FullSyncAndRepairChunksNeverWarnSlow(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.New(t)
+	var ids []uuid.UUID
+	require.NoError(t, pool.QueryRow(ctx, `WITH u AS (INSERT INTO tb_user (username) VALUES ('bulk') RETURNING id),
+		p AS (INSERT INTO tb_post (author_id, title) SELECT u.id, 'p' || g FROM u, generate_series(1, 3) g RETURNING id)
+		SELECT array_agg(id) FROM p`).Scan(&ids))
+
+	h := newRecordHandler()
+	engine := tvsync.New(pool, tvsync.Config{Logger: slog.New(h), SlowThreshold: time.Nanosecond})
+	_, err := engine.FullSync(ctx, tvsync.EntityPost, tvsync.FullOptions{})
+	require.NoError(t, err)
+	_, err = engine.Sync(ctx, tvsync.ModeRepair, tvsync.Change{Entity: tvsync.EntityPost, IDs: ids})
+	require.NoError(t, err)
+	assert.Empty(t, h.withMessage("tvsync: slow sync"), "every batch took over 1ns, none is a write's sync")
+	assert.NotEmpty(t, h.withMessage("tvsync: sync done"), "they are logged at debug")
+
+	_, err = engine.Sync(ctx, tvsync.ModeDeferred, tvsync.Change{Entity: tvsync.EntityPost, IDs: ids})
+	require.NoError(t, err)
+	assert.Len(t, h.withMessage("tvsync: slow sync"), 1, "a deferred batch syncs writes: it warns")
+}

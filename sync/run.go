@@ -781,7 +781,9 @@ func (e *Engine) observe(ctx context.Context, results []EntityResult) {
 		attrs := []any{slog.String("entity", r.Entity), slog.String("mode", string(r.Mode)),
 			slog.Int("requested", r.Requested), slog.Int("upserted", r.Upserted), slog.Int("unchanged", r.Unchanged),
 			slog.Int("deleted", r.Deleted), slog.Int("missing", r.Missing), slog.Duration("duration", r.Duration)}
-		if e.cfg.SlowThreshold > 0 && r.Duration > e.cfg.SlowThreshold {
+		// Full-sync, rebuild and repair chunks are large by design: only the
+		// syncs of writes (incremental, deferred) can be slow.
+		if e.cfg.SlowThreshold > 0 && r.Duration > e.cfg.SlowThreshold && (r.Mode == ModeIncremental || r.Mode == ModeDeferred) {
 			e.log.WarnContext(ctx, "tvsync: slow sync", append(attrs, slog.Duration("threshold", e.cfg.SlowThreshold))...)
 		} else {
 			e.log.DebugContext(ctx, "tvsync: sync done", attrs...)

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tvsync/tvsync/internal/seed"
+	"github.com/tvsync/tvsync/internal/testdb"
 )
 
 // commandPaths lists every command of the tvsync binary, as the words after
@@ -210,4 +211,97 @@ func seedSmall(t *testing.T, pool *pgxpool.Pool) {
 	t.Helper()
 	_, err := seed.Load(context.Background(), pool, seed.Options{Users: 30, Posts: 200, Comments: 600, Likes: 100})
 	require.NoError(t, err)
+}
+
+// secret is the password of the database URLs of the redaction tests.
+const secret = "s3cr3tPassw0rd"
+
+func TestCLI_NeverPrintsThePassword(t *testing.T) {
+	t.Parallel()
+	for _, how := range []string{"flag", "env"} {
+		t.Run(how, func(t *testing.T) {
+			t.Parallel()
+			url, _ := statsDB(t)
+			url = withPassword(t, url, secret)
+			require.Contains(t, url, ":"+secret+"@")
+			run := func(args ...string) (int, string) {
+				t.Helper()
+				var env []string
+				if how == "flag" {
+					args = append([]string{"--database-url", url}, args...)
+				} else {
+					env = []string{"DATABASE_URL=" + url}
+				}
+				code, out, errOut := runBinary(t, env, strings.NewReader(""), append([]string{"--log-level", "debug"}, args...)...)
+				assert.NotContains(t, out+errOut, secret, "%v printed the password", args)
+				return code, out + errOut
+			}
+			id := "5b7c1c1e-8a4e-4a43-9a57-2f5c8d4c9a11"
+			for _, args := range [][]string{
+				{"--help"}, {"sync", "--help"}, {"worker", "-h"}, {"help", "migrate", "down"},
+				{"migrate", "status"},
+				{"migrate", "up"},
+				{"seed", "--users", "20", "--posts", "50", "--comments", "100", "--likes", "10"},
+				{"sync", "--entity", "post", "--all"},
+				{"sync", "--entity", "post", "--ids", id},
+				{"verify"},
+				{"verify", "--repair", "--format", "json"},
+				{"rebuild", "--entity", "user"},
+				{"explain", "--entity", "user", "--ids", "5"},
+				{"status"},
+				{"status", "--format", "json"},
+				{"stats"},
+				{"stats", "--format", "json"},
+				{"queue", "retry"},
+				{"sync-log", "prune", "--older-than", "1h"},
+				{"triggers"},
+				{"worker", "--once"},
+				{"demo", "--users", "5", "--posts", "10", "--comments", "20", "--likes", "5"},
+				{"migrate", "redo"},
+				{"migrate", "down"},
+			} {
+				code, out := run(args...)
+				assert.Equal(t, 0, code, "%v: %s", args, out)
+			}
+
+			// The benchmark suite creates databases of its own: it needs a
+			// superuser.
+			dbURL := url
+			url = withPassword(t, testdb.ServerURL("postgres"), secret)
+			code, benchOut := run("bench", "--scale", "tiny", "--out", "")
+			assert.Equal(t, 0, code, benchOut)
+			url = dbURL
+
+			// The worker until SIGTERM, serving metrics.
+			var env []string
+			args := []string{"--log-level", "debug", "worker", "--metrics-addr", "127.0.0.1:0", "--poll", "50ms"}
+			if how == "flag" {
+				args = append([]string{"--database-url", url}, args...)
+			} else {
+				env = []string{"DATABASE_URL=" + url}
+			}
+			cmd := binaryCommand(context.Background(), t, env, args...)
+			var out, errOut lockedBuffer
+			cmd.Stdout, cmd.Stderr = &out, &errOut
+			require.NoError(t, cmd.Start())
+			waitFor(t, "the worker to start", func() bool { return strings.Contains(errOut.String(), "worker started") })
+			require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+			_ = cmd.Wait()
+			assert.Equal(t, 0, cmd.ProcessState.ExitCode(), "SIGTERM stops the worker cleanly: %s", errOut.String())
+			assert.NotContains(t, out.String()+errOut.String(), secret)
+
+			// Failures: a server that is gone, a malformed URL.
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			gone := "postgres://app:" + secret + "@" + ln.Addr().String() + "/prod"
+			require.NoError(t, ln.Close())
+			for _, bad := range []string{gone, "postgres://app:" + secret + "@127.0.0.1:notaport/prod", "host=127.0.0.1 port=notaport password=" + secret} {
+				url = bad
+				for _, args := range [][]string{{"status"}, {"sync", "--entity", "post", "--all"}, {"migrate", "up"}, {"worker", "--once"}, {"seed"}} {
+					code, out := run(args...)
+					assert.NotEqual(t, 0, code, "%v on %s: %s", args, bad, out)
+				}
+			}
+		})
+	}
 }

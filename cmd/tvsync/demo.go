@@ -64,7 +64,7 @@ func demoCommand(app *synccli.App) *cobra.Command {
 			fmt.Fprintf(out, "applied %d migrations\n", applied)
 
 			fmt.Fprintln(out, "== seed the command tables (COPY) and full-sync the query tables")
-			if err := seedAndSync(ctx, app, pool, opts, true); err != nil {
+			if err := seedAndSync(ctx, app, app.Progress("seed", seedRows(opts)), pool, opts, true); err != nil {
 				return err
 			}
 

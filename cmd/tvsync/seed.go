@@ -55,12 +55,15 @@ func seedCommand(app *synccli.App) *cobra.Command {
 			if err := checkSeed(opts); err != nil {
 				return err
 			}
+			// Rates count from the command's start, connecting included.
+			p := app.Progress("seed", seedRows(opts))
+			defer p.Finish()
 			pool, err := app.Connect(ctx)
 			if err != nil {
 				return err
 			}
 			defer pool.Close()
-			return seedAndSync(ctx, app, pool, opts, !noSync)
+			return seedAndSync(ctx, app, p, pool, opts, !noSync)
 		},
 	}
 	seedFlags(cmd, &opts)
@@ -69,11 +72,15 @@ func seedCommand(app *synccli.App) *cobra.Command {
 	return cmd
 }
 
-// seedAndSync loads opts through COPY with a progress report over every
-// row and, with doSync, full-syncs every entity.
-func seedAndSync(ctx context.Context, app *synccli.App, pool *pgxpool.Pool, opts seed.Options, doSync bool) error {
+// seedRows is how many rows opts loads.
+func seedRows(opts seed.Options) int64 {
+	return int64(opts.Users) + int64(opts.Posts) + int64(opts.Comments) + int64(opts.Likes)
+}
+
+// seedAndSync loads opts through COPY, reporting on p (which it finishes)
+// over every row and, with doSync, full-syncs every entity.
+func seedAndSync(ctx context.Context, app *synccli.App, p *synccli.Progress, pool *pgxpool.Pool, opts seed.Options, doSync bool) error {
 	start := time.Now()
-	p := app.Progress("seed", int64(opts.Users+opts.Posts+opts.Comments+opts.Likes))
 	finished := int64(0) // rows of the tables already copied
 	opts.Progress = func(_ string, done, total int) {
 		p.Set(finished + int64(done))
