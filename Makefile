@@ -10,10 +10,12 @@ all: test
 
 ## generate: regenerate db/ from queries/ and migrations/ with sqlc (pinned in tools/go.mod)
 generate:
+	@echo "sqlc: regenerating db/ (the first run compiles sqlc from tools/go.mod: about two minutes)"
 	$(SQLC) generate
 
 ## check-generated: fail when db/ is not exactly what sqlc generates
 check-generated:
+	@echo "sqlc: checking that db/ is what sqlc generates (the first run compiles sqlc from tools/go.mod: about two minutes)"
 	@$(SQLC) diff || { echo "db/ is stale: run 'make generate' and commit the result" >&2; exit 1; }
 
 vet:

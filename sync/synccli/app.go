@@ -86,6 +86,12 @@ func newApp(cfg Config) *App {
 			root.AddCommand(cmd)
 		}
 	}
+	root.InitDefaultHelpCmd()
+	for _, cmd := range root.Commands() {
+		if cmd.Name() == "help" {
+			cmd.Short = "show the help of any command"
+		}
+	}
 	root.SetHelpCommandGroupID("sync")
 	wrapRun(root, a)
 	return a
@@ -103,9 +109,9 @@ func wrapRun(cmd *cobra.Command, a *App) {
 			}
 			return run(c, args)
 		}
-	}
-	if cmd.Args == nil {
-		cmd.Args = noArgs
+		if cmd.Args == nil {
+			cmd.Args = noArgs
+		}
 	}
 	for _, sub := range cmd.Commands() {
 		wrapRun(sub, a)

@@ -156,8 +156,7 @@ func (p *Progress) Finish() {
 	case bar != nil && total > 0 && done >= total:
 		_ = bar.Finish()
 	case bar != nil:
-		_ = bar.Exit()
-		fmt.Fprintln(p.stderr)
+		_ = bar.Exit() // its completion hook ends the line
 	case p.stop != nil:
 		close(p.stop)
 		<-p.stopped

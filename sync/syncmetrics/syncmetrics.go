@@ -4,11 +4,14 @@
 // A Metrics is both the engine's sync.Observer and a prometheus.Collector.
 // Register it yourself and hand it to the engine:
 //
-//	m := syncmetrics.New(syncmetrics.Options{Queue: sync.New(pool, sync.Config{})})
+//	queue := sync.New(pool, sync.Config{})
+//	m := syncmetrics.New(syncmetrics.Options{Queue: queue, Entities: queue.Entities()})
 //	prometheus.MustRegister(m)
 //	engine := sync.New(pool, sync.Config{Observer: m})
 //
-// The engine that reports the queue can be any engine on the same database:
+// Entities makes the sync series of every registered entity start at zero,
+// so that they exist before the first sync. The engine that reports the
+// queue can be any engine on the same database:
 // QueueStats only reads sync_queue, so a second, unobserved engine breaks the
 // cycle between the engine needing its Observer and the Metrics needing its
 // queue.

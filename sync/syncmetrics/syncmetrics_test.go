@@ -233,3 +233,35 @@ app_sync_rows_total{entity="user",outcome="upserted"} 1
 	require.NoError(t, err)
 	assert.Zero(t, n, "no queue gauges without Options.Queue")
 }
+
+func TestMetrics_EntitiesStartAtZeroBeforeTheFirstSync(t *testing.T) {
+	t.Parallel()
+	m := syncmetrics.New(syncmetrics.Options{Entities: []string{"order", "product"}})
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(m))
+
+	batches, err := testutil.GatherAndCount(reg, "tvsync_sync_batches_total")
+	require.NoError(t, err)
+	assert.Equal(t, 2*4, batches, "every entity × mode")
+	rows, err := testutil.GatherAndCount(reg, "tvsync_sync_rows_total")
+	require.NoError(t, err)
+	assert.Equal(t, 2*5, rows, "every entity × outcome")
+	assert.Equal(t, map[string]uint64{
+		"order/incremental": 0, "order/full": 0, "order/deferred": 0, "order/repair": 0,
+		"product/incremental": 0, "product/full": 0, "product/deferred": 0, "product/repair": 0,
+	}, histogramCounts(t, reg, "tvsync_sync_duration_seconds"))
+	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP tvsync_sync_rows_total Synced ids by outcome: upserted, unchanged, missing or failed (each id once), and deleted tv_ rows.
+# TYPE tvsync_sync_rows_total counter
+tvsync_sync_rows_total{entity="order",outcome="deleted"} 0
+tvsync_sync_rows_total{entity="order",outcome="failed"} 0
+tvsync_sync_rows_total{entity="order",outcome="missing"} 0
+tvsync_sync_rows_total{entity="order",outcome="unchanged"} 0
+tvsync_sync_rows_total{entity="order",outcome="upserted"} 0
+tvsync_sync_rows_total{entity="product",outcome="deleted"} 0
+tvsync_sync_rows_total{entity="product",outcome="failed"} 0
+tvsync_sync_rows_total{entity="product",outcome="missing"} 0
+tvsync_sync_rows_total{entity="product",outcome="unchanged"} 0
+tvsync_sync_rows_total{entity="product",outcome="upserted"} 0
+`), "tvsync_sync_rows_total"))
+}
