@@ -106,13 +106,13 @@ func TestExecute_MapsErrorsToExitStatuses(t *testing.T) {
 func TestRedact_HidesPasswordsOfURLsAndKeyValueStrings(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
-		"connect to postgres://app:s3cr3t@db:5432/prod failed":         "connect to postgres://app:xxxxx@db:5432/prod failed",
-		"postgresql://app:p%40ss@db/prod?sslmode=require":              "postgresql://app:xxxxx@db/prod?sslmode=require",
-		"two: postgres://a:one@h/d and postgres://b:two@h/d":           "two: postgres://a:xxxxx@h/d and postgres://b:xxxxx@h/d",
-		"host=db user=app password=s3cr3t dbname=prod":                 "host=db user=app password=xxxxx dbname=prod",
-		"host=db password='se cr3t' dbname=prod":                       "host=db password=xxxxx dbname=prod",
-		"postgres://app@db:5432/prod (no password)":                    "postgres://app@db:5432/prod (no password)",
-		"postgres://db:5432/prod":                                      "postgres://db:5432/prod",
+		"connect to postgres://app:s3cr3t@db:5432/prod failed":        "connect to postgres://app:xxxxx@db:5432/prod failed",
+		"postgresql://app:p%40ss@db/prod?sslmode=require":             "postgresql://app:xxxxx@db/prod?sslmode=require",
+		"two: postgres://a:one@h/d and postgres://b:two@h/d":          "two: postgres://a:xxxxx@h/d and postgres://b:xxxxx@h/d",
+		"host=db user=app password=s3cr3t dbname=prod":                "host=db user=app password=xxxxx dbname=prod",
+		"host=db password='se cr3t' dbname=prod":                      "host=db password=xxxxx dbname=prod",
+		"postgres://app@db:5432/prod (no password)":                   "postgres://app@db:5432/prod (no password)",
+		"postgres://db:5432/prod":                                     "postgres://db:5432/prod",
 		`level=ERROR error="dial postgres://u:hunter2@127.0.0.1:1/x"`: `level=ERROR error="dial postgres://u:xxxxx@127.0.0.1:1/x"`,
 	} {
 		assert.Equal(t, want, Redact(in), in)
