@@ -38,6 +38,14 @@ func checkSeed(opts seed.Options) error {
 			return synccli.Usagef("--%s %d: want 0 to %d", f.name, f.v, maxSeedRows)
 		}
 	}
+	switch {
+	case opts.Posts > 0 && opts.Users == 0:
+		return synccli.Usagef("--posts %d needs --users above 0: posts need authors", opts.Posts)
+	case opts.Comments > 0 && opts.Posts == 0:
+		return synccli.Usagef("--comments %d needs --posts above 0", opts.Comments)
+	case int64(opts.Likes) > int64(opts.Users)*int64(opts.Posts):
+		return synccli.Usagef("--likes %d: want at most --users × --posts = %d distinct pairs", opts.Likes, int64(opts.Users)*int64(opts.Posts))
+	}
 	if err := opts.Validate(); err != nil {
 		return synccli.Usagef("%s", strings.TrimPrefix(err.Error(), "seed: invalid options: "))
 	}

@@ -77,7 +77,7 @@ func (a *App) syncCommand() *cobra.Command {
 				printReport(a.stdout, report)
 				return err
 			}
-			report, err := a.fullSync(ctx, s.pool, s.engine, entity, tvsync.FullOptions{Workers: workers, ChunkSize: chunk})
+			report, err := a.FullSync(ctx, s.pool, s.engine, entity, tvsync.FullOptions{Workers: workers, ChunkSize: chunk})
 			printReport(a.stdout, report)
 			return err
 		},
@@ -94,13 +94,9 @@ func (a *App) syncCommand() *cobra.Command {
 }
 
 // FullSync full-syncs entity with a progress report over its real total
-// (counted first), for the binary's own commands (a seed that syncs what it
-// loaded).
+// (counted first); the binary's own commands use it too (a seed that syncs
+// what it loaded).
 func (a *App) FullSync(ctx context.Context, pool *pgxpool.Pool, engine *tvsync.Engine, entity string, opts tvsync.FullOptions) (tvsync.Report, error) {
-	return a.fullSync(ctx, pool, engine, entity, opts)
-}
-
-func (a *App) fullSync(ctx context.Context, pool *pgxpool.Pool, engine *tvsync.Engine, entity string, opts tvsync.FullOptions) (tvsync.Report, error) {
 	total, err := countIDs(ctx, pool, engine, entity)
 	if err != nil {
 		return tvsync.Report{}, err

@@ -90,7 +90,10 @@ type Config struct {
 	// reverse order by "migrate down").
 	Migrations []MigrationSet
 	// Commands, if set, returns the binary's own commands (a demo, a seed),
-	// which get the shared flags, logger and connection through app.
+	// which get the shared flags, logger and connection through app. Give
+	// them a RunE (not Run, and no PersistentPreRun): the kit wraps it to
+	// check the global flags and build the logger first, and maps its
+	// error to the exit status (Usagef: 2, ExitError: its code, others: 1).
 	Commands func(app *App) []*cobra.Command
 	// Stdin, Stdout and Stderr default to the process's.
 	Stdin          io.Reader
