@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tvsync/tvsync/repository"
+	tvsync "github.com/tvsync/tvsync/sync"
 )
 
 // usersNamed counts the tb_user rows with the given username.
@@ -172,4 +173,26 @@ func TestUnitOfWork_TextPostgreSQLCannotStoreIsInvalid(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "Title", decode(t, raw)["title"])
 	assertNoDrift(t, b.pool)
+}
+
+// TestListPosts_FirstPageStartsAtTheAllZeroID: the first page, from the
+// cursor uuid.Nil, includes a post whose id is uuid.Nil.
+func TestListPosts_FirstPageStartsAtTheAllZeroID(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, repository.SyncAfterCommit)
+	_, err := b.pool.Exec(ctx, `
+		INSERT INTO tb_user (id, username) VALUES ('00000000-0000-0000-0000-000000000000', 'zero');
+		INSERT INTO tb_post (id, author_id, title) VALUES ('00000000-0000-0000-0000-000000000000', '00000000-0000-0000-0000-000000000000', 'zero'),
+			(gen_random_uuid(), '00000000-0000-0000-0000-000000000000', 'other')`)
+	require.NoError(t, err)
+	_, err = b.engine.FullSync(ctx, "post", tvsync.FullOptions{})
+	require.NoError(t, err)
+	docs, err := b.repo.ListPosts(ctx, uuid.Nil, 10)
+	require.NoError(t, err)
+	require.Len(t, docs, 2)
+	assert.Equal(t, uuid.Nil, docs[0].ID)
+	next, err := b.repo.ListPosts(ctx, docs[1].ID, 10)
+	require.NoError(t, err)
+	assert.Empty(t, next)
 }

@@ -220,7 +220,8 @@ type Document struct {
 }
 
 // ListPosts returns up to limit tv_post documents with ids after the cursor
-// (uuid.Nil for the first page), in id order.
+// (uuid.Nil for the first page, which starts at the very first id, the
+// all-zero id included), in id order.
 func (r *Repository) ListPosts(ctx context.Context, after uuid.UUID, limit int) ([]Document, error) {
 	if limit <= 0 || limit > 10000 {
 		return nil, fmt.Errorf("%w: limit %d must be between 1 and 10000", ErrInvalid, limit)
