@@ -196,7 +196,7 @@ func (b *CommentIDsByPostBatchResults) Close() error {
 const commentRangeDeleteMissing = `-- name: CommentRangeDeleteMissing :batchone
 WITH gone AS (
     DELETE FROM tv_comment t
-    WHERE t.id > $1::uuid AND t.id <= $2::uuid
+    WHERE t.id >= $1::uuid AND (t.id > $1::uuid OR t.id = '00000000-0000-0000-0000-000000000000') AND t.id <= $2::uuid
       AND NOT EXISTS (SELECT 1 FROM tb_comment x WHERE x.id = t.id)
     RETURNING t.id
 )
@@ -258,7 +258,7 @@ func (b *CommentRangeDeleteMissingBatchResults) Close() error {
 
 const commentRangeRefresh = `-- name: CommentRangeRefresh :batchone
 WITH src AS (
-    SELECT s.id, s.data FROM tv_comment_source s WHERE s.id > $1::uuid AND s.id <= $2::uuid
+    SELECT s.id, s.data FROM tv_comment_source s WHERE s.id >= $1::uuid AND (s.id > $1::uuid OR s.id = '00000000-0000-0000-0000-000000000000') AND s.id <= $2::uuid
 ),
 upserted AS (
     INSERT INTO tv_comment (id, data, updated_at)
@@ -629,7 +629,7 @@ func (b *PostIDsLikedByUserBatchResults) Close() error {
 const postRangeDeleteMissing = `-- name: PostRangeDeleteMissing :batchone
 WITH gone AS (
     DELETE FROM tv_post t
-    WHERE t.id > $1::uuid AND t.id <= $2::uuid
+    WHERE t.id >= $1::uuid AND (t.id > $1::uuid OR t.id = '00000000-0000-0000-0000-000000000000') AND t.id <= $2::uuid
       AND NOT EXISTS (SELECT 1 FROM tb_post x WHERE x.id = t.id)
     RETURNING t.id
 )
@@ -701,13 +701,13 @@ WITH c AS (
            ) ORDER BY cm.created_at DESC, cm.id DESC) AS comments
     FROM tb_comment cm
     JOIN tb_user cu ON cu.id = cm.author_id
-    WHERE cm.post_id > $1::uuid AND cm.post_id <= $2::uuid
+    WHERE cm.post_id >= $1::uuid AND cm.post_id <= $2::uuid
     GROUP BY cm.post_id
 ),
 l AS (
     SELECT pl.post_id, count(*) AS like_count
     FROM tb_post_like pl
-    WHERE pl.post_id > $1::uuid AND pl.post_id <= $2::uuid
+    WHERE pl.post_id >= $1::uuid AND pl.post_id <= $2::uuid
     GROUP BY pl.post_id
 ),
 src AS (
@@ -727,7 +727,7 @@ src AS (
     JOIN tb_user u ON u.id = p.author_id
     LEFT JOIN c ON c.post_id = p.id
     LEFT JOIN l ON l.post_id = p.id
-    WHERE p.id > $1::uuid AND p.id <= $2::uuid
+    WHERE p.id >= $1::uuid AND (p.id > $1::uuid OR p.id = '00000000-0000-0000-0000-000000000000') AND p.id <= $2::uuid
 ),
 upserted AS (
     INSERT INTO tv_post (id, data, updated_at)
@@ -1549,7 +1549,7 @@ func (b *UserIDsCommentingOnPostsOfAuthorBatchResults) Close() error {
 const userRangeDeleteMissing = `-- name: UserRangeDeleteMissing :batchone
 WITH gone AS (
     DELETE FROM tv_user t
-    WHERE t.id > $1::uuid AND t.id <= $2::uuid
+    WHERE t.id >= $1::uuid AND (t.id > $1::uuid OR t.id = '00000000-0000-0000-0000-000000000000') AND t.id <= $2::uuid
       AND NOT EXISTS (SELECT 1 FROM tb_user x WHERE x.id = t.id)
     RETURNING t.id
 )
@@ -1611,7 +1611,7 @@ func (b *UserRangeDeleteMissingBatchResults) Close() error {
 
 const userRangeRefresh = `-- name: UserRangeRefresh :batchone
 WITH src AS (
-    SELECT s.id, s.data FROM tv_user_source s WHERE s.id > $1::uuid AND s.id <= $2::uuid
+    SELECT s.id, s.data FROM tv_user_source s WHERE s.id >= $1::uuid AND (s.id > $1::uuid OR s.id = '00000000-0000-0000-0000-000000000000') AND s.id <= $2::uuid
 ),
 upserted AS (
     INSERT INTO tv_user (id, data, updated_at)

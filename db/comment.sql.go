@@ -59,7 +59,7 @@ func (q *Queries) CommentGetByID(ctx context.Context, db DBTX, id uuid.UUID) ([]
 }
 
 const commentIDsAfter = `-- name: CommentIDsAfter :many
-SELECT id FROM tb_comment WHERE id > $1::uuid ORDER BY id LIMIT $2::int
+SELECT id FROM tb_comment WHERE id >= $1::uuid AND (id > $1::uuid OR id = '00000000-0000-0000-0000-000000000000') ORDER BY id LIMIT $2::int
 `
 
 type CommentIDsAfterParams struct {
@@ -91,8 +91,8 @@ func (q *Queries) CommentIDsAfter(ctx context.Context, db DBTX, arg CommentIDsAf
 const commentVerify = `-- name: CommentVerify :many
 SELECT coalesce(s.id, t.id)::uuid AS id,
        (CASE WHEN t.id IS NULL THEN 'missing' WHEN s.id IS NULL THEN 'orphaned' ELSE 'stale' END)::text AS problem
-FROM (SELECT v.id, v.data FROM tv_comment_source v WHERE v.id > $1::uuid AND v.id <= $2::uuid) s
-FULL JOIN (SELECT r.id, r.data FROM tv_comment r WHERE r.id > $1::uuid AND r.id <= $2::uuid) t ON t.id = s.id
+FROM (SELECT v.id, v.data FROM tv_comment_source v WHERE v.id >= $1::uuid AND (v.id > $1::uuid OR v.id = '00000000-0000-0000-0000-000000000000') AND v.id <= $2::uuid) s
+FULL JOIN (SELECT r.id, r.data FROM tv_comment r WHERE r.id >= $1::uuid AND (r.id > $1::uuid OR r.id = '00000000-0000-0000-0000-000000000000') AND r.id <= $2::uuid) t ON t.id = s.id
 WHERE s.data IS DISTINCT FROM t.data
 ORDER BY 1
 `
@@ -129,7 +129,7 @@ func (q *Queries) CommentVerify(ctx context.Context, db DBTX, arg CommentVerifyP
 }
 
 const commentViewIDsAfter = `-- name: CommentViewIDsAfter :many
-SELECT id FROM tv_comment WHERE id > $1::uuid ORDER BY id LIMIT $2::int
+SELECT id FROM tv_comment WHERE id >= $1::uuid AND (id > $1::uuid OR id = '00000000-0000-0000-0000-000000000000') ORDER BY id LIMIT $2::int
 `
 
 type CommentViewIDsAfterParams struct {

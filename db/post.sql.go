@@ -62,7 +62,7 @@ func (q *Queries) PostGetByID(ctx context.Context, db DBTX, id uuid.UUID) ([]byt
 }
 
 const postIDsAfter = `-- name: PostIDsAfter :many
-SELECT id FROM tb_post WHERE id > $1::uuid ORDER BY id LIMIT $2::int
+SELECT id FROM tb_post WHERE id >= $1::uuid AND (id > $1::uuid OR id = '00000000-0000-0000-0000-000000000000') ORDER BY id LIMIT $2::int
 `
 
 type PostIDsAfterParams struct {
@@ -142,7 +142,7 @@ func (q *Queries) PostLikeDelete(ctx context.Context, db DBTX, arg PostLikeDelet
 }
 
 const postList = `-- name: PostList :many
-SELECT id, data FROM tv_post WHERE id > $1::uuid ORDER BY id LIMIT $2::int
+SELECT id, data FROM tv_post WHERE id >= $1::uuid AND (id > $1::uuid OR id = '00000000-0000-0000-0000-000000000000') ORDER BY id LIMIT $2::int
 `
 
 type PostListParams struct {
@@ -241,8 +241,8 @@ func (q *Queries) PostUpdate(ctx context.Context, db DBTX, arg PostUpdateParams)
 const postVerify = `-- name: PostVerify :many
 SELECT coalesce(s.id, t.id)::uuid AS id,
        (CASE WHEN t.id IS NULL THEN 'missing' WHEN s.id IS NULL THEN 'orphaned' ELSE 'stale' END)::text AS problem
-FROM (SELECT v.id, v.data FROM tv_post_source v WHERE v.id > $1::uuid AND v.id <= $2::uuid) s
-FULL JOIN (SELECT r.id, r.data FROM tv_post r WHERE r.id > $1::uuid AND r.id <= $2::uuid) t ON t.id = s.id
+FROM (SELECT v.id, v.data FROM tv_post_source v WHERE v.id >= $1::uuid AND (v.id > $1::uuid OR v.id = '00000000-0000-0000-0000-000000000000') AND v.id <= $2::uuid) s
+FULL JOIN (SELECT r.id, r.data FROM tv_post r WHERE r.id >= $1::uuid AND (r.id > $1::uuid OR r.id = '00000000-0000-0000-0000-000000000000') AND r.id <= $2::uuid) t ON t.id = s.id
 WHERE s.data IS DISTINCT FROM t.data
 ORDER BY 1
 `
@@ -279,7 +279,7 @@ func (q *Queries) PostVerify(ctx context.Context, db DBTX, arg PostVerifyParams)
 }
 
 const postViewIDsAfter = `-- name: PostViewIDsAfter :many
-SELECT id FROM tv_post WHERE id > $1::uuid ORDER BY id LIMIT $2::int
+SELECT id FROM tv_post WHERE id >= $1::uuid AND (id > $1::uuid OR id = '00000000-0000-0000-0000-000000000000') ORDER BY id LIMIT $2::int
 `
 
 type PostViewIDsAfterParams struct {

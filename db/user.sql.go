@@ -54,7 +54,7 @@ func (q *Queries) UserGetByID(ctx context.Context, db DBTX, id uuid.UUID) ([]byt
 }
 
 const userIDsAfter = `-- name: UserIDsAfter :many
-SELECT id FROM tb_user WHERE id > $1::uuid ORDER BY id LIMIT $2::int
+SELECT id FROM tb_user WHERE id >= $1::uuid AND (id > $1::uuid OR id = '00000000-0000-0000-0000-000000000000') ORDER BY id LIMIT $2::int
 `
 
 type UserIDsAfterParams struct {
@@ -118,8 +118,8 @@ func (q *Queries) UserRename(ctx context.Context, db DBTX, arg UserRenameParams)
 const userVerify = `-- name: UserVerify :many
 SELECT coalesce(s.id, t.id)::uuid AS id,
        (CASE WHEN t.id IS NULL THEN 'missing' WHEN s.id IS NULL THEN 'orphaned' ELSE 'stale' END)::text AS problem
-FROM (SELECT v.id, v.data FROM tv_user_source v WHERE v.id > $1::uuid AND v.id <= $2::uuid) s
-FULL JOIN (SELECT r.id, r.data FROM tv_user r WHERE r.id > $1::uuid AND r.id <= $2::uuid) t ON t.id = s.id
+FROM (SELECT v.id, v.data FROM tv_user_source v WHERE v.id >= $1::uuid AND (v.id > $1::uuid OR v.id = '00000000-0000-0000-0000-000000000000') AND v.id <= $2::uuid) s
+FULL JOIN (SELECT r.id, r.data FROM tv_user r WHERE r.id >= $1::uuid AND (r.id > $1::uuid OR r.id = '00000000-0000-0000-0000-000000000000') AND r.id <= $2::uuid) t ON t.id = s.id
 WHERE s.data IS DISTINCT FROM t.data
 ORDER BY 1
 `
@@ -156,7 +156,7 @@ func (q *Queries) UserVerify(ctx context.Context, db DBTX, arg UserVerifyParams)
 }
 
 const userViewIDsAfter = `-- name: UserViewIDsAfter :many
-SELECT id FROM tv_user WHERE id > $1::uuid ORDER BY id LIMIT $2::int
+SELECT id FROM tv_user WHERE id >= $1::uuid AND (id > $1::uuid OR id = '00000000-0000-0000-0000-000000000000') ORDER BY id LIMIT $2::int
 `
 
 type UserViewIDsAfterParams struct {

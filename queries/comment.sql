@@ -18,7 +18,7 @@ SELECT (SELECT count(*) FROM src)::int      AS found,
 -- name: CommentRangeRefresh :batchone
 -- CommentRangeRefresh upserts the tv_comment documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition, writing only those whose data changed.
 WITH src AS (
-    SELECT s.id, s.data FROM tv_comment_source s WHERE s.id > @after::uuid AND s.id <= @upto::uuid
+    SELECT s.id, s.data FROM tv_comment_source s WHERE s.id >= @after::uuid AND (s.id > @after::uuid OR s.id = '00000000-0000-0000-0000-000000000000') AND s.id <= @upto::uuid
 ),
 upserted AS (
     INSERT INTO tv_comment (id, data, updated_at)
@@ -46,7 +46,7 @@ SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at F
 -- CommentRangeDeleteMissing removes the tv_comment rows in the keyset range (@after, @upto] whose tb_comment row no longer exists.
 WITH gone AS (
     DELETE FROM tv_comment t
-    WHERE t.id > @after::uuid AND t.id <= @upto::uuid
+    WHERE t.id >= @after::uuid AND (t.id > @after::uuid OR t.id = '00000000-0000-0000-0000-000000000000') AND t.id <= @upto::uuid
       AND NOT EXISTS (SELECT 1 FROM tb_comment x WHERE x.id = t.id)
     RETURNING t.id
 )
@@ -54,11 +54,11 @@ SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at F
 
 -- name: CommentIDsAfter :many
 -- CommentIDsAfter lists tb_comment ids in id order after a keyset cursor, for full sync.
-SELECT id FROM tb_comment WHERE id > @after::uuid ORDER BY id LIMIT @page_size::int;
+SELECT id FROM tb_comment WHERE id >= @after::uuid AND (id > @after::uuid OR id = '00000000-0000-0000-0000-000000000000') ORDER BY id LIMIT @page_size::int;
 
 -- name: CommentViewIDsAfter :many
 -- CommentViewIDsAfter lists tv_comment ids in id order after a keyset cursor, to find orphans during full sync.
-SELECT id FROM tv_comment WHERE id > @after::uuid ORDER BY id LIMIT @page_size::int;
+SELECT id FROM tv_comment WHERE id >= @after::uuid AND (id > @after::uuid OR id = '00000000-0000-0000-0000-000000000000') ORDER BY id LIMIT @page_size::int;
 
 -- name: CommentIDsByAuthor :batchmany
 -- CommentIDsByAuthor lists the comments written by the given users (their tv_comment embeds the author).
@@ -84,7 +84,7 @@ DELETE FROM tb_comment WHERE id = @id RETURNING post_id, author_id;
 -- CommentVerify compares, for the ids in (@after, @upto], the stored tv_comment rows with their definition and lists those missing, stale or orphaned.
 SELECT coalesce(s.id, t.id)::uuid AS id,
        (CASE WHEN t.id IS NULL THEN 'missing' WHEN s.id IS NULL THEN 'orphaned' ELSE 'stale' END)::text AS problem
-FROM (SELECT v.id, v.data FROM tv_comment_source v WHERE v.id > @after::uuid AND v.id <= @upto::uuid) s
-FULL JOIN (SELECT r.id, r.data FROM tv_comment r WHERE r.id > @after::uuid AND r.id <= @upto::uuid) t ON t.id = s.id
+FROM (SELECT v.id, v.data FROM tv_comment_source v WHERE v.id >= @after::uuid AND (v.id > @after::uuid OR v.id = '00000000-0000-0000-0000-000000000000') AND v.id <= @upto::uuid) s
+FULL JOIN (SELECT r.id, r.data FROM tv_comment r WHERE r.id >= @after::uuid AND (r.id > @after::uuid OR r.id = '00000000-0000-0000-0000-000000000000') AND r.id <= @upto::uuid) t ON t.id = s.id
 WHERE s.data IS DISTINCT FROM t.data
 ORDER BY 1;

@@ -81,13 +81,13 @@ WITH c AS (
            ) ORDER BY cm.created_at DESC, cm.id DESC) AS comments
     FROM tb_comment cm
     JOIN tb_user cu ON cu.id = cm.author_id
-    WHERE cm.post_id > @after::uuid AND cm.post_id <= @upto::uuid
+    WHERE cm.post_id >= @after::uuid AND cm.post_id <= @upto::uuid
     GROUP BY cm.post_id
 ),
 l AS (
     SELECT pl.post_id, count(*) AS like_count
     FROM tb_post_like pl
-    WHERE pl.post_id > @after::uuid AND pl.post_id <= @upto::uuid
+    WHERE pl.post_id >= @after::uuid AND pl.post_id <= @upto::uuid
     GROUP BY pl.post_id
 ),
 src AS (
@@ -107,7 +107,7 @@ src AS (
     JOIN tb_user u ON u.id = p.author_id
     LEFT JOIN c ON c.post_id = p.id
     LEFT JOIN l ON l.post_id = p.id
-    WHERE p.id > @after::uuid AND p.id <= @upto::uuid
+    WHERE p.id >= @after::uuid AND (p.id > @after::uuid OR p.id = '00000000-0000-0000-0000-000000000000') AND p.id <= @upto::uuid
 ),
 upserted AS (
     INSERT INTO tv_post (id, data, updated_at)
@@ -135,7 +135,7 @@ SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at F
 -- PostRangeDeleteMissing removes the tv_post rows in the keyset range (@after, @upto] whose tb_post row no longer exists.
 WITH gone AS (
     DELETE FROM tv_post t
-    WHERE t.id > @after::uuid AND t.id <= @upto::uuid
+    WHERE t.id >= @after::uuid AND (t.id > @after::uuid OR t.id = '00000000-0000-0000-0000-000000000000') AND t.id <= @upto::uuid
       AND NOT EXISTS (SELECT 1 FROM tb_post x WHERE x.id = t.id)
     RETURNING t.id
 )
@@ -143,11 +143,11 @@ SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at F
 
 -- name: PostIDsAfter :many
 -- PostIDsAfter lists tb_post ids in id order after a keyset cursor, for full sync.
-SELECT id FROM tb_post WHERE id > @after::uuid ORDER BY id LIMIT @page_size::int;
+SELECT id FROM tb_post WHERE id >= @after::uuid AND (id > @after::uuid OR id = '00000000-0000-0000-0000-000000000000') ORDER BY id LIMIT @page_size::int;
 
 -- name: PostViewIDsAfter :many
 -- PostViewIDsAfter lists tv_post ids in id order after a keyset cursor, to find orphans during full sync.
-SELECT id FROM tv_post WHERE id > @after::uuid ORDER BY id LIMIT @page_size::int;
+SELECT id FROM tv_post WHERE id >= @after::uuid AND (id > @after::uuid OR id = '00000000-0000-0000-0000-000000000000') ORDER BY id LIMIT @page_size::int;
 
 -- name: PostIDsByAuthor :batchmany
 -- PostIDsByAuthor lists the posts written by the given users (their tv_post embeds the author).
@@ -167,7 +167,7 @@ SELECT data FROM tv_post WHERE id = @id;
 
 -- name: PostList :many
 -- PostList reads tv_post documents in id order after a keyset cursor.
-SELECT id, data FROM tv_post WHERE id > @after::uuid ORDER BY id LIMIT @page_size::int;
+SELECT id, data FROM tv_post WHERE id >= @after::uuid AND (id > @after::uuid OR id = '00000000-0000-0000-0000-000000000000') ORDER BY id LIMIT @page_size::int;
 
 -- name: PostCreate :one
 -- PostCreate inserts a post and returns its id.
@@ -208,8 +208,8 @@ DELETE FROM tb_post_like WHERE post_id = @post_id AND user_id = @user_id;
 -- PostVerify compares, for the ids in (@after, @upto], the stored tv_post rows with their definition and lists those missing, stale or orphaned.
 SELECT coalesce(s.id, t.id)::uuid AS id,
        (CASE WHEN t.id IS NULL THEN 'missing' WHEN s.id IS NULL THEN 'orphaned' ELSE 'stale' END)::text AS problem
-FROM (SELECT v.id, v.data FROM tv_post_source v WHERE v.id > @after::uuid AND v.id <= @upto::uuid) s
-FULL JOIN (SELECT r.id, r.data FROM tv_post r WHERE r.id > @after::uuid AND r.id <= @upto::uuid) t ON t.id = s.id
+FROM (SELECT v.id, v.data FROM tv_post_source v WHERE v.id >= @after::uuid AND (v.id > @after::uuid OR v.id = '00000000-0000-0000-0000-000000000000') AND v.id <= @upto::uuid) s
+FULL JOIN (SELECT r.id, r.data FROM tv_post r WHERE r.id >= @after::uuid AND (r.id > @after::uuid OR r.id = '00000000-0000-0000-0000-000000000000') AND r.id <= @upto::uuid) t ON t.id = s.id
 WHERE s.data IS DISTINCT FROM t.data
 ORDER BY 1;
 

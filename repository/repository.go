@@ -34,6 +34,10 @@ var (
 	// the writes committed but the sync after the commit failed. Nothing is
 	// lost: the changes stay in the durable queue and a Worker syncs them.
 	ErrCommittedNotSynced = errors.New("tvsync: writes committed but their sync failed; the changes remain queued")
+	// ErrUnitOfWorkDone is returned by every write of a UnitOfWork, and by
+	// its transaction, once the InTx call that made it has returned: its
+	// transaction is over and its connection back in the pool.
+	ErrUnitOfWorkDone = errors.New("repository: unit of work used after its InTx returned")
 )
 
 // SyncMode says when a unit of work syncs the entities its writes affected.
@@ -113,58 +117,82 @@ func (r *Repository) SyncMode() SyncMode { return r.opts.Sync }
 // error or panics, the transaction rolls back and nothing is synced or
 // queued. Otherwise the entities fn's writes affected are synced as the
 // repository's SyncMode says. The rollback runs even when ctx is cancelled.
-func (r *Repository) InTx(ctx context.Context, fn func(uow *UnitOfWork) error) (err error) {
-	conn, err := r.pool.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("begin unit of work: %w", err)
+//
+// InTx holds one pooled connection while fn runs and releases it as soon as
+// the transaction ends, before the sync that follows the commit in
+// SyncAfterCommit mode takes one of its own: a unit of work never holds two
+// connections, so any pool size, one included, is enough. The unit of work
+// is closed when InTx returns; using it afterwards returns ErrUnitOfWorkDone.
+// A nil fn returns an error wrapping ErrInvalid.
+func (r *Repository) InTx(ctx context.Context, fn func(uow *UnitOfWork) error) error {
+	if fn == nil {
+		return fmt.Errorf("repository: InTx needs a function to run, got nil: %w", ErrInvalid)
 	}
-	defer conn.Release() // returns the connection to the pool only if it is idle
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("begin unit of work: %w", err)
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			_ = tx.Rollback(context.WithoutCancel(ctx))
-		}
-	}()
-	uow := &UnitOfWork{tx: tx, repo: r}
-	if err := fn(uow); err != nil {
+	changes, err := r.commitUnit(ctx, fn)
+	if err != nil || r.opts.Sync != SyncAfterCommit || len(changes) == 0 {
 		return err
-	}
-	changes := uow.Changes()
-	switch r.opts.Sync {
-	case SyncInline:
-		if _, err := r.engine.SyncTx(ctx, tx, tvsync.ModeIncremental, changes...); err != nil {
-			return fmt.Errorf("sync inside unit of work: %w", err)
-		}
-		if err := tx.Commit(ctx); err != nil {
-			return fmt.Errorf("commit unit of work: %w", err)
-		}
-	case SyncAfterCommit:
-		// The safety net, queued with the COMMIT in one round trip: a worker
-		// takes these rows only if the sync below has not removed them
-		// within the grace period.
-		if err := r.engine.EnqueueAndCommit(ctx, tx, r.opts.AfterCommitGrace, false, changes...); err != nil {
-			return fmt.Errorf("commit unit of work: %w", err)
-		}
-	case SyncDeferred:
-		if err := r.engine.EnqueueAndCommit(ctx, tx, 0, true, changes...); err != nil {
-			return fmt.Errorf("commit unit of work: %w", err)
-		}
-	default:
-		return fmt.Errorf("repository: unknown sync mode %v", r.opts.Sync)
-	}
-	committed = true
-	if r.opts.Sync != SyncAfterCommit || len(changes) == 0 {
-		return nil
 	}
 	if _, err := r.engine.SyncAndAck(ctx, tvsync.ModeIncremental, changes...); err != nil {
 		r.log.ErrorContext(ctx, "tvsync: sync after commit failed; the changes stay queued for the worker", slog.Any("error", err))
 		return fmt.Errorf("%w: %w", ErrCommittedNotSynced, err)
 	}
 	return nil
+}
+
+// commitUnit runs fn in a transaction on a connection of its own, commits it
+// (syncing inside it in SyncInline mode, queueing in the others), closes the
+// unit of work and returns the connection to the pool. It returns the
+// changes the unit of work recorded.
+func (r *Repository) commitUnit(ctx context.Context, fn func(uow *UnitOfWork) error) (changes []tvsync.Change, err error) {
+	conn, err := r.pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("begin unit of work: %w", err)
+	}
+	defer conn.Release() // after the rollback below; a connection left in a transaction is closed, not reused
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("begin unit of work: %w", err)
+	}
+	uow := newUnitOfWork(tx, r)
+	committed := false
+	defer func() {
+		uow.guard.close()
+		if !committed {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	err = fn(uow)
+	// The unit of work ends with fn: nothing sent through it from now on
+	// (a goroutine fn left behind) can slip into the commit unrecorded.
+	uow.guard.close()
+	if err != nil {
+		return nil, err
+	}
+	changes = uow.Changes()
+	switch r.opts.Sync {
+	case SyncInline:
+		if _, err := r.engine.SyncTx(ctx, tx, tvsync.ModeIncremental, changes...); err != nil {
+			return nil, fmt.Errorf("sync inside unit of work: %w", err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return nil, fmt.Errorf("commit unit of work: %w", err)
+		}
+	case SyncAfterCommit:
+		// The safety net, queued with the COMMIT in one round trip: a worker
+		// takes these rows only if the sync after the commit has not removed
+		// them within the grace period.
+		if err := r.engine.EnqueueAndCommit(ctx, tx, r.opts.AfterCommitGrace, false, changes...); err != nil {
+			return nil, fmt.Errorf("commit unit of work: %w", err)
+		}
+	case SyncDeferred:
+		if err := r.engine.EnqueueAndCommit(ctx, tx, 0, true, changes...); err != nil {
+			return nil, fmt.Errorf("commit unit of work: %w", err)
+		}
+	default:
+		return nil, fmt.Errorf("repository: unknown sync mode %v", r.opts.Sync)
+	}
+	committed = true
+	return changes, nil
 }
 
 // GetPost returns the stored tv_post document of id.
@@ -192,7 +220,8 @@ type Document struct {
 }
 
 // ListPosts returns up to limit tv_post documents with ids after the cursor
-// (uuid.Nil for the first page), in id order.
+// (uuid.Nil for the first page, which starts at the very first id, the
+// all-zero id included), in id order.
 func (r *Repository) ListPosts(ctx context.Context, after uuid.UUID, limit int) ([]Document, error) {
 	if limit <= 0 || limit > 10000 {
 		return nil, fmt.Errorf("%w: limit %d must be between 1 and 10000", ErrInvalid, limit)
@@ -226,6 +255,10 @@ func translate(err error, entity string, id any) error {
 			return fmt.Errorf("%s %v: %s: %w", entity, id, pgErr.Detail, ErrConflict)
 		case "23514", "22001", "22P02":
 			return fmt.Errorf("%s %v: %s: %w", entity, id, pgErr.Message, ErrInvalid)
+		case "22021", "22P05":
+			// A NUL byte or invalid UTF-8 in some text (character_not_in_repertoire,
+			// untranslatable_character): the text is at fault, not the row named.
+			return fmt.Errorf("text that PostgreSQL cannot store: %s: %w", pgErr.Message, ErrInvalid)
 		}
 	}
 	return fmt.Errorf("%s %v: %w", entity, id, err)

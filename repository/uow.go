@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -18,11 +19,19 @@ import (
 // write records the entities it affects, cascades included, so that the
 // repository syncs all of them when the unit of work commits: nobody can
 // forget a sync. A UnitOfWork is only valid inside the InTx call that made
-// it and is not safe for concurrent use.
+// it and is not safe for concurrent use: once that call's fn returns, every
+// write, and every statement sent through Tx, fails with ErrUnitOfWorkDone.
 type UnitOfWork struct {
-	tx      pgx.Tx
+	tx      pgx.Tx // guarded: fails once the unit of work is closed
 	repo    *Repository
 	changes map[changeKey]struct{}
+	guard   *guard
+}
+
+// newUnitOfWork opens a unit of work over tx.
+func newUnitOfWork(tx pgx.Tx, r *Repository) *UnitOfWork {
+	g := &guard{}
+	return &UnitOfWork{tx: guardedTx{Tx: tx, g: g}, repo: r, guard: g}
 }
 
 type changeKey struct {
@@ -32,7 +41,9 @@ type changeKey struct {
 }
 
 // Tx returns the unit of work's transaction, for writes of the
-// application's own; record what they affect with Record.
+// application's own; record what they affect with Record. Like the unit of
+// work, it fails with ErrUnitOfWorkDone once InTx's fn has returned (its
+// LargeObjects and Conn are not guarded: do not keep them).
 func (u *UnitOfWork) Tx() pgx.Tx { return u.tx }
 
 // Record adds changes to sync when the unit of work commits.
@@ -90,6 +101,9 @@ func (u *UnitOfWork) CreateUser(ctx context.Context, username, fullName string) 
 	if strings.TrimSpace(username) == "" {
 		return uuid.Nil, fmt.Errorf("create user: username is empty: %w", ErrInvalid)
 	}
+	if err := checkText("username", username, "full name", fullName); err != nil {
+		return uuid.Nil, fmt.Errorf("create user: %w", err)
+	}
 	id, err := u.q().UserCreate(ctx, u.tx, db.UserCreateParams{Username: username, FullName: fullName})
 	if err != nil {
 		return uuid.Nil, fmt.Errorf("create user: %w", translate(err, "user", username))
@@ -103,6 +117,9 @@ func (u *UnitOfWork) CreateUser(ctx context.Context, username, fullName string) 
 func (u *UnitOfWork) RenameUser(ctx context.Context, id uuid.UUID, username, fullName string) error {
 	if strings.TrimSpace(username) == "" {
 		return fmt.Errorf("rename user %s: username is empty: %w", id, ErrInvalid)
+	}
+	if err := checkText("username", username, "full name", fullName); err != nil {
+		return fmt.Errorf("rename user %s: %w", id, err)
 	}
 	n, err := u.q().UserRename(ctx, u.tx, db.UserRenameParams{ID: id, Username: username, FullName: fullName})
 	if err != nil {
@@ -173,6 +190,9 @@ func (u *UnitOfWork) CreatePost(ctx context.Context, authorID uuid.UUID, title, 
 	if strings.TrimSpace(title) == "" {
 		return uuid.Nil, fmt.Errorf("create post: title is empty: %w", ErrInvalid)
 	}
+	if err := checkText("title", title, "content", content); err != nil {
+		return uuid.Nil, fmt.Errorf("create post: %w", err)
+	}
 	id, err := u.q().PostCreate(ctx, u.tx, db.PostCreateParams{AuthorID: authorID, Title: title, Content: content, Published: published})
 	if err != nil {
 		return uuid.Nil, fmt.Errorf("create post: %w", translate(err, "author", authorID))
@@ -187,6 +207,9 @@ func (u *UnitOfWork) CreatePost(ctx context.Context, authorID uuid.UUID, title, 
 func (u *UnitOfWork) UpdatePost(ctx context.Context, id uuid.UUID, title, content string) error {
 	if strings.TrimSpace(title) == "" {
 		return fmt.Errorf("update post %s: title is empty: %w", id, ErrInvalid)
+	}
+	if err := checkText("title", title, "content", content); err != nil {
+		return fmt.Errorf("update post %s: %w", id, err)
 	}
 	if _, err := u.q().PostUpdate(ctx, u.tx, db.PostUpdateParams{ID: id, Title: title, Content: content}); err != nil {
 		return fmt.Errorf("update post: %w", translate(err, "post", id))
@@ -263,6 +286,9 @@ func (u *UnitOfWork) AddComment(ctx context.Context, postID, authorID uuid.UUID,
 	if strings.TrimSpace(content) == "" {
 		return uuid.Nil, fmt.Errorf("add comment to post %s: content is empty: %w", postID, ErrInvalid)
 	}
+	if err := checkText("content", content); err != nil {
+		return uuid.Nil, fmt.Errorf("add comment to post %s: %w", postID, err)
+	}
 	id, err := u.q().CommentCreate(ctx, u.tx, db.CommentCreateParams{PostID: postID, AuthorID: authorID, Content: content})
 	if err != nil {
 		return uuid.Nil, fmt.Errorf("add comment: %w", translate(err, "post", postID))
@@ -308,6 +334,23 @@ func (u *UnitOfWork) UnlikePost(ctx context.Context, postID, userID uuid.UUID) e
 	}
 	if n > 0 {
 		u.record(tvsync.EntityPost, false, postID)
+	}
+	return nil
+}
+
+// checkText returns an error wrapping ErrInvalid, naming the field, for the
+// first of the (field name, value) pairs that a PostgreSQL text column
+// cannot store: one holding a NUL byte or bytes that are not valid UTF-8.
+// Checking before sending costs nothing and blames the right input.
+func checkText(fieldValues ...string) error {
+	for i := 0; i+1 < len(fieldValues); i += 2 {
+		field, v := fieldValues[i], fieldValues[i+1]
+		if at := strings.IndexByte(v, 0); at >= 0 {
+			return fmt.Errorf("%s contains a NUL byte at offset %d: %w", field, at, ErrInvalid)
+		}
+		if !utf8.ValidString(v) {
+			return fmt.Errorf("%s is not valid UTF-8: %w", field, ErrInvalid)
+		}
 	}
 	return nil
 }

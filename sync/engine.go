@@ -118,6 +118,11 @@ type Entity struct {
 	// Refresh and DeleteMissing for every id in the keyset range (after,
 	// upto]: full sync then reads each chunk as index range scans instead of
 	// sending id lists, and finds orphans in the same pass.
+	//
+	// In every keyset statement (the ranges, IDsAfter, ViewIDsAfter and
+	// Verify) the cursor after is exclusive except for uuid.Nil, where a
+	// walk starts: from uuid.Nil, the range or listing starts at the very
+	// first id, the all-zero id included, so that a walk covers every key.
 	RefreshRange       func(p *Pipeline, after, upto uuid.UUID) func() (RefreshResult, error)
 	DeleteMissingRange func(p *Pipeline, after, upto uuid.UUID) func() (DeleteResult, error)
 	// DeleteMissing queues the deletion of the tv_ rows of ids whose tb_ row is gone.

@@ -26,7 +26,7 @@ type FullOptions struct {
 }
 
 // FullSync rebuilds every tv_ row of entity: it walks the command table's
-// ids in keyset-paginated chunks and refreshes each chunk in its own
+// ids in keyset-paginated chunks (from the all-zero id on) and refreshes each chunk in its own
 // transaction (Workers chunks at a time), then walks the tv_ table and
 // deletes the rows whose command row is gone. Memory stays bounded by the
 // chunk size whatever the table size. Cascades are not followed: a full
@@ -61,12 +61,13 @@ func (e *Engine) FullSync(ctx context.Context, entity string, opts FullOptions) 
 			defer close(pages)
 			var after uuid.UUID
 			for {
-				ids, err := list(gctx, e.pool, after, opts.ChunkSize)
+				limit := pageLimit(after, opts.ChunkSize)
+				ids, err := list(gctx, e.pool, after, limit)
 				if err != nil {
 					return fmt.Errorf("full sync %s: list ids after %s: %w", entity, after, err)
 				}
 				pg := page{ids: ids, span: [2]uuid.UUID{after, maxUUID}}
-				if len(ids) == opts.ChunkSize {
+				if len(ids) == limit {
 					pg.span[1] = ids[len(ids)-1]
 					if ranged {
 						// End the range at a super-bucket boundary, so that

@@ -101,12 +101,13 @@ func (e *Engine) Verify(ctx context.Context, entity string, opts VerifyOptions) 
 		defer close(spans)
 		after := uuid.Nil
 		for {
-			ids, err := ent.IDsAfter(gctx, e.pool, after, opts.ChunkSize)
+			limit := pageLimit(after, opts.ChunkSize)
+			ids, err := ent.IDsAfter(gctx, e.pool, after, limit)
 			if err != nil {
 				return fmt.Errorf("verify %s: list ids after %s: %w", entity, after, err)
 			}
 			s := span{after: after, upto: maxUUID, rows: len(ids)}
-			if len(ids) == opts.ChunkSize {
+			if len(ids) == limit {
 				s.upto = ids[len(ids)-1]
 			}
 			select {

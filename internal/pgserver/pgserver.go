@@ -91,6 +91,14 @@ type Server struct {
 	dataDir string
 	logPath string
 	logger  *slog.Logger
+	// binDir, args and cred are how postgres is started, kept for Restart.
+	binDir string
+	args   []string
+	cred   *syscall.Credential
+
+	// mu serializes Restart and Stop, which replace or end the process.
+	mu      sync.Mutex
+	stopped bool
 
 	cmd    *exec.Cmd
 	exited chan struct{} // closed once cmd has been waited for
@@ -131,7 +139,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgserver: create data directory: %w", err)
 	}
-	s := &Server{dataDir: dataDir, logPath: filepath.Join(dataDir, logFileName), logger: logger}
+	s := &Server{dataDir: dataDir, logPath: filepath.Join(dataDir, logFileName), logger: logger, binDir: binDir, cred: cred}
 	ok := false
 	defer func() {
 		if !ok {
@@ -151,9 +159,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	logger.Debug("pgserver: cluster initialised", "dir", dataDir, "bindir", binDir, "elapsed", time.Since(begin))
 
-	args := serverArgs(dataDir, opts.Settings)
+	s.args = serverArgs(dataDir, opts.Settings)
 	for attempt := 1; ; attempt++ {
-		err := s.start(ctx, binDir, args, cred)
+		err := s.start(ctx, 0)
 		if err == nil {
 			break
 		}
@@ -196,6 +204,9 @@ func (s *Server) Stop() error {
 }
 
 func (s *Server) stop() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopped = true
 	var errs []error
 	if s.cmd != nil {
 		pid := s.cmd.Process.Pid
@@ -232,16 +243,62 @@ func (s *Server) stop() error {
 // took the chosen port between freePort and postgres binding it.
 var errAddrInUse = errors.New("address already in use")
 
-// start launches postgres on a fresh free port and waits until it accepts
-// connections. On failure the process has exited or been killed.
-func (s *Server) start(ctx context.Context, binDir string, args []string, cred *syscall.Credential) error {
-	port, err := freePort()
-	if err != nil {
-		return err
+// Restart stops the server with an immediate shutdown, as `pg_ctl restart
+// -m immediate` does (SIGQUIT: every backend ends at once, nothing is
+// checkpointed, as in a crash), and starts it again on the same port and
+// data directory, where it runs crash recovery. It returns once the server
+// accepts connections again, or the error of the new start. Connections
+// open before the restart are broken; clients must reconnect. Restart after
+// Stop is an error.
+func (s *Server) Restart(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return errors.New("pgserver: restart of a stopped server")
+	}
+	pid := s.cmd.Process.Pid
+	select {
+	case <-s.exited:
+		s.logger.Warn("pgserver: server had exited before the restart", "pid", pid, "err", s.exitErr)
+	default:
+		if err := s.cmd.Process.Signal(syscall.SIGQUIT); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			return fmt.Errorf("pgserver: send SIGQUIT to postgres (pid %d): %w", pid, err)
+		}
+		timer := time.NewTimer(stopTimeout)
+		select {
+		case <-s.exited:
+			timer.Stop()
+		case <-timer.C:
+			s.logger.Warn("pgserver: immediate shutdown timed out, killing", "pid", pid, "timeout", stopTimeout)
+			if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+				return fmt.Errorf("pgserver: send SIGKILL to postgres (pid %d): %w", pid, err)
+			}
+			<-s.exited
+		case <-ctx.Done():
+			return fmt.Errorf("pgserver: restart: %w", ctx.Err())
+		}
+	}
+	if err := s.start(ctx, s.port); err != nil {
+		return fmt.Errorf("pgserver: restart: %w", err)
+	}
+	s.logger.Info("pgserver: restarted", "url", s.URL("postgres"))
+	return nil
+}
+
+// start launches postgres on port (a fresh free port when zero) and waits
+// until it accepts connections. On failure the process has exited or been
+// killed.
+func (s *Server) start(ctx context.Context, port int) error {
+	if port == 0 {
+		var err error
+		if port, err = freePort(); err != nil {
+			return err
+		}
 	}
 	s.port = port
+	binDir, args, cred := s.binDir, s.args, s.cred
 
-	logFile, err := os.OpenFile(s.logPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	logFile, err := os.OpenFile(s.logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("pgserver: open server log %s: %w", s.logPath, err)
 	}

@@ -23,8 +23,11 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pressly/goose/v3"
@@ -321,30 +324,101 @@ func migrationSQL(triggers []Trigger) (string, error) {
 	b.WriteString("-- the application syncs explicitly (written by tvsync triggers --emit-migration).\n")
 	b.WriteString("-- Down recreates the functions and triggers exactly as they were.\n")
 	for _, k := range kept {
-		fmt.Fprintf(&b, "-- Function kept: %s.\n", k)
+		fmt.Fprintf(&b, "-- Function kept: %s.\n", commentText(k))
 	}
 	b.WriteString("\n-- +goose Up\n")
 	for _, t := range triggers {
-		fmt.Fprintf(&b, "-- %s %s %s ON %s writes %s\n", t.Name, t.Timing, t.Events, t.Table, strings.Join(t.WritesTables, ", "))
-		fmt.Fprintf(&b, "DROP TRIGGER IF EXISTS %s ON %s;\n", pgx.Identifier{t.Name}.Sanitize(), t.QualifiedTable())
+		fmt.Fprintf(&b, "-- %s %s %s ON %s writes %s\n", commentText(t.Name), t.Timing, t.Events, commentText(t.Table),
+			commentText(strings.Join(t.WritesTables, ", ")))
+		writeStatement(&b, fmt.Sprintf("DROP TRIGGER IF EXISTS %s ON %s", pgx.Identifier{t.Name}.Sanitize(), t.QualifiedTable()), false)
 	}
 	for _, f := range funcs {
-		fmt.Fprintf(&b, "DROP FUNCTION IF EXISTS %s;\n", f.Function)
+		writeStatement(&b, "DROP FUNCTION IF EXISTS "+f.Function, false)
 	}
 	b.WriteString("\n-- +goose Down\n")
 	for _, f := range funcs {
-		b.WriteString("-- +goose StatementBegin\n")
-		b.WriteString(strings.TrimRight(f.FunctionDef, "\n; "))
-		b.WriteString(";\n-- +goose StatementEnd\n")
+		writeStatement(&b, strings.TrimRight(f.FunctionDef, "\n; "), true)
 	}
 	for _, t := range triggers {
-		b.WriteString(strings.TrimRight(t.TriggerDef, "\n; "))
-		b.WriteString(";\n")
+		writeStatement(&b, strings.TrimRight(t.TriggerDef, "\n; "), false)
 		if alter := enableClause(t.Enabled); alter != "" {
-			fmt.Fprintf(&b, "ALTER TABLE %s %s TRIGGER %s;\n", t.QualifiedTable(), alter, pgx.Identifier{t.Name}.Sanitize())
+			writeStatement(&b, fmt.Sprintf("ALTER TABLE %s %s TRIGGER %s", t.QualifiedTable(), alter, pgx.Identifier{t.Name}.Sanitize()), false)
 		}
 	}
 	return b.String(), nil
+}
+
+// Catalog text (names, function sources, definitions) is chosen by whoever
+// could create a function or a trigger, and the migration is run by goose,
+// which reads its file line by line: a line break in a name would end a
+// "--" comment (PostgreSQL also ends one at a carriage return) and turn the
+// rest into SQL; a line that starts with "--" and holds "+goose" is taken
+// for an annotation (ending a statement early, switching on ${VAR}
+// substitution); goose drops a carriage return before a line break and
+// ends a plain statement at the first line whose last word before a "--"
+// ends in a semicolon. Catalog text therefore only enters the file through
+// commentText and writeStatement.
+
+// commentText renders catalog text for a "--" comment line: as is when it
+// is printable and cannot pass for a goose annotation, Go-quoted otherwise
+// (with "+" escaped), so that it holds no line break and no "+goose".
+func commentText(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) && !strings.Contains(s, "+goose") {
+		return s
+	}
+	return strings.ReplaceAll(strconv.QuoteToASCII(s), "+", `\x2b`)
+}
+
+// writeStatement appends the statement sql, built from catalog text, so that
+// goose reads back exactly sql and nothing else. block marks a statement
+// holding semicolons and lines of its own (a function definition), written
+// between StatementBegin and StatementEnd. A statement that goose could not
+// read back as is (see above) is shielded: executed from a one-line DO
+// block in which its text is an escaped string literal.
+func writeStatement(b *strings.Builder, sql string, block bool) {
+	shield := strings.ContainsRune(sql, '\r') || strings.Contains(sql, "+goose") ||
+		(!block && (strings.ContainsRune(sql, '\n') || strings.Contains(sql, "--")))
+	if shield {
+		sql, block = shielded(sql), true
+	}
+	if block {
+		b.WriteString("-- +goose StatementBegin\n")
+	}
+	b.WriteString(sql)
+	b.WriteString(";\n")
+	if block {
+		b.WriteString("-- +goose StatementEnd\n")
+	}
+}
+
+// shielded returns a DO statement, on one line, that executes sql: sql is
+// an escape string literal (E'...') in which every control character, line
+// breaks included, every backslash, quote and "+" is escaped, and the DO
+// body is dollar-quoted with a tag that does not occur in it.
+func shielded(sql string) string {
+	var lit strings.Builder
+	lit.WriteString("E'")
+	for i := 0; i < len(sql); {
+		r, size := utf8.DecodeRuneInString(sql[i:])
+		switch {
+		case r == utf8.RuneError && size == 1: // not UTF-8 (a SQL_ASCII database): keep the byte
+			fmt.Fprintf(&lit, `\x%02x`, sql[i])
+		case r == '\\' || r == '\'' || r == '+' || r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&lit, `\x%02x`, r)
+		case !unicode.IsPrint(r):
+			fmt.Fprintf(&lit, `\U%08x`, r)
+		default:
+			lit.WriteRune(r)
+		}
+		i += size
+	}
+	lit.WriteString("'")
+	body := "BEGIN EXECUTE " + lit.String() + "; END"
+	tag := "$tvsync$"
+	for n := 1; strings.Contains(body, tag); n++ {
+		tag = fmt.Sprintf("$tvsync%d$", n)
+	}
+	return "DO " + tag + body + tag
 }
 
 // enableClause returns the ALTER TABLE clause restoring a tgenabled state
