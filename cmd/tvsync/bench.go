@@ -9,7 +9,7 @@ import (
 )
 
 func init() {
-	commands["bench"] = command{"side-by-side benchmark suite: bench [--scale main|1m] [--out DIR]", runBench}
+	commands["bench"] = command{"side-by-side benchmark suite: bench [--scale main|1m|tiny] [--out DIR] [--data-dir DIR]", runBench}
 }
 
 // runBench runs the benchmark suite on a throwaway PostgreSQL (or on the
@@ -17,8 +17,9 @@ func init() {
 // own), prints the markdown report and writes it with its chart to --out.
 func runBench(ctx context.Context, a *app, args []string) error {
 	fs := a.flags("bench")
-	scaleName := fs.String("scale", "main", "data set: main (10k users, 100k posts, 500k comments; every measurement) or 1m (1M posts; full rebuild and peak memory only)")
+	scaleName := fs.String("scale", "main", "data set: main (10k users, 100k posts, 500k comments; every measurement), 1m (the scale table: 100k against 1M posts) or tiny (smoke test)")
 	out := fs.String("out", "docs/benchmarks", "directory for latest.md and latest.png (latest-SCALE.* for other scales); empty to only print")
+	dataDir := fs.String("data-dir", "", "kept PostgreSQL data directory whose seeded data sets later runs clone (default /var/tmp/tvsync-bench-1m for --scale 1m, none otherwise)")
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -30,12 +31,15 @@ func runBench(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return fmt.Errorf("bench: find the tvsync executable for the peak-memory child: %w", err)
 	}
-	admin, stop, err := bench.StartServer(ctx, a.databaseURL, a.log)
+	if *dataDir == "" {
+		*dataDir = bench.DefaultDataDir(scale)
+	}
+	admin, stop, err := bench.StartServer(ctx, a.databaseURL, *dataDir, a.log)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	res, err := bench.Run(ctx, bench.Config{AdminURL: admin, Scale: scale, TvsyncBin: bin, Logger: a.log})
+	res, err := bench.Run(ctx, bench.Config{AdminURL: admin, Scale: scale, TvsyncBin: bin, Logger: a.log, KeepTemplates: *dataDir != ""})
 	if err != nil {
 		return err
 	}
