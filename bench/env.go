@@ -327,7 +327,7 @@ func (env *Env) open(ctx context.Context, name string, o connOptions) (*DB, erro
 // of bytes by delay in each direction: the same databases, engines and
 // repository, with a network between client and server. Close the view
 // (its pools and proxy) before env; it drops no database.
-func (env *Env) Networked(ctx context.Context, delay time.Duration) (*Env, error) {
+func (env *Env) Networked(ctx context.Context, delay time.Duration) (_ *Env, err error) {
 	cfg, err := pgxpool.ParseConfig(env.adminURL)
 	if err != nil {
 		return nil, fmt.Errorf("bench: parse admin URL: %w", err)
@@ -354,8 +354,8 @@ func (env *Env) Networked(ctx context.Context, delay time.Duration) (*Env, error
 	view.Engine = tvsync.New(view.Pool, tvsync.Config{Logger: env.log, SlowThreshold: -1})
 	view.Repo = repository.New(view.Pool, view.Engine, repository.Options{Logger: env.log})
 	if env.Write != nil {
-		w, err := view.open(ctx, env.Write.Name, connOptions{proxy: proxy})
-		if err != nil {
+		var w *DB
+		if w, err = view.open(ctx, env.Write.Name, connOptions{proxy: proxy}); err != nil {
 			return nil, err
 		}
 		view.closers = append(view.closers, w.Pool.Close)

@@ -44,7 +44,7 @@ type LagRun struct {
 	// 50 ms while the writes ran.
 	QueueMax  int64
 	OldestMax time.Duration
-	// WaitEvents are the most frequent (role, state, wait event) of the
+	// WaitEvents are the 20 most frequent (role, state, wait event) of the
 	// database's backends, sampled from pg_stat_activity every 10 ms
 	// while the writes ran (Samples samples).
 	WaitEvents []WaitEvent
@@ -288,7 +288,7 @@ func MeasureLagRun(ctx context.Context, env *Env, rate float64, dur time.Duratio
 	res.DeferredP50, res.DeferredP99 = Percentile(commitLat, 50), Percentile(commitLat, 99)
 	res.PlainWrites = nPlain
 	res.PlainP50, res.PlainP99 = Percentile(plain, 50), Percentile(plain, 99)
-	res.QueueMax, res.OldestMax, res.WaitEvents, res.Samples = s.queueMax, s.oldestMax, s.top(8), s.samples
+	res.QueueMax, res.OldestMax, res.WaitEvents, res.Samples = s.queueMax, s.oldestMax, s.top(20), s.samples
 
 	drainStart := time.Now()
 	for {

@@ -127,8 +127,13 @@ func TestSetup_KeptTemplateSeedsOnceAndIsRebuiltWhenStale(t *testing.T) {
 	tmpl := TemplateName(ScaleTiny)
 	admin, err := (&Env{adminURL: adminURL}).openAdmin(ctx)
 	require.NoError(t, err)
+	drop := func() {
+		_, err := admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+tmpl+" WITH (FORCE)")
+		require.NoError(t, err)
+	}
+	drop() // left by an interrupted run on a lasting server
 	t.Cleanup(func() {
-		_, _ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+tmpl+" WITH (FORCE)")
+		drop()
 		admin.Close()
 	})
 	seeded := func(e *Env) bool {
