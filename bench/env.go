@@ -116,7 +116,48 @@ func StartServer(ctx context.Context, databaseURL, dataDir string, logger *slog.
 	if err != nil {
 		return "", nil, fmt.Errorf("bench: start PostgreSQL: %w", err)
 	}
+	if dataDir != "" {
+		if err := dropLeftovers(ctx, srv.URL("postgres"), logger); err != nil {
+			_ = srv.Stop()
+			return "", nil, err
+		}
+	}
 	return srv.URL("postgres"), func() { _ = srv.Stop() }, nil
+}
+
+// dropLeftovers drops the benchmark databases an interrupted run left on a
+// kept cluster (clones, and templates that were not kept), which would
+// otherwise pile up: a clone of the 1M data set takes gigabytes. Kept
+// templates (TemplateName) stay. Only for a cluster the suite owns: on a
+// server of --database-url another run may be using them.
+func dropLeftovers(ctx context.Context, adminURL string, logger *slog.Logger) error {
+	conn, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return fmt.Errorf("bench: connect to the kept cluster: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	rows, err := conn.Query(ctx, "SELECT datname FROM pg_database WHERE datname LIKE 'tvsync\\_bench\\_%' ORDER BY datname")
+	if err != nil {
+		return fmt.Errorf("bench: list leftover databases: %w", err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("bench: list leftover databases: %w", err)
+	}
+	kept := map[string]bool{}
+	for _, s := range []Scale{ScaleMain, Scale1M, ScaleTiny, ScaleTiny10} {
+		kept[TemplateName(s)] = true
+	}
+	for _, name := range names {
+		if kept[name] {
+			continue
+		}
+		logger.InfoContext(ctx, "bench: dropping a database an interrupted run left", slog.String("database", name))
+		if _, err := conn.Exec(ctx, "DROP DATABASE "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+			return fmt.Errorf("bench: drop leftover database %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // Options configures Setup.

@@ -2,11 +2,13 @@ package bench
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -172,4 +174,43 @@ func TestSetup_KeptTemplateSeedsOnceAndIsRebuiltWhenStale(t *testing.T) {
 	_, err = admin.Exec(ctx, `COMMENT ON DATABASE `+tmpl+` IS NULL`)
 	require.NoError(t, err)
 	assert.False(t, setup().Template.Reused, "an unfinished template is rebuilt")
+}
+
+// TestStartServer_KeptClusterDropsLeftoversButKeepsTemplates: an
+// interrupted run leaves its clones on a kept cluster; the next start drops
+// them and keeps the templates.
+func TestStartServer_KeptClusterDropsLeftoversButKeepsTemplates(t *testing.T) {
+	ctx := context.Background()
+	parent, err := os.MkdirTemp("", "bench-datadir-*")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = os.RemoveAll(parent) })
+	require.NoError(t, os.Chmod(parent, 0o755)) // the server user must reach the cluster
+	dir := filepath.Join(parent, "cluster")
+	logger := slog.New(slog.DiscardHandler)
+	databases := func(url string) []string {
+		conn, err := pgx.Connect(ctx, url)
+		require.NoError(t, err)
+		defer conn.Close(ctx)
+		rows, err := conn.Query(ctx, "SELECT datname FROM pg_database WHERE datname LIKE 'tvsync%' ORDER BY 1")
+		require.NoError(t, err)
+		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		return names
+	}
+
+	url, stop, err := StartServer(ctx, "", dir, logger)
+	require.NoError(t, err)
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	for _, name := range []string{TemplateName(Scale1M), "tvsync_bench_0badf00d", "tvsync_bench_0badf00d_write", "tvsync_bench_tmpl_1m_0badf00d", "tvsyncbenchother"} {
+		_, err := conn.Exec(ctx, "CREATE DATABASE "+name)
+		require.NoError(t, err)
+	}
+	require.NoError(t, conn.Close(ctx))
+	stop()
+
+	url, stop, err = StartServer(ctx, "", dir, logger)
+	require.NoError(t, err)
+	defer stop()
+	assert.Equal(t, []string{TemplateName(Scale1M), "tvsyncbenchother"}, databases(url))
 }
