@@ -187,7 +187,7 @@ func MeasureLagRun(ctx context.Context, env *Env, rate float64, dur time.Duratio
 	nPlain := max(int(res.PlainRate*dur.Seconds()), 1)
 	posts := sample(env.PostIDs, n+nPlain, seedValue)
 	if len(posts) < n+nPlain {
-		return res, fmt.Errorf("bench: deferred lag: %d writes to distinct posts need %d posts, the data set has %d", n+nPlain, n+nPlain, len(posts))
+		return res, fmt.Errorf("bench: deferred lag: %.0f writes/s for %s need %d distinct posts, the data set has %d", rate, dur, n+nPlain, len(posts))
 	}
 	users := sample(env.UserIDs, 1000, seedValue+1)
 
