@@ -198,21 +198,32 @@ func CheckPosts(ctx context.Context, pool *pgxpool.Pool, ids []uuid.UUID) error 
 // BatchResult is the batch sync measurement: per batch size, per variant.
 type BatchResult struct {
 	Sizes []int
-	// Stats[size][variant].
+	// Stats[size][variant], the runs in order (variants alternate run by
+	// run, so RatioOf compares them run by run).
 	Stats map[int]map[string]Stat
+	// Loads[size] is the 1-minute load average at the start of each run.
+	Loads map[int][]Load
+	// Network is the delay added each way (Env.Network); RTT the median
+	// round trip of `SELECT 1` on the pool the variants used.
+	Network, RTT time.Duration
 }
 
 // MeasureBatchSync times each batch variant on the same ids for every size
-// in sizes, runs times, interleaving the variants. Before each run the ids'
-// tv_post rows are overwritten with '{}' (not timed) so every run rewrites
-// them all; after each run they are checked against tv_post_source (not
-// timed).
+// in sizes, runs times, alternating the variants run by run. Before each run
+// the ids' tv_post rows are overwritten with '{}' (not timed) so every run
+// rewrites them all; after each run they are checked against tv_post_source
+// (not timed). On a Networked env every statement crosses its proxy.
 func MeasureBatchSync(ctx context.Context, env *Env, sizes []int, runs int) (BatchResult, error) {
-	res := BatchResult{Sizes: sizes, Stats: map[int]map[string]Stat{}}
+	res := BatchResult{Sizes: sizes, Stats: map[int]map[string]Stat{}, Loads: map[int][]Load{}, Network: env.Network}
+	var err error
+	if res.RTT, err = MeasureRTT(ctx, env.Pool, 50); err != nil {
+		return res, err
+	}
 	for _, n := range sizes {
 		batch := sample(env.PostIDs, n, uint64(n))
 		times := map[string][]time.Duration{}
 		for range runs {
+			res.Loads[n] = append(res.Loads[n], LoadAvg())
 			for _, v := range BatchVariants {
 				d, err := timeBatch(ctx, env, v, batch)
 				if err != nil {
@@ -225,7 +236,7 @@ func MeasureBatchSync(ctx context.Context, env *Env, sizes []int, runs int) (Bat
 		for v, ds := range times {
 			res.Stats[n][v] = Summarize(ds)
 		}
-		env.log.InfoContext(ctx, "bench: batch sync", slog.Int("ids", n),
+		env.log.InfoContext(ctx, "bench: batch sync", slog.Int("ids", n), slog.Duration("network", env.Network),
 			slog.Duration("engine", res.Stats[n][BatchEngine].Median), slog.Duration("raw", res.Stats[n][BatchRawPgx].Median),
 			slog.Duration("per_row", res.Stats[n][BatchPerRow].Median))
 	}
@@ -257,4 +268,23 @@ func timeBatch(ctx context.Context, env *Env, v string, ids []uuid.UUID) (time.D
 		return 0, fmt.Errorf("%s: %w", v, err)
 	}
 	return d, nil
+}
+
+// MeasureRTT returns the median round trip of n `SELECT 1` on one
+// connection of pool.
+func MeasureRTT(ctx context.Context, pool *pgxpool.Pool, n int) (time.Duration, error) {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("bench: round trip: acquire: %w", err)
+	}
+	defer conn.Release()
+	ds := make([]time.Duration, n)
+	for i := range ds {
+		start := time.Now()
+		if _, err := conn.Exec(ctx, "SELECT 1"); err != nil {
+			return 0, fmt.Errorf("bench: round trip: %w", err)
+		}
+		ds[i] = time.Since(start)
+	}
+	return Summarize(ds).Median, nil
 }

@@ -31,7 +31,7 @@ var (
 func TestMain(m *testing.M) {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	url, stop, err := StartServer(ctx, os.Getenv(testdb.AdminURLEnv), logger)
+	url, stop, err := StartServer(ctx, os.Getenv(testdb.AdminURLEnv), "", logger)
 	cancel()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -71,7 +71,7 @@ func TestPostRefreshSQL_IsTheStatementSqlcGenerates(t *testing.T) {
 
 func TestSummarize_MedianMinMax(t *testing.T) {
 	s := Summarize([]time.Duration{5, 1, 3, 9})
-	assert.Equal(t, Stat{Median: 4, Min: 1, Max: 9, Runs: 4}, s)
+	assert.Equal(t, Stat{Median: 4, Min: 1, Max: 9, Runs: 4, All: []time.Duration{5, 1, 3, 9}}, s)
 	assert.Equal(t, time.Duration(3), Summarize([]time.Duration{3, 1, 7}).Median)
 	assert.Equal(t, Stat{}, Summarize(nil))
 	assert.Equal(t, time.Duration(99), Percentile(seq(100), 99))
@@ -89,42 +89,90 @@ func seq(n int) []time.Duration {
 // TestRun_TinyScaleRunsEveryMeasurementAndChecksTheWork runs the whole
 // suite on a tiny data set. Every measurement verifies its own work against
 // tv_post_source (the per-row loop's Go-built documents, the triggers', the
-// wide plan's), so a variant that stopped producing the right
-// documents fails here.
+// wide plan's, the full syncs of the scale table), so a variant that
+// stopped producing the right documents fails here.
 func TestRun_TinyScaleRunsEveryMeasurementAndChecksTheWork(t *testing.T) {
 	ctx := context.Background()
 	res, err := Run(ctx, Config{AdminURL: adminURL, Scale: ScaleTiny})
 	require.NoError(t, err)
 
 	require.NotNil(t, res.Batch)
+	require.NotNil(t, res.BatchNet, "the network variant of the batch sync")
 	for _, n := range res.Batch.Sizes {
 		for _, v := range BatchVariants {
 			assert.Equal(t, 2, res.Batch.Stats[n][v].Runs, "batch %d %s", n, v)
+			assert.Len(t, res.Batch.Stats[n][v].All, 2, "per-run times kept for the ratios")
+			assert.Equal(t, 2, res.BatchNet.Stats[n][v].Runs, "network batch %d %s", n, v)
 		}
+		assert.Len(t, res.Batch.Loads[n], 2, "a load average per run")
 	}
+	assert.Equal(t, NetworkDelay, res.BatchNet.Network)
+	// A lower bound, not a speed assertion: through the proxy a round trip
+	// waits at least the delay each way.
+	assert.GreaterOrEqual(t, res.BatchNet.RTT, 2*(NetworkDelay-sleepSlack))
+
 	require.NotNil(t, res.Write)
+	require.NotNil(t, res.WriteNet)
 	for _, v := range WriteVariants {
 		assert.Equal(t, 1, res.Write.Bulk[v].Runs, v)
 		assert.Equal(t, 1, res.Write.Single[v].Runs, v)
+		assert.Equal(t, 1, res.WriteNet.Bulk[v].Runs, v)
 	}
+	assert.True(t, res.WriteNet.RowsChecked)
 	assert.GreaterOrEqual(t, res.Write.Bulk[WriteDeferredDrained].Median, res.Write.Bulk[WriteDeferred].Median)
 	require.NotNil(t, res.Full)
 	assert.Len(t, res.Full.Stats[StateStale], 2, "no materialized view for the stale state")
 	assert.Len(t, res.Full.Stats[StateCurrent], 3)
+
 	require.NotNil(t, res.Read)
-	assert.Positive(t, res.Read.Rates[ReadStored].Median)
+	require.Len(t, res.Read.Cases, 1+len(HotPostComments), "the average post and each hot post")
+	for i, n := range HotPostComments {
+		c := res.Read.Cases[1+i]
+		assert.Equal(t, float64(n), c.Comments, "the hot post really has %d comments", n)
+		assert.Equal(t, 2, c.Rates[ReadStored].Runs)
+		assert.Positive(t, c.Rates[ReadBuilt].Median)
+	}
+
 	require.NotNil(t, res.Lag)
-	assert.Equal(t, 30, res.Lag.Writes)
-	assert.Positive(t, res.Lag.Measured)
+	require.Len(t, res.Lag.Runs, 3)
+	for _, run := range res.Lag.Runs {
+		assert.Equal(t, 30, run.Writes)
+		assert.Equal(t, 30, run.Measured)
+		assert.Positive(t, run.PlainWrites, "plain writes run beside the deferred ones")
+		assert.Positive(t, run.PlainP50)
+		assert.Positive(t, run.Samples, "pg_stat_activity was sampled")
+	}
+	require.NotNil(t, res.Lag.High)
+	assert.Equal(t, 4, res.Lag.High.Workers)
+	assert.Equal(t, 60, res.Lag.High.Writes)
+	var roles []string
+	for _, run := range append(res.Lag.Runs, *res.Lag.High) {
+		for _, w := range run.WaitEvents {
+			roles = append(roles, w.Role)
+		}
+	}
+	assert.Subset(t, roles, []string{"deferred"}, "the deferred writers are seen by their application_name")
+
 	require.NotNil(t, res.Wide)
 	assert.Equal(t, 1, res.Wide.Stats[0][PlanWide].Runs)
 
+	require.NotNil(t, res.ScaleTable)
+	require.Len(t, res.ScaleTable.Points, 2)
+	small, large := res.ScaleTable.Points[0], res.ScaleTable.Points[1]
+	assert.Equal(t, ScaleTiny.Seed.Posts+len(HotPostComments), small.Posts)
+	assert.Equal(t, ScaleTiny10.Seed.Posts+len(HotPostComments), large.Posts)
+	assert.Equal(t, 2, large.Times.Runs)
+	assert.Equal(t, 2, res.ScaleTable.PerRowRatio().Runs)
+
 	md := res.Markdown()
-	for _, section := range []string{"## Targets", "## 1. Batch sync", "## 2. Write path", "## 3. Full rebuild",
-		"## 4. Read path", "## 5. Deferred mode", "## Refresh plan crossover"} {
+	for _, section := range []string{"## Targets", "## Scale: full sync per row", "## 1. Batch sync", "## 1n. Batch sync over a network",
+		"**How far apart:**", "## 2. Write path", "## 2n. Write path over a network", "## 3. Full rebuild",
+		"## 4. Read path", "post with 500 comments", "## 5. Deferred mode under load", "high rate", "**Figure to beat:**",
+		"Top wait events", "## Refresh plan crossover", "median of the per-run ratios", "Load per run"} {
 		assert.Contains(t, md, section)
 	}
-	assert.Len(t, res.Targets(), 11, "every target but peak RSS (no executable given) is judged:\n%s", md)
+	assert.Len(t, res.Targets(), 11+len(HotPostComments)+1,
+		"every target but peak RSS (no executable given) is judged, the read path once per kind of post, plus the scale table:\n%s", md)
 
 	dir := t.TempDir()
 	mdPath, pngPath, err := res.WriteFiles(dir)
@@ -133,6 +181,10 @@ func TestRun_TinyScaleRunsEveryMeasurementAndChecksTheWork(t *testing.T) {
 	png, err := os.ReadFile(pngPath)
 	require.NoError(t, err)
 	assert.Equal(t, "\x89PNG", string(png[:4]))
+	saved, err := readResults(dir, ScaleTiny.Name)
+	require.NoError(t, err)
+	require.NotNil(t, saved)
+	assert.Equal(t, res.Targets(), saved.Targets(), "the saved results judge the same as the run's")
 }
 
 func BenchmarkBatchSync(b *testing.B) {
@@ -232,11 +284,11 @@ func BenchmarkReadPath(b *testing.B) {
 func BenchmarkDeferredLag(b *testing.B) {
 	env := benchEnv(b)
 	for range b.N {
-		r, err := MeasureDeferredLag(context.Background(), env, 500, 10*time.Second, 5*time.Second, 2)
+		r, err := MeasureLagRun(context.Background(), env, 500, 10*time.Second, 2, 500)
 		require.NoError(b, err)
 		b.ReportMetric(float64(r.LagP50)/1e6, "lag-p50-ms")
 		b.ReportMetric(float64(r.LagP99)/1e6, "lag-p99-ms")
-		b.ReportMetric(float64(r.DeferredP50)/float64(r.PlainP50), "commit-x-plain")
+		b.ReportMetric(r.CommitRatio(), "commit-x-plain")
 	}
 }
 

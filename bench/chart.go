@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/color"
 	"os"
+	"slices"
 	"time"
 
 	"gonum.org/v1/plot"
@@ -27,7 +28,7 @@ func (r *Results) WriteChart(path string) error {
 		}
 		return nil
 	}
-	for _, fn := range []func() (*plot.Plot, error){r.batchPlot, r.widePlot, r.writePlot, r.fullPlot, r.readPlot, r.lagPlot} {
+	for _, fn := range []func() (*plot.Plot, error){r.scalePlot, r.batchPlot, r.widePlot, r.writePlot, r.fullPlot, r.readPlot, r.lagPlot} {
 		if err := add(fn()); err != nil {
 			return fmt.Errorf("bench: chart: %w", err)
 		}
@@ -106,8 +107,21 @@ func (r *Results) batchPlot() (*plot.Plot, error) {
 	for i, n := range x.Sizes {
 		xs[i] = float64(n)
 	}
-	return logLines("1. Batch sync (median, log-log)", "post ids per batch", "ms", BatchVariants, xs,
-		func(v string, i int) float64 { return msf(x.Stats[x.Sizes[i]][v].Median) })
+	names := slices.Clone(BatchVariants)
+	series := map[string]func(i int) float64{}
+	for _, v := range BatchVariants {
+		series[v] = func(i int) float64 { return msf(x.Stats[x.Sizes[i]][v].Median) }
+	}
+	title := "1. Batch sync (median, log-log)"
+	if net := r.BatchNet; net != nil {
+		title = fmt.Sprintf("1. Batch sync, local and +%s ms each way (median, log-log)", ms(net.Network))
+		for _, v := range BatchVariants {
+			name := v + fmt.Sprintf(", +%s ms", ms(net.Network))
+			names = append(names, name)
+			series[name] = func(i int) float64 { return msf(net.Stats[x.Sizes[i]][v].Median) }
+		}
+	}
+	return logLines(title, "post ids per batch", "ms", names, xs, func(name string, i int) float64 { return series[name](i) })
 }
 
 func (r *Results) widePlot() (*plot.Plot, error) {
@@ -176,19 +190,53 @@ func (r *Results) fullPlot() (*plot.Plot, error) {
 
 func (r *Results) readPlot() (*plot.Plot, error) {
 	rd := r.Read
-	if rd == nil {
+	if rd == nil || len(rd.Cases) == 0 {
 		return nil, nil
 	}
-	return hbars(fmt.Sprintf("4. Read path, %d readers (median)", rd.Readers), "reads per second",
-		[]string{"built at read time", "stored tv_post"}, []float64{rd.Rates[ReadBuilt].Median, rd.Rates[ReadStored].Median})
+	var labels []string
+	var vals []float64
+	for i := len(rd.Cases) - 1; i >= 0; i-- {
+		c := rd.Cases[i]
+		labels = append(labels, c.Name)
+		vals = append(vals, RateRatioOf(c.Rates[ReadStored], c.Rates[ReadBuilt]).Median)
+	}
+	return hbars(fmt.Sprintf("4. Read path, %d readers: stored / built at read time (median of per-run ratios)", rd.Readers), "throughput ratio", labels, vals)
 }
 
 func (r *Results) lagPlot() (*plot.Plot, error) {
 	l := r.Lag
-	if l == nil {
+	if l == nil || len(l.Runs) == 0 {
 		return nil, nil
 	}
-	return hbars(fmt.Sprintf("5. Deferred mode at %.0f writes/s, %d workers", l.Achieved, l.Workers), "ms",
-		[]string{"commit p50, plain write", "commit p50, deferred UoW", "lag p99", "lag p50"},
-		[]float64{msf(l.PlainP50), msf(l.DeferredP50), msf(l.LagP99), msf(l.LagP50)})
+	runs := append([]LagRun(nil), l.Runs...)
+	if l.High != nil {
+		runs = append(runs, *l.High)
+	}
+	var labels []string
+	var vals []float64
+	for i := len(runs) - 1; i >= 0; i-- {
+		run := runs[i]
+		name := fmt.Sprintf("run %d", i+1)
+		if l.High != nil && i == len(runs)-1 {
+			name = "high rate"
+		}
+		labels = append(labels, fmt.Sprintf("%s: %.0f/s, %d workers, load %s", name, run.TargetRate, run.Workers, run.Load))
+		vals = append(vals, msf(run.LagP99))
+	}
+	return hbars("5. Deferred mode: lag p99 per run", "ms", labels, vals)
+}
+
+func (r *Results) scalePlot() (*plot.Plot, error) {
+	s := r.ScaleTable
+	if s == nil || len(s.Points) == 0 {
+		return nil, nil
+	}
+	var labels []string
+	var vals []float64
+	for i := len(s.Points) - 1; i >= 0; i-- {
+		p := s.Points[i]
+		labels = append(labels, fmt.Sprintf("%d posts", p.Posts))
+		vals = append(vals, median(p.PerRow())/1e3)
+	}
+	return hbars(fmt.Sprintf("Scale: full sync per post (median), largest / smallest %.2fx", s.PerRowRatio().Median), "µs per post", labels, vals)
 }

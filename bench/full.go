@@ -135,6 +135,8 @@ func checkFull(ctx context.Context, env *Env) error {
 // FullResult is the full rebuild measurement.
 type FullResult struct {
 	States []string
+	// Loads is the 1-minute load average at the start of each run.
+	Loads []Load
 	// Stats[state][variant]; a variant absent from a state has no entry.
 	Stats map[string]map[string]Stat
 	// PeakRSS is the maximum resident set size of the child process
@@ -158,6 +160,7 @@ func MeasureFullRebuild(ctx context.Context, env *Env, states []string, runs int
 	defer func() { _ = DropMatview(context.WithoutCancel(ctx), env) }()
 	times := map[string]map[string][]time.Duration{}
 	for run := range runs {
+		res.Loads = append(res.Loads, LoadAvg())
 		for _, state := range states {
 			if times[state] == nil {
 				times[state] = map[string][]time.Duration{}
@@ -196,13 +199,26 @@ func MeasureFullRebuild(ctx context.Context, env *Env, states []string, runs int
 
 // MeasurePeakRSS empties tv_post, then runs `bin sync --entity post --all`
 // on the benchmark database as a child process and returns its peak
-// resident set size (rusage ru_maxrss of the waited child) and wall time.
-// bin is a tvsync executable.
+// resident set size (rusage ru_maxrss of the waited child) and wall time,
+// after checking tv_post against tv_post_source. bin is a tvsync
+// executable.
 func MeasurePeakRSS(ctx context.Context, env *Env, bin string) (rss int64, took time.Duration, err error) {
 	if _, err := env.Pool.Exec(ctx, "TRUNCATE tv_post"); err != nil {
 		return 0, 0, fmt.Errorf("bench: peak RSS: truncate tv_post: %w", err)
 	}
-	env.log.InfoContext(ctx, "bench: full sync in a child process for its peak RSS", slog.String("bin", bin))
+	if rss, took, err = fullSyncChild(ctx, env, bin); err != nil {
+		return 0, 0, err
+	}
+	if err := checkFull(ctx, env); err != nil {
+		return 0, took, fmt.Errorf("bench: after the child's full sync: %w", err)
+	}
+	return rss, took, nil
+}
+
+// fullSyncChild runs `bin sync --entity post --all` on env's database as
+// a child process and returns its peak RSS and wall time.
+func fullSyncChild(ctx context.Context, env *Env, bin string) (rss int64, took time.Duration, err error) {
+	env.log.InfoContext(ctx, "bench: full sync in a child process", slog.String("bin", bin), slog.Int("posts", len(env.PostIDs)))
 	cmd := exec.CommandContext(ctx, bin, "--database-url", env.URL, "--log-level", "warn", "sync", "--entity", "post", "--all")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -214,9 +230,6 @@ func MeasurePeakRSS(ctx context.Context, env *Env, bin string) (rss int64, took 
 	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	if !ok {
 		return 0, took, fmt.Errorf("bench: no rusage for the child process")
-	}
-	if err := checkFull(ctx, env); err != nil {
-		return 0, took, fmt.Errorf("bench: after the child's full sync: %w", err)
 	}
 	return ru.Maxrss * 1024, took, nil // Linux reports ru_maxrss in KiB
 }

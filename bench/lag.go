@@ -9,15 +9,17 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/tvsync/tvsync/repository"
 	tvsync "github.com/tvsync/tvsync/sync"
 )
 
-// LagResult is the deferred-mode lag measurement.
-type LagResult struct {
-	// TargetRate is the paced write rate asked for (writes/s); Achieved is
-	// what the writers sustained; Duration how long the deferred phase ran.
+// LagRun is one run of the deferred-mode measurement.
+type LagRun struct {
+	// TargetRate is the paced rate of deferred writes asked for
+	// (writes/s); Achieved is what the writers sustained; Duration how
+	// long the deferred writes took.
 	TargetRate, Achieved float64
 	Duration             time.Duration
 	Workers, Writers     int
@@ -27,13 +29,79 @@ type LagResult struct {
 	// Lag is commit → tv_post current, per write.
 	LagP50, LagP99, LagMax time.Duration
 	// Commit latency (begin to commit returned) of the deferred units of
-	// work and of plain writes (same insert, no queue) at the same rate.
+	// work, and of plain writes (same insert, no queue) paced at
+	// PlainRate at the same time, with the same workers running.
 	DeferredP50, DeferredP99 time.Duration
-	PlainP50, PlainP99       time.Duration
+	PlainRate                float64
 	PlainWrites              int
+	PlainP50, PlainP99       time.Duration
 	// Drain is how long the queue took to empty after the last write.
 	Drain time.Duration
+	// Load and LoadEnd are the 1-minute load average before and after.
+	Load, LoadEnd Load
+	// QueueMax is the most rows seen pending in sync_queue, and
+	// OldestMax the oldest pending row's greatest age, sampled every
+	// 50 ms while the writes ran.
+	QueueMax  int64
+	OldestMax time.Duration
+	// WaitEvents are the 20 most frequent (role, state, wait event) of the
+	// database's backends, sampled from pg_stat_activity every 10 ms
+	// while the writes ran (Samples samples).
+	WaitEvents []WaitEvent
+	Samples    int
 }
+
+// CommitRatio is the deferred commit latency over the plain one (p50s).
+func (r LagRun) CommitRatio() float64 {
+	if r.PlainP50 <= 0 {
+		return 0
+	}
+	return float64(r.DeferredP50) / float64(r.PlainP50)
+}
+
+// WaitEvent is how often backends of one role were seen in one state and
+// wait event.
+type WaitEvent struct {
+	// Role is deferred (writers of deferred units of work), plain (plain
+	// writers), worker (sync workers), or a background process type.
+	Role, State string
+	// Event is "type:event", or "CPU" for an active backend with no wait
+	// event (running, or runnable and waiting for a core).
+	Event string
+	// Count is how many samples saw it; PerSample is Count / Samples, the
+	// mean number of backends in it.
+	Count     int
+	PerSample float64
+}
+
+// LagResult is the deferred-mode lag measurement.
+type LagResult struct {
+	// Runs at the base rate, one after the other.
+	Runs []LagRun
+	// High is the run at the high rate with more workers: its lag p99 is
+	// the figure to beat. Nil when not run.
+	High *LagRun
+}
+
+// LagOptions configures MeasureDeferredLag.
+type LagOptions struct {
+	// Rate writes/s for For with Workers workers, Runs times.
+	Rate    float64
+	For     time.Duration
+	Workers int
+	Runs    int
+	// HighRate writes/s with HighWorkers workers, once; zero skips it.
+	HighRate    float64
+	HighWorkers int
+}
+
+// Pool roles, as application_name, for the wait-event sampling.
+const (
+	appDeferred = "tvsync-bench-deferred"
+	appPlain    = "tvsync-bench-plain"
+	appWorker   = "tvsync-bench-worker"
+	appSampler  = "tvsync-bench-sampler"
+)
 
 // paced calls fn(i) for i in [0, n) at rate calls per second, from
 // writers goroutines, and returns when all calls are done, with the first
@@ -76,77 +144,155 @@ func paced(ctx context.Context, n, writers int, rate float64, fn func(i int) err
 	return time.Since(start), first
 }
 
-// MeasureDeferredLag, on the write clone, first paces plain single-comment
-// writes (insert and commit, no sync) at rate for plainFor, then runs
-// workers Workers (sync.NewWorker with the zero WorkerConfig, w.Run) and
-// paces deferred units of work (uow.AddComment in SyncDeferred mode) at rate
-// for dur. Every write goes to a different post, so each post's
-// tv_post.updated_at is the moment the worker synced that write; the lag
-// of a write is that moment minus when its commit returned.
-func MeasureDeferredLag(ctx context.Context, env *Env, rate float64, dur, plainFor time.Duration, workers int) (LagResult, error) {
-	const writers = 8
-	res := LagResult{TargetRate: rate, Workers: workers, Writers: writers}
+// MeasureDeferredLag runs opts.Runs runs at opts.Rate, then one at
+// opts.HighRate (see MeasureLagRun), on the write clone.
+func MeasureDeferredLag(ctx context.Context, env *Env, opts LagOptions) (LagResult, error) {
+	var res LagResult
+	for run := range opts.Runs {
+		r, err := MeasureLagRun(ctx, env, opts.Rate, opts.For, opts.Workers, uint64(500+run))
+		if err != nil {
+			return res, err
+		}
+		res.Runs = append(res.Runs, r)
+	}
+	if opts.HighRate > 0 {
+		r, err := MeasureLagRun(ctx, env, opts.HighRate, opts.For, opts.HighWorkers, 600)
+		if err != nil {
+			return res, err
+		}
+		res.High = &r
+	}
+	return res, nil
+}
+
+// MeasureLagRun, on the write clone, runs workers Workers (sync.NewWorker
+// with the zero WorkerConfig, w.Run) and, while they run, paces deferred
+// units of work (uow.AddComment in SyncDeferred mode) at rate for dur and,
+// at the same time, plain single-comment writes (insert and commit, no
+// queue) at rate/4, so that both commit latencies are measured under the
+// same load. Every write goes to a different post (picked with seedValue),
+// so each post's tv_post.updated_at is the moment a worker synced that
+// write; the lag of a write is that moment minus when its commit returned.
+// Deferred writers, plain writers and workers use pools of their own,
+// named in application_name, and pg_stat_activity is sampled every 10 ms
+// for their wait events.
+func MeasureLagRun(ctx context.Context, env *Env, rate float64, dur time.Duration, workers int, seedValue uint64) (LagRun, error) {
+	writers := max(8, int(rate/100))
+	const plainWriters = 4
+	res := LagRun{TargetRate: rate, Workers: workers, Writers: writers, PlainRate: rate / 4, Load: LoadAvg()}
 	if env.Write == nil {
 		return res, errNoWriteDB
 	}
-	d := env.Write
 	n := int(rate * dur.Seconds())
-	nPlain := int(rate * plainFor.Seconds())
-	posts := sample(env.PostIDs, n+nPlain, 500)
-	users := sample(env.UserIDs, 1000, 501)
-	post := func(i int) uuid.UUID { return posts[i%len(posts)] }
-
-	env.log.InfoContext(ctx, "bench: deferred lag: plain writes", slog.Int("writes", nPlain), slog.Float64("per_second", rate))
-	plain := make([]time.Duration, nPlain)
-	_, err := paced(ctx, nPlain, writers, rate, func(i int) error {
-		start := time.Now()
-		err := pgx.BeginFunc(ctx, d.Pool, func(tx pgx.Tx) error {
-			_, err := tx.Exec(ctx, "INSERT INTO tb_comment (post_id, author_id, content) VALUES ($1, $2, $3)",
-				post(n+i), users[i%len(users)], "bench plain comment")
-			return err
-		})
-		plain[i] = time.Since(start)
-		return err
-	})
-	if err != nil {
-		return res, fmt.Errorf("bench: plain paced writes: %w", err)
+	nPlain := max(int(res.PlainRate*dur.Seconds()), 1)
+	posts := sample(env.PostIDs, n+nPlain, seedValue)
+	if len(posts) < n+nPlain {
+		return res, fmt.Errorf("bench: deferred lag: %.0f writes/s for %s need %d distinct posts, the data set has %d", rate, dur, n+nPlain, len(posts))
 	}
-	res.PlainWrites = nPlain
-	res.PlainP50, res.PlainP99 = Percentile(plain, 50), Percentile(plain, 99)
+	users := sample(env.UserIDs, 1000, seedValue+1)
 
-	wctx, stop := context.WithCancel(ctx)
+	name := env.Write.Name
+	var closers []func()
+	defer func() {
+		for _, c := range closers {
+			c()
+		}
+	}()
+	open := func(app string, conns int) (*DB, error) {
+		d, err := env.open(ctx, name, connOptions{appName: app, maxConns: int32(conns)})
+		if err != nil {
+			return nil, err
+		}
+		closers = append(closers, d.Pool.Close)
+		return d, nil
+	}
+	deferredDB, err := open(appDeferred, writers+2)
+	if err != nil {
+		return res, err
+	}
+	plainDB, err := open(appPlain, plainWriters+1)
+	if err != nil {
+		return res, err
+	}
+	workerDB, err := open(appWorker, 2*workers+2)
+	if err != nil {
+		return res, err
+	}
+	workerEngine := tvsync.New(workerDB.Pool, tvsync.Config{Logger: env.log, SlowThreshold: -1})
+
+	wctx, stopWorkers := context.WithCancel(ctx)
 	var wg gosync.WaitGroup
 	for range workers {
-		w := tvsync.NewWorker(d.Engine, d.Pool, tvsync.WorkerConfig{})
+		w := tvsync.NewWorker(workerEngine, workerDB.Pool, tvsync.WorkerConfig{})
 		wg.Go(func() { _ = w.Run(wctx) })
 	}
-	defer func() { stop(); wg.Wait() }()
+	defer func() { stopWorkers(); wg.Wait() }()
 	time.Sleep(200 * time.Millisecond) // let the workers reach LISTEN
 
-	env.log.InfoContext(ctx, "bench: deferred lag: deferred units of work", slog.Int("writes", n),
-		slog.Float64("per_second", rate), slog.Int("workers", workers))
-	repo := repository.New(d.Pool, d.Engine, repository.Options{Sync: repository.SyncDeferred})
+	sctx, stopSampling := context.WithCancel(ctx)
+	sampled := make(chan sampleResult, 1)
+	go func() { sampled <- sampleActivity(sctx, env, name) }()
+
+	env.log.InfoContext(ctx, "bench: deferred lag run", slog.Int("writes", n), slog.Float64("per_second", rate),
+		slog.Int("workers", workers), slog.String("load", res.Load.String()))
+	deferredEngine := tvsync.New(deferredDB.Pool, tvsync.Config{Logger: env.log, SlowThreshold: -1})
+	repo := repository.New(deferredDB.Pool, deferredEngine, repository.Options{Sync: repository.SyncDeferred})
 	commitLat := make([]time.Duration, n)
 	committed := make([]time.Time, n)
-	took, err := paced(ctx, n, writers, rate, func(i int) error {
-		start := time.Now()
-		err := repo.InTx(ctx, func(uow *repository.UnitOfWork) error {
-			_, err := uow.AddComment(ctx, post(i), users[i%len(users)], "bench deferred comment")
+	plain := make([]time.Duration, nPlain)
+	var took time.Duration
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		var err error
+		took, err = paced(gctx, n, writers, rate, func(i int) error {
+			start := time.Now()
+			err := repo.InTx(gctx, func(uow *repository.UnitOfWork) error {
+				_, err := uow.AddComment(gctx, posts[i], users[i%len(users)], "bench deferred comment")
+				return err
+			})
+			committed[i] = time.Now()
+			commitLat[i] = committed[i].Sub(start)
 			return err
 		})
-		committed[i] = time.Now()
-		commitLat[i] = committed[i].Sub(start)
-		return err
+		if err != nil {
+			return fmt.Errorf("bench: deferred paced writes: %w", err)
+		}
+		return nil
 	})
+	g.Go(func() error {
+		_, err := paced(gctx, nPlain, plainWriters, res.PlainRate, func(i int) error {
+			start := time.Now()
+			err := pgx.BeginFunc(gctx, plainDB.Pool, func(tx pgx.Tx) error {
+				_, err := tx.Exec(gctx, "INSERT INTO tb_comment (post_id, author_id, content) VALUES ($1, $2, $3)",
+					posts[n+i], users[i%len(users)], "bench plain comment")
+				return err
+			})
+			plain[i] = time.Since(start)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("bench: plain paced writes: %w", err)
+		}
+		return nil
+	})
+	err = g.Wait()
+	stopSampling()
+	s := <-sampled
 	if err != nil {
-		return res, fmt.Errorf("bench: deferred paced writes: %w", err)
+		return res, err
+	}
+	if s.err != nil {
+		return res, s.err
 	}
 	res.Writes, res.Duration, res.Achieved = n, took, float64(n)/took.Seconds()
 	res.DeferredP50, res.DeferredP99 = Percentile(commitLat, 50), Percentile(commitLat, 99)
+	res.PlainWrites = nPlain
+	res.PlainP50, res.PlainP99 = Percentile(plain, 50), Percentile(plain, 99)
+	res.QueueMax, res.OldestMax, res.WaitEvents, res.Samples = s.queueMax, s.oldestMax, s.top(20), s.samples
 
 	drainStart := time.Now()
 	for {
-		st, err := d.Engine.QueueStats(ctx)
+		st, err := env.Write.Engine.QueueStats(ctx)
 		if err != nil {
 			return res, err
 		}
@@ -156,19 +302,17 @@ func MeasureDeferredLag(ctx context.Context, env *Env, rate float64, dur, plainF
 		if time.Since(drainStart) > time.Minute {
 			return res, fmt.Errorf("bench: deferred lag: %d rows still queued a minute after the last write", st.Pending)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
 	res.Drain = time.Since(drainStart)
+	res.LoadEnd = LoadAvg()
 
-	written := map[uuid.UUID]int{}
-	for i := range n {
-		written[post(i)]++
-	}
-	rows, err := d.Pool.Query(ctx, "SELECT id, updated_at FROM tv_post WHERE id = ANY($1)", posts[:min(n, len(posts))])
+	deferredPosts := posts[:n]
+	synced := map[uuid.UUID]time.Time{}
+	rows, err := env.Write.Pool.Query(ctx, "SELECT id, updated_at FROM tv_post WHERE id = ANY($1)", deferredPosts)
 	if err != nil {
 		return res, fmt.Errorf("bench: deferred lag: read tv_post: %w", err)
 	}
-	synced := map[uuid.UUID]time.Time{}
 	for rows.Next() {
 		var id uuid.UUID
 		var at time.Time
@@ -181,23 +325,21 @@ func MeasureDeferredLag(ctx context.Context, env *Env, rate float64, dur, plainF
 	if err := rows.Err(); err != nil {
 		return res, fmt.Errorf("bench: deferred lag: read tv_post: %w", err)
 	}
-	var lags []time.Duration
-	for i := range n {
-		if written[post(i)] != 1 {
-			continue
-		}
-		at, ok := synced[post(i)]
+	lags := make([]time.Duration, 0, n)
+	for i, id := range deferredPosts {
+		at, ok := synced[id]
 		if !ok {
-			return res, fmt.Errorf("bench: deferred lag: tv_post of post %s missing", post(i))
+			return res, fmt.Errorf("bench: deferred lag: tv_post of post %s missing", id)
 		}
 		lags = append(lags, at.Sub(committed[i]))
 	}
 	res.Measured = len(lags)
 	res.LagP50, res.LagP99, res.LagMax = Percentile(lags, 50), Percentile(lags, 99), Percentile(lags, 100)
-	if err := CheckPosts(ctx, d.Pool, posts[:min(n, len(posts))]); err != nil {
+	if err := CheckPosts(ctx, env.Write.Pool, deferredPosts); err != nil {
 		return res, fmt.Errorf("bench: deferred lag: %w", err)
 	}
 	env.log.InfoContext(ctx, "bench: deferred lag", slog.Duration("p50", res.LagP50), slog.Duration("p99", res.LagP99),
-		slog.Float64("achieved_per_s", res.Achieved))
+		slog.Float64("achieved_per_s", res.Achieved), slog.Float64("commit_x_plain", res.CommitRatio()),
+		slog.String("load", res.Load.String()))
 	return res, nil
 }

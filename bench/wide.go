@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -48,6 +49,8 @@ type WideResult struct {
 	Sizes []int
 	// Stats[size][plan].
 	Stats map[int]map[string]Stat
+	// Loads is the 1-minute load average at the start of each run.
+	Loads []Load
 }
 
 // MeasureWideCrossover times both refresh plans on the same ids for each
@@ -58,12 +61,13 @@ type WideResult struct {
 func MeasureWideCrossover(ctx context.Context, env *Env, sizes []int, runs int) (WideResult, error) {
 	res := WideResult{Sizes: sizes, Stats: map[int]map[string]Stat{}}
 	for _, n := range sizes {
-		batch := env.PostIDs
+		batch := append(slices.Clone(env.PostIDs), hotIDs(env.HotPosts)...)
 		if n > 0 {
 			batch = sample(env.PostIDs, n, uint64(n)+7)
 		}
 		times := map[string][]time.Duration{}
 		for run := range runs {
+			res.Loads = append(res.Loads, LoadAvg())
 			for _, plan := range PlanVariants {
 				if err := StalePosts(ctx, env.Pool, batch); err != nil {
 					return res, err

@@ -274,16 +274,21 @@ type WriteResult struct {
 	// RowsChecked says the tv_post rows were verified current after every
 	// variant's runs.
 	RowsChecked bool
+	// Loads is the 1-minute load average at the start of each run.
+	Loads []Load
+	// Network is the delay added each way (Env.Network), zero for none.
+	Network time.Duration
 }
 
 // MeasureWritePath times every write variant on the write clone: bulk
 // transactions of bulkComments comments over bulkPosts posts, and
 // singleWrites one-comment transactions, runs times each, variants
-// interleaved. Triggers are installed only for their own runs; every run
-// is undone (not timed) so all start from the same data.
+// alternating run by run. Triggers are installed only for their own runs;
+// every run is undone (not timed) so all start from the same data. On a
+// Networked env every statement crosses its proxy.
 func MeasureWritePath(ctx context.Context, env *Env, bulkComments, bulkPosts, singleWrites, runs int) (WriteResult, error) {
 	res := WriteResult{BulkComments: bulkComments, BulkPosts: bulkPosts, SingleWrites: singleWrites,
-		Bulk: map[string]Stat{}, Single: map[string]Stat{}}
+		Bulk: map[string]Stat{}, Single: map[string]Stat{}, Network: env.Network}
 	if env.Write == nil {
 		return res, errNoWriteDB
 	}
@@ -296,7 +301,8 @@ func MeasureWritePath(ctx context.Context, env *Env, bulkComments, bulkPosts, si
 	}
 	bulkTimes, singleTimes := map[string][]time.Duration{}, map[string][]time.Duration{}
 	for run := range runs {
-		env.log.InfoContext(ctx, "bench: write path", slog.Int("run", run+1), slog.Int("of", runs))
+		res.Loads = append(res.Loads, LoadAvg())
+		env.log.InfoContext(ctx, "bench: write path", slog.Int("run", run+1), slog.Int("of", runs), slog.Duration("network", env.Network))
 		for _, v := range WriteVariants {
 			if v == WriteDeferred {
 				continue // measured within the WriteDeferredDrained runs

@@ -14,9 +14,9 @@ import (
 // the server of --database-url, where it creates and drops databases of its
 // own), prints the markdown report and writes it with its chart to --out.
 func benchCommand(app *synccli.App) *cobra.Command {
-	var scaleName, out string
+	var scaleName, out, dataDir string
 	cmd := &cobra.Command{
-		Use:   "bench [--scale main|1m] [--out DIR]",
+		Use:   "bench [--scale main|1m|tiny] [--out DIR] [--data-dir DIR]",
 		Short: "side-by-side benchmark suite (a throwaway PostgreSQL, or databases of its own on --database-url's server)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -28,12 +28,15 @@ func benchCommand(app *synccli.App) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("bench: find the tvsync executable for the peak-memory child: %w", err)
 			}
-			admin, stop, err := bench.StartServer(ctx, app.DatabaseURL(), app.Logger())
+			if dataDir == "" {
+				dataDir = bench.DefaultDataDir(scale)
+			}
+			admin, stop, err := bench.StartServer(ctx, app.DatabaseURL(), dataDir, app.Logger())
 			if err != nil {
 				return err
 			}
 			defer stop()
-			res, err := bench.Run(ctx, bench.Config{AdminURL: admin, Scale: scale, TvsyncBin: bin, Logger: app.Logger()})
+			res, err := bench.Run(ctx, bench.Config{AdminURL: admin, Scale: scale, TvsyncBin: bin, Logger: app.Logger(), KeepTemplates: dataDir != ""})
 			if err != nil {
 				return err
 			}
@@ -49,7 +52,8 @@ func benchCommand(app *synccli.App) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&scaleName, "scale", "main", "data set: main (10k users, 100k posts, 500k comments; every measurement) or 1m (1M posts; full rebuild and peak memory only)")
+	cmd.Flags().StringVar(&scaleName, "scale", "main", "data set: main (10k users, 100k posts, 500k comments; every measurement), 1m (the scale table: 100k against 1M posts) or tiny (smoke test)")
+	cmd.Flags().StringVar(&dataDir, "data-dir", "", "kept PostgreSQL data directory whose seeded data sets later runs clone (default /var/tmp/tvsync-bench-1m for --scale 1m, none otherwise)")
 	cmd.Flags().StringVar(&out, "out", "docs/benchmarks", "directory for latest.md and latest.png (latest-SCALE.* for other scales); empty to only print")
 	return cmd
 }

@@ -82,6 +82,13 @@ type Options struct {
 	// port, listen_addresses and unix_socket_directories are managed by Start
 	// and are rejected.
 	Settings map[string]string
+	// DataDir, if set, is where the cluster lives instead of a temporary
+	// directory, and it persists: Start creates the directory and runs
+	// initdb only when it holds no cluster yet (no PG_VERSION file), and
+	// Stop shuts the server down but keeps the directory, so the next Start
+	// on it finds the same databases. Two servers cannot share one DataDir
+	// at once (postgres refuses to start on a directory in use).
+	DataDir string
 }
 
 // Server is a running throwaway PostgreSQL cluster started by [Start].
@@ -89,6 +96,7 @@ type Options struct {
 type Server struct {
 	port    int
 	dataDir string
+	keep    bool // dataDir is Options.DataDir: Stop leaves it in place
 	logPath string
 	logger  *slog.Logger
 	// binDir, args and cred are how postgres is started, kept for Restart.
@@ -135,14 +143,14 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 
-	dataDir, err := os.MkdirTemp("", "tvsync-pg-*")
+	dataDir, keep, err := makeDataDir(opts.DataDir)
 	if err != nil {
-		return nil, fmt.Errorf("pgserver: create data directory: %w", err)
+		return nil, err
 	}
-	s := &Server{dataDir: dataDir, logPath: filepath.Join(dataDir, logFileName), logger: logger, binDir: binDir, cred: cred}
+	s := &Server{dataDir: dataDir, keep: keep, logPath: filepath.Join(dataDir, logFileName), logger: logger, binDir: binDir, cred: cred}
 	ok := false
 	defer func() {
-		if !ok {
+		if !ok && !keep {
 			if err := os.RemoveAll(dataDir); err != nil {
 				logger.Warn("pgserver: remove data directory", "dir", dataDir, "err", err)
 			}
@@ -154,10 +162,14 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		}
 	}
 
-	if err := initdb(ctx, binDir, dataDir, cred); err != nil {
-		return nil, err
+	if _, err := os.Stat(filepath.Join(dataDir, "PG_VERSION")); keep && err == nil {
+		logger.Info("pgserver: reusing the cluster", "dir", dataDir)
+	} else {
+		if err := initdb(ctx, binDir, dataDir, cred); err != nil {
+			return nil, err
+		}
+		logger.Debug("pgserver: cluster initialised", "dir", dataDir, "bindir", binDir, "elapsed", time.Since(begin))
 	}
-	logger.Debug("pgserver: cluster initialised", "dir", dataDir, "bindir", binDir, "elapsed", time.Since(begin))
 
 	s.args = serverArgs(dataDir, opts.Settings)
 	for attempt := 1; ; attempt++ {
@@ -197,7 +209,8 @@ func (s *Server) Host() string { return host }
 
 // Stop shuts the server down with a fast shutdown (SIGINT), kills it with
 // SIGKILL if it has not exited after about 10 seconds, and removes its data
-// directory. It is idempotent: later calls return the first call's result.
+// directory (but not an Options.DataDir). It is idempotent: later calls
+// return the first call's result.
 func (s *Server) Stop() error {
 	s.stopOnce.Do(func() { s.stopErr = s.stop() })
 	return s.stopErr
@@ -232,11 +245,32 @@ func (s *Server) stop() error {
 			}
 		}
 	}
-	if err := os.RemoveAll(s.dataDir); err != nil {
-		errs = append(errs, fmt.Errorf("pgserver: remove data directory %s: %w", s.dataDir, err))
+	if !s.keep {
+		if err := os.RemoveAll(s.dataDir); err != nil {
+			errs = append(errs, fmt.Errorf("pgserver: remove data directory %s: %w", s.dataDir, err))
+		}
 	}
 	s.logger.Info("pgserver: stopped", "port", s.port, "dir", s.dataDir)
 	return errors.Join(errs...)
+}
+
+// makeDataDir returns the cluster directory: dir made absolute and created
+// when it is set (keep), else a new temporary directory.
+func makeDataDir(dir string) (path string, keep bool, err error) {
+	if dir == "" {
+		path, err = os.MkdirTemp("", "tvsync-pg-*")
+		if err != nil {
+			return "", false, fmt.Errorf("pgserver: create data directory: %w", err)
+		}
+		return path, false, nil
+	}
+	if path, err = filepath.Abs(dir); err != nil {
+		return "", true, fmt.Errorf("pgserver: data directory %q: %w", dir, err)
+	}
+	if err := os.MkdirAll(path, 0o700); err != nil {
+		return "", true, fmt.Errorf("pgserver: create data directory %s: %w", path, err)
+	}
+	return path, true, nil
 }
 
 // errAddrInUse marks a start attempt that failed because another process

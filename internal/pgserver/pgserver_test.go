@@ -6,6 +6,7 @@ import (
 	"context"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -56,4 +57,34 @@ func TestStartStop(t *testing.T) {
 func TestStartRejectsReservedSetting(t *testing.T) {
 	_, err := Start(context.Background(), Options{Settings: map[string]string{"port": "1"}})
 	require.ErrorContains(t, err, `"port"`)
+}
+
+// TestStart_DataDirPersistsAcrossRestarts: with Options.DataDir the cluster
+// lives in that directory, Stop leaves it in place, and the next Start on
+// it finds the data written before (no new initdb).
+func TestStart_DataDirPersistsAcrossRestarts(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	parent, err := os.MkdirTemp("", "pgserver-datadir-*")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = os.RemoveAll(parent) })
+	require.NoError(t, os.Chmod(parent, 0o755)) // the server user must reach dir
+	dir := filepath.Join(parent, "cluster")
+
+	srv, err := Start(ctx, Options{DataDir: dir})
+	require.NoError(t, err)
+	conn, err := pgx.Connect(ctx, srv.URL("postgres"))
+	require.NoError(t, err)
+	_, err = conn.Exec(ctx, "CREATE DATABASE kept")
+	require.NoError(t, err)
+	require.NoError(t, conn.Close(ctx))
+	require.NoError(t, srv.Stop())
+	require.FileExists(t, filepath.Join(dir, "PG_VERSION"), "Stop must keep a DataDir cluster")
+
+	srv, err = Start(ctx, Options{DataDir: dir})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = srv.Stop() })
+	conn, err = pgx.Connect(ctx, srv.URL("kept"))
+	require.NoError(t, err, "the database created before the restart must still exist")
+	require.NoError(t, conn.Close(ctx))
 }
