@@ -14,13 +14,14 @@ func init() {
 func runMigrate(ctx context.Context, a *app, args []string) error {
 	fs := a.flags("migrate")
 	fs.Usage = func() {
-		fmt.Fprintln(a.stderr, "usage: tvsync migrate up|down|status|redo [--database-url URL]")
+		fmt.Fprintln(a.stderr, "usage: tvsync migrate up|down|status|redo [--force] [--database-url URL]")
 		fs.PrintDefaults()
 	}
 	if len(args) == 0 {
 		return fmt.Errorf("%w: migrate needs one of up, down, status, redo", errUsage)
 	}
 	verb := args[0]
+	force := fs.Bool("force", false, "down/redo: roll back even while sync_queue holds rows (they are lost)")
 	if err := parse(fs, args[1:], 0); err != nil {
 		return err
 	}
@@ -45,13 +46,13 @@ func runMigrate(ctx context.Context, a *app, args []string) error {
 		}
 		return err
 	case "down":
-		r, err := m.Down(ctx)
+		r, err := m.Down(ctx, *force)
 		if r != nil {
 			fmt.Fprintf(a.stdout, "rolled back %s (%s)\n", r.Source.Path, r.Duration)
 		}
 		return err
 	case "redo":
-		r, err := m.Down(ctx)
+		r, err := m.Down(ctx, *force)
 		if err != nil {
 			return err
 		}
