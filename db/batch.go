@@ -1027,6 +1027,133 @@ func (b *QueueAckBatchResults) Close() error {
 	return b.br.Close()
 }
 
+const queueBatchTimeouts = `-- name: QueueBatchTimeouts :batchexec
+SELECT set_config('lock_timeout', $1::bigint || 'ms', true),
+       set_config('statement_timeout', $2::bigint || 'ms', true)
+`
+
+type QueueBatchTimeoutsBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type QueueBatchTimeoutsParams struct {
+	LockTimeoutMs      int64
+	StatementTimeoutMs int64
+}
+
+// QueueBatchTimeouts bounds, for the worker's batch transaction only, each lock wait and each statement (in milliseconds, 0 for no limit).
+func (q *Queries) QueueBatchTimeouts(ctx context.Context, db DBTX, arg []QueueBatchTimeoutsParams) *QueueBatchTimeoutsBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.LockTimeoutMs,
+			a.StatementTimeoutMs,
+		}
+		batch.Queue(queueBatchTimeouts, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &QueueBatchTimeoutsBatchResults{br, len(arg), false}
+}
+
+func (b *QueueBatchTimeoutsBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *QueueBatchTimeoutsBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const queueClaim = `-- name: QueueClaim :batchmany
+SELECT entity, entity_id, cascade, attempts
+FROM sync_queue
+WHERE NOT dead AND available_at <= now()
+ORDER BY available_at
+LIMIT $1::int
+FOR UPDATE SKIP LOCKED
+`
+
+type QueueClaimBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type QueueClaimRow struct {
+	Entity   string
+	EntityID uuid.UUID
+	Cascade  bool
+	Attempts int32
+}
+
+// QueueClaim locks a batch of ready rows that no other worker holds, oldest first.
+func (q *Queries) QueueClaim(ctx context.Context, db DBTX, batchSize []int32) *QueueClaimBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range batchSize {
+		vals := []interface{}{
+			a,
+		}
+		batch.Queue(queueClaim, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &QueueClaimBatchResults{br, len(batchSize), false}
+}
+
+func (b *QueueClaimBatchResults) Query(f func(int, []QueueClaimRow, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []QueueClaimRow
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var i QueueClaimRow
+				if err := rows.Scan(
+					&i.Entity,
+					&i.EntityID,
+					&i.Cascade,
+					&i.Attempts,
+				); err != nil {
+					return err
+				}
+				items = append(items, i)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *QueueClaimBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
 const queueDelete = `-- name: QueueDelete :batchexec
 DELETE FROM sync_queue WHERE entity = $1::text AND entity_id = ANY($2::uuid[])
 `
@@ -1084,7 +1211,13 @@ FROM unnest($4::uuid[]) AS ids(id)
 ORDER BY ids.id
 ON CONFLICT (entity, entity_id) DO UPDATE
     SET cascade      = sync_queue.cascade OR EXCLUDED.cascade,
-        available_at = least(sync_queue.available_at, EXCLUDED.available_at),
+        -- A row waiting out the backoff of a failed attempt keeps it: a
+        -- write does not buy a failing row an early retry (the retry reads
+        -- the newest data anyway), so it is parked only after max_attempts
+        -- over the intended backoff.
+        available_at = CASE WHEN sync_queue.attempts > 0 AND NOT sync_queue.dead
+                            THEN greatest(sync_queue.available_at, EXCLUDED.available_at)
+                            ELSE least(sync_queue.available_at, EXCLUDED.available_at) END,
         attempts     = CASE WHEN sync_queue.dead THEN 0 ELSE sync_queue.attempts END,
         dead         = false
 `
@@ -1102,7 +1235,7 @@ type QueueEnqueueParams struct {
 	Ids          []uuid.UUID
 }
 
-// QueueEnqueue records, in the write transaction, that ids of one entity need a sync; a pending row is coalesced, a parked one revived.
+// QueueEnqueue records, in the write transaction, that ids of one entity need a sync; a pending row is coalesced (keeping the backoff of one that failed), a parked one revived.
 func (q *Queries) QueueEnqueue(ctx context.Context, db DBTX, arg []QueueEnqueueParams) *QueueEnqueueBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
@@ -1143,7 +1276,7 @@ const queueFail = `-- name: QueueFail :batchexec
 UPDATE sync_queue
 SET attempts     = attempts + 1,
     last_error   = $1::text,
-    available_at = now() + least(interval '1 second' * power(2, attempts), make_interval(secs => $2::float8)),
+    available_at = now() + least(interval '1 second' * power(2, least(attempts, 30)), make_interval(secs => $2::float8)),
     dead         = attempts + 1 >= $3::int
 WHERE entity = $4::text AND entity_id = ANY($5::uuid[])
 `
@@ -1162,7 +1295,7 @@ type QueueFailParams struct {
 	Ids               []uuid.UUID
 }
 
-// QueueFail records a failed attempt on claimed rows: retry after a backoff, or park them as dead after max_attempts.
+// QueueFail records a failed attempt on claimed rows: retry after a backoff (1s doubling per attempt, capped), or park them as dead after max_attempts.
 func (q *Queries) QueueFail(ctx context.Context, db DBTX, arg []QueueFailParams) *QueueFailBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {

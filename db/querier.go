@@ -82,22 +82,24 @@ type Querier interface {
 	PostWideRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *PostWideRefreshBatchResults
 	// QueueAck removes, inside the sync that covers them, the queued rows of ids that no worker holds; a row asking for cascades only goes if this sync cascaded it.
 	QueueAck(ctx context.Context, db DBTX, arg []QueueAckParams) *QueueAckBatchResults
+	// QueueBatchTimeouts bounds, for the worker's batch transaction only, each lock wait and each statement (in milliseconds, 0 for no limit).
+	QueueBatchTimeouts(ctx context.Context, db DBTX, arg []QueueBatchTimeoutsParams) *QueueBatchTimeoutsBatchResults
 	// QueueClaim locks a batch of ready rows that no other worker holds, oldest first.
-	QueueClaim(ctx context.Context, db DBTX, batchSize int32) ([]QueueClaimRow, error)
+	QueueClaim(ctx context.Context, db DBTX, batchSize []int32) *QueueClaimBatchResults
 	// QueueDeadList shows parked rows with their last error, oldest first.
 	QueueDeadList(ctx context.Context, db DBTX, maxRows int32) ([]QueueDeadListRow, error)
 	// QueueDelete removes claimed rows of one entity once their sync has succeeded.
 	QueueDelete(ctx context.Context, db DBTX, arg []QueueDeleteParams) *QueueDeleteBatchResults
-	// QueueEnqueue records, in the write transaction, that ids of one entity need a sync; a pending row is coalesced, a parked one revived.
+	// QueueEnqueue records, in the write transaction, that ids of one entity need a sync; a pending row is coalesced (keeping the backoff of one that failed), a parked one revived.
 	QueueEnqueue(ctx context.Context, db DBTX, arg []QueueEnqueueParams) *QueueEnqueueBatchResults
-	// QueueFail records a failed attempt on claimed rows: retry after a backoff, or park them as dead after max_attempts.
+	// QueueFail records a failed attempt on claimed rows: retry after a backoff (1s doubling per attempt, capped), or park them as dead after max_attempts.
 	QueueFail(ctx context.Context, db DBTX, arg []QueueFailParams) *QueueFailBatchResults
 	// QueueNotify wakes the workers listening on the given channel when the transaction commits.
 	QueueNotify(ctx context.Context, db DBTX, channel []string) *QueueNotifyBatchResults
 	// QueueRetryDead revives every parked row for an immediate retry.
 	QueueRetryDead(ctx context.Context, db DBTX) (int64, error)
-	// QueueStats summarizes the queue for tvsync status and metrics: rows pending, the oldest pending row's age, rows parked as dead.
-	QueueStats(ctx context.Context, db DBTX) (QueueStatsRow, error)
+	// QueueStats summarizes the queue for tvsync status and metrics: rows pending, the oldest pending row's age, rows parked as dead, rows naming none of the registered entities.
+	QueueStats(ctx context.Context, db DBTX, registered []string) (QueueStatsRow, error)
 	// SyncLock takes the transaction-scoped advisory locks of a sync, in the given (sorted) order, each shared or exclusive as @shared says: the engine's lock plan (sync/locks.go) makes overlapping syncs of one entity run one after the other, so the later one reads the newer data.
 	SyncLock(ctx context.Context, db DBTX, arg []SyncLockParams) *SyncLockBatchResults
 	// SyncLogInsert writes the sync_log row of one entity batch; a sync queues one per entity in a single round trip.

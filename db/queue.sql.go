@@ -12,48 +12,6 @@ import (
 	"github.com/google/uuid"
 )
 
-const queueClaim = `-- name: QueueClaim :many
-SELECT entity, entity_id, cascade, attempts
-FROM sync_queue
-WHERE NOT dead AND available_at <= now()
-ORDER BY available_at
-LIMIT $1::int
-FOR UPDATE SKIP LOCKED
-`
-
-type QueueClaimRow struct {
-	Entity   string
-	EntityID uuid.UUID
-	Cascade  bool
-	Attempts int32
-}
-
-// QueueClaim locks a batch of ready rows that no other worker holds, oldest first.
-func (q *Queries) QueueClaim(ctx context.Context, db DBTX, batchSize int32) ([]QueueClaimRow, error) {
-	rows, err := db.Query(ctx, queueClaim, batchSize)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []QueueClaimRow
-	for rows.Next() {
-		var i QueueClaimRow
-		if err := rows.Scan(
-			&i.Entity,
-			&i.EntityID,
-			&i.Cascade,
-			&i.Attempts,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const queueDeadList = `-- name: QueueDeadList :many
 SELECT entity, entity_id, attempts, last_error, enqueued_at
 FROM sync_queue WHERE dead ORDER BY enqueued_at LIMIT $1::int
@@ -110,7 +68,8 @@ func (q *Queries) QueueRetryDead(ctx context.Context, db DBTX) (int64, error) {
 const queueStats = `-- name: QueueStats :one
 SELECT count(*) FILTER (WHERE NOT dead)::bigint AS pending,
        coalesce(extract(epoch FROM now() - min(enqueued_at) FILTER (WHERE NOT dead)), 0)::float8 AS oldest_age_seconds,
-       count(*) FILTER (WHERE dead)::bigint AS dead
+       count(*) FILTER (WHERE dead)::bigint AS dead,
+       count(*) FILTER (WHERE entity <> ALL($1::text[]))::bigint AS unregistered
 FROM sync_queue
 `
 
@@ -118,12 +77,18 @@ type QueueStatsRow struct {
 	Pending          int64
 	OldestAgeSeconds float64
 	Dead             int64
+	Unregistered     int64
 }
 
-// QueueStats summarizes the queue for tvsync status and metrics: rows pending, the oldest pending row's age, rows parked as dead.
-func (q *Queries) QueueStats(ctx context.Context, db DBTX) (QueueStatsRow, error) {
-	row := db.QueryRow(ctx, queueStats)
+// QueueStats summarizes the queue for tvsync status and metrics: rows pending, the oldest pending row's age, rows parked as dead, rows naming none of the registered entities.
+func (q *Queries) QueueStats(ctx context.Context, db DBTX, registered []string) (QueueStatsRow, error) {
+	row := db.QueryRow(ctx, queueStats, registered)
 	var i QueueStatsRow
-	err := row.Scan(&i.Pending, &i.OldestAgeSeconds, &i.Dead)
+	err := row.Scan(
+		&i.Pending,
+		&i.OldestAgeSeconds,
+		&i.Dead,
+		&i.Unregistered,
+	)
 	return i, err
 }

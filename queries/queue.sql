@@ -1,12 +1,18 @@
 -- name: QueueEnqueue :batchexec
--- QueueEnqueue records, in the write transaction, that ids of one entity need a sync; a pending row is coalesced, a parked one revived.
+-- QueueEnqueue records, in the write transaction, that ids of one entity need a sync; a pending row is coalesced (keeping the backoff of one that failed), a parked one revived.
 INSERT INTO sync_queue (entity, entity_id, cascade, available_at)
 SELECT @entity::text, ids.id, @cascade::boolean, now() + make_interval(secs => @delay_seconds::float8)
 FROM unnest(@ids::uuid[]) AS ids(id)
 ORDER BY ids.id
 ON CONFLICT (entity, entity_id) DO UPDATE
     SET cascade      = sync_queue.cascade OR EXCLUDED.cascade,
-        available_at = least(sync_queue.available_at, EXCLUDED.available_at),
+        -- A row waiting out the backoff of a failed attempt keeps it: a
+        -- write does not buy a failing row an early retry (the retry reads
+        -- the newest data anyway), so it is parked only after max_attempts
+        -- over the intended backoff.
+        available_at = CASE WHEN sync_queue.attempts > 0 AND NOT sync_queue.dead
+                            THEN greatest(sync_queue.available_at, EXCLUDED.available_at)
+                            ELSE least(sync_queue.available_at, EXCLUDED.available_at) END,
         attempts     = CASE WHEN sync_queue.dead THEN 0 ELSE sync_queue.attempts END,
         dead         = false;
 
@@ -29,7 +35,12 @@ WITH acked AS (
 )
 SELECT count(*)::int AS acked FROM acked;
 
--- name: QueueClaim :many
+-- name: QueueBatchTimeouts :batchexec
+-- QueueBatchTimeouts bounds, for the worker's batch transaction only, each lock wait and each statement (in milliseconds, 0 for no limit).
+SELECT set_config('lock_timeout', @lock_timeout_ms::bigint || 'ms', true),
+       set_config('statement_timeout', @statement_timeout_ms::bigint || 'ms', true);
+
+-- name: QueueClaim :batchmany
 -- QueueClaim locks a batch of ready rows that no other worker holds, oldest first.
 SELECT entity, entity_id, cascade, attempts
 FROM sync_queue
@@ -43,19 +54,20 @@ FOR UPDATE SKIP LOCKED;
 DELETE FROM sync_queue WHERE entity = @entity::text AND entity_id = ANY(@ids::uuid[]);
 
 -- name: QueueFail :batchexec
--- QueueFail records a failed attempt on claimed rows: retry after a backoff, or park them as dead after max_attempts.
+-- QueueFail records a failed attempt on claimed rows: retry after a backoff (1s doubling per attempt, capped), or park them as dead after max_attempts.
 UPDATE sync_queue
 SET attempts     = attempts + 1,
     last_error   = @last_error::text,
-    available_at = now() + least(interval '1 second' * power(2, attempts), make_interval(secs => @max_backoff_seconds::float8)),
+    available_at = now() + least(interval '1 second' * power(2, least(attempts, 30)), make_interval(secs => @max_backoff_seconds::float8)),
     dead         = attempts + 1 >= @max_attempts::int
 WHERE entity = @entity::text AND entity_id = ANY(@ids::uuid[]);
 
 -- name: QueueStats :one
--- QueueStats summarizes the queue for tvsync status and metrics: rows pending, the oldest pending row's age, rows parked as dead.
+-- QueueStats summarizes the queue for tvsync status and metrics: rows pending, the oldest pending row's age, rows parked as dead, rows naming none of the registered entities.
 SELECT count(*) FILTER (WHERE NOT dead)::bigint AS pending,
        coalesce(extract(epoch FROM now() - min(enqueued_at) FILTER (WHERE NOT dead)), 0)::float8 AS oldest_age_seconds,
-       count(*) FILTER (WHERE dead)::bigint AS dead
+       count(*) FILTER (WHERE dead)::bigint AS dead,
+       count(*) FILTER (WHERE entity <> ALL(@registered::text[]))::bigint AS unregistered
 FROM sync_queue;
 
 -- name: QueueDeadList :many

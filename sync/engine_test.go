@@ -270,3 +270,38 @@ func TestSync_SuperEndsSeparateAdjacentBuckets(t *testing.T) {
 		}
 	}
 }
+
+// TestSync_ProgramLimitExceededIsIsolated: a document PostgreSQL cannot
+// hold (SQLSTATE 54000, as jsonb over 256 MB reports) fails alone; the other
+// ids of its batch are synced.
+func TestSync_ProgramLimitExceededIsIsolated(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.New(t)
+	// A cheap stand-in for an oversized document: the check raises 54000 for one username.
+	_, err := pool.Exec(ctx, `
+		CREATE FUNCTION tvsync_test_limit(doc jsonb) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$
+		BEGIN
+			IF doc->>'username' = 'huge' THEN
+				RAISE EXCEPTION 'total size of jsonb array elements exceeds the maximum of 268435455 bytes' USING ERRCODE = '54000';
+			END IF;
+			RETURN true;
+		END $$;
+		ALTER TABLE tv_user ADD CONSTRAINT within_limits CHECK (tvsync_test_limit(data))`)
+	require.NoError(t, err)
+	var ids []uuid.UUID
+	for _, name := range []string{"small1", "huge", "small2", "small3"} {
+		var id uuid.UUID
+		require.NoError(t, pool.QueryRow(ctx, "INSERT INTO tb_user (username) VALUES ($1) RETURNING id", name).Scan(&id))
+		ids = append(ids, id)
+	}
+
+	report, err := tvsync.New(pool, tvsync.Config{}).Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: tvsync.EntityUser, IDs: ids})
+	var failed *tvsync.FailedError
+	require.ErrorAs(t, err, &failed, "the batch is split, not failed as a whole")
+	assert.Equal(t, []uuid.UUID{ids[1]}, failed.IDs[tvsync.EntityUser])
+	assert.Equal(t, 1, report.For(tvsync.EntityUser).Failed)
+	assert.Equal(t, 3, report.For(tvsync.EntityUser).Upserted)
+	assert.Equal(t, 3, countRows(t, pool, "SELECT count(*) FROM tv_user"))
+	assert.Zero(t, countRows(t, pool, "SELECT count(*) FROM tv_user WHERE data->>'username' = 'huge'"))
+}

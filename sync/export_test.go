@@ -9,3 +9,6 @@ var SuperEnd = superEnd
 
 // FineLockLimit exposes fineLockLimit to the tests.
 const FineLockLimit = fineLockLimit
+
+// WorkerDrains reports how many drain transactions w has begun.
+func WorkerDrains(w *Worker) int64 { return w.drains.Load() }

@@ -472,7 +472,8 @@ func isolatable(err error) bool {
 		return false
 	}
 	switch pgErr.Code[:2] {
-	case "22", "23", "P0": // data exception, integrity constraint violation, raised by PL/pgSQL
+	case "22", "23", "P0", "54": // data exception, integrity constraint violation, raised by PL/pgSQL,
+		// program limit exceeded (a document over jsonb's 256 MB, too many columns or arguments)
 		return true
 	}
 	return false

@@ -9,9 +9,13 @@
 package main
 
 import (
+	"context"
+
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/pressly/goose/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/tvsync/tvsync/internal/migrate"
 	"github.com/tvsync/tvsync/migrations"
 	tvsync "github.com/tvsync/tvsync/sync"
 	"github.com/tvsync/tvsync/sync/synccli"
@@ -28,9 +32,20 @@ func config() synccli.Config {
 		NewEngine: func(pool *pgxpool.Pool, cfg tvsync.Config) (*tvsync.Engine, error) {
 			return tvsync.New(pool, cfg), nil
 		},
-		Migrations: []synccli.MigrationSet{{Name: "blog", FS: migrations.FS}},
+		Migrations: []synccli.MigrationSet{{Name: "blog", FS: migrations.FS, Down: downUnlessQueued}},
 		Commands: func(app *synccli.App) []*cobra.Command {
 			return []*cobra.Command{demoCommand(app), seedCommand(app), benchCommand(app)}
 		},
 	}
+}
+
+// downUnlessQueued rolls back the blog's latest migration, refusing unless
+// forced while sync_queue still holds rows that the rollback would drop.
+func downUnlessQueued(ctx context.Context, pool *pgxpool.Pool, force bool) (*goose.MigrationResult, error) {
+	m, err := migrate.New(pool, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	return m.Down(ctx, force)
 }

@@ -5,6 +5,7 @@ package migrate
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -15,6 +16,11 @@ import (
 
 	"github.com/tvsync/tvsync/migrations"
 )
+
+// ErrQueueNotEmpty is returned by Migrator.Down and Migrator.DownTo, unless
+// forced, while sync_queue holds rows: rolling back would drop them with the
+// queue, or take away what the worker that is draining them needs.
+var ErrQueueNotEmpty = errors.New("migrate: sync_queue still holds rows")
 
 // Migrator runs the migrations of package migrations against one database.
 // Close it when done.
@@ -59,4 +65,49 @@ func Up(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) ([]*goose.
 		return res, fmt.Errorf("migrate up: %w", err)
 	}
 	return res, nil
+}
+
+// Down rolls back the most recent migration. Unless force is set, it first
+// checks that sync_queue is empty (or does not exist) and otherwise returns
+// an error wrapping ErrQueueNotEmpty, rolling nothing back: drain the queue
+// (stop the writers, run tvsync worker --once) or force the loss. A row
+// queued between the check and the rollback is not caught; stop the writers
+// and the workers first.
+func (m *Migrator) Down(ctx context.Context, force bool) (*goose.MigrationResult, error) {
+	if err := m.checkQueue(ctx, force); err != nil {
+		return nil, err
+	}
+	return m.Provider.Down(ctx)
+}
+
+// DownTo rolls back every migration above version, with Down's check of
+// sync_queue unless force is set.
+func (m *Migrator) DownTo(ctx context.Context, version int64, force bool) ([]*goose.MigrationResult, error) {
+	if err := m.checkQueue(ctx, force); err != nil {
+		return nil, err
+	}
+	return m.Provider.DownTo(ctx, version)
+}
+
+// checkQueue fails with ErrQueueNotEmpty, naming the count, when sync_queue
+// exists and holds rows, pending or dead.
+func (m *Migrator) checkQueue(ctx context.Context, force bool) error {
+	if force {
+		return nil
+	}
+	var exists bool
+	if err := m.db.QueryRowContext(ctx, "SELECT to_regclass('sync_queue') IS NOT NULL").Scan(&exists); err != nil {
+		return fmt.Errorf("migrate: look for sync_queue: %w", err)
+	}
+	if !exists {
+		return nil
+	}
+	var n int64
+	if err := m.db.QueryRowContext(ctx, "SELECT count(*) FROM sync_queue").Scan(&n); err != nil {
+		return fmt.Errorf("migrate: count sync_queue rows: %w", err)
+	}
+	if n > 0 {
+		return fmt.Errorf("%w: %d rows wait for a sync (pending or dead); drain them first (tvsync worker --once, tvsync status) or force the rollback (tvsync migrate down --force) to lose them", ErrQueueNotEmpty, n)
+	}
+	return nil
 }

@@ -84,6 +84,8 @@ func (a *App) workerCommand() *cobra.Command {
 	f.IntVar(&cfg.BatchSize, "batch", 300, fmt.Sprintf("queued rows per transaction (1 to %d)", maxWorkerBatch))
 	f.DurationVar(&cfg.PollInterval, "poll", time.Second, fmt.Sprintf("poll interval when no notification arrives (%s to %s)", minPoll, maxPoll))
 	f.IntVar(&cfg.MaxAttempts, "max-attempts", 10, fmt.Sprintf("failed attempts before an item is parked as dead (1 to %d)", maxWorkerAttempts))
+	f.DurationVar(&cfg.LockTimeout, "lock-timeout", 5*time.Second, "longest wait for a lock in a batch before its rows are left for the next try (negative: no limit)")
+	f.DurationVar(&cfg.StatementTimeout, "statement-timeout", 30*time.Second, "longest statement of a batch (negative: no limit); with --lock-timeout it bounds how long a stop waits")
 	f.BoolVar(&once, "once", false, "drain what is ready, report, then exit")
 	f.StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics while the worker runs (e.g. :9090); empty serves none")
 	return cmd
@@ -136,6 +138,7 @@ type statusReport struct {
 	Pending          int64        `json:"pending"`
 	OldestAgeSeconds float64      `json:"oldest_age_seconds"`
 	Dead             int64        `json:"dead"`
+	Unregistered     int64        `json:"unregistered"`
 	DeadItems        []deadReport `json:"dead_items"`
 }
 
@@ -173,7 +176,7 @@ func (a *App) statusCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			report := statusReport{Pending: st.Pending, OldestAgeSeconds: st.OldestAge.Seconds(), Dead: st.Dead, DeadItems: []deadReport{}}
+			report := statusReport{Pending: st.Pending, OldestAgeSeconds: st.OldestAge.Seconds(), Dead: st.Dead, Unregistered: st.Unregistered, DeadItems: []deadReport{}}
 			if st.Dead > 0 {
 				dead, err := s.engine.DeadItems(ctx, statusDeadItems)
 				if err != nil {
@@ -189,6 +192,9 @@ func (a *App) statusCommand() *cobra.Command {
 			fmt.Fprintf(a.stdout, "queue depth:      %d\n", st.Pending)
 			fmt.Fprintf(a.stdout, "oldest item age:  %s\n", st.OldestAge.Round(time.Millisecond))
 			fmt.Fprintf(a.stdout, "dead items:       %d\n", st.Dead)
+			if st.Unregistered > 0 {
+				fmt.Fprintf(a.stdout, "unregistered:     %d (rows of entities this binary does not register; a newer version's worker syncs them)\n", st.Unregistered)
+			}
 			for _, d := range report.DeadItems {
 				fmt.Fprintf(a.stdout, "  %s %s attempts=%d queued=%s error=%s\n", d.Entity, d.ID, d.Attempts, d.EnqueuedAt.Format(time.RFC3339), d.LastError)
 			}

@@ -1,0 +1,482 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"strings"
+	gosync "sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tvsync/tvsync/db"
+)
+
+// WorkerConfig tunes a Worker. The zero value is usable.
+type WorkerConfig struct {
+	// BatchSize is how many queued rows one transaction takes; zero means 300
+	// (about 100 ids per entity, few enough to be locked id by id, so that
+	// workers running at once do not wait for each other).
+	BatchSize int
+	// PollInterval is how often the worker looks at the queue when no
+	// notification arrives; zero means one second.
+	PollInterval time.Duration
+	// MaxAttempts is how many failed attempts park a row as dead; zero means 10.
+	MaxAttempts int
+	// MaxBackoff caps the exponential delay between attempts; zero means five minutes.
+	MaxBackoff time.Duration
+	// LockTimeout bounds each lock wait of a batch (PostgreSQL's
+	// lock_timeout, set for the batch's transaction only): a batch that waits
+	// longer for a table lock (an ALTER TABLE, a rebuild's swap) or for the
+	// advisory locks of a sync of the same ids fails, and its rows stay
+	// queued, not charged an attempt, for a later try. Zero means five
+	// seconds; negative means no limit.
+	LockTimeout time.Duration
+	// StatementTimeout bounds each statement of a batch (PostgreSQL's
+	// statement_timeout, for the batch's transaction only); a batch that runs
+	// over it fails and its rows are charged an attempt. Zero means 30
+	// seconds; negative means no limit. With LockTimeout it bounds how long
+	// Run takes to return once its context is cancelled.
+	StatementTimeout time.Duration
+}
+
+// Worker drains the durable sync_queue: it takes batches of ready rows with
+// FOR UPDATE SKIP LOCKED, syncs each batch set-based, and removes the rows in
+// the same transaction, so a crash at any point loses nothing. Any number of
+// workers, in any number of processes, can run at once.
+//
+// A row naming an entity the engine does not register (queued by a newer
+// version during a rolling deploy) is not synced, not removed and not
+// parked: it is charged an attempt with its own backoff and an error naming
+// the entity, so it never blocks the rows claimed with it, and a worker that
+// registers the entity syncs it. QueueStats counts such rows.
+type Worker struct {
+	engine *Engine
+	pool   *pgxpool.Pool
+	cfg    WorkerConfig
+	log    *slog.Logger
+	// drains counts the batch transactions begun; tests read it.
+	drains atomic.Int64
+}
+
+const (
+	// reconnectMin and reconnectMax bound the exponential delay between
+	// attempts to reach the database while it is unreachable.
+	reconnectMin = 100 * time.Millisecond
+	reconnectMax = 10 * time.Second
+	// recordTimeout bounds the transaction that records a failed attempt
+	// after the batch's own transaction was lost.
+	recordTimeout = 10 * time.Second
+	// neverPark is the max_attempts of rows that are kept however often
+	// they fail (those of entities this worker does not register).
+	neverPark = math.MaxInt32
+)
+
+// NewWorker returns a worker that syncs with e on connections of pool and
+// listens for notifications on a connection of its own, configured as the
+// pool's connections are.
+func NewWorker(e *Engine, pool *pgxpool.Pool, cfg WorkerConfig) *Worker {
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 300
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = time.Second
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 10
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 5 * time.Minute
+	}
+	if cfg.LockTimeout == 0 {
+		cfg.LockTimeout = 5 * time.Second
+	}
+	if cfg.StatementTimeout == 0 {
+		cfg.StatementTimeout = 30 * time.Second
+	}
+	return &Worker{engine: e, pool: pool, cfg: cfg, log: e.log}
+}
+
+// Run drains the queue until ctx is cancelled, waking on notifications and
+// polling as a fallback; notifications that arrive while a batch runs are
+// merged into one wake-up. LISTEN runs on a connection of its own, outside
+// the pool, so a pool of one connection is enough.
+//
+// While the database cannot be reached, at start as later, Run retries with
+// a backoff (100ms doubling to 10s) and logs the outage once and the
+// reconnection; it never returns because of it. On cancellation it finishes
+// the batch in hand (its transaction is not cancelled, but bounded by
+// LockTimeout and StatementTimeout) and returns nil.
+func (w *Worker) Run(ctx context.Context) error {
+	wake := make(chan struct{}, 1)
+	listenCtx, stopListening := context.WithCancel(ctx)
+	var listener gosync.WaitGroup
+	listener.Go(func() { w.listen(listenCtx, wake) })
+	defer func() {
+		stopListening()
+		listener.Wait()
+	}()
+
+	var down time.Time // when the database became unreachable; zero while it is reachable
+	delay := reconnectMin
+	for ctx.Err() == nil {
+		conn, err := w.pool.Acquire(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			if down.IsZero() {
+				down = time.Now()
+				w.log.WarnContext(ctx, "tvsync: worker cannot reach the database; retrying", slog.Any("error", err))
+			} else {
+				w.log.DebugContext(ctx, "tvsync: worker still cannot reach the database", slog.Any("error", err), slog.Duration("retry_in", delay))
+			}
+			sleep(ctx, nil, delay)
+			delay = min(2*delay, reconnectMax)
+			continue
+		}
+		if !down.IsZero() {
+			w.log.InfoContext(ctx, "tvsync: worker reconnected to the database", slog.Duration("down_for", time.Since(down)))
+			down, delay = time.Time{}, reconnectMin
+		}
+		n, err := w.drain(context.WithoutCancel(ctx), conn)
+		if err != nil {
+			w.log.ErrorContext(ctx, "tvsync: worker batch failed", slog.Any("error", err))
+		}
+		if n == w.cfg.BatchSize && err == nil {
+			continue // more is probably ready
+		}
+		sleep(ctx, wake, w.cfg.PollInterval)
+	}
+	return nil
+}
+
+// sleep waits for d, a wake-up (when wake is not nil) or the end of ctx.
+func sleep(ctx context.Context, wake <-chan struct{}, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-wake:
+	case <-t.C:
+	}
+}
+
+// listen keeps a LISTEN connection open until ctx ends and turns every
+// notification into a wake-up; wake holds one at most, so any number of
+// notifications that arrive while a batch runs wake the worker once. It
+// reconnects with a backoff when the connection is lost, and wakes the
+// worker once it listens again, for the rows queued meanwhile.
+func (w *Worker) listen(ctx context.Context, wake chan<- struct{}) {
+	poke := func() {
+		select {
+		case wake <- struct{}{}:
+		default: // a wake-up is already pending
+		}
+	}
+	delay := reconnectMin
+	lost := false
+	for ctx.Err() == nil {
+		conn, err := w.connectListener(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				w.log.DebugContext(ctx, "tvsync: worker cannot LISTEN; polling meanwhile", slog.Any("error", err), slog.Duration("retry_in", delay))
+				sleep(ctx, nil, delay)
+				delay = min(2*delay, reconnectMax)
+			}
+			continue
+		}
+		if lost {
+			w.log.InfoContext(ctx, "tvsync: worker listens for notifications again")
+		}
+		delay = reconnectMin
+		poke()
+		// Waiting without a context spares each notification a context
+		// watch (a goroutine); ctx's end interrupts the read once instead.
+		interrupt := context.AfterFunc(ctx, func() { _ = conn.PgConn().Conn().SetDeadline(time.Now()) })
+		for {
+			if _, err = conn.WaitForNotification(context.Background()); err != nil {
+				break
+			}
+			poke()
+		}
+		interrupt()
+		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		_ = conn.Close(closeCtx)
+		cancel()
+		if ctx.Err() == nil {
+			lost = true
+			w.log.WarnContext(ctx, "tvsync: worker lost its LISTEN connection; polling until it is back", slog.Any("error", err))
+		}
+	}
+}
+
+// connectListener opens a connection outside the pool, configured as the
+// pool's are (its BeforeConnect and AfterConnect hooks included), and
+// listens on QueueChannel.
+func (w *Worker) connectListener(ctx context.Context) (*pgx.Conn, error) {
+	cfg := w.pool.Config() // a copy
+	cc := cfg.ConnConfig
+	if cfg.BeforeConnect != nil {
+		if err := cfg.BeforeConnect(ctx, cc); err != nil {
+			return nil, fmt.Errorf("worker: prepare the LISTEN connection: %w", err)
+		}
+	}
+	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		return nil, fmt.Errorf("worker: open the LISTEN connection: %w", err)
+	}
+	if cfg.AfterConnect != nil {
+		if err := cfg.AfterConnect(ctx, conn); err != nil {
+			_ = conn.Close(ctx)
+			return nil, fmt.Errorf("worker: set up the LISTEN connection: %w", err)
+		}
+	}
+	if _, err := conn.Exec(ctx, "LISTEN "+QueueChannel); err != nil {
+		_ = conn.Close(ctx)
+		return nil, fmt.Errorf("worker: LISTEN %s: %w", QueueChannel, err)
+	}
+	return conn, nil
+}
+
+// Drain runs batches until no ready row is left and reports how many rows
+// it took. Rows that fail are retried later (after their backoff), not here.
+func (w *Worker) Drain(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n, err := w.DrainOnce(ctx)
+		total += n
+		if err != nil || n < w.cfg.BatchSize {
+			return total, err
+		}
+	}
+}
+
+// DrainOnce takes one batch of ready rows, syncs it and removes the synced
+// rows, all in one transaction on one connection of the pool; it reports
+// how many rows it took. Ids that fail are isolated from the rest of the
+// batch and rescheduled with an exponential backoff, or parked as dead after
+// MaxAttempts. Rows of entities the engine does not register are kept and
+// rescheduled (see Worker); they are not an error of the batch.
+func (w *Worker) DrainOnce(ctx context.Context) (int, error) {
+	conn, err := w.pool.Acquire(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("worker: acquire a connection: %w", err)
+	}
+	return w.drain(ctx, conn)
+}
+
+// drain is DrainOnce on conn, which it releases.
+func (w *Worker) drain(ctx context.Context, conn *pgxpool.Conn) (int, error) {
+	w.drains.Add(1)
+	release := gosync.OnceFunc(conn.Release)
+	defer release()
+	tx, rows, err := w.claim(ctx, conn)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }() // runs before release
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	claimed, unknown := idSet{}, idSet{}
+	var changes []Change
+	for _, r := range rows {
+		if _, ok := w.engine.entities[r.Entity]; !ok {
+			unknown.add(r.Entity, r.EntityID)
+			continue
+		}
+		claimed.add(r.Entity, r.EntityID)
+		changes = append(changes, Change{Entity: r.Entity, IDs: []uuid.UUID{r.EntityID}, Cascade: r.Cascade})
+	}
+	var syncErr error
+	if len(changes) > 0 {
+		_, syncErr = w.engine.syncIsolated(ctx, tx, ModeDeferred, changes)
+	}
+	var failed *FailedError
+	if syncErr != nil && !errors.As(syncErr, &failed) {
+		// The transaction is unusable (connection lost, a timeout, a bug):
+		// record the failed attempts in a new one, on a fresh connection
+		// (the pool may have only this one).
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		release()
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+		defer cancel()
+		var params []db.QueueFailParams
+		if !lockTimedOut(syncErr) {
+			// A lock wait that timed out is no fault of the rows: they stay
+			// ready as they are.
+			params = w.failParams(claimed, syncErr.Error(), w.cfg.MaxAttempts)
+		}
+		params = append(params, w.unknownParams(unknown)...)
+		if ferr := w.recordFailures(rctx, w.pool, params); ferr != nil {
+			return len(rows), errors.Join(syncErr, ferr)
+		}
+		w.logUnknown(ctx, unknown)
+		return len(rows), syncErr
+	}
+	done := claimed
+	var params []db.QueueFailParams
+	if failed != nil {
+		bad := idSet{}
+		for name, ids := range failed.IDs {
+			bad.add(name, ids...)
+			for _, id := range ids {
+				delete(done[name], id)
+			}
+		}
+		// Failed dependents may not be queued yet: queue them, then fail them.
+		var again []Change
+		for name := range bad {
+			again = append(again, Change{Entity: name, IDs: bad.sorted(name)})
+		}
+		if err := w.engine.Enqueue(ctx, tx, 0, false, again...); err != nil {
+			return len(rows), err
+		}
+		params = w.failParams(bad, failed.Cause.Error(), w.cfg.MaxAttempts)
+	}
+	params = append(params, w.unknownParams(unknown)...)
+	if err := w.recordFailures(ctx, tx, params); err != nil {
+		return len(rows), err
+	}
+	var del []db.QueueDeleteParams
+	for _, name := range w.engine.order {
+		if ids := done.sorted(name); len(ids) > 0 {
+			del = append(del, db.QueueDeleteParams{Entity: name, Ids: ids})
+		}
+	}
+	if len(del) > 0 {
+		w.engine.queries.QueueDelete(ctx, tx, del).Exec(func(_ int, qerr error) {
+			if err == nil && qerr != nil {
+				err = fmt.Errorf("worker: remove synced rows: %w", qerr)
+			}
+		})
+		if err != nil {
+			return len(rows), err
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return len(rows), fmt.Errorf("worker: commit: %w", err)
+	}
+	w.logUnknown(ctx, unknown)
+	return len(rows), syncErr
+}
+
+// claim begins the batch's transaction on conn, bounds its lock waits and
+// statements, and locks a batch of ready rows: one round trip.
+func (w *Worker) claim(ctx context.Context, conn *pgxpool.Conn) (pgx.Tx, []db.QueueClaimRow, error) {
+	p := &Pipeline{}
+	timeouts := w.engine.queries.QueueBatchTimeouts(ctx, p, []db.QueueBatchTimeoutsParams{{
+		LockTimeoutMs: max(w.cfg.LockTimeout, 0).Milliseconds(), StatementTimeoutMs: max(w.cfg.StatementTimeout, 0).Milliseconds(),
+	}})
+	claim := w.engine.queries.QueueClaim(ctx, p, []int32{int32(w.cfg.BatchSize)})
+	tx, err := p.SendInTx(ctx, conn)
+	if err != nil {
+		return nil, nil, fmt.Errorf("worker: %w", err)
+	}
+	timeouts.Exec(func(_ int, qerr error) {
+		if err == nil && qerr != nil {
+			err = fmt.Errorf("worker: set the batch's timeouts: %w", qerr)
+		}
+	})
+	var rows []db.QueueClaimRow
+	claim.Query(func(_ int, r []db.QueueClaimRow, qerr error) {
+		rows = r
+		if err == nil && qerr != nil {
+			err = fmt.Errorf("worker: claim queued rows: %w", qerr)
+		}
+	})
+	if cerr := p.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("worker: claim queued rows: %w", cerr)
+	}
+	if err != nil {
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		return nil, nil, err
+	}
+	return tx, rows, nil
+}
+
+// lockTimedOut reports whether err is a lock wait cut short by lock_timeout.
+func lockTimedOut(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "55P03"
+}
+
+// failParams records a failed attempt, with lastError, on rows of
+// registered entities: a backoff, or dead after maxAttempts.
+func (w *Worker) failParams(rows idSet, lastError string, maxAttempts int) []db.QueueFailParams {
+	var params []db.QueueFailParams
+	for _, name := range w.engine.order {
+		if ids := rows.sorted(name); len(ids) > 0 {
+			params = append(params, db.QueueFailParams{
+				Entity: name, Ids: ids, LastError: lastError,
+				MaxAttempts: int32(maxAttempts), MaxBackoffSeconds: w.cfg.MaxBackoff.Seconds(),
+			})
+		}
+	}
+	return params
+}
+
+// unknownParams records a failed attempt on rows of entities the engine does
+// not register, with an error naming the entity; they are never parked.
+func (w *Worker) unknownParams(rows idSet) []db.QueueFailParams {
+	var params []db.QueueFailParams
+	for _, name := range sortedNames(rows) {
+		params = append(params, db.QueueFailParams{
+			Entity: name, Ids: rows.sorted(name), LastError: w.unknownError(name),
+			MaxAttempts: neverPark, MaxBackoffSeconds: w.cfg.MaxBackoff.Seconds(),
+		})
+	}
+	return params
+}
+
+func (w *Worker) unknownError(entity string) string {
+	return fmt.Sprintf("%v %q (registered: %s): kept for a worker that registers it",
+		ErrUnknownEntity, entity, strings.Join(w.engine.order, ", "))
+}
+
+// recordFailures runs QueueFail for params on conn.
+func (w *Worker) recordFailures(ctx context.Context, conn DB, params []db.QueueFailParams) error {
+	if len(params) == 0 {
+		return nil
+	}
+	var err error
+	w.engine.queries.QueueFail(ctx, conn, params).Exec(func(_ int, qerr error) {
+		if err == nil && qerr != nil {
+			err = fmt.Errorf("worker: record failed attempt: %w", qerr)
+		}
+	})
+	return err
+}
+
+// logUnknown warns about claimed rows of entities the engine does not register.
+func (w *Worker) logUnknown(ctx context.Context, unknown idSet) {
+	for _, name := range sortedNames(unknown) {
+		w.log.WarnContext(ctx, "tvsync: worker kept queued rows of an entity it does not register",
+			slog.String("entity", name), slog.Int("rows", len(unknown[name])), slog.String("registered", strings.Join(w.engine.order, ", ")))
+	}
+}
+
+// sortedNames returns the entity names of s, sorted.
+func sortedNames(s idSet) []string {
+	names := make([]string, 0, len(s))
+	for name := range s {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// syncIsolated is SyncTx with failing ids isolated in savepoints of tx
+// instead of aborting it; they are returned in a *FailedError.
+func (e *Engine) syncIsolated(ctx context.Context, tx pgx.Tx, mode Mode, changes []Change) (Report, error) {
+	return e.run(ctx, job{mode: mode, ops: opRefresh | opDelete, parent: tx, savepoint: true}, changes)
+}
