@@ -297,7 +297,7 @@ func TestCLI_JSONFormatsHaveStableSnakeCaseFields(t *testing.T) {
 	}
 	code, status := decode("status", "--format", "json")
 	assert.Equal(t, 0, code)
-	assert.ElementsMatch(t, []string{"pending", "oldest_age_seconds", "dead", "dead_items"}, jsonKeys(t, status))
+	assert.ElementsMatch(t, []string{"pending", "oldest_age_seconds", "dead", "unregistered", "dead_items"}, jsonKeys(t, status))
 	assert.Equal(t, float64(1), status["dead"])
 	items := status["dead_items"].([]any)
 	require.Len(t, items, 1)
