@@ -58,6 +58,28 @@ func TestCheck_OnTheBlog(t *testing.T) {
 	small, large := blogAt(t, smallScale), blogAt(t, largeScale)
 	opts := plancheck.Options{Batch: checkBatch}
 
+	t.Run("EveryStatementFollowsItsBatch", func(t *testing.T) {
+		cmp, err := plancheck.Check(ctx, tvsync.New(small, tvsync.Config{}), tvsync.New(large, tvsync.Config{}), opts)
+		require.NoError(t, err)
+		var table strings.Builder
+		require.NoError(t, cmp.WriteTable(&table))
+		t.Logf("plan-scaling check, batch %d, %d and %d posts:\n%s", checkBatch, smallScale, largeScale, table.String())
+
+		var names []string
+		for _, v := range cmp.Verdicts {
+			names = append(names, v.Statement().Name())
+			assert.Equal(t, checkBatch, v.Statement().Batch, v.Statement().Label())
+			assert.Positive(t, v.Large.Buffers, "%s: EXPLAIN ANALYZE ran it", v.Statement().Label())
+			assert.InDelta(t, 10, v.Growth, 0.2, v.Statement().Label())
+		}
+		assert.ElementsMatch(t, []string{
+			"CommentRefresh", "CommentDeleteMissing", "CommentRangeRefresh", "CommentRangeDeleteMissing", "CommentVerify",
+			"PostRefresh", "PostWideRefresh", "PostDeleteMissing", "PostRangeRefresh", "PostRangeDeleteMissing", "CommentIDsByPost", "PostVerify",
+			"UserRefresh", "UserDeleteMissing", "UserRangeRefresh", "UserRangeDeleteMissing", "PostIDsByAuthor", "PostIDsCommentedByUser", "CommentIDsByAuthor", "UserVerify",
+		}, names, "every sync statement of every blog entity is checked")
+		assert.NoError(t, cmp.Err(), "every blog sync statement must read rows in proportion to its batch, not to its tables")
+	})
+
 	t.Run("ATableWideDeleteMissingFails", func(t *testing.T) {
 		engine := func(pool *pgxpool.Pool) *tvsync.Engine {
 			e, err := tvsync.NewEngine(pool, tvsync.Config{}, tableWidePost(t))
