@@ -198,7 +198,7 @@ const commentRangeDeleteMissing = `-- name: CommentRangeDeleteMissing :batchone
 WITH gone AS (
     DELETE FROM tv_comment t
     WHERE t.id > $1::uuid AND t.id <= $2::uuid
-      AND NOT EXISTS (SELECT 1 FROM tb_comment x WHERE x.id = t.id AND x.id > $1::uuid AND x.id <= $2::uuid)
+      AND NOT EXISTS (SELECT 1 FROM tb_comment x WHERE x.id = t.id AND x.id >= $1::uuid AND x.id <= $2::uuid)
     RETURNING t.id
 )
 SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone
@@ -220,7 +220,7 @@ type CommentRangeDeleteMissingRow struct {
 	FinishedAt time.Time
 }
 
-// CommentRangeDeleteMissing removes the tv_comment rows in the keyset range (@after, @upto] whose tb_comment row no longer exists; both sides of the anti-join read only the range, so a chunk never reads the whole of tb_comment.
+// CommentRangeDeleteMissing removes the tv_comment rows in the keyset range (@after, @upto] whose tb_comment row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_comment.
 func (q *Queries) CommentRangeDeleteMissing(ctx context.Context, db DBTX, arg []CommentRangeDeleteMissingParams) *CommentRangeDeleteMissingBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
@@ -636,7 +636,7 @@ const postRangeDeleteMissing = `-- name: PostRangeDeleteMissing :batchone
 WITH gone AS (
     DELETE FROM tv_post t
     WHERE t.id > $1::uuid AND t.id <= $2::uuid
-      AND NOT EXISTS (SELECT 1 FROM tb_post x WHERE x.id = t.id AND x.id > $1::uuid AND x.id <= $2::uuid)
+      AND NOT EXISTS (SELECT 1 FROM tb_post x WHERE x.id = t.id AND x.id >= $1::uuid AND x.id <= $2::uuid)
     RETURNING t.id
 )
 SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone
@@ -658,7 +658,7 @@ type PostRangeDeleteMissingRow struct {
 	FinishedAt time.Time
 }
 
-// PostRangeDeleteMissing removes the tv_post rows in the keyset range (@after, @upto] whose tb_post row no longer exists; both sides of the anti-join read only the range, so a chunk never reads the whole of tb_post.
+// PostRangeDeleteMissing removes the tv_post rows in the keyset range (@after, @upto] whose tb_post row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_post.
 func (q *Queries) PostRangeDeleteMissing(ctx context.Context, db DBTX, arg []PostRangeDeleteMissingParams) *PostRangeDeleteMissingBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
@@ -1558,7 +1558,7 @@ const userRangeDeleteMissing = `-- name: UserRangeDeleteMissing :batchone
 WITH gone AS (
     DELETE FROM tv_user t
     WHERE t.id > $1::uuid AND t.id <= $2::uuid
-      AND NOT EXISTS (SELECT 1 FROM tb_user x WHERE x.id = t.id AND x.id > $1::uuid AND x.id <= $2::uuid)
+      AND NOT EXISTS (SELECT 1 FROM tb_user x WHERE x.id = t.id AND x.id >= $1::uuid AND x.id <= $2::uuid)
     RETURNING t.id
 )
 SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone
@@ -1580,7 +1580,7 @@ type UserRangeDeleteMissingRow struct {
 	FinishedAt time.Time
 }
 
-// UserRangeDeleteMissing removes the tv_user rows in the keyset range (@after, @upto] whose tb_user row no longer exists; both sides of the anti-join read only the range, so a chunk never reads the whole of tb_user.
+// UserRangeDeleteMissing removes the tv_user rows in the keyset range (@after, @upto] whose tb_user row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_user.
 func (q *Queries) UserRangeDeleteMissing(ctx context.Context, db DBTX, arg []UserRangeDeleteMissingParams) *UserRangeDeleteMissingBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {

@@ -46,11 +46,11 @@ WITH gone AS (
 SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone;
 
 -- name: CommentRangeDeleteMissing :batchone
--- CommentRangeDeleteMissing removes the tv_comment rows in the keyset range (@after, @upto] whose tb_comment row no longer exists; both sides of the anti-join read only the range, so a chunk never reads the whole of tb_comment.
+-- CommentRangeDeleteMissing removes the tv_comment rows in the keyset range (@after, @upto] whose tb_comment row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_comment.
 WITH gone AS (
     DELETE FROM tv_comment t
     WHERE t.id > @after::uuid AND t.id <= @upto::uuid
-      AND NOT EXISTS (SELECT 1 FROM tb_comment x WHERE x.id = t.id AND x.id > @after::uuid AND x.id <= @upto::uuid)
+      AND NOT EXISTS (SELECT 1 FROM tb_comment x WHERE x.id = t.id AND x.id >= @after::uuid AND x.id <= @upto::uuid)
     RETURNING t.id
 )
 SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone;
