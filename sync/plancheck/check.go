@@ -27,22 +27,24 @@ var (
 
 // Options tunes Measure, Compare and Check. The zero value is usable.
 //
-// Choose the batch and the two scales so that the batch is a small part of
-// every table at the small scale too (a few percent at most): a batch that
-// covers half a table rightly reads it whole, and its figures then stop
-// following the batch.
+// Choose two scales of the same shape (as many dependent rows per id at
+// both, so that a batch has as much to read at either) and a batch of about
+// a percent of the tables at the large scale: from there on the planner
+// prefers reading a table whole to probing an index per id, which is what
+// the check must catch. Judging per table on rows examined keeps a batch
+// that is a tenth of the small tables from failing a bounded plan.
 type Options struct {
 	// Batch is how many ids each statement covers; zero means DefaultBatch.
 	Batch int
-	// MaxRatio is how many times more a statement may spend at the large
-	// scale than at the small one, in buffers over the whole statement and
-	// in rows examined per table; zero means 3. A plan bounded by its batch
-	// spends about the same at both scales (an index one level deeper adds
-	// a page per probe); a plan that reads a table whole spends as many
+	// MaxRatio is how many times more rows of a table, and shared buffers
+	// in it, a statement may examine and touch at the large scale than at
+	// the small one; zero means 3. A plan bounded by its batch examines
+	// about the same rows at both scales (an index one level deeper adds a
+	// page per probe); a plan that reads a table whole examines as many
 	// times more as the table grew.
 	MaxRatio float64
-	// Slack is how many shared buffers a statement may touch beyond
-	// MaxRatio times its small-scale figure, so that a statement of a
+	// Slack is how many shared buffers a statement may touch in a table
+	// beyond MaxRatio times its small-scale figure, so that a table of a
 	// handful of pages is not judged on the ratio alone; zero means 32.
 	Slack int64
 	// RowSlack is how many rows of a table a statement may examine beyond
@@ -152,13 +154,18 @@ func ratio(a, b int64) float64 { return float64(a) / float64(max(b, 1)) }
 
 // Compare judges, statement by statement, two measurements of the same
 // engine's statements at two data scales, small and large. A statement
-// fails when at the large scale
+// fails when, for some table, at the large scale it both
 //
-//   - its execution touched more than MaxRatio times the shared buffers it
-//     touched at the small scale, plus Slack; or
-//   - it examined more than MaxRatio times the rows of some table it
-//     examined at the small scale, plus RowSlack: a small table read whole
-//     is caught so even when the batch's own pages dominate the buffers.
+//   - examined more than MaxRatio times the rows of the table it examined
+//     at the small scale, plus RowSlack (the plan reads more of the table:
+//     a bounded plan examines the batch's rows at either scale), and
+//   - touched more than MaxRatio times the shared buffers of the table
+//     (heap and index) it touched at the small scale, plus Slack (it costs
+//     more: a few extra rows of a table of a handful of pages do not count).
+//
+// A small table read whole is caught even when the batch's own pages
+// dominate the statement's buffers; a batch that read a small table whole
+// at the small scale, and probes an index at the large one, passes.
 //
 // Compare returns an error wrapping ErrMismatch when the two measurements
 // are not of the same statements with the same batch sizes, and one

@@ -11,9 +11,15 @@
 // the shared buffers it touched. [Measure] does both for every entity of an
 // engine, and [Compare] (or [Check], which does all of it) takes two such
 // measurements of the same schema at data scales at least ten times apart
-// and reports every statement whose buffers grew with the table rather than
-// with the batch: a plan bounded by its batch touches about as many buffers
-// at either scale, a plan that reads a table whole touches ten times more.
+// and reports every statement that reads some table in proportion to the
+// table rather than to its batch: a plan bounded by its batch examines about
+// as many rows, and touches about as many buffers, of each table at either
+// scale; a plan that reads a table whole does ten times more of both. The
+// judgement is per table, not over the whole statement: at the small scale
+// a batch that is a tenth of a table is rightly served by reading it whole,
+// which makes the statement's buffers at the large scale, bounded but
+// reached through an index, look several times costlier; and a table read
+// whole can hide behind the batch's own pages.
 //
 // Nothing in the package knows the blog: it works on any entity registered
 // with a [sync.Engine], so a team checks its own statements with it.
