@@ -18,7 +18,9 @@ import (
 // statement the engine sends for a batch of post ids.
 const PostRefreshSQL = `-- name: PostRefresh :batchone
 WITH src AS (
-    SELECT s.id, s.data FROM tv_post_source s WHERE s.id = ANY($1::uuid[])
+    SELECT s.id, s.data
+    FROM (SELECT DISTINCT unnest($1::uuid[]) AS id) b
+    CROSS JOIN LATERAL (SELECT v.id, v.data FROM tv_post_source v WHERE v.id = b.id OFFSET 0) s
 ),
 upserted AS (
     INSERT INTO tv_post (id, data, updated_at)

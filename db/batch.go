@@ -21,8 +21,9 @@ var (
 const commentDeleteMissing = `-- name: CommentDeleteMissing :batchone
 WITH gone AS (
     DELETE FROM tv_comment t
-    WHERE t.id = ANY($1::uuid[])
-      AND NOT EXISTS (SELECT 1 FROM tb_comment c WHERE c.id = t.id)
+    WHERE t.id = ANY(ARRAY(
+        SELECT b.id FROM unnest($1::uuid[]) AS b(id)
+        WHERE NOT EXISTS (SELECT 1 FROM tb_comment c WHERE c.id = b.id OFFSET 0)))
     RETURNING t.id
 )
 SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone
@@ -39,7 +40,7 @@ type CommentDeleteMissingRow struct {
 	FinishedAt time.Time
 }
 
-// CommentDeleteMissing removes the tv_comment rows, among the given ids, whose tb_comment row no longer exists.
+// CommentDeleteMissing removes the tv_comment rows, among the given ids, whose tb_comment row no longer exists: each id is probed in tb_comment (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_comment.
 func (q *Queries) CommentDeleteMissing(ctx context.Context, db DBTX, ids [][]uuid.UUID) *CommentDeleteMissingBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
@@ -197,7 +198,7 @@ const commentRangeDeleteMissing = `-- name: CommentRangeDeleteMissing :batchone
 WITH gone AS (
     DELETE FROM tv_comment t
     WHERE t.id >= $1::uuid AND (t.id > $1::uuid OR t.id = '00000000-0000-0000-0000-000000000000') AND t.id <= $2::uuid
-      AND NOT EXISTS (SELECT 1 FROM tb_comment x WHERE x.id = t.id)
+      AND NOT EXISTS (SELECT 1 FROM tb_comment x WHERE x.id = t.id AND x.id >= $1::uuid AND x.id <= $2::uuid)
     RETURNING t.id
 )
 SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone
@@ -219,7 +220,7 @@ type CommentRangeDeleteMissingRow struct {
 	FinishedAt time.Time
 }
 
-// CommentRangeDeleteMissing removes the tv_comment rows in the keyset range (@after, @upto] whose tb_comment row no longer exists.
+// CommentRangeDeleteMissing removes the tv_comment rows in the keyset range (@after, @upto] whose tb_comment row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_comment.
 func (q *Queries) CommentRangeDeleteMissing(ctx context.Context, db DBTX, arg []CommentRangeDeleteMissingParams) *CommentRangeDeleteMissingBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
@@ -329,7 +330,9 @@ func (b *CommentRangeRefreshBatchResults) Close() error {
 
 const commentRefresh = `-- name: CommentRefresh :batchone
 WITH src AS (
-    SELECT s.id, s.data FROM tv_comment_source s WHERE s.id = ANY($1::uuid[])
+    SELECT s.id, s.data
+    FROM (SELECT DISTINCT unnest($1::uuid[]) AS id) b
+    CROSS JOIN LATERAL (SELECT v.id, v.data FROM tv_comment_source v WHERE v.id = b.id OFFSET 0) s
 ),
 upserted AS (
     INSERT INTO tv_comment (id, data, updated_at)
@@ -356,7 +359,7 @@ type CommentRefreshRow struct {
 	FinishedAt time.Time
 }
 
-// CommentRefresh upserts, in one statement, the tv_comment documents of the given comments from their definition (view tv_comment_source), writing only those whose data changed.
+// CommentRefresh upserts, in one statement, the tv_comment documents of the given comments from their definition (view tv_comment_source), writing only those whose data changed; the view is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 func (q *Queries) CommentRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *CommentRefreshBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
@@ -395,8 +398,9 @@ func (b *CommentRefreshBatchResults) Close() error {
 const postDeleteMissing = `-- name: PostDeleteMissing :batchone
 WITH gone AS (
     DELETE FROM tv_post t
-    WHERE t.id = ANY($1::uuid[])
-      AND NOT EXISTS (SELECT 1 FROM tb_post p WHERE p.id = t.id)
+    WHERE t.id = ANY(ARRAY(
+        SELECT b.id FROM unnest($1::uuid[]) AS b(id)
+        WHERE NOT EXISTS (SELECT 1 FROM tb_post p WHERE p.id = b.id OFFSET 0)))
     RETURNING t.id
 )
 SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone
@@ -413,7 +417,7 @@ type PostDeleteMissingRow struct {
 	FinishedAt time.Time
 }
 
-// PostDeleteMissing removes the tv_post rows, among the given ids, whose tb_post row no longer exists.
+// PostDeleteMissing removes the tv_post rows, among the given ids, whose tb_post row no longer exists: each id is probed in tb_post (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_post.
 func (q *Queries) PostDeleteMissing(ctx context.Context, db DBTX, ids [][]uuid.UUID) *PostDeleteMissingBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
@@ -450,7 +454,9 @@ func (b *PostDeleteMissingBatchResults) Close() error {
 }
 
 const postIDsByAuthor = `-- name: PostIDsByAuthor :batchmany
-SELECT id FROM tb_post WHERE author_id = ANY($1::uuid[])
+SELECT p.id
+FROM (SELECT DISTINCT unnest($1::uuid[]) AS id) a
+CROSS JOIN LATERAL (SELECT p.id FROM tb_post p WHERE p.author_id = a.id OFFSET 0) p
 `
 
 type PostIDsByAuthorBatchResults struct {
@@ -459,7 +465,7 @@ type PostIDsByAuthorBatchResults struct {
 	closed bool
 }
 
-// PostIDsByAuthor lists the posts written by the given users (their tv_post embeds the author).
+// PostIDsByAuthor lists the posts written by the given users (their tv_post embeds the author), author by author through the author_id index.
 func (q *Queries) PostIDsByAuthor(ctx context.Context, db DBTX, authorIds [][]uuid.UUID) *PostIDsByAuthorBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range authorIds {
@@ -630,7 +636,7 @@ const postRangeDeleteMissing = `-- name: PostRangeDeleteMissing :batchone
 WITH gone AS (
     DELETE FROM tv_post t
     WHERE t.id >= $1::uuid AND (t.id > $1::uuid OR t.id = '00000000-0000-0000-0000-000000000000') AND t.id <= $2::uuid
-      AND NOT EXISTS (SELECT 1 FROM tb_post x WHERE x.id = t.id)
+      AND NOT EXISTS (SELECT 1 FROM tb_post x WHERE x.id = t.id AND x.id >= $1::uuid AND x.id <= $2::uuid)
     RETURNING t.id
 )
 SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone
@@ -652,7 +658,7 @@ type PostRangeDeleteMissingRow struct {
 	FinishedAt time.Time
 }
 
-// PostRangeDeleteMissing removes the tv_post rows in the keyset range (@after, @upto] whose tb_post row no longer exists.
+// PostRangeDeleteMissing removes the tv_post rows in the keyset range (@after, @upto] whose tb_post row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_post.
 func (q *Queries) PostRangeDeleteMissing(ctx context.Context, db DBTX, arg []PostRangeDeleteMissingParams) *PostRangeDeleteMissingBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
@@ -700,7 +706,7 @@ WITH c AS (
                'author', jsonb_build_object('id', cu.id, 'username', cu.username)
            ) ORDER BY cm.created_at DESC, cm.id DESC) AS comments
     FROM tb_comment cm
-    JOIN tb_user cu ON cu.id = cm.author_id
+    CROSS JOIN LATERAL (SELECT cu.id, cu.username FROM tb_user cu WHERE cu.id = cm.author_id OFFSET 0) cu
     WHERE cm.post_id >= $1::uuid AND cm.post_id <= $2::uuid
     GROUP BY cm.post_id
 ),
@@ -724,7 +730,7 @@ src AS (
                'comments', coalesce(c.comments, '[]'::jsonb)
            ) AS data
     FROM tb_post p
-    JOIN tb_user u ON u.id = p.author_id
+    CROSS JOIN LATERAL (SELECT u.id, u.username, u.full_name FROM tb_user u WHERE u.id = p.author_id OFFSET 0) u
     LEFT JOIN c ON c.post_id = p.id
     LEFT JOIN l ON l.post_id = p.id
     WHERE p.id >= $1::uuid AND (p.id > $1::uuid OR p.id = '00000000-0000-0000-0000-000000000000') AND p.id <= $2::uuid
@@ -759,7 +765,7 @@ type PostRangeRefreshRow struct {
 	FinishedAt time.Time
 }
 
-// PostRangeRefresh is PostWideRefresh for the keyset range of ids (@after, @upto] of a full-sync chunk: posts, comments and likes are each read as one index range scan.
+// PostRangeRefresh is PostWideRefresh for the keyset range of ids (@after, @upto] of a full-sync chunk: posts, comments and likes are each read as one index range scan, and each author through an index (the OFFSET 0 fences), so a chunk never reads the whole of tb_user.
 func (q *Queries) PostRangeRefresh(ctx context.Context, db DBTX, arg []PostRangeRefreshParams) *PostRangeRefreshBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
@@ -798,7 +804,9 @@ func (b *PostRangeRefreshBatchResults) Close() error {
 
 const postRefresh = `-- name: PostRefresh :batchone
 WITH src AS (
-    SELECT s.id, s.data FROM tv_post_source s WHERE s.id = ANY($1::uuid[])
+    SELECT s.id, s.data
+    FROM (SELECT DISTINCT unnest($1::uuid[]) AS id) b
+    CROSS JOIN LATERAL (SELECT v.id, v.data FROM tv_post_source v WHERE v.id = b.id OFFSET 0) s
 ),
 upserted AS (
     INSERT INTO tv_post (id, data, updated_at)
@@ -825,7 +833,7 @@ type PostRefreshRow struct {
 	FinishedAt time.Time
 }
 
-// PostRefresh upserts, in one statement, the tv_post documents of the given posts from their definition (view tv_post_source), writing only those whose data changed.
+// PostRefresh upserts, in one statement, the tv_post documents of the given posts from their definition (view tv_post_source), writing only those whose data changed; the view is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 func (q *Queries) PostRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *PostRefreshBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
@@ -862,7 +870,15 @@ func (b *PostRefreshBatchResults) Close() error {
 }
 
 const postWideRefresh = `-- name: PostWideRefresh :batchone
-WITH c AS (
+WITH posts AS MATERIALIZED (
+    SELECT p.id, p.title, p.content, p.published, p.created_at,
+           u.id AS author_id, u.username, u.full_name, l.like_count
+    FROM (SELECT DISTINCT unnest($1::uuid[]) AS id) b
+    CROSS JOIN LATERAL (SELECT p.id, p.author_id, p.title, p.content, p.published, p.created_at FROM tb_post p WHERE p.id = b.id OFFSET 0) p
+    CROSS JOIN LATERAL (SELECT u.id, u.username, u.full_name FROM tb_user u WHERE u.id = p.author_id OFFSET 0) u
+    CROSS JOIN LATERAL (SELECT count(*) AS like_count FROM tb_post_like pl WHERE pl.post_id = p.id) l
+),
+c AS MATERIALIZED (
     SELECT cm.post_id,
            count(*) AS comment_count,
            jsonb_agg(jsonb_build_object(
@@ -872,34 +888,25 @@ WITH c AS (
                'author', jsonb_build_object('id', cu.id, 'username', cu.username)
            ) ORDER BY cm.created_at DESC, cm.id DESC) AS comments
     FROM tb_comment cm
-    JOIN tb_user cu ON cu.id = cm.author_id
+    CROSS JOIN LATERAL (SELECT cu.id, cu.username FROM tb_user cu WHERE cu.id = cm.author_id OFFSET 0) cu
     WHERE cm.post_id = ANY($1::uuid[])
     GROUP BY cm.post_id
 ),
-l AS (
-    SELECT pl.post_id, count(*) AS like_count
-    FROM tb_post_like pl
-    WHERE pl.post_id = ANY($1::uuid[])
-    GROUP BY pl.post_id
-),
 src AS (
-    SELECT p.id,
+    SELECT posts.id,
            jsonb_build_object(
-               'id', p.id,
-               'title', p.title,
-               'content', p.content,
-               'published', p.published,
-               'createdAt', tvsync_ts(p.created_at),
-               'author', jsonb_build_object('id', u.id, 'username', u.username, 'fullName', u.full_name),
+               'id', posts.id,
+               'title', posts.title,
+               'content', posts.content,
+               'published', posts.published,
+               'createdAt', tvsync_ts(posts.created_at),
+               'author', jsonb_build_object('id', posts.author_id, 'username', posts.username, 'fullName', posts.full_name),
                'commentCount', coalesce(c.comment_count, 0),
-               'likeCount', coalesce(l.like_count, 0),
+               'likeCount', posts.like_count,
                'comments', coalesce(c.comments, '[]'::jsonb)
            ) AS data
-    FROM tb_post p
-    JOIN tb_user u ON u.id = p.author_id
-    LEFT JOIN c ON c.post_id = p.id
-    LEFT JOIN l ON l.post_id = p.id
-    WHERE p.id = ANY($1::uuid[])
+    FROM posts
+    LEFT JOIN c ON c.post_id = posts.id
 ),
 upserted AS (
     INSERT INTO tv_post (id, data, updated_at)
@@ -926,7 +933,7 @@ type PostWideRefreshRow struct {
 	FinishedAt time.Time
 }
 
-// PostWideRefresh is PostRefresh for large batches: the same documents as tv_post_source, with the batch's comments and likes aggregated set-based (one scan, GROUP BY post_id) and joined, instead of one lateral lookup per post; the engine picks it from Config.WideThreshold ids up.
+// PostWideRefresh is PostRefresh for large batches: the same documents as tv_post_source, with the batch's comments aggregated set-based (one bitmap scan, GROUP BY post_id) and joined once, instead of one aggregate per post; the engine picks it from Config.WideThreshold ids up. Posts, authors and like counts are reached from the batch id by id, each author of a comment through the index (the OFFSET 0 fences), so the work follows the batch, never the table; the two MATERIALIZED parts are joined once, never per post.
 func (q *Queries) PostWideRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *PostWideRefreshBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
@@ -1507,8 +1514,9 @@ func (b *SyncLogInsertBatchResults) Close() error {
 const userDeleteMissing = `-- name: UserDeleteMissing :batchone
 WITH gone AS (
     DELETE FROM tv_user t
-    WHERE t.id = ANY($1::uuid[])
-      AND NOT EXISTS (SELECT 1 FROM tb_user u WHERE u.id = t.id)
+    WHERE t.id = ANY(ARRAY(
+        SELECT b.id FROM unnest($1::uuid[]) AS b(id)
+        WHERE NOT EXISTS (SELECT 1 FROM tb_user u WHERE u.id = b.id OFFSET 0)))
     RETURNING t.id
 )
 SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone
@@ -1525,7 +1533,7 @@ type UserDeleteMissingRow struct {
 	FinishedAt time.Time
 }
 
-// UserDeleteMissing removes the tv_user rows, among the given ids, whose tb_user row no longer exists.
+// UserDeleteMissing removes the tv_user rows, among the given ids, whose tb_user row no longer exists: each id is probed in tb_user (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_user.
 func (q *Queries) UserDeleteMissing(ctx context.Context, db DBTX, ids [][]uuid.UUID) *UserDeleteMissingBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
@@ -1683,7 +1691,7 @@ const userRangeDeleteMissing = `-- name: UserRangeDeleteMissing :batchone
 WITH gone AS (
     DELETE FROM tv_user t
     WHERE t.id >= $1::uuid AND (t.id > $1::uuid OR t.id = '00000000-0000-0000-0000-000000000000') AND t.id <= $2::uuid
-      AND NOT EXISTS (SELECT 1 FROM tb_user x WHERE x.id = t.id)
+      AND NOT EXISTS (SELECT 1 FROM tb_user x WHERE x.id = t.id AND x.id >= $1::uuid AND x.id <= $2::uuid)
     RETURNING t.id
 )
 SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone
@@ -1705,7 +1713,7 @@ type UserRangeDeleteMissingRow struct {
 	FinishedAt time.Time
 }
 
-// UserRangeDeleteMissing removes the tv_user rows in the keyset range (@after, @upto] whose tb_user row no longer exists.
+// UserRangeDeleteMissing removes the tv_user rows in the keyset range (@after, @upto] whose tb_user row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_user.
 func (q *Queries) UserRangeDeleteMissing(ctx context.Context, db DBTX, arg []UserRangeDeleteMissingParams) *UserRangeDeleteMissingBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
@@ -1815,7 +1823,9 @@ func (b *UserRangeRefreshBatchResults) Close() error {
 
 const userRefresh = `-- name: UserRefresh :batchone
 WITH src AS (
-    SELECT s.id, s.data FROM tv_user_source s WHERE s.id = ANY($1::uuid[])
+    SELECT s.id, s.data
+    FROM (SELECT DISTINCT unnest($1::uuid[]) AS id) b
+    CROSS JOIN LATERAL (SELECT v.id, v.data FROM tv_user_source v WHERE v.id = b.id OFFSET 0) s
 ),
 upserted AS (
     INSERT INTO tv_user (id, data, updated_at)
@@ -1842,7 +1852,7 @@ type UserRefreshRow struct {
 	FinishedAt time.Time
 }
 
-// UserRefresh upserts, in one statement, the tv_user documents of the given users from their definition (view tv_user_source), writing only those whose data changed.
+// UserRefresh upserts, in one statement, the tv_user documents of the given users from their definition (view tv_user_source), writing only those whose data changed; the view is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 func (q *Queries) UserRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *UserRefreshBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {

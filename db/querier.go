@@ -16,7 +16,7 @@ type Querier interface {
 	CommentCreate(ctx context.Context, db DBTX, arg CommentCreateParams) (uuid.UUID, error)
 	// CommentDelete deletes a comment and returns the post and author it belonged to.
 	CommentDelete(ctx context.Context, db DBTX, id uuid.UUID) (CommentDeleteRow, error)
-	// CommentDeleteMissing removes the tv_comment rows, among the given ids, whose tb_comment row no longer exists.
+	// CommentDeleteMissing removes the tv_comment rows, among the given ids, whose tb_comment row no longer exists: each id is probed in tb_comment (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_comment.
 	CommentDeleteMissing(ctx context.Context, db DBTX, ids [][]uuid.UUID) *CommentDeleteMissingBatchResults
 	// CommentGetByID reads one stored tv_comment document as raw JSON bytes.
 	CommentGetByID(ctx context.Context, db DBTX, id uuid.UUID) ([]byte, error)
@@ -26,11 +26,11 @@ type Querier interface {
 	CommentIDsByAuthor(ctx context.Context, db DBTX, authorIds [][]uuid.UUID) *CommentIDsByAuthorBatchResults
 	// CommentIDsByPost lists the comments on the given posts (their tv_comment embeds the post title).
 	CommentIDsByPost(ctx context.Context, db DBTX, postIds [][]uuid.UUID) *CommentIDsByPostBatchResults
-	// CommentRangeDeleteMissing removes the tv_comment rows in the keyset range (@after, @upto] whose tb_comment row no longer exists.
+	// CommentRangeDeleteMissing removes the tv_comment rows in the keyset range (@after, @upto] whose tb_comment row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_comment.
 	CommentRangeDeleteMissing(ctx context.Context, db DBTX, arg []CommentRangeDeleteMissingParams) *CommentRangeDeleteMissingBatchResults
 	// CommentRangeRefresh upserts the tv_comment documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition, writing only those whose data changed.
 	CommentRangeRefresh(ctx context.Context, db DBTX, arg []CommentRangeRefreshParams) *CommentRangeRefreshBatchResults
-	// CommentRefresh upserts, in one statement, the tv_comment documents of the given comments from their definition (view tv_comment_source), writing only those whose data changed.
+	// CommentRefresh upserts, in one statement, the tv_comment documents of the given comments from their definition (view tv_comment_source), writing only those whose data changed; the view is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 	CommentRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *CommentRefreshBatchResults
 	// CommentVerify compares, for the ids in (@after, @upto], the stored tv_comment rows with their definition and lists those missing, stale or orphaned.
 	CommentVerify(ctx context.Context, db DBTX, arg CommentVerifyParams) ([]CommentVerifyRow, error)
@@ -40,13 +40,13 @@ type Querier interface {
 	PostCreate(ctx context.Context, db DBTX, arg PostCreateParams) (uuid.UUID, error)
 	// PostDelete deletes a post (its comments and likes cascade) and returns its author.
 	PostDelete(ctx context.Context, db DBTX, id uuid.UUID) (uuid.UUID, error)
-	// PostDeleteMissing removes the tv_post rows, among the given ids, whose tb_post row no longer exists.
+	// PostDeleteMissing removes the tv_post rows, among the given ids, whose tb_post row no longer exists: each id is probed in tb_post (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_post.
 	PostDeleteMissing(ctx context.Context, db DBTX, ids [][]uuid.UUID) *PostDeleteMissingBatchResults
 	// PostGetByID reads one stored tv_post document as raw JSON bytes.
 	PostGetByID(ctx context.Context, db DBTX, id uuid.UUID) ([]byte, error)
 	// PostIDsAfter lists tb_post ids in id order after a keyset cursor, for full sync.
 	PostIDsAfter(ctx context.Context, db DBTX, arg PostIDsAfterParams) ([]uuid.UUID, error)
-	// PostIDsByAuthor lists the posts written by the given users (their tv_post embeds the author).
+	// PostIDsByAuthor lists the posts written by the given users (their tv_post embeds the author), author by author through the author_id index.
 	PostIDsByAuthor(ctx context.Context, db DBTX, authorIds [][]uuid.UUID) *PostIDsByAuthorBatchResults
 	// PostIDsCommentedByUser lists the posts the given users commented on (their tv_post embeds the commenter).
 	PostIDsCommentedByUser(ctx context.Context, db DBTX, userIds [][]uuid.UUID) *PostIDsCommentedByUserBatchResults
@@ -66,11 +66,11 @@ type Querier interface {
 	PostLockForDelete(ctx context.Context, db DBTX, id uuid.UUID) (int64, error)
 	// PostPublish sets a post's published flag and returns its author.
 	PostPublish(ctx context.Context, db DBTX, arg PostPublishParams) (uuid.UUID, error)
-	// PostRangeDeleteMissing removes the tv_post rows in the keyset range (@after, @upto] whose tb_post row no longer exists.
+	// PostRangeDeleteMissing removes the tv_post rows in the keyset range (@after, @upto] whose tb_post row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_post.
 	PostRangeDeleteMissing(ctx context.Context, db DBTX, arg []PostRangeDeleteMissingParams) *PostRangeDeleteMissingBatchResults
-	// PostRangeRefresh is PostWideRefresh for the keyset range of ids (@after, @upto] of a full-sync chunk: posts, comments and likes are each read as one index range scan.
+	// PostRangeRefresh is PostWideRefresh for the keyset range of ids (@after, @upto] of a full-sync chunk: posts, comments and likes are each read as one index range scan, and each author through an index (the OFFSET 0 fences), so a chunk never reads the whole of tb_user.
 	PostRangeRefresh(ctx context.Context, db DBTX, arg []PostRangeRefreshParams) *PostRangeRefreshBatchResults
-	// PostRefresh upserts, in one statement, the tv_post documents of the given posts from their definition (view tv_post_source), writing only those whose data changed.
+	// PostRefresh upserts, in one statement, the tv_post documents of the given posts from their definition (view tv_post_source), writing only those whose data changed; the view is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 	PostRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *PostRefreshBatchResults
 	// PostUpdate changes a post's title and content and returns its author.
 	PostUpdate(ctx context.Context, db DBTX, arg PostUpdateParams) (uuid.UUID, error)
@@ -78,7 +78,7 @@ type Querier interface {
 	PostVerify(ctx context.Context, db DBTX, arg PostVerifyParams) ([]PostVerifyRow, error)
 	// PostViewIDsAfter lists tv_post ids in id order after a keyset cursor, to find orphans during full sync.
 	PostViewIDsAfter(ctx context.Context, db DBTX, arg PostViewIDsAfterParams) ([]uuid.UUID, error)
-	// PostWideRefresh is PostRefresh for large batches: the same documents as tv_post_source, with the batch's comments and likes aggregated set-based (one scan, GROUP BY post_id) and joined, instead of one lateral lookup per post; the engine picks it from Config.WideThreshold ids up.
+	// PostWideRefresh is PostRefresh for large batches: the same documents as tv_post_source, with the batch's comments aggregated set-based (one bitmap scan, GROUP BY post_id) and joined once, instead of one aggregate per post; the engine picks it from Config.WideThreshold ids up. Posts, authors and like counts are reached from the batch id by id, each author of a comment through the index (the OFFSET 0 fences), so the work follows the batch, never the table; the two MATERIALIZED parts are joined once, never per post.
 	PostWideRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *PostWideRefreshBatchResults
 	// QueueAck removes, inside the sync that covers them, the queued rows of ids that no worker holds; a row asking for cascades only goes if this sync cascaded it.
 	QueueAck(ctx context.Context, db DBTX, arg []QueueAckParams) *QueueAckBatchResults
@@ -112,7 +112,7 @@ type Querier interface {
 	UserCreate(ctx context.Context, db DBTX, arg UserCreateParams) (uuid.UUID, error)
 	// UserDelete deletes a user; their posts, comments and likes cascade.
 	UserDelete(ctx context.Context, db DBTX, id uuid.UUID) (int64, error)
-	// UserDeleteMissing removes the tv_user rows, among the given ids, whose tb_user row no longer exists.
+	// UserDeleteMissing removes the tv_user rows, among the given ids, whose tb_user row no longer exists: each id is probed in tb_user (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_user.
 	UserDeleteMissing(ctx context.Context, db DBTX, ids [][]uuid.UUID) *UserDeleteMissingBatchResults
 	// UserGetByID reads one stored tv_user document as raw JSON bytes.
 	UserGetByID(ctx context.Context, db DBTX, id uuid.UUID) ([]byte, error)
@@ -124,11 +124,11 @@ type Querier interface {
 	UserIDsCommentingOnPostsOfAuthor(ctx context.Context, db DBTX, authorIds [][]uuid.UUID) *UserIDsCommentingOnPostsOfAuthorBatchResults
 	// UserLockForDelete locks a user row so no post, comment or like can reference it until the deleting transaction ends.
 	UserLockForDelete(ctx context.Context, db DBTX, id uuid.UUID) (int64, error)
-	// UserRangeDeleteMissing removes the tv_user rows in the keyset range (@after, @upto] whose tb_user row no longer exists.
+	// UserRangeDeleteMissing removes the tv_user rows in the keyset range (@after, @upto] whose tb_user row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_user.
 	UserRangeDeleteMissing(ctx context.Context, db DBTX, arg []UserRangeDeleteMissingParams) *UserRangeDeleteMissingBatchResults
 	// UserRangeRefresh upserts the tv_user documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition, writing only those whose data changed.
 	UserRangeRefresh(ctx context.Context, db DBTX, arg []UserRangeRefreshParams) *UserRangeRefreshBatchResults
-	// UserRefresh upserts, in one statement, the tv_user documents of the given users from their definition (view tv_user_source), writing only those whose data changed.
+	// UserRefresh upserts, in one statement, the tv_user documents of the given users from their definition (view tv_user_source), writing only those whose data changed; the view is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 	UserRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *UserRefreshBatchResults
 	// UserRename changes a user's username and full name.
 	UserRename(ctx context.Context, db DBTX, arg UserRenameParams) (int64, error)

@@ -1,7 +1,9 @@
 -- name: CommentRefresh :batchone
--- CommentRefresh upserts, in one statement, the tv_comment documents of the given comments from their definition (view tv_comment_source), writing only those whose data changed.
+-- CommentRefresh upserts, in one statement, the tv_comment documents of the given comments from their definition (view tv_comment_source), writing only those whose data changed; the view is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 WITH src AS (
-    SELECT s.id, s.data FROM tv_comment_source s WHERE s.id = ANY(@ids::uuid[])
+    SELECT s.id, s.data
+    FROM (SELECT DISTINCT unnest(@ids::uuid[]) AS id) b
+    CROSS JOIN LATERAL (SELECT v.id, v.data FROM tv_comment_source v WHERE v.id = b.id OFFSET 0) s
 ),
 upserted AS (
     INSERT INTO tv_comment (id, data, updated_at)
@@ -33,21 +35,22 @@ SELECT (SELECT count(*) FROM src)::int      AS found,
        clock_timestamp()::timestamptz       AS finished_at;
 
 -- name: CommentDeleteMissing :batchone
--- CommentDeleteMissing removes the tv_comment rows, among the given ids, whose tb_comment row no longer exists.
+-- CommentDeleteMissing removes the tv_comment rows, among the given ids, whose tb_comment row no longer exists: each id is probed in tb_comment (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_comment.
 WITH gone AS (
     DELETE FROM tv_comment t
-    WHERE t.id = ANY(@ids::uuid[])
-      AND NOT EXISTS (SELECT 1 FROM tb_comment c WHERE c.id = t.id)
+    WHERE t.id = ANY(ARRAY(
+        SELECT b.id FROM unnest(@ids::uuid[]) AS b(id)
+        WHERE NOT EXISTS (SELECT 1 FROM tb_comment c WHERE c.id = b.id OFFSET 0)))
     RETURNING t.id
 )
 SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone;
 
 -- name: CommentRangeDeleteMissing :batchone
--- CommentRangeDeleteMissing removes the tv_comment rows in the keyset range (@after, @upto] whose tb_comment row no longer exists.
+-- CommentRangeDeleteMissing removes the tv_comment rows in the keyset range (@after, @upto] whose tb_comment row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_comment.
 WITH gone AS (
     DELETE FROM tv_comment t
     WHERE t.id >= @after::uuid AND (t.id > @after::uuid OR t.id = '00000000-0000-0000-0000-000000000000') AND t.id <= @upto::uuid
-      AND NOT EXISTS (SELECT 1 FROM tb_comment x WHERE x.id = t.id)
+      AND NOT EXISTS (SELECT 1 FROM tb_comment x WHERE x.id = t.id AND x.id >= @after::uuid AND x.id <= @upto::uuid)
     RETURNING t.id
 )
 SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone;

@@ -1,7 +1,9 @@
 -- name: PostRefresh :batchone
--- PostRefresh upserts, in one statement, the tv_post documents of the given posts from their definition (view tv_post_source), writing only those whose data changed.
+-- PostRefresh upserts, in one statement, the tv_post documents of the given posts from their definition (view tv_post_source), writing only those whose data changed; the view is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 WITH src AS (
-    SELECT s.id, s.data FROM tv_post_source s WHERE s.id = ANY(@ids::uuid[])
+    SELECT s.id, s.data
+    FROM (SELECT DISTINCT unnest(@ids::uuid[]) AS id) b
+    CROSS JOIN LATERAL (SELECT v.id, v.data FROM tv_post_source v WHERE v.id = b.id OFFSET 0) s
 ),
 upserted AS (
     INSERT INTO tv_post (id, data, updated_at)
@@ -16,8 +18,16 @@ SELECT (SELECT count(*) FROM src)::int      AS found,
        clock_timestamp()::timestamptz       AS finished_at;
 
 -- name: PostWideRefresh :batchone
--- PostWideRefresh is PostRefresh for large batches: the same documents as tv_post_source, with the batch's comments and likes aggregated set-based (one scan, GROUP BY post_id) and joined, instead of one lateral lookup per post; the engine picks it from Config.WideThreshold ids up.
-WITH c AS (
+-- PostWideRefresh is PostRefresh for large batches: the same documents as tv_post_source, with the batch's comments aggregated set-based (one bitmap scan, GROUP BY post_id) and joined once, instead of one aggregate per post; the engine picks it from Config.WideThreshold ids up. Posts, authors and like counts are reached from the batch id by id, each author of a comment through the index (the OFFSET 0 fences), so the work follows the batch, never the table; the two MATERIALIZED parts are joined once, never per post.
+WITH posts AS MATERIALIZED (
+    SELECT p.id, p.title, p.content, p.published, p.created_at,
+           u.id AS author_id, u.username, u.full_name, l.like_count
+    FROM (SELECT DISTINCT unnest(@ids::uuid[]) AS id) b
+    CROSS JOIN LATERAL (SELECT p.id, p.author_id, p.title, p.content, p.published, p.created_at FROM tb_post p WHERE p.id = b.id OFFSET 0) p
+    CROSS JOIN LATERAL (SELECT u.id, u.username, u.full_name FROM tb_user u WHERE u.id = p.author_id OFFSET 0) u
+    CROSS JOIN LATERAL (SELECT count(*) AS like_count FROM tb_post_like pl WHERE pl.post_id = p.id) l
+),
+c AS MATERIALIZED (
     SELECT cm.post_id,
            count(*) AS comment_count,
            jsonb_agg(jsonb_build_object(
@@ -27,34 +37,25 @@ WITH c AS (
                'author', jsonb_build_object('id', cu.id, 'username', cu.username)
            ) ORDER BY cm.created_at DESC, cm.id DESC) AS comments
     FROM tb_comment cm
-    JOIN tb_user cu ON cu.id = cm.author_id
+    CROSS JOIN LATERAL (SELECT cu.id, cu.username FROM tb_user cu WHERE cu.id = cm.author_id OFFSET 0) cu
     WHERE cm.post_id = ANY(@ids::uuid[])
     GROUP BY cm.post_id
 ),
-l AS (
-    SELECT pl.post_id, count(*) AS like_count
-    FROM tb_post_like pl
-    WHERE pl.post_id = ANY(@ids::uuid[])
-    GROUP BY pl.post_id
-),
 src AS (
-    SELECT p.id,
+    SELECT posts.id,
            jsonb_build_object(
-               'id', p.id,
-               'title', p.title,
-               'content', p.content,
-               'published', p.published,
-               'createdAt', tvsync_ts(p.created_at),
-               'author', jsonb_build_object('id', u.id, 'username', u.username, 'fullName', u.full_name),
+               'id', posts.id,
+               'title', posts.title,
+               'content', posts.content,
+               'published', posts.published,
+               'createdAt', tvsync_ts(posts.created_at),
+               'author', jsonb_build_object('id', posts.author_id, 'username', posts.username, 'fullName', posts.full_name),
                'commentCount', coalesce(c.comment_count, 0),
-               'likeCount', coalesce(l.like_count, 0),
+               'likeCount', posts.like_count,
                'comments', coalesce(c.comments, '[]'::jsonb)
            ) AS data
-    FROM tb_post p
-    JOIN tb_user u ON u.id = p.author_id
-    LEFT JOIN c ON c.post_id = p.id
-    LEFT JOIN l ON l.post_id = p.id
-    WHERE p.id = ANY(@ids::uuid[])
+    FROM posts
+    LEFT JOIN c ON c.post_id = posts.id
 ),
 upserted AS (
     INSERT INTO tv_post (id, data, updated_at)
@@ -69,7 +70,7 @@ SELECT (SELECT count(*) FROM src)::int      AS found,
        clock_timestamp()::timestamptz       AS finished_at;
 
 -- name: PostRangeRefresh :batchone
--- PostRangeRefresh is PostWideRefresh for the keyset range of ids (@after, @upto] of a full-sync chunk: posts, comments and likes are each read as one index range scan.
+-- PostRangeRefresh is PostWideRefresh for the keyset range of ids (@after, @upto] of a full-sync chunk: posts, comments and likes are each read as one index range scan, and each author through an index (the OFFSET 0 fences), so a chunk never reads the whole of tb_user.
 WITH c AS (
     SELECT cm.post_id,
            count(*) AS comment_count,
@@ -80,7 +81,7 @@ WITH c AS (
                'author', jsonb_build_object('id', cu.id, 'username', cu.username)
            ) ORDER BY cm.created_at DESC, cm.id DESC) AS comments
     FROM tb_comment cm
-    JOIN tb_user cu ON cu.id = cm.author_id
+    CROSS JOIN LATERAL (SELECT cu.id, cu.username FROM tb_user cu WHERE cu.id = cm.author_id OFFSET 0) cu
     WHERE cm.post_id >= @after::uuid AND cm.post_id <= @upto::uuid
     GROUP BY cm.post_id
 ),
@@ -104,7 +105,7 @@ src AS (
                'comments', coalesce(c.comments, '[]'::jsonb)
            ) AS data
     FROM tb_post p
-    JOIN tb_user u ON u.id = p.author_id
+    CROSS JOIN LATERAL (SELECT u.id, u.username, u.full_name FROM tb_user u WHERE u.id = p.author_id OFFSET 0) u
     LEFT JOIN c ON c.post_id = p.id
     LEFT JOIN l ON l.post_id = p.id
     WHERE p.id >= @after::uuid AND (p.id > @after::uuid OR p.id = '00000000-0000-0000-0000-000000000000') AND p.id <= @upto::uuid
@@ -122,21 +123,22 @@ SELECT (SELECT count(*) FROM src)::int      AS found,
        clock_timestamp()::timestamptz       AS finished_at;
 
 -- name: PostDeleteMissing :batchone
--- PostDeleteMissing removes the tv_post rows, among the given ids, whose tb_post row no longer exists.
+-- PostDeleteMissing removes the tv_post rows, among the given ids, whose tb_post row no longer exists: each id is probed in tb_post (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_post.
 WITH gone AS (
     DELETE FROM tv_post t
-    WHERE t.id = ANY(@ids::uuid[])
-      AND NOT EXISTS (SELECT 1 FROM tb_post p WHERE p.id = t.id)
+    WHERE t.id = ANY(ARRAY(
+        SELECT b.id FROM unnest(@ids::uuid[]) AS b(id)
+        WHERE NOT EXISTS (SELECT 1 FROM tb_post p WHERE p.id = b.id OFFSET 0)))
     RETURNING t.id
 )
 SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone;
 
 -- name: PostRangeDeleteMissing :batchone
--- PostRangeDeleteMissing removes the tv_post rows in the keyset range (@after, @upto] whose tb_post row no longer exists.
+-- PostRangeDeleteMissing removes the tv_post rows in the keyset range (@after, @upto] whose tb_post row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_post.
 WITH gone AS (
     DELETE FROM tv_post t
     WHERE t.id >= @after::uuid AND (t.id > @after::uuid OR t.id = '00000000-0000-0000-0000-000000000000') AND t.id <= @upto::uuid
-      AND NOT EXISTS (SELECT 1 FROM tb_post x WHERE x.id = t.id)
+      AND NOT EXISTS (SELECT 1 FROM tb_post x WHERE x.id = t.id AND x.id >= @after::uuid AND x.id <= @upto::uuid)
     RETURNING t.id
 )
 SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone;
@@ -150,8 +152,10 @@ SELECT id FROM tb_post WHERE id >= @after::uuid AND (id > @after::uuid OR id = '
 SELECT id FROM tv_post WHERE id >= @after::uuid AND (id > @after::uuid OR id = '00000000-0000-0000-0000-000000000000') ORDER BY id LIMIT @page_size::int;
 
 -- name: PostIDsByAuthor :batchmany
--- PostIDsByAuthor lists the posts written by the given users (their tv_post embeds the author).
-SELECT id FROM tb_post WHERE author_id = ANY(@author_ids::uuid[]);
+-- PostIDsByAuthor lists the posts written by the given users (their tv_post embeds the author), author by author through the author_id index.
+SELECT p.id
+FROM (SELECT DISTINCT unnest(@author_ids::uuid[]) AS id) a
+CROSS JOIN LATERAL (SELECT p.id FROM tb_post p WHERE p.author_id = a.id OFFSET 0) p;
 
 -- name: PostIDsCommentedByUser :batchmany
 -- PostIDsCommentedByUser lists the posts the given users commented on (their tv_post embeds the commenter).
