@@ -182,7 +182,7 @@ func (w *Writer) Write(ctx context.Context, v string, cs []NewComment) (WriteTim
 			if t.CommentIDs, err = InsertComments(ctx, uow.Tx(), cs); err != nil {
 				return err
 			}
-			uow.Record(tvsync.Change{Entity: tvsync.EntityPost, IDs: postsOf(cs)})
+			uow.Record(tvsync.Change{Entity: tvsync.EntityPost, IDs: tvsync.UUIDKeys(postsOf(cs))})
 			return nil
 		})
 	case WriteAddComment:
@@ -224,9 +224,9 @@ func (w *Writer) Undo(ctx context.Context, cs []NewComment, commentIDs []uuid.UU
 		authors[i] = c.AuthorID
 	}
 	_, err := w.db.Engine.Sync(tvsync.WithoutSyncLog(ctx), tvsync.ModeRepair,
-		tvsync.Change{Entity: tvsync.EntityComment, IDs: commentIDs},
-		tvsync.Change{Entity: tvsync.EntityPost, IDs: postsOf(cs)},
-		tvsync.Change{Entity: tvsync.EntityUser, IDs: authors})
+		tvsync.Change{Entity: tvsync.EntityComment, IDs: tvsync.UUIDKeys(commentIDs)},
+		tvsync.Change{Entity: tvsync.EntityPost, IDs: tvsync.UUIDKeys(postsOf(cs))},
+		tvsync.Change{Entity: tvsync.EntityUser, IDs: tvsync.UUIDKeys(authors)})
 	if err != nil {
 		return fmt.Errorf("undo: re-sync: %w", err)
 	}

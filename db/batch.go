@@ -198,6 +198,7 @@ const commentRangeDeleteMissing = `-- name: CommentRangeDeleteMissing :batchone
 WITH gone AS (
     DELETE FROM tv_comment t
     WHERE t.id >= $1::uuid AND (t.id > $1::uuid OR t.id = '00000000-0000-0000-0000-000000000000') AND t.id <= $2::uuid
+      AND t.id IN (SELECT unnest($3::uuid[]))
       AND NOT EXISTS (SELECT 1 FROM tb_comment x WHERE x.id = t.id AND x.id >= $1::uuid AND x.id <= $2::uuid)
     RETURNING t.id
 )
@@ -213,6 +214,7 @@ type CommentRangeDeleteMissingBatchResults struct {
 type CommentRangeDeleteMissingParams struct {
 	After uuid.UUID
 	Upto  uuid.UUID
+	Ids   []uuid.UUID
 }
 
 type CommentRangeDeleteMissingRow struct {
@@ -220,13 +222,14 @@ type CommentRangeDeleteMissingRow struct {
 	FinishedAt time.Time
 }
 
-// CommentRangeDeleteMissing removes the tv_comment rows in the keyset range (@after, @upto] whose tb_comment row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_comment.
+// CommentRangeDeleteMissing removes the tv_comment rows among the chunk's locked @ids in the keyset range (@after, @upto] whose tb_comment row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_comment.
 func (q *Queries) CommentRangeDeleteMissing(ctx context.Context, db DBTX, arg []CommentRangeDeleteMissingParams) *CommentRangeDeleteMissingBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
 		vals := []interface{}{
 			a.After,
 			a.Upto,
+			a.Ids,
 		}
 		batch.Queue(commentRangeDeleteMissing, vals...)
 	}
@@ -260,6 +263,7 @@ func (b *CommentRangeDeleteMissingBatchResults) Close() error {
 const commentRangeRefresh = `-- name: CommentRangeRefresh :batchone
 WITH src AS (
     SELECT s.id, s.data FROM tv_comment_source s WHERE s.id >= $1::uuid AND (s.id > $1::uuid OR s.id = '00000000-0000-0000-0000-000000000000') AND s.id <= $2::uuid
+      AND s.id IN (SELECT unnest($3::uuid[]))
 ),
 upserted AS (
     INSERT INTO tv_comment (id, data, updated_at)
@@ -283,6 +287,7 @@ type CommentRangeRefreshBatchResults struct {
 type CommentRangeRefreshParams struct {
 	After uuid.UUID
 	Upto  uuid.UUID
+	Ids   []uuid.UUID
 }
 
 type CommentRangeRefreshRow struct {
@@ -291,13 +296,14 @@ type CommentRangeRefreshRow struct {
 	FinishedAt time.Time
 }
 
-// CommentRangeRefresh upserts the tv_comment documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition, writing only those whose data changed.
+// CommentRangeRefresh upserts the tv_comment documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition, writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync).
 func (q *Queries) CommentRangeRefresh(ctx context.Context, db DBTX, arg []CommentRangeRefreshParams) *CommentRangeRefreshBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
 		vals := []interface{}{
 			a.After,
 			a.Upto,
+			a.Ids,
 		}
 		batch.Queue(commentRangeRefresh, vals...)
 	}
@@ -636,6 +642,7 @@ const postRangeDeleteMissing = `-- name: PostRangeDeleteMissing :batchone
 WITH gone AS (
     DELETE FROM tv_post t
     WHERE t.id >= $1::uuid AND (t.id > $1::uuid OR t.id = '00000000-0000-0000-0000-000000000000') AND t.id <= $2::uuid
+      AND t.id IN (SELECT unnest($3::uuid[]))
       AND NOT EXISTS (SELECT 1 FROM tb_post x WHERE x.id = t.id AND x.id >= $1::uuid AND x.id <= $2::uuid)
     RETURNING t.id
 )
@@ -651,6 +658,7 @@ type PostRangeDeleteMissingBatchResults struct {
 type PostRangeDeleteMissingParams struct {
 	After uuid.UUID
 	Upto  uuid.UUID
+	Ids   []uuid.UUID
 }
 
 type PostRangeDeleteMissingRow struct {
@@ -658,13 +666,14 @@ type PostRangeDeleteMissingRow struct {
 	FinishedAt time.Time
 }
 
-// PostRangeDeleteMissing removes the tv_post rows in the keyset range (@after, @upto] whose tb_post row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_post.
+// PostRangeDeleteMissing removes the tv_post rows among the chunk's locked @ids in the keyset range (@after, @upto] whose tb_post row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_post.
 func (q *Queries) PostRangeDeleteMissing(ctx context.Context, db DBTX, arg []PostRangeDeleteMissingParams) *PostRangeDeleteMissingBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
 		vals := []interface{}{
 			a.After,
 			a.Upto,
+			a.Ids,
 		}
 		batch.Queue(postRangeDeleteMissing, vals...)
 	}
@@ -734,6 +743,7 @@ src AS (
     LEFT JOIN c ON c.post_id = p.id
     LEFT JOIN l ON l.post_id = p.id
     WHERE p.id >= $1::uuid AND (p.id > $1::uuid OR p.id = '00000000-0000-0000-0000-000000000000') AND p.id <= $2::uuid
+      AND p.id IN (SELECT unnest($3::uuid[]))
 ),
 upserted AS (
     INSERT INTO tv_post (id, data, updated_at)
@@ -757,6 +767,7 @@ type PostRangeRefreshBatchResults struct {
 type PostRangeRefreshParams struct {
 	After uuid.UUID
 	Upto  uuid.UUID
+	Ids   []uuid.UUID
 }
 
 type PostRangeRefreshRow struct {
@@ -765,13 +776,14 @@ type PostRangeRefreshRow struct {
 	FinishedAt time.Time
 }
 
-// PostRangeRefresh is PostWideRefresh for the keyset range of ids (@after, @upto] of a full-sync chunk: posts, comments and likes are each read as one index range scan, and each author through an index (the OFFSET 0 fences), so a chunk never reads the whole of tb_user.
+// PostRangeRefresh is PostWideRefresh for the keyset range of ids (@after, @upto] of a full-sync chunk, writing only the chunk's locked @ids (a post created after the chunk listed its ids is left to its own sync): posts, comments and likes are each read as one index range scan, and each author through an index (the OFFSET 0 fences), so a chunk never reads the whole of tb_user.
 func (q *Queries) PostRangeRefresh(ctx context.Context, db DBTX, arg []PostRangeRefreshParams) *PostRangeRefreshBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
 		vals := []interface{}{
 			a.After,
 			a.Upto,
+			a.Ids,
 		}
 		batch.Queue(postRangeRefresh, vals...)
 	}
@@ -975,8 +987,8 @@ WITH acked AS (
     WHERE q.entity = $1::text
       AND q.entity_id IN (
           SELECT s.entity_id FROM sync_queue s
-          WHERE s.entity = $1::text AND s.entity_id = ANY($2::uuid[])
-            AND (NOT s.cascade OR s.entity_id = ANY($3::uuid[]))
+          WHERE s.entity = $1::text AND s.entity_id = ANY($2::text[])
+            AND (NOT s.cascade OR s.entity_id = ANY($3::text[]))
           ORDER BY s.entity_id
           FOR UPDATE SKIP LOCKED)
     RETURNING q.entity_id
@@ -992,8 +1004,8 @@ type QueueAckBatchResults struct {
 
 type QueueAckParams struct {
 	Entity      string
-	Ids         []uuid.UUID
-	CascadedIds []uuid.UUID
+	Ids         []string
+	CascadedIds []string
 }
 
 // QueueAck removes, inside the sync that covers them, the queued rows of ids that no worker holds; a row asking for cascades only goes if this sync cascaded it.
@@ -1102,7 +1114,7 @@ type QueueClaimBatchResults struct {
 
 type QueueClaimRow struct {
 	Entity   string
-	EntityID uuid.UUID
+	EntityID string
 	Cascade  bool
 	Attempts int32
 }
@@ -1162,7 +1174,7 @@ func (b *QueueClaimBatchResults) Close() error {
 }
 
 const queueDelete = `-- name: QueueDelete :batchexec
-DELETE FROM sync_queue WHERE entity = $1::text AND entity_id = ANY($2::uuid[])
+DELETE FROM sync_queue WHERE entity = $1::text AND entity_id = ANY($2::text[])
 `
 
 type QueueDeleteBatchResults struct {
@@ -1173,7 +1185,7 @@ type QueueDeleteBatchResults struct {
 
 type QueueDeleteParams struct {
 	Entity string
-	Ids    []uuid.UUID
+	Ids    []string
 }
 
 // QueueDelete removes claimed rows of one entity once their sync has succeeded.
@@ -1214,7 +1226,7 @@ func (b *QueueDeleteBatchResults) Close() error {
 const queueEnqueue = `-- name: QueueEnqueue :batchexec
 INSERT INTO sync_queue (entity, entity_id, cascade, available_at)
 SELECT $1::text, ids.id, $2::boolean, now() + make_interval(secs => $3::float8)
-FROM unnest($4::uuid[]) AS ids(id)
+FROM unnest($4::text[]) AS ids(id)
 ORDER BY ids.id
 ON CONFLICT (entity, entity_id) DO UPDATE
     SET cascade      = sync_queue.cascade OR EXCLUDED.cascade,
@@ -1239,10 +1251,10 @@ type QueueEnqueueParams struct {
 	Entity       string
 	Cascade      bool
 	DelaySeconds float64
-	Ids          []uuid.UUID
+	Ids          []string
 }
 
-// QueueEnqueue records, in the write transaction, that ids of one entity need a sync; a pending row is coalesced (keeping the backoff of one that failed), a parked one revived.
+// QueueEnqueue records, in the write transaction, that ids of one entity (in their canonical text) need a sync; a pending row is coalesced (keeping the backoff of one that failed), a parked one revived.
 func (q *Queries) QueueEnqueue(ctx context.Context, db DBTX, arg []QueueEnqueueParams) *QueueEnqueueBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
@@ -1285,7 +1297,7 @@ SET attempts     = attempts + 1,
     last_error   = $1::text,
     available_at = now() + least(interval '1 second' * power(2, least(attempts, 30)), make_interval(secs => $2::float8)),
     dead         = attempts + 1 >= $3::int
-WHERE entity = $4::text AND entity_id = ANY($5::uuid[])
+WHERE entity = $4::text AND entity_id = ANY($5::text[])
 `
 
 type QueueFailBatchResults struct {
@@ -1299,7 +1311,7 @@ type QueueFailParams struct {
 	MaxBackoffSeconds float64
 	MaxAttempts       int32
 	Entity            string
-	Ids               []uuid.UUID
+	Ids               []string
 }
 
 // QueueFail records a failed attempt on claimed rows: retry after a backoff (1s doubling per attempt, capped), or park them as dead after max_attempts.
@@ -1385,10 +1397,9 @@ func (b *QueueNotifyBatchResults) Close() error {
 }
 
 const syncLock = `-- name: SyncLock :batchone
-SELECT count(CASE WHEN ($1::boolean[])[s.i] THEN pg_advisory_xact_lock_shared(($2::bigint[])[s.i])
-                  ELSE pg_advisory_xact_lock(($2::bigint[])[s.i]) END)::int AS locks,
+SELECT count(pg_advisory_xact_lock(k.key))::int AS locks,
        clock_timestamp()::timestamptz AS finished_at
-FROM (SELECT g.i FROM generate_subscripts($2::bigint[], 1) AS g(i) ORDER BY g.i) AS s
+FROM (SELECT u.key FROM unnest($1::bigint[]) WITH ORDINALITY AS u(key, ord) ORDER BY u.ord) AS k
 `
 
 type SyncLockBatchResults struct {
@@ -1397,28 +1408,22 @@ type SyncLockBatchResults struct {
 	closed bool
 }
 
-type SyncLockParams struct {
-	Shared []bool
-	Keys   []int64
-}
-
 type SyncLockRow struct {
 	Locks      int32
 	FinishedAt time.Time
 }
 
-// SyncLock takes the transaction-scoped advisory locks of a sync, in the given (sorted) order, each shared or exclusive as @shared says: the engine's lock plan (sync/locks.go) makes overlapping syncs of one entity run one after the other, so the later one reads the newer data.
-func (q *Queries) SyncLock(ctx context.Context, db DBTX, arg []SyncLockParams) *SyncLockBatchResults {
+// SyncLock takes the transaction-scoped exclusive advisory locks of a sync, one per (entity, id), in the given (sorted) order: overlapping syncs of a row run one after the other, so the later one reads the newer data (sync/locks.go).
+func (q *Queries) SyncLock(ctx context.Context, db DBTX, keys [][]int64) *SyncLockBatchResults {
 	batch := &pgx.Batch{}
-	for _, a := range arg {
+	for _, a := range keys {
 		vals := []interface{}{
-			a.Shared,
-			a.Keys,
+			a,
 		}
 		batch.Queue(syncLock, vals...)
 	}
 	br := db.SendBatch(ctx, batch)
-	return &SyncLockBatchResults{br, len(arg), false}
+	return &SyncLockBatchResults{br, len(keys), false}
 }
 
 func (b *SyncLockBatchResults) QueryRow(f func(int, SyncLockRow, error)) {
@@ -1691,6 +1696,7 @@ const userRangeDeleteMissing = `-- name: UserRangeDeleteMissing :batchone
 WITH gone AS (
     DELETE FROM tv_user t
     WHERE t.id >= $1::uuid AND (t.id > $1::uuid OR t.id = '00000000-0000-0000-0000-000000000000') AND t.id <= $2::uuid
+      AND t.id IN (SELECT unnest($3::uuid[]))
       AND NOT EXISTS (SELECT 1 FROM tb_user x WHERE x.id = t.id AND x.id >= $1::uuid AND x.id <= $2::uuid)
     RETURNING t.id
 )
@@ -1706,6 +1712,7 @@ type UserRangeDeleteMissingBatchResults struct {
 type UserRangeDeleteMissingParams struct {
 	After uuid.UUID
 	Upto  uuid.UUID
+	Ids   []uuid.UUID
 }
 
 type UserRangeDeleteMissingRow struct {
@@ -1713,13 +1720,14 @@ type UserRangeDeleteMissingRow struct {
 	FinishedAt time.Time
 }
 
-// UserRangeDeleteMissing removes the tv_user rows in the keyset range (@after, @upto] whose tb_user row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_user.
+// UserRangeDeleteMissing removes the tv_user rows among the chunk's locked @ids in the keyset range (@after, @upto] whose tb_user row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_user.
 func (q *Queries) UserRangeDeleteMissing(ctx context.Context, db DBTX, arg []UserRangeDeleteMissingParams) *UserRangeDeleteMissingBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
 		vals := []interface{}{
 			a.After,
 			a.Upto,
+			a.Ids,
 		}
 		batch.Queue(userRangeDeleteMissing, vals...)
 	}
@@ -1753,6 +1761,7 @@ func (b *UserRangeDeleteMissingBatchResults) Close() error {
 const userRangeRefresh = `-- name: UserRangeRefresh :batchone
 WITH src AS (
     SELECT s.id, s.data FROM tv_user_source s WHERE s.id >= $1::uuid AND (s.id > $1::uuid OR s.id = '00000000-0000-0000-0000-000000000000') AND s.id <= $2::uuid
+      AND s.id IN (SELECT unnest($3::uuid[]))
 ),
 upserted AS (
     INSERT INTO tv_user (id, data, updated_at)
@@ -1776,6 +1785,7 @@ type UserRangeRefreshBatchResults struct {
 type UserRangeRefreshParams struct {
 	After uuid.UUID
 	Upto  uuid.UUID
+	Ids   []uuid.UUID
 }
 
 type UserRangeRefreshRow struct {
@@ -1784,13 +1794,14 @@ type UserRangeRefreshRow struct {
 	FinishedAt time.Time
 }
 
-// UserRangeRefresh upserts the tv_user documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition, writing only those whose data changed.
+// UserRangeRefresh upserts the tv_user documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition, writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync).
 func (q *Queries) UserRangeRefresh(ctx context.Context, db DBTX, arg []UserRangeRefreshParams) *UserRangeRefreshBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
 		vals := []interface{}{
 			a.After,
 			a.Upto,
+			a.Ids,
 		}
 		batch.Queue(userRangeRefresh, vals...)
 	}

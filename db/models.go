@@ -27,8 +27,9 @@ type SyncLog struct {
 
 // Durable outbox: one row per (entity, id) whose tv_ row may be stale.
 type SyncQueue struct {
-	Entity   string
-	EntityID uuid.UUID
+	Entity string
+	// The id, as canonical text: a lowercase hyphenated uuid or a decimal bigint, per the entity's key kind.
+	EntityID string
 	// Sync the rows embedding this one too (a rename, a title change).
 	Cascade bool
 	// When the oldest pending change of this row was queued.

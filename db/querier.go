@@ -26,9 +26,9 @@ type Querier interface {
 	CommentIDsByAuthor(ctx context.Context, db DBTX, authorIds [][]uuid.UUID) *CommentIDsByAuthorBatchResults
 	// CommentIDsByPost lists the comments on the given posts (their tv_comment embeds the post title).
 	CommentIDsByPost(ctx context.Context, db DBTX, postIds [][]uuid.UUID) *CommentIDsByPostBatchResults
-	// CommentRangeDeleteMissing removes the tv_comment rows in the keyset range (@after, @upto] whose tb_comment row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_comment.
+	// CommentRangeDeleteMissing removes the tv_comment rows among the chunk's locked @ids in the keyset range (@after, @upto] whose tb_comment row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_comment.
 	CommentRangeDeleteMissing(ctx context.Context, db DBTX, arg []CommentRangeDeleteMissingParams) *CommentRangeDeleteMissingBatchResults
-	// CommentRangeRefresh upserts the tv_comment documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition, writing only those whose data changed.
+	// CommentRangeRefresh upserts the tv_comment documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition, writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync).
 	CommentRangeRefresh(ctx context.Context, db DBTX, arg []CommentRangeRefreshParams) *CommentRangeRefreshBatchResults
 	// CommentRefresh upserts, in one statement, the tv_comment documents of the given comments from their definition (view tv_comment_source), writing only those whose data changed; the view is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 	CommentRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *CommentRefreshBatchResults
@@ -66,9 +66,9 @@ type Querier interface {
 	PostLockForDelete(ctx context.Context, db DBTX, id uuid.UUID) (int64, error)
 	// PostPublish sets a post's published flag and returns its author.
 	PostPublish(ctx context.Context, db DBTX, arg PostPublishParams) (uuid.UUID, error)
-	// PostRangeDeleteMissing removes the tv_post rows in the keyset range (@after, @upto] whose tb_post row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_post.
+	// PostRangeDeleteMissing removes the tv_post rows among the chunk's locked @ids in the keyset range (@after, @upto] whose tb_post row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_post.
 	PostRangeDeleteMissing(ctx context.Context, db DBTX, arg []PostRangeDeleteMissingParams) *PostRangeDeleteMissingBatchResults
-	// PostRangeRefresh is PostWideRefresh for the keyset range of ids (@after, @upto] of a full-sync chunk: posts, comments and likes are each read as one index range scan, and each author through an index (the OFFSET 0 fences), so a chunk never reads the whole of tb_user.
+	// PostRangeRefresh is PostWideRefresh for the keyset range of ids (@after, @upto] of a full-sync chunk, writing only the chunk's locked @ids (a post created after the chunk listed its ids is left to its own sync): posts, comments and likes are each read as one index range scan, and each author through an index (the OFFSET 0 fences), so a chunk never reads the whole of tb_user.
 	PostRangeRefresh(ctx context.Context, db DBTX, arg []PostRangeRefreshParams) *PostRangeRefreshBatchResults
 	// PostRefresh upserts, in one statement, the tv_post documents of the given posts from their definition (view tv_post_source), writing only those whose data changed; the view is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 	PostRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *PostRefreshBatchResults
@@ -90,7 +90,7 @@ type Querier interface {
 	QueueDeadList(ctx context.Context, db DBTX, maxRows int32) ([]QueueDeadListRow, error)
 	// QueueDelete removes claimed rows of one entity once their sync has succeeded.
 	QueueDelete(ctx context.Context, db DBTX, arg []QueueDeleteParams) *QueueDeleteBatchResults
-	// QueueEnqueue records, in the write transaction, that ids of one entity need a sync; a pending row is coalesced (keeping the backoff of one that failed), a parked one revived.
+	// QueueEnqueue records, in the write transaction, that ids of one entity (in their canonical text) need a sync; a pending row is coalesced (keeping the backoff of one that failed), a parked one revived.
 	QueueEnqueue(ctx context.Context, db DBTX, arg []QueueEnqueueParams) *QueueEnqueueBatchResults
 	// QueueFail records a failed attempt on claimed rows: retry after a backoff (1s doubling per attempt, capped), or park them as dead after max_attempts.
 	QueueFail(ctx context.Context, db DBTX, arg []QueueFailParams) *QueueFailBatchResults
@@ -100,8 +100,8 @@ type Querier interface {
 	QueueRetryDead(ctx context.Context, db DBTX) (int64, error)
 	// QueueStats summarizes the queue for tvsync status and metrics: rows pending, the oldest pending row's age, rows parked as dead, rows naming none of the registered entities.
 	QueueStats(ctx context.Context, db DBTX, registered []string) (QueueStatsRow, error)
-	// SyncLock takes the transaction-scoped advisory locks of a sync, in the given (sorted) order, each shared or exclusive as @shared says: the engine's lock plan (sync/locks.go) makes overlapping syncs of one entity run one after the other, so the later one reads the newer data.
-	SyncLock(ctx context.Context, db DBTX, arg []SyncLockParams) *SyncLockBatchResults
+	// SyncLock takes the transaction-scoped exclusive advisory locks of a sync, one per (entity, id), in the given (sorted) order: overlapping syncs of a row run one after the other, so the later one reads the newer data (sync/locks.go).
+	SyncLock(ctx context.Context, db DBTX, keys [][]int64) *SyncLockBatchResults
 	// SyncLogInsert writes the sync_log row of one entity batch; a sync queues one per entity in a single round trip.
 	SyncLogInsert(ctx context.Context, db DBTX, arg []SyncLogInsertParams) *SyncLogInsertBatchResults
 	// SyncLogPrune deletes the sync_log rows of batches that started before a time (through sync_log_started_at_idx) and reports how many.
@@ -124,9 +124,9 @@ type Querier interface {
 	UserIDsCommentingOnPostsOfAuthor(ctx context.Context, db DBTX, authorIds [][]uuid.UUID) *UserIDsCommentingOnPostsOfAuthorBatchResults
 	// UserLockForDelete locks a user row so no post, comment or like can reference it until the deleting transaction ends.
 	UserLockForDelete(ctx context.Context, db DBTX, id uuid.UUID) (int64, error)
-	// UserRangeDeleteMissing removes the tv_user rows in the keyset range (@after, @upto] whose tb_user row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_user.
+	// UserRangeDeleteMissing removes the tv_user rows among the chunk's locked @ids in the keyset range (@after, @upto] whose tb_user row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_user.
 	UserRangeDeleteMissing(ctx context.Context, db DBTX, arg []UserRangeDeleteMissingParams) *UserRangeDeleteMissingBatchResults
-	// UserRangeRefresh upserts the tv_user documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition, writing only those whose data changed.
+	// UserRangeRefresh upserts the tv_user documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition, writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync).
 	UserRangeRefresh(ctx context.Context, db DBTX, arg []UserRangeRefreshParams) *UserRangeRefreshBatchResults
 	// UserRefresh upserts, in one statement, the tv_user documents of the given users from their definition (view tv_user_source), writing only those whose data changed; the view is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 	UserRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *UserRefreshBatchResults

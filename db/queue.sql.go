@@ -8,8 +8,6 @@ package db
 import (
 	"context"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 const queueDeadList = `-- name: QueueDeadList :many
@@ -19,7 +17,7 @@ FROM sync_queue WHERE dead ORDER BY enqueued_at LIMIT $1::int
 
 type QueueDeadListRow struct {
 	Entity     string
-	EntityID   uuid.UUID
+	EntityID   string
 	Attempts   int32
 	LastError  string
 	EnqueuedAt time.Time

@@ -70,7 +70,7 @@ SELECT (SELECT count(*) FROM src)::int      AS found,
        clock_timestamp()::timestamptz       AS finished_at;
 
 -- name: PostRangeRefresh :batchone
--- PostRangeRefresh is PostWideRefresh for the keyset range of ids (@after, @upto] of a full-sync chunk: posts, comments and likes are each read as one index range scan, and each author through an index (the OFFSET 0 fences), so a chunk never reads the whole of tb_user.
+-- PostRangeRefresh is PostWideRefresh for the keyset range of ids (@after, @upto] of a full-sync chunk, writing only the chunk's locked @ids (a post created after the chunk listed its ids is left to its own sync): posts, comments and likes are each read as one index range scan, and each author through an index (the OFFSET 0 fences), so a chunk never reads the whole of tb_user.
 WITH c AS (
     SELECT cm.post_id,
            count(*) AS comment_count,
@@ -109,6 +109,7 @@ src AS (
     LEFT JOIN c ON c.post_id = p.id
     LEFT JOIN l ON l.post_id = p.id
     WHERE p.id >= @after::uuid AND (p.id > @after::uuid OR p.id = '00000000-0000-0000-0000-000000000000') AND p.id <= @upto::uuid
+      AND p.id IN (SELECT unnest(@ids::uuid[]))
 ),
 upserted AS (
     INSERT INTO tv_post (id, data, updated_at)
@@ -134,10 +135,11 @@ WITH gone AS (
 SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone;
 
 -- name: PostRangeDeleteMissing :batchone
--- PostRangeDeleteMissing removes the tv_post rows in the keyset range (@after, @upto] whose tb_post row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_post.
+-- PostRangeDeleteMissing removes the tv_post rows among the chunk's locked @ids in the keyset range (@after, @upto] whose tb_post row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_post.
 WITH gone AS (
     DELETE FROM tv_post t
     WHERE t.id >= @after::uuid AND (t.id > @after::uuid OR t.id = '00000000-0000-0000-0000-000000000000') AND t.id <= @upto::uuid
+      AND t.id IN (SELECT unnest(@ids::uuid[]))
       AND NOT EXISTS (SELECT 1 FROM tb_post x WHERE x.id = t.id AND x.id >= @after::uuid AND x.id <= @upto::uuid)
     RETURNING t.id
 )

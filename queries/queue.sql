@@ -1,8 +1,8 @@
 -- name: QueueEnqueue :batchexec
--- QueueEnqueue records, in the write transaction, that ids of one entity need a sync; a pending row is coalesced (keeping the backoff of one that failed), a parked one revived.
+-- QueueEnqueue records, in the write transaction, that ids of one entity (in their canonical text) need a sync; a pending row is coalesced (keeping the backoff of one that failed), a parked one revived.
 INSERT INTO sync_queue (entity, entity_id, cascade, available_at)
 SELECT @entity::text, ids.id, @cascade::boolean, now() + make_interval(secs => @delay_seconds::float8)
-FROM unnest(@ids::uuid[]) AS ids(id)
+FROM unnest(@ids::text[]) AS ids(id)
 ORDER BY ids.id
 ON CONFLICT (entity, entity_id) DO UPDATE
     SET cascade      = sync_queue.cascade OR EXCLUDED.cascade,
@@ -27,8 +27,8 @@ WITH acked AS (
     WHERE q.entity = @entity::text
       AND q.entity_id IN (
           SELECT s.entity_id FROM sync_queue s
-          WHERE s.entity = @entity::text AND s.entity_id = ANY(@ids::uuid[])
-            AND (NOT s.cascade OR s.entity_id = ANY(@cascaded_ids::uuid[]))
+          WHERE s.entity = @entity::text AND s.entity_id = ANY(@ids::text[])
+            AND (NOT s.cascade OR s.entity_id = ANY(@cascaded_ids::text[]))
           ORDER BY s.entity_id
           FOR UPDATE SKIP LOCKED)
     RETURNING q.entity_id
@@ -51,7 +51,7 @@ FOR UPDATE SKIP LOCKED;
 
 -- name: QueueDelete :batchexec
 -- QueueDelete removes claimed rows of one entity once their sync has succeeded.
-DELETE FROM sync_queue WHERE entity = @entity::text AND entity_id = ANY(@ids::uuid[]);
+DELETE FROM sync_queue WHERE entity = @entity::text AND entity_id = ANY(@ids::text[]);
 
 -- name: QueueFail :batchexec
 -- QueueFail records a failed attempt on claimed rows: retry after a backoff (1s doubling per attempt, capped), or park them as dead after max_attempts.
@@ -60,7 +60,7 @@ SET attempts     = attempts + 1,
     last_error   = @last_error::text,
     available_at = now() + least(interval '1 second' * power(2, least(attempts, 30)), make_interval(secs => @max_backoff_seconds::float8)),
     dead         = attempts + 1 >= @max_attempts::int
-WHERE entity = @entity::text AND entity_id = ANY(@ids::uuid[]);
+WHERE entity = @entity::text AND entity_id = ANY(@ids::text[]);
 
 -- name: QueueStats :one
 -- QueueStats summarizes the queue for tvsync status and metrics: rows pending, the oldest pending row's age, rows parked as dead, rows naming none of the registered entities.

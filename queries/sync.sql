@@ -1,9 +1,8 @@
 -- name: SyncLock :batchone
--- SyncLock takes the transaction-scoped advisory locks of a sync, in the given (sorted) order, each shared or exclusive as @shared says: the engine's lock plan (sync/locks.go) makes overlapping syncs of one entity run one after the other, so the later one reads the newer data.
-SELECT count(CASE WHEN (@shared::boolean[])[s.i] THEN pg_advisory_xact_lock_shared((@keys::bigint[])[s.i])
-                  ELSE pg_advisory_xact_lock((@keys::bigint[])[s.i]) END)::int AS locks,
+-- SyncLock takes the transaction-scoped exclusive advisory locks of a sync, one per (entity, id), in the given (sorted) order: overlapping syncs of a row run one after the other, so the later one reads the newer data (sync/locks.go).
+SELECT count(pg_advisory_xact_lock(k.key))::int AS locks,
        clock_timestamp()::timestamptz AS finished_at
-FROM (SELECT g.i FROM generate_subscripts(@keys::bigint[], 1) AS g(i) ORDER BY g.i) AS s;
+FROM (SELECT u.key FROM unnest(@keys::bigint[]) WITH ORDINALITY AS u(key, ord) ORDER BY u.ord) AS k;
 
 -- name: SyncLogInsert :batchexec
 -- SyncLogInsert writes the sync_log row of one entity batch; a sync queues one per entity in a single round trip.

@@ -18,9 +18,10 @@ SELECT (SELECT count(*) FROM src)::int      AS found,
        clock_timestamp()::timestamptz       AS finished_at;
 
 -- name: UserRangeRefresh :batchone
--- UserRangeRefresh upserts the tv_user documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition, writing only those whose data changed.
+-- UserRangeRefresh upserts the tv_user documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition, writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync).
 WITH src AS (
     SELECT s.id, s.data FROM tv_user_source s WHERE s.id >= @after::uuid AND (s.id > @after::uuid OR s.id = '00000000-0000-0000-0000-000000000000') AND s.id <= @upto::uuid
+      AND s.id IN (SELECT unnest(@ids::uuid[]))
 ),
 upserted AS (
     INSERT INTO tv_user (id, data, updated_at)
@@ -46,10 +47,11 @@ WITH gone AS (
 SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone;
 
 -- name: UserRangeDeleteMissing :batchone
--- UserRangeDeleteMissing removes the tv_user rows in the keyset range (@after, @upto] whose tb_user row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_user.
+-- UserRangeDeleteMissing removes the tv_user rows among the chunk's locked @ids in the keyset range (@after, @upto] whose tb_user row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_user.
 WITH gone AS (
     DELETE FROM tv_user t
     WHERE t.id >= @after::uuid AND (t.id > @after::uuid OR t.id = '00000000-0000-0000-0000-000000000000') AND t.id <= @upto::uuid
+      AND t.id IN (SELECT unnest(@ids::uuid[]))
       AND NOT EXISTS (SELECT 1 FROM tb_user x WHERE x.id = t.id AND x.id >= @after::uuid AND x.id <= @upto::uuid)
     RETURNING t.id
 )

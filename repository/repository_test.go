@@ -347,7 +347,7 @@ func TestSync_UnknownIDsAreCountedNotErrors(t *testing.T) {
 	report, err = b.engine.SyncPost(ctx, nil, tvsync.ModeIncremental)
 	require.NoError(t, err)
 	assert.Empty(t, report.Results)
-	_, err = b.engine.Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: "postz", IDs: unknown})
+	_, err = b.engine.Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: "postz", IDs: tvsync.UUIDKeys(unknown)})
 	assert.ErrorIs(t, err, tvsync.ErrUnknownEntity)
 	assert.ErrorContains(t, err, `"postz"`)
 	_, err = b.engine.SyncPost(ctx, unknown, tvsync.Mode("sometimes"))
@@ -378,7 +378,7 @@ func TestSync_IsolatesFailingIDs(t *testing.T) {
 	var failed *tvsync.FailedError
 	require.ErrorAs(t, err, &failed)
 	assert.ErrorIs(t, err, tvsync.ErrSyncFailed)
-	assert.Equal(t, map[string][]uuid.UUID{tvsync.EntityPost: {ids[6]}}, failed.IDs)
+	assert.Equal(t, map[string][]tvsync.ID{tvsync.EntityPost: {tvsync.UUIDKey(ids[6])}}, failed.IDs)
 	assert.ErrorContains(t, err, ids[6].String())
 	res := report.For(tvsync.EntityPost)
 	assert.Equal(t, 9, res.Upserted)

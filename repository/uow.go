@@ -1,7 +1,6 @@
 package repository
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -36,7 +35,7 @@ func newUnitOfWork(tx pgx.Tx, r *Repository) *UnitOfWork {
 
 type changeKey struct {
 	entity  string
-	id      uuid.UUID
+	id      tvsync.ID
 	cascade bool
 }
 
@@ -59,7 +58,7 @@ func (u *UnitOfWork) Record(changes ...tvsync.Change) {
 }
 
 func (u *UnitOfWork) record(entity string, cascade bool, ids ...uuid.UUID) {
-	u.Record(tvsync.Change{Entity: entity, IDs: ids, Cascade: cascade})
+	u.Record(tvsync.Change{Entity: entity, IDs: tvsync.UUIDKeys(ids), Cascade: cascade})
 }
 
 // Changes returns what the unit of work has recorded so far, one change per
@@ -69,14 +68,14 @@ func (u *UnitOfWork) Changes() []tvsync.Change {
 		entity  string
 		cascade bool
 	}
-	byGroup := map[group][]uuid.UUID{}
+	byGroup := map[group][]tvsync.ID{}
 	for k := range u.changes {
 		g := group{k.entity, k.cascade}
 		byGroup[g] = append(byGroup[g], k.id)
 	}
 	out := make([]tvsync.Change, 0, len(byGroup))
 	for g, ids := range byGroup {
-		slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+		slices.SortFunc(ids, tvsync.ID.Compare)
 		out = append(out, tvsync.Change{Entity: g.entity, IDs: ids, Cascade: g.cascade})
 	}
 	slices.SortFunc(out, func(a, b tvsync.Change) int {
@@ -152,7 +151,7 @@ func (u *UnitOfWork) DeleteUser(ctx context.Context, id uuid.UUID) error {
 	if err := u.q().PostLockByAuthorForDelete(ctx, u.tx, id); err != nil {
 		return fmt.Errorf("delete user: lock their posts: %w", translate(err, "user", id))
 	}
-	affected, err := u.repo.engine.Expand(ctx, u.tx, tvsync.Change{Entity: tvsync.EntityUser, IDs: []uuid.UUID{id}})
+	affected, err := u.repo.engine.Expand(ctx, u.tx, tvsync.Change{Entity: tvsync.EntityUser, IDs: []tvsync.ID{tvsync.UUIDKey(id)}})
 	if err != nil {
 		return fmt.Errorf("delete user %s: %w", id, err)
 	}

@@ -19,7 +19,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -57,6 +56,9 @@ var (
 	ErrUnknownEntity = errors.New("tvsync: unknown entity")
 	// ErrInvalidMode is returned for a Mode that is not one of the defined modes.
 	ErrInvalidMode = errors.New("tvsync: invalid sync mode")
+	// ErrKeyKind is returned when an id is not of its entity's key kind
+	// (Entity.Key), or cannot be parsed as one.
+	ErrKeyKind = errors.New("tvsync: id of the wrong key kind")
 	// ErrSyncFailed is wrapped by the error Sync returns when some ids could
 	// not be synced while the others were; see FailedError.
 	ErrSyncFailed = errors.New("tvsync: some ids failed to sync")
@@ -75,9 +77,12 @@ type DB interface {
 // Ids whose tb_ row exists are refreshed; ids whose tb_ row is gone have their
 // tv_ row deleted. With Cascade set, the entities that embed these ids (as
 // registered in Entity.Cascades) are synced too.
+//
+// Every id must be of the entity's key kind (Entity.Key): build them with
+// UUIDKey / UUIDKeys or IntKey / IntKeys.
 type Change struct {
 	Entity  string
-	IDs     []uuid.UUID
+	IDs     []ID
 	Cascade bool
 }
 
@@ -102,49 +107,63 @@ type DeleteResult struct {
 // Entity registers one tv_ table with the engine. Refresh and DeleteMissing
 // queue one set-based statement each on the pipeline (call the sqlc batch
 // method with the pipeline as its connection) and return a function that reads
-// its result after the pipeline has been sent.
+// its result after the pipeline has been sent; ReadOne and ReadMany adapt
+// sqlc's batch results, UUIDs and Int64s convert the ids (see the package
+// example and BlogEntities).
+//
+// Every id the engine passes is of the entity's Key kind, and every id a
+// statement returns must be too (of the cascade target's kind, for a Lookup).
 type Entity struct {
 	// Name identifies the entity in changes, logs and metrics ("post").
 	Name string
 	// View is the tv_ table the entity maintains ("tv_post").
 	View string
+	// Key is the kind of the entity's primary key; the zero value is KeyUUID.
+	Key KeyKind
 	// Refresh queues the upsert of the tv_ rows of ids from the tb_ tables.
-	Refresh func(p *Pipeline, ids []uuid.UUID) func() (RefreshResult, error)
+	Refresh func(p *Pipeline, ids []ID) func() (RefreshResult, error)
 	// RefreshWide, optional, is Refresh planned for large batches (set-based
 	// aggregation instead of per-id lookups); the engine uses it from
 	// Config.WideThreshold ids up. It must produce the same documents.
-	RefreshWide func(p *Pipeline, ids []uuid.UUID) func() (RefreshResult, error)
+	RefreshWide func(p *Pipeline, ids []ID) func() (RefreshResult, error)
 	// RefreshRange and DeleteMissingRange, optional (both or neither), are
-	// Refresh and DeleteMissing for every id in the keyset range (after,
-	// upto]: full sync then reads each chunk as index range scans instead of
-	// sending id lists, and finds orphans in the same pass.
+	// Refresh and DeleteMissing for the ids of a full-sync chunk, planned as
+	// index range scans over the keyset range (after, upto] instead of id
+	// lookups, finding orphans in the same pass. They must write only the
+	// ids given (those the chunk listed and locked; add `AND id IN (SELECT
+	// unnest(@ids))`): a row created in the range after the chunk listed
+	// its ids is left to its own sync, which could otherwise be overwritten
+	// by an older snapshot's document. ids holds the chunk's command-side
+	// ids and tv_-side ids, sorted.
 	//
 	// In every keyset statement (the ranges, IDsAfter, ViewIDsAfter and
-	// Verify) the cursor after is exclusive except for uuid.Nil, where a
-	// walk starts: from uuid.Nil, the range or listing starts at the very
-	// first id, the all-zero id included, so that a walk covers every key.
-	RefreshRange       func(p *Pipeline, after, upto uuid.UUID) func() (RefreshResult, error)
-	DeleteMissingRange func(p *Pipeline, after, upto uuid.UUID) func() (DeleteResult, error)
+	// Verify) the cursor after is exclusive except for MinID of the key
+	// kind (the all-zero uuid, or math.MinInt64), where a walk starts: from
+	// MinID, the range or listing starts at the very first id, MinID
+	// included, so that a walk covers every key. In SQL: `id >= @after AND
+	// (id > @after OR id = <min>) AND id <= @upto`.
+	RefreshRange       func(p *Pipeline, after, upto ID, ids []ID) func() (RefreshResult, error)
+	DeleteMissingRange func(p *Pipeline, after, upto ID, ids []ID) func() (DeleteResult, error)
 	// DeleteMissing queues the deletion of the tv_ rows of ids whose tb_ row is gone.
-	DeleteMissing func(p *Pipeline, ids []uuid.UUID) func() (DeleteResult, error)
+	DeleteMissing func(p *Pipeline, ids []ID) func() (DeleteResult, error)
 	// IDsAfter lists command-side ids after a keyset cursor, in id order.
-	IDsAfter func(ctx context.Context, conn DB, after uuid.UUID, limit int) ([]uuid.UUID, error)
+	IDsAfter func(ctx context.Context, conn DB, after ID, limit int) ([]ID, error)
 	// ViewIDsAfter lists tv_ ids after a keyset cursor, in id order.
-	ViewIDsAfter func(ctx context.Context, conn DB, after uuid.UUID, limit int) ([]uuid.UUID, error)
+	ViewIDsAfter func(ctx context.Context, conn DB, after ID, limit int) ([]ID, error)
 	// Verify compares the stored tv_ rows with their definition for the
 	// ids in (after, upto] and returns those that differ. Optional: without
 	// it, Engine.Verify reports the entity as not verifiable.
-	Verify func(ctx context.Context, conn DB, after, upto uuid.UUID) ([]Drift, error)
+	Verify func(ctx context.Context, conn DB, after, upto ID) ([]Drift, error)
 	// Cascades lists the entities whose tv_ rows embed this one.
 	Cascades []Cascade
 }
 
 // Cascade says that rows of Entity embed data of the registering entity, and
 // how to find them: Lookup queues a statement that lists the dependent ids
-// for a batch of the registering entity's ids.
+// (of Entity's key kind) for a batch of the registering entity's ids.
 type Cascade struct {
 	Entity string
-	Lookup func(p *Pipeline, ids []uuid.UUID) func() ([]uuid.UUID, error)
+	Lookup func(p *Pipeline, ids []ID) func() ([]ID, error)
 }
 
 // Config tunes an Engine. The zero value is usable.
@@ -155,14 +174,33 @@ type Config struct {
 	// batch logs a warning (full-sync, rebuild and repair chunks never do);
 	// zero means 50ms, a negative value disables the warning.
 	SlowThreshold time.Duration
-	// BatchSize caps how many ids of one entity go into one statement; larger
-	// syncs are split into chunks, each in its own transaction. Zero means 5000.
+	// BatchSize caps how many ids of one entity go into one statement and one
+	// transaction of the engine's own; larger syncs are split into chunks,
+	// each in its own transaction. Zero means 1000.
+	//
+	// It also bounds the advisory locks a transaction holds: one per id, so
+	// at most BatchSize per entity (a full-sync chunk of FullOptions.ChunkSize
+	// ids holds that many). PostgreSQL keeps every lock of the server in one
+	// shared table of max_locks_per_transaction × (max_connections +
+	// max_prepared_transactions) entries (64 × 100 = 6,400 by default, with
+	// some slack); a transaction that finds it full fails with "out of shared
+	// memory". Keep BatchSize × entities per sync × concurrent syncs (and
+	// ChunkSize × FullOptions.Workers) well below it, or raise
+	// max_locks_per_transaction. SyncTx and the Worker sync in one
+	// transaction of the caller's: all of their ids are locked at once.
 	BatchSize int
 	// WideThreshold is the batch size from which an entity's RefreshWide is
 	// used instead of Refresh; zero means 500 (measured on 100k posts:
 	// per-id lookups win at 10 ids, set-based aggregation from 1000 on, and
 	// runs disagree in between), negative never.
 	WideThreshold int
+	// AdvisoryLockPrefix is the high 32 bits of every advisory lock key the
+	// engine takes (the low 32 bits hash the entity and id), so that its
+	// locks cannot collide with the application's own advisory locks, as
+	// River's option of the same name. Every engine and worker syncing the
+	// same tables must use the same prefix. Zero means
+	// DefaultAdvisoryLockPrefix.
+	AdvisoryLockPrefix int32
 	// DisableSyncLog stops the engine from writing sync_log rows.
 	DisableSyncLog bool
 	// Observer, if set, is told about every entity batch (for metrics).
@@ -190,6 +228,9 @@ type Engine struct {
 	entities map[string]*Entity
 	order    []string // entity names, sorted: the order of statements and locks
 	queries  *db.Queries
+	// lockPrefix is Config.AdvisoryLockPrefix (or its default), the high
+	// half of every lock key.
+	lockPrefix int64
 	// skipLocks disables the advisory locks; only tests set it, to prove the
 	// race the locks prevent.
 	skipLocks bool
@@ -208,12 +249,15 @@ func NewEngine(pool Beginner, cfg Config, entities ...Entity) (*Engine, error) {
 		cfg.SlowThreshold = 50 * time.Millisecond
 	}
 	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 5000
+		cfg.BatchSize = 1000
 	}
 	if cfg.WideThreshold == 0 {
 		cfg.WideThreshold = 500
 	}
-	e := &Engine{pool: pool, cfg: cfg, log: cfg.Logger, entities: map[string]*Entity{}, queries: db.New()}
+	if cfg.AdvisoryLockPrefix == 0 {
+		cfg.AdvisoryLockPrefix = DefaultAdvisoryLockPrefix
+	}
+	e := &Engine{pool: pool, cfg: cfg, log: cfg.Logger, entities: map[string]*Entity{}, queries: db.New(), lockPrefix: int64(cfg.AdvisoryLockPrefix)}
 	for i := range entities {
 		ent := entities[i]
 		switch {
@@ -223,6 +267,8 @@ func NewEngine(pool Beginner, cfg Config, entities ...Entity) (*Engine, error) {
 			return nil, fmt.Errorf("tvsync: entity %q needs Refresh, DeleteMissing, IDsAfter and ViewIDsAfter", ent.Name)
 		case (ent.RefreshRange == nil) != (ent.DeleteMissingRange == nil):
 			return nil, fmt.Errorf("tvsync: entity %q needs both RefreshRange and DeleteMissingRange, or neither", ent.Name)
+		case !ent.Key.valid():
+			return nil, fmt.Errorf("tvsync: entity %q has an invalid key kind %v (want KeyUUID or KeyBigint)", ent.Name, ent.Key)
 		case e.entities[ent.Name] != nil:
 			return nil, fmt.Errorf("tvsync: entity %q registered twice", ent.Name)
 		}
@@ -244,7 +290,7 @@ func NewEngine(pool Beginner, cfg Config, entities ...Entity) (*Engine, error) {
 }
 
 // refresh queues the refresh of ids with the plan that suits the batch size.
-func (e *Engine) refresh(ent *Entity, p *Pipeline, ids []uuid.UUID) func() (RefreshResult, error) {
+func (e *Engine) refresh(ent *Entity, p *Pipeline, ids []ID) func() (RefreshResult, error) {
 	if ent.RefreshWide != nil && e.cfg.WideThreshold > 0 && len(ids) >= e.cfg.WideThreshold {
 		return ent.RefreshWide(p, ids)
 	}
@@ -256,11 +302,45 @@ func (e *Engine) Entities() []string { return slices.Clone(e.order) }
 
 // Entity returns the registration of the named entity.
 func (e *Engine) Entity(name string) (Entity, error) {
-	ent, ok := e.entities[name]
-	if !ok {
-		return Entity{}, fmt.Errorf("%w %q (registered: %s)", ErrUnknownEntity, name, strings.Join(e.order, ", "))
+	ent, err := e.entity(name)
+	if err != nil {
+		return Entity{}, err
 	}
 	return *ent, nil
+}
+
+// entity returns the registration of the named entity, or an error naming
+// it and the registered ones.
+func (e *Engine) entity(name string) (*Entity, error) {
+	ent, ok := e.entities[name]
+	if !ok {
+		return nil, fmt.Errorf("%w %q (registered: %s)", ErrUnknownEntity, name, strings.Join(e.order, ", "))
+	}
+	return ent, nil
+}
+
+// ParseID parses the text of an id of the named entity, per its key kind.
+// The error names the entity and the text.
+func (e *Engine) ParseID(entity, s string) (ID, error) {
+	ent, err := e.entity(entity)
+	if err != nil {
+		return ID{}, err
+	}
+	id, err := ParseID(ent.Key, s)
+	if err != nil {
+		return ID{}, fmt.Errorf("%w: entity %q: %w", ErrKeyKind, entity, err)
+	}
+	return id, nil
+}
+
+// checkKinds reports the first id of ids that is not of entity's key kind.
+func (e *Engine) checkKinds(ent *Entity, ids []ID) error {
+	for _, id := range ids {
+		if id.kind != ent.Key {
+			return fmt.Errorf("%w: entity %q has %v keys, got the %v id %s", ErrKeyKind, ent.Name, ent.Key, id.kind, id)
+		}
+	}
+	return nil
 }
 
 // Logger returns the engine's logger.

@@ -36,13 +36,13 @@ func TestSync_HundredThousandIDsAreChunked(t *testing.T) {
 		ids = append(ids, uuid.New())
 	}
 
-	report, err := engine.Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: tvsync.EntityPost, IDs: ids})
+	report, err := engine.Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: tvsync.EntityPost, IDs: tvsync.UUIDKeys(ids)})
 	require.NoError(t, err)
 	res := report.For(tvsync.EntityPost)
 	assert.Equal(t, 100_000, res.Requested)
 	assert.Equal(t, 300, res.Upserted)
 	assert.Equal(t, 100_000-300, res.Missing)
-	assert.Equal(t, 20, countRows(t, pool, "SELECT count(*) FROM sync_log"), "100k ids in chunks of 5000")
+	assert.Equal(t, 100, countRows(t, pool, "SELECT count(*) FROM sync_log"), "100k ids in chunks of 1000")
 	assert.Equal(t, 300, countRows(t, pool, "SELECT count(*) FROM tv_post"))
 }
 
@@ -176,7 +176,7 @@ func TestWorker_PoisonItemIsParkedDeadThenRetried(t *testing.T) {
 		var failed *tvsync.FailedError
 		if err != nil {
 			require.ErrorAs(t, err, &failed, "only the poison id fails")
-			assert.Equal(t, []uuid.UUID{poisonID}, failed.IDs[tvsync.EntityPost])
+			assert.Equal(t, []tvsync.ID{tvsync.UUIDKey(poisonID)}, failed.IDs[tvsync.EntityPost])
 		}
 		st, serr := engine.QueueStats(ctx)
 		require.NoError(t, serr)
@@ -188,7 +188,7 @@ func TestWorker_PoisonItemIsParkedDeadThenRetried(t *testing.T) {
 	dead, err := engine.DeadItems(ctx, 10)
 	require.NoError(t, err)
 	require.Len(t, dead, 1)
-	assert.Equal(t, poisonID, dead[0].ID)
+	assert.Equal(t, poisonID.String(), dead[0].ID)
 	assert.Equal(t, 3, dead[0].Attempts)
 	assert.Contains(t, dead[0].LastError, "no_poison")
 	assert.Equal(t, 2, countRows(t, pool, "SELECT count(*) FROM tv_user")+countRows(t, pool, "SELECT count(*) FROM tv_post"))
@@ -236,7 +236,7 @@ func TestSync_EveryRefreshPlanBuildsTheSameDocuments(t *testing.T) {
 			if plan.full {
 				_, err = engine.FullSync(ctx, entity, tvsync.FullOptions{ChunkSize: 120})
 			} else {
-				_, err = engine.Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: entity, IDs: ids[entity]})
+				_, err = engine.Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: entity, IDs: tvsync.UUIDKeys(ids[entity])})
 			}
 			require.NoError(t, err, plan.name)
 		}
@@ -247,27 +247,6 @@ func TestSync_EveryRefreshPlanBuildsTheSameDocuments(t *testing.T) {
 		require.NoError(t, err)
 		assert.Zero(t, res.Drifted(), plan.name)
 		assert.Equal(t, 300, res.Checked)
-	}
-}
-
-// TestSync_SuperEndsSeparateAdjacentBuckets: full-sync chunks end at a
-// super-bucket's last id so that the next chunk starts in the next bucket and
-// chunks synced at once never share a lock.
-func TestSync_SuperEndsSeparateAdjacentBuckets(t *testing.T) {
-	t.Parallel()
-	for b := 0; b < 256; b++ {
-		end := tvsync.SuperEnd(byte(b))
-		require.Equal(t, byte(b), end[0])
-		if b < 255 {
-			next := end
-			for i := 15; i >= 0; i-- { // the id right after end: add one to the 128-bit number
-				next[i]++
-				if next[i] != 0 {
-					break
-				}
-			}
-			require.Equal(t, byte(b+1), next[0], "the id after super-bucket %d's end", b)
-		}
 	}
 }
 
@@ -296,10 +275,10 @@ func TestSync_ProgramLimitExceededIsIsolated(t *testing.T) {
 		ids = append(ids, id)
 	}
 
-	report, err := tvsync.New(pool, tvsync.Config{}).Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: tvsync.EntityUser, IDs: ids})
+	report, err := tvsync.New(pool, tvsync.Config{}).Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: tvsync.EntityUser, IDs: tvsync.UUIDKeys(ids)})
 	var failed *tvsync.FailedError
 	require.ErrorAs(t, err, &failed, "the batch is split, not failed as a whole")
-	assert.Equal(t, []uuid.UUID{ids[1]}, failed.IDs[tvsync.EntityUser])
+	assert.Equal(t, []tvsync.ID{tvsync.UUIDKey(ids[1])}, failed.IDs[tvsync.EntityUser])
 	assert.Equal(t, 1, report.For(tvsync.EntityUser).Failed)
 	assert.Equal(t, 3, report.For(tvsync.EntityUser).Upserted)
 	assert.Equal(t, 3, countRows(t, pool, "SELECT count(*) FROM tv_user"))

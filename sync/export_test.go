@@ -4,11 +4,16 @@ package sync
 // show the race they prevent.
 func SetSkipLocksForTest(e *Engine, skip bool) { e.skipLocks = skip }
 
-// SuperEnd exposes superEnd to the tests.
-var SuperEnd = superEnd
-
-// FineLockLimit exposes fineLockLimit to the tests.
-const FineLockLimit = fineLockLimit
-
 // WorkerDrains reports how many drain transactions w has begun.
 func WorkerDrains(w *Worker) int64 { return w.drains.Load() }
+
+// LockKeysForTest returns the advisory lock keys, in acquisition order,
+// that a sync of ids of entity takes on e.
+func LockKeysForTest(e *Engine, entity string, ids []ID) []int64 {
+	l := lockPlan{}
+	l.addIDs(e.lockPrefix, entity, ids)
+	return l.sorted()
+}
+
+// RebuildKeyForTest returns the key of the session lock of a rebuild of entity on e.
+func RebuildKeyForTest(e *Engine, entity string) int64 { return rebuildKey(e.lockPrefix, entity) }

@@ -1,7 +1,6 @@
 package sync
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"runtime"
@@ -9,14 +8,14 @@ import (
 	gosync "sync"
 	"time"
 
-	"github.com/google/uuid"
 	"golang.org/x/sync/errgroup"
 )
 
 // FullOptions tunes FullSync. The zero value is usable.
 type FullOptions struct {
-	// ChunkSize is how many ids each transaction syncs; zero means the
-	// engine's BatchSize.
+	// ChunkSize is how many ids each transaction syncs (and locks, one
+	// advisory lock each); zero means the engine's BatchSize. Workers ×
+	// ChunkSize locks are held at once: see Config.BatchSize.
 	ChunkSize int
 	// Workers is how many chunks are synced at once; zero means GOMAXPROCS.
 	Workers int
@@ -26,15 +25,19 @@ type FullOptions struct {
 }
 
 // FullSync rebuilds every tv_ row of entity: it walks the command table's
-// ids in keyset-paginated chunks (from the all-zero id on) and refreshes each chunk in its own
-// transaction (Workers chunks at a time), then walks the tv_ table and
-// deletes the rows whose command row is gone. Memory stays bounded by the
-// chunk size whatever the table size. Cascades are not followed: a full
-// sync of each entity is what rebuilds everything.
+// ids in keyset-paginated chunks (from MinID on) and syncs each chunk in its
+// own transaction (Workers chunks at a time), under the advisory locks of
+// the chunk's ids, then walks the tv_ table and deletes the rows whose
+// command row is gone. An entity with range statements finds those in the
+// same walk: each chunk covers a keyset range, and syncs the command and
+// tv_ ids listed in it. Chunks lock disjoint ids, so they never wait for each
+// other, whatever the order of the keys. Memory stays bounded by the chunk
+// size whatever the table size. Cascades are not followed: a full sync of
+// each entity is what rebuilds everything.
 func (e *Engine) FullSync(ctx context.Context, entity string, opts FullOptions) (Report, error) {
 	start := time.Now()
 	report := Report{Mode: ModeFull}
-	ent, err := e.Entity(entity)
+	ent, err := e.entity(entity)
 	if err != nil {
 		return report, err
 	}
@@ -47,40 +50,21 @@ func (e *Engine) FullSync(ctx context.Context, entity string, opts FullOptions) 
 	var (
 		mu     gosync.Mutex
 		done   int
-		failed = &FailedError{IDs: map[string][]uuid.UUID{}}
+		failed = &FailedError{IDs: map[string][]ID{}}
 	)
 	ranged := ent.RefreshRange != nil
-	walk := func(list func(context.Context, DB, uuid.UUID, int) ([]uuid.UUID, error), o ops) error {
+	walk := func(next func(context.Context, ID) (page, error), o ops) error {
 		g, gctx := errgroup.WithContext(ctx)
-		type page struct {
-			ids  []uuid.UUID
-			span [2]uuid.UUID
-		}
 		pages := make(chan page, opts.Workers)
 		g.Go(func() error {
 			defer close(pages)
-			var after uuid.UUID
+			after := MinID(ent.Key)
 			for {
-				limit := pageLimit(after, opts.ChunkSize)
-				ids, err := list(gctx, e.pool, after, limit)
+				pg, err := next(gctx, after)
 				if err != nil {
-					return fmt.Errorf("full sync %s: list ids after %s: %w", entity, after, err)
+					return fmt.Errorf("full sync %s: %w", entity, err)
 				}
-				pg := page{ids: ids, span: [2]uuid.UUID{after, maxUUID}}
-				if len(ids) == limit {
-					pg.span[1] = ids[len(ids)-1]
-					if ranged {
-						// End the range at a super-bucket boundary, so that
-						// chunks synced at once lock disjoint super-buckets.
-						if b := superBucket(pg.span[1]); b > 0 && superBucket(ids[0]) < b {
-							end := superEnd(b - 1)
-							pg.span[1] = end
-							n := sort.Search(len(ids), func(i int) bool { return bytes.Compare(ids[i][:], end[:]) > 0 })
-							pg.ids = ids[:n]
-						}
-					}
-				}
-				if len(ids) == 0 && !ranged {
+				if pg.empty() {
 					return nil
 				}
 				select {
@@ -88,8 +72,8 @@ func (e *Engine) FullSync(ctx context.Context, entity string, opts FullOptions) 
 				case <-gctx.Done():
 					return gctx.Err()
 				}
-				if pg.span[1] == maxUUID {
-					return nil // by range, the last page reaches past the last id
+				if pg.span[1] == MaxID(ent.Key) {
+					return nil // the last page reaches past the last id
 				}
 				after = pg.span[1]
 			}
@@ -101,8 +85,11 @@ func (e *Engine) FullSync(ctx context.Context, entity string, opts FullOptions) 
 					if ranged {
 						j.span, j.spanEntity = &pg.span, entity
 					}
+					chunk := idSet{}
+					chunk.add(entity, pg.ids...)
+					chunk.add(entity, pg.viewIDs...)
 					var part Report
-					if err := e.isolate(gctx, j, idSet{entity: toSet(pg.ids)}, &part, failed); err != nil {
+					if err := e.isolate(gctx, j, chunk, &part, failed); err != nil {
 						return fmt.Errorf("full sync %s: %w", entity, err)
 					}
 					mu.Lock()
@@ -122,28 +109,81 @@ func (e *Engine) FullSync(ctx context.Context, entity string, opts FullOptions) 
 		}
 		return g.Wait()
 	}
-	if err := walk(ent.IDsAfter, opRefresh|opDelete); err != nil {
-		report.Duration = time.Since(start)
-		return report, err
-	}
-	if !ranged {
-		// Orphans: tv_ rows whose command row is gone.
-		if err := walk(ent.ViewIDsAfter, opDelete); err != nil {
-			report.Duration = time.Since(start)
-			return report, err
+	if ranged {
+		err = walk(func(ctx context.Context, after ID) (page, error) {
+			return e.rangePage(ctx, ent, after, opts.ChunkSize)
+		}, opRefresh|opDelete)
+	} else {
+		err = walk(listPage(e, ent, ent.IDsAfter, opts.ChunkSize), opRefresh|opDelete)
+		if err == nil {
+			// Orphans: tv_ rows whose command row is gone.
+			err = walk(listPage(e, ent, ent.ViewIDsAfter, opts.ChunkSize), opDelete)
 		}
 	}
 	report.Duration = time.Since(start)
+	if err != nil {
+		return report, err
+	}
 	if len(failed.IDs) > 0 {
 		return report, failed
 	}
 	return report, nil
 }
 
-func toSet(ids []uuid.UUID) map[uuid.UUID]struct{} {
-	m := make(map[uuid.UUID]struct{}, len(ids))
-	for _, id := range ids {
-		m[id] = struct{}{}
+// page is one chunk of a full sync: the command-side ids listed in the
+// keyset range span (after, upto], and, by range, the tv_-side ids too.
+type page struct {
+	ids, viewIDs []ID
+	span         [2]ID
+}
+
+func (p page) empty() bool { return len(p.ids) == 0 && len(p.viewIDs) == 0 }
+
+// listPage returns the pager of a walk by id lists over list.
+func listPage(e *Engine, ent *Entity, list func(context.Context, DB, ID, int) ([]ID, error), chunk int) func(context.Context, ID) (page, error) {
+	return func(ctx context.Context, after ID) (page, error) {
+		limit := pageLimit(ent.Key, after, chunk)
+		ids, err := list(ctx, e.pool, after, limit)
+		if err != nil {
+			return page{}, fmt.Errorf("list ids after %s: %w", after, err)
+		}
+		if err := e.checkKinds(ent, ids); err != nil {
+			return page{}, fmt.Errorf("list ids after %s: %w", after, err)
+		}
+		pg := page{ids: ids, span: [2]ID{after, MaxID(ent.Key)}}
+		if len(ids) == limit {
+			pg.span[1] = ids[len(ids)-1]
+		}
+		return pg, nil
 	}
-	return m
+}
+
+// rangePage lists the next chunk of a walk by range: up to chunk command
+// ids after the cursor, and the tv_ ids of the same range. The range ends at
+// the last command id listed, or earlier when the tv_ side holds more ids
+// there (orphans); the last range ends at MaxID.
+func (e *Engine) rangePage(ctx context.Context, ent *Entity, after ID, chunk int) (page, error) {
+	limit := pageLimit(ent.Key, after, chunk)
+	ids, err := ent.IDsAfter(ctx, e.pool, after, limit)
+	if err != nil {
+		return page{}, fmt.Errorf("list ids after %s: %w", after, err)
+	}
+	view, err := ent.ViewIDsAfter(ctx, e.pool, after, limit)
+	if err != nil {
+		return page{}, fmt.Errorf("list %s ids after %s: %w", ent.View, after, err)
+	}
+	if err := e.checkKinds(ent, append(ids[:len(ids):len(ids)], view...)); err != nil {
+		return page{}, fmt.Errorf("list ids after %s: %w", after, err)
+	}
+	upto := MaxID(ent.Key)
+	if len(ids) == limit {
+		upto = ids[len(ids)-1]
+	}
+	if len(view) == limit && view[len(view)-1].Compare(upto) < 0 {
+		upto = view[len(view)-1]
+	}
+	cut := func(ids []ID) []ID {
+		return ids[:sort.Search(len(ids), func(i int) bool { return ids[i].Compare(upto) > 0 })]
+	}
+	return page{ids: cut(ids), viewIDs: cut(view), span: [2]ID{after, upto}}, nil
 }

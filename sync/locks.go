@@ -1,106 +1,112 @@
 package sync
 
 import (
-	"hash/fnv"
+	"context"
+	"fmt"
 	"slices"
 
-	"github.com/google/uuid"
+	"github.com/tvsync/tvsync/db"
 )
 
-// The lock plan. Every sync takes transaction-scoped advisory locks before
-// its refresh statement takes its snapshot, so that of two overlapping syncs
-// of a row the later one reads after the earlier one committed. Locks are
-// hierarchical, so that their number stays bounded (the lock table is shared
-// by the whole server) while small syncs of different ids never wait for
-// each other:
+// The lock plan. Every sync takes, before its refresh statement takes its
+// snapshot, one transaction-scoped exclusive advisory lock per (entity, id)
+// it syncs, so that of two overlapping syncs of a row the later one reads
+// after the earlier one committed. Locks are taken in one statement, in
+// ascending key order, so that no two syncs can deadlock on them. Nothing
+// depends on the order of the keys themselves: random uuids, time-ordered
+// UUIDv7 and bigint sequences spread alike, so syncs (and full-sync chunks)
+// of different ids never wait for each other however close their ids are.
 //
-//   - a super-bucket is an entity's ids that share their first byte (256
-//     per entity);
-//   - a small batch (at most fineLockLimit ids of an entity) locks each of
-//     its ids exclusively and their super-buckets shared;
-//   - a large batch, or a full-sync keyset range, locks its super-buckets
-//     exclusively (at most 256 per entity).
+// A transaction of the engine's own holds at most Config.BatchSize ids of
+// each entity, so at most that many locks per entity: larger syncs and
+// full-sync chunks are split into transactions (see Config.BatchSize for
+// PostgreSQL's lock table).
 //
-// Two syncs of one id therefore always conflict: on the id (small, small),
-// or on its super-bucket (large against anything). Keys are taken in one
-// statement in ascending order, super-buckets (level 0) before ids
-// (level 1), which orders every transaction's acquisitions the same way, so
-// the locks cannot deadlock among themselves.
-const fineLockLimit = 128
+// Keys are namespaced: the high 32 bits are Config.AdvisoryLockPrefix, the
+// low 32 bits a hash of (entity, id) with its top bit clear. The rebuild's
+// session lock of an entity has that bit set, so it never shares a key with
+// any id's lock. Two ids whose hashes collide share a lock: they are synced
+// one after the other, which is never wrong.
 
-// lockClass is an entity's 14-bit namespace in lock keys.
-func lockClass(entity string) int64 {
-	h := fnv.New32a()
-	h.Write([]byte(entity))
-	return int64(h.Sum32() & 0x3fff)
-}
+// DefaultAdvisoryLockPrefix is the high 32 bits of every advisory lock key
+// of an engine whose Config.AdvisoryLockPrefix is zero: "tvsy" in ASCII.
+const DefaultAdvisoryLockPrefix int32 = 0x74767379
 
-// superKey is the lock key of an entity's super-bucket b.
-func superKey(class int64, b byte) int64 { return class<<48 | int64(b) }
+// FNV-1a, 32 bits.
+const (
+	fnvOffset32 = 2166136261
+	fnvPrime32  = 16777619
+)
 
-// idKey is the lock key of one id: level 1, the class, the id's first 48 bits.
-func idKey(class int64, id uuid.UUID) int64 {
-	return 1<<62 | class<<48 | int64(id[0])<<40 | int64(id[1])<<32 | int64(id[2])<<24 | int64(id[3])<<16 | int64(id[4])<<8 | int64(id[5])
-}
-
-// superBucket is the super-bucket of an id: its first byte.
-func superBucket(id uuid.UUID) byte { return id[0] }
-
-// superEnd is the largest id of super-bucket b.
-func superEnd(b byte) uuid.UUID {
-	id := maxUUID
-	id[0] = b
-	return id
-}
-
-// lockPlan accumulates the locks of one sync.
-type lockPlan map[int64]bool // key -> shared
-
-// addIDs plans the locks for ids of entity, by id or by super-bucket.
-func (l lockPlan) addIDs(entity string, ids []uuid.UUID) {
-	class := lockClass(entity)
-	if len(ids) > fineLockLimit {
-		for _, id := range ids {
-			l[superKey(class, superBucket(id))] = false
-		}
-		return
+func fnv32(h uint32, b []byte) uint32 {
+	for _, c := range b {
+		h ^= uint32(c)
+		h *= fnvPrime32
 	}
+	return h
+}
+
+// entityHash is the hash state of an entity's name, where its ids' hashes start.
+func entityHash(entity string) uint32 {
+	return fnv32(fnvOffset32, append([]byte(entity), 0))
+}
+
+// lockKey is the advisory lock key of one id of the entity whose name
+// hashes to eh: the prefix, then 31 bits of hash.
+func lockKey(prefix int64, eh uint32, id ID) int64 {
+	h := (eh ^ uint32(id.kind)) * fnvPrime32
+	h = fnv32(h, id.b[:])
+	return prefix<<32 | int64(h&0x7fffffff)
+}
+
+// rebuildKey is the session-level advisory lock that lets one rebuild of an
+// entity run at a time: the prefix, then the entity's hash with the top bit
+// set. No sync ever takes it, and a rebuild only tries it
+// (pg_try_advisory_lock), so it cannot take part in a deadlock.
+func rebuildKey(prefix int64, entity string) int64 {
+	return prefix<<32 | int64(entityHash(entity)|0x80000000)
+}
+
+// lockPlan accumulates the lock keys of one sync.
+type lockPlan map[int64]struct{}
+
+// addIDs plans a lock on each of ids of entity.
+func (l lockPlan) addIDs(prefix int64, entity string, ids []ID) {
+	eh := entityHash(entity)
 	for _, id := range ids {
-		if k := superKey(class, superBucket(id)); !l.exclusive(k) {
-			l[k] = true
+		l[lockKey(prefix, eh, id)] = struct{}{}
+	}
+}
+
+// add plans a lock on every id of s.
+func (l lockPlan) add(prefix int64, s idSet) {
+	for name, m := range s {
+		eh := entityHash(name)
+		for id := range m {
+			l[lockKey(prefix, eh, id)] = struct{}{}
 		}
-		l[idKey(class, id)] = false
 	}
 }
 
-// addRange plans exclusive locks on every super-bucket that ids in the
-// keyset range (after, upto] of entity can fall in.
-func (l lockPlan) addRange(entity string, after, upto uuid.UUID) {
-	class := lockClass(entity)
-	first, last := int(superBucket(after)), int(superBucket(upto))
-	if after == superEnd(byte(first)) {
-		first++ // the range starts in the next bucket
-	}
-	for b := first; b <= last; b++ {
-		l[superKey(class, byte(b))] = false
-	}
-}
-
-func (l lockPlan) exclusive(k int64) bool {
-	shared, ok := l[k]
-	return ok && !shared
-}
-
-// sorted returns the keys in acquisition order with their modes.
-func (l lockPlan) sorted() (keys []int64, shared []bool) {
-	keys = make([]int64, 0, len(l))
+// sorted returns the keys in acquisition order.
+func (l lockPlan) sorted() []int64 {
+	keys := make([]int64, 0, len(l))
 	for k := range l {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	shared = make([]bool, len(keys))
-	for i, k := range keys {
-		shared[i] = l[k]
+	return keys
+}
+
+// lock takes the advisory locks of every id of s on conn, in one statement
+// in sorted order.
+func (e *Engine) lock(ctx context.Context, conn DB, s idSet) error {
+	l := lockPlan{}
+	l.add(e.lockPrefix, s)
+	var err error
+	e.queries.SyncLock(ctx, conn, [][]int64{l.sorted()}).QueryRow(func(_ int, _ db.SyncLockRow, qerr error) { err = qerr })
+	if err != nil {
+		return fmt.Errorf("take sync locks: %w", err)
 	}
-	return keys, shared
+	return nil
 }

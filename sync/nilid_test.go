@@ -101,7 +101,7 @@ func TestKeysetWalks_CoverTheAllZeroID(t *testing.T) {
 					DELETE FROM tb_comment WHERE id = '00000000-0000-0000-0000-000000000000'`)
 				require.NoError(t, err)
 				got := verify()
-				zero := []uuid.UUID{uuid.Nil}
+				zero := []tvsync.ID{tvsync.UUIDKey(uuid.Nil)}
 				assert.Equal(t, 1, got[tvsync.EntityPost].Missing, "verify finds the zero post missing")
 				assert.Equal(t, zero, got[tvsync.EntityPost].Samples[tvsync.DriftMissing])
 				assert.Equal(t, 1, got[tvsync.EntityUser].Stale, "verify finds the zero user stale")

@@ -65,7 +65,7 @@ func TestEngine_EveryPathRunsOnOnePooledConnection(t *testing.T) {
 		if _, err := tx.Exec(ctx, "UPDATE tb_user SET username = username || '_renamed' WHERE id = $1", user); err != nil {
 			return err
 		}
-		affected, err := engine.Expand(ctx, tx, tvsync.Change{Entity: tvsync.EntityUser, IDs: []uuid.UUID{user}})
+		affected, err := engine.Expand(ctx, tx, tvsync.Change{Entity: tvsync.EntityUser, IDs: tvsync.UUIDKeys([]uuid.UUID{user})})
 		if err != nil {
 			return err
 		}
@@ -77,14 +77,14 @@ func TestEngine_EveryPathRunsOnOnePooledConnection(t *testing.T) {
 	// Outside: a cascading sync, and one that also acks the queue.
 	_, err = pool.Exec(ctx, "UPDATE tb_post SET title = title || '!' WHERE author_id = $1", user)
 	require.NoError(t, err)
-	_, err = engine.Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: tvsync.EntityUser, IDs: []uuid.UUID{user}, Cascade: true})
+	_, err = engine.Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: tvsync.EntityUser, IDs: tvsync.UUIDKeys([]uuid.UUID{user}), Cascade: true})
 	require.NoError(t, err)
 	var posts []uuid.UUID
 	rows, err := pool.Query(ctx, "SELECT id FROM tb_post WHERE author_id = $1", user)
 	require.NoError(t, err)
 	posts, err = pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
 	require.NoError(t, err)
-	_, err = engine.SyncAndAck(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: tvsync.EntityPost, IDs: posts, Cascade: true})
+	_, err = engine.SyncAndAck(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: tvsync.EntityPost, IDs: tvsync.UUIDKeys(posts), Cascade: true})
 	require.NoError(t, err)
 
 	diff, err := expect.Check(ctx, pool)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tvsync/tvsync/db"
@@ -51,16 +50,16 @@ func (e *Engine) enqueue(ctx context.Context, tx DB, delay time.Duration, notify
 	p := &Pipeline{}
 	var params []db.QueueEnqueueParams
 	for _, name := range e.order {
-		var plain, casc []uuid.UUID
+		var plain, casc []string
 		for _, id := range all.sorted(name) {
 			if _, ok := cascading[name][id]; ok {
-				casc = append(casc, id)
+				casc = append(casc, id.String())
 			} else {
-				plain = append(plain, id)
+				plain = append(plain, id.String())
 			}
 		}
 		for _, group := range []struct {
-			ids     []uuid.UUID
+			ids     []string
 			cascade bool
 		}{{plain, false}, {casc, true}} {
 			if len(group.ids) > 0 {
@@ -140,8 +139,9 @@ func (e *Engine) QueueStats(ctx context.Context) (QueueStats, error) {
 
 // DeadItem is a queued row parked after too many failed attempts.
 type DeadItem struct {
-	Entity     string
-	ID         uuid.UUID
+	Entity string
+	// ID is the id as sync_queue stores it: its canonical text (ID.String).
+	ID         string
 	Attempts   int
 	LastError  string
 	EnqueuedAt time.Time

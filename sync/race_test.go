@@ -264,11 +264,11 @@ func TestSync_InlineSyncsConvergeWhenADependencyChanges(t *testing.T) {
 	}
 }
 
-// TestSync_LockHierarchy: while a small sync of post P is held inside its
-// read, a small sync of another post in P's super-bucket proceeds (no false
-// conflict), but a large batch that includes P and a full sync (whose keyset
-// ranges cover P) both wait for it: they lock whole super-buckets.
-func TestSync_LockHierarchy(t *testing.T) {
+// TestSync_LocksAreTakenIDByID: while a small sync of post P is held inside
+// its read, syncs of other posts proceed however many ids they hold and
+// however close those are to P (the same first byte), but a large batch that
+// includes P and a full sync (whose chunk lists P) wait for it.
+func TestSync_LocksAreTakenIDByID(t *testing.T) {
 	ctx := context.Background()
 	pool, gatedPool, url := twoPools(t)
 	engine := tvsync.New(pool, tvsync.Config{})
@@ -277,10 +277,17 @@ func TestSync_LockHierarchy(t *testing.T) {
 	require.NoError(t, pool.QueryRow(ctx, "INSERT INTO tb_user (username) VALUES ('h') RETURNING id").Scan(&author))
 	p := uuid.New()
 	q := p
-	q[1] ^= 0xff // same first byte: the same super-bucket, another id
+	q[1] ^= 0xff // the same first byte, another id
 	for _, id := range []uuid.UUID{p, q} {
 		_, err := pool.Exec(ctx, "INSERT INTO tb_post (id, author_id, title) VALUES ($1, $2, 't')", id, author)
 		require.NoError(t, err)
+	}
+	large := func(with ...uuid.UUID) []uuid.UUID {
+		ids := append([]uuid.UUID{}, with...)
+		for len(ids) < 300 {
+			ids = append(ids, uuid.New())
+		}
+		return ids
 	}
 	g := installGate(t, pool, url)
 
@@ -289,16 +296,16 @@ func TestSync_LockHierarchy(t *testing.T) {
 		waits bool
 		sync  func() error
 	}{
-		{"small sync of another id in the bucket proceeds", false, func() error {
-			_, err := engine.Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: tvsync.EntityPost, IDs: []uuid.UUID{q}})
+		{"small sync of a close id proceeds", false, func() error {
+			_, err := engine.SyncPost(ctx, []uuid.UUID{q}, tvsync.ModeIncremental)
+			return err
+		}},
+		{"large batch of other ids proceeds", false, func() error {
+			_, err := engine.SyncPost(ctx, large(q), tvsync.ModeIncremental)
 			return err
 		}},
 		{"large batch including the id waits", true, func() error {
-			ids := []uuid.UUID{p}
-			for len(ids) <= tvsync.FineLockLimit {
-				ids = append(ids, uuid.New())
-			}
-			_, err := engine.Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: tvsync.EntityPost, IDs: ids})
+			_, err := engine.SyncPost(ctx, large(p), tvsync.ModeIncremental)
 			return err
 		}},
 		{"full sync waits", true, func() error {
@@ -310,7 +317,7 @@ func TestSync_LockHierarchy(t *testing.T) {
 			g.close()
 			heldDone := make(chan error, 1)
 			go func() {
-				_, err := gated.Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: tvsync.EntityPost, IDs: []uuid.UUID{p}})
+				_, err := gated.SyncPost(ctx, []uuid.UUID{p}, tvsync.ModeIncremental)
 				heldDone <- err
 			}()
 			eventually(t, "the small sync of P is held inside its read", func() bool { return g.waiting(true) == 1 })
@@ -335,4 +342,73 @@ func TestSync_LockHierarchy(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFullSync_RangeChunkWritesOnlyTheIDsItLocked: a full-sync chunk lists
+// its posts, then a post N is created in its keyset range; the chunk's range
+// refresh reads N ("v1") and is held inside its read, N is renamed "v2" and
+// synced (it does not wait: the chunk did not lock N), then the chunk lands.
+// The range refresh writes only the ids the chunk listed and locked, so N
+// keeps "v2"; a range refresh over the whole range would write "v1" over it.
+func TestFullSync_RangeChunkWritesOnlyTheIDsItLocked(t *testing.T) {
+	ctx := context.Background()
+	pool, gatedPool, url := twoPools(t)
+	engine := tvsync.New(pool, tvsync.Config{})
+	repo := repository.New(pool, engine, repository.Options{})
+	var author uuid.UUID
+	require.NoError(t, repo.InTx(ctx, func(uow *repository.UnitOfWork) error {
+		var err error
+		if author, err = uow.CreateUser(ctx, "a", ""); err != nil {
+			return err
+		}
+		for range 3 {
+			if _, err := uow.CreatePost(ctx, author, "old", "", true); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+
+	var newPost uuid.UUID
+	post, err := engine.Entity(tvsync.EntityPost)
+	require.NoError(t, err)
+	require.NotNil(t, post.RefreshRange, "the chunk is synced by range")
+	post.Cascades = nil // registered alone
+	list := post.IDsAfter
+	post.IDsAfter = func(ctx context.Context, _ tvsync.DB, after tvsync.ID, limit int) ([]tvsync.ID, error) {
+		ids, err := list(ctx, pool, after, limit) // an ungated session: only the refresh waits at the gate
+		if err == nil && newPost == uuid.Nil {
+			// Created after the chunk listed its ids, in its range (the only chunk reaches the largest key).
+			err = pool.QueryRow(ctx, "INSERT INTO tb_post (author_id, title) VALUES ($1, 'v1') RETURNING id", author).Scan(&newPost)
+		}
+		return ids, err
+	}
+	full, err := tvsync.NewEngine(gatedPool, tvsync.Config{}, post)
+	require.NoError(t, err)
+	g := installGate(t, pool, url)
+	// The range refresh reads tb_post, not tv_post_source: gate its rows too.
+	_, err = pool.Exec(ctx, `
+		ALTER TABLE tb_post ENABLE ROW LEVEL SECURITY;
+		ALTER TABLE tb_post FORCE ROW LEVEL SECURITY;
+		CREATE POLICY open ON tb_post USING (true) WITH CHECK (true);
+		CREATE POLICY gate ON tb_post AS RESTRICTIVE FOR SELECT USING (tvsync_test_gate())`)
+	require.NoError(t, err)
+	g.close()
+	done := make(chan error, 1)
+	go func() {
+		_, err := full.FullSync(ctx, tvsync.EntityPost, tvsync.FullOptions{Workers: 1})
+		done <- err
+	}()
+	eventually(t, "the chunk's range refresh is held inside its read", func() bool { return g.waiting(true) == 1 })
+	require.NotEqual(t, uuid.Nil, newPost)
+	require.NoError(t, repo.InTx(ctx, func(uow *repository.UnitOfWork) error { return uow.UpdatePost(ctx, newPost, "v2", "") }),
+		"the sync of the new post does not wait for the chunk")
+	g.open()
+	require.NoError(t, <-done)
+	assert.Equal(t, "v2", postDoc(t, pool, newPost)["title"])
+	_, err = engine.SyncUser(ctx, []uuid.UUID{author}, tvsync.ModeIncremental) // the post was inserted behind its back
+	require.NoError(t, err)
+	diff, err := expect.Check(ctx, pool)
+	require.NoError(t, err)
+	assert.Empty(t, diff)
 }

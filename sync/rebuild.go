@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -93,9 +92,9 @@ func (e *Engine) Rebuild(ctx context.Context, entity string, opts RebuildOptions
 
 	// Build the shadow table, chunk by chunk.
 	buildStart := time.Now()
-	var after uuid.UUID
+	after := MinID(ent.Key)
 	for {
-		ids, err := ent.IDsAfter(ctx, e.pool, after, opts.ChunkSize)
+		ids, err := ent.IDsAfter(ctx, e.pool, after, pageLimit(ent.Key, after, opts.ChunkSize))
 		if err != nil {
 			dropShadow()
 			return res, fmt.Errorf("rebuild %s: list ids after %s: %w", entity, after, err)
@@ -178,13 +177,19 @@ func (e *Engine) swap(ctx context.Context, ent Entity, searchPath, liveSchema, l
 		res.CaughtUp = int(tag.RowsAffected())
 		// Rows only in the shadow: deleted meanwhile, or missing from the live
 		// table (drift). The entity's delete statement tells them apart.
-		rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT s.id FROM %s s WHERE NOT EXISTS (SELECT 1 FROM %s l WHERE l.id = s.id)`, shadow, live))
+		rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT s.id::text FROM %s s WHERE NOT EXISTS (SELECT 1 FROM %s l WHERE l.id = s.id)`, shadow, live))
 		if err != nil {
 			return err
 		}
-		only, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+		texts, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		if err != nil {
 			return fmt.Errorf("find rows deleted meanwhile: %w", err)
+		}
+		only := make([]ID, len(texts))
+		for i, t := range texts {
+			if only[i], err = ParseID(ent.Key, t); err != nil {
+				return fmt.Errorf("find rows deleted meanwhile: %w", err)
+			}
 		}
 		if len(only) > 0 {
 			results, err := e.attempt(ctx, job{mode: ModeFull, ops: opDelete, parent: tx}, idSet{ent.Name: toSet(only)})

@@ -1,7 +1,6 @@
 package sync
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -12,7 +11,6 @@ import (
 	gosync "sync"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -36,7 +34,7 @@ type EntityResult struct {
 	Missing int
 	// Failed is how many ids could not be synced; FailedIDs lists them.
 	Failed    int
-	FailedIDs []uuid.UUID
+	FailedIDs []ID
 	// Err is the error of the failed ids, empty when none failed.
 	Err string
 	// StartedAt is when the batch started; Duration is the time the
@@ -105,7 +103,7 @@ func (r *Report) merge(res EntityResult) {
 // batch was. It unwraps to ErrSyncFailed and to the first database error.
 type FailedError struct {
 	// IDs lists the failed ids per entity.
-	IDs map[string][]uuid.UUID
+	IDs map[string][]ID
 	// Cause is the first error met.
 	Cause error
 
@@ -113,7 +111,7 @@ type FailedError struct {
 }
 
 // record adds a failed id; it is safe for concurrent use.
-func (e *FailedError) record(entity string, id uuid.UUID, err error) {
+func (e *FailedError) record(entity string, id ID, err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.IDs[entity] = append(e.IDs[entity], id)
@@ -158,13 +156,13 @@ func (e *FailedError) Error() string {
 func (e *FailedError) Unwrap() []error { return []error{ErrSyncFailed, e.Cause} }
 
 // idSet is a de-duplicated set of ids per entity.
-type idSet map[string]map[uuid.UUID]struct{}
+type idSet map[string]map[ID]struct{}
 
 // add inserts ids and reports how many were new.
-func (s idSet) add(entity string, ids ...uuid.UUID) int {
+func (s idSet) add(entity string, ids ...ID) int {
 	m := s[entity]
 	if m == nil {
-		m = make(map[uuid.UUID]struct{}, len(ids))
+		m = make(map[ID]struct{}, len(ids))
 		s[entity] = m
 	}
 	n := len(m)
@@ -182,13 +180,13 @@ func (s idSet) size() int {
 	return n
 }
 
-func (s idSet) sorted(entity string) []uuid.UUID {
+func (s idSet) sorted(entity string) []ID {
 	m := s[entity]
-	ids := make([]uuid.UUID, 0, len(m))
+	ids := make([]ID, 0, len(m))
 	for id := range m {
 		ids = append(ids, id)
 	}
-	slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+	slices.SortFunc(ids, ID.Compare)
 	return ids
 }
 
@@ -199,8 +197,12 @@ func (e *Engine) collect(mode Mode, changes []Change) (all, seeds idSet, err err
 	}
 	all, seeds = idSet{}, idSet{}
 	for _, c := range changes {
-		if _, ok := e.entities[c.Entity]; !ok {
-			return nil, nil, fmt.Errorf("%w %q (registered: %s)", ErrUnknownEntity, c.Entity, strings.Join(e.order, ", "))
+		ent, err := e.entity(c.Entity)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := e.checkKinds(ent, c.IDs); err != nil {
+			return nil, nil, err
 		}
 		if len(c.IDs) == 0 {
 			continue
@@ -221,7 +223,7 @@ func (e *Engine) expand(ctx context.Context, conn DB, all, seeds idSet, transiti
 	for frontier.size() > 0 {
 		type lookup struct {
 			entity string
-			read   func() ([]uuid.UUID, error)
+			read   func() ([]ID, error)
 		}
 		p := &Pipeline{}
 		var reads []lookup
@@ -242,6 +244,10 @@ func (e *Engine) expand(ctx context.Context, conn DB, all, seeds idSet, transiti
 		for _, r := range reads {
 			ids, err := r.read()
 			if err != nil {
+				_ = p.Close()
+				return fmt.Errorf("look up %s rows to cascade to: %w", r.entity, err)
+			}
+			if err := e.checkKinds(e.entities[r.entity], ids); err != nil {
 				_ = p.Close()
 				return fmt.Errorf("look up %s rows to cascade to: %w", r.entity, err)
 			}
@@ -347,8 +353,18 @@ func (e *Engine) run(ctx context.Context, j job, changes []Change) (Report, erro
 		return report, err
 	}
 	j.seeds = seeds
-	failed := &FailedError{IDs: map[string][]uuid.UUID{}}
-	for _, chunk := range e.chunks(all) {
+	failed := &FailedError{IDs: map[string][]ID{}}
+	chunks := e.chunks(all)
+	if j.parent != nil && len(chunks) > 1 && !e.skipLocks {
+		// The chunks share the caller's transaction, and with it their
+		// locks: take them all at once, in one sorted statement, or two
+		// such syncs could each hold a chunk the other waits for.
+		if err := e.lock(ctx, j.parent, all); err != nil {
+			return report, err
+		}
+		j.locked = true
+	}
+	for _, chunk := range chunks {
 		if err := e.isolate(ctx, j, chunk, &report, failed); err != nil {
 			report.Duration = time.Since(start)
 			return report, err
@@ -381,9 +397,12 @@ type job struct {
 	ack bool
 	// seeds are the ids whose cascades this sync expanded.
 	seeds idSet
+	// locked says that parent already holds the locks of every id synced.
+	locked bool
 	// span, for a full-sync chunk of spanEntity (which registers range
-	// statements), is the keyset range (after, upto] synced as a whole.
-	span       *[2]uuid.UUID
+	// statements), is the keyset range (after, upto] whose listed ids the
+	// chunk syncs with the range statements.
+	span       *[2]ID
 	spanEntity string
 }
 
@@ -424,7 +443,7 @@ func (e *Engine) isolate(ctx context.Context, j job, chunk idSet, report *Report
 		for name, m := range chunk {
 			for id := range m {
 				failed.record(name, id, err)
-				res := EntityResult{Entity: name, Mode: j.mode, Requested: 1, Failed: 1, FailedIDs: []uuid.UUID{id}, Err: err.Error(), StartedAt: time.Now()}
+				res := EntityResult{Entity: name, Mode: j.mode, Requested: 1, Failed: 1, FailedIDs: []ID{id}, Err: err.Error(), StartedAt: time.Now()}
 				report.merge(res)
 				e.recordFailure(ctx, j, res)
 			}
@@ -433,6 +452,16 @@ func (e *Engine) isolate(ctx context.Context, j job, chunk idSet, report *Report
 	}
 	left, right := split(e.order, chunk)
 	j.span = nil // the halves are synced by id
+	if j.savepoint && !j.locked && !e.skipLocks {
+		// The failed attempt's savepoint released its locks; the halves
+		// run one after the other in the same transaction: take the locks
+		// of both at once, in one sorted statement, so that the halves
+		// cannot deadlock with another transaction.
+		if err := e.lock(ctx, j.parent, chunk); err != nil {
+			return err
+		}
+		j.locked = true
+	}
 	if err := e.isolate(ctx, j, left, report, failed); err != nil {
 		return err
 	}
@@ -509,7 +538,7 @@ func (e *Engine) attempt(ctx context.Context, j job, chunk idSet) (results []Ent
 	started := time.Now()
 	type pending struct {
 		name    string
-		ids     []uuid.UUID
+		ids     []ID
 		refresh func() (RefreshResult, error)
 		del     func() (DeleteResult, error)
 	}
@@ -524,38 +553,34 @@ func (e *Engine) attempt(ctx context.Context, j job, chunk idSet) (results []Ent
 			continue
 		}
 		nIDs += len(ids)
-		if j.span == nil {
-			locks.addIDs(name, ids)
+		if !j.locked && !e.skipLocks {
+			locks.addIDs(e.lockPrefix, name, ids)
 		}
 		work = append(work, pending{name: name, ids: ids})
 		if j.ack {
-			var cascaded []uuid.UUID
+			var cascaded []string
 			for _, id := range ids {
 				if _, ok := j.seeds[name][id]; ok {
-					cascaded = append(cascaded, id)
+					cascaded = append(cascaded, id.String())
 				}
 			}
-			acks = append(acks, e.queries.QueueAck(ctx, p, []db.QueueAckParams{{Entity: name, Ids: ids, CascadedIds: cascaded}}))
+			acks = append(acks, e.queries.QueueAck(ctx, p, []db.QueueAckParams{{Entity: name, Ids: idStrings(ids), CascadedIds: cascaded}}))
 		}
 	}
+	// The lock statement runs (and reads the clock the durations start
+	// from) even with no keys to take.
+	keys := locks.sorted()
+	lock := e.queries.SyncLock(ctx, p, [][]int64{keys})
 	if j.span != nil {
-		locks.addRange(j.spanEntity, j.span[0], j.span[1])
-	}
-	if e.skipLocks {
-		locks = lockPlan{}
-	}
-	keys, shared := locks.sorted()
-	lock := e.queries.SyncLock(ctx, p, []db.SyncLockParams{{Keys: keys, Shared: shared}})
-	if j.span != nil {
-		// A keyset range of one entity: the locks cover every super-bucket
-		// the range can hold (ids inserted meanwhile included); refresh and
-		// delete by range.
+		// A keyset range of one entity: refresh and delete by range, but
+		// only the ids listed (and locked) for the chunk: an id created in
+		// the range since is left to its own sync.
 		ent := e.entities[j.spanEntity]
-		w := pending{name: ent.Name}
+		w := pending{name: ent.Name, ids: chunk.sorted(ent.Name)}
 		if j.ops&opRefresh != 0 {
-			w.refresh = ent.RefreshRange(p, j.span[0], j.span[1])
+			w.refresh = ent.RefreshRange(p, j.span[0], j.span[1], w.ids)
 		}
-		w.del = ent.DeleteMissingRange(p, j.span[0], j.span[1])
+		w.del = ent.DeleteMissingRange(p, j.span[0], j.span[1], w.ids)
 		work = []pending{w}
 	}
 	for i := range work {
@@ -793,4 +818,12 @@ func (e *Engine) observe(ctx context.Context, results []EntityResult) {
 			e.cfg.Observer.ObserveSync(r)
 		}
 	}
+}
+
+func toSet(ids []ID) map[ID]struct{} {
+	m := make(map[ID]struct{}, len(ids))
+	for _, id := range ids {
+		m[id] = struct{}{}
+	}
+	return m
 }

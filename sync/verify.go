@@ -7,7 +7,6 @@ import (
 	gosync "sync"
 	"time"
 
-	"github.com/google/uuid"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -23,12 +22,9 @@ const (
 
 // Drift is one tv_ row that does not match its definition.
 type Drift struct {
-	ID   uuid.UUID
+	ID   ID
 	Kind string // DriftMissing, DriftStale or DriftOrphaned
 }
-
-// maxUUID is the largest uuid, the upper bound of the last verify range.
-var maxUUID = uuid.UUID{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
 
 // VerifyOptions tunes Verify. The zero value is usable.
 type VerifyOptions struct {
@@ -56,7 +52,7 @@ type VerifyResult struct {
 	Orphaned int
 	// Samples holds up to VerifyOptions.Samples ids per kind, in id order
 	// within each chunk.
-	Samples map[string][]uuid.UUID
+	Samples map[string][]ID
 	// Repaired is how many drifted rows the repair synced.
 	Repaired int
 	Duration time.Duration
@@ -73,8 +69,8 @@ func (r VerifyResult) Drifted() int { return r.Missing + r.Stale + r.Orphaned }
 // sync is about to fix, so verify a quiet system, or repair.
 func (e *Engine) Verify(ctx context.Context, entity string, opts VerifyOptions) (VerifyResult, error) {
 	start := time.Now()
-	res := VerifyResult{Entity: entity, Samples: map[string][]uuid.UUID{}}
-	ent, err := e.Entity(entity)
+	res := VerifyResult{Entity: entity, Samples: map[string][]ID{}}
+	ent, err := e.entity(entity)
 	if err != nil {
 		return res, err
 	}
@@ -91,7 +87,7 @@ func (e *Engine) Verify(ctx context.Context, entity string, opts VerifyOptions) 
 		opts.Samples = 5
 	}
 	type span struct {
-		after, upto uuid.UUID
+		after, upto ID
 		rows        int
 	}
 	var mu gosync.Mutex
@@ -99,14 +95,14 @@ func (e *Engine) Verify(ctx context.Context, entity string, opts VerifyOptions) 
 	spans := make(chan span, opts.Workers)
 	g.Go(func() error {
 		defer close(spans)
-		after := uuid.Nil
+		after := MinID(ent.Key)
 		for {
-			limit := pageLimit(after, opts.ChunkSize)
+			limit := pageLimit(ent.Key, after, opts.ChunkSize)
 			ids, err := ent.IDsAfter(gctx, e.pool, after, limit)
 			if err != nil {
 				return fmt.Errorf("verify %s: list ids after %s: %w", entity, after, err)
 			}
-			s := span{after: after, upto: maxUUID, rows: len(ids)}
+			s := span{after: after, upto: MaxID(ent.Key), rows: len(ids)}
 			if len(ids) == limit {
 				s.upto = ids[len(ids)-1]
 			}
@@ -115,7 +111,7 @@ func (e *Engine) Verify(ctx context.Context, entity string, opts VerifyOptions) 
 			case <-gctx.Done():
 				return gctx.Err()
 			}
-			if s.upto == maxUUID {
+			if s.upto == MaxID(ent.Key) {
 				return nil
 			}
 			after = s.upto
@@ -130,7 +126,7 @@ func (e *Engine) Verify(ctx context.Context, entity string, opts VerifyOptions) 
 				}
 				repaired := 0
 				if opts.Repair && len(drift) > 0 {
-					ids := make([]uuid.UUID, len(drift))
+					ids := make([]ID, len(drift))
 					for i, d := range drift {
 						ids[i] = d.ID
 					}

@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -287,15 +286,25 @@ func (w *Worker) drain(ctx context.Context, conn *pgxpool.Conn) (int, error) {
 	if len(rows) == 0 {
 		return 0, nil
 	}
-	claimed, unknown := idSet{}, idSet{}
+	claimed := idSet{}
+	unknown, malformed := textIDs{}, textIDs{}
 	var changes []Change
 	for _, r := range rows {
-		if _, ok := w.engine.entities[r.Entity]; !ok {
+		ent, ok := w.engine.entities[r.Entity]
+		if !ok {
 			unknown.add(r.Entity, r.EntityID)
 			continue
 		}
-		claimed.add(r.Entity, r.EntityID)
-		changes = append(changes, Change{Entity: r.Entity, IDs: []uuid.UUID{r.EntityID}, Cascade: r.Cascade})
+		id, err := ParseID(ent.Key, r.EntityID)
+		if err != nil || id.String() != r.EntityID {
+			// Not the canonical text of a key of the entity's kind: written
+			// by hand, or by a version registering another kind. It can
+			// never sync; it fails alone and is parked in time.
+			malformed.add(r.Entity, r.EntityID)
+			continue
+		}
+		claimed.add(r.Entity, id)
+		changes = append(changes, Change{Entity: r.Entity, IDs: []ID{id}, Cascade: r.Cascade})
 	}
 	var syncErr error
 	if len(changes) > 0 {
@@ -317,10 +326,11 @@ func (w *Worker) drain(ctx context.Context, conn *pgxpool.Conn) (int, error) {
 			params = w.failParams(claimed, syncErr.Error(), w.cfg.MaxAttempts)
 		}
 		params = append(params, w.unknownParams(unknown)...)
+		params = append(params, w.malformedParams(malformed)...)
 		if ferr := w.recordFailures(rctx, w.pool, params); ferr != nil {
 			return len(rows), errors.Join(syncErr, ferr)
 		}
-		w.logUnknown(ctx, unknown)
+		w.logKept(ctx, unknown, malformed)
 		return len(rows), syncErr
 	}
 	done := claimed
@@ -344,13 +354,14 @@ func (w *Worker) drain(ctx context.Context, conn *pgxpool.Conn) (int, error) {
 		params = w.failParams(bad, failed.Cause.Error(), w.cfg.MaxAttempts)
 	}
 	params = append(params, w.unknownParams(unknown)...)
+	params = append(params, w.malformedParams(malformed)...)
 	if err := w.recordFailures(ctx, tx, params); err != nil {
 		return len(rows), err
 	}
 	var del []db.QueueDeleteParams
 	for _, name := range w.engine.order {
 		if ids := done.sorted(name); len(ids) > 0 {
-			del = append(del, db.QueueDeleteParams{Entity: name, Ids: ids})
+			del = append(del, db.QueueDeleteParams{Entity: name, Ids: idStrings(ids)})
 		}
 	}
 	if len(del) > 0 {
@@ -366,7 +377,7 @@ func (w *Worker) drain(ctx context.Context, conn *pgxpool.Conn) (int, error) {
 	if err := tx.Commit(ctx); err != nil {
 		return len(rows), fmt.Errorf("worker: commit: %w", err)
 	}
-	w.logUnknown(ctx, unknown)
+	w.logKept(ctx, unknown, malformed)
 	return len(rows), syncErr
 }
 
@@ -417,7 +428,7 @@ func (w *Worker) failParams(rows idSet, lastError string, maxAttempts int) []db.
 	for _, name := range w.engine.order {
 		if ids := rows.sorted(name); len(ids) > 0 {
 			params = append(params, db.QueueFailParams{
-				Entity: name, Ids: ids, LastError: lastError,
+				Entity: name, Ids: idStrings(ids), LastError: lastError,
 				MaxAttempts: int32(maxAttempts), MaxBackoffSeconds: w.cfg.MaxBackoff.Seconds(),
 			})
 		}
@@ -427,15 +438,49 @@ func (w *Worker) failParams(rows idSet, lastError string, maxAttempts int) []db.
 
 // unknownParams records a failed attempt on rows of entities the engine does
 // not register, with an error naming the entity; they are never parked.
-func (w *Worker) unknownParams(rows idSet) []db.QueueFailParams {
+func (w *Worker) unknownParams(rows textIDs) []db.QueueFailParams {
 	var params []db.QueueFailParams
-	for _, name := range sortedNames(rows) {
+	for _, name := range rows.names() {
 		params = append(params, db.QueueFailParams{
-			Entity: name, Ids: rows.sorted(name), LastError: w.unknownError(name),
+			Entity: name, Ids: rows[name], LastError: w.unknownError(name),
 			MaxAttempts: neverPark, MaxBackoffSeconds: w.cfg.MaxBackoff.Seconds(),
 		})
 	}
 	return params
+}
+
+// malformedParams records a failed attempt on rows whose id is not the
+// canonical text of a key of their entity's kind, with an error naming the
+// entity and the id; they are parked after MaxAttempts like any failing row.
+func (w *Worker) malformedParams(rows textIDs) []db.QueueFailParams {
+	var params []db.QueueFailParams
+	for _, name := range rows.names() {
+		kind := w.engine.entities[name].Key
+		for _, id := range rows[name] {
+			params = append(params, db.QueueFailParams{
+				Entity: name, Ids: []string{id},
+				LastError:   fmt.Sprintf("%v: entity %q has %v keys: %q is not the canonical text of one", ErrKeyKind, name, kind, id),
+				MaxAttempts: int32(w.cfg.MaxAttempts), MaxBackoffSeconds: w.cfg.MaxBackoff.Seconds(),
+			})
+		}
+	}
+	return params
+}
+
+// textIDs holds queued ids as sync_queue stores them, per entity, for the
+// rows the worker cannot parse into IDs.
+type textIDs map[string][]string
+
+func (t textIDs) add(entity, id string) { t[entity] = append(t[entity], id) }
+
+// names returns the entity names, sorted.
+func (t textIDs) names() []string {
+	names := make([]string, 0, len(t))
+	for name := range t {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
 }
 
 func (w *Worker) unknownError(entity string) string {
@@ -457,22 +502,17 @@ func (w *Worker) recordFailures(ctx context.Context, conn DB, params []db.QueueF
 	return err
 }
 
-// logUnknown warns about claimed rows of entities the engine does not register.
-func (w *Worker) logUnknown(ctx context.Context, unknown idSet) {
-	for _, name := range sortedNames(unknown) {
+// logKept warns about claimed rows the worker could not sync: those of
+// entities it does not register, and those whose id is malformed.
+func (w *Worker) logKept(ctx context.Context, unknown, malformed textIDs) {
+	for _, name := range unknown.names() {
 		w.log.WarnContext(ctx, "tvsync: worker kept queued rows of an entity it does not register",
 			slog.String("entity", name), slog.Int("rows", len(unknown[name])), slog.String("registered", strings.Join(w.engine.order, ", ")))
 	}
-}
-
-// sortedNames returns the entity names of s, sorted.
-func sortedNames(s idSet) []string {
-	names := make([]string, 0, len(s))
-	for name := range s {
-		names = append(names, name)
+	for _, name := range malformed.names() {
+		w.log.WarnContext(ctx, "tvsync: worker failed queued rows whose id is not a key of their entity's kind",
+			slog.String("entity", name), slog.String("key", w.engine.entities[name].Key.String()), slog.Any("ids", malformed[name]))
 	}
-	slices.Sort(names)
-	return names
 }
 
 // syncIsolated is SyncTx with failing ids isolated in savepoints of tx

@@ -45,7 +45,7 @@ func TestCLI_SyncRejectsBadInputAndChangesNothing(t *testing.T) {
 	url := testdb.URL(t)
 	code, _, errOut := runCLI(t, "--database-url", url, "sync", "--entity", "post", "--ids", "5b7c1c1e-8a4e-4a43-9a57-2f5c8d4c9a11,not-a-uuid")
 	assert.Equal(t, 2, code)
-	assert.Contains(t, errOut, `"not-a-uuid" is not a UUID`)
+	assert.Contains(t, errOut, `"not-a-uuid" is not a uuid (the key of entity "post")`)
 	code, _, errOut = runCLI(t, "--database-url", url, "sync", "--entity", "postz", "--all")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, errOut, `--entity "postz": unknown entity (registered: comment, post, user)`)

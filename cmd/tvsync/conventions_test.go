@@ -99,7 +99,7 @@ func TestCLI_UsageErrorsExitTwoBeforeConnecting(t *testing.T) {
 		{[]string{"sync", "--entity", "post", "--all", "--ids", id}, "tvsync sync: give exactly one of --ids (or --ids-file) and --all"},
 		{[]string{"sync", "--all"}, "tvsync sync: --entity is required"},
 		{[]string{"sync", "--entity", "postz", "--all"}, `tvsync sync: --entity "postz": unknown entity (registered: comment, post, user)`},
-		{[]string{"sync", "--entity", "post", "--ids", "not-a-uuid"}, `"not-a-uuid" is not a UUID`},
+		{[]string{"sync", "--entity", "post", "--ids", "not-a-uuid"}, `"not-a-uuid" is not a uuid (the key of entity "post")`},
 		{[]string{"sync", "--entity", "post", "--ids-file", "/nonexistent/ids"}, "tvsync sync: --ids-file: open /nonexistent/ids: no such file or directory"},
 		{[]string{"sync", "--entity", "post", "--all", "--workers", "-1"}, "tvsync sync: --workers -1: want 0 to 1024"},
 		{[]string{"sync", "--entity", "post", "--all", "--chunk", "2000000000"}, "tvsync sync: --chunk 2000000000: want 0 to 1000000"},

@@ -214,7 +214,7 @@ func TestWorker_OnceReportsSyncedFailedAndLeft(t *testing.T) {
 	url, pool := statsDB(t)
 	ids := metricsPosts(t, pool, 5)
 	engine := tvsync.New(pool, tvsync.Config{})
-	require.NoError(t, engine.Enqueue(ctx, pool, 0, false, tvsync.Change{Entity: tvsync.EntityPost, IDs: ids}))
+	require.NoError(t, engine.Enqueue(ctx, pool, 0, false, tvsync.Change{Entity: tvsync.EntityPost, IDs: tvsync.UUIDKeys(ids)}))
 
 	// One post cannot be synced: the query side refuses its title.
 	_, err := pool.Exec(ctx, `UPDATE tb_post SET title = 'poison' WHERE id = $1`, ids[0])
@@ -265,7 +265,7 @@ func TestCLI_SyncTakes100kIDsFromStdinOrAFile(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte(posts[0].String()+"\nnot-a-uuid\n"), 0o600))
 	code, _, errOut = runCLI(t, "--database-url", url, "sync", "--entity", "post", "--ids-file", path)
 	assert.Equal(t, 2, code)
-	assert.Contains(t, errOut, `--ids-file `+path+`, line 2: "not-a-uuid" is not a UUID`)
+	assert.Contains(t, errOut, `--ids-file `+path+`, line 2: "not-a-uuid" is not a uuid (the key of entity "post")`)
 }
 
 // jsonKeys returns the keys of a JSON object.

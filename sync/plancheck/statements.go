@@ -31,7 +31,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -132,7 +131,7 @@ func Statements(ctx context.Context, conn tvsync.DB, ent tvsync.Entity, n int) (
 	if ent.IDsAfter == nil {
 		return nil, fmt.Errorf("plancheck: entity %q registers no IDsAfter", ent.Name)
 	}
-	ids, err := ent.IDsAfter(ctx, conn, uuid.Nil, n)
+	ids, err := ent.IDsAfter(ctx, conn, tvsync.MinID(ent.Key), n)
 	if err != nil {
 		return nil, fmt.Errorf("plancheck: list the first %d ids of entity %q: %w", n, ent.Name, err)
 	}
@@ -143,11 +142,12 @@ func Statements(ctx context.Context, conn tvsync.DB, ent tvsync.Entity, n int) (
 // what each would send, without sending anything: the refresh (and its
 // set-based plan for large batches, if registered), the delete of missing
 // rows, the full-sync range refresh and range delete of the keyset range
-// (uuid.Nil, last id], each cascade lookup, then the verify chunk of the
-// same range. ids must be sorted, as the engine sends them. ctx only reaches
-// the recording, never a connection.
-func Capture(ctx context.Context, ent tvsync.Entity, ids []uuid.UUID) ([]Statement, error) {
-	upto := uuid.Nil
+// (MinID, last id] (restricted to ids), each cascade lookup, then the verify
+// chunk of the same range. ids must be sorted, as the engine sends them. ctx
+// only reaches the recording, never a connection.
+func Capture(ctx context.Context, ent tvsync.Entity, ids []tvsync.ID) ([]Statement, error) {
+	first := tvsync.MinID(ent.Key)
+	upto := first
 	if len(ids) > 0 {
 		upto = ids[len(ids)-1]
 	}
@@ -170,8 +170,8 @@ func Capture(ctx context.Context, ent tvsync.Entity, ids []uuid.UUID) ([]Stateme
 		roles = append(roles, queued{role: RoleDeleteMissing})
 	}
 	if ent.RefreshRange != nil && ent.DeleteMissingRange != nil && len(ids) > 0 {
-		ent.RefreshRange(&p, uuid.Nil, upto)
-		ent.DeleteMissingRange(&p, uuid.Nil, upto)
+		ent.RefreshRange(&p, first, upto, ids)
+		ent.DeleteMissingRange(&p, first, upto, ids)
 		roles = append(roles, queued{role: RoleRangeRefresh}, queued{role: RoleRangeDeleteMissing})
 	}
 	for _, c := range ent.Cascades {
@@ -191,7 +191,7 @@ func Capture(ctx context.Context, ent tvsync.Entity, ids []uuid.UUID) ([]Stateme
 	}
 	if ent.Verify != nil && len(ids) > 0 {
 		before := len(rec.stmts)
-		if _, err := ent.Verify(ctx, rec, uuid.Nil, upto); err != nil && !errors.Is(err, errRecorded) {
+		if _, err := ent.Verify(ctx, rec, first, upto); err != nil && !errors.Is(err, errRecorded) {
 			return nil, fmt.Errorf("plancheck: capture the verify statement of entity %q: %w", ent.Name, err)
 		}
 		if len(rec.stmts) != before+1 {

@@ -7,17 +7,29 @@ import (
 	"os"
 	"strings"
 
-	"github.com/google/uuid"
+	tvsync "github.com/tvsync/tvsync/sync"
 )
 
-// idList is the value of --ids: comma-separated UUIDs, repeatable.
-type idList []uuid.UUID
+// rawID is an id as given on the command line, not yet parsed: its kind of
+// key depends on the entity (--entity), checked once the engine is built.
+type rawID struct {
+	text string
+	// where names its origin in a usage error: "--ids", or the file and line.
+	where string
+}
+
+// idList is the value of --ids: comma-separated ids, repeatable.
+type idList []rawID
 
 func (l *idList) String() string {
 	if l == nil || len(*l) == 0 {
 		return ""
 	}
-	return fmt.Sprint(*l)
+	texts := make([]string, len(*l))
+	for i, id := range *l {
+		texts[i] = id.text
+	}
+	return strings.Join(texts, ",")
 }
 
 // Type names the value in help.
@@ -30,19 +42,14 @@ func (l *idList) Set(v string) error {
 		if part == "" {
 			continue
 		}
-		id, err := uuid.Parse(part)
-		if err != nil {
-			return fmt.Errorf("%q is not a UUID", part)
-		}
-		*l = append(*l, id)
+		*l = append(*l, rawID{text: part, where: "--ids"})
 	}
 	return nil
 }
 
-// readIDs reads UUIDs separated by white space or commas from path, or from
-// stdin when path is "-". A malformed id is a usage error naming it and its
-// line.
-func readIDs(path string, stdin io.Reader) ([]uuid.UUID, error) {
+// readIDs reads ids separated by white space or commas from path, or from
+// stdin when path is "-", noting the line of each.
+func readIDs(path string, stdin io.Reader) ([]rawID, error) {
 	r := stdin
 	name := "stdin"
 	if path != "-" {
@@ -53,20 +60,33 @@ func readIDs(path string, stdin io.Reader) ([]uuid.UUID, error) {
 		defer f.Close()
 		r, name = f, path
 	}
-	var ids []uuid.UUID
+	var ids []rawID
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for line := 1; sc.Scan(); line++ {
 		for _, field := range strings.FieldsFunc(sc.Text(), func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\r' }) {
-			id, err := uuid.Parse(field)
-			if err != nil {
-				return nil, Usagef("--ids-file %s, line %d: %q is not a UUID", name, line, field)
-			}
-			ids = append(ids, id)
+			ids = append(ids, rawID{text: field, where: fmt.Sprintf("--ids-file %s, line %d", name, line)})
 		}
 	}
 	if err := sc.Err(); err != nil {
 		return nil, Usagef("--ids-file %s: %v", name, err)
+	}
+	return ids, nil
+}
+
+// parseIDs parses ids as keys of entity, per its registered key kind. A
+// malformed id is a usage error naming it, where it came from, and the key
+// the entity wants.
+func parseIDs(engine *tvsync.Engine, entity string, raw []rawID) ([]tvsync.ID, error) {
+	ent, err := engine.Entity(entity)
+	if err != nil {
+		return nil, Usagef("--entity %q: %v", entity, err)
+	}
+	ids := make([]tvsync.ID, len(raw))
+	for i, r := range raw {
+		if ids[i], err = tvsync.ParseID(ent.Key, r.text); err != nil {
+			return nil, Usagef("%s: %q is not a %v (the key of entity %q)", r.where, r.text, ent.Key, entity)
+		}
 	}
 	return ids, nil
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
@@ -69,11 +68,15 @@ func (a *App) syncCommand() *cobra.Command {
 			if _, err := entities(s.engine, entity); err != nil {
 				return err
 			}
+			keys, err := parseIDs(s.engine, entity, ids)
+			if err != nil {
+				return err
+			}
 			if err := s.ping(ctx); err != nil {
 				return err
 			}
 			if !all {
-				report, err := s.engine.Sync(ctx, tvsync.Mode(mode), tvsync.Change{Entity: entity, IDs: ids, Cascade: true})
+				report, err := s.engine.Sync(ctx, tvsync.Mode(mode), tvsync.Change{Entity: entity, IDs: keys, Cascade: true})
 				printReport(a.stdout, report)
 				return err
 			}
@@ -89,7 +92,7 @@ func (a *App) syncCommand() *cobra.Command {
 	f.BoolVar(&all, "all", false, "full sync: rebuild every row of the entity")
 	f.StringVar(&mode, "mode", string(tvsync.ModeIncremental), "mode recorded in sync_log for --ids: incremental or repair")
 	f.IntVar(&workers, "workers", 0, "chunks synced at once with --all (0: the number of CPUs)")
-	f.IntVar(&chunk, "chunk", 0, "ids per transaction with --all (0: the engine's batch size, 5000)")
+	f.IntVar(&chunk, "chunk", 0, "ids per transaction with --all (0: the engine's batch size, 1000)")
 	return cmd
 }
 
@@ -119,7 +122,7 @@ func countIDs(ctx context.Context, pool *pgxpool.Pool, engine *tvsync.Engine, en
 		return 0, err
 	}
 	var n int64
-	after := uuid.Nil
+	after := tvsync.MinID(ent.Key)
 	for {
 		ids, err := ent.IDsAfter(ctx, pool, after, countPage)
 		if err != nil {

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/assert"
@@ -23,12 +22,12 @@ import (
 func widgets(pool *pgxpool.Pool, cfg tvsync.Config) (*tvsync.Engine, error) {
 	return tvsync.NewEngine(pool, cfg, tvsync.Entity{
 		Name:          "widget",
-		Refresh:       func(*tvsync.Pipeline, []uuid.UUID) func() (tvsync.RefreshResult, error) { panic("not run") },
-		DeleteMissing: func(*tvsync.Pipeline, []uuid.UUID) func() (tvsync.DeleteResult, error) { panic("not run") },
-		IDsAfter: func(context.Context, tvsync.DB, uuid.UUID, int) ([]uuid.UUID, error) {
+		Refresh:       func(*tvsync.Pipeline, []tvsync.ID) func() (tvsync.RefreshResult, error) { panic("not run") },
+		DeleteMissing: func(*tvsync.Pipeline, []tvsync.ID) func() (tvsync.DeleteResult, error) { panic("not run") },
+		IDsAfter: func(context.Context, tvsync.DB, tvsync.ID, int) ([]tvsync.ID, error) {
 			return nil, errors.New("not run")
 		},
-		ViewIDsAfter: func(context.Context, tvsync.DB, uuid.UUID, int) ([]uuid.UUID, error) {
+		ViewIDsAfter: func(context.Context, tvsync.DB, tvsync.ID, int) ([]tvsync.ID, error) {
 			return nil, errors.New("not run")
 		},
 	})

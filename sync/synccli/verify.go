@@ -6,7 +6,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
 	tvsync "github.com/tvsync/tvsync/sync"
@@ -32,7 +31,7 @@ type verifyLine struct {
 	Repaired *int `json:"repaired,omitempty"`
 	// Samples holds a few drifted ids of each kind: missing, stale and
 	// orphaned (each an empty list when there are none).
-	Samples    map[string][]uuid.UUID `json:"samples"`
+	Samples    map[string][]tvsync.ID `json:"samples"`
 	DurationMs float64                `json:"duration_ms"`
 }
 
@@ -84,9 +83,9 @@ func (a *App) verifyCommand() *cobra.Command {
 					return err
 				}
 				line := verifyLine{Entity: name, Checked: res.Checked, Missing: res.Missing, Stale: res.Stale, Orphaned: res.Orphaned,
-					Samples: map[string][]uuid.UUID{}, DurationMs: ms(float64(res.Duration.Microseconds()))}
+					Samples: map[string][]tvsync.ID{}, DurationMs: ms(float64(res.Duration.Microseconds()))}
 				for _, kind := range []string{tvsync.DriftMissing, tvsync.DriftStale, tvsync.DriftOrphaned} {
-					line.Samples[kind] = append([]uuid.UUID{}, res.Samples[kind]...)
+					line.Samples[kind] = append([]tvsync.ID{}, res.Samples[kind]...)
 				}
 				if opts.Repair {
 					line.Repaired = &res.Repaired

@@ -183,7 +183,7 @@ func (a *App) statusCommand() *cobra.Command {
 					return err
 				}
 				for _, d := range dead {
-					report.DeadItems = append(report.DeadItems, deadReport{Entity: d.Entity, ID: d.ID.String(), Attempts: d.Attempts, LastError: d.LastError, EnqueuedAt: d.EnqueuedAt})
+					report.DeadItems = append(report.DeadItems, deadReport{Entity: d.Entity, ID: d.ID, Attempts: d.Attempts, LastError: d.LastError, EnqueuedAt: d.EnqueuedAt})
 				}
 			}
 			if format == "json" {

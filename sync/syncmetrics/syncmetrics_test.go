@@ -210,7 +210,7 @@ func TestMetrics_NamespaceAndNoQueue(t *testing.T) {
 	m := syncmetrics.New(syncmetrics.Options{Namespace: "app"})
 	m.ObserveSync(sync.EntityResult{Entity: "user", Mode: sync.ModeIncremental, Requested: 2, Upserted: 1, Unchanged: 1, Duration: 3 * time.Millisecond})
 	// An isolated failure counts a failed row but no batch and no duration.
-	m.ObserveSync(sync.EntityResult{Entity: "user", Mode: sync.ModeIncremental, Requested: 1, Failed: 1, FailedIDs: []uuid.UUID{uuid.New()}, Err: "boom"})
+	m.ObserveSync(sync.EntityResult{Entity: "user", Mode: sync.ModeIncremental, Requested: 1, Failed: 1, FailedIDs: []sync.ID{sync.UUIDKey(uuid.New())}, Err: "boom"})
 
 	reg := prometheus.NewPedanticRegistry()
 	require.NoError(t, reg.Register(m))

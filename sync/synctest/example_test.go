@@ -59,7 +59,7 @@ func TestPublishService_CreatePostSyncsItOnce(t *testing.T) {
 	calls := rec.CallsTo("SyncPost")
 	require.Len(t, calls, 1)
 	assert.Equal(t, tvsync.ModeIncremental, calls[0].Mode)
-	assert.Equal(t, []uuid.UUID{id}, calls[0].Changes[0].IDs)
+	assert.Equal(t, []tvsync.ID{tvsync.UUIDKey(id)}, calls[0].Changes[0].IDs)
 	assert.Len(t, rec.Calls(), 1, "nothing else was synced")
 }
 

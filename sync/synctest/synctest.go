@@ -79,30 +79,30 @@ func (r *Recorder) Sync(_ context.Context, mode tvsync.Mode, changes ...tvsync.C
 
 // SyncPost records the call.
 func (r *Recorder) SyncPost(_ context.Context, ids []uuid.UUID, mode tvsync.Mode) (tvsync.Report, error) {
-	return r.record("SyncPost", mode, tvsync.Change{Entity: tvsync.EntityPost, IDs: ids, Cascade: true})
+	return r.record("SyncPost", mode, tvsync.Change{Entity: tvsync.EntityPost, IDs: tvsync.UUIDKeys(ids), Cascade: true})
 }
 
 // SyncUser records the call.
 func (r *Recorder) SyncUser(_ context.Context, ids []uuid.UUID, mode tvsync.Mode) (tvsync.Report, error) {
-	return r.record("SyncUser", mode, tvsync.Change{Entity: tvsync.EntityUser, IDs: ids, Cascade: true})
+	return r.record("SyncUser", mode, tvsync.Change{Entity: tvsync.EntityUser, IDs: tvsync.UUIDKeys(ids), Cascade: true})
 }
 
 // SyncComment records the call.
 func (r *Recorder) SyncComment(_ context.Context, ids []uuid.UUID, mode tvsync.Mode) (tvsync.Report, error) {
-	return r.record("SyncComment", mode, tvsync.Change{Entity: tvsync.EntityComment, IDs: ids, Cascade: true})
+	return r.record("SyncComment", mode, tvsync.Change{Entity: tvsync.EntityComment, IDs: tvsync.UUIDKeys(ids), Cascade: true})
 }
 
 // DeletePost records the call.
 func (r *Recorder) DeletePost(_ context.Context, ids []uuid.UUID) (tvsync.Report, error) {
-	return r.record("DeletePost", tvsync.ModeIncremental, tvsync.Change{Entity: tvsync.EntityPost, IDs: ids})
+	return r.record("DeletePost", tvsync.ModeIncremental, tvsync.Change{Entity: tvsync.EntityPost, IDs: tvsync.UUIDKeys(ids)})
 }
 
 // DeleteUser records the call.
 func (r *Recorder) DeleteUser(_ context.Context, ids []uuid.UUID) (tvsync.Report, error) {
-	return r.record("DeleteUser", tvsync.ModeIncremental, tvsync.Change{Entity: tvsync.EntityUser, IDs: ids})
+	return r.record("DeleteUser", tvsync.ModeIncremental, tvsync.Change{Entity: tvsync.EntityUser, IDs: tvsync.UUIDKeys(ids)})
 }
 
 // DeleteComment records the call.
 func (r *Recorder) DeleteComment(_ context.Context, ids []uuid.UUID) (tvsync.Report, error) {
-	return r.record("DeleteComment", tvsync.ModeIncremental, tvsync.Change{Entity: tvsync.EntityComment, IDs: ids})
+	return r.record("DeleteComment", tvsync.ModeIncremental, tvsync.Change{Entity: tvsync.EntityComment, IDs: tvsync.UUIDKeys(ids)})
 }
