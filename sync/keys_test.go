@@ -520,3 +520,230 @@ func TestLocks_PrefixNamespacesEveryKey(t *testing.T) {
 		})
 	}
 }
+
+// TestID_OrderStringAndParseMatchPostgreSQL: IDs sort as PostgreSQL sorts
+// the column (uuid byte order, bigint numeric order, negatives included),
+// print as PostgreSQL prints them, and parse back from that text.
+func TestID_OrderStringAndParseMatchPostgreSQL(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.New(t)
+	ints := []int64{math.MinInt64, math.MinInt64 + 1, -1 << 40, -256, -1, 0, 1, 255, 256, 1 << 40, math.MaxInt64 - 1, math.MaxInt64}
+	var uuids []uuid.UUID
+	for range 50 {
+		v7, err := uuid.NewV7()
+		require.NoError(t, err)
+		uuids = append(uuids, uuid.New(), v7)
+	}
+	uuids = append(uuids, uuid.Nil, uuid.Max)
+	for _, tc := range []struct {
+		kind tvsync.KeyKind
+		ids  []tvsync.ID
+		arg  any
+	}{{tvsync.KeyBigint, tvsync.IntKeys(ints), ints}, {tvsync.KeyUUID, tvsync.UUIDKeys(uuids), uuids}} {
+		t.Run(tc.kind.String(), func(t *testing.T) {
+			rows, err := pool.Query(ctx, "SELECT k::text AS t FROM unnest($1::"+tc.kind.String()+"[]) AS u(k) ORDER BY u.k", tc.arg)
+			require.NoError(t, err)
+			want, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			require.NoError(t, err)
+			shuffled := slices.Clone(tc.ids)
+			slices.Reverse(shuffled)
+			slices.SortFunc(shuffled, tvsync.ID.Compare)
+			got := make([]string, len(shuffled))
+			for i, id := range shuffled {
+				got[i] = id.String()
+				parsed, err := tvsync.ParseID(tc.kind, got[i])
+				require.NoError(t, err)
+				assert.Equal(t, id, parsed, "ParseID(String()) round-trips")
+				assert.Equal(t, tc.kind, id.Kind())
+			}
+			assert.Equal(t, want, got, "Compare orders and String prints as PostgreSQL")
+			assert.Equal(t, want[0], tvsync.MinID(tc.kind).String(), "MinID is the smallest key")
+			assert.Equal(t, want[len(want)-1], tvsync.MaxID(tc.kind).String(), "MaxID is the largest key")
+		})
+	}
+	assert.Equal(t, int64(-42), tvsync.IntKey(-42).Int64())
+	assert.Equal(t, uuids[0], tvsync.UUIDKey(uuids[0]).UUID())
+	assert.NotEqual(t, tvsync.IntKey(0), tvsync.UUIDKey(uuid.Nil), "the kind is part of the key")
+	assert.Equal(t, uuid.Nil, tvsync.IntKey(7).UUID(), "another kind reads as the zero value")
+	assert.Equal(t, int64(0), tvsync.UUIDKey(uuids[0]).Int64())
+	raw, err := json.Marshal(map[string][]tvsync.ID{"ids": {tvsync.IntKey(-3), tvsync.UUIDKey(uuid.Nil)}})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"ids": ["-3", "00000000-0000-0000-0000-000000000000"]}`, string(raw))
+	_, err = tvsync.ParseID(tvsync.KeyBigint, "12x")
+	assert.ErrorContains(t, err, `invalid bigint key "12x"`)
+	_, err = tvsync.ParseID(tvsync.KeyUUID, "42")
+	assert.ErrorContains(t, err, `invalid uuid key "42"`)
+}
+
+// TestKeys_AnIDOfTheWrongKindIsRejectedNamingTheEntity: a uuid id for a
+// bigint entity (or the reverse) fails Sync, SyncTx, Enqueue and Expand with
+// ErrKeyKind naming the entity and the id, before anything is sent.
+func TestKeys_AnIDOfTheWrongKindIsRejectedNamingTheEntity(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, _, engine, ids := itemSetup(t, bigintSeq, true, 2, tvsync.Config{})
+	wrong := tvsync.Change{Entity: "item", IDs: []tvsync.ID{ids[0], tvsync.UUIDKey(uuid.Nil)}}
+	_, err := engine.Sync(ctx, tvsync.ModeIncremental, wrong)
+	require.ErrorIs(t, err, tvsync.ErrKeyKind)
+	assert.ErrorContains(t, err, `entity "item" has bigint keys, got the uuid id 00000000-0000-0000-0000-000000000000`)
+	tx, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(ctx) }()
+	_, err = engine.SyncTx(ctx, tx, tvsync.ModeIncremental, wrong)
+	assert.ErrorIs(t, err, tvsync.ErrKeyKind)
+	assert.ErrorIs(t, engine.Enqueue(ctx, tx, 0, false, wrong), tvsync.ErrKeyKind)
+	_, err = engine.Expand(ctx, tx, wrong)
+	assert.ErrorIs(t, err, tvsync.ErrKeyKind)
+	require.NoError(t, tx.Rollback(ctx))
+	assert.Zero(t, countRows(t, pool, "SELECT count(*) FROM tv_item")+countRows(t, pool, "SELECT count(*) FROM sync_queue"), "nothing was synced or queued")
+
+	_, err = engine.ParseID("item", "not-a-number")
+	assert.ErrorIs(t, err, tvsync.ErrKeyKind)
+	assert.ErrorContains(t, err, `entity "item"`)
+	_, err = engine.ParseID("nope", "1")
+	assert.ErrorIs(t, err, tvsync.ErrUnknownEntity)
+
+	bad := itemEntity(bigintSeq, false)
+	bad.Key = 9
+	_, err = tvsync.NewEngine(pool, tvsync.Config{}, bad)
+	assert.ErrorContains(t, err, `entity "item" has an invalid key kind`)
+}
+
+// TestKeys_CascadeLookupOfTheWrongKindFails: a cascade Lookup that returns
+// ids of another kind than its target entity's fails the sync naming the
+// target, instead of syncing ids the target's statements cannot read.
+func TestKeys_CascadeLookupOfTheWrongKindFails(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, _, _, ids := itemSetup(t, bigintSeq, true, 2, tvsync.Config{})
+	item := itemEntity(bigintSeq, true)
+	other := itemEntity(uuidV4, true)
+	other.Name, other.View = "other", "tv_other"
+	item.Cascades = []tvsync.Cascade{{Entity: "other", Lookup: func(p *tvsync.Pipeline, ids []tvsync.ID) func() ([]tvsync.ID, error) {
+		b := &pgx.Batch{}
+		b.Queue("SELECT 1")
+		br := p.SendBatch(ctx, b)
+		return func() ([]tvsync.ID, error) {
+			_, err := br.Exec()
+			return []tvsync.ID{tvsync.IntKey(1)}, err
+		}
+	}}}
+	engine, err := tvsync.NewEngine(pool, tvsync.Config{}, item, other)
+	require.NoError(t, err)
+	_, err = engine.Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: "item", IDs: ids, Cascade: true})
+	require.ErrorIs(t, err, tvsync.ErrKeyKind)
+	assert.ErrorContains(t, err, `look up other rows to cascade to: tvsync: id of the wrong key kind: entity "other" has uuid keys, got the bigint id 1`)
+}
+
+// TestKeys_BigintWalksCoverTheWholeKeyRange plants items whose ids are
+// math.MinInt64 (where every keyset walk starts) and math.MaxInt64 among
+// negative and positive ids: full sync creates, refreshes and deletes their
+// tv_ rows and verify reports them missing, stale and orphaned, by range and
+// by id lists, with chunks that end a page on the first id.
+func TestKeys_BigintWalksCoverTheWholeKeyRange(t *testing.T) {
+	t.Parallel()
+	for _, ranged := range []bool{true, false} {
+		for _, chunk := range []int{1, 2, 1000} {
+			t.Run(fmt.Sprintf("ranged=%v/chunk=%d", ranged, chunk), func(t *testing.T) {
+				t.Parallel()
+				ctx := context.Background()
+				pool, _, engine, _ := itemSetup(t, bigintSeq, ranged, 5, tvsync.Config{})
+				edges := []int64{math.MinInt64, -7, math.MaxInt64}
+				_, err := pool.Exec(ctx, "INSERT INTO tb_item (id, name) SELECT unnest($1::bigint[]), 'edge'", edges)
+				require.NoError(t, err)
+				has := func(id int64) bool {
+					return countRows(t, pool, fmt.Sprintf("SELECT count(*) FROM tv_item WHERE id = %d", id)) == 1
+				}
+				full := func() tvsync.Report {
+					t.Helper()
+					report, err := engine.FullSync(ctx, "item", tvsync.FullOptions{ChunkSize: chunk, Workers: 2})
+					require.NoError(t, err)
+					return report
+				}
+				verify := func() tvsync.VerifyResult {
+					t.Helper()
+					res, err := engine.Verify(ctx, "item", tvsync.VerifyOptions{ChunkSize: chunk, Workers: 2})
+					require.NoError(t, err)
+					return res
+				}
+
+				assert.Equal(t, 8, full().For("item").Upserted)
+				for _, id := range edges {
+					assert.True(t, has(id), "full sync creates item %d", id)
+				}
+				res := verify()
+				assert.Zero(t, res.Drifted(), "%+v", res)
+				assert.Equal(t, 8, res.Checked)
+
+				_, err = pool.Exec(ctx, fmt.Sprintf(`
+					DELETE FROM tv_item WHERE id = %d;
+					UPDATE tv_item SET data = '{"stale": true}' WHERE id = %d;
+					DELETE FROM tb_item WHERE id = -7`, int64(math.MinInt64), int64(math.MaxInt64)))
+				require.NoError(t, err)
+				res = verify()
+				assert.Equal(t, []tvsync.ID{tvsync.IntKey(math.MinInt64)}, res.Samples[tvsync.DriftMissing])
+				assert.Equal(t, []tvsync.ID{tvsync.IntKey(math.MaxInt64)}, res.Samples[tvsync.DriftStale])
+				assert.Equal(t, []tvsync.ID{tvsync.IntKey(-7)}, res.Samples[tvsync.DriftOrphaned])
+
+				report := full().For("item")
+				assert.Equal(t, 2, report.Upserted, "the missing and the stale rows")
+				assert.Equal(t, 1, report.Deleted, "the orphan")
+				assert.True(t, has(math.MinInt64))
+				assert.False(t, has(-7))
+				assert.Equal(t, "edge", itemName(t, pool, bigintSeq, tvsync.IntKey(math.MaxInt64)))
+				assert.Zero(t, verify().Drifted())
+			})
+		}
+	}
+}
+
+// TestWorker_BigintRowsSyncAndMalformedOrUnknownRowsFailAlone: sync_queue
+// holds bigint ids as text. The worker syncs the queued items, while rows
+// it cannot sync fail alone and never block them: a row whose id is not the
+// canonical text of a bigint ("abc", "007") is charged with an error naming
+// the entity and the id and parked after MaxAttempts; a row of an entity it
+// does not register is kept, never parked.
+func TestWorker_BigintRowsSyncAndMalformedOrUnknownRowsFailAlone(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, _, engine, ids := itemSetup(t, bigintSeq, true, 20, tvsync.Config{})
+	_, err := pool.Exec(ctx, `INSERT INTO sync_queue (entity, entity_id, enqueued_at, available_at)
+		VALUES ('item', 'abc', now() - interval '1 minute', now() - interval '1 minute'),
+		       ('item', '007', now() - interval '1 minute', now() - interval '1 minute'),
+		       ('tag', '42', now() - interval '1 minute', now() - interval '1 minute')`)
+	require.NoError(t, err)
+	require.NoError(t, engine.Enqueue(ctx, pool, 0, false, tvsync.Change{Entity: "item", IDs: ids}))
+	var queued []string
+	require.NoError(t, pool.QueryRow(ctx, "SELECT array_agg(entity_id ORDER BY entity_id::bigint) FROM sync_queue WHERE entity = 'item' AND entity_id ~ '^[1-9]'").Scan(&queued))
+	want := make([]string, len(ids))
+	for i, id := range ids {
+		want[i] = fmt.Sprint(id.Int64())
+	}
+	assert.Equal(t, want, queued, "the queue holds the canonical text of each id")
+
+	w := tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{MaxAttempts: 3, BatchSize: 8})
+	for range 5 { // more rounds than MaxAttempts, every row ready again each time
+		_, err := w.Drain(ctx)
+		assert.NoError(t, err, "the rows that cannot sync fail alone, and are not the batch's error")
+		_, err = pool.Exec(ctx, "UPDATE sync_queue SET available_at = now()")
+		require.NoError(t, err)
+	}
+	assert.Equal(t, len(ids), tvItemCount(t, pool, bigintSeq, ids), "every valid row synced")
+	dead, err := engine.DeadItems(ctx, 10)
+	require.NoError(t, err)
+	require.Len(t, dead, 2, "the malformed rows are parked")
+	for _, d := range dead {
+		assert.Equal(t, "item", d.Entity)
+		assert.Contains(t, []string{"abc", "007"}, d.ID)
+		assert.Contains(t, d.LastError, fmt.Sprintf(`entity "item" has bigint keys: %q is not the canonical text of one`, d.ID))
+	}
+	var tagDead bool
+	var tagAttempts int
+	require.NoError(t, pool.QueryRow(ctx, "SELECT dead, attempts FROM sync_queue WHERE entity = 'tag'").Scan(&tagDead, &tagAttempts))
+	assert.False(t, tagDead, "the unknown entity's row is kept")
+	assert.Positive(t, tagAttempts)
+	st, err := engine.QueueStats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, tvsync.QueueStats{Pending: 1, Dead: 2, Unregistered: 1}, tvsync.QueueStats{Pending: st.Pending, Dead: st.Dead, Unregistered: st.Unregistered})
+}

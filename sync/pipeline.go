@@ -51,6 +51,13 @@ func (p *Pipeline) QueryRow(context.Context, string, ...any) pgx.Row {
 	return errRow{errNotPipelined}
 }
 
+// CopyFrom always fails: a Pipeline only collects batch statements. It is
+// there so that a Pipeline is the connection of the methods sqlc generates
+// for a package that also has :copyfrom queries (their DBTX has CopyFrom).
+func (p *Pipeline) CopyFrom(context.Context, pgx.Identifier, []string, pgx.CopyFromSource) (int64, error) {
+	return 0, errNotPipelined
+}
+
 // queueCommit queues a COMMIT of the transaction the pipeline is sent in.
 // Read its result with readCommit after the other results.
 func (p *Pipeline) queueCommit() {

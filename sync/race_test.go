@@ -3,6 +3,7 @@ package sync_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -408,6 +409,68 @@ func TestFullSync_RangeChunkWritesOnlyTheIDsItLocked(t *testing.T) {
 	assert.Equal(t, "v2", postDoc(t, pool, newPost)["title"])
 	_, err = engine.SyncUser(ctx, []uuid.UUID{author}, tvsync.ModeIncremental) // the post was inserted behind its back
 	require.NoError(t, err)
+	diff, err := expect.Check(ctx, pool)
+	require.NoError(t, err)
+	assert.Empty(t, diff)
+}
+
+// TestSyncTx_ChunksInOneTransactionCannotDeadlock: two syncs in
+// transactions of their own callers, each split into chunks (BatchSize 1)
+// that hold a lock the other's later chunk needs: T1 (posts P1, P2, user
+// U1) is held inside its first chunk's read, T2 (post P2, users U0, U1)
+// runs meanwhile. Chunk by chunk, T1 would hold P1 and U1 and wait for P2
+// while T2 holds P2 and waits for U1, a deadlock. The engine takes every
+// lock of a multi-chunk sync in one sorted statement before its first
+// chunk, so T2 waits for T1 and both commit.
+func TestSyncTx_ChunksInOneTransactionCannotDeadlock(t *testing.T) {
+	ctx := context.Background()
+	pool, gatedPool, url := twoPools(t)
+	rows, err := pool.Query(ctx, "INSERT INTO tb_user (username) SELECT 'u' || g FROM generate_series(1, 2) g RETURNING id")
+	require.NoError(t, err)
+	users, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	require.NoError(t, err)
+	rows, err = pool.Query(ctx, "INSERT INTO tb_post (author_id, title) SELECT $1, 'p' || g FROM generate_series(1, 2) g RETURNING id", users[0])
+	require.NoError(t, err)
+	posts, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	require.NoError(t, err)
+	sortUUIDs := func(ids []uuid.UUID) {
+		slices.SortFunc(ids, func(a, b uuid.UUID) int { return tvsync.UUIDKey(a).Compare(tvsync.UUIDKey(b)) })
+	}
+	sortUUIDs(users)
+	sortUUIDs(posts)
+	u0, u1, p1, p2 := users[0], users[1], posts[0], posts[1]
+	g := installGate(t, pool, url)
+	g.close()
+
+	inTx := func(pool *pgxpool.Pool, changes ...tvsync.Change) error {
+		engine := tvsync.New(pool, tvsync.Config{BatchSize: 1})
+		tx, err := pool.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = tx.Rollback(ctx) }()
+		if _, err := engine.SyncTx(ctx, tx, tvsync.ModeIncremental, changes...); err != nil {
+			return err
+		}
+		return tx.Commit(ctx)
+	}
+	done1 := make(chan error, 1)
+	go func() {
+		done1 <- inTx(gatedPool,
+			tvsync.Change{Entity: tvsync.EntityPost, IDs: tvsync.UUIDKeys([]uuid.UUID{p1, p2})},
+			tvsync.Change{Entity: tvsync.EntityUser, IDs: tvsync.UUIDKeys([]uuid.UUID{u1})})
+	}()
+	eventually(t, "T1's first chunk is held inside its read", func() bool { return g.waiting(true) == 1 })
+	done2 := make(chan error, 1)
+	go func() {
+		done2 <- inTx(pool,
+			tvsync.Change{Entity: tvsync.EntityPost, IDs: tvsync.UUIDKeys([]uuid.UUID{p2})},
+			tvsync.Change{Entity: tvsync.EntityUser, IDs: tvsync.UUIDKeys([]uuid.UUID{u0, u1})})
+	}()
+	eventually(t, "T2 waits for a lock of T1", func() bool { return g.waiting(false) == 1 })
+	g.open()
+	require.NoError(t, <-done1)
+	require.NoError(t, <-done2)
 	diff, err := expect.Check(ctx, pool)
 	require.NoError(t, err)
 	assert.Empty(t, diff)
