@@ -15,7 +15,8 @@ import (
 // Full rebuild variants.
 const (
 	// FullEngine is engine.FullSync(ctx, "post", FullOptions{}): keyset
-	// chunks of 5000 ids, GOMAXPROCS chunks at once, then the orphan walk.
+	// chunks of BatchSize (1000) ids, GOMAXPROCS chunks at once, each
+	// finding its orphans in the same transaction.
 	FullEngine = "tvsync FullSync (parallel chunks)"
 	// FullInsertSelect is one INSERT INTO tv_post SELECT … FROM
 	// tv_post_source ON CONFLICT DO UPDATE … WHERE IS DISTINCT FROM.

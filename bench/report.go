@@ -250,7 +250,7 @@ func (r *Results) Markdown() string {
 			"All rows stale: every tv_post row set to `'{}'` first, as after a document-shape migration (no materialized view equivalent). " +
 			"Already current: nothing to change, the rebuild only verifies (the materialized view: `REFRESH … CONCURRENTLY`). " +
 			"INSERT … SELECT upserts from tv_post_source with the same `IS DISTINCT FROM` guard. Results are compared with tv_post_source after the first run.\n\n")
-		b.WriteString("tvsync FullSync walks keyset ranges of 5000 posts on all cores, each refreshed by `PostRangeRefresh` with its orphans deleted in the same transaction; chunks end at lock-bucket boundaries so parallel chunks do not wait for each other.\n\n")
+		b.WriteString("tvsync FullSync walks keyset ranges of 1000 posts (the engine's BatchSize) on all cores, each refreshed by `PostRangeRefresh` with its orphans deleted in the same transaction; each chunk locks the ids it lists, so parallel chunks never wait for each other.\n\n")
 		var rows [][]string
 		for _, state := range f.States {
 			s := f.Stats[state]

@@ -310,7 +310,7 @@ func TestFullSync_RebuildsTruncatedView(t *testing.T) {
 	assert.Equal(t, 30, res.Requested)
 	assert.Equal(t, 30, res.Upserted)
 	assert.Equal(t, 1, res.Deleted)
-	// Chunks of at most 7 ids (cut at lock-bucket boundaries, so sometimes fewer).
+	// Chunks of at most 7 ids.
 	require.GreaterOrEqual(t, len(progress), 5, "30 ids in chunks of at most 7")
 	for i, done := range progress {
 		prev := 0

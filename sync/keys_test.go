@@ -747,3 +747,36 @@ func TestWorker_BigintRowsSyncAndMalformedOrUnknownRowsFailAlone(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, tvsync.QueueStats{Pending: 1, Dead: 2, Unregistered: 1}, tvsync.QueueStats{Pending: st.Pending, Dead: st.Dead, Unregistered: st.Unregistered})
 }
+
+// TestEngine_AnUnknownEntityIsNamedWhereverItArrives: a registration that
+// cascades to an unregistered entity, and every call naming one, fail with
+// ErrUnknownEntity naming it (and the registered ones), changing nothing.
+func TestEngine_AnUnknownEntityIsNamedWhereverItArrives(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, _, engine, _ := itemSetup(t, bigintSeq, true, 2, tvsync.Config{})
+	bad := itemEntity(bigintSeq, true)
+	bad.Cascades = []tvsync.Cascade{{Entity: "ghost", Lookup: func(*tvsync.Pipeline, []tvsync.ID) func() ([]tvsync.ID, error) { return nil }}}
+	_, err := tvsync.NewEngine(pool, tvsync.Config{}, bad)
+	assert.ErrorContains(t, err, `entity "item" cascades to "ghost", which is not registered`)
+
+	ghost := tvsync.Change{Entity: "ghost", IDs: []tvsync.ID{tvsync.IntKey(1)}}
+	calls := map[string]func() error{
+		"Sync":    func() error { _, err := engine.Sync(ctx, tvsync.ModeIncremental, ghost); return err },
+		"Enqueue": func() error { return engine.Enqueue(ctx, pool, 0, false, ghost) },
+		"Expand":  func() error { _, err := engine.Expand(ctx, pool, ghost); return err },
+		"FullSync": func() error {
+			_, err := engine.FullSync(ctx, "ghost", tvsync.FullOptions{})
+			return err
+		},
+		"Verify":  func() error { _, err := engine.Verify(ctx, "ghost", tvsync.VerifyOptions{}); return err },
+		"Rebuild": func() error { _, err := engine.Rebuild(ctx, "ghost", tvsync.RebuildOptions{}); return err },
+		"ParseID": func() error { _, err := engine.ParseID("ghost", "1"); return err },
+	}
+	for name, call := range calls {
+		err := call()
+		assert.ErrorIs(t, err, tvsync.ErrUnknownEntity, name)
+		assert.ErrorContains(t, err, `"ghost" (registered: item)`, name)
+	}
+	assert.Zero(t, countRows(t, pool, "SELECT count(*) FROM sync_queue")+countRows(t, pool, "SELECT count(*) FROM tv_item"))
+}

@@ -58,7 +58,7 @@ func (a *App) rebuildCommand() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&entity, "entity", "", "entity whose tv_ table to rebuild (required)")
-	f.IntVar(&opts.ChunkSize, "chunk", 0, "ids per build transaction (0: the engine's batch size, 5000)")
+	f.IntVar(&opts.ChunkSize, "chunk", 0, "ids per build transaction (0: the engine's batch size, 1000)")
 	f.DurationVar(&opts.LockTimeout, "lock-timeout", 2*time.Second, "longest wait for the swap's lock before retrying")
 	return cmd
 }

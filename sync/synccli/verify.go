@@ -117,7 +117,7 @@ func (a *App) verifyCommand() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&entity, "entity", "", "entity to verify (default: all)")
 	f.BoolVar(&opts.Repair, "repair", false, "sync exactly the drifted rows")
-	f.IntVar(&opts.ChunkSize, "chunk", 0, "rows per comparison (0: the engine's batch size, 5000)")
+	f.IntVar(&opts.ChunkSize, "chunk", 0, "rows per comparison (0: the engine's batch size, 1000)")
 	f.IntVar(&opts.Workers, "workers", 0, "chunks compared at once (0: the number of CPUs)")
 	f.StringVar(&format, "format", "table", "output: table (for people) or json (for scripts)")
 	return cmd
