@@ -261,9 +261,11 @@ func (b *CommentRangeDeleteMissingBatchResults) Close() error {
 }
 
 const commentRangeRefresh = `-- name: CommentRangeRefresh :batchone
-WITH src AS (
+WITH range_src AS MATERIALIZED (
     SELECT s.id, s.data FROM tv_comment_source s WHERE s.id >= $1::uuid AND (s.id > $1::uuid OR s.id = '00000000-0000-0000-0000-000000000000') AND s.id <= $2::uuid
-      AND s.id IN (SELECT unnest($3::uuid[]))
+),
+src AS (
+    SELECT r.id, r.data FROM range_src r WHERE r.id IN (SELECT unnest($3::uuid[]))
 ),
 upserted AS (
     INSERT INTO tv_comment (id, data, updated_at)
@@ -296,7 +298,7 @@ type CommentRangeRefreshRow struct {
 	FinishedAt time.Time
 }
 
-// CommentRangeRefresh upserts the tv_comment documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition, writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync).
+// CommentRangeRefresh upserts the tv_comment documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition, writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
 func (q *Queries) CommentRangeRefresh(ctx context.Context, db DBTX, arg []CommentRangeRefreshParams) *CommentRangeRefreshBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
@@ -725,7 +727,7 @@ l AS (
     WHERE pl.post_id >= $1::uuid AND pl.post_id <= $2::uuid
     GROUP BY pl.post_id
 ),
-src AS (
+range_src AS MATERIALIZED (
     SELECT p.id,
            jsonb_build_object(
                'id', p.id,
@@ -743,7 +745,9 @@ src AS (
     LEFT JOIN c ON c.post_id = p.id
     LEFT JOIN l ON l.post_id = p.id
     WHERE p.id >= $1::uuid AND (p.id > $1::uuid OR p.id = '00000000-0000-0000-0000-000000000000') AND p.id <= $2::uuid
-      AND p.id IN (SELECT unnest($3::uuid[]))
+),
+src AS (
+    SELECT r.id, r.data FROM range_src r WHERE r.id IN (SELECT unnest($3::uuid[]))
 ),
 upserted AS (
     INSERT INTO tv_post (id, data, updated_at)
@@ -776,7 +780,7 @@ type PostRangeRefreshRow struct {
 	FinishedAt time.Time
 }
 
-// PostRangeRefresh is PostWideRefresh for the keyset range of ids (@after, @upto] of a full-sync chunk, writing only the chunk's locked @ids (a post created after the chunk listed its ids is left to its own sync): posts, comments and likes are each read as one index range scan, and each author through an index (the OFFSET 0 fences), so a chunk never reads the whole of tb_user.
+// PostRangeRefresh is PostWideRefresh for the keyset range of ids (@after, @upto] of a full-sync chunk, writing only the chunk's locked @ids (a post created after the chunk listed its ids is left to its own sync): posts, comments and likes are each read as one index range scan, and each author through an index (the OFFSET 0 fences), so a chunk never reads the whole of tb_user; the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, never re-aggregates the range post by post.
 func (q *Queries) PostRangeRefresh(ctx context.Context, db DBTX, arg []PostRangeRefreshParams) *PostRangeRefreshBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
@@ -1759,9 +1763,11 @@ func (b *UserRangeDeleteMissingBatchResults) Close() error {
 }
 
 const userRangeRefresh = `-- name: UserRangeRefresh :batchone
-WITH src AS (
+WITH range_src AS MATERIALIZED (
     SELECT s.id, s.data FROM tv_user_source s WHERE s.id >= $1::uuid AND (s.id > $1::uuid OR s.id = '00000000-0000-0000-0000-000000000000') AND s.id <= $2::uuid
-      AND s.id IN (SELECT unnest($3::uuid[]))
+),
+src AS (
+    SELECT r.id, r.data FROM range_src r WHERE r.id IN (SELECT unnest($3::uuid[]))
 ),
 upserted AS (
     INSERT INTO tv_user (id, data, updated_at)
@@ -1794,7 +1800,7 @@ type UserRangeRefreshRow struct {
 	FinishedAt time.Time
 }
 
-// UserRangeRefresh upserts the tv_user documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition, writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync).
+// UserRangeRefresh upserts the tv_user documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition, writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
 func (q *Queries) UserRangeRefresh(ctx context.Context, db DBTX, arg []UserRangeRefreshParams) *UserRangeRefreshBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {

@@ -18,10 +18,12 @@ SELECT (SELECT count(*) FROM src)::int      AS found,
        clock_timestamp()::timestamptz       AS finished_at;
 
 -- name: CommentRangeRefresh :batchone
--- CommentRangeRefresh upserts the tv_comment documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition, writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync).
-WITH src AS (
+-- CommentRangeRefresh upserts the tv_comment documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition, writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
+WITH range_src AS MATERIALIZED (
     SELECT s.id, s.data FROM tv_comment_source s WHERE s.id >= @after::uuid AND (s.id > @after::uuid OR s.id = '00000000-0000-0000-0000-000000000000') AND s.id <= @upto::uuid
-      AND s.id IN (SELECT unnest(@ids::uuid[]))
+),
+src AS (
+    SELECT r.id, r.data FROM range_src r WHERE r.id IN (SELECT unnest(@ids::uuid[]))
 ),
 upserted AS (
     INSERT INTO tv_comment (id, data, updated_at)

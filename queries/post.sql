@@ -70,7 +70,7 @@ SELECT (SELECT count(*) FROM src)::int      AS found,
        clock_timestamp()::timestamptz       AS finished_at;
 
 -- name: PostRangeRefresh :batchone
--- PostRangeRefresh is PostWideRefresh for the keyset range of ids (@after, @upto] of a full-sync chunk, writing only the chunk's locked @ids (a post created after the chunk listed its ids is left to its own sync): posts, comments and likes are each read as one index range scan, and each author through an index (the OFFSET 0 fences), so a chunk never reads the whole of tb_user.
+-- PostRangeRefresh is PostWideRefresh for the keyset range of ids (@after, @upto] of a full-sync chunk, writing only the chunk's locked @ids (a post created after the chunk listed its ids is left to its own sync): posts, comments and likes are each read as one index range scan, and each author through an index (the OFFSET 0 fences), so a chunk never reads the whole of tb_user; the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, never re-aggregates the range post by post.
 WITH c AS (
     SELECT cm.post_id,
            count(*) AS comment_count,
@@ -91,7 +91,7 @@ l AS (
     WHERE pl.post_id >= @after::uuid AND pl.post_id <= @upto::uuid
     GROUP BY pl.post_id
 ),
-src AS (
+range_src AS MATERIALIZED (
     SELECT p.id,
            jsonb_build_object(
                'id', p.id,
@@ -109,7 +109,9 @@ src AS (
     LEFT JOIN c ON c.post_id = p.id
     LEFT JOIN l ON l.post_id = p.id
     WHERE p.id >= @after::uuid AND (p.id > @after::uuid OR p.id = '00000000-0000-0000-0000-000000000000') AND p.id <= @upto::uuid
-      AND p.id IN (SELECT unnest(@ids::uuid[]))
+),
+src AS (
+    SELECT r.id, r.data FROM range_src r WHERE r.id IN (SELECT unnest(@ids::uuid[]))
 ),
 upserted AS (
     INSERT INTO tv_post (id, data, updated_at)
