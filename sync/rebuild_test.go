@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	gosync "sync"
 	"sync/atomic"
@@ -573,4 +574,38 @@ func TestRebuild_RepeatsOnOnePooledConnection(t *testing.T) {
 		require.NoError(t, err, "rebuild %d", i)
 		noDrift(t, pool, fmt.Sprintf("rebuild %d fixed the stale row", i))
 	}
+}
+
+// TestRebuild_RetriesWhenItsLocksTimeOut: a live sync holds the advisory
+// lock of post X, whose row the rebuild must restore, for longer than the
+// rebuild's LockTimeout. The rebuild must give up waiting (so that syncs
+// queued behind it are not held), log it, retry, and succeed once the lock
+// is free.
+func TestRebuild_RetriesWhenItsLocksTimeOut(t *testing.T) {
+	ctx := context.Background()
+	pool, _ := seeded(t, seed.Options{Users: 10, Posts: 30, Comments: 30, Likes: 10})
+	h := newRecordHandler()
+	engine := tvsync.New(pool, tvsync.Config{Logger: slog.New(h)})
+	x := listIDs(t, pool, "SELECT id FROM tb_post ORDER BY id")[11]
+	_, err := pool.Exec(ctx, "DELETE FROM tv_post WHERE id = $1", x)
+	require.NoError(t, err)
+	live, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = live.Rollback(ctx) }()
+	keys, shared := tvsync.LockKeysForTest(tvsync.EntityPost, []uuid.UUID{x})
+	_, err = live.Exec(ctx, "SELECT count(CASE WHEN s THEN pg_advisory_xact_lock_shared(k) ELSE pg_advisory_xact_lock(k) END) FROM unnest($1::bigint[], $2::boolean[]) AS l(k, s)", keys, shared)
+	require.NoError(t, err)
+
+	done := make(chan error, 1)
+	var res tvsync.RebuildResult
+	go func() {
+		var err error
+		res, err = engine.Rebuild(ctx, tvsync.EntityPost, tvsync.RebuildOptions{ChunkSize: 10, LockTimeout: 20 * time.Millisecond, Attempts: 1000})
+		done <- err
+	}()
+	eventually(t, "the rebuild logs a retry", func() bool { return len(h.withMessage("tvsync: rebuild could not take its locks; retrying")) > 0 })
+	require.NoError(t, live.Commit(ctx))
+	require.NoError(t, <-done)
+	assert.GreaterOrEqual(t, res.Attempts, 2)
+	noDrift(t, pool, "the rebuild restored X once the lock was free")
 }
