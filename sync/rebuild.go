@@ -20,8 +20,10 @@ var ErrRebuildRunning = errors.New("tvsync: another rebuild of this entity is ru
 
 // RebuildOptions tunes Rebuild. The zero value is usable.
 type RebuildOptions struct {
-	// ChunkSize is how many ids each build statement, comparison and apply
-	// transaction covers; zero means the engine's BatchSize.
+	// ChunkSize is how many ids each build statement and comparison
+	// covers; zero means the engine's BatchSize. An apply transaction covers
+	// at most 128 of them, so that it locks them id by id: live syncs of
+	// other ids never wait for a rebuild.
 	ChunkSize int
 	// LockTimeout bounds how long an apply transaction waits for the
 	// advisory locks of its ids (held by live syncs) before it gives up and
@@ -240,11 +242,13 @@ func (s *rebuildSession) compare(ctx context.Context, res *RebuildResult, opts R
 	return s.resolves(ctx, "the live table", s.liveOID)
 }
 
-// apply syncs the noted ids into the live table, a chunk per transaction.
+// apply syncs the noted ids into the live table, a chunk per transaction,
+// each chunk small enough to be locked id by id.
 func (s *rebuildSession) apply(ctx context.Context, res *RebuildResult, opts RebuildOptions, failed *FailedError) error {
 	list := "SELECT id FROM pg_temp." + rebuildIDs + " WHERE id >= $1 ORDER BY id LIMIT $2"
+	size := min(opts.ChunkSize, fineLockLimit)
 	for lo := uuid.Nil; ; {
-		rows, err := s.conn.Query(ctx, list, lo, opts.ChunkSize)
+		rows, err := s.conn.Query(ctx, list, lo, size)
 		if err != nil {
 			return fmt.Errorf("list ids to apply from %s: %w", lo, err)
 		}
@@ -259,7 +263,7 @@ func (s *rebuildSession) apply(ctx context.Context, res *RebuildResult, opts Reb
 			return err
 		}
 		last := ids[len(ids)-1]
-		if len(ids) < opts.ChunkSize || last == maxUUID {
+		if len(ids) < size || last == maxUUID {
 			return nil
 		}
 		lo = nextUUID(last)

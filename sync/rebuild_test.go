@@ -609,3 +609,74 @@ func TestRebuild_RetriesWhenItsLocksTimeOut(t *testing.T) {
 	assert.GreaterOrEqual(t, res.Attempts, 2)
 	noDrift(t, pool, "the rebuild restored X once the lock was free")
 }
+
+// TestRebuild_ApplyLocksOnlyTheIdsItChanges holds the rebuild inside its
+// first apply transaction (the gate makes its read of tv_post_source wait
+// once the build is done) while it holds the locks of the first of 200
+// stale posts, P among them: a live sync of post Q, in P's super-bucket but
+// not stale, must go through, and only a live sync of P waits. What the
+// rebuild locks is what it changes, id by id, however many ids differ.
+func TestRebuild_ApplyLocksOnlyTheIdsItChanges(t *testing.T) {
+	ctx := context.Background()
+	pool, gatedPool, url := twoPools(t)
+	engine := tvsync.New(pool, tvsync.Config{})
+	rebuilder := tvsync.New(gatedPool, tvsync.Config{})
+	_, err := seed.Load(ctx, pool, seed.Options{Users: 5, Posts: 300, Comments: 100, Likes: 50})
+	require.NoError(t, err)
+	posts := listIDs(t, pool, "SELECT id FROM tb_post ORDER BY id")
+	p := posts[9]
+	q := p
+	q[1] ^= 0xff // same first byte: the same super-bucket, another id
+	_, err = pool.Exec(ctx, "INSERT INTO tb_post (id, author_id, title) SELECT $1, author_id, 'q' FROM tb_post WHERE id = $2", q, p)
+	require.NoError(t, err)
+	for _, entity := range engine.Entities() {
+		_, err := engine.FullSync(ctx, entity, tvsync.FullOptions{})
+		require.NoError(t, err)
+	}
+	_, err = pool.Exec(ctx, "UPDATE tv_post SET data = '{}' WHERE id = ANY($1)", posts[:200])
+	require.NoError(t, err)
+	g := installGate(t, pool, url)
+
+	built := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := rebuilder.Rebuild(ctx, tvsync.EntityPost, tvsync.RebuildOptions{Progress: func(n int) {
+			if n == 301 { // every post built, Q included
+				g.close()
+				close(built)
+			}
+		}})
+		done <- err
+	}()
+	<-built
+	eventually(t, "the rebuild's apply is held inside its read", func() bool { return g.waiting(true) == 1 })
+	syncOf := func(id uuid.UUID) (waits bool, finished chan error) {
+		finished = make(chan error, 1)
+		go func() {
+			_, err := engine.SyncPost(ctx, []uuid.UUID{id}, tvsync.ModeIncremental)
+			finished <- err
+		}()
+		eventually(t, "the live sync finished or waits", func() bool {
+			if len(finished) > 0 {
+				return true
+			}
+			waits = g.waiting(false) == 1
+			return waits
+		})
+		return waits, finished
+	}
+	waitsQ, syncQ := syncOf(q)
+	assert.False(t, waitsQ, "a live sync of Q, in P's super-bucket, goes through")
+	if !waitsQ {
+		require.NoError(t, <-syncQ)
+	}
+	waitsP, syncP := syncOf(p)
+	assert.True(t, waitsP, "a live sync of P waits for the rebuild")
+	g.open()
+	require.NoError(t, <-done)
+	require.NoError(t, <-syncP)
+	if waitsQ {
+		require.NoError(t, <-syncQ)
+	}
+	noDrift(t, pool, "the rebuild fixed the stale posts")
+}
