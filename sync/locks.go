@@ -38,6 +38,12 @@ func lockClass(entity string) int64 {
 // superKey is the lock key of an entity's super-bucket b.
 func superKey(class int64, b byte) int64 { return class<<48 | int64(b) }
 
+// rebuildKey is the session-level advisory lock that lets one rebuild of an
+// entity run at a time: level 3 (a negative key), the class. No sync ever
+// takes it, and a rebuild only tries it (pg_try_advisory_lock), so it cannot
+// take part in a deadlock.
+func rebuildKey(entity string) int64 { return -1<<62 | lockClass(entity) }
+
 // idKey is the lock key of one id: level 1, the class, the id's first 48 bits.
 func idKey(class int64, id uuid.UUID) int64 {
 	return 1<<62 | class<<48 | int64(id[0])<<40 | int64(id[1])<<32 | int64(id[2])<<24 | int64(id[3])<<16 | int64(id[4])<<8 | int64(id[5])
