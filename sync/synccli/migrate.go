@@ -25,7 +25,8 @@ func (a *App) migrateCommand() *cobra.Command {
 		Use:   "migrate",
 		Short: "run the goose migrations: migrate up|down|status|redo",
 		Long: "Run the binary's goose migration sets, each with its own version table, through goose's\n" +
-			"Provider API under a session lock. up applies every pending migration of every set in order;\n" +
+			"Provider API under a session lock: tvsync's own set (schema tvsync) first, then the application's.\n" +
+			"up applies every pending migration of every set in order;\n" +
 			"down and redo act on the latest migration of one set (--set, required with several sets).",
 		Args: cobra.ArbitraryArgs,
 		RunE: parentRun,

@@ -12,6 +12,9 @@
 //		})
 //	}
 //
+// migrate runs the kit's own migrations (set "tvsync": schema tvsync, see
+// package syncmigrate) before the team's, each set in its own version table.
+//
 // The commands: migrate (up, down, status, redo), sync, verify [--repair],
 // rebuild, explain, worker, status, stats, queue retry, sync-log prune and
 // triggers, plus the binary's own (Config.Commands). The database comes from
