@@ -6,6 +6,6 @@ SELECT count(CASE WHEN (@shared::boolean[])[s.i] THEN pg_advisory_xact_lock_shar
 FROM (SELECT g.i FROM generate_subscripts(@keys::bigint[], 1) AS g(i) ORDER BY g.i) AS s;
 
 -- name: SyncLogInsert :batchexec
--- SyncLogInsert writes the sync_log row of one entity batch; a sync queues one per entity in a single round trip.
-INSERT INTO sync_log (entity, mode, requested, upserted, unchanged, deleted, failed, duration_us, error, started_at)
+-- SyncLogInsert writes the tvsync.sync_log row of one entity batch; a sync queues one per entity in a single round trip.
+INSERT INTO tvsync.sync_log (entity, mode, requested, upserted, unchanged, deleted, failed, duration_us, error, started_at)
 VALUES (@entity, @mode, @requested, @upserted, @unchanged, @deleted, @failed, @duration_us, @error, @started_at);

@@ -26,7 +26,7 @@ import (
 	"github.com/tvsync/tvsync/db"
 )
 
-// Mode labels why a sync runs. It is recorded in sync_log and in metrics; the
+// Mode labels why a sync runs. It is recorded in tvsync.sync_log and in metrics; the
 // statements run are the same in every mode.
 type Mode string
 
@@ -163,7 +163,7 @@ type Config struct {
 	// per-id lookups win at 10 ids, set-based aggregation from 1000 on, and
 	// runs disagree in between), negative never.
 	WideThreshold int
-	// DisableSyncLog stops the engine from writing sync_log rows.
+	// DisableSyncLog stops the engine from writing tvsync.sync_log rows.
 	DisableSyncLog bool
 	// Observer, if set, is told about every entity batch (for metrics).
 	Observer Observer

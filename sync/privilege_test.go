@@ -17,26 +17,43 @@ import (
 	tvsync "github.com/tvsync/tvsync/sync"
 )
 
-// readmeGrants returns the SQL block of the README's "Least privilege"
-// section, for role and database.
+// readmeGrants returns the grants the README documents for the application
+// role: the sql block of its "Least privilege" section and the two marked
+// blocks (tvsync's objects, the blog's tables) it refers to, for role and
+// database.
 func readmeGrants(t *testing.T, role, database string) string {
 	t.Helper()
 	raw, err := os.ReadFile("../README.md")
 	require.NoError(t, err)
-	_, section, ok := strings.Cut(string(raw), "\n## Least privilege\n")
+	readme := string(raw)
+	_, section, ok := strings.Cut(readme, "\n## Least privilege\n")
 	require.True(t, ok, "README.md has a Least privilege section")
-	_, block, ok := strings.Cut(section, "```sql\n")
-	require.True(t, ok, "the Least privilege section has an sql block")
+	blocks := []string{sqlBlock(t, section)}
+	for _, marker := range []string{"<!-- grants:tvsync:begin -->", "<!-- grants:blog:begin -->"} {
+		_, rest, ok := strings.Cut(readme, marker)
+		require.True(t, ok, "README.md has %s", marker)
+		blocks = append(blocks, sqlBlock(t, rest))
+	}
+	all := strings.Join(blocks, "\n")
+	require.Contains(t, all, " app;")
+	all = strings.ReplaceAll(all, " app;", " "+pgx.Identifier{role}.Sanitize()+";")
+	all = strings.ReplaceAll(all, "ROLE app ", "ROLE "+pgx.Identifier{role}.Sanitize()+" ")
+	return strings.ReplaceAll(all, "appdb", pgx.Identifier{database}.Sanitize())
+}
+
+// sqlBlock returns the first sql code block of text.
+func sqlBlock(t *testing.T, text string) string {
+	t.Helper()
+	_, block, ok := strings.Cut(text, "```sql\n")
+	require.True(t, ok, "an sql block")
 	block, _, ok = strings.Cut(block, "```")
 	require.True(t, ok)
-	require.Contains(t, block, "tvsync_app")
-	block = strings.ReplaceAll(block, "tvsync_app", pgx.Identifier{role}.Sanitize())
-	return strings.ReplaceAll(block, "appdb", pgx.Identifier{database}.Sanitize())
+	return block
 }
 
 // TestLeastPrivilege_AppRoleWorksInEveryModeBeforeAndAfterRebuild creates an
 // application role with no privilege, takes away what PostgreSQL grants to
-// PUBLIC by default on the database, the schema and tvsync_ts, and applies
+// PUBLIC by default on the database, the schema and tvsync.ts, and applies
 // exactly the grants the README documents. Connected as that role, units of
 // work in every sync mode and the Worker must work; the owner then rebuilds
 // every tv_ table, and they must still work. Every tv_ row must match the
@@ -51,7 +68,7 @@ func TestLeastPrivilege_AppRoleWorksInEveryModeBeforeAndAfterRebuild(t *testing.
 	_, err := su.Exec(ctx, fmt.Sprintf(`
 		REVOKE ALL ON DATABASE %s FROM PUBLIC;
 		REVOKE ALL ON SCHEMA public FROM PUBLIC;
-		REVOKE ALL ON FUNCTION tvsync_ts(timestamptz) FROM PUBLIC;`, pgx.Identifier{dbName}.Sanitize()))
+		REVOKE ALL ON FUNCTION tvsync.ts(timestamptz) FROM PUBLIC;`, pgx.Identifier{dbName}.Sanitize()))
 	require.NoError(t, err)
 	_, err = su.Exec(ctx, readmeGrants(t, role, dbName))
 	require.NoError(t, err)
@@ -108,7 +125,7 @@ func TestLeastPrivilege_AppRoleWorksInEveryModeBeforeAndAfterRebuild(t *testing.
 			}
 		}
 		noDrift(t, owner, label+": every tv_ row is current")
-		assert.Zero(t, countRows(t, owner, "SELECT count(*) FROM sync_queue"), "%s: nothing left queued", label)
+		assert.Zero(t, countRows(t, owner, "SELECT count(*) FROM tvsync.sync_queue"), "%s: nothing left queued", label)
 	}
 
 	round("before rebuild")

@@ -389,7 +389,7 @@ func TestChaos(t *testing.T) {
 	if v.faults[faultPoison] {
 		running.Go(func() {
 			for i := 0; i < 3 && sleep(v.duration/4); i++ {
-				if _, err := pool.Exec(ctx, "INSERT INTO sync_queue (entity, entity_id) VALUES ($1, $2)", poisonEntity, uuid.New()); err == nil {
+				if _, err := pool.Exec(ctx, "INSERT INTO tvsync.sync_queue (entity, entity_id) VALUES ($1, $2)", poisonEntity, uuid.New()); err == nil {
 					fig.poisoned.Add(1)
 				}
 			}
@@ -418,7 +418,7 @@ func TestChaos(t *testing.T) {
 		require.NoError(t, final.QueryRow(ctx, sql, args...).Scan(&n))
 		return n
 	}
-	pendingSQL := "SELECT count(*) FROM sync_queue WHERE NOT dead AND entity <> $1"
+	pendingSQL := "SELECT count(*) FROM tvsync.sync_queue WHERE NOT dead AND entity <> $1"
 	drainStart := time.Now()
 	var drainErr error
 	for count(pendingSQL, poisonEntity) > 0 && time.Since(drainStart) < 90*time.Second {
@@ -430,8 +430,8 @@ func TestChaos(t *testing.T) {
 	drainTime := time.Since(drainStart)
 
 	pending := count(pendingSQL, poisonEntity)
-	dead := count("SELECT count(*) FROM sync_queue WHERE dead AND entity <> $1", poisonEntity)
-	poisonLeft := count("SELECT count(*) FROM sync_queue WHERE entity = $1", poisonEntity)
+	dead := count("SELECT count(*) FROM tvsync.sync_queue WHERE dead AND entity <> $1", poisonEntity)
+	poisonLeft := count("SELECT count(*) FROM tvsync.sync_queue WHERE entity = $1", poisonEntity)
 	drift := map[string]int{}
 	for _, entity := range fengine.Entities() {
 		res, err := fengine.Verify(ctx, entity, tvsync.VerifyOptions{})
@@ -463,7 +463,7 @@ func TestChaos(t *testing.T) {
 	assert.Empty(t, fig.unexpected, "errors no fault explains")
 	assert.Zero(t, pending, "every queued row of a known entity was synced")
 	if dead > 0 {
-		rows, err := final.Query(ctx, "SELECT entity || ' ' || entity_id || ': ' || last_error FROM sync_queue WHERE dead AND entity <> $1 LIMIT 5", poisonEntity)
+		rows, err := final.Query(ctx, "SELECT entity || ' ' || entity_id || ': ' || last_error FROM tvsync.sync_queue WHERE dead AND entity <> $1 LIMIT 5", poisonEntity)
 		require.NoError(t, err)
 		samples, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		require.NoError(t, err)

@@ -7,8 +7,9 @@
 //
 // which starts one throwaway server (see [pgserver]) for the whole package.
 // Each call to [New] or [URL] then clones a database from a template that
-// pgtestdb migrates once with the embedded goose migrations, so a test gets
-// an isolated, fully migrated database in milliseconds. Databases of passing
+// pgtestdb migrates once with tvsync's own migrations (package syncmigrate,
+// schema tvsync) then the blog's, so a test gets an isolated, fully
+// migrated database in milliseconds; [Empty] gives an unmigrated one. Databases of passing
 // tests are dropped at cleanup; those of failing tests are kept (until the
 // server stops) for inspection.
 //
@@ -19,20 +20,27 @@ package testdb
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers database/sql driver "pgx" for pgtestdb
 	"github.com/peterldowns/pgtestdb"
-	"github.com/peterldowns/pgtestdb/migrators/goosemigrator"
 
+	"github.com/tvsync/tvsync/internal/migrate"
 	"github.com/tvsync/tvsync/internal/pgserver"
 	"github.com/tvsync/tvsync/migrations"
+	"github.com/tvsync/tvsync/sync/syncmigrate"
 )
 
 // AdminURLEnv names the environment variable that, when set to the URL of a
@@ -140,8 +148,102 @@ func URL(t testing.TB) string {
 	if admin.RawQuery != "" {
 		conf.Options = admin.RawQuery
 	}
-	migrator := goosemigrator.New(".", goosemigrator.WithFS(migrations.FS))
-	return pgtestdb.Custom(t, conf, migrator).URL()
+	return pgtestdb.Custom(t, conf, setsMigrator{}).URL()
+}
+
+// setsMigrator is the pgtestdb migrator of the template: tvsync's own
+// migrations, then the blog's, each with its version table, exactly as
+// migrate.Up applies them.
+type setsMigrator struct{}
+
+// Hash identifies the template by both sets' files and version tables, so a
+// change to either builds a new template.
+func (setsMigrator) Hash() (string, error) {
+	h := sha256.New()
+	for _, set := range []struct {
+		table string
+		fsys  fs.FS
+	}{{syncmigrate.VersionTable, syncmigrate.FS}, {"goose_db_version", migrations.FS}} {
+		fmt.Fprintf(h, "set %s\n", set.table)
+		err := fs.WalkDir(set.fsys, ".", func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, err := fs.ReadFile(set.fsys, path)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(h, "%s %d\n%s\n", path, len(b), b)
+			return nil
+		})
+		if err != nil {
+			return "", fmt.Errorf("testdb: hash the migrations of %s: %w", set.table, err)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Migrate applies both sets to the new template database.
+func (setsMigrator) Migrate(ctx context.Context, _ *sql.DB, conf pgtestdb.Config) error {
+	pool, err := pgxpool.New(ctx, conf.URL())
+	if err != nil {
+		return fmt.Errorf("testdb: open the template database: %w", err)
+	}
+	defer pool.Close()
+	if _, err := migrate.Up(ctx, pool, nil); err != nil {
+		return fmt.Errorf("testdb: migrate the template database: %w", err)
+	}
+	return nil
+}
+
+// Empty creates a fresh, unmigrated database for the test and returns a
+// pool (at most 20 connections) on it, for tests of migrations themselves.
+// The pool is closed when the test ends, and the database dropped if the
+// test passed.
+func Empty(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	server(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, ServerURL("postgres"))
+	if err != nil {
+		t.Fatalf("testdb: connect to the server: %v", err)
+	}
+	defer admin.Close(ctx)
+	var suffix [8]byte
+	_, _ = rand.Read(suffix[:])
+	name := "testdb_empty_" + hex.EncodeToString(suffix[:])
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		t.Fatalf("testdb: create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("testdb: kept database %s of the failed test", name)
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		admin, err := pgx.Connect(ctx, ServerURL("postgres"))
+		if err != nil {
+			t.Errorf("testdb: connect to drop database %s: %v", name, err)
+			return
+		}
+		defer admin.Close(ctx)
+		if _, err := admin.Exec(ctx, "DROP DATABASE "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+			t.Errorf("testdb: drop database %s: %v", name, err)
+		}
+	})
+	cfg, err := pgxpool.ParseConfig(ServerURL(name))
+	if err != nil {
+		t.Fatalf("testdb: parse database URL: %v", err)
+	}
+	cfg.MaxConns = maxConns
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatalf("testdb: open pool on %s: %v", name, err)
+	}
+	t.Cleanup(pool.Close) // registered last, so it runs before the drop
+	return pool
 }
 
 // ServerURL returns the superuser URL of database db on the package's
