@@ -11,6 +11,16 @@
 -- scale and whatever the statistics say (sync/plancheck checks it). The
 -- foreign keys guarantee each lookup finds its row, as the inner joins did.
 
+-- +goose StatementBegin
+DO $$
+BEGIN
+    IF to_regprocedure('tvsync.ts(timestamptz)') IS NULL THEN
+        RAISE EXCEPTION 'schema tvsync is not migrated: apply tvsync''s migrations (syncmigrate.Up, or migrate up) before the blog''s';
+    END IF;
+END
+$$;
+-- +goose StatementEnd
+
 CREATE OR REPLACE VIEW tv_post_source AS
 SELECT p.id,
        jsonb_build_object(

@@ -86,7 +86,7 @@ func TestCLI_MigrateRunsTvsyncsOwnSetFirstWithItsVersionTable(t *testing.T) {
 		return v
 	}
 	assert.Equal(t, []int64{0, 1}, versions("tvsync.tvsync_migrations"))
-	assert.Equal(t, []int64{0, 1, 2, 3, 4}, versions("public.goose_db_version"))
+	assert.Equal(t, []int64{0, 1, 2, 3, 4, 5}, versions("public.goose_db_version"))
 
 	code, out, errOut = runCLI(t, "--database-url", url, "migrate", "status")
 	require.Equal(t, 0, code, errOut)
