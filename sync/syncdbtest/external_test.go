@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -97,7 +98,7 @@ func TestExternalModule_TestsItsOwnEntitiesWithTheKit(t *testing.T) {
 	for name, data := range map[string][]byte{
 		"go.mod": []byte("module example.com/widgets\n\ngo " + string(goVersion[1]) + "\n\n" +
 			"require github.com/tvsync/tvsync v0.0.0-00010101000000-000000000000\n\n" +
-			"replace github.com/tvsync/tvsync => " + root + "\n"),
+			"replace github.com/tvsync/tvsync => " + strconv.Quote(root) + "\n"),
 		// The repository's checksums: every module the kit needs is there.
 		"go.sum":                      readFile(t, filepath.Join(root, "go.sum")),
 		"migrations/migrations.go":    []byte(externalMigrationsGo),
