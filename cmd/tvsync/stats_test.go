@@ -283,12 +283,14 @@ func TestWorker_ServesMetricsWhileRunningAndStopsWithIt(t *testing.T) {
 	metricsURL, stderr, stop := startWorker(t, url, "--poll", "50ms")
 	upserted := "\n" + `tvsync_sync_rows_total{entity="post",outcome="upserted"} 4` + "\n"
 	var body string
-	waitFor(t, "the queued posts to be synced", func() bool {
+	// The engine reports a worker's batch to its observer before the
+	// worker's transaction, which also removes the rows from the queue,
+	// commits: wait for both.
+	waitFor(t, "the queued posts to be synced and removed from the queue", func() bool {
 		body = get(t, metricsURL)
-		return strings.Contains(body, upserted)
+		return strings.Contains(body, upserted) && strings.Contains(body, "\ntvsync_queue_depth 0\n")
 	})
 	assert.Contains(t, body, "\n"+`tvsync_sync_batches_total{entity="post",mode="deferred"} 1`+"\n")
-	assert.Contains(t, body, "\ntvsync_queue_depth 0\n", "the worker removed what it synced")
 
 	assert.Equal(t, 0, stop(), "a cancelled context (SIGTERM) stops the worker cleanly: "+stderr.String())
 	assert.Contains(t, stderr.String(), "tvsync worker stopped")
