@@ -29,7 +29,7 @@ WHERE pid <> pg_backend_pid()
 const queueSQL = `
 SELECT count(*) FILTER (WHERE NOT dead),
        coalesce(extract(epoch FROM clock_timestamp() - min(enqueued_at) FILTER (WHERE NOT dead)), 0)::float8
-FROM sync_queue`
+FROM tvsync.sync_queue`
 
 // sampleResult is what sampleActivity saw.
 type sampleResult struct {

@@ -230,7 +230,7 @@ func (w *Writer) Undo(ctx context.Context, cs []NewComment, commentIDs []uuid.UU
 	if err != nil {
 		return fmt.Errorf("undo: re-sync: %w", err)
 	}
-	if _, err := w.db.Pool.Exec(ctx, "DELETE FROM sync_queue"); err != nil {
+	if _, err := w.db.Pool.Exec(ctx, "DELETE FROM tvsync.sync_queue"); err != nil {
 		return fmt.Errorf("undo: empty sync_queue: %w", err)
 	}
 	return nil

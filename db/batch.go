@@ -713,7 +713,7 @@ WITH c AS (
            jsonb_agg(jsonb_build_object(
                'id', cm.id,
                'content', cm.content,
-               'createdAt', tvsync_ts(cm.created_at),
+               'createdAt', tvsync.ts(cm.created_at),
                'author', jsonb_build_object('id', cu.id, 'username', cu.username)
            ) ORDER BY cm.created_at DESC, cm.id DESC) AS comments
     FROM tb_comment cm
@@ -734,7 +734,7 @@ range_src AS MATERIALIZED (
                'title', p.title,
                'content', p.content,
                'published', p.published,
-               'createdAt', tvsync_ts(p.created_at),
+               'createdAt', tvsync.ts(p.created_at),
                'author', jsonb_build_object('id', u.id, 'username', u.username, 'fullName', u.full_name),
                'commentCount', coalesce(c.comment_count, 0),
                'likeCount', coalesce(l.like_count, 0),
@@ -900,7 +900,7 @@ c AS MATERIALIZED (
            jsonb_agg(jsonb_build_object(
                'id', cm.id,
                'content', cm.content,
-               'createdAt', tvsync_ts(cm.created_at),
+               'createdAt', tvsync.ts(cm.created_at),
                'author', jsonb_build_object('id', cu.id, 'username', cu.username)
            ) ORDER BY cm.created_at DESC, cm.id DESC) AS comments
     FROM tb_comment cm
@@ -915,7 +915,7 @@ src AS (
                'title', posts.title,
                'content', posts.content,
                'published', posts.published,
-               'createdAt', tvsync_ts(posts.created_at),
+               'createdAt', tvsync.ts(posts.created_at),
                'author', jsonb_build_object('id', posts.author_id, 'username', posts.username, 'fullName', posts.full_name),
                'commentCount', coalesce(c.comment_count, 0),
                'likeCount', posts.like_count,
@@ -987,10 +987,10 @@ func (b *PostWideRefreshBatchResults) Close() error {
 
 const queueAck = `-- name: QueueAck :batchone
 WITH acked AS (
-    DELETE FROM sync_queue q
+    DELETE FROM tvsync.sync_queue q
     WHERE q.entity = $1::text
       AND q.entity_id IN (
-          SELECT s.entity_id FROM sync_queue s
+          SELECT s.entity_id FROM tvsync.sync_queue s
           WHERE s.entity = $1::text AND s.entity_id = ANY($2::text[])
             AND (NOT s.cascade OR s.entity_id = ANY($3::text[]))
           ORDER BY s.entity_id
@@ -1103,7 +1103,7 @@ func (b *QueueBatchTimeoutsBatchResults) Close() error {
 
 const queueClaim = `-- name: QueueClaim :batchmany
 SELECT entity, entity_id, cascade, attempts
-FROM sync_queue
+FROM tvsync.sync_queue
 WHERE NOT dead AND available_at <= now()
 ORDER BY available_at
 LIMIT $1::int
@@ -1178,7 +1178,7 @@ func (b *QueueClaimBatchResults) Close() error {
 }
 
 const queueDelete = `-- name: QueueDelete :batchexec
-DELETE FROM sync_queue WHERE entity = $1::text AND entity_id = ANY($2::text[])
+DELETE FROM tvsync.sync_queue WHERE entity = $1::text AND entity_id = ANY($2::text[])
 `
 
 type QueueDeleteBatchResults struct {
@@ -1228,20 +1228,20 @@ func (b *QueueDeleteBatchResults) Close() error {
 }
 
 const queueEnqueue = `-- name: QueueEnqueue :batchexec
-INSERT INTO sync_queue (entity, entity_id, cascade, available_at)
+INSERT INTO tvsync.sync_queue AS q (entity, entity_id, cascade, available_at)
 SELECT $1::text, ids.id, $2::boolean, now() + make_interval(secs => $3::float8)
 FROM unnest($4::text[]) AS ids(id)
 ORDER BY ids.id
 ON CONFLICT (entity, entity_id) DO UPDATE
-    SET cascade      = sync_queue.cascade OR EXCLUDED.cascade,
+    SET cascade      = q.cascade OR EXCLUDED.cascade,
         -- A row waiting out the backoff of a failed attempt keeps it: a
         -- write does not buy a failing row an early retry (the retry reads
         -- the newest data anyway), so it is parked only after max_attempts
         -- over the intended backoff.
-        available_at = CASE WHEN sync_queue.attempts > 0 AND NOT sync_queue.dead
-                            THEN greatest(sync_queue.available_at, EXCLUDED.available_at)
-                            ELSE least(sync_queue.available_at, EXCLUDED.available_at) END,
-        attempts     = CASE WHEN sync_queue.dead THEN 0 ELSE sync_queue.attempts END,
+        available_at = CASE WHEN q.attempts > 0 AND NOT q.dead
+                            THEN greatest(q.available_at, EXCLUDED.available_at)
+                            ELSE least(q.available_at, EXCLUDED.available_at) END,
+        attempts     = CASE WHEN q.dead THEN 0 ELSE q.attempts END,
         dead         = false
 `
 
@@ -1296,7 +1296,7 @@ func (b *QueueEnqueueBatchResults) Close() error {
 }
 
 const queueFail = `-- name: QueueFail :batchexec
-UPDATE sync_queue
+UPDATE tvsync.sync_queue
 SET attempts     = attempts + 1,
     last_error   = $1::text,
     available_at = now() + least(interval '1 second' * power(2, least(attempts, 30)), make_interval(secs => $2::float8)),
@@ -1454,7 +1454,7 @@ func (b *SyncLockBatchResults) Close() error {
 }
 
 const syncLogInsert = `-- name: SyncLogInsert :batchexec
-INSERT INTO sync_log (entity, mode, requested, upserted, unchanged, deleted, failed, duration_us, error, started_at)
+INSERT INTO tvsync.sync_log (entity, mode, requested, upserted, unchanged, deleted, failed, duration_us, error, started_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 `
 
@@ -1477,7 +1477,7 @@ type SyncLogInsertParams struct {
 	StartedAt  time.Time
 }
 
-// SyncLogInsert writes the sync_log row of one entity batch; a sync queues one per entity in a single round trip.
+// SyncLogInsert writes the tvsync.sync_log row of one entity batch; a sync queues one per entity in a single round trip.
 func (q *Queries) SyncLogInsert(ctx context.Context, db DBTX, arg []SyncLogInsertParams) *SyncLogInsertBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {

@@ -10,38 +10,6 @@ import (
 	"github.com/google/uuid"
 )
 
-// One row per synced entity batch: what was asked, what changed, how long it took.
-type SyncLog struct {
-	ID         int64
-	Entity     string
-	Mode       string
-	Requested  int32
-	Upserted   int32
-	Unchanged  int32
-	Deleted    int32
-	Failed     int32
-	DurationUs int64
-	Error      string
-	StartedAt  time.Time
-}
-
-// Durable outbox: one row per (entity, id) whose tv_ row may be stale.
-type SyncQueue struct {
-	Entity string
-	// The id, as canonical text: a lowercase hyphenated uuid or a decimal bigint, per the entity's key kind.
-	EntityID string
-	// Sync the rows embedding this one too (a rename, a title change).
-	Cascade bool
-	// When the oldest pending change of this row was queued.
-	EnqueuedAt time.Time
-	// When a worker may take the row: later for after-commit rows and for retries.
-	AvailableAt time.Time
-	Attempts    int32
-	LastError   string
-	// Parked after too many failed attempts; shown by tvsync status, retried by tvsync queue retry.
-	Dead bool
-}
-
 // Command side: one row per comment. Synced to tv_comment and embedded in tv_post.
 type TbComment struct {
 	ID        uuid.UUID
@@ -117,4 +85,36 @@ type TvUser struct {
 type TvUserSource struct {
 	ID   uuid.UUID
 	Data []byte
+}
+
+// One row per synced entity batch: what was asked, what changed, how long it took.
+type TvsyncSyncLog struct {
+	ID         int64
+	Entity     string
+	Mode       string
+	Requested  int32
+	Upserted   int32
+	Unchanged  int32
+	Deleted    int32
+	Failed     int32
+	DurationUs int64
+	Error      string
+	StartedAt  time.Time
+}
+
+// Durable outbox: one row per (entity, id) whose tv_ row may be stale.
+type TvsyncSyncQueue struct {
+	Entity string
+	// The id, as canonical text: a lowercase hyphenated uuid or a decimal bigint, per the entity's key kind.
+	EntityID string
+	// Sync the rows embedding this one too (a rename, a title change).
+	Cascade bool
+	// When the oldest pending change of this row was queued.
+	EnqueuedAt time.Time
+	// When a worker may take the row: later for after-commit rows and for retries.
+	AvailableAt time.Time
+	Attempts    int32
+	LastError   string
+	// Parked after too many failed attempts; shown by tvsync status, retried by tvsync queue retry.
+	Dead bool
 }

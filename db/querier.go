@@ -102,11 +102,11 @@ type Querier interface {
 	QueueStats(ctx context.Context, db DBTX, registered []string) (QueueStatsRow, error)
 	// SyncLock takes the transaction-scoped exclusive advisory locks of a sync, one per (entity, id), in the given (sorted) order: overlapping syncs of a row run one after the other, so the later one reads the newer data (sync/locks.go).
 	SyncLock(ctx context.Context, db DBTX, keys [][]int64) *SyncLockBatchResults
-	// SyncLogInsert writes the sync_log row of one entity batch; a sync queues one per entity in a single round trip.
+	// SyncLogInsert writes the tvsync.sync_log row of one entity batch; a sync queues one per entity in a single round trip.
 	SyncLogInsert(ctx context.Context, db DBTX, arg []SyncLogInsertParams) *SyncLogInsertBatchResults
-	// SyncLogPrune deletes the sync_log rows of batches that started before a time (through sync_log_started_at_idx) and reports how many.
+	// SyncLogPrune deletes the tvsync.sync_log rows of batches that started before a time (through sync_log_started_at_idx) and reports how many.
 	SyncLogPrune(ctx context.Context, db DBTX, before time.Time) (int64, error)
-	// SyncLogStats summarizes sync_log per entity and mode since a time: committed batches (failed = 0), row counts, and percentiles and maximum of the committed batches' duration in microseconds (0 when none).
+	// SyncLogStats summarizes tvsync.sync_log per entity and mode since a time: committed batches (failed = 0), row counts, and percentiles and maximum of the committed batches' duration in microseconds (0 when none).
 	SyncLogStats(ctx context.Context, db DBTX, since time.Time) ([]SyncLogStatsRow, error)
 	// UserCreate inserts a user and returns its id.
 	UserCreate(ctx context.Context, db DBTX, arg UserCreateParams) (uuid.UUID, error)

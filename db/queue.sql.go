@@ -12,7 +12,7 @@ import (
 
 const queueDeadList = `-- name: QueueDeadList :many
 SELECT entity, entity_id, attempts, last_error, enqueued_at
-FROM sync_queue WHERE dead ORDER BY enqueued_at LIMIT $1::int
+FROM tvsync.sync_queue WHERE dead ORDER BY enqueued_at LIMIT $1::int
 `
 
 type QueueDeadListRow struct {
@@ -51,7 +51,7 @@ func (q *Queries) QueueDeadList(ctx context.Context, db DBTX, maxRows int32) ([]
 }
 
 const queueRetryDead = `-- name: QueueRetryDead :execrows
-UPDATE sync_queue SET dead = false, attempts = 0, available_at = now(), last_error = '' WHERE dead
+UPDATE tvsync.sync_queue SET dead = false, attempts = 0, available_at = now(), last_error = '' WHERE dead
 `
 
 // QueueRetryDead revives every parked row for an immediate retry.
@@ -68,7 +68,7 @@ SELECT count(*) FILTER (WHERE NOT dead)::bigint AS pending,
        coalesce(extract(epoch FROM now() - min(enqueued_at) FILTER (WHERE NOT dead)), 0)::float8 AS oldest_age_seconds,
        count(*) FILTER (WHERE dead)::bigint AS dead,
        count(*) FILTER (WHERE entity <> ALL($1::text[]))::bigint AS unregistered
-FROM sync_queue
+FROM tvsync.sync_queue
 `
 
 type QueueStatsRow struct {

@@ -11,10 +11,10 @@ import (
 )
 
 const syncLogPrune = `-- name: SyncLogPrune :execrows
-DELETE FROM sync_log WHERE started_at < $1::timestamptz
+DELETE FROM tvsync.sync_log WHERE started_at < $1::timestamptz
 `
 
-// SyncLogPrune deletes the sync_log rows of batches that started before a time (through sync_log_started_at_idx) and reports how many.
+// SyncLogPrune deletes the tvsync.sync_log rows of batches that started before a time (through sync_log_started_at_idx) and reports how many.
 func (q *Queries) SyncLogPrune(ctx context.Context, db DBTX, before time.Time) (int64, error) {
 	result, err := db.Exec(ctx, syncLogPrune, before)
 	if err != nil {
@@ -36,7 +36,7 @@ SELECT entity,
        coalesce(percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_us) FILTER (WHERE failed = 0), 0)::float8 AS p95_us,
        coalesce(percentile_cont(0.99) WITHIN GROUP (ORDER BY duration_us) FILTER (WHERE failed = 0), 0)::float8 AS p99_us,
        coalesce(max(duration_us) FILTER (WHERE failed = 0), 0)::bigint AS max_us
-FROM sync_log
+FROM tvsync.sync_log
 WHERE started_at >= $1::timestamptz
 GROUP BY entity, mode
 ORDER BY entity, mode
@@ -57,7 +57,7 @@ type SyncLogStatsRow struct {
 	MaxUs     int64
 }
 
-// SyncLogStats summarizes sync_log per entity and mode since a time: committed batches (failed = 0), row counts, and percentiles and maximum of the committed batches' duration in microseconds (0 when none).
+// SyncLogStats summarizes tvsync.sync_log per entity and mode since a time: committed batches (failed = 0), row counts, and percentiles and maximum of the committed batches' duration in microseconds (0 when none).
 func (q *Queries) SyncLogStats(ctx context.Context, db DBTX, since time.Time) ([]SyncLogStatsRow, error) {
 	rows, err := db.Query(ctx, syncLogStats, since)
 	if err != nil {

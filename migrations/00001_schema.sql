@@ -1,12 +1,8 @@
 -- +goose Up
 
--- tvsync_ts renders a timestamp as the fixed-format UTC string used in every
--- tv_ document, so documents never depend on the session's TimeZone setting.
--- +goose StatementBegin
-CREATE FUNCTION tvsync_ts(ts timestamptz) RETURNS text
-    LANGUAGE sql STABLE PARALLEL SAFE
-    RETURN to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"');
--- +goose StatementEnd
+-- The blog's tables only. tvsync's own objects (the outbox, the sync log,
+-- the timestamp helper tvsync.ts) are in schema tvsync, created by tvsync's
+-- migrations (sync/syncmigrate), which run first.
 
 -- Command side: normalized, write-optimized tables.
 
@@ -76,26 +72,7 @@ CREATE TABLE tv_comment (
 );
 COMMENT ON TABLE tv_comment IS 'Query side: {id, content, createdAt, post {id, title}, author {id, username}}.';
 
--- Sync metrics: one row per entity batch, never one per id.
-
-CREATE TABLE sync_log (
-    id          bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    entity      text        NOT NULL,
-    mode        text        NOT NULL,
-    requested   integer     NOT NULL,
-    upserted    integer     NOT NULL,
-    unchanged   integer     NOT NULL,
-    deleted     integer     NOT NULL,
-    failed      integer     NOT NULL,
-    duration_us bigint      NOT NULL,
-    error       text        NOT NULL DEFAULT '',
-    started_at  timestamptz NOT NULL
-);
-CREATE INDEX sync_log_started_at_idx ON sync_log (started_at);
-COMMENT ON TABLE sync_log IS 'One row per synced entity batch: what was asked, what changed, how long it took.';
-
 -- +goose Down
-DROP TABLE sync_log;
 DROP TABLE tv_comment;
 DROP TABLE tv_post;
 DROP TABLE tv_user;
@@ -103,4 +80,3 @@ DROP TABLE tb_post_like;
 DROP TABLE tb_comment;
 DROP TABLE tb_post;
 DROP TABLE tb_user;
-DROP FUNCTION tvsync_ts(timestamptz);

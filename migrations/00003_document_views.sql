@@ -6,6 +6,8 @@
 -- the view, so a batch reads only its own rows through the indexes), and
 -- verification compares them with the stored rows. Changing a document's
 -- shape is a migration that replaces its view, then a full sync or rebuild.
+-- Timestamps go through tvsync.ts (tvsync's migrations), so documents do not
+-- depend on the session's TimeZone.
 
 CREATE VIEW tv_user_source AS
 SELECT u.id,
@@ -13,7 +15,7 @@ SELECT u.id,
            'id', u.id,
            'username', u.username,
            'fullName', u.full_name,
-           'createdAt', tvsync_ts(u.created_at),
+           'createdAt', tvsync.ts(u.created_at),
            'postCount', pc.post_count,
            'commentCount', cc.comment_count
        ) AS data
@@ -29,7 +31,7 @@ SELECT p.id,
            'title', p.title,
            'content', p.content,
            'published', p.published,
-           'createdAt', tvsync_ts(p.created_at),
+           'createdAt', tvsync.ts(p.created_at),
            'author', jsonb_build_object('id', u.id, 'username', u.username, 'fullName', u.full_name),
            'commentCount', c.comment_count,
            'likeCount', l.like_count,
@@ -42,7 +44,7 @@ CROSS JOIN LATERAL (
            jsonb_agg(jsonb_build_object(
                'id', cm.id,
                'content', cm.content,
-               'createdAt', tvsync_ts(cm.created_at),
+               'createdAt', tvsync.ts(cm.created_at),
                'author', jsonb_build_object('id', cu.id, 'username', cu.username)
            ) ORDER BY cm.created_at DESC, cm.id DESC) AS comments
     FROM tb_comment cm
@@ -59,7 +61,7 @@ SELECT c.id,
        jsonb_build_object(
            'id', c.id,
            'content', c.content,
-           'createdAt', tvsync_ts(c.created_at),
+           'createdAt', tvsync.ts(c.created_at),
            'post', jsonb_build_object('id', p.id, 'title', p.title),
            'author', jsonb_build_object('id', u.id, 'username', u.username)
        ) AS data

@@ -11,6 +11,16 @@
 -- scale and whatever the statistics say (sync/plancheck checks it). The
 -- foreign keys guarantee each lookup finds its row, as the inner joins did.
 
+-- +goose StatementBegin
+DO $$
+BEGIN
+    IF to_regprocedure('tvsync.ts(timestamptz)') IS NULL THEN
+        RAISE EXCEPTION 'schema tvsync is not migrated: apply tvsync''s migrations (syncmigrate.Up, or migrate up) before the blog''s';
+    END IF;
+END
+$$;
+-- +goose StatementEnd
+
 CREATE OR REPLACE VIEW tv_post_source AS
 SELECT p.id,
        jsonb_build_object(
@@ -18,7 +28,7 @@ SELECT p.id,
            'title', p.title,
            'content', p.content,
            'published', p.published,
-           'createdAt', tvsync_ts(p.created_at),
+           'createdAt', tvsync.ts(p.created_at),
            'author', jsonb_build_object('id', u.id, 'username', u.username, 'fullName', u.full_name),
            'commentCount', c.comment_count,
            'likeCount', l.like_count,
@@ -31,7 +41,7 @@ CROSS JOIN LATERAL (
            jsonb_agg(jsonb_build_object(
                'id', cm.id,
                'content', cm.content,
-               'createdAt', tvsync_ts(cm.created_at),
+               'createdAt', tvsync.ts(cm.created_at),
                'author', jsonb_build_object('id', cu.id, 'username', cu.username)
            ) ORDER BY cm.created_at DESC, cm.id DESC) AS comments
     FROM tb_comment cm
@@ -48,7 +58,7 @@ SELECT c.id,
        jsonb_build_object(
            'id', c.id,
            'content', c.content,
-           'createdAt', tvsync_ts(c.created_at),
+           'createdAt', tvsync.ts(c.created_at),
            'post', jsonb_build_object('id', p.id, 'title', p.title),
            'author', jsonb_build_object('id', u.id, 'username', u.username)
        ) AS data
@@ -64,7 +74,7 @@ SELECT c.id,
        jsonb_build_object(
            'id', c.id,
            'content', c.content,
-           'createdAt', tvsync_ts(c.created_at),
+           'createdAt', tvsync.ts(c.created_at),
            'post', jsonb_build_object('id', p.id, 'title', p.title),
            'author', jsonb_build_object('id', u.id, 'username', u.username)
        ) AS data
@@ -79,7 +89,7 @@ SELECT p.id,
            'title', p.title,
            'content', p.content,
            'published', p.published,
-           'createdAt', tvsync_ts(p.created_at),
+           'createdAt', tvsync.ts(p.created_at),
            'author', jsonb_build_object('id', u.id, 'username', u.username, 'fullName', u.full_name),
            'commentCount', c.comment_count,
            'likeCount', l.like_count,
@@ -92,7 +102,7 @@ CROSS JOIN LATERAL (
            jsonb_agg(jsonb_build_object(
                'id', cm.id,
                'content', cm.content,
-               'createdAt', tvsync_ts(cm.created_at),
+               'createdAt', tvsync.ts(cm.created_at),
                'author', jsonb_build_object('id', cu.id, 'username', cu.username)
            ) ORDER BY cm.created_at DESC, cm.id DESC) AS comments
     FROM tb_comment cm

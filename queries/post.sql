@@ -33,7 +33,7 @@ c AS MATERIALIZED (
            jsonb_agg(jsonb_build_object(
                'id', cm.id,
                'content', cm.content,
-               'createdAt', tvsync_ts(cm.created_at),
+               'createdAt', tvsync.ts(cm.created_at),
                'author', jsonb_build_object('id', cu.id, 'username', cu.username)
            ) ORDER BY cm.created_at DESC, cm.id DESC) AS comments
     FROM tb_comment cm
@@ -48,7 +48,7 @@ src AS (
                'title', posts.title,
                'content', posts.content,
                'published', posts.published,
-               'createdAt', tvsync_ts(posts.created_at),
+               'createdAt', tvsync.ts(posts.created_at),
                'author', jsonb_build_object('id', posts.author_id, 'username', posts.username, 'fullName', posts.full_name),
                'commentCount', coalesce(c.comment_count, 0),
                'likeCount', posts.like_count,
@@ -77,7 +77,7 @@ WITH c AS (
            jsonb_agg(jsonb_build_object(
                'id', cm.id,
                'content', cm.content,
-               'createdAt', tvsync_ts(cm.created_at),
+               'createdAt', tvsync.ts(cm.created_at),
                'author', jsonb_build_object('id', cu.id, 'username', cu.username)
            ) ORDER BY cm.created_at DESC, cm.id DESC) AS comments
     FROM tb_comment cm
@@ -98,7 +98,7 @@ range_src AS MATERIALIZED (
                'title', p.title,
                'content', p.content,
                'published', p.published,
-               'createdAt', tvsync_ts(p.created_at),
+               'createdAt', tvsync.ts(p.created_at),
                'author', jsonb_build_object('id', u.id, 'username', u.username, 'fullName', u.full_name),
                'commentCount', coalesce(c.comment_count, 0),
                'likeCount', coalesce(l.like_count, 0),

@@ -112,14 +112,17 @@ func openPool(t *testing.T, ctx context.Context, dbURL string) *pgxpool.Pool {
 	return pool
 }
 
-// publicTables lists the application's tables (all but goose's).
+// publicTables lists the application's tables and tvsync's (schema-qualified),
+// all but goose's version tables.
 func publicTables(t *testing.T, ctx context.Context, pool *pgxpool.Pool) []string {
 	t.Helper()
-	rows, err := pool.Query(ctx, `SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'goose_db_version' ORDER BY 1`)
+	rows, err := pool.Query(ctx, `SELECT CASE schemaname WHEN 'public' THEN tablename ELSE schemaname || '.' || tablename END
+		FROM pg_tables WHERE schemaname IN ('public', 'tvsync') AND tablename NOT IN ('goose_db_version', 'tvsync_migrations') ORDER BY 1`)
 	require.NoError(t, err)
 	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	require.NoError(t, err)
 	require.Contains(t, tables, "tb_post")
+	require.Contains(t, tables, "tvsync.sync_queue")
 	return tables
 }
 
@@ -158,9 +161,9 @@ func fixtureConfig(t *testing.T, root string, tables []string) string {
 	cfg := string(real)
 	require.Contains(t, cfg, "\n      uri: ${VET_DATABASE_URL}\n", "sqlc.yaml's vet database must come from VET_DATABASE_URL")
 	for old, repl := range map[string]string{
-		"\n    schema: migrations\n": "\n    schema: " + rel(filepath.Join(root, "migrations")) + "\n",
-		"\n    queries: queries\n":   "\n    queries: [" + rel(filepath.Join(root, "queries", "vetfixtures")) + ", stars.sql]\n",
-		"\n        out: db\n":        "\n        out: " + filepath.Join(dir, "db") + "\n",
+		"\n    schema: [sync/syncmigrate, migrations]\n": "\n    schema: [" + rel(filepath.Join(root, "sync", "syncmigrate")) + ", " + rel(filepath.Join(root, "migrations")) + "]\n",
+		"\n    queries: queries\n":                       "\n    queries: [" + rel(filepath.Join(root, "queries", "vetfixtures")) + ", stars.sql]\n",
+		"\n        out: db\n":                            "\n        out: " + filepath.Join(dir, "db") + "\n",
 	} {
 		require.Equal(t, 1, strings.Count(cfg, old), "sqlc.yaml must contain %q exactly once for this test", old)
 		cfg = strings.Replace(cfg, old, repl, 1)
@@ -174,7 +177,7 @@ func fixtureConfig(t *testing.T, root string, tables []string) string {
 func starQueryName(table string) string {
 	var b strings.Builder
 	b.WriteString("VetStar")
-	for _, part := range strings.Split(table, "_") {
+	for _, part := range strings.FieldsFunc(table, func(r rune) bool { return r == '_' || r == '.' }) {
 		if part != "" {
 			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
 		}

@@ -109,7 +109,7 @@ func TestInTx_NeverNeedsASecondConnection(t *testing.T) {
 					require.NoError(t, err)
 				}
 				var queued int
-				require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM sync_queue").Scan(&queued))
+				require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM tvsync.sync_queue").Scan(&queued))
 				assert.Zero(t, queued, "every queued change was synced")
 				var users int
 				require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM tv_user").Scan(&users))

@@ -78,7 +78,7 @@ func TestUnitOfWork_CreatePostSyncsPostAndAuthor(t *testing.T) {
 	assert.Equal(t, float64(1), decode(t, raw)["postCount"])
 
 	var queued int
-	require.NoError(t, b.pool.QueryRow(ctx, "SELECT count(*) FROM sync_queue").Scan(&queued))
+	require.NoError(t, b.pool.QueryRow(ctx, "SELECT count(*) FROM tvsync.sync_queue").Scan(&queued))
 	assert.Zero(t, queued, "the after-commit sync removes the rows it queued")
 	assertNoDrift(t, b.pool)
 }
@@ -111,7 +111,7 @@ func TestSync_BatchOfPostsInOneCall(t *testing.T) {
 	assert.Equal(t, 50, n)
 
 	var logged, requested int
-	require.NoError(t, b.pool.QueryRow(ctx, "SELECT count(*), sum(requested) FROM sync_log WHERE entity = 'post'").Scan(&logged, &requested))
+	require.NoError(t, b.pool.QueryRow(ctx, "SELECT count(*), sum(requested) FROM tvsync.sync_log WHERE entity = 'post'").Scan(&logged, &requested))
 	assert.Equal(t, 1, logged, "one sync_log row per entity batch, not per id")
 	assert.Equal(t, 50, requested)
 }
@@ -387,7 +387,7 @@ func TestSync_IsolatesFailingIDs(t *testing.T) {
 	require.NoError(t, b.pool.QueryRow(ctx, "SELECT count(*) FROM tv_post").Scan(&n))
 	assert.Equal(t, 9, n)
 	var logged int
-	require.NoError(t, b.pool.QueryRow(ctx, "SELECT count(*) FROM sync_log WHERE failed = 1 AND error LIKE '%no_poison%'").Scan(&logged))
+	require.NoError(t, b.pool.QueryRow(ctx, "SELECT count(*) FROM tvsync.sync_log WHERE failed = 1 AND error LIKE '%no_poison%'").Scan(&logged))
 	assert.Equal(t, 1, logged)
 }
 
@@ -404,7 +404,7 @@ func TestUnitOfWork_InlineRollbackLeavesNothing(t *testing.T) {
 	})
 	require.ErrorIs(t, err, boom)
 	var users, views, queued int
-	require.NoError(t, b.pool.QueryRow(ctx, "SELECT (SELECT count(*) FROM tb_user), (SELECT count(*) FROM tv_user), (SELECT count(*) FROM sync_queue)").Scan(&users, &views, &queued))
+	require.NoError(t, b.pool.QueryRow(ctx, "SELECT (SELECT count(*) FROM tb_user), (SELECT count(*) FROM tv_user), (SELECT count(*) FROM tvsync.sync_queue)").Scan(&users, &views, &queued))
 	assert.Zero(t, users+views+queued)
 
 	// Inline success: tv_ visible as soon as InTx returns, nothing queued.
@@ -450,7 +450,7 @@ func TestUnitOfWork_BadInputIsAClearErrorAndChangesNothing(t *testing.T) {
 	assert.ErrorIs(t, err, repository.ErrInvalid)
 
 	var rows int
-	require.NoError(t, b.pool.QueryRow(ctx, "SELECT (SELECT count(*) FROM tb_user) + (SELECT count(*) FROM tv_user) + (SELECT count(*) FROM sync_queue)").Scan(&rows))
+	require.NoError(t, b.pool.QueryRow(ctx, "SELECT (SELECT count(*) FROM tb_user) + (SELECT count(*) FROM tv_user) + (SELECT count(*) FROM tvsync.sync_queue)").Scan(&rows))
 	assert.Zero(t, rows, "failed units of work leave no partial state")
 }
 
@@ -475,7 +475,7 @@ func TestUnitOfWork_CommitReusesPooledConnections(t *testing.T) {
 		}
 		assert.LessOrEqual(t, b.pool.Stat().NewConnsCount()-before, int64(1), mode.String())
 		var queued int
-		require.NoError(t, b.pool.QueryRow(ctx, "SELECT count(*) FROM sync_queue").Scan(&queued))
+		require.NoError(t, b.pool.QueryRow(ctx, "SELECT count(*) FROM tvsync.sync_queue").Scan(&queued))
 		if mode == repository.SyncDeferred {
 			assert.Equal(t, 31, queued, "every deferred change is queued")
 		} else {

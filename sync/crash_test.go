@@ -138,14 +138,14 @@ func TestCrash_KilledBeforeSyncLosesNothing(t *testing.T) {
 			diff, err := expect.Check(ctx, pool)
 			require.NoError(t, err)
 			require.NotEmpty(t, diff, "the crash left drift")
-			assert.Equal(t, 3*writes, countRows(t, pool, "SELECT count(*) FROM sync_queue"), "but every change is queued")
+			assert.Equal(t, 3*writes, countRows(t, pool, "SELECT count(*) FROM tvsync.sync_queue"), "but every change is queued")
 
 			engine := tvsync.New(pool, tvsync.Config{})
 			w := tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{})
 			eventually(t, "a worker drained the queue", func() bool {
 				_, err := w.Drain(ctx)
 				require.NoError(t, err)
-				return countRows(t, pool, "SELECT count(*) FROM sync_queue") == 0
+				return countRows(t, pool, "SELECT count(*) FROM tvsync.sync_queue") == 0
 			})
 			diff, err = expect.Check(ctx, pool)
 			require.NoError(t, err)
@@ -179,7 +179,7 @@ func TestWorker_KilledBackendMidBatchIsRetried(t *testing.T) {
 			return err
 		}))
 	}
-	queued := countRows(t, pool, "SELECT count(*) FROM sync_queue")
+	queued := countRows(t, pool, "SELECT count(*) FROM tvsync.sync_queue")
 	require.Equal(t, 8, queued)
 
 	g := installGate(t, pool, url)
@@ -200,14 +200,14 @@ func TestWorker_KilledBackendMidBatchIsRetried(t *testing.T) {
 	require.Error(t, err, "the batch failed with its connection")
 	g.open()
 
-	assert.Equal(t, queued, countRows(t, pool, "SELECT count(*) FROM sync_queue"), "no item was lost")
-	assert.Equal(t, queued, countRows(t, pool, "SELECT count(*) FROM sync_queue WHERE attempts = 1 AND last_error <> '' AND NOT dead"), "each records the failed attempt")
+	assert.Equal(t, queued, countRows(t, pool, "SELECT count(*) FROM tvsync.sync_queue"), "no item was lost")
+	assert.Equal(t, queued, countRows(t, pool, "SELECT count(*) FROM tvsync.sync_queue WHERE attempts = 1 AND last_error <> '' AND NOT dead"), "each records the failed attempt")
 	assert.Zero(t, countRows(t, pool, "SELECT count(*) FROM tv_post"))
 
 	eventually(t, "the retry drained the queue", func() bool {
 		_, err := gatedWorker.Drain(ctx)
 		require.NoError(t, err)
-		return countRows(t, pool, "SELECT count(*) FROM sync_queue") == 0
+		return countRows(t, pool, "SELECT count(*) FROM tvsync.sync_queue") == 0
 	})
 	diff, err := expect.Check(ctx, pool)
 	require.NoError(t, err)

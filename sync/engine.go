@@ -25,7 +25,7 @@ import (
 	"github.com/tvsync/tvsync/db"
 )
 
-// Mode labels why a sync runs. It is recorded in sync_log and in metrics; the
+// Mode labels why a sync runs. It is recorded in tvsync.sync_log and in metrics; the
 // statements run are the same in every mode.
 type Mode string
 
@@ -201,7 +201,7 @@ type Config struct {
 	// same tables must use the same prefix. Zero means
 	// DefaultAdvisoryLockPrefix.
 	AdvisoryLockPrefix int32
-	// DisableSyncLog stops the engine from writing sync_log rows.
+	// DisableSyncLog stops the engine from writing tvsync.sync_log rows.
 	DisableSyncLog bool
 	// Observer, if set, is told about every entity batch (for metrics).
 	Observer Observer

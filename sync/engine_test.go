@@ -42,7 +42,7 @@ func TestSync_HundredThousandIDsAreChunked(t *testing.T) {
 	assert.Equal(t, 100_000, res.Requested)
 	assert.Equal(t, 300, res.Upserted)
 	assert.Equal(t, 100_000-300, res.Missing)
-	assert.Equal(t, 100, countRows(t, pool, "SELECT count(*) FROM sync_log"), "100k ids in chunks of 1000")
+	assert.Equal(t, 100, countRows(t, pool, "SELECT count(*) FROM tvsync.sync_log"), "100k ids in chunks of 1000")
 	assert.Equal(t, 300, countRows(t, pool, "SELECT count(*) FROM tv_post"))
 }
 
@@ -100,7 +100,7 @@ func TestWorker_StopFinishesTheBatchInHand(t *testing.T) {
 			return err
 		}))
 	}
-	require.Equal(t, 12, countRows(t, pool, "SELECT count(*) FROM sync_queue"))
+	require.Equal(t, 12, countRows(t, pool, "SELECT count(*) FROM tvsync.sync_queue"))
 	g := installGate(t, pool, url)
 	g.close()
 
@@ -115,8 +115,8 @@ func TestWorker_StopFinishesTheBatchInHand(t *testing.T) {
 	g.open()
 	require.NoError(t, <-done)
 
-	assert.Equal(t, 8, countRows(t, pool, "SELECT count(*) FROM sync_queue"), "the batch in hand was finished and removed, the rest kept")
-	assert.Zero(t, countRows(t, pool, "SELECT count(*) FROM sync_queue WHERE attempts > 0"), "no attempt failed")
+	assert.Equal(t, 8, countRows(t, pool, "SELECT count(*) FROM tvsync.sync_queue"), "the batch in hand was finished and removed, the rest kept")
+	assert.Zero(t, countRows(t, pool, "SELECT count(*) FROM tvsync.sync_queue WHERE attempts > 0"), "no attempt failed")
 	_, err := tvsync.NewWorker(tvsync.New(pool, tvsync.Config{}), pool, tvsync.WorkerConfig{}).Drain(ctx)
 	require.NoError(t, err)
 	diff, err := expect.Check(ctx, pool)
@@ -148,7 +148,7 @@ func TestWorker_WakesOnNotifyWithoutPolling(t *testing.T) {
 	})
 	stop()
 	require.NoError(t, <-done)
-	assert.Zero(t, countRows(t, pool, "SELECT count(*) FROM sync_queue"))
+	assert.Zero(t, countRows(t, pool, "SELECT count(*) FROM tvsync.sync_queue"))
 }
 
 func TestWorker_PoisonItemIsParkedDeadThenRetried(t *testing.T) {
@@ -201,7 +201,7 @@ func TestWorker_PoisonItemIsParkedDeadThenRetried(t *testing.T) {
 	assert.EqualValues(t, 1, n)
 	_, err = w.Drain(ctx)
 	require.NoError(t, err)
-	assert.Zero(t, countRows(t, pool, "SELECT count(*) FROM sync_queue"))
+	assert.Zero(t, countRows(t, pool, "SELECT count(*) FROM tvsync.sync_queue"))
 	diff, err := expect.Check(ctx, pool)
 	require.NoError(t, err)
 	assert.Empty(t, diff)

@@ -189,3 +189,19 @@ func idStrings(ids []ID) []string {
 	}
 	return out
 }
+
+// keyArg returns id as the argument of a parameter of its column's type.
+func keyArg(id ID) any {
+	if id.kind == KeyBigint {
+		return id.Int64()
+	}
+	return id.UUID()
+}
+
+// keyArgs returns ids as the argument of an array parameter of the column's type.
+func keyArgs(kind KeyKind, ids []ID) any {
+	if kind == KeyBigint {
+		return Int64s(ids)
+	}
+	return UUIDs(ids)
+}

@@ -477,6 +477,8 @@ func heldAdvisoryLocks(t *testing.T, pool *pgxpool.Pool) [][2]uint32 {
 // read and reads its advisory locks from pg_locks: each has the engine's
 // AdvisoryLockPrefix as its high half (DefaultAdvisoryLockPrefix for zero),
 // one per id, and changing the prefix moves every key and only the prefix.
+// A rebuild held inside its build holds one session lock, in the same
+// namespace, apart from every id's.
 func TestLocks_PrefixNamespacesEveryKey(t *testing.T) {
 	t.Parallel()
 	for _, k := range []keyKind{uuidV7, bigintSeq} {
@@ -512,6 +514,23 @@ func TestLocks_PrefixNamespacesEveryKey(t *testing.T) {
 				keys := tvsync.LockKeysForTest(engine, "item", ids)
 				for i, key := range keys {
 					assert.Equal(t, [2]uint32{uint32(want), uint32(key)}, locks[i], "pg_locks shows the keys the engine computes")
+				}
+
+				// A rebuild, held inside its build, holds its session lock only.
+				release = holdGate(t, pool)
+				go func() {
+					_, err := engine.Rebuild(ctx, "item", tvsync.RebuildOptions{})
+					held <- err
+				}()
+				eventually(t, "the rebuild is held inside its build", func() bool { gate, _ := lockWaits(t, pool); return gate == 1 })
+				locks = heldAdvisoryLocks(t, pool)
+				release()
+				require.NoError(t, <-held)
+				rebuildKey := tvsync.RebuildKeyForTest(engine, "item")
+				assert.Equal(t, [][2]uint32{{uint32(want), uint32(rebuildKey)}}, locks, "the rebuild's session lock has the prefix too")
+				assert.NotZero(t, uint32(rebuildKey)&0x80000000, "and a low half no id's lock has")
+				for _, key := range keys {
+					assert.Zero(t, uint32(key)&0x80000000)
 				}
 			}
 			assert.Equal(t, lows[0], lows[7], "the prefix moves only the high half")
@@ -596,7 +615,7 @@ func TestKeys_AnIDOfTheWrongKindIsRejectedNamingTheEntity(t *testing.T) {
 	_, err = engine.Expand(ctx, tx, wrong)
 	assert.ErrorIs(t, err, tvsync.ErrKeyKind)
 	require.NoError(t, tx.Rollback(ctx))
-	assert.Zero(t, countRows(t, pool, "SELECT count(*) FROM tv_item")+countRows(t, pool, "SELECT count(*) FROM sync_queue"), "nothing was synced or queued")
+	assert.Zero(t, countRows(t, pool, "SELECT count(*) FROM tv_item")+countRows(t, pool, "SELECT count(*) FROM tvsync.sync_queue"), "nothing was synced or queued")
 
 	_, err = engine.ParseID("item", "not-a-number")
 	assert.ErrorIs(t, err, tvsync.ErrKeyKind)
@@ -708,14 +727,14 @@ func TestWorker_BigintRowsSyncAndMalformedOrUnknownRowsFailAlone(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool, _, engine, ids := itemSetup(t, bigintSeq, true, 20, tvsync.Config{})
-	_, err := pool.Exec(ctx, `INSERT INTO sync_queue (entity, entity_id, enqueued_at, available_at)
+	_, err := pool.Exec(ctx, `INSERT INTO tvsync.sync_queue (entity, entity_id, enqueued_at, available_at)
 		VALUES ('item', 'abc', now() - interval '1 minute', now() - interval '1 minute'),
 		       ('item', '007', now() - interval '1 minute', now() - interval '1 minute'),
 		       ('tag', '42', now() - interval '1 minute', now() - interval '1 minute')`)
 	require.NoError(t, err)
 	require.NoError(t, engine.Enqueue(ctx, pool, 0, false, tvsync.Change{Entity: "item", IDs: ids}))
 	var queued []string
-	require.NoError(t, pool.QueryRow(ctx, "SELECT array_agg(entity_id ORDER BY entity_id::bigint) FROM sync_queue WHERE entity = 'item' AND entity_id ~ '^[1-9]'").Scan(&queued))
+	require.NoError(t, pool.QueryRow(ctx, "SELECT array_agg(entity_id ORDER BY entity_id::bigint) FROM tvsync.sync_queue WHERE entity = 'item' AND entity_id ~ '^[1-9]'").Scan(&queued))
 	want := make([]string, len(ids))
 	for i, id := range ids {
 		want[i] = fmt.Sprint(id.Int64())
@@ -726,7 +745,7 @@ func TestWorker_BigintRowsSyncAndMalformedOrUnknownRowsFailAlone(t *testing.T) {
 	for range 5 { // more rounds than MaxAttempts, every row ready again each time
 		_, err := w.Drain(ctx)
 		assert.NoError(t, err, "the rows that cannot sync fail alone, and are not the batch's error")
-		_, err = pool.Exec(ctx, "UPDATE sync_queue SET available_at = now()")
+		_, err = pool.Exec(ctx, "UPDATE tvsync.sync_queue SET available_at = now()")
 		require.NoError(t, err)
 	}
 	assert.Equal(t, len(ids), tvItemCount(t, pool, bigintSeq, ids), "every valid row synced")
@@ -740,7 +759,7 @@ func TestWorker_BigintRowsSyncAndMalformedOrUnknownRowsFailAlone(t *testing.T) {
 	}
 	var tagDead bool
 	var tagAttempts int
-	require.NoError(t, pool.QueryRow(ctx, "SELECT dead, attempts FROM sync_queue WHERE entity = 'tag'").Scan(&tagDead, &tagAttempts))
+	require.NoError(t, pool.QueryRow(ctx, "SELECT dead, attempts FROM tvsync.sync_queue WHERE entity = 'tag'").Scan(&tagDead, &tagAttempts))
 	assert.False(t, tagDead, "the unknown entity's row is kept")
 	assert.Positive(t, tagAttempts)
 	st, err := engine.QueueStats(ctx)
@@ -778,5 +797,5 @@ func TestEngine_AnUnknownEntityIsNamedWhereverItArrives(t *testing.T) {
 		assert.ErrorIs(t, err, tvsync.ErrUnknownEntity, name)
 		assert.ErrorContains(t, err, `"ghost" (registered: item)`, name)
 	}
-	assert.Zero(t, countRows(t, pool, "SELECT count(*) FROM sync_queue")+countRows(t, pool, "SELECT count(*) FROM tv_item"))
+	assert.Zero(t, countRows(t, pool, "SELECT count(*) FROM tvsync.sync_queue")+countRows(t, pool, "SELECT count(*) FROM tv_item"))
 }

@@ -107,7 +107,7 @@ type syncLogRow struct {
 
 func syncLogRows(t *testing.T, pool *pgxpool.Pool) []syncLogRow {
 	t.Helper()
-	rows, err := pool.Query(context.Background(), `SELECT entity, mode, requested, upserted, unchanged, deleted, failed, duration_us, error, started_at FROM sync_log ORDER BY id`)
+	rows, err := pool.Query(context.Background(), `SELECT entity, mode, requested, upserted, unchanged, deleted, failed, duration_us, error, started_at FROM tvsync.sync_log ORDER BY id`)
 	require.NoError(t, err)
 	defer rows.Close()
 	var out []syncLogRow
@@ -169,7 +169,7 @@ func TestSyncLog_OneRowPerBatchWithItsCountsAndTheIsolatedFailure(t *testing.T) 
 	require.ErrorIs(t, err, tvsync.ErrSyncFailed)
 	var batches, requested, upserted, unchanged, deleted, failed int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE failed = 0), sum(requested), sum(upserted), sum(unchanged), sum(deleted), sum(failed)
-		FROM sync_log WHERE mode = 'repair'`).Scan(&batches, &requested, &upserted, &unchanged, &deleted, &failed))
+		FROM tvsync.sync_log WHERE mode = 'repair'`).Scan(&batches, &requested, &upserted, &unchanged, &deleted, &failed))
 	assert.Equal(t, []int{2, 4, 0, 1, 1, 1}, []int{batches, requested, upserted, unchanged, deleted, failed})
 }
 

@@ -4,8 +4,8 @@ import "context"
 
 type noSyncLogKey struct{}
 
-// WithoutSyncLog returns a context under which syncs write no sync_log rows
-// (metrics and logs still see them). Config.DisableSyncLog switches sync_log
+// WithoutSyncLog returns a context under which syncs write no tvsync.sync_log rows
+// (metrics and logs still see them). Config.DisableSyncLog switches tvsync.sync_log
 // off for every call of an engine.
 func WithoutSyncLog(ctx context.Context) context.Context {
 	return context.WithValue(ctx, noSyncLogKey{}, true)

@@ -14,7 +14,7 @@ import (
 // the workers.
 const QueueChannel = "tvsync_sync_queue"
 
-// Enqueue records changes in the durable sync_queue on tx, normally the
+// Enqueue records changes in the durable tvsync.sync_queue on tx, normally the
 // write transaction, coalesced to one row per (entity, id). A worker may take
 // the rows once delay has passed (the after-commit sync gives itself a head
 // start this way); notify wakes listening workers when tx commits. A row
@@ -85,7 +85,7 @@ func (e *Engine) enqueue(ctx context.Context, tx DB, delay time.Duration, notify
 	if enq != nil {
 		enq.Exec(func(_ int, qerr error) {
 			if err == nil && qerr != nil {
-				err = fmt.Errorf("queue changes in sync_queue: %w", qerr)
+				err = fmt.Errorf("queue changes in tvsync.sync_queue: %w", qerr)
 			}
 		})
 	}
@@ -102,7 +102,7 @@ func (e *Engine) enqueue(ctx context.Context, tx DB, delay time.Duration, notify
 		}
 	}
 	if cerr := p.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("queue changes in sync_queue: %w", cerr)
+		err = fmt.Errorf("queue changes in tvsync.sync_queue: %w", cerr)
 	}
 	return err
 }
@@ -127,7 +127,7 @@ type QueueStats struct {
 func (e *Engine) QueueStats(ctx context.Context) (QueueStats, error) {
 	row, err := e.queries.QueueStats(ctx, e.pool, e.order)
 	if err != nil {
-		return QueueStats{}, fmt.Errorf("read sync_queue stats: %w", err)
+		return QueueStats{}, fmt.Errorf("read tvsync.sync_queue stats: %w", err)
 	}
 	return QueueStats{
 		Pending:      row.Pending,
@@ -151,7 +151,7 @@ type DeadItem struct {
 func (e *Engine) DeadItems(ctx context.Context, limit int) ([]DeadItem, error) {
 	rows, err := e.queries.QueueDeadList(ctx, e.pool, int32(limit))
 	if err != nil {
-		return nil, fmt.Errorf("list dead sync_queue rows: %w", err)
+		return nil, fmt.Errorf("list dead tvsync.sync_queue rows: %w", err)
 	}
 	out := make([]DeadItem, len(rows))
 	for i, r := range rows {
@@ -164,7 +164,7 @@ func (e *Engine) DeadItems(ctx context.Context, limit int) ([]DeadItem, error) {
 func (e *Engine) RetryDead(ctx context.Context) (int64, error) {
 	n, err := e.queries.QueueRetryDead(ctx, e.pool)
 	if err != nil {
-		return 0, fmt.Errorf("retry dead sync_queue rows: %w", err)
+		return 0, fmt.Errorf("retry dead tvsync.sync_queue rows: %w", err)
 	}
 	return n, nil
 }

@@ -11,19 +11,24 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// ShadowSchema is the schema where Rebuild builds its shadow tables.
-const ShadowSchema = "tvsync_shadow"
+// ErrRebuildRunning is returned by Rebuild when another rebuild of the same
+// entity is running, in this process or any other.
+var ErrRebuildRunning = errors.New("tvsync: another rebuild of this entity is running")
 
 // RebuildOptions tunes Rebuild. The zero value is usable.
 type RebuildOptions struct {
-	// ChunkSize is how many ids each build transaction syncs; zero means
-	// the engine's BatchSize.
+	// ChunkSize is how many ids each build statement and comparison
+	// covers; zero means the engine's BatchSize. An apply transaction covers
+	// at most BatchSize of them, locked id by id as every sync locks them:
+	// live syncs of other ids never wait for a rebuild.
 	ChunkSize int
-	// LockTimeout bounds how long the swap waits for its lock on the live
-	// table before it gives up and retries; zero means two seconds.
+	// LockTimeout bounds how long an apply transaction waits for the
+	// advisory locks of its ids (held by live syncs) before it gives up and
+	// is retried; zero means two seconds.
 	LockTimeout time.Duration
-	// SwapAttempts is how many times the swap is tried; zero means five.
-	SwapAttempts int
+	// Attempts is how many times an apply transaction is tried when it
+	// times out on its locks or is chosen as a deadlock victim; zero means five.
+	Attempts int
 	// Progress, if set, is called after each build chunk with the rows built so far.
 	Progress func(done int)
 }
@@ -33,29 +38,61 @@ type RebuildResult struct {
 	Entity string
 	// Rows is how many documents the shadow table was built with.
 	Rows int
-	// CaughtUp is how many rows changed while building were copied over
-	// from the live table, and Removed how many deleted meanwhile were
-	// dropped, during the swap.
+	// Differing is how many ids the live table held differently from the
+	// shadow (another document, or a row on one side only).
+	Differing int
+	// CaughtUp is how many live rows the apply inserted or rewrote, and
+	// Removed how many it deleted.
 	CaughtUp, Removed int
-	// Build is the time spent building; LockHeld the time the swap held
-	// the live table's exclusive lock (readers wait that long at most).
-	Build, LockHeld time.Duration
-	// SwapAttempts is how many tries the swap needed.
-	SwapAttempts int
+	// Build is the time spent building the shadow table; Apply the time
+	// spent comparing it with the live table and applying the difference.
+	Build, Apply time.Duration
+	// LockHeld is the longest time one apply transaction held the advisory
+	// locks of its ids: live syncs of those ids waited at most that long.
+	// Readers never wait for a rebuild.
+	LockHeld time.Duration
+	// Attempts is the most tries one apply transaction needed.
+	Attempts int
 }
 
-// Rebuild rebuilds tv_<entity> without downtime: it builds a shadow copy in
-// schema ShadowSchema with the entity's own refresh statement (run with the
-// shadow schema first in search_path, so it writes the shadow table while
-// reading the live command tables), chunk by chunk under the same per-id
-// advisory locks as every sync, while readers and writers keep using the
-// live table. Then, in one short transaction holding the live table's
-// exclusive lock (bounded by LockTimeout, retried), it catches up the rows
-// that live syncs changed during the build, drops those deleted meanwhile,
-// and swaps the shadow table in. Readers never see an empty or half-built
-// table, and no write made during the rebuild is lost.
-func (e *Engine) Rebuild(ctx context.Context, entity string, opts RebuildOptions) (RebuildResult, error) {
-	res := RebuildResult{Entity: entity}
+// rebuildIDs is the temporary table that holds the ids a rebuild must apply.
+const rebuildIDs = "tvsync_rebuild_ids"
+
+// Rebuild recomputes every row of tv_<entity> from the command tables
+// without downtime, and leaves the table itself (its oid, owner, grants,
+// row-level security policies, triggers, publications, dependent views)
+// untouched:
+//
+//  1. It builds a shadow copy of the table with the entity's own refresh
+//     statement, chunk by chunk, into a temporary table of its own session
+//     named like the live one (PostgreSQL resolves unqualified table names to
+//     the session's temporary tables first, and never looks there for
+//     functions, so no schema anyone else can write to is involved). The
+//     build takes no lock that live syncs or readers wait for. A chunk whose
+//     rows did not land in the shadow (a refresh that names the live table
+//     with its schema) stops the rebuild before anything changed.
+//  2. It compares the shadow with the live table, range by range, and
+//     notes every id whose document differs or that exists on one side
+//     only: drift, and rows that live syncs changed while the build ran.
+//  3. It syncs exactly those ids into the live table in place, a chunk per
+//     transaction, with the engine's own statements under the same advisory
+//     locks as every sync (taken in the same order, bounded by LockTimeout,
+//     retried on a lock timeout or a deadlock). Each is recomputed under its
+//     lock, so a change made, or made and undone, during the build is read
+//     from the command tables, never taken from the older shadow.
+//
+// Readers never see an empty or half-built table and never wait, and no
+// write made during the rebuild is lost. Only one rebuild of an entity runs
+// at a time (a session advisory lock): another returns ErrRebuildRunning.
+//
+// Rebuild runs on one connection of the engine's pool (or on the engine's
+// *pgx.Conn), which must be a real session (not behind a transaction-mode
+// pooler), with search_path set to pg_catalog and the live table's schema.
+// The role needs TEMPORARY on the database (PostgreSQL grants it to PUBLIC
+// by default) and the privileges of a sync. Ids that fail to sync are
+// isolated as in Sync and reported in a *FailedError after the rest is applied.
+func (e *Engine) Rebuild(ctx context.Context, entity string, opts RebuildOptions) (res RebuildResult, err error) {
+	res = RebuildResult{Entity: entity}
 	ent, err := e.Entity(entity)
 	if err != nil {
 		return res, err
@@ -66,148 +103,264 @@ func (e *Engine) Rebuild(ctx context.Context, entity string, opts RebuildOptions
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = 2 * time.Second
 	}
-	if opts.SwapAttempts <= 0 {
-		opts.SwapAttempts = 5
+	if opts.Attempts <= 0 {
+		opts.Attempts = 5
 	}
-	var liveSchema string
-	if err := e.pool.QueryRow(ctx, `SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::regclass`, ent.View).Scan(&liveSchema); err != nil {
-		return res, fmt.Errorf("rebuild %s: find table %s: %w", entity, ent.View, err)
-	}
-	live := pgx.Identifier{liveSchema, ent.View}.Sanitize()
-	shadow := pgx.Identifier{ShadowSchema, ent.View}.Sanitize()
-	searchPath := pgx.Identifier{ShadowSchema}.Sanitize() + ", " + pgx.Identifier{liveSchema}.Sanitize()
-	if _, err := e.pool.Exec(ctx, fmt.Sprintf(`CREATE SCHEMA IF NOT EXISTS %s; DROP TABLE IF EXISTS %s; CREATE TABLE %s (LIKE %s INCLUDING ALL)`,
-		pgx.Identifier{ShadowSchema}.Sanitize(), shadow, shadow, live)); err != nil {
-		return res, fmt.Errorf("rebuild %s: create shadow table: %w", entity, err)
-	}
-	dropShadow := func() {
-		if _, err := e.pool.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+shadow); err != nil {
-			e.log.ErrorContext(ctx, "tvsync: rebuild could not drop its shadow table", slog.String("table", shadow), slog.Any("error", err))
-		}
-	}
-	var start time.Time
-	if err := e.pool.QueryRow(ctx, "SELECT clock_timestamp()").Scan(&start); err != nil {
+	s, err := e.openRebuildSession(ctx, ent)
+	if err != nil {
 		return res, fmt.Errorf("rebuild %s: %w", entity, err)
 	}
+	defer s.close(ctx)
 
-	// Build the shadow table, chunk by chunk.
 	buildStart := time.Now()
-	after := MinID(ent.Key)
-	for {
-		ids, err := ent.IDsAfter(ctx, e.pool, after, pageLimit(ent.Key, after, opts.ChunkSize))
-		if err != nil {
-			dropShadow()
-			return res, fmt.Errorf("rebuild %s: list ids after %s: %w", entity, after, err)
-		}
-		if len(ids) == 0 {
-			break
-		}
-		if err := e.inShadow(ctx, searchPath, func(tx pgx.Tx) error {
-			_, err := e.attempt(ctx, job{mode: ModeFull, ops: opRefresh, parent: tx}, idSet{entity: toSet(ids)})
-			return err
-		}); err != nil {
-			dropShadow()
-			return res, fmt.Errorf("rebuild %s: build chunk after %s: %w", entity, after, err)
-		}
-		res.Rows += len(ids)
-		after = ids[len(ids)-1]
-		if opts.Progress != nil {
-			opts.Progress(res.Rows)
-		}
+	if err := s.build(ctx, &res, opts); err != nil {
+		return res, fmt.Errorf("rebuild %s: %w", entity, err)
 	}
 	res.Build = time.Since(buildStart)
 
-	// Swap it in, catching up what changed meanwhile.
-	for res.SwapAttempts = 1; ; res.SwapAttempts++ {
-		err = e.swap(ctx, ent, searchPath, liveSchema, live, shadow, start, opts.LockTimeout, &res)
-		var pgErr *pgconn.PgError
-		if err == nil || !errors.As(err, &pgErr) || pgErr.Code != "55P03" || res.SwapAttempts == opts.SwapAttempts {
-			break
-		}
-		e.log.WarnContext(ctx, "tvsync: rebuild swap timed out waiting for its lock; retrying", slog.String("entity", entity), slog.Int("attempt", res.SwapAttempts))
+	applyStart := time.Now()
+	if err := s.compare(ctx, &res, opts); err != nil {
+		return res, fmt.Errorf("rebuild %s: %w", entity, err)
 	}
-	if err != nil {
-		dropShadow()
-		return res, fmt.Errorf("rebuild %s: swap: %w", entity, err)
+	failed := &FailedError{IDs: map[string][]ID{}}
+	if err := s.apply(ctx, &res, opts, failed); err != nil {
+		return res, fmt.Errorf("rebuild %s: %w", entity, err)
 	}
-	e.log.InfoContext(ctx, "tvsync: rebuilt", slog.String("entity", entity), slog.Int("rows", res.Rows), slog.Int("caught_up", res.CaughtUp),
-		slog.Int("removed", res.Removed), slog.Duration("build", res.Build), slog.Duration("lock_held", res.LockHeld))
+	res.Apply = time.Since(applyStart)
+	e.log.InfoContext(ctx, "tvsync: rebuilt", slog.String("entity", entity), slog.Int("rows", res.Rows), slog.Int("differing", res.Differing),
+		slog.Int("caught_up", res.CaughtUp), slog.Int("removed", res.Removed), slog.Duration("build", res.Build),
+		slog.Duration("apply", res.Apply), slog.Duration("lock_held", res.LockHeld))
+	if len(failed.IDs) > 0 {
+		return res, fmt.Errorf("rebuild %s: %w", entity, failed)
+	}
 	return res, nil
 }
 
-// inShadow runs fn in a transaction whose unqualified tv_ names resolve to
-// the shadow schema, and commits it.
-func (e *Engine) inShadow(ctx context.Context, searchPath string, fn func(tx pgx.Tx) error) (err error) {
-	tx, err := e.pool.Begin(ctx)
+// build fills the shadow table chunk by chunk from the command table's ids,
+// MinID included, and checks that each chunk's rows landed there.
+func (s *rebuildSession) build(ctx context.Context, res *RebuildResult, opts RebuildOptions) error {
+	e, ent := s.e, s.ent
+	count := "SELECT count(*) FROM pg_temp." + s.view + " WHERE id = ANY($1)"
+	after, first := MinID(ent.Key), true
+	for {
+		ids, err := ent.IDsAfter(ctx, s.conn, after, opts.ChunkSize)
+		if err != nil {
+			return fmt.Errorf("list ids after %s: %w", after, err)
+		}
+		if err := e.checkKinds(ent, ids); err != nil {
+			return fmt.Errorf("list ids after %s: %w", after, err)
+		}
+		more := len(ids) == opts.ChunkSize
+		if len(ids) > 0 {
+			after = ids[len(ids)-1]
+		}
+		if first && (len(ids) == 0 || ids[0] != MinID(ent.Key)) {
+			// Ask for MinID too, whether or not the listing from it
+			// included it (it is not counted when it does not exist).
+			ids = append([]ID{MinID(ent.Key)}, ids...)
+		}
+		first = false
+		if len(ids) == 0 {
+			break
+		}
+		p := &Pipeline{}
+		refresh := e.refresh(ent, p, ids)
+		b := &pgx.Batch{}
+		b.Queue(count, keyArgs(ent.Key, ids))
+		counted := p.SendBatch(ctx, b)
+		p.Send(ctx, s.conn)
+		r, err := refresh()
+		var n int
+		if err == nil {
+			err = counted.QueryRow().Scan(&n)
+		}
+		if cerr := p.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("build chunk ending at %s: %w", after, err)
+		}
+		if n != r.Found {
+			return fmt.Errorf("build chunk ending at %s: the refresh statement found %d rows but wrote %d into the rebuild's shadow table; "+
+				"it must name %s without a schema (so that it writes the table its session resolves), or it writes the live table: nothing was applied",
+				after, r.Found, n, ent.View)
+		}
+		res.Rows += r.Found
+		if opts.Progress != nil {
+			opts.Progress(res.Rows)
+		}
+		if !more {
+			break
+		}
+	}
+	var n int
+	if err := s.conn.QueryRow(ctx, "SELECT count(*) FROM pg_temp."+s.view).Scan(&n); err != nil {
+		return fmt.Errorf("count the shadow table: %w", err)
+	}
+	if n != res.Rows {
+		return fmt.Errorf("the shadow table holds %d rows, but the build wrote %d: nothing was applied", n, res.Rows)
+	}
+	if _, err := s.conn.Exec(ctx, "ANALYZE pg_temp."+s.view); err != nil {
+		return fmt.Errorf("analyze the shadow table: %w", err)
+	}
+	return nil
+}
+
+// compare notes, range by range, the ids whose live row differs from the
+// shadow's or exists on one side only, then drops the shadow table so that
+// the entity's statements resolve to the live table again.
+func (s *rebuildSession) compare(ctx context.Context, res *RebuildResult, opts RebuildOptions) error {
+	bound := "SELECT id::text AS key FROM pg_temp." + s.view + " WHERE id >= $1 ORDER BY id OFFSET $2 LIMIT 1"
+	diff := fmt.Sprintf(`INSERT INTO pg_temp.%s (id)
+		SELECT coalesce(s.id, l.id)
+		FROM (SELECT id, data FROM pg_temp.%s WHERE id BETWEEN $1 AND $2) s
+		FULL JOIN (SELECT id, data FROM %s WHERE id BETWEEN $1 AND $2) l ON l.id = s.id
+		WHERE s.data IS DISTINCT FROM l.data`, rebuildIDs, s.view, s.live)
+	kind := s.ent.Key
+	for lo := MinID(kind); ; {
+		hi := MaxID(kind)
+		var text string
+		switch err := s.conn.QueryRow(ctx, bound, keyArg(lo), opts.ChunkSize-1).Scan(&text); {
+		case errors.Is(err, pgx.ErrNoRows):
+		case err != nil:
+			return fmt.Errorf("compare ids from %s: %w", lo, err)
+		default:
+			if hi, err = ParseID(kind, text); err != nil {
+				return fmt.Errorf("compare ids from %s: %w", lo, err)
+			}
+		}
+		tag, err := s.conn.Exec(ctx, diff, keyArg(lo), keyArg(hi))
+		if err != nil {
+			return fmt.Errorf("compare ids from %s to %s: %w", lo, hi, err)
+		}
+		res.Differing += int(tag.RowsAffected())
+		if hi == MaxID(kind) {
+			break
+		}
+		lo = nextID(hi)
+	}
+	if _, err := s.conn.Exec(ctx, "DROP TABLE pg_temp."+s.view); err != nil {
+		return fmt.Errorf("drop the shadow table: %w", err)
+	}
+	return s.resolves(ctx, "the live table", s.liveOID)
+}
+
+// apply syncs the noted ids into the live table, a chunk per transaction
+// of at most BatchSize ids, each locked on its own as every sync locks it.
+func (s *rebuildSession) apply(ctx context.Context, res *RebuildResult, opts RebuildOptions, failed *FailedError) error {
+	list := "SELECT id::text AS key FROM pg_temp." + rebuildIDs + " WHERE id >= $1 ORDER BY id LIMIT $2"
+	size := min(opts.ChunkSize, s.e.cfg.BatchSize)
+	kind := s.ent.Key
+	for lo := MinID(kind); ; {
+		rows, err := s.conn.Query(ctx, list, keyArg(lo), size)
+		if err != nil {
+			return fmt.Errorf("list ids to apply from %s: %w", lo, err)
+		}
+		texts, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return fmt.Errorf("list ids to apply from %s: %w", lo, err)
+		}
+		if len(texts) == 0 {
+			return nil
+		}
+		ids := make([]ID, len(texts))
+		for i, t := range texts {
+			if ids[i], err = ParseID(kind, t); err != nil {
+				return fmt.Errorf("list ids to apply from %s: %w", lo, err)
+			}
+		}
+		if err := s.applyChunk(ctx, ids, res, opts, failed); err != nil {
+			return err
+		}
+		last := ids[len(ids)-1]
+		if len(ids) < size || last == MaxID(kind) {
+			return nil
+		}
+		lo = nextID(last)
+	}
+}
+
+// applyChunk syncs ids in one transaction, retried when it times out on its
+// locks or is chosen as a deadlock victim.
+func (s *rebuildSession) applyChunk(ctx context.Context, ids []ID, res *RebuildResult, opts RebuildOptions, failed *FailedError) error {
+	for attempt := 1; ; attempt++ {
+		report, held, err := s.applyOnce(ctx, ids, opts.LockTimeout, failed)
+		if err == nil {
+			res.Attempts = max(res.Attempts, attempt)
+			res.LockHeld = max(res.LockHeld, held)
+			r := report.For(s.ent.Name)
+			res.CaughtUp += r.Upserted
+			res.Removed += r.Deleted
+			return nil
+		}
+		if !lockConflict(err) || attempt == opts.Attempts || ctx.Err() != nil {
+			return fmt.Errorf("apply %d ids from %s (attempt %d): %w", len(ids), ids[0], attempt, err)
+		}
+		s.e.log.WarnContext(ctx, "tvsync: rebuild could not take its locks; retrying", slog.String("entity", s.ent.Name),
+			slog.Int("attempt", attempt), slog.Any("error", err))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt*attempt) * 10 * time.Millisecond):
+		}
+	}
+}
+
+// applyOnce takes the advisory locks of ids, as a sync of them does, then
+// syncs them in savepoints (failing ids isolated) and commits. It reports
+// how long the locks were held.
+func (s *rebuildSession) applyOnce(ctx context.Context, ids []ID, lockTimeout time.Duration, failed *FailedError) (report Report, held time.Duration, err error) {
+	e := s.e
+	tx, err := s.conn.Begin(ctx)
 	if err != nil {
-		return err
+		return report, 0, fmt.Errorf("begin: %w", err)
 	}
 	defer func() {
 		if err != nil {
 			_ = tx.Rollback(context.WithoutCancel(ctx))
 		}
 	}()
-	if _, err := tx.Exec(ctx, "SET LOCAL search_path TO "+searchPath); err != nil {
-		return err
+	if _, err := tx.Exec(ctx, "SELECT pg_catalog.set_config('lock_timeout', $1, true)", fmt.Sprintf("%dms", max(lockTimeout.Milliseconds(), 1))); err != nil {
+		return report, 0, fmt.Errorf("set lock_timeout: %w", err)
 	}
-	if err := fn(tx); err != nil {
-		return err
+	chunk := idSet{}
+	chunk.add(s.ent.Name, ids...)
+	if !e.skipLocks {
+		if err := e.lock(ctx, tx, chunk); err != nil {
+			return report, 0, err
+		}
 	}
-	return tx.Commit(ctx)
+	locked := time.Now()
+	report.Mode = ModeFull
+	// The locks are the transaction's: the savepoints of isolate need not
+	// take them again.
+	if err := e.isolate(ctx, job{mode: ModeFull, ops: opRefresh | opDelete, parent: tx, savepoint: true, locked: true}, chunk, &report, failed); err != nil {
+		return report, 0, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return report, 0, fmt.Errorf("commit: %w", err)
+	}
+	return report, time.Since(locked), nil
 }
 
-// swap catches the shadow table up with the live one and replaces it, in
-// one transaction holding the live table's exclusive lock.
-func (e *Engine) swap(ctx context.Context, ent Entity, searchPath, liveSchema, live, shadow string, start time.Time, lockTimeout time.Duration, res *RebuildResult) error {
-	var locked time.Time
-	err := e.inShadow(ctx, searchPath, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = %d", lockTimeout.Milliseconds())); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, "LOCK TABLE "+live+" IN ACCESS EXCLUSIVE MODE"); err != nil {
-			return err
-		}
-		locked = time.Now()
-		// Rows that live syncs wrote since the build started are at least as new as the shadow's.
-		tag, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %s SELECT * FROM %s WHERE updated_at >= $1
-			ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at`, shadow, live), start)
-		if err != nil {
-			return fmt.Errorf("catch up changed rows: %w", err)
-		}
-		res.CaughtUp = int(tag.RowsAffected())
-		// Rows only in the shadow: deleted meanwhile, or missing from the live
-		// table (drift). The entity's delete statement tells them apart.
-		rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT s.id::text FROM %s s WHERE NOT EXISTS (SELECT 1 FROM %s l WHERE l.id = s.id)`, shadow, live))
-		if err != nil {
-			return err
-		}
-		texts, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return fmt.Errorf("find rows deleted meanwhile: %w", err)
-		}
-		only := make([]ID, len(texts))
-		for i, t := range texts {
-			if only[i], err = ParseID(ent.Key, t); err != nil {
-				return fmt.Errorf("find rows deleted meanwhile: %w", err)
-			}
-		}
-		if len(only) > 0 {
-			results, err := e.attempt(ctx, job{mode: ModeFull, ops: opDelete, parent: tx}, idSet{ent.Name: toSet(only)})
-			if err != nil {
-				return fmt.Errorf("drop rows deleted meanwhile: %w", err)
-			}
-			for _, r := range results {
-				res.Removed += r.Deleted
-			}
-		}
-		if _, err := tx.Exec(ctx, fmt.Sprintf("DROP TABLE %s; ALTER TABLE %s SET SCHEMA %s", live, shadow,
-			pgx.Identifier{liveSchema}.Sanitize())); err != nil {
-			return fmt.Errorf("swap tables: %w", err)
-		}
-		return nil
-	})
-	if !locked.IsZero() {
-		res.LockHeld = time.Since(locked)
+// lockConflict reports whether err is a lock timeout (55P03) or a deadlock
+// (40P01): worth retrying the transaction as is.
+func lockConflict(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "55P03" || pgErr.Code == "40P01")
+}
+
+// nextID returns the key that follows id in its kind's order; id must not
+// be MaxID.
+func nextID(id ID) ID {
+	if id.kind == KeyBigint {
+		return IntKey(id.Int64() + 1)
 	}
-	return err
+	for i := len(id.b) - 1; i >= 0; i-- {
+		id.b[i]++
+		if id.b[i] != 0 {
+			break
+		}
+	}
+	return id
 }

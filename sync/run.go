@@ -319,7 +319,7 @@ func (e *Engine) Sync(ctx context.Context, mode Mode, changes ...Change) (Report
 }
 
 // SyncAndAck is Sync for changes that a unit of work also queued in
-// sync_queue: each chunk's transaction removes the queued rows it covers
+// tvsync.sync_queue: each chunk's transaction removes the queued rows it covers
 // (those no worker holds), so they stay queued if the sync fails.
 func (e *Engine) SyncAndAck(ctx context.Context, mode Mode, changes ...Change) (Report, error) {
 	return e.syncOwn(ctx, mode, true, changes)
@@ -393,7 +393,7 @@ type job struct {
 	// savepoint runs each attempt in a savepoint of parent, so a failing
 	// attempt can be rolled back and split without aborting parent.
 	savepoint bool
-	// ack removes the chunk's ids from sync_queue in the same transaction.
+	// ack removes the chunk's ids from tvsync.sync_queue in the same transaction.
 	ack bool
 	// seeds are the ids whose cascades this sync expanded.
 	seeds idSet
@@ -487,7 +487,7 @@ func split(order []string, s idSet) (idSet, idSet) {
 
 // acquirer is a pool that hands out connections, such as *pgxpool.Pool: the
 // engine then commits on its own connection in the same round trip as the
-// sync_log rows.
+// tvsync.sync_log rows.
 type acquirer interface {
 	Acquire(ctx context.Context) (*pgxpool.Conn, error)
 }
@@ -635,7 +635,7 @@ func (e *Engine) attempt(ctx context.Context, j job, chunk idSet) (results []Ent
 	for _, a := range acks {
 		a.QueryRow(func(_ int, _ int32, qerr error) {
 			if err == nil && qerr != nil {
-				err = fmt.Errorf("remove synced rows from sync_queue: %w", qerr)
+				err = fmt.Errorf("remove synced rows from tvsync.sync_queue: %w", qerr)
 			}
 		})
 	}
@@ -704,7 +704,7 @@ func (e *Engine) attempt(ctx context.Context, j job, chunk idSet) (results []Ent
 	}
 	switch {
 	case commit && release != nil:
-		// Our own connection: the sync_log rows and COMMIT go in one round trip.
+		// Our own connection: the tvsync.sync_log rows and COMMIT go in one round trip.
 		if err := e.writeLogAndCommit(ctx, tx, results, true); err != nil {
 			return nil, err
 		}
@@ -724,12 +724,12 @@ func (e *Engine) attempt(ctx context.Context, j job, chunk idSet) (results []Ent
 	return results, nil
 }
 
-// writeLog writes one sync_log row per entity batch, all in one round trip.
+// writeLog writes one tvsync.sync_log row per entity batch, all in one round trip.
 func (e *Engine) writeLog(ctx context.Context, conn DB, results []EntityResult) error {
 	return e.writeLogAndCommit(ctx, conn, results, false)
 }
 
-// writeLogAndCommit writes the sync_log rows and, with commit set, sends
+// writeLogAndCommit writes the tvsync.sync_log rows and, with commit set, sends
 // COMMIT in the same round trip. On a commit error the transaction is over
 // (rolled back by the server).
 func (e *Engine) writeLogAndCommit(ctx context.Context, conn DB, results []EntityResult, commit bool) (err error) {
@@ -755,13 +755,13 @@ func (e *Engine) writeLogAndCommit(ctx context.Context, conn DB, results []Entit
 	p.Send(ctx, conn)
 	defer func() {
 		if cerr := p.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("write sync_log: %w", cerr)
+			err = fmt.Errorf("write tvsync.sync_log: %w", cerr)
 		}
 	}()
 	if logs != nil {
 		logs.Exec(func(_ int, qerr error) {
 			if err == nil && qerr != nil {
-				err = fmt.Errorf("write sync_log: %w", qerr)
+				err = fmt.Errorf("write tvsync.sync_log: %w", qerr)
 			}
 		})
 	}
@@ -773,7 +773,7 @@ func (e *Engine) writeLogAndCommit(ctx context.Context, conn DB, results []Entit
 	return err
 }
 
-// recordFailure logs, observes and writes to sync_log an id that failed
+// recordFailure logs, observes and writes to tvsync.sync_log an id that failed
 // alone, in a transaction of its own since the sync's was rolled back.
 func (e *Engine) recordFailure(ctx context.Context, j job, r EntityResult) {
 	e.log.ErrorContext(ctx, "tvsync: sync failed", slog.String("entity", r.Entity), slog.String("mode", string(r.Mode)),
@@ -783,7 +783,7 @@ func (e *Engine) recordFailure(ctx context.Context, j job, r EntityResult) {
 		conn = j.parent
 	}
 	if err := e.writeLog(ctx, conn, []EntityResult{r}); err != nil {
-		e.log.ErrorContext(ctx, "tvsync: could not record a sync failure in sync_log", slog.Any("error", err))
+		e.log.ErrorContext(ctx, "tvsync: could not record a sync failure in tvsync.sync_log", slog.Any("error", err))
 	}
 	if e.cfg.Observer != nil {
 		e.cfg.Observer.ObserveSync(r)

@@ -140,7 +140,7 @@ func TestStress_ConcurrentWritesInEveryModeLeaveNoDrift(t *testing.T) {
 	assert.Empty(t, diff)
 
 	var syncBatches, syncedRows int64
-	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*), coalesce(sum(requested), 0) FROM sync_log").Scan(&syncBatches, &syncedRows))
+	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*), coalesce(sum(requested), 0) FROM tvsync.sync_log").Scan(&syncBatches, &syncedRows))
 	t.Logf("stress: %d writes (%d legitimately failed, %d committed but left to the queue) in %s; %d sync batches covering %d rows; drift found by verify: %d (verify took %s)",
 		writes.Load(), failures.Load(), notSynced.Load(), writeTime.Round(time.Millisecond), syncBatches, syncedRows, drifted, verifyTime.Round(time.Millisecond))
 	assert.Less(t, failures.Load(), writes.Load()/2, "most writes succeed (the rest name rows deleted meanwhile)")

@@ -47,7 +47,7 @@ type WorkerConfig struct {
 	StatementTimeout time.Duration
 }
 
-// Worker drains the durable sync_queue: it takes batches of ready rows with
+// Worker drains the durable tvsync.sync_queue: it takes batches of ready rows with
 // FOR UPDATE SKIP LOCKED, syncs each batch set-based, and removes the rows in
 // the same transaction, so a crash at any point loses nothing. Any number of
 // workers, in any number of processes, can run at once.

@@ -73,7 +73,7 @@ func TestWorker_UnknownEntityRowFailsAloneAndIsKept(t *testing.T) {
 	pool := testdb.New(t)
 	engine := tvsync.New(pool, tvsync.Config{})
 	unknownID := uuid.New()
-	_, err := pool.Exec(ctx, `INSERT INTO sync_queue (entity, entity_id, enqueued_at, available_at)
+	_, err := pool.Exec(ctx, `INSERT INTO tvsync.sync_queue (entity, entity_id, enqueued_at, available_at)
 		VALUES ('tag', $1, now() - interval '1 minute', now() - interval '1 minute')`, unknownID)
 	require.NoError(t, err)
 	users := queueUsers(t, pool, engine, "u1", "u2", "u3", "u4", "u5")
@@ -82,16 +82,16 @@ func TestWorker_UnknownEntityRowFailsAloneAndIsKept(t *testing.T) {
 	for range 5 { // more rounds than MaxAttempts, every row ready again each time
 		_, err := w.Drain(ctx)
 		assert.NoError(t, err, "the unknown row fails alone, and is not the batch's error")
-		_, err = pool.Exec(ctx, "UPDATE sync_queue SET available_at = now()")
+		_, err = pool.Exec(ctx, "UPDATE tvsync.sync_queue SET available_at = now()")
 		require.NoError(t, err)
 	}
 
 	assert.Equal(t, len(users), countRows(t, pool, "SELECT count(*) FROM tv_user"), "the valid rows synced")
-	assert.Zero(t, countRows(t, pool, "SELECT count(*) FROM sync_queue WHERE entity <> 'tag'"), "and left the queue")
-	assert.Zero(t, countRows(t, pool, "SELECT count(*) FROM sync_queue WHERE dead"), "nothing is parked as dead")
+	assert.Zero(t, countRows(t, pool, "SELECT count(*) FROM tvsync.sync_queue WHERE entity <> 'tag'"), "and left the queue")
+	assert.Zero(t, countRows(t, pool, "SELECT count(*) FROM tvsync.sync_queue WHERE dead"), "nothing is parked as dead")
 	var entity, lastError string
 	var attempts int
-	require.NoError(t, pool.QueryRow(ctx, "SELECT entity, last_error, attempts FROM sync_queue WHERE entity_id = $1", unknownID).Scan(&entity, &lastError, &attempts))
+	require.NoError(t, pool.QueryRow(ctx, "SELECT entity, last_error, attempts FROM tvsync.sync_queue WHERE entity_id = $1", unknownID).Scan(&entity, &lastError, &attempts))
 	assert.Equal(t, "tag", entity, "the unknown row is kept for a worker that registers it")
 	assert.Contains(t, lastError, `"tag"`, "its error names the entity")
 	assert.Positive(t, attempts, "its failures are charged to it")
@@ -122,7 +122,7 @@ func TestWorker_RewriteOfAFailingRowKeepsItsBackoff(t *testing.T) {
 	require.ErrorIs(t, err, tvsync.ErrSyncFailed)
 	// The row is now in backoff; make that backoff long, as after a few failures.
 	var backoffUntil time.Time
-	require.NoError(t, pool.QueryRow(ctx, `UPDATE sync_queue SET available_at = now() + interval '1 hour'
+	require.NoError(t, pool.QueryRow(ctx, `UPDATE tvsync.sync_queue SET available_at = now() + interval '1 hour'
 		WHERE entity_id = $1 RETURNING available_at`, poison).Scan(&backoffUntil))
 
 	for i := range 5 { // hot writes to the failing row, each queued afresh
@@ -136,19 +136,19 @@ func TestWorker_RewriteOfAFailingRowKeepsItsBackoff(t *testing.T) {
 	var attempts int
 	var dead bool
 	var availableAt time.Time
-	require.NoError(t, pool.QueryRow(ctx, "SELECT attempts, dead, available_at FROM sync_queue WHERE entity_id = $1", poison).Scan(&attempts, &dead, &availableAt))
+	require.NoError(t, pool.QueryRow(ctx, "SELECT attempts, dead, available_at FROM tvsync.sync_queue WHERE entity_id = $1", poison).Scan(&attempts, &dead, &availableAt))
 	assert.Equal(t, 1, attempts, "no write bypassed the backoff")
 	assert.False(t, dead)
 	assert.False(t, availableAt.Before(backoffUntil), "the backoff still holds: %s, set %s", availableAt, backoffUntil)
 
 	// A row that has not failed still coalesces to its earliest time.
 	fresh := queueUsers(t, pool, engine, "fresh")[0]
-	_, err = pool.Exec(ctx, "UPDATE sync_queue SET available_at = now() + interval '1 hour' WHERE entity_id = $1", fresh)
+	_, err = pool.Exec(ctx, "UPDATE tvsync.sync_queue SET available_at = now() + interval '1 hour' WHERE entity_id = $1", fresh)
 	require.NoError(t, err)
 	require.NoError(t, engine.Enqueue(ctx, pool, 0, false, tvsync.Change{Entity: tvsync.EntityUser, IDs: tvsync.UUIDKeys([]uuid.UUID{fresh})}))
 	_, err = w.Drain(ctx)
 	require.NoError(t, err)
-	assert.Zero(t, countRows(t, pool, fmt.Sprintf("SELECT count(*) FROM sync_queue WHERE entity_id = '%s'", fresh)), "a new write makes a healthy row ready")
+	assert.Zero(t, countRows(t, pool, fmt.Sprintf("SELECT count(*) FROM tvsync.sync_queue WHERE entity_id = '%s'", fresh)), "a new write makes a healthy row ready")
 }
 
 // TestWorker_NotifyStormIsCoalesced: 1,000 notifications arrive at once for
@@ -177,7 +177,7 @@ func TestWorker_NotifyStormIsCoalesced(t *testing.T) {
 	t.Logf("1,000 notifications: %d drain transactions", drains)
 	assert.LessOrEqual(t, drains, int64(20), "wake-ups are coalesced")
 	require.NoError(t, stop())
-	assert.Zero(t, countRows(t, pool, "SELECT count(*) FROM sync_queue"))
+	assert.Zero(t, countRows(t, pool, "SELECT count(*) FROM tvsync.sync_queue"))
 }
 
 // settle waits until the worker has begun no drain for 500ms and returns
@@ -232,16 +232,16 @@ func TestWorker_StopIsBoundedBehindATableLock(t *testing.T) {
 					  AND relation = 'tv_user'::regclass AND NOT granted`) == 1
 			})
 			require.NoError(t, stop(), "stopping returns within the timeouts")
-			assert.Equal(t, 1, countRows(t, pool, "SELECT count(*) FROM sync_queue WHERE NOT dead"), "the row is still queued")
-			assert.Equal(t, tc.attempts, countRows(t, pool, "SELECT attempts FROM sync_queue"))
+			assert.Equal(t, 1, countRows(t, pool, "SELECT count(*) FROM tvsync.sync_queue WHERE NOT dead"), "the row is still queued")
+			assert.Equal(t, tc.attempts, countRows(t, pool, "SELECT attempts FROM tvsync.sync_queue"))
 
 			require.NoError(t, lockTx.Rollback(ctx))
-			_, err = pool.Exec(ctx, "UPDATE sync_queue SET available_at = now()")
+			_, err = pool.Exec(ctx, "UPDATE tvsync.sync_queue SET available_at = now()")
 			require.NoError(t, err)
 			_, err = tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{}).Drain(ctx)
 			require.NoError(t, err)
 			assert.Equal(t, 1, countRows(t, pool, fmt.Sprintf("SELECT count(*) FROM tv_user WHERE id = '%s'", users[0])))
-			assert.Zero(t, countRows(t, pool, "SELECT count(*) FROM sync_queue"))
+			assert.Zero(t, countRows(t, pool, "SELECT count(*) FROM tvsync.sync_queue"))
 		})
 	}
 }
@@ -271,7 +271,7 @@ func TestWorker_SingleConnectionPoolDoesNotHang(t *testing.T) {
 	queueUsers(t, other, tvsync.New(other, tvsync.Config{}), "one", "two")
 	eventually(t, "the queued rows are synced", func() bool { return countRows(t, other, "SELECT count(*) FROM tv_user") == 2 })
 	require.NoError(t, stop())
-	assert.Zero(t, countRows(t, other, "SELECT count(*) FROM sync_queue"))
+	assert.Zero(t, countRows(t, other, "SELECT count(*) FROM tvsync.sync_queue"))
 }
 
 // TestWorker_WaitsForTheDatabaseAtStart: the worker starts while the

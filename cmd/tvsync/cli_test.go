@@ -57,7 +57,7 @@ func TestCLI_SyncRejectsBadInputAndChangesNothing(t *testing.T) {
 	require.NoError(t, err)
 	defer pool.Close()
 	var logged int
-	require.NoError(t, pool.QueryRow(context.Background(), "SELECT count(*) FROM sync_log").Scan(&logged))
+	require.NoError(t, pool.QueryRow(context.Background(), "SELECT count(*) FROM tvsync.sync_log").Scan(&logged))
 	assert.Zero(t, logged, "rejected commands synced nothing")
 }
 
@@ -94,7 +94,7 @@ func TestCLI_SeedSyncVerifyRepair(t *testing.T) {
 	assert.Equal(t, 0, code, out)
 
 	var repairs int
-	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM sync_log WHERE mode = 'repair'").Scan(&repairs))
+	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM tvsync.sync_log WHERE mode = 'repair'").Scan(&repairs))
 	assert.Equal(t, 2, repairs, "one repair batch per drifted entity")
 
 	code, out, errOut = runCLI(t, "--database-url", url, "sync", "--entity", "user", "--all")

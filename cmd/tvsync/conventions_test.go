@@ -129,7 +129,7 @@ func TestCLI_UsageErrorsExitTwoBeforeConnecting(t *testing.T) {
 		{[]string{"sync-log", "prune"}, "tvsync sync-log prune: --older-than is required"},
 		{[]string{"migrate"}, "tvsync migrate: missing subcommand: want down, redo, status, up"},
 		{[]string{"migrate", "sideways"}, `tvsync migrate: unknown subcommand "sideways"`},
-		{[]string{"migrate", "down", "--set", "nope"}, `tvsync migrate down: --set "nope": unknown migration set (sets: blog)`},
+		{[]string{"migrate", "down", "--set", "nope"}, `tvsync migrate down: --set "nope": unknown migration set (sets: tvsync, blog)`},
 		{[]string{"rebuild"}, "tvsync rebuild: --entity is required"},
 		{[]string{"rebuild", "--entity", "post", "--lock-timeout", "0s"}, "tvsync rebuild: --lock-timeout 0s: want more than 0"},
 		{[]string{"explain", "--ids", "0"}, "tvsync explain: --ids 0: want 1 to 1000000"},
@@ -258,8 +258,8 @@ func TestCLI_NeverPrintsThePassword(t *testing.T) {
 				{"triggers"},
 				{"worker", "--once"},
 				{"demo", "--users", "5", "--posts", "10", "--comments", "20", "--likes", "5"},
-				{"migrate", "redo"},
-				{"migrate", "down"},
+				{"migrate", "redo", "--set", "blog"},
+				{"migrate", "down", "--set", "blog"},
 			} {
 				code, out := run(args...)
 				assert.Equal(t, 0, code, "%v: %s", args, out)

@@ -9,13 +9,9 @@
 package main
 
 import (
-	"context"
-
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/pressly/goose/v3"
 	"github.com/spf13/cobra"
 
-	"github.com/tvsync/tvsync/internal/migrate"
 	"github.com/tvsync/tvsync/migrations"
 	tvsync "github.com/tvsync/tvsync/sync"
 	"github.com/tvsync/tvsync/sync/synccli"
@@ -32,20 +28,10 @@ func config() synccli.Config {
 		NewEngine: func(pool *pgxpool.Pool, cfg tvsync.Config) (*tvsync.Engine, error) {
 			return tvsync.New(pool, cfg), nil
 		},
-		Migrations: []synccli.MigrationSet{{Name: "blog", FS: migrations.FS, Down: downUnlessQueued}},
+		// The kit runs tvsync's own set (schema tvsync) before these.
+		Migrations: []synccli.MigrationSet{{Name: "blog", FS: migrations.FS}},
 		Commands: func(app *synccli.App) []*cobra.Command {
 			return []*cobra.Command{demoCommand(app), seedCommand(app), benchCommand(app)}
 		},
 	}
-}
-
-// downUnlessQueued rolls back the blog's latest migration, refusing unless
-// forced while sync_queue still holds rows that the rollback would drop.
-func downUnlessQueued(ctx context.Context, pool *pgxpool.Pool, force bool) (*goose.MigrationResult, error) {
-	m, err := migrate.New(pool, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer m.Close()
-	return m.Down(ctx, force)
 }

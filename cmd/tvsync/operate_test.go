@@ -59,10 +59,52 @@ func TestCLI_UnmigratedDatabaseSaysToRunMigrateUp(t *testing.T) {
 	}
 	code, out, errOut := runCLI(t, "--database-url", url, "migrate", "up")
 	require.Equal(t, 0, code, errOut)
-	assert.Contains(t, out, "applied blog 00002_sync_queue.sql")
+	assert.Contains(t, out, "applied blog 00001_schema.sql")
 	code, out, errOut = runCLI(t, "--database-url", url, "status")
 	assert.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, "queue depth:      0")
+}
+
+// TestCLI_MigrateRunsTvsyncsOwnSetFirstWithItsVersionTable: migrate up
+// applies the kit's own set (schema tvsync, version table
+// tvsync.tvsync_migrations) before the blog's (goose_db_version); status
+// lists both; down of the kit's set refuses while the queue holds rows, and
+// the blog's set rolls back on its own.
+func TestCLI_MigrateRunsTvsyncsOwnSetFirstWithItsVersionTable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := emptyDatabase(t)
+	code, out, errOut := runCLI(t, "--database-url", url, "migrate", "up")
+	require.Equal(t, 0, code, errOut)
+	assert.Regexp(t, `^applied tvsync 00001_tvsync.sql \(\S+\)\napplied tvsync 00002_sync_queue_text_ids.sql \(\S+\)\napplied blog 00001_schema.sql `, out)
+
+	pool, err := pgxpool.New(ctx, url)
+	require.NoError(t, err)
+	defer pool.Close()
+	versions := func(table string) (v []int64) {
+		require.NoError(t, pool.QueryRow(ctx, "SELECT array_agg(version_id ORDER BY id) FROM "+table).Scan(&v))
+		return v
+	}
+	assert.Equal(t, []int64{0, 1, 2}, versions("tvsync.tvsync_migrations"))
+	assert.Equal(t, []int64{0, 1, 2, 3, 4, 5}, versions("public.goose_db_version"))
+
+	code, out, errOut = runCLI(t, "--database-url", url, "migrate", "status")
+	require.Equal(t, 0, code, errOut)
+	assert.Regexp(t, `(?m)^tvsync\s+applied\s+.*00001_tvsync.sql$`, out)
+	assert.Regexp(t, `(?m)^tvsync\s+applied\s+.*00002_sync_queue_text_ids.sql$`, out)
+	assert.Regexp(t, `(?m)^blog\s+applied\s+.*00005_move_public_sync_objects.sql$`, out)
+
+	_, err = pool.Exec(ctx, "INSERT INTO tvsync.sync_queue (entity, entity_id) VALUES ('post', gen_random_uuid())")
+	require.NoError(t, err)
+	code, _, errOut = runCLI(t, "--database-url", url, "migrate", "down", "--set", "tvsync")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "tvsync migrate down: migrate down tvsync: syncmigrate: tvsync.sync_queue still holds rows: 1 rows wait")
+	assert.Equal(t, []int64{0, 1, 2}, versions("tvsync.tvsync_migrations"), "nothing rolled back")
+
+	code, out, errOut = runCLI(t, "--database-url", url, "migrate", "down", "--set", "blog")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "rolled back blog 00005_move_public_sync_objects.sql")
+	assert.Equal(t, []int64{0, 1, 2}, versions("tvsync.tvsync_migrations"), "the blog's roll-back leaves tvsync's history alone")
 }
 
 // logField matches one key=value of a text log line; the value may be quoted.
@@ -228,7 +270,7 @@ func TestWorker_OnceReportsSyncedFailedAndLeft(t *testing.T) {
 	assert.Contains(t, errOut, "tvsync worker: 1 rows failed to sync; they are retried after a backoff (see `tvsync status`)")
 
 	// Once the post can be synced and its backoff is over, it drains.
-	_, err = pool.Exec(ctx, `ALTER TABLE tv_post DROP CONSTRAINT no_poison; UPDATE sync_queue SET available_at = now()`)
+	_, err = pool.Exec(ctx, `ALTER TABLE tv_post DROP CONSTRAINT no_poison; UPDATE tvsync.sync_queue SET available_at = now()`)
 	require.NoError(t, err)
 	code, out, errOut = runCLI(t, "--database-url", url, "worker", "--once")
 	assert.Equal(t, 0, code, errOut)
@@ -285,7 +327,7 @@ func TestCLI_JSONFormatsHaveStableSnakeCaseFields(t *testing.T) {
 	ctx := context.Background()
 	url, pool := statsDB(t)
 	seedSmall(t, pool)
-	_, err := pool.Exec(ctx, `INSERT INTO sync_queue (entity, entity_id, dead, attempts, last_error) VALUES ('post', gen_random_uuid(), true, 10, 'boom')`)
+	_, err := pool.Exec(ctx, `INSERT INTO tvsync.sync_queue (entity, entity_id, dead, attempts, last_error) VALUES ('post', gen_random_uuid(), true, 10, 'boom')`)
 	require.NoError(t, err)
 
 	decode := func(args ...string) (int, map[string]any) {

@@ -11,97 +11,75 @@ import (
 
 	"github.com/tvsync/tvsync/internal/migrate"
 	"github.com/tvsync/tvsync/internal/testdb"
+	"github.com/tvsync/tvsync/sync/syncmigrate"
 )
 
 func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
 
-func tables(t *testing.T, pool *pgxpool.Pool) int {
+// tables lists the tables of schema, goose's version tables left out.
+func tables(t *testing.T, pool *pgxpool.Pool, schema string) []string {
 	t.Helper()
-	var n int
+	var names []string
 	require.NoError(t, pool.QueryRow(context.Background(),
-		`SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'goose_db_version'`).Scan(&n))
-	return n
+		`SELECT coalesce(array_agg(tablename::text ORDER BY tablename), '{}') FROM pg_tables
+		 WHERE schemaname = $1 AND tablename NOT IN ('goose_db_version', 'tvsync_migrations')`, schema).Scan(&names))
+	return names
 }
 
-// TestMigrations_UpDownUpOneByOne runs every migration up, all the way down,
-// then up one at a time, as goose tests itself.
+var (
+	blogTables   = []string{"tb_comment", "tb_post", "tb_post_like", "tb_user", "tv_comment", "tv_post", "tv_user"}
+	tvsyncTables = []string{"sync_log", "sync_queue"}
+)
+
+// TestMigrations_UpDownUpOneByOne runs both sets up (tvsync's, then the
+// blog's), all the way down (the blog's first: its views call tvsync.ts),
+// then up one at a time, as goose tests itself. The blog's set creates only
+// the blog's tables in public, tvsync's only its own in schema tvsync.
 func TestMigrations_UpDownUpOneByOne(t *testing.T) {
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, testdb.ServerURL("postgres"))
-	require.NoError(t, err)
-	_, err = pool.Exec(ctx, "DROP DATABASE IF EXISTS migrate_roundtrip")
-	require.NoError(t, err)
-	_, err = pool.Exec(ctx, "CREATE DATABASE migrate_roundtrip")
-	require.NoError(t, err)
-	pool.Close()
-	db, err := pgxpool.New(ctx, testdb.ServerURL("migrate_roundtrip"))
-	require.NoError(t, err)
-	defer db.Close()
+	db := testdb.Empty(t)
 
-	m, err := migrate.New(db, nil)
-	require.NoError(t, err)
-	defer m.Close()
-	up, err := m.Up(ctx)
+	up, err := migrate.Up(ctx, db, nil)
 	require.NoError(t, err)
 	require.NotEmpty(t, up)
-	assert.Equal(t, 9, tables(t, db), "tb_ x4, tv_ x3, sync_log, sync_queue")
+	assert.Equal(t, blogTables, tables(t, db, "public"), "the blog's set creates the blog's tables only")
+	assert.Equal(t, tvsyncTables, tables(t, db, "tvsync"))
 
-	down, err := m.DownTo(ctx, 0, false)
+	blog, err := migrate.New(db, nil)
 	require.NoError(t, err)
-	assert.Len(t, down, len(up))
-	assert.Zero(t, tables(t, db), "every Down undoes its Up")
+	defer blog.Close()
+	own, err := syncmigrate.New(db, nil)
+	require.NoError(t, err)
+	defer own.Close()
 
-	for range up {
-		_, err := m.UpByOne(ctx)
+	_, err = own.DownTo(ctx, 0, false)
+	require.Error(t, err, "tvsync.ts cannot go while the blog's views call it")
+	assert.Equal(t, tvsyncTables, tables(t, db, "tvsync"), "the failed rollback of 00001 changed nothing")
+	// goose rolls back one migration per transaction: 00002 (the queue's
+	// text ids) went before 00001 refused. Apply it again.
+	again, err := own.Up(ctx)
+	require.NoError(t, err)
+	require.Len(t, again, 1)
+
+	downBlog, err := blog.DownTo(ctx, 0)
+	require.NoError(t, err)
+	downOwn, err := own.DownTo(ctx, 0, false)
+	require.NoError(t, err)
+	assert.Len(t, append(downBlog, downOwn...), len(up))
+	assert.Empty(t, tables(t, db, "public"), "every Down undoes its Up")
+	assert.Empty(t, tables(t, db, "tvsync"))
+
+	for range downOwn {
+		_, err := own.UpByOne(ctx)
 		require.NoError(t, err)
 	}
-	assert.Equal(t, 9, tables(t, db))
-	more, err := m.Up(ctx)
+	for range downBlog {
+		_, err := blog.UpByOne(ctx)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, blogTables, tables(t, db, "public"))
+	assert.Equal(t, tvsyncTables, tables(t, db, "tvsync"))
+	more, err := migrate.Up(ctx, db, nil)
 	require.NoError(t, err)
 	assert.Empty(t, more, "nothing left to apply")
-}
-
-// version is the database's current goose version.
-func version(t *testing.T, m *migrate.Migrator) int64 {
-	t.Helper()
-	v, err := m.GetDBVersion(context.Background())
-	require.NoError(t, err)
-	return v
-}
-
-// TestDown_RefusesWhileRowsAreQueued: rolling back while sync_queue holds
-// rows (a worker's pending changes) would drop them with the queue or the
-// views the worker needs; Down refuses, names the count, and changes
-// nothing, unless forced.
-func TestDown_RefusesWhileRowsAreQueued(t *testing.T) {
-	ctx := context.Background()
-	pool := testdb.New(t)
-	m, err := migrate.New(pool, nil)
-	require.NoError(t, err)
-	defer m.Close()
-	latest := version(t, m)
-	_, err = pool.Exec(ctx, `INSERT INTO sync_queue (entity, entity_id) VALUES ('post', gen_random_uuid()), ('user', gen_random_uuid())`)
-	require.NoError(t, err)
-
-	_, err = m.Down(ctx, false)
-	require.ErrorIs(t, err, migrate.ErrQueueNotEmpty)
-	assert.Contains(t, err.Error(), "2 rows")
-	assert.Equal(t, latest, version(t, m), "nothing was rolled back")
-	var queued int
-	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM sync_queue").Scan(&queued))
-	assert.Equal(t, 2, queued, "the queued rows are kept")
-
-	// Forced, it rolls back; with the queue empty, it needs no force.
-	r, err := m.Down(ctx, true)
-	require.NoError(t, err)
-	require.NotNil(t, r)
-	assert.Equal(t, latest-1, version(t, m))
-	_, err = pool.Exec(ctx, "DELETE FROM sync_queue")
-	require.NoError(t, err)
-	_, err = m.Down(ctx, false)
-	require.NoError(t, err)
-	assert.Equal(t, latest-2, version(t, m), "an empty queue needs no force")
-	_, err = m.Down(ctx, false)
-	require.NoError(t, err, "no sync_queue table, nothing to lose")
-	assert.Equal(t, latest-3, version(t, m))
 }

@@ -33,17 +33,17 @@ func tableCounts(t *testing.T, pool *pgxpool.Pool) Counts {
 func digests(t *testing.T, pool *pgxpool.Pool) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	// tvsync_ts renders timestamps independently of the session time zone.
+	// tvsync.ts renders timestamps independently of the session time zone.
 	for table, q := range map[string]string{
 		"post": `SELECT md5(string_agg(id::text||title, ',' ORDER BY id)) FROM tb_post`,
 		"user": `SELECT md5(string_agg(concat_ws('|', id, username, full_name,
-			tvsync_ts(created_at), tvsync_ts(updated_at)), ',' ORDER BY id)) FROM tb_user`,
+			tvsync.ts(created_at), tvsync.ts(updated_at)), ',' ORDER BY id)) FROM tb_user`,
 		"postAll": `SELECT md5(string_agg(concat_ws('|', id, author_id, title, content, published, view_count,
-			tvsync_ts(created_at), tvsync_ts(updated_at)), ',' ORDER BY id)) FROM tb_post`,
+			tvsync.ts(created_at), tvsync.ts(updated_at)), ',' ORDER BY id)) FROM tb_post`,
 		"comment": `SELECT md5(string_agg(concat_ws('|', id, post_id, author_id, content,
-			tvsync_ts(created_at)), ',' ORDER BY id)) FROM tb_comment`,
+			tvsync.ts(created_at)), ',' ORDER BY id)) FROM tb_comment`,
 		"like": `SELECT md5(string_agg(concat_ws('|', post_id, user_id,
-			tvsync_ts(created_at)), ',' ORDER BY post_id, user_id)) FROM tb_post_like`,
+			tvsync.ts(created_at)), ',' ORDER BY post_id, user_id)) FROM tb_post_like`,
 	} {
 		var s string
 		require.NoError(t, pool.QueryRow(context.Background(), q).Scan(&s), table)

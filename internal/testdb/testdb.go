@@ -1,193 +1,62 @@
-// Package testdb gives each test its own freshly migrated PostgreSQL
-// database.
-//
-// A test package opts in with
+// Package testdb gives each of the blog's tests its own freshly migrated
+// PostgreSQL database: it is the public test kit, [syncdbtest], with the
+// blog's migrations. A test package opts in with
 //
 //	func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
 //
-// which starts one throwaway server (see [pgserver]) for the whole package.
-// Each call to [New] or [URL] then clones a database from a template that
-// pgtestdb migrates once with the embedded goose migrations, so a test gets
-// an isolated, fully migrated database in milliseconds. Databases of passing
-// tests are dropped at cleanup; those of failing tests are kept (until the
-// server stops) for inspection.
-//
-// Set TVSYNC_TEST_ADMIN_URL to the URL of a superuser on an already running
-// server (for example "postgres://postgres:secret@localhost:5432/postgres")
-// to use that server instead of starting one.
+// and each call to [New] or [URL] clones a database from a template migrated
+// with tvsync's own migrations (schema tvsync) then the blog's (package
+// migrations, goose's default version table goose_db_version), exactly as
+// migrate.Up applies them. See syncdbtest for the server, the template and
+// what happens to the databases of failed tests.
 package testdb
 
 import (
-	"context"
-	"fmt"
-	"log/slog"
-	"net/url"
-	"os"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers database/sql driver "pgx" for pgtestdb
-	"github.com/peterldowns/pgtestdb"
-	"github.com/peterldowns/pgtestdb/migrators/goosemigrator"
 
-	"github.com/tvsync/tvsync/internal/pgserver"
 	"github.com/tvsync/tvsync/migrations"
+	"github.com/tvsync/tvsync/sync/syncdbtest"
 )
 
 // AdminURLEnv names the environment variable that, when set to the URL of a
 // superuser on a running server, makes [Main] use that server instead of
 // starting a throwaway one.
-const AdminURLEnv = "TVSYNC_TEST_ADMIN_URL"
+const AdminURLEnv = syncdbtest.AdminURLEnv
 
-// maxConns is the size of the pool returned by [New].
-const maxConns = 20
+// blog is the blog's migration set, recorded in goose's default version
+// table.
+var blog = syncdbtest.MigrationSet{Name: "blog", FS: migrations.FS}
 
-// admin is the superuser URL of the package's server, set by Main. Tests
-// only read it, after Main has written it and before m.Run starts them.
-var admin *url.URL
-
-// Main starts the package's PostgreSQL server (or adopts the one named by
-// TVSYNC_TEST_ADMIN_URL), runs the tests, stops the server and returns the
-// exit code for os.Exit. Call it from TestMain:
-//
-//	func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
+// Main runs the package's tests on a server of their own (or the one named
+// by AdminURLEnv) with the blog's migrations, and returns the exit code for
+// os.Exit. Call it from TestMain.
 func Main(m *testing.M) int {
-	if raw := os.Getenv(AdminURLEnv); raw != "" {
-		u, err := parseAdminURL(raw)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "testdb: %s: %v\n", AdminURLEnv, err)
-			return 1
-		}
-		admin = u
-		return m.Run()
-	}
-
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	srv, err := pgserver.Start(ctx, pgserver.Options{
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
-	cancel()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "testdb: start PostgreSQL (or set %s to use a running server): %v\n", AdminURLEnv, err)
-		return 1
-	}
-	admin, err = url.Parse(srv.URL("postgres"))
-	if err != nil { // cannot happen: pgserver builds the URL
-		_ = srv.Stop()
-		fmt.Fprintf(os.Stderr, "testdb: parse server URL %q: %v\n", srv.URL("postgres"), err)
-		return 1
-	}
-
-	code := m.Run()
-	if err := srv.Stop(); err != nil {
-		fmt.Fprintf(os.Stderr, "testdb: stop PostgreSQL: %v\n", err)
-		if code == 0 {
-			code = 1
-		}
-	}
-	return code
+	return syncdbtest.Main(m, syncdbtest.Options{Migrations: []syncdbtest.MigrationSet{blog}})
 }
 
-// New creates a fresh database for the test, cloned from the migrated
-// template, and returns a pool (at most 20 connections) on it. The pool is
-// closed, and the database dropped if the test passed, when the test ends.
+// New returns a pool on a fresh database migrated with tvsync's migrations
+// and the blog's; see [syncdbtest.New].
 func New(t testing.TB) *pgxpool.Pool {
 	t.Helper()
-	dbURL := URL(t)
-
-	cfg, err := pgxpool.ParseConfig(dbURL)
-	if err != nil {
-		t.Fatalf("testdb: parse database URL %q: %v", dbURL, err)
-	}
-	cfg.MaxConns = maxConns
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatalf("testdb: open pool on %q: %v", dbURL, err)
-	}
-	// Registered after URL's (pgtestdb's) cleanup, so it runs first: the pool
-	// is closed before the database is dropped.
-	t.Cleanup(pool.Close)
-	if err := pool.Ping(ctx); err != nil {
-		t.Fatalf("testdb: ping %q: %v", dbURL, err)
-	}
-	return pool
+	return syncdbtest.New(t)
 }
 
-// URL creates a fresh database for the test, cloned from the migrated
-// template, and returns its connection URL, for code that opens its own
-// connections (child processes, database/sql, ...). The database is dropped
-// when the test ends if it passed; connections still open are terminated.
+// URL returns the URL of a fresh database migrated with tvsync's migrations
+// and the blog's; see [syncdbtest.URL].
 func URL(t testing.TB) string {
 	t.Helper()
-	conf := pgtestdb.Config{
-		DriverName:                "pgx",
-		Host:                      server(t).Hostname(),
-		Port:                      admin.Port(),
-		User:                      admin.User.Username(),
-		Database:                  "postgres",
-		Options:                   "sslmode=disable",
-		ForceTerminateConnections: true,
-	}
-	if pw, ok := admin.User.Password(); ok {
-		conf.Password = pw
-	}
-	if db := trimSlash(admin.Path); db != "" {
-		conf.Database = db
-	}
-	if admin.RawQuery != "" {
-		conf.Options = admin.RawQuery
-	}
-	migrator := goosemigrator.New(".", goosemigrator.WithFS(migrations.FS))
-	return pgtestdb.Custom(t, conf, migrator).URL()
+	return syncdbtest.URL(t)
+}
+
+// Empty returns a pool on a fresh, unmigrated database; see
+// [syncdbtest.Empty].
+func Empty(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	return syncdbtest.Empty(t)
 }
 
 // ServerURL returns the superuser URL of database db on the package's
-// server, for tests that need an administrative connection (for example to
-// the "postgres" database). It panics if [Main] has not run.
-func ServerURL(db string) string {
-	if admin == nil {
-		panic("testdb: no server: call testdb.Main from TestMain")
-	}
-	u := *admin
-	u.Path = "/" + db
-	u.RawPath = ""
-	return u.String()
-}
-
-// server returns the server's superuser URL, failing the test if Main has
-// not run.
-func server(t testing.TB) *url.URL {
-	t.Helper()
-	if admin == nil {
-		t.Fatalf("testdb: no server: call os.Exit(testdb.Main(m)) from TestMain")
-	}
-	return admin
-}
-
-// parseAdminURL validates a TVSYNC_TEST_ADMIN_URL value.
-func parseAdminURL(raw string) (*url.URL, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, fmt.Errorf("parse URL: %w", err)
-	}
-	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
-		return nil, fmt.Errorf("%q: scheme must be postgres:// or postgresql://", u.Redacted())
-	}
-	if u.Hostname() == "" || u.User == nil || u.User.Username() == "" {
-		return nil, fmt.Errorf("%q: URL must name a host and a user", u.Redacted())
-	}
-	if u.Port() == "" {
-		u.Host += ":5432"
-	}
-	return u, nil
-}
-
-func trimSlash(p string) string {
-	if len(p) > 0 && p[0] == '/' {
-		return p[1:]
-	}
-	return p
-}
+// server; see [syncdbtest.ServerURL].
+func ServerURL(db string) string { return syncdbtest.ServerURL(db) }

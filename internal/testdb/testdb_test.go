@@ -2,6 +2,7 @@ package testdb_test
 
 import (
 	"context"
+	"io/fs"
 	"os"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tvsync/tvsync/internal/testdb"
+	"github.com/tvsync/tvsync/migrations"
 )
 
 func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
@@ -40,46 +42,21 @@ func checkFresh(t *testing.T, pool *pgxpool.Pool) {
 func TestFreshDatabaseA(t *testing.T) { checkFresh(t, testdb.New(t)) }
 func TestFreshDatabaseB(t *testing.T) { checkFresh(t, testdb.New(t)) }
 
-func TestDatabasesAreIsolated(t *testing.T) {
-	ctx := context.Background()
-	a, b := testdb.New(t), testdb.New(t)
-
-	var dbA, dbB string
-	require.NoError(t, a.QueryRow(ctx, "SELECT current_database()").Scan(&dbA))
-	require.NoError(t, b.QueryRow(ctx, "SELECT current_database()").Scan(&dbB))
-	require.NotEqual(t, dbA, dbB)
-
-	_, err := a.Exec(ctx, "INSERT INTO tb_user (username) VALUES ('bob')")
-	require.NoError(t, err)
-
-	var inA, inB int
-	require.NoError(t, a.QueryRow(ctx, "SELECT count(*) FROM tb_user WHERE username = 'bob'").Scan(&inA))
-	require.NoError(t, b.QueryRow(ctx, "SELECT count(*) FROM tb_user WHERE username = 'bob'").Scan(&inB))
-	assert.Equal(t, 1, inA)
-	assert.Equal(t, 0, inB, "a write in one database must be invisible in the other")
-}
-
+// TestURL: the blog's wrapper migrates with tvsync's set, then every blog
+// migration in goose's default version table.
 func TestURL(t *testing.T) {
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, testdb.URL(t))
 	require.NoError(t, err)
 	defer conn.Close(ctx)
 
-	var exists bool
-	require.NoError(t, conn.QueryRow(ctx, "SELECT to_regclass('tb_user') IS NOT NULL").Scan(&exists))
-	assert.True(t, exists, "migrations must have created tb_user")
-}
-
-func TestServerURL(t *testing.T) {
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, testdb.ServerURL("postgres"))
+	var user, queue bool
+	var blog int64
+	require.NoError(t, conn.QueryRow(ctx, `SELECT to_regclass('tb_user') IS NOT NULL, to_regclass('tvsync.sync_queue') IS NOT NULL,
+		(SELECT max(version_id) FROM goose_db_version WHERE is_applied)`).Scan(&user, &queue, &blog))
+	assert.True(t, user, "the blog's migrations must have created tb_user")
+	assert.True(t, queue, "tvsync's own migrations must have created tvsync.sync_queue")
+	entries, err := fs.Glob(migrations.FS, "*.sql")
 	require.NoError(t, err)
-	defer conn.Close(ctx)
-
-	var db string
-	var super bool
-	require.NoError(t, conn.QueryRow(ctx,
-		"SELECT current_database(), rolsuper FROM pg_roles WHERE rolname = current_user").Scan(&db, &super))
-	assert.Equal(t, "postgres", db)
-	assert.True(t, super, "ServerURL must connect as a superuser")
+	assert.Equal(t, int64(len(entries)), blog, "every blog migration is recorded in goose_db_version")
 }

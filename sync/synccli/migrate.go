@@ -1,6 +1,7 @@
 package synccli
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -13,6 +14,8 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 	"github.com/spf13/cobra"
+
+	"github.com/tvsync/tvsync/internal/goosestore"
 )
 
 func (a *App) migrateCommand() *cobra.Command {
@@ -22,7 +25,8 @@ func (a *App) migrateCommand() *cobra.Command {
 		Use:   "migrate",
 		Short: "run the goose migrations: migrate up|down|status|redo",
 		Long: "Run the binary's goose migration sets, each with its own version table, through goose's\n" +
-			"Provider API under a session lock. up applies every pending migration of every set in order;\n" +
+			"Provider API under a session lock: tvsync's own set (schema tvsync) first, then the application's.\n" +
+			"up applies every pending migration of every set in order;\n" +
 			"down and redo act on the latest migration of one set (--set, required with several sets).",
 		Args: cobra.ArbitraryArgs,
 		RunE: parentRun,
@@ -117,17 +121,21 @@ func (a *App) migrateCommand() *cobra.Command {
 	return cmd
 }
 
+// sets returns every migration set of the binary: the kit's own first,
+// then the application's.
+func (a *App) sets() []MigrationSet {
+	return append([]MigrationSet{OwnMigrations()}, a.cfg.Migrations...)
+}
+
 // selectSets returns the migration sets a migrate command acts on: the one
 // named, or every set (with all) or the only one.
 func (a *App) selectSets(name string, all bool) ([]MigrationSet, error) {
-	sets := a.cfg.Migrations
+	sets := a.sets()
 	var names []string
 	for _, s := range sets {
 		names = append(names, s.Name)
 	}
 	switch {
-	case len(sets) == 0:
-		return nil, Usagef("%s has no migrations", a.name)
 	case name != "":
 		for _, s := range sets {
 			if s.Name == name {
@@ -150,21 +158,21 @@ type migrator struct {
 }
 
 // migrators returns a goose provider per set on pool, each with its version
-// table and a session lock, so that two processes never migrate at once.
+// table (its schema created with it) and a session lock, so that two
+// processes never migrate at once.
 func (a *App) migrators(pool *pgxpool.Pool, sets []MigrationSet) ([]*migrator, error) {
 	var ms []*migrator
 	for _, set := range sets {
-		db := stdlib.OpenDBFromPool(pool)
+		store, err := goosestore.New(cmp.Or(set.VersionTable, goose.DefaultTablename))
+		if err != nil {
+			return ms, fmt.Errorf("migrations %s: %w", set.Name, err)
+		}
 		locker, err := lock.NewPostgresSessionLocker()
 		if err != nil {
-			_ = db.Close()
 			return ms, fmt.Errorf("migrations %s: session locker: %w", set.Name, err)
 		}
-		opts := []goose.ProviderOption{goose.WithSessionLocker(locker), goose.WithSlog(a.log)}
-		if set.VersionTable != "" {
-			opts = append(opts, goose.WithTableName(set.VersionTable))
-		}
-		p, err := goose.NewProvider(goose.DialectPostgres, db, set.FS, opts...)
+		db := stdlib.OpenDBFromPool(pool)
+		p, err := goose.NewProvider(goose.DialectCustom, db, set.FS, goose.WithStore(store), goose.WithSessionLocker(locker), goose.WithSlog(a.log))
 		if err != nil {
 			_ = db.Close()
 			return ms, fmt.Errorf("load the migrations of %s: %w", set.Name, err)
@@ -188,10 +196,10 @@ func (m *migrator) down(ctx context.Context, force bool) (*goose.MigrationResult
 }
 
 // MigrateUp applies every pending migration of every set of the binary on
-// pool and prints what it applied, for the binary's own commands (a demo
-// on a throwaway database).
+// pool (the kit's own first) and returns how many it applied, for the
+// binary's own commands (a demo on a throwaway database).
 func (a *App) MigrateUp(ctx context.Context, pool *pgxpool.Pool) (applied int, err error) {
-	ms, err := a.migrators(pool, a.cfg.Migrations)
+	ms, err := a.migrators(pool, a.sets())
 	defer func() {
 		for _, m := range ms {
 			_ = m.db.Close()

@@ -16,7 +16,7 @@ func (a *App) rebuildCommand() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "rebuild --entity E",
-		Short: "rebuild a tv_ table without downtime (shadow copy, catch-up, swap)",
+		Short: "rebuild a tv_ table without downtime (shadow build, compare, in-place apply of what differs)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			if entity == "" {
@@ -51,14 +51,14 @@ func (a *App) rebuildCommand() *cobra.Command {
 				return err
 			}
 			ent, _ := s.engine.Entity(entity)
-			fmt.Fprintf(a.stdout, "rebuilt %s: %d rows in %s; caught up %d rows changed meanwhile, removed %d deleted meanwhile; swap held the lock %s (%d attempt(s))\n",
-				ent.View, res.Rows, res.Build.Round(time.Millisecond), res.CaughtUp, res.Removed, res.LockHeld.Round(time.Microsecond), res.SwapAttempts)
+			fmt.Fprintf(a.stdout, "rebuilt %s: %d rows built in %s, %d differing: %d rewritten, %d removed in %s; id locks held at most %s (%d attempt(s))\n",
+				ent.View, res.Rows, res.Build.Round(time.Millisecond), res.Differing, res.CaughtUp, res.Removed, res.Apply.Round(time.Millisecond), res.LockHeld.Round(time.Microsecond), res.Attempts)
 			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&entity, "entity", "", "entity whose tv_ table to rebuild (required)")
 	f.IntVar(&opts.ChunkSize, "chunk", 0, "ids per build transaction (0: the engine's batch size, 1000)")
-	f.DurationVar(&opts.LockTimeout, "lock-timeout", 2*time.Second, "longest wait for the swap's lock before retrying")
+	f.DurationVar(&opts.LockTimeout, "lock-timeout", 2*time.Second, "longest wait for an apply transaction's id locks before retrying")
 	return cmd
 }

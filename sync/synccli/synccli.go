@@ -12,6 +12,9 @@
 //		})
 //	}
 //
+// migrate runs the kit's own migrations (set "tvsync": schema tvsync, see
+// package syncmigrate) before the team's, each set in its own version table.
+//
 // The commands: migrate (up, down, status, redo), sync, verify [--repair],
 // rebuild, explain, worker, status, stats, queue retry, sync-log prune and
 // triggers, plus the binary's own (Config.Commands). The database comes from
@@ -42,6 +45,7 @@ import (
 	"github.com/spf13/cobra"
 
 	tvsync "github.com/tvsync/tvsync/sync"
+	"github.com/tvsync/tvsync/sync/syncmigrate"
 )
 
 // Exit statuses of Execute.
@@ -60,14 +64,16 @@ const (
 
 // MigrationSet is one set of goose SQL migrations the migrate command runs,
 // with a version table of its own, so that tvsync's tables and a team's
-// keep separate histories.
+// keep separate histories. The kit's own set, OwnMigrations, always runs
+// first; Config.Migrations are the application's.
 type MigrationSet struct {
 	// Name identifies the set in output and in migrate's --set flag.
 	Name string
 	// FS holds the migration files (NNNNN_name.sql) at its root.
 	FS fs.FS
 	// VersionTable is goose's version table for the set; empty means goose's
-	// default, goose_db_version.
+	// default, goose_db_version. A schema-qualified name ("shop.migrations")
+	// puts it in that schema, which is created with the table when missing.
 	VersionTable string
 	// Down, if set, rolls back the set's latest migration for migrate down
 	// and redo instead of goose's plain Down; force is migrate down's
@@ -86,8 +92,10 @@ type Config struct {
 	// binary; cfg carries the CLI's logger (and, for the worker, its
 	// metrics observer). The kit never registers entities itself.
 	NewEngine func(pool *pgxpool.Pool, cfg tvsync.Config) (*tvsync.Engine, error)
-	// Migrations are applied in order by "migrate up" (and rolled back in
-	// reverse order by "migrate down").
+	// Migrations are the application's migration sets, applied in order by
+	// "migrate up" after the kit's own set, OwnMigrations ("tvsync"), which
+	// creates tvsync's objects in schema tvsync; "migrate down" rolls back
+	// the latest migration of one set. A set may not be named "tvsync".
 	Migrations []MigrationSet
 	// Commands, if set, returns the binary's own commands (a demo, a seed),
 	// which get the shared flags, logger and connection through app. Give
@@ -106,11 +114,28 @@ type CLI struct {
 	cfg Config
 }
 
+// OwnMigrations is the kit's own migration set, "tvsync": package
+// syncmigrate's files, recorded in tvsync.tvsync_migrations, rolled back
+// only while tvsync.sync_queue is empty unless forced. Every CLI runs it
+// before Config.Migrations.
+func OwnMigrations() MigrationSet {
+	return MigrationSet{Name: ownSet, FS: syncmigrate.FS, VersionTable: syncmigrate.VersionTable, Down: syncmigrate.Down}
+}
+
+// ownSet names the kit's own migration set.
+const ownSet = "tvsync"
+
 // New returns the CLI for cfg. It panics when cfg has no Name or no
-// NewEngine, a programming error.
+// NewEngine, or names one of its migration sets "tvsync", programming
+// errors.
 func New(cfg Config) *CLI {
 	if cfg.Name == "" || cfg.NewEngine == nil {
 		panic("synccli: Config needs a Name and a NewEngine")
+	}
+	for _, set := range cfg.Migrations {
+		if set.Name == ownSet || set.VersionTable == syncmigrate.VersionTable {
+			panic(fmt.Sprintf("synccli: migration set %q: the name %q and the version table %s are the kit's own set's", set.Name, ownSet, syncmigrate.VersionTable))
+		}
 	}
 	if cfg.Stdin == nil {
 		cfg.Stdin = os.Stdin

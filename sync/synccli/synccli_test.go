@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tvsync/tvsync/internal/triggers"
 	tvsync "github.com/tvsync/tvsync/sync"
 )
 
@@ -146,4 +147,16 @@ func TestProgress_BarShowsTotalCountRateAndETA(t *testing.T) {
 	assert.Contains(t, out, "(0/1000, ")
 	assert.NotContains(t, out, "100%")
 	assert.True(t, strings.HasSuffix(out, "]\n"), "one line end: %q", out)
+}
+
+func TestPrintTriggers_CatalogNamesCannotForgeLinesOrDriveTheTerminal(t *testing.T) {
+	var out bytes.Buffer
+	require.NoError(t, printTriggers(&out, []triggers.Trigger{{
+		Schema: "public", Table: "tb_x\nFAKE\tline", Name: "t\x1b[2J", Function: "f()",
+		Timing: "AFTER", Events: "INSERT", Level: "ROW", WritesTables: []string{"tv_x\r"},
+	}}))
+	assert.Equal(t, 2, strings.Count(out.String(), "\n"), "one header line and one trigger line: %q", out.String())
+	assert.NotContains(t, out.String(), "\x1b")
+	assert.NotContains(t, out.String(), "\r")
+	assert.Contains(t, out.String(), `"tb_x\nFAKE\tline"`)
 }

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/spf13/cobra"
@@ -120,9 +122,24 @@ func printTriggers(w io.Writer, found []triggers.Trigger) error {
 		if t.Enabled == "D" {
 			events += " (disabled)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", table, t.Name, t.Function, events, strings.Join(t.WritesTables, ", "))
+		writes := make([]string, len(t.WritesTables))
+		for i, w := range t.WritesTables {
+			writes[i] = printable(w)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", printable(table), printable(t.Name), printable(t.Function), events, strings.Join(writes, ", "))
 	}
 	return tw.Flush()
+}
+
+// printable returns a catalog name as it can be shown on a terminal: as is
+// when every rune is printable, Go-quoted otherwise, so that a name holding a
+// newline or an escape sequence can neither forge output lines nor drive the
+// terminal.
+func printable(s string) string {
+	if strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) {
+		return strconv.Quote(s)
+	}
+	return s
 }
 
 // shellArg quotes s for a POSIX shell when it needs it.

@@ -12,7 +12,7 @@
 // Entities makes the sync series of every registered entity start at zero,
 // so that they exist before the first sync. The engine that reports the
 // queue can be any engine on the same database:
-// QueueStats only reads sync_queue, so a second, unobserved engine breaks the
+// QueueStats only reads tvsync.sync_queue, so a second, unobserved engine breaks the
 // cycle between the engine needing its Observer and the Metrics needing its
 // queue.
 //
@@ -21,7 +21,7 @@
 //	tvsync_sync_duration_seconds{entity,mode}   histogram of committed batch durations (database time)
 //	tvsync_sync_batches_total{entity,mode}      committed entity batches
 //	tvsync_sync_rows_total{entity,outcome}      ids by outcome: upserted, unchanged, deleted, missing, failed
-//	tvsync_queue_depth                          sync_queue rows waiting (with Options.Queue)
+//	tvsync_queue_depth                          tvsync.sync_queue rows waiting (with Options.Queue)
 //	tvsync_queue_oldest_age_seconds             age of the oldest waiting row (with Options.Queue)
 //	tvsync_queue_dead                           rows parked as dead (with Options.Queue)
 //	tvsync_queue_scrape_errors_total            scrapes whose queue read failed (with Options.Queue)

@@ -116,7 +116,7 @@ tvsync_sync_rows_total{entity="post",outcome="upserted"} 2
 
 	// The same numbers as sync_log, which the engine writes independently.
 	var batches, upserted, unchanged, deleted, failed int
-	require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE failed = 0), sum(upserted), sum(unchanged), sum(deleted), sum(failed) FROM sync_log WHERE entity = 'post'`).
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE failed = 0), sum(upserted), sum(unchanged), sum(deleted), sum(failed) FROM tvsync.sync_log WHERE entity = 'post'`).
 		Scan(&batches, &upserted, &unchanged, &deleted, &failed))
 	assert.Equal(t, []int{3, 2, 1, 1, 1}, []int{batches, upserted, unchanged, deleted, failed})
 
@@ -144,7 +144,7 @@ tvsync_queue_depth ` + strconv.Itoa(depth) + `
 	}
 	expectQueue(0, 0)
 
-	_, err := b.pool.Exec(ctx, `INSERT INTO sync_queue (entity, entity_id, enqueued_at, dead) VALUES
+	_, err := b.pool.Exec(ctx, `INSERT INTO tvsync.sync_queue (entity, entity_id, enqueued_at, dead) VALUES
 		('post', gen_random_uuid(), now() - interval '1 hour', false),
 		('post', gen_random_uuid(), now() - interval '10 minutes', false),
 		('user', gen_random_uuid(), now() - interval '2 hours', true)`)

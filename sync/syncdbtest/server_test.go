@@ -1,6 +1,6 @@
-//go:build linux
+//go:build unix
 
-package pgserver
+package syncdbtest
 
 import (
 	"context"
@@ -21,7 +21,7 @@ func TestStartStop(t *testing.T) {
 	defer cancel()
 
 	begin := time.Now()
-	srv, err := Start(ctx, Options{Settings: map[string]string{"application_name": "pgserver_test"}})
+	srv, err := Start(ctx, ServerOptions{Settings: map[string]string{"application_name": "syncdbtest_test"}})
 	require.NoError(t, err)
 	t.Logf("server started in %s at %s", time.Since(begin), srv.URL("postgres"))
 	t.Cleanup(func() { _ = srv.Stop() })
@@ -55,23 +55,23 @@ func TestStartStop(t *testing.T) {
 }
 
 func TestStartRejectsReservedSetting(t *testing.T) {
-	_, err := Start(context.Background(), Options{Settings: map[string]string{"port": "1"}})
+	_, err := Start(context.Background(), ServerOptions{Settings: map[string]string{"port": "1"}})
 	require.ErrorContains(t, err, `"port"`)
 }
 
-// TestStart_DataDirPersistsAcrossRestarts: with Options.DataDir the cluster
+// TestStart_DataDirPersistsAcrossRestarts: with ServerOptions.DataDir the cluster
 // lives in that directory, Stop leaves it in place, and the next Start on
 // it finds the data written before (no new initdb).
 func TestStart_DataDirPersistsAcrossRestarts(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	parent, err := os.MkdirTemp("", "pgserver-datadir-*")
+	parent, err := os.MkdirTemp("", "syncdbtest-datadir-*")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = os.RemoveAll(parent) })
 	require.NoError(t, os.Chmod(parent, 0o755)) // the server user must reach dir
 	dir := filepath.Join(parent, "cluster")
 
-	srv, err := Start(ctx, Options{DataDir: dir})
+	srv, err := Start(ctx, ServerOptions{DataDir: dir})
 	require.NoError(t, err)
 	conn, err := pgx.Connect(ctx, srv.URL("postgres"))
 	require.NoError(t, err)
@@ -81,7 +81,7 @@ func TestStart_DataDirPersistsAcrossRestarts(t *testing.T) {
 	require.NoError(t, srv.Stop())
 	require.FileExists(t, filepath.Join(dir, "PG_VERSION"), "Stop must keep a DataDir cluster")
 
-	srv, err = Start(ctx, Options{DataDir: dir})
+	srv, err = Start(ctx, ServerOptions{DataDir: dir})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = srv.Stop() })
 	conn, err = pgx.Connect(ctx, srv.URL("kept"))

@@ -1,6 +1,6 @@
-//go:build linux
+//go:build unix
 
-package pgserver
+package syncdbtest
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 func TestRestart_ImmediateKeepsPortAndCommittedData(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	srv, err := Start(ctx, Options{Settings: map[string]string{"synchronous_commit": "on"}})
+	srv, err := Start(ctx, ServerOptions{Settings: map[string]string{"synchronous_commit": "on"}})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = srv.Stop() })
 	url, port := srv.URL("postgres"), srv.Port()

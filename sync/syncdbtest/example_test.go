@@ -1,0 +1,39 @@
+package syncdbtest_test
+
+import (
+	"embed"
+	"os"
+	"testing"
+
+	"github.com/tvsync/tvsync/sync/syncdbtest"
+)
+
+// teamMigrations stands for a team's embedded goose migrations
+// (//go:embed *.sql in its migrations package).
+var teamMigrations embed.FS
+
+// Example is a team's package testing its own entities: its TestMain gives
+// the package one throwaway server and a template migrated with tvsync's
+// migrations then the team's; each test gets a database of its own.
+func Example() {
+	// main_test.go
+	TestMain := func(m *testing.M) {
+		os.Exit(syncdbtest.Main(m, syncdbtest.Options{
+			Migrations: []syncdbtest.MigrationSet{
+				{Name: "widgets", FS: teamMigrations, VersionTable: "widget_migrations"},
+			},
+		}))
+	}
+
+	// widget_test.go
+	TestWidgetRename := func(t *testing.T) {
+		t.Parallel()
+		pool := syncdbtest.New(t) // schema tvsync, tb_widget, tv_widget, …: dropped if the test passes
+		if _, err := pool.Exec(t.Context(), "INSERT INTO tb_widget (name) VALUES ('gear')"); err != nil {
+			t.Fatal(err)
+		}
+		// … write through your unit of work, then assert on tv_widget.
+	}
+
+	_, _ = TestMain, TestWidgetRename
+}

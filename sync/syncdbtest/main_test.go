@@ -1,0 +1,36 @@
+package syncdbtest_test
+
+import (
+	"embed"
+	"io/fs"
+	"os"
+	"testing"
+
+	"github.com/tvsync/tvsync/sync/syncdbtest"
+)
+
+// testdata holds two migration sets of a team: widgets (tb_widget, its view
+// and tv_widget) and gadgets (which references tb_widget).
+//
+//go:embed testdata/widgets/*.sql testdata/gadgets/*.sql
+var testdata embed.FS
+
+// sub returns directory dir of testdata.
+func sub(dir string) fs.FS {
+	f, err := fs.Sub(testdata, dir)
+	if err != nil {
+		panic(err)
+	}
+	return f
+}
+
+var (
+	// widgets records in a version table of a schema of its own.
+	widgets = syncdbtest.MigrationSet{Name: "widgets", FS: sub("testdata/widgets"), VersionTable: "widgets.widget_migrations"}
+	// gadgets records in goose's default version table.
+	gadgets = syncdbtest.MigrationSet{Name: "gadgets", FS: sub("testdata/gadgets")}
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(syncdbtest.Main(m, syncdbtest.Options{Migrations: []syncdbtest.MigrationSet{widgets, gadgets}}))
+}

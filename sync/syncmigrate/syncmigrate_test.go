@@ -1,0 +1,236 @@
+package syncmigrate_test
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"sync"
+	"testing"
+	"testing/fstest"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tvsync/tvsync/internal/testdb"
+	"github.com/tvsync/tvsync/sync/syncmigrate"
+)
+
+func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
+
+// teamMigrations is an application's own goose set, in goose's default
+// version table, with tables and a function under the names tvsync used to
+// take in public: FraiseQL's sync_log, an outbox of another shape called
+// sync_queue, and a tvsync_ts of its own.
+var teamMigrations = fstest.MapFS{
+	"00001_app.sql": {Data: []byte(`-- +goose Up
+CREATE TABLE sync_log (
+    id            bigserial PRIMARY KEY,
+    entity_type   text NOT NULL,
+    entity_id     uuid,
+    operation     text NOT NULL,
+    duration_ms   integer,
+    success       boolean NOT NULL,
+    error_message text
+);
+CREATE TABLE sync_queue (id bigserial PRIMARY KEY, topic text NOT NULL, payload jsonb NOT NULL);
+CREATE FUNCTION tvsync_ts(ts timestamptz) RETURNS integer LANGUAGE sql IMMUTABLE RETURN 42;
+INSERT INTO sync_log (entity_type, entity_id, operation, duration_ms, success, error_message)
+VALUES ('order', gen_random_uuid(), 'update', 12, true, NULL), ('customer', NULL, 'delete', 3, false, 'gone');
+INSERT INTO sync_queue (topic, payload) VALUES ('mail', '{"to": "ada"}');
+-- +goose Down
+DROP FUNCTION tvsync_ts(timestamptz);
+DROP TABLE sync_queue;
+DROP TABLE sync_log;
+`)},
+	"00002_more.sql": {Data: []byte("-- +goose Up\nCREATE TABLE orders (id bigint PRIMARY KEY);\n-- +goose Down\nDROP TABLE orders;\n")},
+}
+
+// outside is everything of the database outside schema tvsync and the
+// system schemas: relations with their columns, functions, and the rows of
+// every table (goose_db_version included), as text.
+func outside(t *testing.T, pool *pgxpool.Pool) []string {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), `
+		SELECT format('%s.%s %s (%s)', n.nspname, c.relname, c.relkind,
+		              (SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum)
+		               FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped))
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname NOT IN ('tvsync', 'pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+		UNION ALL
+		SELECT format('%s.%s', n.nspname, p.oid::regprocedure) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+		WHERE n.nspname NOT IN ('tvsync', 'pg_catalog', 'information_schema')
+		UNION ALL
+		SELECT 'goose_db_version ' || to_jsonb(v)::text FROM goose_db_version v
+		UNION ALL
+		SELECT 'sync_log ' || to_jsonb(l)::text FROM public.sync_log l
+		UNION ALL
+		SELECT 'sync_queue ' || to_jsonb(q)::text FROM public.sync_queue q
+		ORDER BY 1`)
+	require.NoError(t, err)
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	return out
+}
+
+// TestUp_NextToATeamsMigrations applies tvsync's set to a database whose
+// application has its own goose history and its own sync_log, sync_queue and
+// tvsync_ts in public: tvsync creates its objects in schema tvsync, with its
+// version table there, and changes nothing else, the application's
+// goose_db_version included. goose (v3.29) finds its schema-qualified version
+// table again, so a second Up applies nothing.
+func TestUp_NextToATeamsMigrations(t *testing.T) {
+	ctx := context.Background()
+	pool := testdb.Empty(t)
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	team, err := goose.NewProvider(goose.DialectPostgres, db, teamMigrations)
+	require.NoError(t, err)
+	_, err = team.Up(ctx)
+	require.NoError(t, err)
+	before := outside(t, pool)
+	require.Contains(t, before, "public.sync_log r (id bigint, entity_type text, entity_id uuid, operation text, duration_ms integer, success boolean, error_message text)")
+
+	res, err := syncmigrate.Up(ctx, pool)
+	require.NoError(t, err)
+	require.Len(t, res, 2)
+	assert.Equal(t, "00001_tvsync.sql", res[0].Source.Path)
+	assert.Equal(t, "00002_sync_queue_text_ids.sql", res[1].Source.Path)
+	assert.Equal(t, before, outside(t, pool), "nothing outside schema tvsync changed")
+
+	var objects []string
+	require.NoError(t, pool.QueryRow(ctx, `
+		SELECT array_agg(o ORDER BY o) FROM (
+		    SELECT c.relname || ' ' || c.relkind::text AS o FROM pg_class c WHERE c.relnamespace = 'tvsync'::regnamespace
+		    UNION ALL SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.pronamespace = 'tvsync'::regnamespace) s`).Scan(&objects))
+	assert.Equal(t, []string{
+		"sync_log r", "sync_log_id_seq S", "sync_log_pkey i", "sync_log_started_at_idx i",
+		"sync_queue r", "sync_queue_pkey i", "sync_queue_ready_idx i",
+		"tvsync.ts(timestamp with time zone)",
+		"tvsync_migrations r", "tvsync_migrations_id_seq S", "tvsync_migrations_pkey i",
+	}, objects)
+	var versions []int64
+	require.NoError(t, pool.QueryRow(ctx, "SELECT array_agg(version_id ORDER BY id) FROM tvsync.tvsync_migrations").Scan(&versions))
+	assert.Equal(t, []int64{0, 1, 2}, versions)
+
+	again, err := syncmigrate.Up(ctx, pool)
+	require.NoError(t, err)
+	assert.Empty(t, again)
+	more, err := team.Up(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, more, "the team's history does not see tvsync's migrations")
+}
+
+// TestUp_ConcurrentFirstRuns: processes starting at once on a fresh
+// database (several replicas deploying) create schema tvsync, the version
+// table and the objects once, under goose's session lock.
+func TestUp_ConcurrentFirstRuns(t *testing.T) {
+	ctx := context.Background()
+	pool := testdb.Empty(t)
+	var wg sync.WaitGroup
+	applied := make([]int, 4)
+	errs := make([]error, 4)
+	for i := range applied {
+		wg.Go(func() {
+			res, err := syncmigrate.Up(ctx, pool)
+			applied[i], errs[i] = len(res), err
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+	assert.ElementsMatch(t, []int{2, 0, 0, 0}, applied, "one run applied the migrations, the others found them applied")
+}
+
+// version is tvsync's current migration version.
+func version(t *testing.T, db *sql.DB) int64 {
+	t.Helper()
+	var v int64
+	require.NoError(t, db.QueryRowContext(context.Background(), "SELECT max(version_id) FROM tvsync.tvsync_migrations WHERE is_applied").Scan(&v))
+	return v
+}
+
+// TestDown_RefusesWhileRowsAreQueued: rolling back tvsync's set while
+// tvsync.sync_queue holds rows (a worker's pending changes) would drop them
+// with the queue; Down refuses, names the count, and changes nothing,
+// unless forced. Rolled back, schema tvsync keeps only the version table.
+func TestDown_RefusesWhileRowsAreQueued(t *testing.T) {
+	ctx := context.Background()
+	pool := testdb.Empty(t)
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	_, err := syncmigrate.Up(ctx, pool)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `INSERT INTO tvsync.sync_queue (entity, entity_id) VALUES ('post', gen_random_uuid()), ('user', gen_random_uuid())`)
+	require.NoError(t, err)
+
+	_, err = syncmigrate.Down(ctx, pool, false)
+	require.ErrorIs(t, err, syncmigrate.ErrQueueNotEmpty)
+	assert.Contains(t, err.Error(), "2 rows")
+	assert.Equal(t, int64(2), version(t, db), "nothing was rolled back")
+	var queued int
+	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM tvsync.sync_queue").Scan(&queued))
+	assert.Equal(t, 2, queued, "the queued rows are kept")
+
+	for range 2 {
+		r, err := syncmigrate.Down(ctx, pool, true)
+		require.NoError(t, err)
+		require.NotNil(t, r)
+	}
+	assert.Equal(t, int64(0), version(t, db))
+	var left []string
+	require.NoError(t, pool.QueryRow(ctx, "SELECT array_agg(relname::text) FROM pg_class WHERE relnamespace = 'tvsync'::regnamespace AND relkind = 'r'").Scan(&left))
+	assert.Equal(t, []string{"tvsync_migrations"}, left, "the schema keeps its version table only")
+
+	// Up again; with the queue empty, Down needs no force.
+	_, err = syncmigrate.Up(ctx, pool)
+	require.NoError(t, err)
+	for range 2 {
+		_, err = syncmigrate.Down(ctx, pool, false)
+		require.NoError(t, err, "an empty queue needs no force")
+	}
+	assert.Equal(t, int64(0), version(t, db))
+	_, err = syncmigrate.Down(ctx, pool, false)
+	require.ErrorIs(t, err, goose.ErrNoNextVersion, "nothing left to roll back")
+}
+
+// TestSyncQueueTextIDs_HoldsEveryKeyKindAndRollsBackItsUUIDs: migration 2
+// turns tvsync.sync_queue.entity_id into text, keeping the queued uuids as
+// their canonical text, so that bigint ids queue too; rolled back (forced),
+// the uuid rows go back to a uuid column and only the rows that cannot,
+// the bigint ones, are dropped.
+func TestSyncQueueTextIDs_HoldsEveryKeyKindAndRollsBackItsUUIDs(t *testing.T) {
+	ctx := context.Background()
+	pool := testdb.Empty(t)
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	m, err := syncmigrate.New(pool, nil)
+	require.NoError(t, err)
+	defer m.Close()
+	_, err = m.UpTo(ctx, 1)
+	require.NoError(t, err)
+	u := "0190c1c6-7e2a-7b3c-9d4e-5f6a7b8c9d0e"
+	_, err = pool.Exec(ctx, "INSERT INTO tvsync.sync_queue (entity, entity_id) VALUES ('post', $1)", u)
+	require.NoError(t, err)
+
+	_, err = m.UpTo(ctx, 2)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, "INSERT INTO tvsync.sync_queue (entity, entity_id) VALUES ('order', '-42')")
+	require.NoError(t, err)
+	var ids []string
+	require.NoError(t, pool.QueryRow(ctx, "SELECT array_agg(entity_id ORDER BY entity) FROM tvsync.sync_queue").Scan(&ids))
+	assert.Equal(t, []string{"-42", u}, ids, "the uuid kept its canonical text, a bigint id queues")
+
+	_, err = m.Down(ctx, true)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), version(t, db))
+	var typ string
+	require.NoError(t, pool.QueryRow(ctx, "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'tvsync.sync_queue'::regclass AND attname = 'entity_id'").Scan(&typ))
+	assert.Equal(t, "uuid", typ)
+	require.NoError(t, pool.QueryRow(ctx, "SELECT array_agg(entity_id::text ORDER BY entity) FROM tvsync.sync_queue").Scan(&ids))
+	assert.Equal(t, []string{u}, ids, "the uuid row is kept, the bigint one dropped")
+}
