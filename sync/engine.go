@@ -4,10 +4,10 @@
 // The Engine is domain-agnostic: each entity is registered with the sqlc
 // statements that refresh and delete its tv_ rows for a batch of ids, the
 // statements that list its ids for full sync, and the cascades that say which
-// other entities embed it. Sync expands the cascades, removes duplicate ids,
-// takes per-entity advisory locks so overlapping syncs converge on the newest
-// committed data, and sends every entity's batch to PostgreSQL in one round
-// trip.
+// other entities embed it, and the kind of its key (uuid or bigint, see ID).
+// Sync expands the cascades, removes duplicate ids, takes one advisory lock
+// per (entity, id) so overlapping syncs converge on the newest committed
+// data, and sends every entity's batch to PostgreSQL in one round trip.
 package sync
 
 import (

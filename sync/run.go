@@ -435,7 +435,7 @@ func (e *Engine) isolate(ctx context.Context, j job, chunk idSet, report *Report
 		return err
 	}
 	if chunk.size() == 0 {
-		// A range with no listed ids (the tail past the last one) failed.
+		// Nothing to split.
 		e.logFailure(ctx, j.mode, chunk, err)
 		return err
 	}
