@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
+	"runtime"
 	"strings"
 	gosync "sync"
 	"testing"
@@ -312,4 +314,20 @@ func BenchmarkRefreshPlan(b *testing.B) {
 			})
 		}
 	}
+}
+
+// TestRunPeakRSS_MeasuresTheChildNotTheParent runs a small child while this
+// test process holds far more memory than the child ever will: the peak
+// must be the child's. rusage's ru_maxrss of a child Go started reports the
+// parent's size (Go starts children with vfork), which this rules out.
+func TestRunPeakRSS_MeasuresTheChildNotTheParent(t *testing.T) {
+	ballast := make([]byte, 256<<20)
+	for i := range ballast {
+		ballast[i] = byte(i)
+	}
+	rss, err := runPeakRSS(exec.Command("sleep", "0.2"))
+	require.NoError(t, err)
+	assert.Greater(t, rss, int64(0))
+	assert.Less(t, rss, int64(64<<20), "sleep's peak RSS, not this test's %d MiB", len(ballast)>>20)
+	runtime.KeepAlive(ballast)
 }

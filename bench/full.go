@@ -3,10 +3,13 @@ package bench
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"os/exec"
-	"syscall"
+	"strconv"
+	"strings"
 	"time"
 
 	tvsync "github.com/tvsync/tvsync/sync"
@@ -200,7 +203,7 @@ func MeasureFullRebuild(ctx context.Context, env *Env, states []string, runs int
 
 // MeasurePeakRSS empties tv_post, then runs `bin sync --entity post --all`
 // on the benchmark database as a child process and returns its peak
-// resident set size (rusage ru_maxrss of the waited child) and wall time,
+// resident set size (its VmHWM, polled while it runs) and wall time,
 // after checking tv_post against tv_post_source. bin is a tvsync
 // executable.
 func MeasurePeakRSS(ctx context.Context, env *Env, bin string) (rss int64, took time.Duration, err error) {
@@ -224,13 +227,61 @@ func fullSyncChild(ctx context.Context, env *Env, bin string) (rss int64, took t
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
-	if err := cmd.Run(); err != nil {
+	rss, err = runPeakRSS(cmd)
+	if err != nil {
 		return 0, 0, fmt.Errorf("bench: %s sync --entity post --all: %w: %s", bin, err, out.String())
 	}
-	took = time.Since(start)
-	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return 0, took, fmt.Errorf("bench: no rusage for the child process")
+	return rss, time.Since(start), nil
+}
+
+// rssPoll is how often runPeakRSS reads the child's high-water mark.
+const rssPoll = 10 * time.Millisecond
+
+// runPeakRSS runs cmd and returns the peak resident set size of its
+// process: the VmHWM of /proc/PID/status, read every rssPoll while it runs
+// (the mark only grows, so the last read is within rssPoll of the end).
+// The child's rusage ru_maxrss cannot serve: Go starts children with
+// vfork, and Linux folds the parent's memory, which the child shares until
+// exec, into the child's ru_maxrss, so it reports the benchmark's own size.
+func runPeakRSS(cmd *exec.Cmd) (int64, error) {
+	if err := cmd.Start(); err != nil {
+		return 0, err
 	}
-	return ru.Maxrss * 1024, took, nil // Linux reports ru_maxrss in KiB
+	status := fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var peak int64
+	tick := time.NewTicker(rssPoll)
+	defer tick.Stop()
+	for {
+		if hwm, ok := readVmHWM(status); ok && hwm > peak {
+			peak = hwm
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				return 0, err
+			}
+			if peak == 0 {
+				return 0, errors.New("bench: could not read the child's VmHWM")
+			}
+			return peak, nil
+		case <-tick.C:
+		}
+	}
+}
+
+// readVmHWM returns the VmHWM line of a /proc/PID/status file in bytes.
+func readVmHWM(path string) (int64, bool) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kib, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kib * 1024, err == nil
+		}
+	}
+	return 0, false
 }

@@ -261,7 +261,7 @@ func (r *Results) Markdown() string {
 		fmt.Fprintf(&b, "Load per run: %s.\n\n", loads(f.Loads))
 		switch {
 		case f.PeakRSS > 0:
-			fmt.Fprintf(&b, "Peak RSS of `tvsync sync --entity post --all` (child process, from empty, ru_maxrss of the waited child): **%.1f MiB**; its wall time %s ms.\n\n",
+			fmt.Fprintf(&b, "Peak RSS of `tvsync sync --entity post --all` (child process, from empty, its VmHWM polled every 10 ms): **%.1f MiB**; its wall time %s ms.\n\n",
 				float64(f.PeakRSS)/(1<<20), ms(f.PeakRSSTime))
 		case f.PeakRSSNote != "":
 			fmt.Fprintf(&b, "Peak RSS: %s.\n\n", f.PeakRSSNote)
@@ -381,7 +381,7 @@ func (r *Results) scaleSection(b *strings.Builder) {
 	if r.ScaleTableFrom != "" {
 		b.WriteString("Measured " + r.ScaleTableFrom + ".\n\n")
 	}
-	how := "`tvsync sync --entity post --all` in a child process (its wall time and ru_maxrss)"
+	how := "`tvsync sync --entity post --all` in a child process (its wall time, and its peak RSS: VmHWM polled every 10 ms)"
 	if !s.Child {
 		how = "`engine.FullSync(ctx, \"post\", FullOptions{})` in-process (" + s.Note + ")"
 	}
