@@ -10,47 +10,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tvsync/tvsync/internal/expect"
 	"github.com/tvsync/tvsync/internal/testdb"
+	"github.com/tvsync/tvsync/internal/workload"
 	"github.com/tvsync/tvsync/repository"
 	tvsync "github.com/tvsync/tvsync/sync"
 )
-
-// ids is a concurrency-safe bag of known ids (some may have been deleted).
-type ids struct {
-	mu  gosync.Mutex
-	ids []uuid.UUID
-}
-
-func (b *ids) add(id uuid.UUID) {
-	b.mu.Lock()
-	b.ids = append(b.ids, id)
-	b.mu.Unlock()
-}
-
-func (b *ids) pick(r *rand.Rand) (uuid.UUID, bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if len(b.ids) == 0 {
-		return uuid.Nil, false
-	}
-	return b.ids[r.IntN(len(b.ids))], true
-}
-
-// expectedFailure reports whether a unit of work failed for a reason a
-// concurrent workload legitimately meets: its row was deleted meanwhile, or
-// two writers deadlocked on the command tables.
-func expectedFailure(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.Is(err, repository.ErrNotFound) ||
-		(errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001"))
-}
 
 // TestStress_ConcurrentWritesInEveryModeLeaveNoDrift runs 16 goroutines of
 // 300 random writes each (creates, renames, comments added and deleted,
@@ -82,7 +51,7 @@ func TestStress_ConcurrentWritesInEveryModeLeaveNoDrift(t *testing.T) {
 		workers.Go(func() { _ = w.Run(workerCtx) })
 	}
 
-	var users, posts, comments ids
+	users, posts, comments := workload.NewBag(nil), workload.NewBag(nil), workload.NewBag(nil)
 	var writes, failures, notSynced atomic.Int64
 	start := time.Now()
 	var wg gosync.WaitGroup
@@ -93,14 +62,14 @@ func TestStress_ConcurrentWritesInEveryModeLeaveNoDrift(t *testing.T) {
 			repo := repos[g%len(repos)]
 			for i := range writesEach {
 				err := repo.InTx(ctx, func(uow *repository.UnitOfWork) error {
-					return randomWrite(ctx, uow, r, fmt.Sprintf("g%d_%d", g, i), &users, &posts, &comments)
+					return workload.RandomWrite(ctx, uow, r, fmt.Sprintf("g%d_%d", g, i), users, posts, comments)
 				})
 				writes.Add(1)
 				switch {
 				case err == nil:
 				case errors.Is(err, repository.ErrCommittedNotSynced):
 					notSynced.Add(1) // committed; the queue repairs it
-				case expectedFailure(err):
+				case workload.ExpectedFailure(err):
 					failures.Add(1)
 				default:
 					errs <- fmt.Errorf("goroutine %d write %d: %w", g, i, err)
@@ -144,48 +113,4 @@ func TestStress_ConcurrentWritesInEveryModeLeaveNoDrift(t *testing.T) {
 	t.Logf("stress: %d writes (%d legitimately failed, %d committed but left to the queue) in %s; %d sync batches covering %d rows; drift found by verify: %d (verify took %s)",
 		writes.Load(), failures.Load(), notSynced.Load(), writeTime.Round(time.Millisecond), syncBatches, syncedRows, drifted, verifyTime.Round(time.Millisecond))
 	assert.Less(t, failures.Load(), writes.Load()/2, "most writes succeed (the rest name rows deleted meanwhile)")
-}
-
-// randomWrite performs one random write of the stress mix.
-func randomWrite(ctx context.Context, uow *repository.UnitOfWork, r *rand.Rand, tag string, users, posts, comments *ids) error {
-	user, haveUser := users.pick(r)
-	post, havePost := posts.pick(r)
-	switch n := r.IntN(100); {
-	case n < 10 || !haveUser:
-		id, err := uow.CreateUser(ctx, "u_"+tag, "User "+tag)
-		if err == nil {
-			users.add(id)
-		}
-		return err
-	case n < 22:
-		return uow.RenameUser(ctx, user, "r_"+tag, "Renamed "+tag)
-	case n < 38 || !havePost:
-		id, err := uow.CreatePost(ctx, user, "Post "+tag, "body", r.IntN(2) == 0)
-		if err == nil {
-			posts.add(id)
-		}
-		return err
-	case n < 46:
-		return uow.UpdatePost(ctx, post, "Edited "+tag, "edited")
-	case n < 66:
-		id, err := uow.AddComment(ctx, post, user, "Comment "+tag)
-		if err == nil {
-			comments.add(id)
-		}
-		return err
-	case n < 74:
-		c, ok := comments.pick(r)
-		if !ok {
-			return nil
-		}
-		return uow.DeleteComment(ctx, c)
-	case n < 86:
-		return uow.LikePost(ctx, post, user)
-	case n < 91:
-		return uow.UnlikePost(ctx, post, user)
-	case n < 96:
-		return uow.DeletePost(ctx, post)
-	default:
-		return uow.DeleteUser(ctx, user)
-	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/tvsync/tvsync/internal/migrate"
 	"github.com/tvsync/tvsync/internal/pgserver"
 	"github.com/tvsync/tvsync/internal/seed"
+	"github.com/tvsync/tvsync/internal/workload"
 	"github.com/tvsync/tvsync/repository"
 	tvsync "github.com/tvsync/tvsync/sync"
 )
@@ -178,13 +179,13 @@ func newPool(t *testing.T, ctx context.Context, url string, maxConns int32, app 
 	return pool
 }
 
-func loadIDs(t *testing.T, ctx context.Context, pool *pgxpool.Pool, table string) *bag {
+func loadIDs(t *testing.T, ctx context.Context, pool *pgxpool.Pool, table string) *workload.Bag {
 	t.Helper()
 	rows, err := pool.Query(ctx, "SELECT id FROM "+table)
 	require.NoError(t, err)
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
 	require.NoError(t, err)
-	return &bag{ids: ids}
+	return workload.NewBag(ids)
 }
 
 // TestChaos runs mixed writes in every sync mode against a server of its
@@ -304,7 +305,7 @@ func TestChaos(t *testing.T) {
 			for i := 0; !stopped(); i++ {
 				wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 				err := repo.InTx(wctx, func(uow *repository.UnitOfWork) error {
-					return randomWrite(wctx, uow, r, fmt.Sprintf("g%d_%d", g, i), users, posts, comments)
+					return workload.RandomWrite(wctx, uow, r, fmt.Sprintf("g%d_%d", g, i), users, posts, comments)
 				})
 				cancel()
 				fig.writes.Add(1)
@@ -318,7 +319,7 @@ func TestChaos(t *testing.T) {
 					fig.mu.Lock()
 					fig.unexpected = append(fig.unexpected, fmt.Errorf("writer %d write %d (%s): %w", g, i, repo.SyncMode(), err))
 					fig.mu.Unlock()
-				case domainFailure(err):
+				case workload.ExpectedFailure(err):
 					fig.domain.Add(1)
 				default:
 					fig.faulted.Add(1) // a connection ended, the server was down

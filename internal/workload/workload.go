@@ -1,4 +1,6 @@
-package chaos_test
+// Package workload is the random mix of blog writes that the stress and
+// chaos tests run through the repository, so both exercise the same writes.
+package workload
 
 import (
 	"context"
@@ -12,19 +14,25 @@ import (
 	"github.com/tvsync/tvsync/repository"
 )
 
-// bag is a concurrency-safe set of known ids (some may have been deleted).
-type bag struct {
+// Bag is a concurrency-safe set of known ids (some may have been deleted
+// meanwhile), from which a workload picks the rows it writes to.
+type Bag struct {
 	mu  gosync.Mutex
 	ids []uuid.UUID
 }
 
-func (b *bag) add(id uuid.UUID) {
+// NewBag returns a bag holding ids.
+func NewBag(ids []uuid.UUID) *Bag { return &Bag{ids: ids} }
+
+// Add puts id in the bag.
+func (b *Bag) Add(id uuid.UUID) {
 	b.mu.Lock()
 	b.ids = append(b.ids, id)
 	b.mu.Unlock()
 }
 
-func (b *bag) pick(r *rand.Rand) (uuid.UUID, bool) {
+// Pick returns a random id of the bag, or false when it is empty.
+func (b *Bag) Pick(r *rand.Rand) (uuid.UUID, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if len(b.ids) == 0 {
@@ -33,26 +41,26 @@ func (b *bag) pick(r *rand.Rand) (uuid.UUID, bool) {
 	return b.ids[r.IntN(len(b.ids))], true
 }
 
-// domainFailure reports whether a unit of work failed for a reason the
+// ExpectedFailure reports whether a unit of work failed for a reason the
 // workload itself causes: a row deleted meanwhile, a name taken, two
 // writers deadlocked or serialized on the command tables.
-func domainFailure(err error) bool {
+func ExpectedFailure(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.Is(err, repository.ErrNotFound) || errors.Is(err, repository.ErrConflict) ||
 		(errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001"))
 }
 
-// randomWrite performs one random write of the mix: creates, renames (which
+// RandomWrite performs one random write of the mix: creates, renames (which
 // cascade), post edits, comments added and deleted, likes and unlikes, post
 // and user deletions.
-func randomWrite(ctx context.Context, uow *repository.UnitOfWork, r *rand.Rand, tag string, users, posts, comments *bag) error {
-	user, haveUser := users.pick(r)
-	post, havePost := posts.pick(r)
+func RandomWrite(ctx context.Context, uow *repository.UnitOfWork, r *rand.Rand, tag string, users, posts, comments *Bag) error {
+	user, haveUser := users.Pick(r)
+	post, havePost := posts.Pick(r)
 	switch n := r.IntN(100); {
 	case n < 10 || !haveUser:
 		id, err := uow.CreateUser(ctx, "u_"+tag, "User "+tag)
 		if err == nil {
-			users.add(id)
+			users.Add(id)
 		}
 		return err
 	case n < 20:
@@ -60,7 +68,7 @@ func randomWrite(ctx context.Context, uow *repository.UnitOfWork, r *rand.Rand, 
 	case n < 34 || !havePost:
 		id, err := uow.CreatePost(ctx, user, "Post "+tag, "body", r.IntN(2) == 0)
 		if err == nil {
-			posts.add(id)
+			posts.Add(id)
 		}
 		return err
 	case n < 42:
@@ -68,11 +76,11 @@ func randomWrite(ctx context.Context, uow *repository.UnitOfWork, r *rand.Rand, 
 	case n < 62:
 		id, err := uow.AddComment(ctx, post, user, "Comment "+tag)
 		if err == nil {
-			comments.add(id)
+			comments.Add(id)
 		}
 		return err
 	case n < 70:
-		c, ok := comments.pick(r)
+		c, ok := comments.Pick(r)
 		if !ok {
 			return nil
 		}
