@@ -385,7 +385,7 @@ func (r *Results) scaleSection(b *strings.Builder) {
 	if !s.Child {
 		how = "`engine.FullSync(ctx, \"post\", FullOptions{})` in-process (" + s.Note + ")"
 	}
-	fmt.Fprintf(b, "Each run empties tv_post (`TRUNCATE`, not timed) and rebuilds it with %s, on each data set in turn; the per-row ratio is taken run by run. "+
+	fmt.Fprintf(b, "One untimed warm-up run per data set first (a fresh clone starts with a cold page cache), then each run empties tv_post (`TRUNCATE`, not timed) and rebuilds it with %s, on each data set in turn; the per-row ratio is taken run by run. "+
 		"Flat cost means a ratio near 1: every statement's work bounded by its chunk, not by the table.\n\n", how)
 	var rows [][]string
 	for _, p := range s.Points {

@@ -67,8 +67,8 @@ func (r ScaleResult) PerRowRatio() RatioStat {
 // MeasureScale times full syncs of tv_post from empty (TRUNCATE, not
 // timed) on each of envs in turn, runs times: as a child process running
 // `bin sync --entity post --all` when bin is set, which also gives its
-// peak RSS, else in-process with engine.FullSync. The first run on each
-// data set is checked: the whole of tv_post against tv_post_source up to
+// peak RSS, else in-process with engine.FullSync, after one untimed
+// warm-up run on each data set, which is checked: the whole of tv_post against tv_post_source up to
 // 200k posts, beyond that the row count and 1000 sampled posts.
 func MeasureScale(ctx context.Context, envs []*Env, runs int, bin string) (ScaleResult, error) {
 	res := ScaleResult{Child: bin != ""}
@@ -79,35 +79,48 @@ func MeasureScale(ctx context.Context, envs []*Env, runs int, bin string) (Scale
 	for _, env := range envs {
 		res.Points = append(res.Points, ScalePoint{Scale: env.Scale, Posts: len(env.PostIDs) + len(env.HotPosts), Template: env.Template})
 	}
+	// fullSync empties tv_post of env and rebuilds it, returning the time
+	// and (from a child process) the peak RSS.
+	fullSync := func(env *Env) (took time.Duration, rss int64, err error) {
+		if _, err := env.Pool.Exec(ctx, "TRUNCATE tv_post"); err != nil {
+			return 0, 0, fmt.Errorf("bench: scale %s: truncate tv_post: %w", env.Scale.Name, err)
+		}
+		if bin != "" {
+			rss, took, err = fullSyncChild(ctx, env, bin)
+			return took, rss, err
+		}
+		start := time.Now()
+		if _, err := env.Engine.FullSync(ctx, tvsync.EntityPost, tvsync.FullOptions{}); err != nil {
+			return 0, 0, fmt.Errorf("bench: scale %s: full sync: %w", env.Scale.Name, err)
+		}
+		return time.Since(start), 0, nil
+	}
+	// One untimed run per data set first: a freshly cloned data set starts
+	// with a cold page cache, and the first sync of a 1M-post clone took
+	// three times as long as the third.
+	for _, env := range envs {
+		took, _, err := fullSync(env)
+		if err != nil {
+			return res, err
+		}
+		env.log.InfoContext(ctx, "bench: scale warm-up (not timed)", slog.String("scale", env.Scale.Name), slog.Duration("took", took.Round(time.Millisecond)))
+		if err := checkScale(ctx, env); err != nil {
+			return res, fmt.Errorf("bench: scale %s: %w", env.Scale.Name, err)
+		}
+	}
 	for run := range runs {
 		res.Loads = append(res.Loads, LoadAvg())
 		for i, env := range envs {
-			if _, err := env.Pool.Exec(ctx, "TRUNCATE tv_post"); err != nil {
-				return res, fmt.Errorf("bench: scale %s: truncate tv_post: %w", env.Scale.Name, err)
+			took, rss, err := fullSync(env)
+			if err != nil {
+				return res, err
 			}
-			var took time.Duration
 			if bin != "" {
-				rss, d, err := fullSyncChild(ctx, env, bin)
-				if err != nil {
-					return res, err
-				}
-				took = d
 				res.Points[i].RSS = append(res.Points[i].RSS, rss)
-			} else {
-				start := time.Now()
-				if _, err := env.Engine.FullSync(ctx, tvsync.EntityPost, tvsync.FullOptions{}); err != nil {
-					return res, fmt.Errorf("bench: scale %s: full sync: %w", env.Scale.Name, err)
-				}
-				took = time.Since(start)
 			}
 			times[i] = append(times[i], took)
 			env.log.InfoContext(ctx, "bench: scale", slog.String("scale", env.Scale.Name), slog.Int("run", run+1),
 				slog.Duration("took", took.Round(time.Millisecond)), slog.String("load", res.Loads[run].String()))
-			if run == 0 {
-				if err := checkScale(ctx, env); err != nil {
-					return res, fmt.Errorf("bench: scale %s: %w", env.Scale.Name, err)
-				}
-			}
 		}
 	}
 	for i := range envs {
