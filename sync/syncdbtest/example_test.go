@@ -8,9 +8,9 @@ import (
 	"github.com/tvsync/tvsync/sync/syncdbtest"
 )
 
-// teamMigrations stands for a team's embedded goose migrations
-// (//go:embed *.sql in its migrations package).
-var teamMigrations embed.FS
+// migrations stands for a team's migrations package, whose FS embeds its
+// goose files (//go:embed *.sql).
+var migrations struct{ FS embed.FS }
 
 // Example is a team's package testing its own entities: its TestMain gives
 // the package one throwaway server and a template migrated with tvsync's
@@ -20,7 +20,7 @@ func Example() {
 	TestMain := func(m *testing.M) {
 		os.Exit(syncdbtest.Main(m, syncdbtest.Options{
 			Migrations: []syncdbtest.MigrationSet{
-				{Name: "widgets", FS: teamMigrations, VersionTable: "widget_migrations"},
+				{Name: "widgets", FS: migrations.FS, VersionTable: "widget_migrations"},
 			},
 		}))
 	}

@@ -1,0 +1,23 @@
+package syncmetrics_test
+
+import (
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tvsync/tvsync/sync"
+	"github.com/tvsync/tvsync/sync/syncmetrics"
+)
+
+// Example registers the collector, which is also the engine's Observer; a
+// second engine on the same pool reads the queue gauges, which breaks the
+// cycle between the two.
+func Example() {
+	var pool *pgxpool.Pool // the application's pool
+
+	queue := sync.New(pool, sync.Config{})
+	m := syncmetrics.New(syncmetrics.Options{Queue: queue, Entities: queue.Entities()}) // both optional
+	prometheus.MustRegister(m)
+	engine := sync.New(pool, sync.Config{Observer: m})
+
+	_ = engine
+}
