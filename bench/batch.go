@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tvsync/tvsync/blog"
 	tvsync "github.com/tvsync/tvsync/sync"
 )
 
@@ -56,7 +57,7 @@ var BatchVariants = []string{BatchEngine, BatchRawPgx, BatchPerRow}
 // SyncBatchEngine syncs the tv_post rows of ids through tvsync's public
 // API, without cascades.
 func SyncBatchEngine(ctx context.Context, engine *tvsync.Engine, ids []uuid.UUID) error {
-	_, err := engine.Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: tvsync.EntityPost, IDs: tvsync.UUIDKeys(ids)})
+	_, err := engine.Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: blog.EntityPost, IDs: tvsync.UUIDKeys(ids)})
 	if err != nil {
 		return fmt.Errorf("engine sync of %d posts: %w", len(ids), err)
 	}

@@ -34,6 +34,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tvsync/tvsync/blog"
 	"github.com/tvsync/tvsync/internal/pgserver"
 	"github.com/tvsync/tvsync/internal/seed"
 	"github.com/tvsync/tvsync/repository"
@@ -279,7 +280,7 @@ func Setup(ctx context.Context, opts Options) (env *Env, err error) {
 		return env, err
 	}
 	env.URL, env.Pool = main.URL, main.Pool
-	env.Engine = tvsync.New(env.Pool, tvsync.Config{Logger: logger, SlowThreshold: -1})
+	env.Engine = blog.MustNewEngine(env.Pool, tvsync.Config{Logger: logger, SlowThreshold: -1})
 	env.Repo = repository.New(env.Pool, env.Engine, repository.Options{Logger: logger})
 	if env.HotPosts, err = hotPosts(ctx, env.Pool); err != nil {
 		return env, err
@@ -294,7 +295,7 @@ func Setup(ctx context.Context, opts Options) (env *Env, err error) {
 		if env.Write, err = env.clone(ctx, tmpl, name+"_write", "clone the data set for the write measurements"); err != nil {
 			return env, err
 		}
-		env.Write.Engine = tvsync.New(env.Write.Pool, tvsync.Config{Logger: logger, SlowThreshold: -1})
+		env.Write.Engine = blog.MustNewEngine(env.Write.Pool, tvsync.Config{Logger: logger, SlowThreshold: -1})
 	}
 	return env, nil
 }
@@ -392,7 +393,7 @@ func (env *Env) Networked(ctx context.Context, delay time.Duration) (_ *Env, err
 	}
 	view.closers = append(view.closers, main.Pool.Close)
 	view.Pool = main.Pool
-	view.Engine = tvsync.New(view.Pool, tvsync.Config{Logger: env.log, SlowThreshold: -1})
+	view.Engine = blog.MustNewEngine(view.Pool, tvsync.Config{Logger: env.log, SlowThreshold: -1})
 	view.Repo = repository.New(view.Pool, view.Engine, repository.Options{Logger: env.log})
 	if env.Write != nil {
 		var w *DB
@@ -400,7 +401,7 @@ func (env *Env) Networked(ctx context.Context, delay time.Duration) (_ *Env, err
 			return nil, err
 		}
 		view.closers = append(view.closers, w.Pool.Close)
-		w.Engine = tvsync.New(w.Pool, tvsync.Config{Logger: env.log, SlowThreshold: -1})
+		w.Engine = blog.MustNewEngine(w.Pool, tvsync.Config{Logger: env.log, SlowThreshold: -1})
 		view.Write = w
 	}
 	// The view's pools are closed by its closers, not by the Pool/Write

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tvsync/tvsync/blog"
 	tvsync "github.com/tvsync/tvsync/sync"
 )
 
@@ -103,7 +104,7 @@ func RebuildFull(ctx context.Context, env *Env, variant, state string) error {
 	var err error
 	switch variant {
 	case FullEngine:
-		_, err = env.Engine.FullSync(ctx, tvsync.EntityPost, tvsync.FullOptions{})
+		_, err = env.Engine.FullSync(ctx, blog.EntityPost, tvsync.FullOptions{})
 	case FullInsertSelect:
 		_, err = env.Pool.Exec(ctx, insertSelectFull)
 	case FullMatview:

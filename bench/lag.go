@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/tvsync/tvsync/blog"
 	"github.com/tvsync/tvsync/repository"
 	tvsync "github.com/tvsync/tvsync/sync"
 )
@@ -218,7 +219,7 @@ func MeasureLagRun(ctx context.Context, env *Env, rate float64, dur time.Duratio
 	if err != nil {
 		return res, err
 	}
-	workerEngine := tvsync.New(workerDB.Pool, tvsync.Config{Logger: env.log, SlowThreshold: -1})
+	workerEngine := blog.MustNewEngine(workerDB.Pool, tvsync.Config{Logger: env.log, SlowThreshold: -1})
 
 	wctx, stopWorkers := context.WithCancel(ctx)
 	var wg gosync.WaitGroup
@@ -235,7 +236,7 @@ func MeasureLagRun(ctx context.Context, env *Env, rate float64, dur time.Duratio
 
 	env.log.InfoContext(ctx, "bench: deferred lag run", slog.Int("writes", n), slog.Float64("per_second", rate),
 		slog.Int("workers", workers), slog.String("load", res.Load.String()))
-	deferredEngine := tvsync.New(deferredDB.Pool, tvsync.Config{Logger: env.log, SlowThreshold: -1})
+	deferredEngine := blog.MustNewEngine(deferredDB.Pool, tvsync.Config{Logger: env.log, SlowThreshold: -1})
 	repo := repository.New(deferredDB.Pool, deferredEngine, repository.Options{Sync: repository.SyncDeferred})
 	commitLat := make([]time.Duration, n)
 	committed := make([]time.Time, n)

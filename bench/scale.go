@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/tvsync/tvsync/blog"
 	tvsync "github.com/tvsync/tvsync/sync"
 )
 
@@ -90,7 +91,7 @@ func MeasureScale(ctx context.Context, envs []*Env, runs int, bin string) (Scale
 			return took, rss, err
 		}
 		start := time.Now()
-		if _, err := env.Engine.FullSync(ctx, tvsync.EntityPost, tvsync.FullOptions{}); err != nil {
+		if _, err := env.Engine.FullSync(ctx, blog.EntityPost, tvsync.FullOptions{}); err != nil {
 			return 0, 0, fmt.Errorf("bench: scale %s: full sync: %w", env.Scale.Name, err)
 		}
 		return time.Since(start), 0, nil

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tvsync/tvsync/blog"
 	"github.com/tvsync/tvsync/internal/migrate"
 	"github.com/tvsync/tvsync/internal/seed"
 	"github.com/tvsync/tvsync/migrations"
@@ -214,8 +215,8 @@ func (env *Env) buildTemplate(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	engine := tvsync.New(d.Pool, tvsync.Config{Logger: env.log, SlowThreshold: -1})
-	for _, entity := range []string{tvsync.EntityUser, tvsync.EntityPost, tvsync.EntityComment} {
+	engine := blog.MustNewEngine(d.Pool, tvsync.Config{Logger: env.log, SlowThreshold: -1})
+	for _, entity := range []string{blog.EntityUser, blog.EntityPost, blog.EntityComment} {
 		err := step("initial full sync of tv_"+entity, func() error {
 			if _, err := engine.FullSync(ctx, entity, tvsync.FullOptions{}); err != nil {
 				return fmt.Errorf("bench: initial full sync of %s: %w", entity, err)

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tvsync/tvsync/blog"
 	"github.com/tvsync/tvsync/repository"
 	tvsync "github.com/tvsync/tvsync/sync"
 )
@@ -182,7 +183,7 @@ func (w *Writer) Write(ctx context.Context, v string, cs []NewComment) (WriteTim
 			if t.CommentIDs, err = InsertComments(ctx, uow.Tx(), cs); err != nil {
 				return err
 			}
-			uow.Record(tvsync.Change{Entity: tvsync.EntityPost, IDs: tvsync.UUIDKeys(postsOf(cs))})
+			uow.Record(tvsync.Change{Entity: blog.EntityPost, IDs: tvsync.UUIDKeys(postsOf(cs))})
 			return nil
 		})
 	case WriteAddComment:
@@ -224,9 +225,9 @@ func (w *Writer) Undo(ctx context.Context, cs []NewComment, commentIDs []uuid.UU
 		authors[i] = c.AuthorID
 	}
 	_, err := w.db.Engine.Sync(tvsync.WithoutSyncLog(ctx), tvsync.ModeRepair,
-		tvsync.Change{Entity: tvsync.EntityComment, IDs: tvsync.UUIDKeys(commentIDs)},
-		tvsync.Change{Entity: tvsync.EntityPost, IDs: tvsync.UUIDKeys(postsOf(cs))},
-		tvsync.Change{Entity: tvsync.EntityUser, IDs: tvsync.UUIDKeys(authors)})
+		tvsync.Change{Entity: blog.EntityComment, IDs: tvsync.UUIDKeys(commentIDs)},
+		tvsync.Change{Entity: blog.EntityPost, IDs: tvsync.UUIDKeys(postsOf(cs))},
+		tvsync.Change{Entity: blog.EntityUser, IDs: tvsync.UUIDKeys(authors)})
 	if err != nil {
 		return fmt.Errorf("undo: re-sync: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tvsync/tvsync/blog"
 	"github.com/tvsync/tvsync/repository"
 	"github.com/tvsync/tvsync/sync"
 )
@@ -21,7 +22,7 @@ func Example() {
 	var postID, userID uuid.UUID // a post and a user that exist
 
 	pool, _ := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
-	engine := sync.New(pool, sync.Config{Logger: slog.Default()})
+	engine, _ := blog.NewEngine(pool, sync.Config{Logger: slog.Default()})
 	repo := repository.New(pool, engine, repository.Options{})
 
 	err := repo.InTx(ctx, func(uow *repository.UnitOfWork) error {

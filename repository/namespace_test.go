@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tvsync/tvsync/blog"
 	"github.com/tvsync/tvsync/internal/expect"
 	"github.com/tvsync/tvsync/internal/migrate"
 	"github.com/tvsync/tvsync/internal/testdb"
@@ -77,7 +78,7 @@ func applicationState(t *testing.T, pool *pgxpool.Pool) []string {
 func exercise(t *testing.T, pool, owner *pgxpool.Pool) {
 	t.Helper()
 	ctx := context.Background()
-	engine := tvsync.New(pool, tvsync.Config{})
+	engine := blog.MustNewEngine(pool, tvsync.Config{})
 	var posts []uuid.UUID
 	for _, mode := range []repository.SyncMode{repository.SyncAfterCommit, repository.SyncInline, repository.SyncDeferred} {
 		repo := repository.New(pool, engine, repository.Options{Sync: mode})
@@ -260,7 +261,7 @@ func TestGrants_AppRoleWithExactlyTheDocumentedGrants(t *testing.T) {
 	_, err := app.Exec(ctx, "SELECT count(*) FROM tvsync.sync_log")
 	assert.ErrorContains(t, err, "permission denied", "stats is an operator's command")
 
-	engine := tvsync.New(app, tvsync.Config{})
+	engine := blog.MustNewEngine(app, tvsync.Config{})
 	write := func() error {
 		for _, mode := range []repository.SyncMode{repository.SyncAfterCommit, repository.SyncInline, repository.SyncDeferred} {
 			repo := repository.New(app, engine, repository.Options{Sync: mode})

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tvsync/tvsync/blog"
 	"github.com/tvsync/tvsync/internal/testdb"
 	"github.com/tvsync/tvsync/repository"
 	tvsync "github.com/tvsync/tvsync/sync"
@@ -45,7 +46,7 @@ func TestInTx_NeverNeedsASecondConnection(t *testing.T) {
 				t.Parallel()
 				url := testdb.URL(t)
 				pool := poolOf(t, url, conns)
-				engine := tvsync.New(pool, tvsync.Config{})
+				engine := blog.MustNewEngine(pool, tvsync.Config{})
 				repo := repository.New(pool, engine, repository.Options{Sync: mode})
 				// A hang must fail the test, not block the suite.
 				ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -104,7 +105,7 @@ func TestInTx_NeverNeedsASecondConnection(t *testing.T) {
 				if mode == repository.SyncDeferred {
 					// The worker is another process in production: give it a pool of its own.
 					wpool := poolOf(t, url, 2)
-					w := tvsync.NewWorker(tvsync.New(wpool, tvsync.Config{}), wpool, tvsync.WorkerConfig{})
+					w := tvsync.NewWorker(blog.MustNewEngine(wpool, tvsync.Config{}), wpool, tvsync.WorkerConfig{})
 					_, err := w.Drain(ctx)
 					require.NoError(t, err)
 				}

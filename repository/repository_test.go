@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tvsync/tvsync/blog"
 	"github.com/tvsync/tvsync/internal/expect"
 	"github.com/tvsync/tvsync/internal/testdb"
 	"github.com/tvsync/tvsync/repository"
@@ -31,7 +32,7 @@ type bundle struct {
 func setup(t *testing.T, mode repository.SyncMode) bundle {
 	t.Helper()
 	pool := testdb.New(t)
-	engine := tvsync.New(pool, tvsync.Config{})
+	engine := blog.MustNewEngine(pool, tvsync.Config{})
 	return bundle{pool: pool, engine: engine, repo: repository.New(pool, engine, repository.Options{Sync: mode})}
 }
 
@@ -100,9 +101,9 @@ func TestSync_BatchOfPostsInOneCall(t *testing.T) {
 	}
 	require.NoError(t, rows.Err())
 
-	report, err := b.engine.SyncPost(ctx, ids, tvsync.ModeIncremental)
+	report, err := blog.Syncer{Syncer: b.engine}.SyncPost(ctx, ids, tvsync.ModeIncremental)
 	require.NoError(t, err)
-	res := report.For(tvsync.EntityPost)
+	res := report.For(blog.EntityPost)
 	assert.Equal(t, 50, res.Requested)
 	assert.Equal(t, 50, res.Upserted)
 	assert.Zero(t, res.Unchanged)
@@ -184,10 +185,10 @@ func TestUnitOfWork_ViewCountAndNoOpSyncWriteNothing(t *testing.T) {
 		assert.Empty(t, uow.Changes(), "a view count change records no sync")
 		return err
 	}))
-	report, err := b.engine.SyncPost(ctx, []uuid.UUID{postID}, tvsync.ModeIncremental)
+	report, err := blog.Syncer{Syncer: b.engine}.SyncPost(ctx, []uuid.UUID{postID}, tvsync.ModeIncremental)
 	require.NoError(t, err)
-	assert.Equal(t, 0, report.For(tvsync.EntityPost).Upserted)
-	assert.Equal(t, 1, report.For(tvsync.EntityPost).Unchanged)
+	assert.Equal(t, 0, report.For(blog.EntityPost).Upserted)
+	assert.Equal(t, 1, report.For(blog.EntityPost).Unchanged)
 
 	var after time.Time
 	var afterData []byte
@@ -304,9 +305,9 @@ func TestFullSync_RebuildsTruncatedView(t *testing.T) {
 	require.NoError(t, err)
 
 	var progress []int
-	report, err := b.engine.FullSync(ctx, tvsync.EntityPost, tvsync.FullOptions{ChunkSize: 7, Workers: 2, Progress: func(done int) { progress = append(progress, done) }})
+	report, err := b.engine.FullSync(ctx, blog.EntityPost, tvsync.FullOptions{ChunkSize: 7, Workers: 2, Progress: func(done int) { progress = append(progress, done) }})
 	require.NoError(t, err)
-	res := report.For(tvsync.EntityPost)
+	res := report.For(blog.EntityPost)
 	assert.Equal(t, 30, res.Requested)
 	assert.Equal(t, 30, res.Upserted)
 	assert.Equal(t, 1, res.Deleted)
@@ -331,9 +332,9 @@ func TestSync_UnknownIDsAreCountedNotErrors(t *testing.T) {
 	// One of them has a stale tv_ row: sync removes it.
 	_, err := b.pool.Exec(ctx, `INSERT INTO tv_post (id, data) VALUES ($1, '{"title":"ghost"}')`, unknown[0])
 	require.NoError(t, err)
-	report, err := b.engine.SyncPost(ctx, append(unknown, unknown[1]), tvsync.ModeIncremental)
+	report, err := blog.Syncer{Syncer: b.engine}.SyncPost(ctx, append(unknown, unknown[1]), tvsync.ModeIncremental)
 	require.NoError(t, err)
-	res := report.For(tvsync.EntityPost)
+	res := report.For(blog.EntityPost)
 	assert.Equal(t, 3, res.Requested, "duplicates removed")
 	assert.Equal(t, 3, res.Missing)
 	assert.Equal(t, 1, res.Deleted)
@@ -344,13 +345,13 @@ func TestSync_UnknownIDsAreCountedNotErrors(t *testing.T) {
 	assert.Zero(t, n)
 
 	// Empty input is a no-op; bad input is a clear error.
-	report, err = b.engine.SyncPost(ctx, nil, tvsync.ModeIncremental)
+	report, err = blog.Syncer{Syncer: b.engine}.SyncPost(ctx, nil, tvsync.ModeIncremental)
 	require.NoError(t, err)
 	assert.Empty(t, report.Results)
 	_, err = b.engine.Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: "postz", IDs: tvsync.UUIDKeys(unknown)})
 	assert.ErrorIs(t, err, tvsync.ErrUnknownEntity)
 	assert.ErrorContains(t, err, `"postz"`)
-	_, err = b.engine.SyncPost(ctx, unknown, tvsync.Mode("sometimes"))
+	_, err = blog.Syncer{Syncer: b.engine}.SyncPost(ctx, unknown, tvsync.Mode("sometimes"))
 	assert.ErrorIs(t, err, tvsync.ErrInvalidMode)
 }
 
@@ -374,13 +375,13 @@ func TestSync_IsolatesFailingIDs(t *testing.T) {
 	_, err := b.pool.Exec(ctx, `ALTER TABLE tv_post ADD CONSTRAINT no_poison CHECK (data->>'title' <> 'poison')`)
 	require.NoError(t, err)
 
-	report, err := b.engine.SyncPost(ctx, ids, tvsync.ModeIncremental)
+	report, err := blog.Syncer{Syncer: b.engine}.SyncPost(ctx, ids, tvsync.ModeIncremental)
 	var failed *tvsync.FailedError
 	require.ErrorAs(t, err, &failed)
 	assert.ErrorIs(t, err, tvsync.ErrSyncFailed)
-	assert.Equal(t, map[string][]tvsync.ID{tvsync.EntityPost: {tvsync.UUIDKey(ids[6])}}, failed.IDs)
+	assert.Equal(t, map[string][]tvsync.ID{blog.EntityPost: {tvsync.UUIDKey(ids[6])}}, failed.IDs)
 	assert.ErrorContains(t, err, ids[6].String())
-	res := report.For(tvsync.EntityPost)
+	res := report.For(blog.EntityPost)
 	assert.Equal(t, 9, res.Upserted)
 	assert.Equal(t, 1, res.Failed)
 	var n int

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tvsync/tvsync/blog"
 	"github.com/tvsync/tvsync/db"
 	tvsync "github.com/tvsync/tvsync/sync"
 )
@@ -107,7 +108,7 @@ func (u *UnitOfWork) CreateUser(ctx context.Context, username, fullName string) 
 	if err != nil {
 		return uuid.Nil, fmt.Errorf("create user: %w", translate(err, "user", username))
 	}
-	u.record(tvsync.EntityUser, false, id)
+	u.record(blog.EntityUser, false, id)
 	return id, nil
 }
 
@@ -127,7 +128,7 @@ func (u *UnitOfWork) RenameUser(ctx context.Context, id uuid.UUID, username, ful
 	if n == 0 {
 		return fmt.Errorf("rename user: user %s: %w", id, ErrNotFound)
 	}
-	u.record(tvsync.EntityUser, true, id)
+	u.record(blog.EntityUser, true, id)
 	return nil
 }
 
@@ -151,7 +152,7 @@ func (u *UnitOfWork) DeleteUser(ctx context.Context, id uuid.UUID) error {
 	if err := u.q().PostLockByAuthorForDelete(ctx, u.tx, id); err != nil {
 		return fmt.Errorf("delete user: lock their posts: %w", translate(err, "user", id))
 	}
-	affected, err := u.repo.engine.Expand(ctx, u.tx, tvsync.Change{Entity: tvsync.EntityUser, IDs: []tvsync.ID{tvsync.UUIDKey(id)}})
+	affected, err := u.repo.engine.Expand(ctx, u.tx, tvsync.Change{Entity: blog.EntityUser, IDs: []tvsync.ID{tvsync.UUIDKey(id)}})
 	if err != nil {
 		return fmt.Errorf("delete user %s: %w", id, err)
 	}
@@ -178,8 +179,8 @@ func (u *UnitOfWork) DeleteUser(ctx context.Context, id uuid.UUID) error {
 		return fmt.Errorf("delete user: user %s: %w", id, ErrNotFound)
 	}
 	u.Record(affected...)
-	u.record(tvsync.EntityUser, false, commenterIDs...)
-	u.record(tvsync.EntityPost, false, likedIDs...)
+	u.record(blog.EntityUser, false, commenterIDs...)
+	u.record(blog.EntityPost, false, likedIDs...)
 	return nil
 }
 
@@ -196,8 +197,8 @@ func (u *UnitOfWork) CreatePost(ctx context.Context, authorID uuid.UUID, title, 
 	if err != nil {
 		return uuid.Nil, fmt.Errorf("create post: %w", translate(err, "author", authorID))
 	}
-	u.record(tvsync.EntityPost, false, id)
-	u.record(tvsync.EntityUser, false, authorID)
+	u.record(blog.EntityPost, false, id)
+	u.record(blog.EntityUser, false, authorID)
 	return id, nil
 }
 
@@ -213,7 +214,7 @@ func (u *UnitOfWork) UpdatePost(ctx context.Context, id uuid.UUID, title, conten
 	if _, err := u.q().PostUpdate(ctx, u.tx, db.PostUpdateParams{ID: id, Title: title, Content: content}); err != nil {
 		return fmt.Errorf("update post: %w", translate(err, "post", id))
 	}
-	u.record(tvsync.EntityPost, true, id)
+	u.record(blog.EntityPost, true, id)
 	return nil
 }
 
@@ -222,7 +223,7 @@ func (u *UnitOfWork) PublishPost(ctx context.Context, id uuid.UUID, published bo
 	if _, err := u.q().PostPublish(ctx, u.tx, db.PostPublishParams{ID: id, Published: published}); err != nil {
 		return fmt.Errorf("publish post: %w", translate(err, "post", id))
 	}
-	u.record(tvsync.EntityPost, false, id)
+	u.record(blog.EntityPost, false, id)
 	return nil
 }
 
@@ -271,10 +272,10 @@ func (u *UnitOfWork) DeletePost(ctx context.Context, id uuid.UUID) error {
 	if err != nil {
 		return fmt.Errorf("delete post: %w", translate(err, "post", id))
 	}
-	u.record(tvsync.EntityPost, false, id)
-	u.record(tvsync.EntityComment, false, commentIDs...)
-	u.record(tvsync.EntityUser, false, authorID)
-	u.record(tvsync.EntityUser, false, commenterIDs...)
+	u.record(blog.EntityPost, false, id)
+	u.record(blog.EntityComment, false, commentIDs...)
+	u.record(blog.EntityUser, false, authorID)
+	u.record(blog.EntityUser, false, commenterIDs...)
 	return nil
 }
 
@@ -292,9 +293,9 @@ func (u *UnitOfWork) AddComment(ctx context.Context, postID, authorID uuid.UUID,
 	if err != nil {
 		return uuid.Nil, fmt.Errorf("add comment: %w", translate(err, "post", postID))
 	}
-	u.record(tvsync.EntityComment, false, id)
-	u.record(tvsync.EntityPost, false, postID)
-	u.record(tvsync.EntityUser, false, authorID)
+	u.record(blog.EntityComment, false, id)
+	u.record(blog.EntityPost, false, postID)
+	u.record(blog.EntityUser, false, authorID)
 	return id, nil
 }
 
@@ -305,9 +306,9 @@ func (u *UnitOfWork) DeleteComment(ctx context.Context, id uuid.UUID) error {
 	if err != nil {
 		return fmt.Errorf("delete comment: %w", translate(err, "comment", id))
 	}
-	u.record(tvsync.EntityComment, false, id)
-	u.record(tvsync.EntityPost, false, row.PostID)
-	u.record(tvsync.EntityUser, false, row.AuthorID)
+	u.record(blog.EntityComment, false, id)
+	u.record(blog.EntityPost, false, row.PostID)
+	u.record(blog.EntityUser, false, row.AuthorID)
 	return nil
 }
 
@@ -319,7 +320,7 @@ func (u *UnitOfWork) LikePost(ctx context.Context, postID, userID uuid.UUID) err
 		return fmt.Errorf("like post: %w", translate(err, "post", postID))
 	}
 	if n > 0 {
-		u.record(tvsync.EntityPost, false, postID)
+		u.record(blog.EntityPost, false, postID)
 	}
 	return nil
 }
@@ -332,7 +333,7 @@ func (u *UnitOfWork) UnlikePost(ctx context.Context, postID, userID uuid.UUID) e
 		return fmt.Errorf("unlike post: %w", translate(err, "post", postID))
 	}
 	if n > 0 {
-		u.record(tvsync.EntityPost, false, postID)
+		u.record(blog.EntityPost, false, postID)
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tvsync/tvsync/blog"
 	"github.com/tvsync/tvsync/internal/expect"
 	"github.com/tvsync/tvsync/repository"
 	tvsync "github.com/tvsync/tvsync/sync"
@@ -53,7 +54,7 @@ func crashChild() int {
 	if os.Getenv(crashChildEnv) == "after-commit" {
 		mode = repository.SyncAfterCommit
 	}
-	repo := repository.New(pool, tvsync.New(pool, tvsync.Config{}), repository.Options{Sync: mode, AfterCommitGrace: 100 * time.Millisecond})
+	repo := repository.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), repository.Options{Sync: mode, AfterCommitGrace: 100 * time.Millisecond})
 	n, _ := strconv.Atoi(os.Getenv(crashWritesEnv))
 	for i := range n {
 		err := repo.InTx(ctx, func(uow *repository.UnitOfWork) error {
@@ -140,7 +141,7 @@ func TestCrash_KilledBeforeSyncLosesNothing(t *testing.T) {
 			require.NotEmpty(t, diff, "the crash left drift")
 			assert.Equal(t, 3*writes, countRows(t, pool, "SELECT count(*) FROM tvsync.sync_queue"), "but every change is queued")
 
-			engine := tvsync.New(pool, tvsync.Config{})
+			engine := blog.MustNewEngine(pool, tvsync.Config{})
 			w := tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{})
 			eventually(t, "a worker drained the queue", func() bool {
 				_, err := w.Drain(ctx)
@@ -165,7 +166,7 @@ func TestCrash_KilledBeforeSyncLosesNothing(t *testing.T) {
 func TestWorker_KilledBackendMidBatchIsRetried(t *testing.T) {
 	ctx := context.Background()
 	pool, gatedPool, url := twoPools(t)
-	engine := tvsync.New(pool, tvsync.Config{})
+	engine := blog.MustNewEngine(pool, tvsync.Config{})
 	repo := repository.New(pool, engine, repository.Options{Sync: repository.SyncDeferred})
 	var postIDs []uuid.UUID
 	for i := range 4 {
@@ -184,7 +185,7 @@ func TestWorker_KilledBackendMidBatchIsRetried(t *testing.T) {
 
 	g := installGate(t, pool, url)
 	g.close()
-	gatedWorker := tvsync.NewWorker(tvsync.New(gatedPool, tvsync.Config{}), gatedPool, tvsync.WorkerConfig{MaxBackoff: 50 * time.Millisecond})
+	gatedWorker := tvsync.NewWorker(blog.MustNewEngine(gatedPool, tvsync.Config{}), gatedPool, tvsync.WorkerConfig{MaxBackoff: 50 * time.Millisecond})
 	done := make(chan error, 1)
 	go func() {
 		_, err := gatedWorker.DrainOnce(ctx)

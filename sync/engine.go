@@ -109,7 +109,7 @@ type DeleteResult struct {
 // method with the pipeline as its connection) and return a function that reads
 // its result after the pipeline has been sent; ReadOne and ReadMany adapt
 // sqlc's batch results, UUIDs and Int64s convert the ids (see the package
-// example and BlogEntities).
+// example and the blog package's Entities).
 //
 // Every id the engine passes is of the entity's Key kind, and every id a
 // statement returns must be too (of the cascade target's kind, for a Lookup).

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tvsync/tvsync/blog"
 	"github.com/tvsync/tvsync/internal/expect"
 	"github.com/tvsync/tvsync/internal/seed"
 	"github.com/tvsync/tvsync/internal/testdb"
@@ -22,7 +23,7 @@ func TestSync_HundredThousandIDsAreChunked(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool := testdb.New(t)
-	engine := tvsync.New(pool, tvsync.Config{})
+	engine := blog.MustNewEngine(pool, tvsync.Config{})
 	_, err := pool.Exec(ctx, `
 		INSERT INTO tb_user (username) VALUES ('chunky');
 		INSERT INTO tb_post (author_id, title) SELECT (SELECT id FROM tb_user), 'p' || g FROM generate_series(1, 300) g`)
@@ -36,9 +37,9 @@ func TestSync_HundredThousandIDsAreChunked(t *testing.T) {
 		ids = append(ids, uuid.New())
 	}
 
-	report, err := engine.Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: tvsync.EntityPost, IDs: tvsync.UUIDKeys(ids)})
+	report, err := engine.Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: blog.EntityPost, IDs: tvsync.UUIDKeys(ids)})
 	require.NoError(t, err)
-	res := report.For(tvsync.EntityPost)
+	res := report.For(blog.EntityPost)
 	assert.Equal(t, 100_000, res.Requested)
 	assert.Equal(t, 300, res.Upserted)
 	assert.Equal(t, 100_000-300, res.Missing)
@@ -49,7 +50,7 @@ func TestSync_HundredThousandIDsAreChunked(t *testing.T) {
 func TestSync_CancelledContextRollsBackCleanly(t *testing.T) {
 	ctx := context.Background()
 	pool, gatedPool, url := twoPools(t)
-	repo := repository.New(pool, tvsync.New(pool, tvsync.Config{}), repository.Options{})
+	repo := repository.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), repository.Options{})
 	var postID uuid.UUID
 	require.NoError(t, repo.InTx(ctx, func(uow *repository.UnitOfWork) error {
 		u, err := uow.CreateUser(ctx, "cancel", "")
@@ -64,11 +65,11 @@ func TestSync_CancelledContextRollsBackCleanly(t *testing.T) {
 	g := installGate(t, pool, url)
 	g.close()
 
-	gated := tvsync.New(gatedPool, tvsync.Config{})
+	gated := blog.MustNewEngine(gatedPool, tvsync.Config{})
 	cctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
-		_, err := gated.SyncPost(cctx, []uuid.UUID{postID}, tvsync.ModeIncremental)
+		_, err := blog.Syncer{Syncer: gated}.SyncPost(cctx, []uuid.UUID{postID}, tvsync.ModeIncremental)
 		done <- err
 	}()
 	eventually(t, "the sync is inside its read", func() bool { return g.waiting(true) == 1 })
@@ -81,7 +82,7 @@ func TestSync_CancelledContextRollsBackCleanly(t *testing.T) {
 	eventually(t, "its advisory locks are released", func() bool {
 		return countRows(t, pool, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid <> 424242") == 0
 	})
-	_, err = gated.SyncPost(ctx, []uuid.UUID{postID}, tvsync.ModeIncremental)
+	_, err = blog.Syncer{Syncer: gated}.SyncPost(ctx, []uuid.UUID{postID}, tvsync.ModeIncremental)
 	require.NoError(t, err, "the engine and its pool are usable after the cancellation")
 	assert.Equal(t, "after", postDoc(t, pool, postID)["title"])
 }
@@ -89,7 +90,7 @@ func TestSync_CancelledContextRollsBackCleanly(t *testing.T) {
 func TestWorker_StopFinishesTheBatchInHand(t *testing.T) {
 	ctx := context.Background()
 	pool, gatedPool, url := twoPools(t)
-	repo := repository.New(pool, tvsync.New(pool, tvsync.Config{}), repository.Options{Sync: repository.SyncDeferred})
+	repo := repository.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), repository.Options{Sync: repository.SyncDeferred})
 	for i := range 6 {
 		require.NoError(t, repo.InTx(ctx, func(uow *repository.UnitOfWork) error {
 			u, err := uow.CreateUser(ctx, fmt.Sprintf("stop_%d", i), "")
@@ -105,7 +106,7 @@ func TestWorker_StopFinishesTheBatchInHand(t *testing.T) {
 	g.close()
 
 	// Batches of 4 rows: the worker is stopped while its first batch is inside the sync.
-	w := tvsync.NewWorker(tvsync.New(gatedPool, tvsync.Config{}), gatedPool, tvsync.WorkerConfig{BatchSize: 4})
+	w := tvsync.NewWorker(blog.MustNewEngine(gatedPool, tvsync.Config{}), gatedPool, tvsync.WorkerConfig{BatchSize: 4})
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- w.Run(runCtx) }()
@@ -117,7 +118,7 @@ func TestWorker_StopFinishesTheBatchInHand(t *testing.T) {
 
 	assert.Equal(t, 8, countRows(t, pool, "SELECT count(*) FROM tvsync.sync_queue"), "the batch in hand was finished and removed, the rest kept")
 	assert.Zero(t, countRows(t, pool, "SELECT count(*) FROM tvsync.sync_queue WHERE attempts > 0"), "no attempt failed")
-	_, err := tvsync.NewWorker(tvsync.New(pool, tvsync.Config{}), pool, tvsync.WorkerConfig{}).Drain(ctx)
+	_, err := tvsync.NewWorker(blog.MustNewEngine(pool, tvsync.Config{}), pool, tvsync.WorkerConfig{}).Drain(ctx)
 	require.NoError(t, err)
 	diff, err := expect.Check(ctx, pool)
 	require.NoError(t, err)
@@ -127,7 +128,7 @@ func TestWorker_StopFinishesTheBatchInHand(t *testing.T) {
 func TestWorker_WakesOnNotifyWithoutPolling(t *testing.T) {
 	ctx := context.Background()
 	pool := testdb.New(t)
-	engine := tvsync.New(pool, tvsync.Config{})
+	engine := blog.MustNewEngine(pool, tvsync.Config{})
 	repo := repository.New(pool, engine, repository.Options{Sync: repository.SyncDeferred})
 	// Polling once an hour: only LISTEN/NOTIFY can wake this worker in time.
 	w := tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{PollInterval: time.Hour})
@@ -154,7 +155,7 @@ func TestWorker_WakesOnNotifyWithoutPolling(t *testing.T) {
 func TestWorker_PoisonItemIsParkedDeadThenRetried(t *testing.T) {
 	ctx := context.Background()
 	pool := testdb.New(t)
-	engine := tvsync.New(pool, tvsync.Config{})
+	engine := blog.MustNewEngine(pool, tvsync.Config{})
 	repo := repository.New(pool, engine, repository.Options{Sync: repository.SyncDeferred})
 	_, err := pool.Exec(ctx, `ALTER TABLE tv_post ADD CONSTRAINT no_poison CHECK (data->>'title' <> 'poison')`)
 	require.NoError(t, err)
@@ -176,7 +177,7 @@ func TestWorker_PoisonItemIsParkedDeadThenRetried(t *testing.T) {
 		var failed *tvsync.FailedError
 		if err != nil {
 			require.ErrorAs(t, err, &failed, "only the poison id fails")
-			assert.Equal(t, []tvsync.ID{tvsync.UUIDKey(poisonID)}, failed.IDs[tvsync.EntityPost])
+			assert.Equal(t, []tvsync.ID{tvsync.UUIDKey(poisonID)}, failed.IDs[blog.EntityPost])
 		}
 		st, serr := engine.QueueStats(ctx)
 		require.NoError(t, serr)
@@ -231,7 +232,7 @@ func TestSync_EveryRefreshPlanBuildsTheSameDocuments(t *testing.T) {
 	}{{"per-id lookups", -1, false}, {"wide aggregation", 1, false}, {"keyset ranges", 0, true}} {
 		_, err := pool.Exec(ctx, "TRUNCATE tv_post, tv_user, tv_comment")
 		require.NoError(t, err)
-		engine := tvsync.New(pool, tvsync.Config{WideThreshold: plan.threshold})
+		engine := blog.MustNewEngine(pool, tvsync.Config{WideThreshold: plan.threshold})
 		for _, entity := range engine.Entities() {
 			if plan.full {
 				_, err = engine.FullSync(ctx, entity, tvsync.FullOptions{ChunkSize: 120})
@@ -243,7 +244,7 @@ func TestSync_EveryRefreshPlanBuildsTheSameDocuments(t *testing.T) {
 		diff, err := expect.Check(ctx, pool)
 		require.NoError(t, err)
 		assert.Empty(t, diff, plan.name)
-		res, err := engine.Verify(ctx, tvsync.EntityPost, tvsync.VerifyOptions{})
+		res, err := engine.Verify(ctx, blog.EntityPost, tvsync.VerifyOptions{})
 		require.NoError(t, err)
 		assert.Zero(t, res.Drifted(), plan.name)
 		assert.Equal(t, 300, res.Checked)
@@ -275,12 +276,12 @@ func TestSync_ProgramLimitExceededIsIsolated(t *testing.T) {
 		ids = append(ids, id)
 	}
 
-	report, err := tvsync.New(pool, tvsync.Config{}).Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: tvsync.EntityUser, IDs: tvsync.UUIDKeys(ids)})
+	report, err := blog.MustNewEngine(pool, tvsync.Config{}).Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: blog.EntityUser, IDs: tvsync.UUIDKeys(ids)})
 	var failed *tvsync.FailedError
 	require.ErrorAs(t, err, &failed, "the batch is split, not failed as a whole")
-	assert.Equal(t, []tvsync.ID{tvsync.UUIDKey(ids[1])}, failed.IDs[tvsync.EntityUser])
-	assert.Equal(t, 1, report.For(tvsync.EntityUser).Failed)
-	assert.Equal(t, 3, report.For(tvsync.EntityUser).Upserted)
+	assert.Equal(t, []tvsync.ID{tvsync.UUIDKey(ids[1])}, failed.IDs[blog.EntityUser])
+	assert.Equal(t, 1, report.For(blog.EntityUser).Failed)
+	assert.Equal(t, 3, report.For(blog.EntityUser).Upserted)
 	assert.Equal(t, 3, countRows(t, pool, "SELECT count(*) FROM tv_user"))
 	assert.Zero(t, countRows(t, pool, "SELECT count(*) FROM tv_user WHERE data->>'username' = 'huge'"))
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tvsync/tvsync/blog"
 	"github.com/tvsync/tvsync/internal/expect"
 	"github.com/tvsync/tvsync/internal/seed"
 	"github.com/tvsync/tvsync/internal/testdb"
@@ -51,14 +52,14 @@ func hasZero(t *testing.T, ctx context.Context, pool *pgxpool.Pool, table string
 // that end a page on the zero id.
 func TestKeysetWalks_CoverTheAllZeroID(t *testing.T) {
 	t.Parallel()
-	byLists := tvsync.BlogEntities()
+	byLists := blog.Entities()
 	for i := range byLists {
 		byLists[i].RefreshRange, byLists[i].DeleteMissingRange = nil, nil
 	}
 	for _, v := range []struct {
 		name     string
 		entities []tvsync.Entity
-	}{{"by range", tvsync.BlogEntities()}, {"by id lists", byLists}} {
+	}{{"by range", blog.Entities()}, {"by id lists", byLists}} {
 		for _, chunk := range []int{1, 2, 1000} {
 			t.Run(fmt.Sprintf("%s/chunk=%d", v.name, chunk), func(t *testing.T) {
 				t.Parallel()
@@ -102,12 +103,12 @@ func TestKeysetWalks_CoverTheAllZeroID(t *testing.T) {
 				require.NoError(t, err)
 				got := verify()
 				zero := []tvsync.ID{tvsync.UUIDKey(uuid.Nil)}
-				assert.Equal(t, 1, got[tvsync.EntityPost].Missing, "verify finds the zero post missing")
-				assert.Equal(t, zero, got[tvsync.EntityPost].Samples[tvsync.DriftMissing])
-				assert.Equal(t, 1, got[tvsync.EntityUser].Stale, "verify finds the zero user stale")
-				assert.Equal(t, zero, got[tvsync.EntityUser].Samples[tvsync.DriftStale])
-				assert.Equal(t, 1, got[tvsync.EntityComment].Orphaned, "verify finds the zero comment orphaned")
-				assert.Equal(t, zero, got[tvsync.EntityComment].Samples[tvsync.DriftOrphaned])
+				assert.Equal(t, 1, got[blog.EntityPost].Missing, "verify finds the zero post missing")
+				assert.Equal(t, zero, got[blog.EntityPost].Samples[tvsync.DriftMissing])
+				assert.Equal(t, 1, got[blog.EntityUser].Stale, "verify finds the zero user stale")
+				assert.Equal(t, zero, got[blog.EntityUser].Samples[tvsync.DriftStale])
+				assert.Equal(t, 1, got[blog.EntityComment].Orphaned, "verify finds the zero comment orphaned")
+				assert.Equal(t, zero, got[blog.EntityComment].Samples[tvsync.DriftOrphaned])
 
 				full()
 				assert.True(t, hasZero(t, ctx, pool, "tv_post"), "full sync recreates the zero post")

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tvsync/tvsync/blog"
 	"github.com/tvsync/tvsync/internal/testdb"
 	tvsync "github.com/tvsync/tvsync/sync"
 )
@@ -124,7 +125,7 @@ func TestSyncLog_OneRowPerBatchWithItsCountsAndTheIsolatedFailure(t *testing.T) 
 	t.Parallel()
 	ctx := context.Background()
 	pool := testdb.New(t)
-	engine := tvsync.New(pool, tvsync.Config{})
+	engine := blog.MustNewEngine(pool, tvsync.Config{})
 	ids := observePosts(t, pool, "first", "second", "poison")
 	missing := uuid.New()
 	before := time.Now()
@@ -132,7 +133,7 @@ func TestSyncLog_OneRowPerBatchWithItsCountsAndTheIsolatedFailure(t *testing.T) 
 	// Four ids, one failing: the two halves are synced apart and the half
 	// with the poison is split again, so two batches commit (of 2 and 1 ids)
 	// and the poison is logged alone.
-	_, err := engine.Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: tvsync.EntityPost, IDs: tvsync.UUIDKeys(append(slices.Clone(ids), missing))})
+	_, err := engine.Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: blog.EntityPost, IDs: tvsync.UUIDKeys(append(slices.Clone(ids), missing))})
 	require.ErrorIs(t, err, tvsync.ErrSyncFailed)
 
 	rows := syncLogRows(t, pool)
@@ -165,7 +166,7 @@ func TestSyncLog_OneRowPerBatchWithItsCountsAndTheIsolatedFailure(t *testing.T) 
 	// deleted tv_ row, the poison failing again in a batch of its own.
 	_, err = pool.Exec(ctx, "DELETE FROM tb_post WHERE id = $1", ids[1])
 	require.NoError(t, err)
-	_, err = engine.Sync(ctx, tvsync.ModeRepair, tvsync.Change{Entity: tvsync.EntityPost, IDs: tvsync.UUIDKeys(append(slices.Clone(ids), missing))})
+	_, err = engine.Sync(ctx, tvsync.ModeRepair, tvsync.Change{Entity: blog.EntityPost, IDs: tvsync.UUIDKeys(append(slices.Clone(ids), missing))})
 	require.ErrorIs(t, err, tvsync.ErrSyncFailed)
 	var batches, requested, upserted, unchanged, deleted, failed int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE failed = 0), sum(requested), sum(upserted), sum(unchanged), sum(deleted), sum(failed)
@@ -187,12 +188,12 @@ func TestSyncLog_SwitchedOffWritesNoRowButObserversStillSeeTheSync(t *testing.T)
 			pool := testdb.New(t)
 			rec := &observeRecorder{}
 			tc.cfg.Observer = rec
-			engine := tvsync.New(pool, tc.cfg)
+			engine := blog.MustNewEngine(pool, tc.cfg)
 			ids := observePosts(t, pool, "kept", "poison")
 
-			report, err := engine.Sync(tc.ctx(context.Background()), tvsync.ModeIncremental, tvsync.Change{Entity: tvsync.EntityPost, IDs: tvsync.UUIDKeys(ids)})
+			report, err := engine.Sync(tc.ctx(context.Background()), tvsync.ModeIncremental, tvsync.Change{Entity: blog.EntityPost, IDs: tvsync.UUIDKeys(ids)})
 			require.ErrorIs(t, err, tvsync.ErrSyncFailed)
-			assert.Equal(t, 1, report.For(tvsync.EntityPost).Upserted)
+			assert.Equal(t, 1, report.For(blog.EntityPost).Upserted)
 			assert.Equal(t, 1, countOf(t, pool, "SELECT count(*) FROM tv_post"), "the sync itself happened")
 			assert.Equal(t, 1, rec.failed(), "the observer saw the isolated failure")
 			assert.Empty(t, syncLogRows(t, pool), "neither the committed batch nor the failure is logged")
@@ -202,7 +203,7 @@ func TestSyncLog_SwitchedOffWritesNoRowButObserversStillSeeTheSync(t *testing.T)
 	// made the difference above.
 	pool := testdb.New(t)
 	ids := observePosts(t, pool, "kept", "poison")
-	_, err := tvsync.New(pool, tvsync.Config{}).Sync(context.Background(), tvsync.ModeIncremental, tvsync.Change{Entity: tvsync.EntityPost, IDs: tvsync.UUIDKeys(ids)})
+	_, err := blog.MustNewEngine(pool, tvsync.Config{}).Sync(context.Background(), tvsync.ModeIncremental, tvsync.Change{Entity: blog.EntityPost, IDs: tvsync.UUIDKeys(ids)})
 	require.ErrorIs(t, err, tvsync.ErrSyncFailed)
 	assert.Len(t, syncLogRows(t, pool), 2)
 }
@@ -224,8 +225,8 @@ func TestLog_SlowSyncWarnsWithEntityAndBatchSize(t *testing.T) {
 	require.NoError(t, pool.QueryRow(ctx, `WITH p AS (INSERT INTO tb_post (author_id, title) SELECT $1, 'p' || g FROM generate_series(1, 3) g RETURNING id) SELECT array_agg(id) FROM p`, author).Scan(&ids))
 
 	h := newRecordHandler()
-	engine := tvsync.New(pool, tvsync.Config{Logger: slog.New(h), SlowThreshold: time.Nanosecond})
-	_, err := engine.Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: tvsync.EntityPost, IDs: tvsync.UUIDKeys(ids)})
+	engine := blog.MustNewEngine(pool, tvsync.Config{Logger: slog.New(h), SlowThreshold: time.Nanosecond})
+	_, err := engine.Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: blog.EntityPost, IDs: tvsync.UUIDKeys(ids)})
 	require.NoError(t, err)
 
 	warnings := h.withMessage("tvsync: slow sync")
@@ -242,8 +243,8 @@ func TestLog_SlowSyncWarnsWithEntityAndBatchSize(t *testing.T) {
 
 	// A negative threshold switches the warning off: the batch is logged at debug.
 	quiet := newRecordHandler()
-	engine = tvsync.New(pool, tvsync.Config{Logger: slog.New(quiet), SlowThreshold: -1})
-	_, err = engine.Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: tvsync.EntityPost, IDs: tvsync.UUIDKeys(ids)})
+	engine = blog.MustNewEngine(pool, tvsync.Config{Logger: slog.New(quiet), SlowThreshold: -1})
+	_, err = engine.Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: blog.EntityPost, IDs: tvsync.UUIDKeys(ids)})
 	require.NoError(t, err)
 	assert.Empty(t, quiet.withMessage("tvsync: slow sync"))
 	done := quiet.withMessage("tvsync: sync done")
@@ -262,15 +263,15 @@ func TestLog_FullSyncAndRepairChunksNeverWarnSlow(t *testing.T) {
 		SELECT array_agg(id) FROM p`).Scan(&ids))
 
 	h := newRecordHandler()
-	engine := tvsync.New(pool, tvsync.Config{Logger: slog.New(h), SlowThreshold: time.Nanosecond})
-	_, err := engine.FullSync(ctx, tvsync.EntityPost, tvsync.FullOptions{})
+	engine := blog.MustNewEngine(pool, tvsync.Config{Logger: slog.New(h), SlowThreshold: time.Nanosecond})
+	_, err := engine.FullSync(ctx, blog.EntityPost, tvsync.FullOptions{})
 	require.NoError(t, err)
-	_, err = engine.Sync(ctx, tvsync.ModeRepair, tvsync.Change{Entity: tvsync.EntityPost, IDs: tvsync.UUIDKeys(ids)})
+	_, err = engine.Sync(ctx, tvsync.ModeRepair, tvsync.Change{Entity: blog.EntityPost, IDs: tvsync.UUIDKeys(ids)})
 	require.NoError(t, err)
 	assert.Empty(t, h.withMessage("tvsync: slow sync"), "every batch took over 1ns, none is a write's sync")
 	assert.NotEmpty(t, h.withMessage("tvsync: sync done"), "they are logged at debug")
 
-	_, err = engine.Sync(ctx, tvsync.ModeDeferred, tvsync.Change{Entity: tvsync.EntityPost, IDs: tvsync.UUIDKeys(ids)})
+	_, err = engine.Sync(ctx, tvsync.ModeDeferred, tvsync.Change{Entity: blog.EntityPost, IDs: tvsync.UUIDKeys(ids)})
 	require.NoError(t, err)
 	assert.Len(t, h.withMessage("tvsync: slow sync"), 1, "a deferred batch syncs writes: it warns")
 }

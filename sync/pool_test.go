@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tvsync/tvsync/blog"
 	"github.com/tvsync/tvsync/internal/expect"
 	"github.com/tvsync/tvsync/internal/seed"
 	"github.com/tvsync/tvsync/internal/testdb"
@@ -33,7 +34,7 @@ func TestEngine_EveryPathRunsOnOnePooledConnection(t *testing.T) {
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	engine := tvsync.New(pool, tvsync.Config{WideThreshold: 20})
+	engine := blog.MustNewEngine(pool, tvsync.Config{WideThreshold: 20})
 
 	_, err = seed.Load(ctx, pool, seed.Options{Users: 30, Posts: 200, Comments: 600, Likes: 300})
 	require.NoError(t, err)
@@ -65,7 +66,7 @@ func TestEngine_EveryPathRunsOnOnePooledConnection(t *testing.T) {
 		if _, err := tx.Exec(ctx, "UPDATE tb_user SET username = username || '_renamed' WHERE id = $1", user); err != nil {
 			return err
 		}
-		affected, err := engine.Expand(ctx, tx, tvsync.Change{Entity: tvsync.EntityUser, IDs: tvsync.UUIDKeys([]uuid.UUID{user})})
+		affected, err := engine.Expand(ctx, tx, tvsync.Change{Entity: blog.EntityUser, IDs: tvsync.UUIDKeys([]uuid.UUID{user})})
 		if err != nil {
 			return err
 		}
@@ -77,14 +78,14 @@ func TestEngine_EveryPathRunsOnOnePooledConnection(t *testing.T) {
 	// Outside: a cascading sync, and one that also acks the queue.
 	_, err = pool.Exec(ctx, "UPDATE tb_post SET title = title || '!' WHERE author_id = $1", user)
 	require.NoError(t, err)
-	_, err = engine.Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: tvsync.EntityUser, IDs: tvsync.UUIDKeys([]uuid.UUID{user}), Cascade: true})
+	_, err = engine.Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: blog.EntityUser, IDs: tvsync.UUIDKeys([]uuid.UUID{user}), Cascade: true})
 	require.NoError(t, err)
 	var posts []uuid.UUID
 	rows, err := pool.Query(ctx, "SELECT id FROM tb_post WHERE author_id = $1", user)
 	require.NoError(t, err)
 	posts, err = pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
 	require.NoError(t, err)
-	_, err = engine.SyncAndAck(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: tvsync.EntityPost, IDs: tvsync.UUIDKeys(posts), Cascade: true})
+	_, err = engine.SyncAndAck(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: blog.EntityPost, IDs: tvsync.UUIDKeys(posts), Cascade: true})
 	require.NoError(t, err)
 
 	diff, err := expect.Check(ctx, pool)

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tvsync/tvsync/blog"
 	"github.com/tvsync/tvsync/internal/seed"
 	"github.com/tvsync/tvsync/repository"
 	tvsync "github.com/tvsync/tvsync/sync"
@@ -77,7 +78,7 @@ func TestLeastPrivilege_AppRoleWorksInEveryModeBeforeAndAfterRebuild(t *testing.
 	var who string
 	require.NoError(t, app.QueryRow(ctx, "SELECT current_user").Scan(&who))
 	require.Equal(t, role, who)
-	engine := tvsync.New(app, tvsync.Config{})
+	engine := blog.MustNewEngine(app, tvsync.Config{})
 	worker := tvsync.NewWorker(engine, app, tvsync.WorkerConfig{})
 	users := listIDs(t, owner, "SELECT id FROM tb_user ORDER BY id")
 

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tvsync/tvsync/blog"
 	"github.com/tvsync/tvsync/internal/expect"
 	"github.com/tvsync/tvsync/internal/testdb"
 	"github.com/tvsync/tvsync/repository"
@@ -127,8 +128,8 @@ func TestSync_OverlappingSyncsConvergeToNewest(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			pool, gatedPool, url := twoPools(t)
-			engineB := tvsync.New(pool, tvsync.Config{})
-			engineA := tvsync.New(gatedPool, tvsync.Config{})
+			engineB := blog.MustNewEngine(pool, tvsync.Config{})
+			engineA := blog.MustNewEngine(gatedPool, tvsync.Config{})
 			tvsync.SetSkipLocksForTest(engineA, tc.skipLocks)
 			tvsync.SetSkipLocksForTest(engineB, tc.skipLocks)
 			repo := repository.New(pool, engineB, repository.Options{})
@@ -147,7 +148,7 @@ func TestSync_OverlappingSyncsConvergeToNewest(t *testing.T) {
 
 			doneA := make(chan error, 1)
 			go func() {
-				_, err := engineA.SyncPost(ctx, []uuid.UUID{postID}, tvsync.ModeIncremental)
+				_, err := blog.Syncer{Syncer: engineA}.SyncPost(ctx, []uuid.UUID{postID}, tvsync.ModeIncremental)
 				doneA <- err
 			}()
 			eventually(t, "sync A is held inside its read", func() bool { return g.waiting(true) == 1 })
@@ -199,8 +200,8 @@ func TestSync_InlineSyncsConvergeWhenADependencyChanges(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			pool, gatedPool, url := twoPools(t)
-			engine := tvsync.New(pool, tvsync.Config{})
-			gatedEngine := tvsync.New(gatedPool, tvsync.Config{})
+			engine := blog.MustNewEngine(pool, tvsync.Config{})
+			gatedEngine := blog.MustNewEngine(gatedPool, tvsync.Config{})
 			tvsync.SetSkipLocksForTest(engine, tc.skipLocks)
 			tvsync.SetSkipLocksForTest(gatedEngine, tc.skipLocks)
 			repo := repository.New(pool, engine, repository.Options{Sync: repository.SyncInline})
@@ -272,8 +273,8 @@ func TestSync_InlineSyncsConvergeWhenADependencyChanges(t *testing.T) {
 func TestSync_LocksAreTakenIDByID(t *testing.T) {
 	ctx := context.Background()
 	pool, gatedPool, url := twoPools(t)
-	engine := tvsync.New(pool, tvsync.Config{})
-	gated := tvsync.New(gatedPool, tvsync.Config{})
+	engine := blog.MustNewEngine(pool, tvsync.Config{})
+	gated := blog.MustNewEngine(gatedPool, tvsync.Config{})
 	var author uuid.UUID
 	require.NoError(t, pool.QueryRow(ctx, "INSERT INTO tb_user (username) VALUES ('h') RETURNING id").Scan(&author))
 	p := uuid.New()
@@ -298,19 +299,19 @@ func TestSync_LocksAreTakenIDByID(t *testing.T) {
 		sync  func() error
 	}{
 		{"small sync of a close id proceeds", false, func() error {
-			_, err := engine.SyncPost(ctx, []uuid.UUID{q}, tvsync.ModeIncremental)
+			_, err := blog.Syncer{Syncer: engine}.SyncPost(ctx, []uuid.UUID{q}, tvsync.ModeIncremental)
 			return err
 		}},
 		{"large batch of other ids proceeds", false, func() error {
-			_, err := engine.SyncPost(ctx, large(q), tvsync.ModeIncremental)
+			_, err := blog.Syncer{Syncer: engine}.SyncPost(ctx, large(q), tvsync.ModeIncremental)
 			return err
 		}},
 		{"large batch including the id waits", true, func() error {
-			_, err := engine.SyncPost(ctx, large(p), tvsync.ModeIncremental)
+			_, err := blog.Syncer{Syncer: engine}.SyncPost(ctx, large(p), tvsync.ModeIncremental)
 			return err
 		}},
 		{"full sync waits", true, func() error {
-			_, err := engine.FullSync(ctx, tvsync.EntityPost, tvsync.FullOptions{})
+			_, err := engine.FullSync(ctx, blog.EntityPost, tvsync.FullOptions{})
 			return err
 		}},
 	} {
@@ -318,7 +319,7 @@ func TestSync_LocksAreTakenIDByID(t *testing.T) {
 			g.close()
 			heldDone := make(chan error, 1)
 			go func() {
-				_, err := gated.SyncPost(ctx, []uuid.UUID{p}, tvsync.ModeIncremental)
+				_, err := blog.Syncer{Syncer: gated}.SyncPost(ctx, []uuid.UUID{p}, tvsync.ModeIncremental)
 				heldDone <- err
 			}()
 			eventually(t, "the small sync of P is held inside its read", func() bool { return g.waiting(true) == 1 })
@@ -354,7 +355,7 @@ func TestSync_LocksAreTakenIDByID(t *testing.T) {
 func TestFullSync_RangeChunkWritesOnlyTheIDsItLocked(t *testing.T) {
 	ctx := context.Background()
 	pool, gatedPool, url := twoPools(t)
-	engine := tvsync.New(pool, tvsync.Config{})
+	engine := blog.MustNewEngine(pool, tvsync.Config{})
 	repo := repository.New(pool, engine, repository.Options{})
 	var author uuid.UUID
 	require.NoError(t, repo.InTx(ctx, func(uow *repository.UnitOfWork) error {
@@ -371,7 +372,7 @@ func TestFullSync_RangeChunkWritesOnlyTheIDsItLocked(t *testing.T) {
 	}))
 
 	var newPost uuid.UUID
-	post, err := engine.Entity(tvsync.EntityPost)
+	post, err := engine.Entity(blog.EntityPost)
 	require.NoError(t, err)
 	require.NotNil(t, post.RefreshRange, "the chunk is synced by range")
 	post.Cascades = nil // registered alone
@@ -397,7 +398,7 @@ func TestFullSync_RangeChunkWritesOnlyTheIDsItLocked(t *testing.T) {
 	g.close()
 	done := make(chan error, 1)
 	go func() {
-		_, err := full.FullSync(ctx, tvsync.EntityPost, tvsync.FullOptions{Workers: 1})
+		_, err := full.FullSync(ctx, blog.EntityPost, tvsync.FullOptions{Workers: 1})
 		done <- err
 	}()
 	eventually(t, "the chunk's range refresh is held inside its read", func() bool { return g.waiting(true) == 1 })
@@ -407,7 +408,7 @@ func TestFullSync_RangeChunkWritesOnlyTheIDsItLocked(t *testing.T) {
 	g.open()
 	require.NoError(t, <-done)
 	assert.Equal(t, "v2", postDoc(t, pool, newPost)["title"])
-	_, err = engine.SyncUser(ctx, []uuid.UUID{author}, tvsync.ModeIncremental) // the post was inserted behind its back
+	_, err = blog.Syncer{Syncer: engine}.SyncUser(ctx, []uuid.UUID{author}, tvsync.ModeIncremental) // the post was inserted behind its back
 	require.NoError(t, err)
 	diff, err := expect.Check(ctx, pool)
 	require.NoError(t, err)
@@ -443,7 +444,7 @@ func TestSyncTx_ChunksInOneTransactionCannotDeadlock(t *testing.T) {
 	g.close()
 
 	inTx := func(pool *pgxpool.Pool, changes ...tvsync.Change) error {
-		engine := tvsync.New(pool, tvsync.Config{BatchSize: 1})
+		engine := blog.MustNewEngine(pool, tvsync.Config{BatchSize: 1})
 		tx, err := pool.Begin(ctx)
 		if err != nil {
 			return err
@@ -457,15 +458,15 @@ func TestSyncTx_ChunksInOneTransactionCannotDeadlock(t *testing.T) {
 	done1 := make(chan error, 1)
 	go func() {
 		done1 <- inTx(gatedPool,
-			tvsync.Change{Entity: tvsync.EntityPost, IDs: tvsync.UUIDKeys([]uuid.UUID{p1, p2})},
-			tvsync.Change{Entity: tvsync.EntityUser, IDs: tvsync.UUIDKeys([]uuid.UUID{u1})})
+			tvsync.Change{Entity: blog.EntityPost, IDs: tvsync.UUIDKeys([]uuid.UUID{p1, p2})},
+			tvsync.Change{Entity: blog.EntityUser, IDs: tvsync.UUIDKeys([]uuid.UUID{u1})})
 	}()
 	eventually(t, "T1's first chunk is held inside its read", func() bool { return g.waiting(true) == 1 })
 	done2 := make(chan error, 1)
 	go func() {
 		done2 <- inTx(pool,
-			tvsync.Change{Entity: tvsync.EntityPost, IDs: tvsync.UUIDKeys([]uuid.UUID{p2})},
-			tvsync.Change{Entity: tvsync.EntityUser, IDs: tvsync.UUIDKeys([]uuid.UUID{u0, u1})})
+			tvsync.Change{Entity: blog.EntityPost, IDs: tvsync.UUIDKeys([]uuid.UUID{p2})},
+			tvsync.Change{Entity: blog.EntityUser, IDs: tvsync.UUIDKeys([]uuid.UUID{u0, u1})})
 	}()
 	eventually(t, "T2 waits for a lock of T1", func() bool { return g.waiting(false) == 1 })
 	g.open()

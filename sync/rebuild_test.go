@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tvsync/tvsync/blog"
 	"github.com/tvsync/tvsync/internal/expect"
 	"github.com/tvsync/tvsync/internal/seed"
 	"github.com/tvsync/tvsync/internal/testdb"
@@ -31,7 +32,7 @@ import (
 func TestRebuild_ReadersNeverMissARowAndNoWriteIsLost(t *testing.T) {
 	ctx := context.Background()
 	pool := testdb.New(t)
-	engine := tvsync.New(pool, tvsync.Config{})
+	engine := blog.MustNewEngine(pool, tvsync.Config{})
 	repo := repository.New(pool, engine, repository.Options{})
 	_, err := seed.Load(ctx, pool, seed.Options{Users: 100, Posts: 3000, Comments: 6000, Likes: 1000})
 	require.NoError(t, err)
@@ -104,7 +105,7 @@ func TestRebuild_ReadersNeverMissARowAndNoWriteIsLost(t *testing.T) {
 	})
 
 	time.Sleep(50 * time.Millisecond)
-	res, err := engine.Rebuild(ctx, tvsync.EntityPost, tvsync.RebuildOptions{ChunkSize: 500})
+	res, err := engine.Rebuild(ctx, blog.EntityPost, tvsync.RebuildOptions{ChunkSize: 500})
 	time.Sleep(50 * time.Millisecond)
 	close(stop)
 	wg.Wait()
@@ -134,7 +135,7 @@ func seeded(t *testing.T, opts seed.Options) (*pgxpool.Pool, *tvsync.Engine) {
 	t.Helper()
 	ctx := context.Background()
 	pool := testdb.New(t)
-	engine := tvsync.New(pool, tvsync.Config{})
+	engine := blog.MustNewEngine(pool, tvsync.Config{})
 	_, err := seed.Load(ctx, pool, opts)
 	require.NoError(t, err)
 	for _, entity := range engine.Entities() {
@@ -174,16 +175,16 @@ func TestRebuild_SecondRebuildOfAnEntityIsRefusedWhileOneRuns(t *testing.T) {
 	otherPool, err := pgxpool.NewWithConfig(ctx, pool.Config().Copy())
 	require.NoError(t, err)
 	t.Cleanup(otherPool.Close)
-	other := tvsync.New(otherPool, tvsync.Config{})
+	other := blog.MustNewEngine(otherPool, tvsync.Config{})
 	_, err = pool.Exec(ctx, "UPDATE tv_post SET data = '{}' WHERE id = (SELECT min(id::text)::uuid FROM tb_post)")
 	require.NoError(t, err)
 
 	var secondErr error
 	calls := 0
-	res, err := engine.Rebuild(ctx, tvsync.EntityPost, tvsync.RebuildOptions{ChunkSize: 10, Progress: func(int) {
+	res, err := engine.Rebuild(ctx, blog.EntityPost, tvsync.RebuildOptions{ChunkSize: 10, Progress: func(int) {
 		calls++
 		if calls == 2 {
-			_, secondErr = other.Rebuild(ctx, tvsync.EntityPost, tvsync.RebuildOptions{ChunkSize: 10})
+			_, secondErr = other.Rebuild(ctx, blog.EntityPost, tvsync.RebuildOptions{ChunkSize: 10})
 		}
 	}})
 	require.NoError(t, err)
@@ -194,7 +195,7 @@ func TestRebuild_SecondRebuildOfAnEntityIsRefusedWhileOneRuns(t *testing.T) {
 	noDrift(t, pool, "the first rebuild kept every row and fixed the stale one")
 
 	// Once the first is done, the lock is free again.
-	_, err = other.Rebuild(ctx, tvsync.EntityPost, tvsync.RebuildOptions{})
+	_, err = other.Rebuild(ctx, blog.EntityPost, tvsync.RebuildOptions{})
 	require.NoError(t, err)
 }
 
@@ -227,7 +228,7 @@ func TestRebuild_NoWriteMadeDuringTheBuildIsLost(t *testing.T) {
 			hookErr = repo.InTx(ctx, fn)
 		}
 	}
-	res, err := engine.Rebuild(ctx, tvsync.EntityPost, tvsync.RebuildOptions{ChunkSize: chunk, Progress: func(int) {
+	res, err := engine.Rebuild(ctx, blog.EntityPost, tvsync.RebuildOptions{ChunkSize: chunk, Progress: func(int) {
 		calls++
 		switch calls {
 		case 1: // chunk 1 built; P's chunk (2) not yet
@@ -293,9 +294,9 @@ func TestRebuild_APlantedShadowSchemaCannotEscalate(t *testing.T) {
 	for _, run := range []struct {
 		name string
 		e    *tvsync.Engine
-	}{{"superuser", tvsync.New(su, tvsync.Config{})}, {"owner", engine}} {
+	}{{"superuser", blog.MustNewEngine(su, tvsync.Config{})}, {"owner", engine}} {
 		name, e := run.name, run.e
-		_, err := e.Rebuild(ctx, tvsync.EntityPost, tvsync.RebuildOptions{}) // chunks large enough for the wide refresh, which calls tvsync_ts
+		_, err := e.Rebuild(ctx, blog.EntityPost, tvsync.RebuildOptions{}) // chunks large enough for the wide refresh, which calls tvsync_ts
 		require.NoError(t, err, "rebuild as %s", name)
 		var super bool
 		require.NoError(t, su.QueryRow(ctx, "SELECT rolsuper FROM pg_roles WHERE rolname = $1", mallory).Scan(&super))
@@ -431,7 +432,7 @@ func TestRebuild_KeepsTheLiveTable(t *testing.T) {
 	}
 	before := identity()
 
-	_, err = engine.Rebuild(ctx, tvsync.EntityPost, tvsync.RebuildOptions{ChunkSize: 10})
+	_, err = engine.Rebuild(ctx, blog.EntityPost, tvsync.RebuildOptions{ChunkSize: 10})
 	require.NoError(t, err)
 	assert.Equal(t, before, identity())
 	assert.Equal(t, 1, countRows(t, pool, "SELECT count(*) FROM post_audit"), "the trigger fired for the one row the rebuild fixed, and only for it")
@@ -455,7 +456,7 @@ func TestRebuild_NeverWaitsForOrBlocksReaders(t *testing.T) {
 	_, err = reader.Exec(ctx, "SELECT count(*) FROM tv_post")
 	require.NoError(t, err)
 
-	res, err := engine.Rebuild(ctx, tvsync.EntityPost, tvsync.RebuildOptions{ChunkSize: 10, LockTimeout: 100 * time.Millisecond, Attempts: 3})
+	res, err := engine.Rebuild(ctx, blog.EntityPost, tvsync.RebuildOptions{ChunkSize: 10, LockTimeout: 100 * time.Millisecond, Attempts: 3})
 	require.NoError(t, err)
 	require.NoError(t, reader.Rollback(ctx))
 	t.Logf("rebuild: %+v", res)
@@ -488,7 +489,7 @@ func TestRebuild_TakesItsLocksInTheOrderLiveSyncsDo(t *testing.T) {
 		if tx, err = live.Begin(ctx); err != nil {
 			return err
 		}
-		for _, k := range tvsync.LockKeysForTest(engine, tvsync.EntityPost, tvsync.UUIDKeys([]uuid.UUID{x, y})) {
+		for _, k := range tvsync.LockKeysForTest(engine, blog.EntityPost, tvsync.UUIDKeys([]uuid.UUID{x, y})) {
 			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", k); err != nil {
 				return err
 			}
@@ -499,7 +500,7 @@ func TestRebuild_TakesItsLocksInTheOrderLiveSyncsDo(t *testing.T) {
 	locked := make(chan error, 1)
 	done := make(chan error, 1)
 	go func() {
-		_, err := engine.Rebuild(ctx, tvsync.EntityPost, tvsync.RebuildOptions{ChunkSize: 10, LockTimeout: 30 * time.Second, Progress: func(n int) {
+		_, err := engine.Rebuild(ctx, blog.EntityPost, tvsync.RebuildOptions{ChunkSize: 10, LockTimeout: 30 * time.Second, Progress: func(n int) {
 			if n == len(posts) {
 				locked <- lockLikeALiveSync()
 			}
@@ -526,13 +527,13 @@ func TestRebuild_CoversTheNilID(t *testing.T) {
 	author := listIDs(t, pool, "SELECT id FROM tb_user ORDER BY id LIMIT 1")
 	_, err := pool.Exec(ctx, `INSERT INTO tb_post (id, author_id, title) VALUES ($1, $2, 'nil')`, uuid.Nil, author[0])
 	require.NoError(t, err)
-	_, err = engine.Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: tvsync.EntityPost, IDs: []tvsync.ID{tvsync.UUIDKey(uuid.Nil)}},
-		tvsync.Change{Entity: tvsync.EntityUser, IDs: tvsync.UUIDKeys(author)})
+	_, err = engine.Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: blog.EntityPost, IDs: []tvsync.ID{tvsync.UUIDKey(uuid.Nil)}},
+		tvsync.Change{Entity: blog.EntityUser, IDs: tvsync.UUIDKeys(author)})
 	require.NoError(t, err)
 	_, err = pool.Exec(ctx, "UPDATE tv_post SET data = '{}' WHERE id = $1", uuid.Nil)
 	require.NoError(t, err)
 
-	res, err := engine.Rebuild(ctx, tvsync.EntityPost, tvsync.RebuildOptions{ChunkSize: 7})
+	res, err := engine.Rebuild(ctx, blog.EntityPost, tvsync.RebuildOptions{ChunkSize: 7})
 	require.NoError(t, err)
 	assert.Equal(t, 21, res.Rows)
 	assert.Equal(t, "nil", postDoc(t, pool, uuid.Nil)["title"])
@@ -555,7 +556,7 @@ func TestRebuild_RepeatsOnOnePooledConnection(t *testing.T) {
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	engine := tvsync.New(pool, tvsync.Config{})
+	engine := blog.MustNewEngine(pool, tvsync.Config{})
 	repo := repository.New(pool, engine, repository.Options{Sync: repository.SyncInline})
 	posts := listIDs(t, pool, "SELECT id FROM tb_post ORDER BY id")
 	for i := range 3 {
@@ -565,7 +566,7 @@ func TestRebuild_RepeatsOnOnePooledConnection(t *testing.T) {
 		assert.Equal(t, fmt.Sprintf("round %d", i), postDoc(t, pool, posts[i])["title"], "the live sync wrote the live table")
 		_, err = pool.Exec(ctx, "UPDATE tv_post SET data = '{}' WHERE id = $1", posts[10+i])
 		require.NoError(t, err)
-		_, err := engine.Rebuild(ctx, tvsync.EntityPost, tvsync.RebuildOptions{})
+		_, err := engine.Rebuild(ctx, blog.EntityPost, tvsync.RebuildOptions{})
 		require.NoError(t, err, "rebuild %d", i)
 		noDrift(t, pool, fmt.Sprintf("rebuild %d fixed the stale row", i))
 	}
@@ -580,14 +581,14 @@ func TestRebuild_RetriesWhenItsLocksTimeOut(t *testing.T) {
 	ctx := context.Background()
 	pool, _ := seeded(t, seed.Options{Users: 10, Posts: 30, Comments: 30, Likes: 10})
 	h := newRecordHandler()
-	engine := tvsync.New(pool, tvsync.Config{Logger: slog.New(h)})
+	engine := blog.MustNewEngine(pool, tvsync.Config{Logger: slog.New(h)})
 	x := listIDs(t, pool, "SELECT id FROM tb_post ORDER BY id")[11]
 	_, err := pool.Exec(ctx, "DELETE FROM tv_post WHERE id = $1", x)
 	require.NoError(t, err)
 	live, err := pool.Begin(ctx)
 	require.NoError(t, err)
 	defer func() { _ = live.Rollback(ctx) }()
-	keys := tvsync.LockKeysForTest(engine, tvsync.EntityPost, tvsync.UUIDKeys([]uuid.UUID{x}))
+	keys := tvsync.LockKeysForTest(engine, blog.EntityPost, tvsync.UUIDKeys([]uuid.UUID{x}))
 	_, err = live.Exec(ctx, "SELECT count(pg_advisory_xact_lock(k)) FROM unnest($1::bigint[]) AS l(k)", keys)
 	require.NoError(t, err)
 
@@ -595,7 +596,7 @@ func TestRebuild_RetriesWhenItsLocksTimeOut(t *testing.T) {
 	var res tvsync.RebuildResult
 	go func() {
 		var err error
-		res, err = engine.Rebuild(ctx, tvsync.EntityPost, tvsync.RebuildOptions{ChunkSize: 10, LockTimeout: 20 * time.Millisecond, Attempts: 1000})
+		res, err = engine.Rebuild(ctx, blog.EntityPost, tvsync.RebuildOptions{ChunkSize: 10, LockTimeout: 20 * time.Millisecond, Attempts: 1000})
 		done <- err
 	}()
 	eventually(t, "the rebuild logs a retry", func() bool { return len(h.withMessage("tvsync: rebuild could not take its locks; retrying")) > 0 })
@@ -615,8 +616,8 @@ func TestRebuild_RetriesWhenItsLocksTimeOut(t *testing.T) {
 func TestRebuild_ApplyLocksOnlyTheIdsItChanges(t *testing.T) {
 	ctx := context.Background()
 	pool, gatedPool, url := twoPools(t)
-	engine := tvsync.New(pool, tvsync.Config{})
-	rebuilder := tvsync.New(gatedPool, tvsync.Config{})
+	engine := blog.MustNewEngine(pool, tvsync.Config{})
+	rebuilder := blog.MustNewEngine(gatedPool, tvsync.Config{})
 	_, err := seed.Load(ctx, pool, seed.Options{Users: 5, Posts: 300, Comments: 100, Likes: 50})
 	require.NoError(t, err)
 	posts := listIDs(t, pool, "SELECT id FROM tb_post ORDER BY id")
@@ -636,7 +637,7 @@ func TestRebuild_ApplyLocksOnlyTheIdsItChanges(t *testing.T) {
 	built := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		_, err := rebuilder.Rebuild(ctx, tvsync.EntityPost, tvsync.RebuildOptions{Progress: func(n int) {
+		_, err := rebuilder.Rebuild(ctx, blog.EntityPost, tvsync.RebuildOptions{Progress: func(n int) {
 			if n == 301 { // every post built, Q included
 				g.close()
 				close(built)
@@ -649,7 +650,7 @@ func TestRebuild_ApplyLocksOnlyTheIdsItChanges(t *testing.T) {
 	syncOf := func(id uuid.UUID) (waits bool, finished chan error) {
 		finished = make(chan error, 1)
 		go func() {
-			_, err := engine.SyncPost(ctx, []uuid.UUID{id}, tvsync.ModeIncremental)
+			_, err := blog.Syncer{Syncer: engine}.SyncPost(ctx, []uuid.UUID{id}, tvsync.ModeIncremental)
 			finished <- err
 		}()
 		eventually(t, "the live sync finished or waits", func() bool {

@@ -12,7 +12,7 @@ import (
 // Registration helpers: they adapt the methods sqlc generates (with
 // emit_methods_with_db_argument, over a Pipeline as the connection) to the
 // functions of an Entity, so that a registration is one short closure per
-// statement (see BlogEntities):
+// statement (see the blog package, github.com/tvsync/tvsync/blog):
 //
 //	Refresh: func(p *sync.Pipeline, ids []sync.ID) func() (sync.RefreshResult, error) {
 //		return sync.ReadRefresh(q.ProductRefresh(ctx, p, [][]int64{sync.Int64s(ids)}))

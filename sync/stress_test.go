@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tvsync/tvsync/blog"
 	"github.com/tvsync/tvsync/internal/expect"
 	"github.com/tvsync/tvsync/internal/testdb"
 	"github.com/tvsync/tvsync/internal/workload"
@@ -36,7 +37,7 @@ func TestStress_ConcurrentWritesInEveryModeLeaveNoDrift(t *testing.T) {
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	engine := tvsync.New(pool, tvsync.Config{})
+	engine := blog.MustNewEngine(pool, tvsync.Config{})
 	base := repository.New(pool, engine, repository.Options{AfterCommitGrace: 200 * time.Millisecond})
 	repos := []*repository.Repository{
 		base.WithSyncMode(repository.SyncAfterCommit),

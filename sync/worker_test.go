@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tvsync/tvsync/blog"
 	"github.com/tvsync/tvsync/internal/expect"
 	"github.com/tvsync/tvsync/internal/testdb"
 	tvsync "github.com/tvsync/tvsync/sync"
@@ -32,7 +33,7 @@ func queueUsers(t *testing.T, pool *pgxpool.Pool, engine *tvsync.Engine, names .
 	for i, name := range names {
 		require.NoError(t, pool.QueryRow(ctx, "INSERT INTO tb_user (username) VALUES ($1) RETURNING id", name).Scan(&ids[i]))
 	}
-	require.NoError(t, engine.Enqueue(ctx, pool, 0, true, tvsync.Change{Entity: tvsync.EntityUser, IDs: tvsync.UUIDKeys(ids)}))
+	require.NoError(t, engine.Enqueue(ctx, pool, 0, true, tvsync.Change{Entity: blog.EntityUser, IDs: tvsync.UUIDKeys(ids)}))
 	return ids
 }
 
@@ -71,7 +72,7 @@ func TestWorker_UnknownEntityRowFailsAloneAndIsKept(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool := testdb.New(t)
-	engine := tvsync.New(pool, tvsync.Config{})
+	engine := blog.MustNewEngine(pool, tvsync.Config{})
 	unknownID := uuid.New()
 	_, err := pool.Exec(ctx, `INSERT INTO tvsync.sync_queue (entity, entity_id, enqueued_at, available_at)
 		VALUES ('tag', $1, now() - interval '1 minute', now() - interval '1 minute')`, unknownID)
@@ -113,7 +114,7 @@ func TestWorker_RewriteOfAFailingRowKeepsItsBackoff(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool := testdb.New(t)
-	engine := tvsync.New(pool, tvsync.Config{})
+	engine := blog.MustNewEngine(pool, tvsync.Config{})
 	_, err := pool.Exec(ctx, `ALTER TABLE tv_user ADD CONSTRAINT no_poison CHECK (data->>'username' NOT LIKE 'poison%')`)
 	require.NoError(t, err)
 	poison := queueUsers(t, pool, engine, "poison")[0]
@@ -128,7 +129,7 @@ func TestWorker_RewriteOfAFailingRowKeepsItsBackoff(t *testing.T) {
 	for i := range 5 { // hot writes to the failing row, each queued afresh
 		_, err := pool.Exec(ctx, "UPDATE tb_user SET full_name = $2 WHERE id = $1", poison, strconv.Itoa(i))
 		require.NoError(t, err)
-		require.NoError(t, engine.Enqueue(ctx, pool, 0, true, tvsync.Change{Entity: tvsync.EntityUser, IDs: tvsync.UUIDKeys([]uuid.UUID{poison})}))
+		require.NoError(t, engine.Enqueue(ctx, pool, 0, true, tvsync.Change{Entity: blog.EntityUser, IDs: tvsync.UUIDKeys([]uuid.UUID{poison})}))
 		_, err = w.Drain(ctx)
 		assert.NoError(t, err, "the row waits out its backoff: nothing to drain")
 	}
@@ -145,7 +146,7 @@ func TestWorker_RewriteOfAFailingRowKeepsItsBackoff(t *testing.T) {
 	fresh := queueUsers(t, pool, engine, "fresh")[0]
 	_, err = pool.Exec(ctx, "UPDATE tvsync.sync_queue SET available_at = now() + interval '1 hour' WHERE entity_id = $1", fresh)
 	require.NoError(t, err)
-	require.NoError(t, engine.Enqueue(ctx, pool, 0, false, tvsync.Change{Entity: tvsync.EntityUser, IDs: tvsync.UUIDKeys([]uuid.UUID{fresh})}))
+	require.NoError(t, engine.Enqueue(ctx, pool, 0, false, tvsync.Change{Entity: blog.EntityUser, IDs: tvsync.UUIDKeys([]uuid.UUID{fresh})}))
 	_, err = w.Drain(ctx)
 	require.NoError(t, err)
 	assert.Zero(t, countRows(t, pool, fmt.Sprintf("SELECT count(*) FROM tvsync.sync_queue WHERE entity_id = '%s'", fresh)), "a new write makes a healthy row ready")
@@ -158,7 +159,7 @@ func TestWorker_NotifyStormIsCoalesced(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool := testdb.New(t)
-	engine := tvsync.New(pool, tvsync.Config{})
+	engine := blog.MustNewEngine(pool, tvsync.Config{})
 	// Polling once an hour: every drain below is the answer to a notification.
 	w := tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{PollInterval: time.Hour})
 	stop := runWorker(t, w, 30*time.Second)
@@ -213,7 +214,7 @@ func TestWorker_StopIsBoundedBehindATableLock(t *testing.T) {
 			pool, err := pgxpool.New(ctx, url)
 			require.NoError(t, err)
 			t.Cleanup(pool.Close)
-			engine := tvsync.New(pool, tvsync.Config{})
+			engine := blog.MustNewEngine(pool, tvsync.Config{})
 			users := queueUsers(t, pool, engine, "locked")
 
 			locker, err := pgx.Connect(ctx, url)
@@ -266,9 +267,9 @@ func TestWorker_SingleConnectionPoolDoesNotHang(t *testing.T) {
 			pool.Close()
 		}
 	})
-	stop := runWorker(t, tvsync.NewWorker(tvsync.New(pool, tvsync.Config{}), pool, tvsync.WorkerConfig{PollInterval: 20 * time.Millisecond}), 15*time.Second)
+	stop := runWorker(t, tvsync.NewWorker(blog.MustNewEngine(pool, tvsync.Config{}), pool, tvsync.WorkerConfig{PollInterval: 20 * time.Millisecond}), 15*time.Second)
 	time.Sleep(100 * time.Millisecond) // let it listen and poll a few times
-	queueUsers(t, other, tvsync.New(other, tvsync.Config{}), "one", "two")
+	queueUsers(t, other, blog.MustNewEngine(other, tvsync.Config{}), "one", "two")
 	eventually(t, "the queued rows are synced", func() bool { return countRows(t, other, "SELECT count(*) FROM tv_user") == 2 })
 	require.NoError(t, stop())
 	assert.Zero(t, countRows(t, other, "SELECT count(*) FROM tvsync.sync_queue"))
@@ -297,7 +298,7 @@ func TestWorker_WaitsForTheDatabaseAtStart(t *testing.T) {
 	t.Cleanup(pool.Close)
 
 	logs := newRecordHandler()
-	engine := tvsync.New(pool, tvsync.Config{Logger: slog.New(logs)})
+	engine := blog.MustNewEngine(pool, tvsync.Config{Logger: slog.New(logs)})
 	stop := runWorker(t, tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{PollInterval: 10 * time.Millisecond}), 15*time.Second)
 	eventually(t, "the worker tried to connect", func() bool { return proxy.refused.Load() > 0 })
 	time.Sleep(1500 * time.Millisecond) // the outage
@@ -305,7 +306,7 @@ func TestWorker_WaitsForTheDatabaseAtStart(t *testing.T) {
 	t.Logf("connection attempts during a 1.5 s outage: %d", refused)
 	assert.LessOrEqual(t, refused, int64(40), "the worker backs off while the database is down")
 
-	users := queueUsers(t, direct, tvsync.New(direct, tvsync.Config{}), "after the outage")
+	users := queueUsers(t, direct, blog.MustNewEngine(direct, tvsync.Config{}), "after the outage")
 	proxy.up.Store(true)
 	eventually(t, "the queued row is synced once the database is back", func() bool {
 		return countRows(t, direct, fmt.Sprintf("SELECT count(*) FROM tv_user WHERE id = '%s'", users[0])) == 1

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
+	"github.com/tvsync/tvsync/blog"
 	"github.com/tvsync/tvsync/migrations"
 	tvsync "github.com/tvsync/tvsync/sync"
 	"github.com/tvsync/tvsync/sync/synccli"
@@ -26,7 +27,7 @@ func config() synccli.Config {
 		Name:  "tvsync",
 		Short: "tvsync keeps the blog's tv_ query tables in step with its tb_ command tables.",
 		NewEngine: func(pool *pgxpool.Pool, cfg tvsync.Config) (*tvsync.Engine, error) {
-			return tvsync.New(pool, cfg), nil
+			return blog.NewEngine(pool, cfg)
 		},
 		// The kit runs tvsync's own set (schema tvsync) before these.
 		Migrations: []synccli.MigrationSet{{Name: "blog", FS: migrations.FS}},

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tvsync/tvsync/blog"
 	"github.com/tvsync/tvsync/internal/seed"
 	"github.com/tvsync/tvsync/internal/testdb"
 	tvsync "github.com/tvsync/tvsync/sync"
@@ -255,8 +256,8 @@ func TestWorker_OnceReportsSyncedFailedAndLeft(t *testing.T) {
 	ctx := context.Background()
 	url, pool := statsDB(t)
 	ids := metricsPosts(t, pool, 5)
-	engine := tvsync.New(pool, tvsync.Config{})
-	require.NoError(t, engine.Enqueue(ctx, pool, 0, false, tvsync.Change{Entity: tvsync.EntityPost, IDs: tvsync.UUIDKeys(ids)}))
+	engine := blog.MustNewEngine(pool, tvsync.Config{})
+	require.NoError(t, engine.Enqueue(ctx, pool, 0, false, tvsync.Change{Entity: blog.EntityPost, IDs: tvsync.UUIDKeys(ids)}))
 
 	// One post cannot be synced: the query side refuses its title.
 	_, err := pool.Exec(ctx, `UPDATE tb_post SET title = 'poison' WHERE id = $1`, ids[0])

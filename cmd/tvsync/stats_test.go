@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tvsync/tvsync/blog"
 	"github.com/tvsync/tvsync/internal/testdb"
 	tvsync "github.com/tvsync/tvsync/sync"
 )
@@ -278,7 +279,7 @@ func TestWorker_ServesMetricsWhileRunningAndStopsWithIt(t *testing.T) {
 	t.Parallel()
 	url, pool := statsDB(t)
 	ids := metricsPosts(t, pool, 4)
-	require.NoError(t, tvsync.New(pool, tvsync.Config{}).Enqueue(context.Background(), pool, 0, false, tvsync.Change{Entity: tvsync.EntityPost, IDs: tvsync.UUIDKeys(ids)}))
+	require.NoError(t, blog.MustNewEngine(pool, tvsync.Config{}).Enqueue(context.Background(), pool, 0, false, tvsync.Change{Entity: blog.EntityPost, IDs: tvsync.UUIDKeys(ids)}))
 
 	metricsURL, stderr, stop := startWorker(t, url, "--poll", "50ms")
 	upserted := "\n" + `tvsync_sync_rows_total{entity="post",outcome="upserted"} 4` + "\n"

@@ -24,6 +24,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tvsync/tvsync/blog"
 	"github.com/tvsync/tvsync/internal/expect"
 	"github.com/tvsync/tvsync/internal/migrate"
 	"github.com/tvsync/tvsync/internal/pgserver"
@@ -135,7 +136,7 @@ func workerChild(url string) int {
 		fmt.Fprintln(os.Stderr, "chaos worker:", err)
 		return 3
 	}
-	w := tvsync.NewWorker(tvsync.New(pool, tvsync.Config{}), pool, tvsync.WorkerConfig{
+	w := tvsync.NewWorker(blog.MustNewEngine(pool, tvsync.Config{}), pool, tvsync.WorkerConfig{
 		BatchSize: 100, PollInterval: 100 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
 	_ = w.Run(ctx) // until SIGKILL
 	return 0
@@ -219,7 +220,7 @@ func TestChaos(t *testing.T) {
 	require.NoError(t, err)
 	_, err = seed.Load(ctx, setupPool, seed.Options{Users: 60, Posts: 400, Comments: 1500, Likes: 600})
 	require.NoError(t, err)
-	setupEngine := tvsync.New(setupPool, tvsync.Config{})
+	setupEngine := blog.MustNewEngine(setupPool, tvsync.Config{})
 	for _, entity := range setupEngine.Entities() {
 		_, err := setupEngine.FullSync(ctx, entity, tvsync.FullOptions{})
 		require.NoError(t, err)
@@ -291,7 +292,7 @@ func TestChaos(t *testing.T) {
 	// Writers, in every mode, sharing fewer connections than there are
 	// writers (a unit of work must never need a second one).
 	pool := newPool(t, ctx, url, int32(max(2, v.writers/2)), "chaos-writer")
-	engine := tvsync.New(pool, tvsync.Config{})
+	engine := blog.MustNewEngine(pool, tvsync.Config{})
 	base := repository.New(pool, engine, repository.Options{AfterCommitGrace: 300 * time.Millisecond})
 	repos := []*repository.Repository{
 		base.WithSyncMode(repository.SyncAfterCommit),
@@ -411,7 +412,7 @@ func TestChaos(t *testing.T) {
 	final := newPool(t, ctx, url, 8, "chaos-final")
 	_, err = final.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", workerApp)
 	require.NoError(t, err)
-	fengine := tvsync.New(final, tvsync.Config{})
+	fengine := blog.MustNewEngine(final, tvsync.Config{})
 	drainer := tvsync.NewWorker(fengine, final, tvsync.WorkerConfig{BatchSize: 300, MaxBackoff: 200 * time.Millisecond})
 	count := func(sql string, args ...any) int {
 		t.Helper()

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tvsync/tvsync/blog"
 	"github.com/tvsync/tvsync/internal/expect"
 	"github.com/tvsync/tvsync/internal/migrate"
 	"github.com/tvsync/tvsync/internal/seed"
@@ -109,7 +110,7 @@ func TestUpgrade_FromPublicSyncObjects(t *testing.T) {
 	assert.Empty(t, diff)
 
 	// The moved rows are the worker's to drain, as before the move.
-	engine := tvsync.New(pool, tvsync.Config{})
+	engine := blog.MustNewEngine(pool, tvsync.Config{})
 	n, err := tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{}).Drain(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, 11, n, "the ready rows (not the dead one)")

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tvsync/tvsync/blog"
 	"github.com/tvsync/tvsync/internal/seed"
 	"github.com/tvsync/tvsync/internal/testdb"
 	tvsync "github.com/tvsync/tvsync/sync"
@@ -59,7 +60,7 @@ func TestCheck_OnTheBlog(t *testing.T) {
 	opts := plancheck.Options{Batch: checkBatch}
 
 	t.Run("EveryStatementFollowsItsBatch", func(t *testing.T) {
-		cmp, err := plancheck.Check(ctx, tvsync.New(small, tvsync.Config{}), tvsync.New(large, tvsync.Config{}), opts)
+		cmp, err := plancheck.Check(ctx, blog.MustNewEngine(small, tvsync.Config{}), blog.MustNewEngine(large, tvsync.Config{}), opts)
 		require.NoError(t, err)
 		var table strings.Builder
 		require.NoError(t, cmp.WriteTable(&table))
@@ -121,8 +122,8 @@ func TestCheck_OnTheBlog(t *testing.T) {
 func tableWidePost(t *testing.T) tvsync.Entity {
 	t.Helper()
 	var post tvsync.Entity
-	for _, ent := range tvsync.BlogEntities() {
-		if ent.Name == tvsync.EntityPost {
+	for _, ent := range blog.Entities() {
+		if ent.Name == blog.EntityPost {
 			post = ent
 		}
 	}
@@ -166,7 +167,7 @@ func TestStatements_CaptureEveryBuilderWithTheFirstIDsAndTheirRange(t *testing.T
 	require.NoError(t, err)
 	first, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
 	require.NoError(t, err)
-	post, err := tvsync.New(pool, tvsync.Config{}).Entity(tvsync.EntityPost)
+	post, err := blog.MustNewEngine(pool, tvsync.Config{}).Entity(blog.EntityPost)
 	require.NoError(t, err)
 
 	stmts, err := plancheck.Statements(ctx, pool, post, 25)
@@ -182,7 +183,7 @@ func TestStatements_CaptureEveryBuilderWithTheFirstIDsAndTheirRange(t *testing.T
 		got = append(got, captured{st.Name(), st.Role, st.Dependent})
 		assert.Equal(t, i, st.Seq)
 		assert.Equal(t, 25, st.Batch)
-		assert.Equal(t, tvsync.EntityPost, st.Entity)
+		assert.Equal(t, blog.EntityPost, st.Entity)
 		assert.True(t, strings.HasPrefix(st.SQL, "-- name: "+st.Name()+" :"), "%s: the text as sqlc sends it", st.Label())
 	}
 	assert.Equal(t, []captured{
@@ -191,7 +192,7 @@ func TestStatements_CaptureEveryBuilderWithTheFirstIDsAndTheirRange(t *testing.T
 		{"PostDeleteMissing", plancheck.RoleDeleteMissing, ""},
 		{"PostRangeRefresh", plancheck.RoleRangeRefresh, ""},
 		{"PostRangeDeleteMissing", plancheck.RoleRangeDeleteMissing, ""},
-		{"CommentIDsByPost", plancheck.RoleLookup, tvsync.EntityComment},
+		{"CommentIDsByPost", plancheck.RoleLookup, blog.EntityComment},
 		{"PostVerify", plancheck.RoleVerify, ""},
 	}, got)
 	for _, i := range []int{0, 1, 2, 5} {
@@ -218,7 +219,7 @@ func TestExplain_RunsTheStatementForRealAndRollsItBack(t *testing.T) {
 	// were not rolled back, would restore them.
 	_, err = pool.Exec(ctx, "DELETE FROM tv_post WHERE id IN (SELECT id FROM tb_post ORDER BY id LIMIT 10)")
 	require.NoError(t, err)
-	post, err := tvsync.New(pool, tvsync.Config{}).Entity(tvsync.EntityPost)
+	post, err := blog.MustNewEngine(pool, tvsync.Config{}).Entity(blog.EntityPost)
 	require.NoError(t, err)
 	stmts, err := plancheck.Statements(ctx, pool, post, 40)
 	require.NoError(t, err)

@@ -4,6 +4,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tvsync/tvsync/blog"
 	"github.com/tvsync/tvsync/sync"
 	"github.com/tvsync/tvsync/sync/syncmetrics"
 )
@@ -14,10 +15,10 @@ import (
 func Example() {
 	var pool *pgxpool.Pool // the application's pool
 
-	queue := sync.New(pool, sync.Config{})
+	queue := blog.MustNewEngine(pool, sync.Config{})
 	m := syncmetrics.New(syncmetrics.Options{Queue: queue, Entities: queue.Entities()}) // both optional
 	prometheus.MustRegister(m)
-	engine := sync.New(pool, sync.Config{Observer: m})
+	engine := blog.MustNewEngine(pool, sync.Config{Observer: m})
 
 	_ = engine
 }

@@ -4,10 +4,11 @@
 // A Metrics is both the engine's sync.Observer and a prometheus.Collector.
 // Register it yourself and hand it to the engine:
 //
-//	queue := sync.New(pool, sync.Config{})
+//	queue, err := sync.NewEngine(pool, sync.Config{}, entities...)
+//	// ...
 //	m := syncmetrics.New(syncmetrics.Options{Queue: queue, Entities: queue.Entities()})
 //	prometheus.MustRegister(m)
-//	engine := sync.New(pool, sync.Config{Observer: m})
+//	engine, err := sync.NewEngine(pool, sync.Config{Observer: m}, entities...)
 //
 // Entities makes the sync series of every registered entity start at zero,
 // so that they exist before the first sync. The engine that reports the

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tvsync/tvsync/blog"
 	"github.com/tvsync/tvsync/internal/testdb"
 	"github.com/tvsync/tvsync/sync"
 	"github.com/tvsync/tvsync/sync/syncmetrics"
@@ -33,10 +34,10 @@ type testBundle struct {
 func setup(t *testing.T) testBundle {
 	t.Helper()
 	pool := testdb.New(t)
-	m := syncmetrics.New(syncmetrics.Options{Queue: sync.New(pool, sync.Config{})})
+	m := syncmetrics.New(syncmetrics.Options{Queue: blog.MustNewEngine(pool, sync.Config{})})
 	reg := prometheus.NewPedanticRegistry()
 	require.NoError(t, reg.Register(m))
-	return testBundle{pool: pool, metrics: m, reg: reg, engine: sync.New(pool, sync.Config{Observer: m})}
+	return testBundle{pool: pool, metrics: m, reg: reg, engine: blog.MustNewEngine(pool, sync.Config{Observer: m})}
 }
 
 // posts inserts one author and a post per title and returns the post ids.
@@ -90,12 +91,12 @@ func TestMetrics_CountRowsBatchesAndDurationsOfARealSync(t *testing.T) {
 
 	// 4 ids, one failing: the halves are synced apart, the failing half split
 	// again, so 2 batches commit and 1 id fails alone.
-	_, err = b.engine.SyncPost(ctx, append(ids, missing), sync.ModeIncremental)
+	_, err = blog.Syncer{Syncer: b.engine}.SyncPost(ctx, append(ids, missing), sync.ModeIncremental)
 	require.ErrorIs(t, err, sync.ErrSyncFailed)
 	// Delete "two" and repair: "one" is unchanged, "two" missing and deleted.
 	_, err = b.pool.Exec(ctx, "DELETE FROM tb_post WHERE id = $1", ids[1])
 	require.NoError(t, err)
-	_, err = b.engine.SyncPost(ctx, ids[:2], sync.ModeRepair)
+	_, err = blog.Syncer{Syncer: b.engine}.SyncPost(ctx, ids[:2], sync.ModeRepair)
 	require.NoError(t, err)
 
 	expected := `
@@ -177,7 +178,7 @@ func TestMetrics_AFailingQueueReadLeavesTheGaugesOutAndCountsTheError(t *testing
 	closed := testdb.New(t)
 	closed.Close()
 	for name, q := range map[string]syncmetrics.QueueStatser{
-		"closed pool": sync.New(closed, sync.Config{}),
+		"closed pool": blog.MustNewEngine(closed, sync.Config{}),
 		"timeout":     blockingQueue{},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -8,18 +8,14 @@ import (
 	"slices"
 	gosync "sync"
 
-	"github.com/google/uuid"
-
 	tvsync "github.com/tvsync/tvsync/sync"
 )
 
-// Call is one recorded call of the Syncer API.
+// Call is one recorded call of Syncer.Sync.
 type Call struct {
-	// Method is the name of the method called ("SyncPost", "Sync", ...).
-	Method string
-	// Mode is the mode passed (ModeIncremental for the Delete methods).
+	// Mode is the mode passed.
 	Mode tvsync.Mode
-	// Changes are the changes the call asked for, in the form Sync takes.
+	// Changes are the changes the call asked for (their IDs copied).
 	Changes []tvsync.Change
 }
 
@@ -35,7 +31,7 @@ type Recorder struct {
 
 var _ tvsync.Syncer = (*Recorder)(nil)
 
-func (r *Recorder) record(method string, mode tvsync.Mode, changes ...tvsync.Change) (tvsync.Report, error) {
+func (r *Recorder) record(mode tvsync.Mode, changes ...tvsync.Change) (tvsync.Report, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	cs := make([]tvsync.Change, len(changes))
@@ -43,7 +39,7 @@ func (r *Recorder) record(method string, mode tvsync.Mode, changes ...tvsync.Cha
 		c.IDs = slices.Clone(c.IDs)
 		cs[i] = c
 	}
-	r.calls = append(r.calls, Call{Method: method, Mode: mode, Changes: cs})
+	r.calls = append(r.calls, Call{Mode: mode, Changes: cs})
 	return tvsync.Report{Mode: mode}, r.Err
 }
 
@@ -54,12 +50,27 @@ func (r *Recorder) Calls() []Call {
 	return slices.Clone(r.calls)
 }
 
-// CallsTo returns the recorded calls of one method, in order.
-func (r *Recorder) CallsTo(method string) []Call {
+// CallsFor returns the recorded calls with at least one change of entity,
+// in order.
+func (r *Recorder) CallsFor(entity string) []Call {
 	var out []Call
 	for _, c := range r.Calls() {
-		if c.Method == method {
+		if slices.ContainsFunc(c.Changes, func(ch tvsync.Change) bool { return ch.Entity == entity }) {
 			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// ChangesFor returns the recorded changes of entity across every call, in
+// order.
+func (r *Recorder) ChangesFor(entity string) []tvsync.Change {
+	var out []tvsync.Change
+	for _, c := range r.Calls() {
+		for _, ch := range c.Changes {
+			if ch.Entity == entity {
+				out = append(out, ch)
+			}
 		}
 	}
 	return out
@@ -74,35 +85,5 @@ func (r *Recorder) Reset() {
 
 // Sync records the call.
 func (r *Recorder) Sync(_ context.Context, mode tvsync.Mode, changes ...tvsync.Change) (tvsync.Report, error) {
-	return r.record("Sync", mode, changes...)
-}
-
-// SyncPost records the call.
-func (r *Recorder) SyncPost(_ context.Context, ids []uuid.UUID, mode tvsync.Mode) (tvsync.Report, error) {
-	return r.record("SyncPost", mode, tvsync.Change{Entity: tvsync.EntityPost, IDs: tvsync.UUIDKeys(ids), Cascade: true})
-}
-
-// SyncUser records the call.
-func (r *Recorder) SyncUser(_ context.Context, ids []uuid.UUID, mode tvsync.Mode) (tvsync.Report, error) {
-	return r.record("SyncUser", mode, tvsync.Change{Entity: tvsync.EntityUser, IDs: tvsync.UUIDKeys(ids), Cascade: true})
-}
-
-// SyncComment records the call.
-func (r *Recorder) SyncComment(_ context.Context, ids []uuid.UUID, mode tvsync.Mode) (tvsync.Report, error) {
-	return r.record("SyncComment", mode, tvsync.Change{Entity: tvsync.EntityComment, IDs: tvsync.UUIDKeys(ids), Cascade: true})
-}
-
-// DeletePost records the call.
-func (r *Recorder) DeletePost(_ context.Context, ids []uuid.UUID) (tvsync.Report, error) {
-	return r.record("DeletePost", tvsync.ModeIncremental, tvsync.Change{Entity: tvsync.EntityPost, IDs: tvsync.UUIDKeys(ids)})
-}
-
-// DeleteUser records the call.
-func (r *Recorder) DeleteUser(_ context.Context, ids []uuid.UUID) (tvsync.Report, error) {
-	return r.record("DeleteUser", tvsync.ModeIncremental, tvsync.Change{Entity: tvsync.EntityUser, IDs: tvsync.UUIDKeys(ids)})
-}
-
-// DeleteComment records the call.
-func (r *Recorder) DeleteComment(_ context.Context, ids []uuid.UUID) (tvsync.Report, error) {
-	return r.record("DeleteComment", tvsync.ModeIncremental, tvsync.Change{Entity: tvsync.EntityComment, IDs: tvsync.UUIDKeys(ids)})
+	return r.record(mode, changes...)
 }
