@@ -114,9 +114,9 @@ type DeleteResult struct {
 // Every id the engine passes is of the entity's Key kind, and every id a
 // statement returns must be too (of the cascade target's kind, for a Lookup).
 type Entity struct {
-	// Name identifies the entity in changes, logs and metrics ("post").
+	// Name identifies the entity in changes, logs and metrics ("product").
 	Name string
-	// View is the tv_ table the entity maintains ("tv_post").
+	// View is the tv_ table the entity maintains ("tv_product").
 	View string
 	// Key is the kind of the entity's primary key; the zero value is KeyUUID.
 	Key KeyKind
