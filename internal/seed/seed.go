@@ -12,6 +12,7 @@ package seed
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/bits"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -57,6 +59,11 @@ type Options struct {
 	// rows sent so far and the table's total.
 	Progress func(table string, done, total int)
 }
+
+// ErrAlreadyLoaded is returned by Load when the data set of its seed is
+// already in the database (its ids are deterministic, so they collide):
+// nothing was loaded; load another seed.
+var ErrAlreadyLoaded = errors.New("seed: the data set is already loaded")
 
 // Counts reports how many rows [Load] inserted into each table.
 type Counts struct {
@@ -101,6 +108,10 @@ func Load(ctx context.Context, pool *pgxpool.Pool, opts Options) (Counts, error)
 	}
 	for _, s := range steps {
 		n, err := copyTable(ctx, tx, s.table, s.columns, s.total, s.row, opts.Progress)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+			return Counts{}, fmt.Errorf("%w: rows of seed %d already exist in %s; nothing was loaded (use another --seed, or an empty database)", ErrAlreadyLoaded, opts.Seed, s.table)
+		}
 		if err != nil {
 			return Counts{}, fmt.Errorf("seed: copy %d rows into %s: %w", s.total, s.table, err)
 		}

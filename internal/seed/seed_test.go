@@ -244,3 +244,19 @@ func BenchmarkLoad(b *testing.B) {
 	}
 	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
+
+// TestLoadSameSeedTwiceSaysSo: two operators seeding one database with the
+// same seed (at once or one after the other) must get an error that says
+// what happened and what to do, not a raw duplicate key, and the database
+// keeps exactly the first load.
+func TestLoadSameSeedTwiceSaysSo(t *testing.T) {
+	ctx := context.Background()
+	pool := testdb.New(t)
+	_, err := Load(ctx, pool, small)
+	require.NoError(t, err)
+	_, err = Load(ctx, pool, small)
+	require.ErrorIs(t, err, ErrAlreadyLoaded)
+	assert.Contains(t, err.Error(), "seed 0")
+	assert.Contains(t, err.Error(), "--seed")
+	assert.Equal(t, Counts{Users: 50, Posts: 200, Comments: 1000, Likes: 300}, tableCounts(t, pool))
+}
