@@ -36,7 +36,17 @@ func poolOf(t *testing.T, url string, maxConns int32) *pgxpool.Pool {
 	cfg.MaxConns = maxConns
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	require.NoError(t, err)
-	t.Cleanup(pool.Close)
+	t.Cleanup(func() {
+		// Close waits for every acquired connection: a unit of work that
+		// never gave its connection back would hang the test here.
+		closed := make(chan struct{})
+		go func() { pool.Close(); close(closed) }()
+		select {
+		case <-closed:
+		case <-time.After(30 * time.Second):
+			t.Error("the pool did not close within 30s: a connection was never released")
+		}
+	})
 	return pool
 }
 
