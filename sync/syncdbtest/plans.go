@@ -1,7 +1,6 @@
 package syncdbtest
 
 import (
-	"context"
 	"testing"
 
 	tvsync "github.com/tvsync/tvsync/sync"
@@ -23,7 +22,7 @@ func RequirePlansMatchSource(t testing.TB, e *tvsync.Engine, entities ...string)
 	if len(entities) == 0 {
 		entities = e.Entities()
 	}
-	ctx := context.Background()
+	ctx := t.Context() // cancelled when the test ends
 	failed := false
 	for _, entity := range entities {
 		check, err := e.CheckPlans(ctx, entity)
