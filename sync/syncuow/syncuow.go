@@ -49,7 +49,10 @@ var (
 )
 
 // Beginner is what a unit of work begins on: *pgxpool.Pool, *pgx.Conn, or a
-// pgx.Tx (the unit of work then runs as a savepoint of it).
+// pgx.Tx (the unit of work then runs as a savepoint of it). On a pool or a
+// connection the queued changes and the COMMIT go in one round trip; any
+// other Beginner's transaction is committed through its Tx, which may be
+// what gives its connection back.
 type Beginner interface {
 	Begin(ctx context.Context) (pgx.Tx, error)
 }
