@@ -160,7 +160,7 @@ func TestBatch_ManyOrdersInOneSync(t *testing.T) {
 	orders := make([]int64, 50)
 	f.do(t, func(u *shop.UnitOfWork) (err error) {
 		for i := range orders {
-			if orders[i], err = u.CreateOrder(ctx, cust, shop.Line{ProductID: products[0], Quantity: 2}, shop.Line{ProductID: products[1 + i%2], Quantity: int32(1 + i%3)}); err != nil {
+			if orders[i], err = u.CreateOrder(ctx, cust, shop.Line{ProductID: products[0], Quantity: 2}, shop.Line{ProductID: products[1+i%2], Quantity: int32(1 + i%3)}); err != nil {
 				return err
 			}
 		}
