@@ -76,7 +76,9 @@ func (b *CustomerDeleteMissingBatchResults) Close() error {
 }
 
 const customerIDsByOrder = `-- name: CustomerIDsByOrder :batchmany
-SELECT DISTINCT customer_id FROM tb_order WHERE id = ANY($1::bigint[])
+SELECT o.customer_id
+FROM (SELECT DISTINCT unnest($1::bigint[]) AS id) b
+CROSS JOIN LATERAL (SELECT o.customer_id FROM tb_order o WHERE o.id = b.id OFFSET 0) o
 `
 
 type CustomerIDsByOrderBatchResults struct {
@@ -85,7 +87,7 @@ type CustomerIDsByOrderBatchResults struct {
 	closed bool
 }
 
-// CustomerIDsByOrder lists the customers of the given orders (tv_customer sums its orders).
+// CustomerIDsByOrder lists the customers of the given orders (tv_customer sums its orders), order by order through the primary key.
 func (q *Queries) CustomerIDsByOrder(ctx context.Context, db DBTX, ids [][]int64) *CustomerIDsByOrderBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
@@ -404,7 +406,9 @@ func (b *OrderDeleteMissingBatchResults) Close() error {
 }
 
 const orderIDsByCustomer = `-- name: OrderIDsByCustomer :batchmany
-SELECT DISTINCT id FROM tb_order WHERE customer_id = ANY($1::bigint[])
+SELECT o.id
+FROM (SELECT DISTINCT unnest($1::bigint[]) AS id) b
+CROSS JOIN LATERAL (SELECT o.id FROM tb_order o WHERE o.customer_id = b.id OFFSET 0) o
 `
 
 type OrderIDsByCustomerBatchResults struct {
@@ -413,7 +417,7 @@ type OrderIDsByCustomerBatchResults struct {
 	closed bool
 }
 
-// OrderIDsByCustomer lists the orders of the given customers (tv_order embeds its customer's name).
+// OrderIDsByCustomer lists the orders of the given customers (tv_order embeds its customer's name), customer by customer through the customer_id index.
 func (q *Queries) OrderIDsByCustomer(ctx context.Context, db DBTX, ids [][]int64) *OrderIDsByCustomerBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
@@ -463,7 +467,9 @@ func (b *OrderIDsByCustomerBatchResults) Close() error {
 }
 
 const orderIDsByProduct = `-- name: OrderIDsByProduct :batchmany
-SELECT DISTINCT order_id FROM tb_order_line WHERE product_id = ANY($1::bigint[])
+SELECT l.order_id
+FROM (SELECT DISTINCT unnest($1::bigint[]) AS id) b
+CROSS JOIN LATERAL (SELECT l.order_id FROM tb_order_line l WHERE l.product_id = b.id OFFSET 0) l
 `
 
 type OrderIDsByProductBatchResults struct {
@@ -472,7 +478,7 @@ type OrderIDsByProductBatchResults struct {
 	closed bool
 }
 
-// OrderIDsByProduct lists the orders with a line of the given products (tv_order embeds the products' names).
+// OrderIDsByProduct lists the orders with a line of the given products (tv_order embeds the products' names), product by product through the product_id index.
 func (q *Queries) OrderIDsByProduct(ctx context.Context, db DBTX, ids [][]int64) *OrderIDsByProductBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
@@ -791,7 +797,9 @@ func (b *ProductDeleteMissingBatchResults) Close() error {
 }
 
 const productIDsByOrder = `-- name: ProductIDsByOrder :batchmany
-SELECT DISTINCT product_id FROM tb_order_line WHERE order_id = ANY($1::bigint[])
+SELECT l.product_id
+FROM (SELECT DISTINCT unnest($1::bigint[]) AS id) b
+CROSS JOIN LATERAL (SELECT l.product_id FROM tb_order_line l WHERE l.order_id = b.id OFFSET 0) l
 `
 
 type ProductIDsByOrderBatchResults struct {
@@ -800,7 +808,7 @@ type ProductIDsByOrderBatchResults struct {
 	closed bool
 }
 
-// ProductIDsByOrder lists the products on the lines of the given orders (tv_product sums its units sold).
+// ProductIDsByOrder lists the products on the lines of the given orders (tv_product sums its units sold), order by order through the line's primary key.
 func (q *Queries) ProductIDsByOrder(ctx context.Context, db DBTX, ids [][]int64) *ProductIDsByOrderBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {

@@ -21,7 +21,7 @@ type Querier interface {
 	CustomerGetByID(ctx context.Context, db DBTX, id int64) ([]byte, error)
 	// CustomerIDsAfter lists tb_customer ids in id order after a keyset cursor, for full sync.
 	CustomerIDsAfter(ctx context.Context, db DBTX, arg CustomerIDsAfterParams) ([]int64, error)
-	// CustomerIDsByOrder lists the customers of the given orders (tv_customer sums its orders).
+	// CustomerIDsByOrder lists the customers of the given orders (tv_customer sums its orders), order by order through the primary key.
 	CustomerIDsByOrder(ctx context.Context, db DBTX, ids [][]int64) *CustomerIDsByOrderBatchResults
 	// CustomerLockForDelete locks a customer row so that no order can reference it until the deleting transaction ends.
 	CustomerLockForDelete(ctx context.Context, db DBTX, id int64) (int64, error)
@@ -50,9 +50,9 @@ type Querier interface {
 	OrderGetByID(ctx context.Context, db DBTX, id int64) ([]byte, error)
 	// OrderIDsAfter lists tb_order ids in id order after a keyset cursor, for full sync.
 	OrderIDsAfter(ctx context.Context, db DBTX, arg OrderIDsAfterParams) ([]int64, error)
-	// OrderIDsByCustomer lists the orders of the given customers (tv_order embeds its customer's name).
+	// OrderIDsByCustomer lists the orders of the given customers (tv_order embeds its customer's name), customer by customer through the customer_id index.
 	OrderIDsByCustomer(ctx context.Context, db DBTX, ids [][]int64) *OrderIDsByCustomerBatchResults
-	// OrderIDsByProduct lists the orders with a line of the given products (tv_order embeds the products' names).
+	// OrderIDsByProduct lists the orders with a line of the given products (tv_order embeds the products' names), product by product through the product_id index.
 	OrderIDsByProduct(ctx context.Context, db DBTX, ids [][]int64) *OrderIDsByProductBatchResults
 	// OrderLineSetQuantity changes the quantity of the line of a product in an order.
 	OrderLineSetQuantity(ctx context.Context, db DBTX, arg OrderLineSetQuantityParams) (int64, error)
@@ -60,7 +60,7 @@ type Querier interface {
 	OrderLinesAdd(ctx context.Context, db DBTX, arg OrderLinesAddParams) (int64, error)
 	// OrderLockForDelete locks an order row (so no line can be added to it until the transaction ends) and returns its customer.
 	OrderLockForDelete(ctx context.Context, db DBTX, id int64) (int64, error)
-	// OrderProductIDs lists the products on the lines of the given orders, in id order.
+	// OrderProductIDs lists the products on the lines of the given orders, in id order, order by order through the line's primary key.
 	OrderProductIDs(ctx context.Context, db DBTX, orderIds []int64) ([]int64, error)
 	// OrderRangeDeleteMissing removes the tv_order rows among the chunk's locked @ids in the keyset range (@after, @upto] whose tb_order row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_order.
 	OrderRangeDeleteMissing(ctx context.Context, db DBTX, arg []OrderRangeDeleteMissingParams) *OrderRangeDeleteMissingBatchResults
@@ -81,7 +81,7 @@ type Querier interface {
 	ProductGetByID(ctx context.Context, db DBTX, id int64) ([]byte, error)
 	// ProductIDsAfter lists tb_product ids in id order after a keyset cursor, for full sync.
 	ProductIDsAfter(ctx context.Context, db DBTX, arg ProductIDsAfterParams) ([]int64, error)
-	// ProductIDsByOrder lists the products on the lines of the given orders (tv_product sums its units sold).
+	// ProductIDsByOrder lists the products on the lines of the given orders (tv_product sums its units sold), order by order through the line's primary key.
 	ProductIDsByOrder(ctx context.Context, db DBTX, ids [][]int64) *ProductIDsByOrderBatchResults
 	// ProductRangeDeleteMissing removes the tv_product rows among the chunk's locked @ids in the keyset range (@after, @upto] whose tb_product row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_product.
 	ProductRangeDeleteMissing(ctx context.Context, db DBTX, arg []ProductRangeDeleteMissingParams) *ProductRangeDeleteMissingBatchResults

@@ -196,10 +196,13 @@ func (q *Queries) OrderLockForDelete(ctx context.Context, db DBTX, id int64) (in
 }
 
 const orderProductIDs = `-- name: OrderProductIDs :many
-SELECT DISTINCT product_id FROM tb_order_line WHERE order_id = ANY($1::bigint[]) ORDER BY product_id
+SELECT DISTINCT l.product_id
+FROM (SELECT DISTINCT unnest($1::bigint[]) AS id) b
+CROSS JOIN LATERAL (SELECT l.product_id FROM tb_order_line l WHERE l.order_id = b.id OFFSET 0) l
+ORDER BY l.product_id
 `
 
-// OrderProductIDs lists the products on the lines of the given orders, in id order.
+// OrderProductIDs lists the products on the lines of the given orders, in id order, order by order through the line's primary key.
 func (q *Queries) OrderProductIDs(ctx context.Context, db DBTX, orderIds []int64) ([]int64, error) {
 	rows, err := db.Query(ctx, orderProductIDs, orderIds)
 	if err != nil {

@@ -79,5 +79,7 @@ WHERE s.data IS DISTINCT FROM t.data
 ORDER BY 1;
 
 -- name: OrderIDsByCustomer :batchmany
--- OrderIDsByCustomer lists the orders of the given customers (tv_order embeds its customer's name).
-SELECT DISTINCT id FROM tb_order WHERE customer_id = ANY(@ids::bigint[]);
+-- OrderIDsByCustomer lists the orders of the given customers (tv_order embeds its customer's name), customer by customer through the customer_id index.
+SELECT o.id
+FROM (SELECT DISTINCT unnest(@ids::bigint[]) AS id) b
+CROSS JOIN LATERAL (SELECT o.id FROM tb_order o WHERE o.customer_id = b.id OFFSET 0) o;

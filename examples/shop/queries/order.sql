@@ -79,9 +79,13 @@ WHERE s.data IS DISTINCT FROM t.data
 ORDER BY 1;
 
 -- name: CustomerIDsByOrder :batchmany
--- CustomerIDsByOrder lists the customers of the given orders (tv_customer sums its orders).
-SELECT DISTINCT customer_id FROM tb_order WHERE id = ANY(@ids::bigint[]);
+-- CustomerIDsByOrder lists the customers of the given orders (tv_customer sums its orders), order by order through the primary key.
+SELECT o.customer_id
+FROM (SELECT DISTINCT unnest(@ids::bigint[]) AS id) b
+CROSS JOIN LATERAL (SELECT o.customer_id FROM tb_order o WHERE o.id = b.id OFFSET 0) o;
 
 -- name: ProductIDsByOrder :batchmany
--- ProductIDsByOrder lists the products on the lines of the given orders (tv_product sums its units sold).
-SELECT DISTINCT product_id FROM tb_order_line WHERE order_id = ANY(@ids::bigint[]);
+-- ProductIDsByOrder lists the products on the lines of the given orders (tv_product sums its units sold), order by order through the line's primary key.
+SELECT l.product_id
+FROM (SELECT DISTINCT unnest(@ids::bigint[]) AS id) b
+CROSS JOIN LATERAL (SELECT l.product_id FROM tb_order_line l WHERE l.order_id = b.id OFFSET 0) l;

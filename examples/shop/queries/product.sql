@@ -79,5 +79,7 @@ WHERE s.data IS DISTINCT FROM t.data
 ORDER BY 1;
 
 -- name: OrderIDsByProduct :batchmany
--- OrderIDsByProduct lists the orders with a line of the given products (tv_order embeds the products' names).
-SELECT DISTINCT order_id FROM tb_order_line WHERE product_id = ANY(@ids::bigint[]);
+-- OrderIDsByProduct lists the orders with a line of the given products (tv_order embeds the products' names), product by product through the product_id index.
+SELECT l.order_id
+FROM (SELECT DISTINCT unnest(@ids::bigint[]) AS id) b
+CROSS JOIN LATERAL (SELECT l.order_id FROM tb_order_line l WHERE l.product_id = b.id OFFSET 0) l;

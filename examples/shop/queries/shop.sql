@@ -49,8 +49,11 @@ UPDATE tb_order_line SET quantity = @quantity WHERE order_id = @order_id AND pro
 SELECT customer_id FROM tb_order WHERE id = @id FOR UPDATE;
 
 -- name: OrderProductIDs :many
--- OrderProductIDs lists the products on the lines of the given orders, in id order.
-SELECT DISTINCT product_id FROM tb_order_line WHERE order_id = ANY(@order_ids::bigint[]) ORDER BY product_id;
+-- OrderProductIDs lists the products on the lines of the given orders, in id order, order by order through the line's primary key.
+SELECT DISTINCT l.product_id
+FROM (SELECT DISTINCT unnest(@order_ids::bigint[]) AS id) b
+CROSS JOIN LATERAL (SELECT l.product_id FROM tb_order_line l WHERE l.order_id = b.id OFFSET 0) l
+ORDER BY l.product_id;
 
 -- name: OrderDelete :execrows
 -- OrderDelete deletes an order; its lines cascade.
