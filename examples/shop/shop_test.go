@@ -505,3 +505,40 @@ func TestRace_ConcurrentRenamesAndLineChangesConverge(t *testing.T) {
 		})
 	}
 }
+
+// TestUnitOfWork_FailedWriteRollsBackAndNamesItsInput shows a typed write
+// that fails (an unknown product on an order, a rename of a missing
+// customer) returning ErrNotFound with the bad input named, and the unit of
+// work rolling back all of its writes: nothing is created or synced.
+func TestUnitOfWork_FailedWriteRollsBackAndNamesItsInput(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t, syncuow.AfterCommit, 0)
+	cust, products := f.catalog(t, "Ada", 1)
+
+	err := f.shop.InTx(ctx, func(u *shop.UnitOfWork) error {
+		if _, err := u.CreateCustomer(ctx, "Bob"); err != nil {
+			return err
+		}
+		_, err := u.CreateOrder(ctx, cust, shop.Line{ProductID: products[0], Quantity: 1}, shop.Line{ProductID: 424242, Quantity: 1})
+		return err
+	})
+	require.ErrorIs(t, err, shop.ErrNotFound)
+	assert.Contains(t, err.Error(), "424242")
+	assert.Zero(t, f.count(t, "SELECT count(*) FROM tb_order"))
+	assert.Equal(t, 1, f.count(t, "SELECT count(*) FROM tb_customer"), "Bob rolled back")
+	assert.Equal(t, 1, f.count(t, "SELECT count(*) FROM tv_customer"))
+
+	err = f.shop.InTx(ctx, func(u *shop.UnitOfWork) error { return u.RenameCustomer(ctx, 777, "Nobody") })
+	require.ErrorIs(t, err, shop.ErrNotFound)
+	assert.Contains(t, err.Error(), "777")
+	err = f.shop.InTx(ctx, func(u *shop.UnitOfWork) error { return u.DeleteOrder(ctx, 778) })
+	require.ErrorIs(t, err, shop.ErrNotFound)
+	err = f.shop.InTx(ctx, func(u *shop.UnitOfWork) error {
+		_, err := u.CreateOrder(ctx, 779, shop.Line{ProductID: products[0], Quantity: 1})
+		return err
+	})
+	require.ErrorIs(t, err, shop.ErrNotFound)
+	assert.Contains(t, err.Error(), "779")
+	f.requireNoDrift(t)
+}
