@@ -118,6 +118,10 @@ type Entity struct {
 	Name string
 	// View is the tv_ table the entity maintains ("tv_product").
 	View string
+	// Source is the view (or set-returning function call) that defines the
+	// entity's documents, one row (id, data) per tb_ row: "tv_product_source".
+	// Optional for syncing; CheckPlans and the generator use it.
+	Source string
 	// Key is the kind of the entity's primary key; the zero value is KeyUUID.
 	Key KeyKind
 	// Refresh queues the upsert of the tv_ rows of ids from the tb_ tables.

@@ -74,7 +74,7 @@ func newApp(cfg Config) *App {
 	root.AddGroup(&cobra.Group{ID: "sync", Title: "Commands:"})
 	for _, cmd := range []*cobra.Command{
 		a.migrateCommand(), a.syncCommand(), a.verifyCommand(), a.rebuildCommand(), a.explainCommand(),
-		a.workerCommand(), a.statusCommand(), a.statsCommand(), a.queueCommand(), a.syncLogCommand(), a.triggersCommand(),
+		a.workerCommand(), a.statusCommand(), a.statsCommand(), a.queueCommand(), a.syncLogCommand(), a.triggersCommand(), a.genCommand(),
 	} {
 		cmd.GroupID = "sync"
 		root.AddCommand(cmd)

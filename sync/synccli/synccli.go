@@ -17,7 +17,8 @@
 //
 // The commands: migrate (up, down, status, redo), sync, verify [--repair],
 // rebuild, explain, worker, status, stats, queue retry, sync-log prune and
-// triggers, plus the binary's own (Config.Commands). The database comes from
+// triggers, the offline generator gen (package syncgen: "gen --check" in CI),
+// plus the binary's own (Config.Commands). The database comes from
 // --database-url or DATABASE_URL; passwords are never printed (help shows no
 // default, and URLs in errors and logs are redacted).
 //

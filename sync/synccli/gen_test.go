@@ -1,0 +1,88 @@
+package synccli
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const genDecl = `version: 1
+sql: {out: queries}
+go: {out: app/entities_gen.go, package: app, queries: example.com/app/db}
+entities:
+  - name: widget
+    table: tb_widget
+    key: {column: id, type: bigint}
+    tv: tv_widget
+    source: tv_widget_source
+`
+
+// TestGen_CheckFailsOnAChangedDeclarationUntilGenRuns changes a declaration
+// and shows gen --check failing (exit 1, naming the stale file, writing
+// nothing), then passing after gen.
+func TestGen_CheckFailsOnAChangedDeclarationUntilGenRuns(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	decl := filepath.Join(dir, "tvsync.yaml")
+	require.NoError(t, os.WriteFile(decl, []byte(genDecl), 0o644))
+	sqlFile, goFile := filepath.Join(dir, "queries", "widget.gen.sql"), filepath.Join(dir, "app", "entities_gen.go")
+
+	code, _, errOut := execute(ctx, t, nil, "gen", "--check", "--file", decl)
+	assert.Equal(t, ExitFailure, code)
+	assert.Equal(t, "shop gen: stale or missing, run 'shop gen': "+sqlFile+", "+goFile+"\n", errOut)
+	assert.NoFileExists(t, sqlFile, "--check writes nothing")
+
+	code, out, errOut := execute(ctx, t, nil, "gen", "--file", decl)
+	require.Equal(t, ExitOK, code, errOut)
+	assert.Equal(t, "wrote "+sqlFile+"\nwrote "+goFile+"\n", out)
+	code, _, errOut = execute(ctx, t, nil, "gen", "--check", "--file", decl)
+	assert.Equal(t, ExitOK, code, errOut)
+
+	// The declaration changes: the SQL is stale, the Go is not.
+	require.NoError(t, os.WriteFile(decl, []byte(strings.Replace(genDecl, "source: tv_widget_source", "source: tv_widget_doc", 1)), 0o644))
+	before, err := os.ReadFile(sqlFile)
+	require.NoError(t, err)
+	code, _, errOut = execute(ctx, t, nil, "gen", "--check", "--file", decl)
+	assert.Equal(t, ExitFailure, code)
+	assert.Equal(t, "shop gen: stale or missing, run 'shop gen': "+sqlFile+", "+goFile+"\n", errOut, "Source is in the registration too")
+	after, err := os.ReadFile(sqlFile)
+	require.NoError(t, err)
+	assert.Equal(t, string(before), string(after), "--check writes nothing")
+
+	code, out, errOut = execute(ctx, t, nil, "gen", "--file", decl)
+	require.Equal(t, ExitOK, code, errOut)
+	assert.Equal(t, "wrote "+sqlFile+"\nwrote "+goFile+"\n", out)
+	code, _, errOut = execute(ctx, t, nil, "gen", "--check", "--file", decl)
+	assert.Equal(t, ExitOK, code, errOut)
+	code, out, _ = execute(ctx, t, nil, "gen", "--file", decl)
+	assert.Equal(t, ExitOK, code)
+	assert.Empty(t, out, "nothing to write")
+
+	// A hand edit of a generated file is stale too.
+	require.NoError(t, os.WriteFile(sqlFile, append(after, "-- edited\n"...), 0o644))
+	code, _, errOut = execute(ctx, t, nil, "gen", "--check", "--file", decl)
+	assert.Equal(t, ExitFailure, code)
+	assert.Equal(t, "shop gen: stale or missing, run 'shop gen': "+sqlFile+"\n", errOut)
+}
+
+func TestGen_BadDeclarationFailsNamingIt(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	decl := filepath.Join(dir, "tvsync.yaml")
+	require.NoError(t, os.WriteFile(decl, []byte(strings.Replace(genDecl, "type: bigint", "type: serial", 1)), 0o644))
+	code, out, errOut := execute(context.Background(), t, nil, "gen", "--file", decl)
+	assert.Equal(t, ExitFailure, code)
+	assert.Empty(t, out)
+	assert.Equal(t, "shop gen: "+decl+`:5: entity "widget": key.type "serial": want uuid or bigint`+"\n", errOut)
+	assert.NoDirExists(t, filepath.Join(dir, "queries"))
+
+	code, _, errOut = execute(context.Background(), t, nil, "gen", "--file", filepath.Join(dir, "missing.yaml"))
+	assert.Equal(t, ExitFailure, code)
+	assert.Contains(t, errOut, "missing.yaml: no such file")
+}

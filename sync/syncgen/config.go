@@ -1,0 +1,470 @@
+// Package syncgen is tvsync's generator ("tvsync gen"): from a short
+// declaration per entity in tvsync.yaml it writes the mechanical sync
+// statements of each entity as plain SQL for the team's sqlc to compile
+// (<sql.out>/<entity>.gen.sql) and the Go registration that wires them into
+// the engine (<go.out>: the Entity constants and func Entities).
+//
+// A team writes, per entity, the command table, the tv_ table and ONE
+// document definition (a view with columns id and data); the declaration
+// names them:
+//
+//	version: 1
+//	sql: {out: queries}
+//	go: {out: shop/entities_gen.go, package: shop, queries: example.com/shop/db}
+//	entities:
+//	  - name: product
+//	    table: tb_product
+//	    key: {column: id, type: bigint}
+//	    tv: tv_product
+//	    source: tv_product_source
+//	    cascades:
+//	      - {to: order_line, path: tb_order_line.product_id}
+//
+// Per entity X it generates XRefresh, XRangeRefresh, XDeleteMissing,
+// XRangeDeleteMissing, XIDsAfter, XViewIDsAfter and XVerify, and one
+// bounded :batchmany look-up per cascade path. A cascade path reads
+// `<table>.<column>[ -> <column>]`: the rows of table whose column equals a
+// changed id, and of each the column after the arrow, or the target's key
+// column when there is none (then table must be the target's command
+// table). A cascade may instead name a hand-written look-up (lookup:), and
+// a hand-tuned plan replaces or adds a statement under overrides:
+// (refresh_wide, refresh_range).
+//
+// Every name that reaches SQL is checked to be a plain lower-case
+// identifier that is not a reserved word; nothing is interpolated raw.
+package syncgen
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// KeyType is the SQL type of an entity's key column.
+type KeyType string
+
+// The key types the generator supports.
+const (
+	KeyUUID   KeyType = "uuid"
+	KeyBigint KeyType = "bigint"
+)
+
+// Config is a parsed, validated declaration file.
+type Config struct {
+	// File is the path the declaration was read from (for messages and
+	// headers); generated paths are relative to its directory.
+	File     string   `yaml:"-"`
+	Version  int      `yaml:"version"`
+	SQL      SQLOut   `yaml:"sql"`
+	Go       GoOut    `yaml:"go"`
+	Sqlc     string   `yaml:"sqlc"`
+	Entities []Entity `yaml:"entities"`
+}
+
+// SQLOut says where the generated SQL goes.
+type SQLOut struct {
+	// Out is the folder of the <entity>.gen.sql files (sqlc's queries folder).
+	Out string `yaml:"out"`
+}
+
+// GoOut says where the generated registration goes.
+type GoOut struct {
+	// Out is the generated Go file.
+	Out string `yaml:"out"`
+	// Package is its package name.
+	Package string `yaml:"package"`
+	// Queries is the import path of the sqlc package (its New and methods).
+	Queries string `yaml:"queries"`
+}
+
+// Entity declares one tv_ entity.
+type Entity struct {
+	// Name identifies the entity ("order_line"); its CamelCase ("OrderLine")
+	// prefixes the generated statements.
+	Name string `yaml:"name"`
+	// Table is the command table (tb_).
+	Table string `yaml:"table"`
+	// Key is the command table's key column and its type.
+	Key Key `yaml:"key"`
+	// TV is the query table (columns id, data jsonb, updated_at).
+	TV string `yaml:"tv"`
+	// Source is the view defining the documents (columns id, data).
+	Source string `yaml:"source"`
+	// Overrides name hand-written statements that replace or add a plan.
+	Overrides Overrides `yaml:"overrides"`
+	// Cascades list the entities whose documents embed this one.
+	Cascades []Cascade `yaml:"cascades"`
+
+	line int
+}
+
+// Key is an entity's key column.
+type Key struct {
+	Column string  `yaml:"column"`
+	Type   KeyType `yaml:"type"`
+}
+
+// Overrides name hand-written sqlc statements (in the queries folder) of
+// the same parameters and result columns as the generated ones.
+type Overrides struct {
+	// RefreshWide, optional, is registered as Entity.RefreshWide.
+	RefreshWide string `yaml:"refresh_wide"`
+	// RefreshRange replaces the generated XRangeRefresh.
+	RefreshRange string `yaml:"refresh_range"`
+
+	set map[string]bool // the keys present in the file
+}
+
+// Cascade declares that the documents of entity To embed the declaring
+// entity: Path derives the look-up, or Lookup names a hand-written one.
+type Cascade struct {
+	// To is the embedding entity.
+	To string `yaml:"to"`
+	// Path is `<table>.<column>[ -> <column>]`.
+	Path string `yaml:"path"`
+	// Name, optional with Path, is the generated statement's name.
+	Name string `yaml:"name"`
+	// Lookup names a hand-written :batchmany statement instead of a path:
+	// one array parameter of the declaring entity's key type, returning
+	// keys of To.
+	Lookup string `yaml:"lookup"`
+
+	// Parsed path: rows of table whose match column is a changed id, their
+	// column result.
+	table, match, result string
+}
+
+var (
+	keysOf = map[string][]string{
+		"top":       {"version", "sql", "go", "sqlc", "entities"},
+		"sql":       {"out"},
+		"go":        {"out", "package", "queries"},
+		"entity":    {"name", "table", "key", "tv", "source", "overrides", "cascades"},
+		"key":       {"column", "type"},
+		"overrides": {"refresh_wide", "refresh_range"},
+		"cascade":   {"to", "path", "name", "lookup"},
+	}
+	identRE    = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+	entityRE   = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+	goNameRE   = regexp.MustCompile(`^[A-Z][A-Za-z0-9]*$`)
+	goIdentRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	importRE   = regexp.MustCompile(`^[A-Za-z0-9_.~-]+(/[A-Za-z0-9_.~-]+)*$`)
+	pathRE     = regexp.MustCompile(`^\s*([^.\s]+)\.([^\s-]+)\s*(?:->\s*(\S+)\s*)?$`)
+	pathArrow  = regexp.MustCompile(`->`)
+	reservedPG = map[string]bool{}
+)
+
+func init() {
+	// PostgreSQL's reserved key words (appendix C), which cannot name a
+	// table or column unquoted.
+	for _, w := range strings.Fields(`all analyse analyze and any array as asc asymmetric authorization binary both
+		case cast check collate collation column concurrently constraint create cross current_catalog current_date
+		current_role current_schema current_time current_timestamp current_user default deferrable desc distinct do
+		else end except false fetch for foreign freeze from full grant group having ilike in initially inner intersect
+		into is isnull join lateral leading left like limit localtime localtimestamp natural not notnull null offset on
+		only or order outer overlaps placing primary references returning right select session_user similar some
+		symmetric system_user table tablesample then to trailing true union unique user using variadic verbose when
+		where window with`) {
+		reservedPG[w] = true
+	}
+}
+
+// Load reads and validates the declaration file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("tvsync gen: read the declarations: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse parses and validates a declaration file's contents; file names it
+// in errors. Every problem found is reported, each naming the file, the
+// entity and the field.
+func Parse(file string, data []byte) (*Config, error) {
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if len(root.Content) == 0 {
+		return nil, fmt.Errorf("%s: empty file: want version, sql, go and entities", file)
+	}
+	var errs []error
+	checkKeys(file, root.Content[0], &errs)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	cfg := &Config{File: file}
+	if err := root.Content[0].Decode(cfg); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	for i, n := range mappingValue(root.Content[0], "entities").Content {
+		if i < len(cfg.Entities) {
+			cfg.Entities[i].line = n.Line
+			cfg.Entities[i].Overrides.set = map[string]bool{}
+			if o := mappingValue(n, "overrides"); o != nil {
+				for j := 0; j+1 < len(o.Content); j += 2 {
+					cfg.Entities[i].Overrides.set[o.Content[j].Value] = true
+				}
+			}
+		}
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// mappingValue returns the value of key in mapping node n, or an empty node.
+func mappingValue(n *yaml.Node, key string) *yaml.Node {
+	if n != nil && n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				return n.Content[i+1]
+			}
+		}
+	}
+	return &yaml.Node{}
+}
+
+// checkKeys reports every key of the document that the format does not
+// know, naming where it is.
+func checkKeys(file string, top *yaml.Node, errs *[]error) {
+	check := func(n *yaml.Node, kind, where string) {
+		if n.Kind == 0 || (n.Kind == yaml.ScalarNode && n.Tag == "!!null") {
+			return
+		}
+		if n.Kind != yaml.MappingNode {
+			*errs = append(*errs, fmt.Errorf("%s:%d: %s: want a mapping of %s", file, n.Line, where, strings.Join(keysOf[kind], ", ")))
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i]; !slices.Contains(keysOf[kind], k.Value) {
+				*errs = append(*errs, fmt.Errorf("%s:%d: %s: unknown key %q (want %s)", file, k.Line, where, k.Value, strings.Join(keysOf[kind], ", ")))
+			}
+		}
+	}
+	check(top, "top", "top level")
+	check(mappingValue(top, "sql"), "sql", "sql")
+	check(mappingValue(top, "go"), "go", "go")
+	entities := mappingValue(top, "entities")
+	if entities.Kind != 0 && entities.Kind != yaml.SequenceNode {
+		*errs = append(*errs, fmt.Errorf("%s:%d: entities: want a list", file, entities.Line))
+		return
+	}
+	for i, e := range entities.Content {
+		where := fmt.Sprintf("entity %d", i+1)
+		if name := mappingValue(e, "name").Value; name != "" {
+			where = fmt.Sprintf("entity %q", name)
+		}
+		check(e, "entity", where)
+		check(mappingValue(e, "key"), "key", where+": key")
+		check(mappingValue(e, "overrides"), "overrides", where+": overrides")
+		cascades := mappingValue(e, "cascades")
+		if cascades.Kind != 0 && cascades.Kind != yaml.SequenceNode {
+			*errs = append(*errs, fmt.Errorf("%s:%d: %s: cascades: want a list", file, cascades.Line, where))
+			continue
+		}
+		for j, c := range cascades.Content {
+			check(c, "cascade", fmt.Sprintf("%s: cascade %d", where, j+1))
+		}
+	}
+}
+
+// Camel returns the CamelCase of a snake_case name, "id" as "ID":
+// "order_line" → "OrderLine", "item_id" → "ItemID".
+func Camel(name string) string {
+	var b strings.Builder
+	for _, part := range strings.Split(name, "_") {
+		switch part {
+		case "":
+		case "id", "ids":
+			b.WriteString("ID" + part[2:])
+		default:
+			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+		}
+	}
+	return b.String()
+}
+
+// validate checks every field, collecting every problem.
+func (c *Config) validate() error {
+	var errs []error
+	fail := func(line int, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s:%d: %s", c.File, line, fmt.Sprintf(format, args...)))
+	}
+	if c.Version != 1 {
+		fail(1, "version %d: want version: 1", c.Version)
+	}
+	if c.SQL.Out == "" {
+		fail(1, "sql.out: missing (the folder of the generated .gen.sql files)")
+	}
+	if c.Go.Out == "" || !strings.HasSuffix(c.Go.Out, ".go") {
+		fail(1, "go.out %q: want the generated Go file's path, ending in .go", c.Go.Out)
+	}
+	if !goIdentRE.MatchString(c.Go.Package) {
+		fail(1, "go.package %q: want a Go package name", c.Go.Package)
+	}
+	if !importRE.MatchString(c.Go.Queries) || !goIdentRE.MatchString(pathBase(c.Go.Queries)) {
+		fail(1, "go.queries %q: want the import path of the sqlc package, its last element a Go identifier", c.Go.Queries)
+	}
+	if len(c.Entities) == 0 {
+		fail(1, "entities: none declared")
+	}
+	byName := map[string]*Entity{}
+	for i := range c.Entities {
+		e := &c.Entities[i]
+		if !entityRE.MatchString(e.Name) {
+			fail(e.line, "entity %d: name %q: want a lower-case identifier ([a-z][a-z0-9_]*)", i+1, e.Name)
+			continue
+		}
+		if byName[e.Name] != nil {
+			fail(e.line, "entity %q: declared twice (first at line %d)", e.Name, byName[e.Name].line)
+			continue
+		}
+		byName[e.Name] = e
+	}
+	queries := map[string]string{} // statement name -> who declares it
+	addQuery := func(e *Entity, name, what string) {
+		if prev, ok := queries[name]; ok {
+			fail(e.line, "entity %q: %s: query name %s is already %s", e.Name, what, name, prev)
+			return
+		}
+		queries[name] = fmt.Sprintf("entity %q's %s", e.Name, what)
+	}
+	for i := range c.Entities {
+		e := &c.Entities[i]
+		if byName[e.Name] != e {
+			continue
+		}
+		ident := func(field, v string) bool {
+			switch {
+			case v == "":
+				fail(e.line, "entity %q: %s: missing", e.Name, field)
+			case !identRE.MatchString(v):
+				fail(e.line, "entity %q: %s %q: want a plain lower-case SQL identifier ([a-z_][a-z0-9_]*)", e.Name, field, v)
+			case reservedPG[v]:
+				fail(e.line, "entity %q: %s %q: a reserved word of PostgreSQL", e.Name, field, v)
+			default:
+				return true
+			}
+			return false
+		}
+		ident("table", e.Table)
+		ident("tv", e.TV)
+		ident("source", e.Source)
+		ident("key.column", e.Key.Column)
+		if e.Key.Type != KeyUUID && e.Key.Type != KeyBigint {
+			fail(e.line, "entity %q: key.type %q: want uuid or bigint", e.Name, e.Key.Type)
+		}
+		x := Camel(e.Name)
+		for _, s := range []string{"Refresh", "DeleteMissing", "RangeDeleteMissing", "IDsAfter", "ViewIDsAfter", "Verify"} {
+			addQuery(e, x+s, "generated statement")
+		}
+		for _, o := range [][2]string{{"refresh_wide", e.Overrides.RefreshWide}, {"refresh_range", e.Overrides.RefreshRange}} {
+			if e.Overrides.set[o[0]] && !goNameRE.MatchString(o[1]) {
+				fail(e.line, "entity %q: overrides.%s %q: want the name of a hand-written sqlc statement (CamelCase)", e.Name, o[0], o[1])
+			}
+		}
+		if e.Overrides.RefreshRange == "" {
+			addQuery(e, x+"RangeRefresh", "generated statement")
+		}
+		if goNameRE.MatchString(e.Overrides.RefreshRange) {
+			addQuery(e, e.Overrides.RefreshRange, "overrides.refresh_range")
+		}
+		if goNameRE.MatchString(e.Overrides.RefreshWide) {
+			addQuery(e, e.Overrides.RefreshWide, "overrides.refresh_wide")
+		}
+	}
+	for i := range c.Entities {
+		e := &c.Entities[i]
+		if byName[e.Name] != e {
+			continue
+		}
+		for j := range e.Cascades {
+			cs := &e.Cascades[j]
+			where := fmt.Sprintf("entity %q: cascade %d", e.Name, j+1)
+			to := byName[cs.To]
+			if to == nil {
+				fail(e.line, "%s: to %q: no such entity (declared: %s)", where, cs.To, strings.Join(entityNames(c.Entities), ", "))
+				continue
+			}
+			where += fmt.Sprintf(" (to %s)", cs.To)
+			switch {
+			case cs.Path == "" && cs.Lookup == "":
+				fail(e.line, "%s: want a path or a lookup", where)
+			case cs.Path != "" && cs.Lookup != "":
+				fail(e.line, "%s: path and lookup are exclusive", where)
+			case cs.Lookup != "":
+				if cs.Name != "" {
+					fail(e.line, "%s: name goes with a path; a lookup is named by lookup", where)
+				}
+				if !goNameRE.MatchString(cs.Lookup) {
+					fail(e.line, "%s: lookup %q: want the name of a hand-written :batchmany statement (CamelCase)", where, cs.Lookup)
+				}
+			default:
+				m := pathRE.FindStringSubmatch(cs.Path)
+				if m == nil || len(pathArrow.FindAllString(cs.Path, -1)) > 1 {
+					fail(e.line, "%s: path %q: want <table>.<column>[ -> <column>]", where, cs.Path)
+					continue
+				}
+				ok := true
+				for _, kp := range [][2]string{{"table", m[1]}, {"column", m[2]}, {"result column", m[3]}} {
+					k, part := kp[0], kp[1]
+					if part == "" && k == "result column" {
+						continue
+					}
+					if !identRE.MatchString(part) || reservedPG[part] {
+						fail(e.line, "%s: path %q: %s %q is not a plain lower-case SQL identifier", where, cs.Path, k, part)
+						ok = false
+					}
+				}
+				if !ok {
+					continue
+				}
+				cs.table, cs.match, cs.result = m[1], m[2], m[3]
+				if cs.result == "" {
+					if cs.table != to.Table {
+						fail(e.line, "%s: path %q: without -> the rows must be %s's command table %s (or name the key column: %s.%s -> <column>)", where, cs.Path, to.Name, to.Table, cs.table, cs.match)
+						continue
+					}
+					cs.result = to.Key.Column
+				}
+				if cs.Name == "" {
+					// PostIDsByAuthor for tb_post.author_id; PostIDsByCommentAuthor
+					// for tb_comment.author_id -> post_id.
+					cs.Name = Camel(cs.To) + "IDsBy" + Camel(strings.TrimSuffix(cs.match, "_id"))
+					if cs.table != to.Table {
+						cs.Name = Camel(cs.To) + "IDsBy" + Camel(strings.TrimPrefix(cs.table, "tb_")) + Camel(strings.TrimSuffix(cs.match, "_id"))
+					}
+				}
+				if !goNameRE.MatchString(cs.Name) {
+					fail(e.line, "%s: name %q: want a CamelCase statement name", where, cs.Name)
+					continue
+				}
+				addQuery(e, cs.Name, "cascade look-up")
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func entityNames(es []Entity) []string {
+	var out []string
+	for _, e := range es {
+		out = append(out, e.Name)
+	}
+	return out
+}
+
+// pathBase is the last element of an import path.
+func pathBase(p string) string {
+	return p[strings.LastIndex(p, "/")+1:]
+}

@@ -1,0 +1,295 @@
+package syncgen_test
+
+import (
+	"context"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tvsync/tvsync/sync/syncdbtest"
+	"github.com/tvsync/tvsync/sync/syncgen"
+)
+
+// execDecl declares a uuid entity (tag) and two bigint ones (product, line):
+// a tag's document counts its products, a product's embeds its tag's label,
+// a line's its product's name.
+const execDecl = `
+version: 1
+sql: {out: q}
+go: {out: g/entities_gen.go, package: g, queries: example.com/x/db}
+entities:
+  - name: tag
+    table: tb_tag
+    key: {column: id, type: uuid}
+    tv: tv_tag
+    source: tv_tag_source
+    cascades:
+      - {to: product, path: tb_product.tag_id}
+  - name: product
+    table: tb_product
+    key: {column: product_id, type: bigint}
+    tv: tv_product
+    source: tv_product_source
+    cascades:
+      - {to: line, path: tb_line.product_id}
+      - {to: tag, path: tb_product.product_id -> tag_id}
+  - name: line
+    table: tb_line
+    key: {column: line_id, type: bigint}
+    tv: tv_line
+    source: tv_line_source
+`
+
+const execSchema = `
+CREATE TABLE tb_tag (id uuid PRIMARY KEY, label text NOT NULL);
+CREATE TABLE tb_product (product_id bigint PRIMARY KEY, tag_id uuid NOT NULL REFERENCES tb_tag, name text NOT NULL);
+CREATE INDEX ON tb_product (tag_id);
+CREATE TABLE tb_line (line_id bigint PRIMARY KEY, product_id bigint NOT NULL REFERENCES tb_product, qty int NOT NULL);
+CREATE INDEX ON tb_line (product_id);
+CREATE TABLE tv_tag (id uuid PRIMARY KEY, data jsonb NOT NULL, updated_at timestamptz NOT NULL);
+CREATE TABLE tv_product (id bigint PRIMARY KEY, data jsonb NOT NULL, updated_at timestamptz NOT NULL);
+CREATE TABLE tv_line (id bigint PRIMARY KEY, data jsonb NOT NULL, updated_at timestamptz NOT NULL);
+CREATE VIEW tv_tag_source AS
+    SELECT t.id, jsonb_build_object('label', t.label, 'products', (SELECT count(*) FROM tb_product p WHERE p.tag_id = t.id)) AS data FROM tb_tag t;
+CREATE VIEW tv_product_source AS
+    SELECT p.product_id AS id, jsonb_build_object('name', p.name, 'tag', t.label) AS data FROM tb_product p JOIN tb_tag t ON t.id = p.tag_id;
+CREATE VIEW tv_line_source AS
+    SELECT l.line_id AS id, jsonb_build_object('qty', l.qty, 'product', p.name) AS data FROM tb_line l JOIN tb_product p ON p.product_id = l.product_id;
+`
+
+var paramRE = regexp.MustCompile(`@([a-z_]+)`)
+
+// statements renders execDecl and returns each generated statement by name,
+// sqlc's @name parameters rewritten to $n (numbered in order of first use,
+// as sqlc numbers them) with their names in that order.
+func statements(t *testing.T) map[string]stmt {
+	t.Helper()
+	cfg, err := syncgen.Parse("tvsync.yaml", []byte(execDecl))
+	require.NoError(t, err)
+	files, err := cfg.Render()
+	require.NoError(t, err)
+	out := map[string]stmt{}
+	for _, f := range files {
+		if !strings.HasSuffix(f.Path, ".sql") {
+			continue
+		}
+		for _, part := range strings.Split(string(f.Content), "-- name: ")[1:] {
+			name := strings.Fields(part)[0]
+			var body []string
+			for _, line := range strings.Split(part, "\n")[1:] {
+				if !strings.HasPrefix(line, "--") {
+					body = append(body, line)
+				}
+			}
+			var s stmt
+			index := map[string]int{}
+			s.sql = paramRE.ReplaceAllStringFunc(strings.Join(body, "\n"), func(m string) string {
+				if _, ok := index[m[1:]]; !ok {
+					s.params = append(s.params, m[1:])
+					index[m[1:]] = len(s.params)
+				}
+				return "$" + strconv.Itoa(index[m[1:]])
+			})
+			out[name] = s
+		}
+	}
+	return out
+}
+
+type stmt struct {
+	sql    string
+	params []string
+}
+
+// args orders named arguments as the statement numbers them.
+func (s stmt) args(t *testing.T, named map[string]any) []any {
+	t.Helper()
+	require.Len(t, named, len(s.params), "parameters %v", s.params)
+	out := make([]any, len(s.params))
+	for i, p := range s.params {
+		v, ok := named[p]
+		require.True(t, ok, "no argument %s (parameters %v)", p, s.params)
+		out[i] = v
+	}
+	return out
+}
+
+type execEnv struct {
+	t     *testing.T
+	ctx   context.Context
+	pool  *pgxpool.Pool
+	stmts map[string]stmt
+}
+
+// on returns e failing subtest t.
+func (e execEnv) on(t *testing.T) execEnv {
+	e.t = t
+	return e
+}
+
+func (e execEnv) refresh(name string, named map[string]any) (found, upserted int) {
+	e.t.Helper()
+	s, ok := e.stmts[name]
+	require.True(e.t, ok, name)
+	var at time.Time
+	require.NoError(e.t, e.pool.QueryRow(e.ctx, s.sql, s.args(e.t, named)...).Scan(&found, &upserted, &at), name)
+	return found, upserted
+}
+
+func (e execEnv) deleted(name string, named map[string]any) int {
+	e.t.Helper()
+	s := e.stmts[name]
+	var n int
+	var at time.Time
+	require.NoError(e.t, e.pool.QueryRow(e.ctx, s.sql, s.args(e.t, named)...).Scan(&n, &at), name)
+	return n
+}
+
+func rowsOf[T any](e execEnv, name string, named map[string]any) []T {
+	e.t.Helper()
+	s, ok := e.stmts[name]
+	require.True(e.t, ok, name)
+	rows, err := e.pool.Query(e.ctx, s.sql, s.args(e.t, named)...)
+	require.NoError(e.t, err, name)
+	scan := pgx.RowTo[T]
+	var zero T
+	if _, ok := any(zero).(interface{ isRow() }); ok {
+		scan = pgx.RowToStructByPos[T]
+	}
+	out, err := pgx.CollectRows(rows, scan)
+	require.NoError(e.t, err, name)
+	return out
+}
+
+func (e execEnv) exec(sql string, args ...any) {
+	e.t.Helper()
+	_, err := e.pool.Exec(e.ctx, sql, args...)
+	require.NoError(e.t, err, sql)
+}
+
+// tvMatchesSource reports whether the tv_ table holds exactly its view.
+func (e execEnv) tvMatchesSource(tv, src string) bool {
+	e.t.Helper()
+	var n int
+	require.NoError(e.t, e.pool.QueryRow(e.ctx, `SELECT count(*) FROM (
+		(SELECT id, data FROM `+src+` EXCEPT SELECT id, data FROM `+tv+`) UNION ALL
+		(SELECT id, data FROM `+tv+` EXCEPT SELECT id, data FROM `+src+`)) d`).Scan(&n))
+	return n == 0
+}
+
+type drift struct {
+	ID      int64
+	Problem string
+}
+
+func (drift) isRow() {}
+
+type uuidDrift struct {
+	ID      uuid.UUID
+	Problem string
+}
+
+func (uuidDrift) isRow() {}
+
+// TestGeneratedStatements_RunOnPostgreSQL executes the statements rendered
+// for a uuid and two bigint entities on a real PostgreSQL: refresh writes
+// only changed documents, delete-missing removes only gone rows, the range
+// statements and listings include the smallest key (the MinID rule) and
+// exclude any other cursor, range statements write only @ids, verify finds
+// missing, stale and orphaned rows, the cascade look-ups find the rows.
+func TestGeneratedStatements_RunOnPostgreSQL(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	e := execEnv{t: t, ctx: ctx, pool: syncdbtest.New(t), stmts: statements(t)}
+	e.exec(execSchema)
+
+	nilTag, tagB := uuid.Nil, uuid.MustParse("bbbbbbbb-0000-0000-0000-000000000000")
+	const minKey = int64(math.MinInt64)
+	e.exec(`INSERT INTO tb_tag VALUES ($1, 'zero'), ($2, 'bee')`, nilTag, tagB)
+	e.exec(`INSERT INTO tb_product VALUES ($1, $2, 'min'), (1, $2, 'one'), (2, $3, 'two'), (3, $3, 'three')`, minKey, nilTag, tagB)
+	e.exec(`INSERT INTO tb_line VALUES (10, 1, 5), (11, 1, 6), (12, 3, 7)`)
+
+	t.Run("refresh writes only changed documents", func(t *testing.T) {
+		e := e.on(t)
+		found, upserted := e.refresh("ProductRefresh", map[string]any{"ids": []int64{minKey, 1, 2, 3, 99, 1}})
+		assert.Equal(t, [2]int{4, 4}, [2]int{found, upserted}, "99 does not exist; 1 twice counts once")
+		found, upserted = e.refresh("ProductRefresh", map[string]any{"ids": []int64{minKey, 1, 2, 3}})
+		assert.Equal(t, [2]int{4, 0}, [2]int{found, upserted}, "nothing changed")
+		e.exec(`UPDATE tb_product SET name = 'uno' WHERE product_id = 1`)
+		found, upserted = e.refresh("ProductRefresh", map[string]any{"ids": []int64{1, 2}})
+		assert.Equal(t, [2]int{2, 1}, [2]int{found, upserted})
+		assert.True(t, e.tvMatchesSource("tv_product", "tv_product_source"))
+
+		found, upserted = e.refresh("TagRefresh", map[string]any{"ids": []uuid.UUID{nilTag, tagB}})
+		assert.Equal(t, [2]int{2, 2}, [2]int{found, upserted})
+		assert.True(t, e.tvMatchesSource("tv_tag", "tv_tag_source"))
+	})
+
+	t.Run("cascade look-ups", func(t *testing.T) {
+		e := e.on(t)
+		products := rowsOf[int64](e, "ProductIDsByTag", map[string]any{"ids": []uuid.UUID{tagB, tagB}})
+		assert.ElementsMatch(t, []int64{2, 3}, products)
+		lines := rowsOf[int64](e, "LineIDsByProduct", map[string]any{"ids": []int64{1, 3, 2}})
+		assert.ElementsMatch(t, []int64{10, 11, 12}, lines)
+		tags := rowsOf[uuid.UUID](e, "TagIDsByProductProduct", map[string]any{"ids": []int64{minKey, 1, 2, 3}})
+		assert.ElementsMatch(t, []uuid.UUID{nilTag, tagB}, tags, "distinct tags of the products")
+		assert.Empty(t, rowsOf[int64](e, "LineIDsByProduct", map[string]any{"ids": []int64{2}}))
+	})
+
+	t.Run("listings include the smallest key only from it", func(t *testing.T) {
+		e := e.on(t)
+		assert.Equal(t, []int64{minKey, 1, 2}, rowsOf[int64](e, "ProductIDsAfter", map[string]any{"after": minKey, "page_size": 3}))
+		assert.Equal(t, []int64{2, 3}, rowsOf[int64](e, "ProductIDsAfter", map[string]any{"after": int64(1), "page_size": 10}))
+		assert.Equal(t, []int64{minKey, 1}, rowsOf[int64](e, "ProductViewIDsAfter", map[string]any{"after": minKey, "page_size": 2}))
+		assert.Equal(t, []uuid.UUID{nilTag, tagB}, rowsOf[uuid.UUID](e, "TagIDsAfter", map[string]any{"after": uuid.Nil, "page_size": 10}))
+		assert.Equal(t, []uuid.UUID{nilTag, tagB}, rowsOf[uuid.UUID](e, "TagViewIDsAfter", map[string]any{"after": nilTag, "page_size": 10}))
+		assert.Equal(t, []uuid.UUID{tagB}, rowsOf[uuid.UUID](e, "TagIDsAfter", map[string]any{"after": uuid.MustParse("00000000-0000-0000-0000-000000000001"), "page_size": 10}))
+	})
+
+	t.Run("range refresh writes only @ids of the range, from the smallest key on", func(t *testing.T) {
+		e := e.on(t)
+		e.exec(`UPDATE tb_product SET name = name || '!'`)
+		found, upserted := e.refresh("ProductRangeRefresh", map[string]any{"after": minKey, "upto": int64(2), "ids": []int64{minKey, 2, 3}})
+		assert.Equal(t, [2]int{2, 2}, [2]int{found, upserted}, "min and 2: 1 is not in @ids, 3 not in the range")
+		var names []string
+		require.NoError(t, e.pool.QueryRow(ctx, `SELECT array_agg(data->>'name' ORDER BY id) FROM tv_product`).Scan(&names))
+		assert.Equal(t, []string{"min!", "uno", "two!", "three"}, names)
+		found, upserted = e.refresh("ProductRangeRefresh", map[string]any{"after": int64(1), "upto": int64(3), "ids": []int64{1, 2, 3}})
+		assert.Equal(t, [2]int{2, 1}, [2]int{found, upserted}, "the bound 1 is excluded, 2 is current")
+		found, upserted = e.refresh("TagRangeRefresh", map[string]any{"after": nilTag, "upto": tagB, "ids": []uuid.UUID{nilTag, tagB}})
+		assert.Equal(t, [2]int{2, 0}, [2]int{found, upserted})
+	})
+
+	t.Run("verify finds missing, stale and orphaned rows", func(t *testing.T) {
+		e := e.on(t)
+		e.refresh("ProductRefresh", map[string]any{"ids": []int64{minKey, 1, 2, 3}})
+		e.exec(`INSERT INTO tb_product VALUES (4, $1, 'four')`, tagB)                                     // missing
+		e.exec(`UPDATE tv_product SET data = '{}' WHERE id = 2`)                                          // stale
+		e.exec(`INSERT INTO tv_product VALUES (5, '{}', now()), ($1, '{}', now())`, int64(math.MaxInt64)) // orphaned
+		e.exec(`UPDATE tv_product SET data = '{}' WHERE id = $1`, minKey)                                 // stale, at the smallest key
+		assert.Equal(t, []drift{{minKey, "stale"}, {2, "stale"}, {4, "missing"}, {5, "orphaned"}},
+			rowsOf[drift](e, "ProductVerify", map[string]any{"after": minKey, "upto": int64(5)}))
+		assert.Equal(t, []drift{{2, "stale"}, {4, "missing"}},
+			rowsOf[drift](e, "ProductVerify", map[string]any{"after": int64(1), "upto": int64(4)}), "(1, 4]")
+		e.exec(`UPDATE tv_tag SET data = '{}' WHERE id = $1`, nilTag) // and tag B counts product 4 now
+		assert.Equal(t, []uuidDrift{{nilTag, "stale"}, {tagB, "stale"}}, rowsOf[uuidDrift](e, "TagVerify", map[string]any{"after": nilTag, "upto": tagB}))
+	})
+
+	t.Run("delete-missing removes only rows whose command row is gone", func(t *testing.T) {
+		e := e.on(t)
+		assert.Equal(t, 1, e.deleted("ProductDeleteMissing", map[string]any{"ids": []int64{1, 2, 5}}), "5 only")
+		assert.Equal(t, 0, e.deleted("ProductDeleteMissing", map[string]any{"ids": []int64{5}}))
+		e.exec(`INSERT INTO tv_product VALUES (6, '{}', now()), (7, '{}', now())`)
+		assert.Equal(t, 1, e.deleted("ProductRangeDeleteMissing", map[string]any{"after": int64(5), "upto": int64(7), "ids": []int64{7}}), "7 only: 6 is not in @ids")
+		assert.Equal(t, 2, e.deleted("ProductRangeDeleteMissing", map[string]any{"after": int64(5), "upto": int64(math.MaxInt64), "ids": []int64{6, 7, math.MaxInt64}}), "6 (7 is gone already), the orphan at the largest key")
+	})
+}

@@ -1,0 +1,264 @@
+package syncgen
+
+import (
+	"bytes"
+	"fmt"
+	"go/format"
+	"path/filepath"
+	"strings"
+)
+
+// File is one generated file: its path (relative to the declaration
+// file's directory when the declaration came from a relative path, as
+// written in it) and its contents.
+type File struct {
+	Path    string
+	Content []byte
+}
+
+// minKey is the smallest key of each type, the first cursor of a walk
+// (sync.MinID), which a keyset bound includes.
+var minKey = map[KeyType]string{
+	KeyUUID:   "'00000000-0000-0000-0000-000000000000'",
+	KeyBigint: "-9223372036854775808",
+}
+
+// goKey is how the registration converts ids of each key type.
+var goKey = map[KeyType]struct{ slice, ids, id, kind string }{
+	KeyUUID:   {"[][]uuid.UUID", "sync.UUIDs", "UUID", "sync.KeyUUID"},
+	KeyBigint: {"[][]int64", "sync.Int64s", "Int64", "sync.KeyBigint"},
+}
+
+// The generated statements. {X} is the entity's CamelCase name, {T} its key
+// type, {min} the smallest key, {k} the command table's key column, {tb} the
+// command table, {tv} the query table, {src} the document view.
+const (
+	refreshSQL = `-- name: {X}Refresh :batchone
+-- {X}Refresh upserts, in one statement, the {tv} documents of the given ids from their definition ({src}), writing only those whose data changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
+WITH src AS (
+    SELECT s.id, s.data
+    FROM (SELECT DISTINCT unnest(@ids::{T}[]) AS id) b
+    CROSS JOIN LATERAL (SELECT v.id, v.data FROM {src} v WHERE v.id = b.id OFFSET 0) s
+),
+upserted AS (
+    INSERT INTO {tv} (id, data, updated_at)
+    SELECT src.id, src.data, clock_timestamp() FROM src
+    ON CONFLICT (id) DO UPDATE
+        SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
+        WHERE {tv}.data IS DISTINCT FROM EXCLUDED.data
+    RETURNING {tv}.id
+)
+SELECT (SELECT count(*) FROM src)::int      AS found,
+       (SELECT count(*) FROM upserted)::int AS upserted,
+       clock_timestamp()::timestamptz       AS finished_at;
+`
+	rangeRefreshSQL = `-- name: {X}RangeRefresh :batchone
+-- {X}RangeRefresh upserts the {tv} documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition ({src}), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
+WITH range_src AS MATERIALIZED (
+    SELECT s.id, s.data FROM {src} s WHERE s.id >= @after::{T} AND (s.id > @after::{T} OR s.id = {min}) AND s.id <= @upto::{T}
+),
+src AS (
+    SELECT r.id, r.data FROM range_src r WHERE r.id IN (SELECT unnest(@ids::{T}[]))
+),
+upserted AS (
+    INSERT INTO {tv} (id, data, updated_at)
+    SELECT src.id, src.data, clock_timestamp() FROM src
+    ON CONFLICT (id) DO UPDATE
+        SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
+        WHERE {tv}.data IS DISTINCT FROM EXCLUDED.data
+    RETURNING {tv}.id
+)
+SELECT (SELECT count(*) FROM src)::int      AS found,
+       (SELECT count(*) FROM upserted)::int AS upserted,
+       clock_timestamp()::timestamptz       AS finished_at;
+`
+	deleteMissingSQL = `-- name: {X}DeleteMissing :batchone
+-- {X}DeleteMissing removes the {tv} rows, among the given ids, whose {tb} row no longer exists: each id is probed in {tb} (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in {tv}.
+WITH gone AS (
+    DELETE FROM {tv} t
+    WHERE t.id = ANY(ARRAY(
+        SELECT b.id FROM unnest(@ids::{T}[]) AS b(id)
+        WHERE NOT EXISTS (SELECT 1 FROM {tb} x WHERE x.{k} = b.id OFFSET 0)))
+    RETURNING t.id
+)
+SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone;
+`
+	rangeDeleteMissingSQL = `-- name: {X}RangeDeleteMissing :batchone
+-- {X}RangeDeleteMissing removes the {tv} rows among the chunk's locked @ids in the keyset range (@after, @upto] whose {tb} row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of {tb}.
+WITH gone AS (
+    DELETE FROM {tv} t
+    WHERE t.id >= @after::{T} AND (t.id > @after::{T} OR t.id = {min}) AND t.id <= @upto::{T}
+      AND t.id IN (SELECT unnest(@ids::{T}[]))
+      AND NOT EXISTS (SELECT 1 FROM {tb} x WHERE x.{k} = t.id AND x.{k} >= @after::{T} AND x.{k} <= @upto::{T})
+    RETURNING t.id
+)
+SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone;
+`
+	idsAfterSQL = `-- name: {X}IDsAfter :many
+-- {X}IDsAfter lists {tb} ids in id order after a keyset cursor, for full sync.
+SELECT {k} FROM {tb} WHERE {k} >= @after::{T} AND ({k} > @after::{T} OR {k} = {min}) ORDER BY {k} LIMIT @page_size::int;
+`
+	viewIDsAfterSQL = `-- name: {X}ViewIDsAfter :many
+-- {X}ViewIDsAfter lists {tv} ids in id order after a keyset cursor, to find orphans during full sync.
+SELECT id FROM {tv} WHERE id >= @after::{T} AND (id > @after::{T} OR id = {min}) ORDER BY id LIMIT @page_size::int;
+`
+	verifySQL = `-- name: {X}Verify :many
+-- {X}Verify compares, for the ids in (@after, @upto], the stored {tv} rows with their definition ({src}) and lists those missing, stale or orphaned.
+SELECT coalesce(s.id, t.id)::{T} AS id,
+       (CASE WHEN t.id IS NULL THEN 'missing' WHEN s.id IS NULL THEN 'orphaned' ELSE 'stale' END)::text AS problem
+FROM (SELECT v.id, v.data FROM {src} v WHERE v.id >= @after::{T} AND (v.id > @after::{T} OR v.id = {min}) AND v.id <= @upto::{T}) s
+FULL JOIN (SELECT r.id, r.data FROM {tv} r WHERE r.id >= @after::{T} AND (r.id > @after::{T} OR r.id = {min}) AND r.id <= @upto::{T}) t ON t.id = s.id
+WHERE s.data IS DISTINCT FROM t.data
+ORDER BY 1;
+`
+	// cascadeSQL: {N} the statement, {to} the target entity, {ct} the
+	// table of the path, {m} its match column, {r} its result column.
+	cascadeSQL = `-- name: {N} :batchmany
+-- {N} lists the {to} ids whose documents embed the given {from} ids: the {r} of the {ct} rows whose {m} is one of them, read id by id through the index of {ct}.{m} (the OFFSET 0 fence), so the work follows the batch, never the table.
+SELECT DISTINCT r.{r}
+FROM (SELECT DISTINCT unnest(@ids::{T}[]) AS id) b
+CROSS JOIN LATERAL (SELECT t.{r} FROM {ct} t WHERE t.{m} = b.id OFFSET 0) r;
+`
+)
+
+// Render returns the generated files of the declarations: one SQL file per
+// entity in declaration order, then the Go registration.
+func (c *Config) Render() ([]File, error) {
+	base := filepath.Base(c.File)
+	var files []File
+	for i := range c.Entities {
+		e := &c.Entities[i]
+		files = append(files, File{Path: filepath.Join(c.SQL.Out, e.Name+".gen.sql"), Content: c.renderSQL(base, e)})
+	}
+	src, err := c.renderGo(base)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, File{Path: filepath.FromSlash(c.Go.Out), Content: src})
+	return files, nil
+}
+
+func (c *Config) renderSQL(base string, e *Entity) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "-- Code generated by tvsync gen from %s (entity %s); DO NOT EDIT.\n", base, e.Name)
+	r := strings.NewReplacer("{X}", Camel(e.Name), "{T}", string(e.Key.Type), "{min}", minKey[e.Key.Type],
+		"{k}", e.Key.Column, "{tb}", e.Table, "{tv}", e.TV, "{src}", e.Source)
+	stmts := []string{refreshSQL}
+	if e.Overrides.RefreshRange == "" {
+		stmts = append(stmts, rangeRefreshSQL)
+	}
+	stmts = append(stmts, deleteMissingSQL, rangeDeleteMissingSQL, idsAfterSQL, viewIDsAfterSQL, verifySQL)
+	for _, s := range stmts {
+		b.WriteString("\n")
+		r.WriteString(&b, s)
+	}
+	for _, cs := range e.Cascades {
+		if cs.Lookup != "" {
+			continue
+		}
+		b.WriteString("\n")
+		strings.NewReplacer("{N}", cs.Name, "{to}", cs.To, "{from}", e.Name, "{T}", string(e.Key.Type),
+			"{ct}", cs.table, "{m}", cs.match, "{r}", cs.result).WriteString(&b, cascadeSQL)
+	}
+	return b.Bytes()
+}
+
+func (c *Config) renderGo(base string) ([]byte, error) {
+	var b bytes.Buffer
+	qpkg := pathBase(c.Go.Queries)
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	p("// Code generated by tvsync gen from %s; DO NOT EDIT.", base)
+	p("")
+	p("package %s", c.Go.Package)
+	p("")
+	p("import (")
+	p(`"context"`)
+	for _, e := range c.Entities {
+		if e.Key.Type == KeyUUID {
+			p("")
+			p(`"github.com/google/uuid"`)
+			break
+		}
+	}
+	p("")
+	p("%s %q", qpkg, c.Go.Queries)
+	p(`"github.com/tvsync/tvsync/sync"`)
+	p(")")
+	p("")
+	p("// Names of the entities declared in %s.", base)
+	p("const (")
+	for _, e := range c.Entities {
+		p("Entity%s = %q", Camel(e.Name), e.Name)
+	}
+	p(")")
+	p("")
+	p("// Entities returns the registrations of the entities declared in %s,", base)
+	p("// over the statements tvsync gen wrote to %s/*.gen.sql and the hand-written", filepath.ToSlash(c.SQL.Out))
+	p("// overrides and look-ups the declarations name.")
+	p("func Entities() []sync.Entity {")
+	p("q := %s.New()", qpkg)
+	p("ctx := context.Background() // batch methods only queue; the pipeline's Send takes the real context")
+	p("return []sync.Entity{")
+	for _, e := range c.Entities {
+		x, k := Camel(e.Name), goKey[e.Key.Type]
+		batch := func(field, stmt string) {
+			p("%s: func(p *sync.Pipeline, ids []sync.ID) func() (sync.RefreshResult, error) {", field)
+			p("return sync.ReadRefresh(q.%s(ctx, p, %s{%s(ids)}))", stmt, k.slice, k.ids)
+			p("},")
+		}
+		rangeStmt := func(field, stmt, result, read string) {
+			p("%s: func(p *sync.Pipeline, after, upto sync.ID, ids []sync.ID) func() (sync.%s, error) {", field, result)
+			p("return sync.%s(q.%s(ctx, p, []%s.%sParams{{After: after.%s(), Upto: upto.%s(), Ids: %s(ids)}}))", read, stmt, qpkg, stmt, k.id, k.id, k.ids)
+			p("},")
+		}
+		listing := func(field, stmt string) {
+			p("%s: func(ctx context.Context, conn sync.DB, after sync.ID, limit int) ([]sync.ID, error) {", field)
+			p("return sync.Keys(q.%s(ctx, conn, %s.%sParams{After: after.%s(), PageSize: int32(limit)}))", stmt, qpkg, stmt, k.id)
+			p("},")
+		}
+		p("{")
+		p("Name: Entity%s,", x)
+		p("View: %q,", e.TV)
+		p("Source: %q,", e.Source)
+		p("Key: %s,", k.kind)
+		batch("Refresh", x+"Refresh")
+		if e.Overrides.RefreshWide != "" {
+			batch("RefreshWide", e.Overrides.RefreshWide)
+		}
+		rangeRefresh := x + "RangeRefresh"
+		if e.Overrides.RefreshRange != "" {
+			rangeRefresh = e.Overrides.RefreshRange
+		}
+		rangeStmt("RefreshRange", rangeRefresh, "RefreshResult", "ReadRefresh")
+		rangeStmt("DeleteMissingRange", x+"RangeDeleteMissing", "DeleteResult", "ReadDelete")
+		p("DeleteMissing: func(p *sync.Pipeline, ids []sync.ID) func() (sync.DeleteResult, error) {")
+		p("return sync.ReadDelete(q.%sDeleteMissing(ctx, p, %s{%s(ids)}))", x, k.slice, k.ids)
+		p("},")
+		listing("IDsAfter", x+"IDsAfter")
+		listing("ViewIDsAfter", x+"ViewIDsAfter")
+		p("Verify: func(ctx context.Context, conn sync.DB, after, upto sync.ID) ([]sync.Drift, error) {")
+		p("return sync.Drifts(q.%sVerify(ctx, conn, %s.%sVerifyParams{After: after.%s(), Upto: upto.%s()}))", x, qpkg, x, k.id, k.id)
+		p("},")
+		if len(e.Cascades) > 0 {
+			p("Cascades: []sync.Cascade{")
+			for _, cs := range e.Cascades {
+				stmt := cs.Name
+				if cs.Lookup != "" {
+					stmt = cs.Lookup
+				}
+				p("{Entity: Entity%s, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {", Camel(cs.To))
+				p("return sync.ReadMany(q.%s(ctx, p, %s{%s(ids)}))", stmt, k.slice, k.ids)
+				p("}},")
+			}
+			p("},")
+		}
+		p("},")
+	}
+	p("}")
+	p("}")
+	out, err := format.Source(b.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("tvsync gen: format the generated Go of %s: %w", c.File, err)
+	}
+	return out, nil
+}
