@@ -1,8 +1,11 @@
 # tvsync: two commands do everything on a fresh machine — `make demo` and `make test`.
 GO      ?= go
 SQLC    := $(GO) -C tools tool sqlc -f ../sqlc.yaml
-# The shop example (examples/shop, a module of its own): its sqlc, run from the same pinned tools module.
+# The shop example (examples/shop, a module of its own): its sqlc, run from the same pinned tools module, and
+# tvsync gen over its declarations (run through cmd/tvsync, which builds even when the shop's generated code is
+# missing; `go run ./cmd/shop gen` in examples/shop is the same command).
 SHOP_SQLC := $(GO) -C tools tool sqlc -f ../examples/shop/sqlc.yaml
+SHOP_GEN  := $(GO) run ./cmd/tvsync gen --file examples/shop/tvsync.yaml
 # Where Debian puts the PostgreSQL server binaries (initdb, postgres).
 PG_BIN  := $(shell pg_config --bindir 2>/dev/null)
 
@@ -14,12 +17,14 @@ all: test
 generate:
 	@echo "sqlc: regenerating db/ (the first run compiles sqlc from tools/go.mod: about two minutes)"
 	$(SQLC) generate
+	$(SHOP_GEN)
 	$(SHOP_SQLC) generate
 
 ## check-generated: fail when db/ is not exactly what sqlc generates
 check-generated:
 	@echo "sqlc: checking that db/ is what sqlc generates (the first run compiles sqlc from tools/go.mod: about two minutes)"
 	@$(SQLC) diff || { echo "db/ is stale: run 'make generate' and commit the result" >&2; exit 1; }
+	@$(SHOP_GEN) --check || { echo "examples/shop's generated sync statements are stale: run 'make generate' and commit the result" >&2; exit 1; }
 	@$(SHOP_SQLC) diff || { echo "examples/shop/db/ is stale: run 'make generate' and commit the result" >&2; exit 1; }
 
 vet:
