@@ -1,10 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
+	gosync "sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -19,22 +23,50 @@ import (
 	"github.com/tvsync/tvsync/sync/syncuow"
 )
 
+// binDir holds the shop binary the tests build (binary).
+var binDir string
+
 func TestMain(m *testing.M) {
-	os.Exit(syncdbtest.Main(m, syncdbtest.Options{
+	var err error
+	if binDir, err = os.MkdirTemp("", "shop-cli-"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := syncdbtest.Main(m, syncdbtest.Options{
 		Migrations: []syncdbtest.MigrationSet{{Name: "shop", FS: migrations.FS, VersionTable: migrations.VersionTable}},
-	}))
+	})
+	os.RemoveAll(binDir)
+	os.Exit(code)
 }
 
-// run runs the shop CLI on args against the database at url and returns its
-// exit status and output.
+// binary builds the shop command (this package) once for the package's
+// tests, so that they run it as an operator does.
+var binary = gosync.OnceValues(func() (string, error) {
+	path := filepath.Join(binDir, "shop")
+	out, err := exec.Command("go", "build", "-o", path, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build ./cmd/shop: %w\n%s", err, out)
+	}
+	return path, nil
+})
+
+// run runs the shop binary on args against the database at url (given as
+// DATABASE_URL) and returns its exit status and output.
 func run(t *testing.T, url string, args ...string) (int, string) {
 	t.Helper()
-	var out bytes.Buffer
-	cfg := config()
-	cfg.Stdout, cfg.Stderr = &out, &out
-	code := synccli.New(cfg).Execute(context.Background(), append([]string{"--database-url", url, "--progress", "none"}, args...))
-	t.Logf("shop %v: exit %d\n%s", args, code, out.String())
-	return code, out.String()
+	path, err := binary()
+	require.NoError(t, err)
+	cmd := exec.Command(path, append([]string{"--progress", "none"}, args...)...)
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+url)
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if exit, ok := errors.AsType[*exec.ExitError](err); ok {
+		code = exit.ExitCode()
+	} else {
+		require.NoError(t, err)
+	}
+	t.Logf("shop %v: exit %d\n%s", args, code, out)
+	return code, string(out)
 }
 
 // TestVerify_FindsAndRepairsDriftPlantedInTvOrder plants an orphaned and a
