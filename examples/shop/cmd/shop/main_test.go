@@ -166,3 +166,13 @@ func TestMigrateUp_CreatesNoBlogTableAndTwoVersionTables(t *testing.T) {
 	assert.Equal(t, synccli.ExitOK, code)
 	assert.Contains(t, out, "00001_shop.sql")
 }
+
+// TestGen_CheckFindsTheCommittedFilesFresh runs "shop gen --check" on the
+// shop's declarations: the generated statements and registration committed
+// are exactly what tvsync gen derives from tvsync.yaml (make check-generated
+// runs the same check).
+func TestGen_CheckFindsTheCommittedFilesFresh(t *testing.T) {
+	t.Parallel()
+	code, out := run(t, "", "gen", "--check", "--file", filepath.Join("..", "..", "tvsync.yaml"))
+	assert.Equal(t, synccli.ExitOK, code, out)
+}
