@@ -32,8 +32,9 @@ func Entities() []sync.Entity {
 	ctx := context.Background() // batch methods only queue; the pipeline's Send takes the real context
 	return []sync.Entity{
 		{
-			Name: EntityUser,
-			View: "tv_user",
+			Name:   EntityUser,
+			View:   "tv_user",
+			Source: "tv_user_source",
 			Refresh: func(p *sync.Pipeline, ids []sync.ID) func() (sync.RefreshResult, error) {
 				return sync.ReadRefresh(q.UserRefresh(ctx, p, [][]uuid.UUID{sync.UUIDs(ids)}))
 			},
@@ -68,8 +69,9 @@ func Entities() []sync.Entity {
 			},
 		},
 		{
-			Name: EntityPost,
-			View: "tv_post",
+			Name:   EntityPost,
+			View:   "tv_post",
+			Source: "tv_post_source",
 			Refresh: func(p *sync.Pipeline, ids []sync.ID) func() (sync.RefreshResult, error) {
 				return sync.ReadRefresh(q.PostRefresh(ctx, p, [][]uuid.UUID{sync.UUIDs(ids)}))
 			},
@@ -101,8 +103,9 @@ func Entities() []sync.Entity {
 			},
 		},
 		{
-			Name: EntityComment,
-			View: "tv_comment",
+			Name:   EntityComment,
+			View:   "tv_comment",
+			Source: "tv_comment_source",
 			Refresh: func(p *sync.Pipeline, ids []sync.ID) func() (sync.RefreshResult, error) {
 				return sync.ReadRefresh(q.CommentRefresh(ctx, p, [][]uuid.UUID{sync.UUIDs(ids)}))
 			},
