@@ -13,6 +13,7 @@ import (
 	tvsync "github.com/tvsync/tvsync/sync"
 	"github.com/tvsync/tvsync/sync/plancheck"
 	"github.com/tvsync/tvsync/sync/syncdbtest"
+	"github.com/tvsync/tvsync/sync/syncuow"
 )
 
 // shopAt returns a database holding n customers, n products and n orders
@@ -76,4 +77,30 @@ func TestPlans_EveryStatementFollowsItsBatch(t *testing.T) {
 		"OrderRefresh", "OrderDeleteMissing", "OrderRangeRefresh", "OrderRangeDeleteMissing", "OrderVerify", "CustomerIDsByOrder", "ProductIDsByOrder",
 	}, names, "every sync statement of every shop entity is checked")
 	assert.NoError(t, cmp.Err(), "every shop sync statement must read rows in proportion to its batch, not to its tables")
+}
+
+// TestPlans_EveryPlanBuildsTheDocumentsOfItsView runs the kit's one-line
+// plan-equality check for each shop entity on a seeded shop (a customer
+// without orders and a product never sold included): every registered
+// refresh plan builds exactly the documents of the entity's view.
+func TestPlans_EveryPlanBuildsTheDocumentsOfItsView(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t, syncuow.Inline, 0)
+	cust, products := f.catalog(t, "Ada", 4)
+	f.do(t, func(u *shop.UnitOfWork) error {
+		if _, err := u.CreateCustomer(ctx, "Bob, no orders"); err != nil {
+			return err
+		}
+		for i := range 12 {
+			if _, err := u.CreateOrder(ctx, cust, shop.Line{ProductID: products[i%3], Quantity: int32(1 + i)}, shop.Line{ProductID: products[(i+1)%3], Quantity: 2}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+
+	syncdbtest.RequirePlansMatchSource(t, f.engine, shop.EntityCustomer)
+	syncdbtest.RequirePlansMatchSource(t, f.engine, shop.EntityProduct)
+	syncdbtest.RequirePlansMatchSource(t, f.engine, shop.EntityOrder)
 }

@@ -4,7 +4,11 @@
 // next to tvsync's own set (schema tvsync), which must run first.
 package migrations
 
-import "embed"
+import (
+	"embed"
+
+	"github.com/tvsync/tvsync/sync/syncmigrate"
+)
 
 // VersionTable is the goose version table of the shop's migrations.
 const VersionTable = "shop_migrations"
@@ -13,3 +17,9 @@ const VersionTable = "shop_migrations"
 //
 //go:embed *.sql
 var FS embed.FS
+
+// Set returns the shop's migration set, "shop", for synccli's migrate and
+// syncdbtest's templates, which run tvsync's own set before it.
+func Set() syncmigrate.Set {
+	return syncmigrate.Set{Name: "shop", FS: FS, VersionTable: VersionTable}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/tvsync/tvsync/examples/shop/migrations"
 	tvsync "github.com/tvsync/tvsync/sync"
 	"github.com/tvsync/tvsync/sync/synccli"
+	"github.com/tvsync/tvsync/sync/syncmigrate"
 )
 
 func main() { synccli.Main(config()) }
@@ -25,6 +26,6 @@ func config() synccli.Config {
 			return shop.NewEngine(pool, cfg)
 		},
 		// The kit runs tvsync's own set (schema tvsync) before this one.
-		Migrations: []synccli.MigrationSet{{Name: "shop", FS: migrations.FS, VersionTable: migrations.VersionTable}},
+		Migrations: []syncmigrate.Set{migrations.Set()},
 	}
 }

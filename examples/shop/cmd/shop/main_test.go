@@ -20,6 +20,7 @@ import (
 	tvsync "github.com/tvsync/tvsync/sync"
 	"github.com/tvsync/tvsync/sync/synccli"
 	"github.com/tvsync/tvsync/sync/syncdbtest"
+	"github.com/tvsync/tvsync/sync/syncmigrate"
 	"github.com/tvsync/tvsync/sync/syncuow"
 )
 
@@ -33,7 +34,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := syncdbtest.Main(m, syncdbtest.Options{
-		Migrations: []syncdbtest.MigrationSet{{Name: "shop", FS: migrations.FS, VersionTable: migrations.VersionTable}},
+		Migrations: []syncmigrate.Set{migrations.Set()},
 	})
 	os.RemoveAll(binDir)
 	os.Exit(code)
