@@ -7,7 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
-	db "github.com/tvsync/tvsync/db"
+	"github.com/tvsync/tvsync/db"
 	"github.com/tvsync/tvsync/sync"
 )
 

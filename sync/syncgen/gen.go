@@ -10,7 +10,11 @@ import (
 )
 
 // Generate loads the declaration file at path and renders its files, their
-// paths resolved against path's directory.
+// paths resolved against path's directory: those of Render and, when the
+// declarations name a sqlc configuration (sqlc:), that file with the block
+// between its lines "// BEGIN tvsync gen" and "// END tvsync gen" (in the
+// CEL source of the no-select-star vet rule) rewritten to the column lists
+// of every table of its schema (SchemaTables).
 func Generate(path string) ([]File, error) {
 	cfg, err := Load(path)
 	if err != nil {
@@ -23,6 +27,13 @@ func Generate(path string) ([]File, error) {
 	dir := filepath.Dir(path)
 	for i := range files {
 		files[i].Path = filepath.Join(dir, files[i].Path)
+	}
+	if cfg.Sqlc != "" {
+		f, err := renderSqlc(filepath.Join(dir, filepath.FromSlash(cfg.Sqlc)))
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, f)
 	}
 	return files, nil
 }

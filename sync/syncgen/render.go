@@ -184,7 +184,7 @@ func (c *Config) renderGo(base string) ([]byte, error) {
 		}
 	}
 	p("")
-	p("%s %q", qpkg, c.Go.Queries)
+	p("%q", c.Go.Queries)
 	p(`"github.com/tvsync/tvsync/sync"`)
 	p(")")
 	p("")
