@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 )
 
-// Generate loads the declaration file at path and renders its files, their
+// Generate loads the declaration file at path, checks that the statements
+// it names (overrides, look-ups) are hand-written in the queries folder,
+// and renders its files, their
 // paths resolved against path's directory: those of Render and, when the
 // declarations name a sqlc configuration (sqlc:), that file with the block
 // between its lines "// BEGIN tvsync gen" and "// END tvsync gen" (in the
@@ -20,11 +22,14 @@ func Generate(path string) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
+	dir := filepath.Dir(path)
+	if err := cfg.checkHandWritten(dir); err != nil {
+		return nil, err
+	}
 	files, err := cfg.Render()
 	if err != nil {
 		return nil, err
 	}
-	dir := filepath.Dir(path)
 	for i := range files {
 		files[i].Path = filepath.Join(dir, files[i].Path)
 	}
