@@ -14,6 +14,9 @@ import (
 type File struct {
 	Path    string
 	Content []byte
+	// Remove marks a file tvsync gen once wrote that it no longer
+	// generates (the .gen.sql of an entity no longer declared).
+	Remove bool
 }
 
 // minKey is the smallest key of each type, the first cursor of a walk
