@@ -1,32 +1,48 @@
 # tvsync: two commands do everything on a fresh machine — `make demo` and `make test`.
 GO      ?= go
 SQLC    := $(GO) -C tools tool sqlc -f ../sqlc.yaml
+# The shop example (examples/shop, a module of its own): its sqlc, run from the same pinned tools module, and
+# tvsync gen over its declarations (run through cmd/tvsync, which builds even when the shop's generated code is
+# missing; `go run ./cmd/shop gen` in examples/shop is the same command).
+SHOP_SQLC := $(GO) -C tools tool sqlc -f ../examples/shop/sqlc.yaml
+SHOP_GEN  := $(GO) run ./cmd/tvsync gen --file examples/shop/tvsync.yaml
 # Where Debian puts the PostgreSQL server binaries (initdb, postgres).
 PG_BIN  := $(shell pg_config --bindir 2>/dev/null)
 
-.PHONY: all generate check-generated vet test chaos demo bench postgres
+.PHONY: all generate check-generated vet test test-shop chaos demo bench postgres
 
 all: test
 
-## generate: write queries/*.gen.sql and blog/entities_gen.go from tvsync.yaml (tvsync gen), then
-## regenerate db/ from queries/ and migrations/ with sqlc (pinned in tools/go.mod)
+## generate: write queries/*.gen.sql, blog/entities_gen.go and sqlc.yaml's column lists from tvsync.yaml (tvsync gen),
+## then regenerate db/ from queries/ and migrations/ with sqlc (pinned in tools/go.mod); the same for the shop example
 generate:
 	$(GO) run ./cmd/tvsync gen
 	@echo "sqlc: regenerating db/ (the first run compiles sqlc from tools/go.mod: about two minutes)"
 	$(SQLC) generate
+	$(SHOP_GEN)
+	$(SHOP_SQLC) generate
 
-## check-generated: fail when tvsync gen's files or db/ are not exactly what the generators write
+## check-generated: fail when tvsync gen's files or db/ (the blog's and the shop's) are not exactly what the generators write
 check-generated:
 	@$(GO) run ./cmd/tvsync gen --check || { echo "tvsync gen's files are stale: run 'make generate' and commit the result" >&2; exit 1; }
 	@echo "sqlc: checking that db/ is what sqlc generates (the first run compiles sqlc from tools/go.mod: about two minutes)"
 	@$(SQLC) diff || { echo "db/ is stale: run 'make generate' and commit the result" >&2; exit 1; }
+	@$(SHOP_GEN) --check || { echo "examples/shop's generated sync statements are stale: run 'make generate' and commit the result" >&2; exit 1; }
+	@$(SHOP_SQLC) diff || { echo "examples/shop/db/ is stale: run 'make generate' and commit the result" >&2; exit 1; }
 
 vet:
 	$(GO) vet ./...
+	$(GO) -C examples/shop vet ./...
 
 ## test: generated code fresh, go vet clean, every test green under -race against a real PostgreSQL
 test: postgres check-generated vet
 	$(GO) test -race -count=1 -timeout 9m ./...
+	$(GO) -C examples/shop test -race -count=1 -timeout 3m ./...
+
+## test-shop: the shop example's tests alone (examples/shop, its own module on the public kit)
+test-shop: postgres
+	$(GO) -C examples/shop vet ./...
+	$(GO) -C examples/shop test -race -count=1 -timeout 3m ./...
 
 ## chaos: the long chaos test (internal/chaos): 3 minutes of mixed writes in every sync mode while worker
 ## processes are SIGKILLed, backends terminated, the server restarted immediately, tables rebuilt concurrently

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tvsync/tvsync/db"
 	tvsync "github.com/tvsync/tvsync/sync"
+	"github.com/tvsync/tvsync/sync/syncuow"
 )
 
 // Errors returned by the repository. Test for them with errors.Is.
@@ -33,14 +34,17 @@ var (
 	// ErrCommittedNotSynced is returned by InTx in SyncAfterCommit mode when
 	// the writes committed but the sync after the commit failed. Nothing is
 	// lost: the changes stay in the durable queue and a Worker syncs them.
-	ErrCommittedNotSynced = errors.New("tvsync: writes committed but their sync failed; the changes remain queued")
+	// It is syncuow.ErrCommittedNotSynced.
+	ErrCommittedNotSynced = syncuow.ErrCommittedNotSynced
 	// ErrUnitOfWorkDone is returned by every write of a UnitOfWork, and by
 	// its transaction, once the InTx call that made it has returned: its
-	// transaction is over and its connection back in the pool.
-	ErrUnitOfWorkDone = errors.New("repository: unit of work used after its InTx returned")
+	// transaction is over and its connection back in the pool. It is
+	// syncuow.ErrDone.
+	ErrUnitOfWorkDone = syncuow.ErrDone
 )
 
 // SyncMode says when a unit of work syncs the entities its writes affected.
+// Its constants are those of syncuow.Mode.
 type SyncMode int
 
 const (
@@ -48,13 +52,13 @@ const (
 	// transaction of its own. The changes are also queued durably in the
 	// write transaction, and removed by the sync once it succeeds, so a crash
 	// or a failure between commit and sync is repaired by a Worker.
-	SyncAfterCommit SyncMode = iota
+	SyncAfterCommit = SyncMode(syncuow.AfterCommit)
 	// SyncInline syncs inside the write transaction: the writes and the
 	// tv_ rows commit or roll back together.
-	SyncInline
+	SyncInline = SyncMode(syncuow.Inline)
 	// SyncDeferred queues the changes durably in the write transaction and
 	// commits without syncing; a Worker syncs them shortly after.
-	SyncDeferred
+	SyncDeferred = SyncMode(syncuow.Deferred)
 )
 
 // String returns the mode's name.
@@ -82,13 +86,14 @@ type Options struct {
 	AfterCommitGrace time.Duration
 }
 
-// Repository runs units of work against a pool and syncs what they change.
-// It is safe for concurrent use.
+// Repository runs units of work against a pool and syncs what they change:
+// it wraps a syncuow.Runner with the blog's typed writes and reads. It is
+// safe for concurrent use.
 type Repository struct {
 	pool    *pgxpool.Pool
 	engine  *tvsync.Engine
+	runner  *syncuow.Runner
 	opts    Options
-	log     *slog.Logger
 	queries *db.Queries
 }
 
@@ -100,13 +105,19 @@ func New(pool *pgxpool.Pool, engine *tvsync.Engine, opts Options) *Repository {
 	if opts.AfterCommitGrace <= 0 {
 		opts.AfterCommitGrace = 10 * time.Second
 	}
-	return &Repository{pool: pool, engine: engine, opts: opts, log: opts.Logger, queries: db.New()}
+	runner := syncuow.New(pool, engine, syncuow.Options{
+		Mode:             syncuow.Mode(opts.Sync),
+		Logger:           opts.Logger,
+		AfterCommitGrace: opts.AfterCommitGrace,
+	})
+	return &Repository{pool: pool, engine: engine, runner: runner, opts: opts, queries: db.New()}
 }
 
 // WithSyncMode returns a repository sharing r's pool and engine that syncs in mode.
 func (r *Repository) WithSyncMode(mode SyncMode) *Repository {
 	c := *r
 	c.opts.Sync = mode
+	c.runner = r.runner.WithMode(syncuow.Mode(mode))
 	return &c
 }
 
@@ -128,71 +139,9 @@ func (r *Repository) InTx(ctx context.Context, fn func(uow *UnitOfWork) error) e
 	if fn == nil {
 		return fmt.Errorf("repository: InTx needs a function to run, got nil: %w", ErrInvalid)
 	}
-	changes, err := r.commitUnit(ctx, fn)
-	if err != nil || r.opts.Sync != SyncAfterCommit || len(changes) == 0 {
-		return err
-	}
-	if _, err := r.engine.SyncAndAck(ctx, tvsync.ModeIncremental, changes...); err != nil {
-		r.log.ErrorContext(ctx, "tvsync: sync after commit failed; the changes stay queued for the worker", slog.Any("error", err))
-		return fmt.Errorf("%w: %w", ErrCommittedNotSynced, err)
-	}
-	return nil
-}
-
-// commitUnit runs fn in a transaction on a connection of its own, commits it
-// (syncing inside it in SyncInline mode, queueing in the others), closes the
-// unit of work and returns the connection to the pool. It returns the
-// changes the unit of work recorded.
-func (r *Repository) commitUnit(ctx context.Context, fn func(uow *UnitOfWork) error) (changes []tvsync.Change, err error) {
-	conn, err := r.pool.Acquire(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("begin unit of work: %w", err)
-	}
-	defer conn.Release() // after the rollback below; a connection left in a transaction is closed, not reused
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("begin unit of work: %w", err)
-	}
-	uow := newUnitOfWork(tx, r)
-	committed := false
-	defer func() {
-		uow.guard.close()
-		if !committed {
-			_ = tx.Rollback(context.WithoutCancel(ctx))
-		}
-	}()
-	err = fn(uow)
-	// The unit of work ends with fn: nothing sent through it from now on
-	// (a goroutine fn left behind) can slip into the commit unrecorded.
-	uow.guard.close()
-	if err != nil {
-		return nil, err
-	}
-	changes = uow.Changes()
-	switch r.opts.Sync {
-	case SyncInline:
-		if _, err := r.engine.SyncTx(ctx, tx, tvsync.ModeIncremental, changes...); err != nil {
-			return nil, fmt.Errorf("sync inside unit of work: %w", err)
-		}
-		if err := tx.Commit(ctx); err != nil {
-			return nil, fmt.Errorf("commit unit of work: %w", err)
-		}
-	case SyncAfterCommit:
-		// The safety net, queued with the COMMIT in one round trip: a worker
-		// takes these rows only if the sync after the commit has not removed
-		// them within the grace period.
-		if err := r.engine.EnqueueAndCommit(ctx, tx, r.opts.AfterCommitGrace, false, changes...); err != nil {
-			return nil, fmt.Errorf("commit unit of work: %w", err)
-		}
-	case SyncDeferred:
-		if err := r.engine.EnqueueAndCommit(ctx, tx, 0, true, changes...); err != nil {
-			return nil, fmt.Errorf("commit unit of work: %w", err)
-		}
-	default:
-		return nil, fmt.Errorf("repository: unknown sync mode %v", r.opts.Sync)
-	}
-	committed = true
-	return changes, nil
+	return r.runner.Run(ctx, func(w *syncuow.Work) error {
+		return fn(&UnitOfWork{w: w, tx: w.Tx(), repo: r})
+	})
 }
 
 // GetPost returns the stored tv_post document of id.

@@ -3,7 +3,6 @@ package repository
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/tvsync/tvsync/blog"
 	"github.com/tvsync/tvsync/db"
 	tvsync "github.com/tvsync/tvsync/sync"
+	"github.com/tvsync/tvsync/sync/syncuow"
 )
 
 // UnitOfWork is a transaction of writes to the command tables. Each typed
@@ -22,41 +22,20 @@ import (
 // it and is not safe for concurrent use: once that call's fn returns, every
 // write, and every statement sent through Tx, fails with ErrUnitOfWorkDone.
 type UnitOfWork struct {
-	tx      pgx.Tx // guarded: fails once the unit of work is closed
-	repo    *Repository
-	changes map[changeKey]struct{}
-	guard   *guard
-}
-
-// newUnitOfWork opens a unit of work over tx.
-func newUnitOfWork(tx pgx.Tx, r *Repository) *UnitOfWork {
-	g := &guard{}
-	return &UnitOfWork{tx: guardedTx{Tx: tx, g: g}, repo: r, guard: g}
-}
-
-type changeKey struct {
-	entity  string
-	id      tvsync.ID
-	cascade bool
+	w    *syncuow.Work
+	tx   pgx.Tx // w.Tx(): guarded, fails once the unit of work is closed
+	repo *Repository
 }
 
 // Tx returns the unit of work's transaction, for writes of the
 // application's own; record what they affect with Record. Like the unit of
 // work, it fails with ErrUnitOfWorkDone once InTx's fn has returned (its
-// LargeObjects and Conn are not guarded: do not keep them).
+// LargeObjects and Conn are not guarded: do not keep them). Begin on it
+// starts a savepoint.
 func (u *UnitOfWork) Tx() pgx.Tx { return u.tx }
 
 // Record adds changes to sync when the unit of work commits.
-func (u *UnitOfWork) Record(changes ...tvsync.Change) {
-	if u.changes == nil {
-		u.changes = map[changeKey]struct{}{}
-	}
-	for _, c := range changes {
-		for _, id := range c.IDs {
-			u.changes[changeKey{c.Entity, id, c.Cascade}] = struct{}{}
-		}
-	}
-}
+func (u *UnitOfWork) Record(changes ...tvsync.Change) { u.w.Record(changes...) }
 
 func (u *UnitOfWork) record(entity string, cascade bool, ids ...uuid.UUID) {
 	u.Record(tvsync.Change{Entity: entity, IDs: tvsync.UUIDKeys(ids), Cascade: cascade})
@@ -64,35 +43,7 @@ func (u *UnitOfWork) record(entity string, cascade bool, ids ...uuid.UUID) {
 
 // Changes returns what the unit of work has recorded so far, one change per
 // entity and cascade flag, ids sorted.
-func (u *UnitOfWork) Changes() []tvsync.Change {
-	type group struct {
-		entity  string
-		cascade bool
-	}
-	byGroup := map[group][]tvsync.ID{}
-	for k := range u.changes {
-		g := group{k.entity, k.cascade}
-		byGroup[g] = append(byGroup[g], k.id)
-	}
-	out := make([]tvsync.Change, 0, len(byGroup))
-	for g, ids := range byGroup {
-		slices.SortFunc(ids, tvsync.ID.Compare)
-		out = append(out, tvsync.Change{Entity: g.entity, IDs: ids, Cascade: g.cascade})
-	}
-	slices.SortFunc(out, func(a, b tvsync.Change) int {
-		if c := strings.Compare(a.Entity, b.Entity); c != 0 {
-			return c
-		}
-		switch {
-		case a.Cascade == b.Cascade:
-			return 0
-		case b.Cascade: // plain changes first
-			return -1
-		}
-		return 1
-	})
-	return out
-}
+func (u *UnitOfWork) Changes() []tvsync.Change { return u.w.Changes() }
 
 func (u *UnitOfWork) q() *db.Queries { return u.repo.queries }
 

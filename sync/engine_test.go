@@ -17,6 +17,7 @@ import (
 	"github.com/tvsync/tvsync/internal/testdb"
 	"github.com/tvsync/tvsync/repository"
 	tvsync "github.com/tvsync/tvsync/sync"
+	"github.com/tvsync/tvsync/sync/syncdbtest"
 )
 
 func TestSync_HundredThousandIDsAreChunked(t *testing.T) {
@@ -208,16 +209,19 @@ func TestWorker_PoisonItemIsParkedDeadThenRetried(t *testing.T) {
 	assert.Empty(t, diff)
 }
 
-// TestSync_EveryRefreshPlanBuildsTheSameDocuments syncs seeded data with
-// each refresh plan in turn (per-id lookups, wide aggregation over an id
-// array, full-sync keyset ranges); each must match the independent
-// recomputation and the view-based verification.
+// TestSync_EveryRefreshPlanBuildsTheSameDocuments: on seeded data, every
+// registered plan of every blog entity builds exactly the documents of its
+// Source view (the kit's one-line check, syncdbtest.RequirePlansMatchSource);
+// then the engine syncs with each plan in turn (per-id lookups, wide
+// aggregation over an id array, full-sync keyset ranges), and each must
+// match the independent Go recomputation and the view-based verification.
 func TestSync_EveryRefreshPlanBuildsTheSameDocuments(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool := testdb.New(t)
 	_, err := seed.Load(ctx, pool, seed.Options{Users: 40, Posts: 300, Comments: 1500, Likes: 400})
 	require.NoError(t, err)
+	syncdbtest.RequirePlansMatchSource(t, blog.MustNewEngine(pool, tvsync.Config{BatchSize: 120}))
 	ids := map[string][]uuid.UUID{}
 	for _, entity := range []string{"user", "post", "comment"} {
 		rows, err := pool.Query(ctx, "SELECT id FROM tb_"+entity)

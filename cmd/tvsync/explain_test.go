@@ -53,6 +53,20 @@ func TestExplain_PrintsEverySyncStatementWithItsIndexPlanAndChangesNothing(t *te
 	assert.Contains(t, refresh, "Tuples Inserted: 10", "the refresh ran for real (ANALYZE) and restored the ten missing rows")
 	assert.Contains(t, refresh, ",… 100 ids}'", "the bound id list is abbreviated")
 
+	// --generic: the plan a prepared statement may switch to after five
+	// executions, which cannot see the batch; it must reach it by index too.
+	code, out, errOut = runCLI(t, "--database-url", url, "explain", "--entity", "post", "--generic")
+	require.Equal(t, 0, code, errOut)
+	sections = explainSections(out)
+	for _, name := range []string{"PostRefresh", "PostWideRefresh", "PostDeleteMissing", "PostRangeRefresh", "PostRangeDeleteMissing", "CommentIDsByPost", "PostVerify"} {
+		require.Contains(t, sections, name, out)
+		assert.Contains(t, sections[name], "generic plan (EXPLAIN ANALYZE, BUFFERS; rolled back):", name)
+		assert.Contains(t, sections[name], "$1", "%s: the plan refers to its parameters, not to the batch", name)
+		assert.Regexp(t, `Index (Only )?Scan|Bitmap Index Scan`, sections[name], "%s reaches its batch through an index", name)
+	}
+	assert.NotContains(t, sections["PostRefresh"], "Seq Scan on tb_post", "the generic post refresh reads its batch of posts by id")
+	assert.Contains(t, sections["PostRefresh"], "Tuples Inserted: 10", "the generic plan ran for real")
+
 	var rows int
 	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM tv_post").Scan(&rows))
 	assert.Equal(t, 20000-10, rows, "every explained statement was rolled back")

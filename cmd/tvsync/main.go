@@ -16,6 +16,7 @@ import (
 	"github.com/tvsync/tvsync/migrations"
 	tvsync "github.com/tvsync/tvsync/sync"
 	"github.com/tvsync/tvsync/sync/synccli"
+	"github.com/tvsync/tvsync/sync/syncmigrate"
 )
 
 func main() { synccli.Main(config()) }
@@ -30,7 +31,7 @@ func config() synccli.Config {
 			return blog.NewEngine(pool, cfg)
 		},
 		// The kit runs tvsync's own set (schema tvsync) before these.
-		Migrations: []synccli.MigrationSet{{Name: "blog", FS: migrations.FS}},
+		Migrations: []syncmigrate.Set{{Name: "blog", FS: migrations.FS}},
 		Commands: func(app *synccli.App) []*cobra.Command {
 			return []*cobra.Command{demoCommand(app), seedCommand(app), benchCommand(app)}
 		},

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tvsync/tvsync/migrations"
 	"github.com/tvsync/tvsync/sync/syncdbtest"
+	"github.com/tvsync/tvsync/sync/syncmigrate"
 )
 
 // AdminURLEnv names the environment variable that, when set to the URL of a
@@ -27,13 +28,13 @@ const AdminURLEnv = syncdbtest.AdminURLEnv
 
 // blog is the blog's migration set, recorded in goose's default version
 // table.
-var blog = syncdbtest.MigrationSet{Name: "blog", FS: migrations.FS}
+var blog = syncmigrate.Set{Name: "blog", FS: migrations.FS}
 
 // Main runs the package's tests on a server of their own (or the one named
 // by AdminURLEnv) with the blog's migrations, and returns the exit code for
 // os.Exit. Call it from TestMain.
 func Main(m *testing.M) int {
-	return syncdbtest.Main(m, syncdbtest.Options{Migrations: []syncdbtest.MigrationSet{blog}})
+	return syncdbtest.Main(m, syncdbtest.Options{Migrations: []syncmigrate.Set{blog}})
 }
 
 // New returns a pool on a fresh database migrated with tvsync's migrations

@@ -55,6 +55,12 @@ type Options struct {
 	// statistics, within 2% for ANALYZE's sampling) for the comparison to
 	// mean anything; zero means 10.
 	MinGrowth float64
+	// Generic makes Measure (and so Check) explain each statement's generic
+	// plan (ExplainGeneric), the plan a prepared statement may switch to
+	// after its fifth execution, instead of its custom plan for the batch
+	// (Explain). Check both: a plan can follow its batch in one and read a
+	// table whole in the other.
+	Generic bool
 }
 
 func (o Options) withDefaults() Options {
@@ -123,7 +129,11 @@ func (c Comparison) Err() error {
 	for _, v := range failed {
 		fmt.Fprintf(&b, "\n  %s: %s", v.Statement().Label(), strings.Join(v.Problems, "; "))
 	}
-	return fmt.Errorf("%w (%d of %d):%s", ErrTableBound, len(failed), len(c.Verdicts), b.String())
+	plans := "custom plans"
+	if c.Options.Generic {
+		plans = "generic plans"
+	}
+	return fmt.Errorf("%w (%s, %d of %d):%s", ErrTableBound, plans, len(failed), len(c.Verdicts), b.String())
 }
 
 // WriteTable writes one line per statement: its buffers (execution, hit

@@ -18,6 +18,9 @@ import (
 type Plan struct {
 	// Statement is the statement explained.
 	Statement Statement
+	// Generic says the plan is the statement's generic plan (ExplainGeneric),
+	// not its custom plan for its arguments (Explain).
+	Generic bool
 	// Buffers is the shared buffers the execution touched: hit plus read,
 	// over the whole statement (every node, subplan and CTE, every loop).
 	// Planning is not included; see PlanningBuffers. This is the figure

@@ -23,7 +23,8 @@ type Profile struct {
 }
 
 // Measure explains every sync statement of every entity registered with e
-// on e's pool (see [Statements] and [Explain]) for a batch of opts.Batch ids,
+// on e's pool (see [Statements] and [Explain], or [ExplainGeneric] with
+// opts.Generic) for a batch of opts.Batch ids,
 // each in a transaction it rolls back. The database must hold data and be
 // ANALYZEd, its tv_ tables filled: plans depend on statistics, and the
 // statements on the rows they find.
@@ -49,7 +50,11 @@ func Measure(ctx context.Context, e *tvsync.Engine, opts Options) (Profile, erro
 			return Profile{}, err
 		}
 		for _, st := range stmts {
-			plan, err := Explain(ctx, conn, st)
+			explain := Explain
+			if opts.Generic {
+				explain = ExplainGeneric
+			}
+			plan, err := explain(ctx, conn, st)
 			if err != nil {
 				return Profile{}, err
 			}

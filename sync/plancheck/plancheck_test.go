@@ -81,6 +81,48 @@ func TestCheck_OnTheBlog(t *testing.T) {
 		assert.NoError(t, cmp.Err(), "every blog sync statement must read rows in proportion to its batch, not to its tables")
 	})
 
+	t.Run("EveryGenericPlanFollowsItsBatch", func(t *testing.T) {
+		generic := opts
+		generic.Generic = true
+		cmp, err := plancheck.Check(ctx, blog.MustNewEngine(small, tvsync.Config{}), blog.MustNewEngine(large, tvsync.Config{}), generic)
+		require.NoError(t, err)
+		var table strings.Builder
+		require.NoError(t, cmp.WriteTable(&table))
+		t.Logf("plan-scaling check of the generic plans, batch %d, %d and %d posts:\n%s", checkBatch, smallScale, largeScale, table.String())
+		require.Len(t, cmp.Verdicts, 20, "every sync statement of every blog entity")
+		for _, v := range cmp.Verdicts {
+			assert.True(t, v.Large.Generic && v.Small.Generic, v.Statement().Label())
+		}
+		assert.NoError(t, cmp.Err(), "a prepared statement's generic plan must read rows in proportion to its batch too")
+	})
+
+	t.Run("AnOptionalFilterFailsInItsGenericPlanOnly", func(t *testing.T) {
+		engine := func(pool *pgxpool.Pool) *tvsync.Engine {
+			e, err := tvsync.NewEngine(pool, tvsync.Config{}, optionalFilterPost(t))
+			require.NoError(t, err)
+			return e
+		}
+		custom, err := plancheck.Check(ctx, engine(small), engine(large), opts)
+		require.NoError(t, err)
+		assert.NoError(t, custom.Err(), "with its arguments, the planner folds the filter away and probes the index")
+
+		generic := opts
+		generic.Generic = true
+		cmp, err := plancheck.Check(ctx, engine(small), engine(large), generic)
+		require.NoError(t, err)
+		var table strings.Builder
+		require.NoError(t, cmp.WriteTable(&table))
+		t.Logf("generic plans of the optional-filter entity:\n%s", table.String())
+		require.ErrorIs(t, cmp.Err(), plancheck.ErrTableBound)
+		var failed []string
+		for _, v := range cmp.Failed() {
+			failed = append(failed, v.Statement().Label())
+		}
+		require.Equal(t, []string{"optionalfilter OptionalFilterDeleteMissing (delete-missing)"}, failed, "only the optional filter fails")
+		assert.Contains(t, cmp.Err().Error(), "generic plans")
+		assert.Contains(t, cmp.Err().Error(), "reads tv_post with the table")
+	})
+
 	t.Run("ATableWideDeleteMissingFails", func(t *testing.T) {
 		engine := func(pool *pgxpool.Pool) *tvsync.Engine {
 			e, err := tvsync.NewEngine(pool, tvsync.Config{}, tableWidePost(t))
@@ -155,6 +197,34 @@ SELECT count(*)::int FROM gone`, ids)
 		IDsAfter:     post.IDsAfter,
 		ViewIDsAfter: post.ViewIDsAfter,
 	}
+}
+
+// optionalFilterPost is tableWidePost with a delete-missing statement
+// whose filter on the batch is optional, "id = ANY($1) OR $2": called with
+// $2 false, a custom plan folds the OR away and probes tv_post's index per
+// id, but the generic plan, which cannot, reads tv_post whole.
+func optionalFilterPost(t *testing.T) tvsync.Entity {
+	t.Helper()
+	ent := tableWidePost(t)
+	ent.Name = "optionalfilter"
+	ent.DeleteMissing = func(p *tvsync.Pipeline, ids []tvsync.ID) func() (tvsync.DeleteResult, error) {
+		b := &pgx.Batch{}
+		b.Queue(`-- name: OptionalFilterDeleteMissing :batchone
+WITH gone AS (
+    DELETE FROM tv_post t
+    WHERE (t.id = ANY($1::uuid[]) OR $2::boolean)
+      AND NOT EXISTS (SELECT FROM tb_post x WHERE x.id = t.id OFFSET 0)
+    RETURNING t.id
+)
+SELECT count(*)::int FROM gone`, tvsync.UUIDs(ids), false)
+		br := p.SendBatch(context.Background(), b)
+		return func() (tvsync.DeleteResult, error) {
+			var n int
+			err := br.QueryRow().Scan(&n)
+			return tvsync.DeleteResult{Deleted: n}, err
+		}
+	}
+	return ent
 }
 
 func TestStatements_CaptureEveryBuilderWithTheFirstIDsAndTheirRange(t *testing.T) {
@@ -249,4 +319,61 @@ func TestExplain_RunsTheStatementForRealAndRollsItBack(t *testing.T) {
 
 	_, err = plancheck.Explain(ctx, pool, plancheck.Statement{Entity: "post", Role: plancheck.RoleRefresh, SQL: "SELECT nope"})
 	assert.ErrorContains(t, err, "plancheck: explain post #0 (refresh)")
+}
+
+// TestExplainGeneric_ExplainsThePlanWithoutTheArgumentsAndRollsBack: the
+// generic plan of a refresh refers to its parameter ($1) where the custom
+// plan has the batch's ids; the statement ran (ANALYZE) and was rolled
+// back, and the prepared statement is gone from the connection.
+func TestExplainGeneric_ExplainsThePlanWithoutTheArgumentsAndRollsBack(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	shared := testdb.New(t)
+	cfg := shared.Config().Copy()
+	cfg.MaxConns = 1 // one connection: the one the prepared statement lived on
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	_, err = seed.Load(ctx, pool, seed.Options{Users: 30, Posts: 80, Comments: 200, Likes: 50})
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, "INSERT INTO tv_post (id, data) SELECT id, data FROM tv_post_source WHERE id NOT IN (SELECT id FROM tb_post ORDER BY id LIMIT 10)")
+	require.NoError(t, err)
+	post, err := blog.MustNewEngine(pool, tvsync.Config{}).Entity(blog.EntityPost)
+	require.NoError(t, err)
+	stmts, err := plancheck.Statements(ctx, pool, post, 40)
+	require.NoError(t, err)
+	require.Equal(t, "PostRefresh", stmts[0].Name())
+
+	custom, err := plancheck.Explain(ctx, pool, stmts[0])
+	require.NoError(t, err)
+	assert.False(t, custom.Generic)
+	assert.NotContains(t, string(custom.JSON), "$1", "a custom plan holds the batch's ids")
+	for range 2 { // twice: nothing is left on the connection to collide with
+		generic, err := plancheck.ExplainGeneric(ctx, pool, stmts[0])
+		require.NoError(t, err)
+		assert.True(t, generic.Generic)
+		assert.Contains(t, string(generic.JSON), "$1", "a generic plan refers to its parameter")
+		assert.Contains(t, string(generic.JSON), `"Tuples Inserted": 10`, "the refresh ran and inserted the ten missing rows")
+		assert.Positive(t, generic.Buffers)
+	}
+	lines, err := plancheck.ExplainGenericText(ctx, pool, stmts[3])
+	require.NoError(t, err)
+	assert.Equal(t, "PostRangeRefresh", stmts[3].Name())
+	assert.Contains(t, strings.Join(lines, "\n"), "$3", "the range refresh's third parameter, its ids")
+
+	var n, prepared int
+	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM tv_post").Scan(&n))
+	assert.Equal(t, 80-10, n, "rolled back")
+	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM pg_prepared_statements WHERE from_sql").Scan(&prepared))
+	assert.Zero(t, prepared, "deallocated")
+	var mode string
+	require.NoError(t, pool.QueryRow(ctx, "SHOW plan_cache_mode").Scan(&mode))
+	assert.Equal(t, "auto", mode, "the forced mode was local to the rolled-back transaction")
+
+	_, err = plancheck.ExplainGeneric(ctx, pool, plancheck.Statement{Entity: "post", Role: plancheck.RoleRefresh, SQL: "SELECT nope"})
+	assert.ErrorContains(t, err, "plancheck: explain the generic plan of post #0 (refresh)")
+	_, err = plancheck.ExplainGeneric(ctx, pool, plancheck.Statement{Entity: "post", Role: plancheck.RoleRefresh, SQL: "SELECT 1 / $1::int", Args: []any{0}})
+	assert.ErrorContains(t, err, "division by zero")
+	_, err = plancheck.ExplainGeneric(ctx, pool, stmts[0])
+	assert.NoError(t, err, "a failed explain leaves nothing behind either")
 }

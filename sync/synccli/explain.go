@@ -19,11 +19,12 @@ const defaultExplainIDs = 100
 
 func (a *App) explainCommand() *cobra.Command {
 	var (
-		entity string
-		n      int
+		entity  string
+		n       int
+		generic bool
 	)
 	cmd := &cobra.Command{
-		Use:   "explain [--entity E] [--ids N]",
+		Use:   "explain [--entity E] [--ids N] [--generic]",
 		Short: "print each sync statement and its EXPLAIN ANALYZE plan on current data, rolled back",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -47,7 +48,7 @@ func (a *App) explainCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if err := explainEntity(ctx, a.stdout, s.pool, ent, n); err != nil {
+				if err := explainEntity(ctx, a.stdout, s.pool, ent, n, generic); err != nil {
 					return fmt.Errorf("explain %s: %w", name, err)
 				}
 			}
@@ -57,15 +58,17 @@ func (a *App) explainCommand() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&entity, "entity", "", "entity whose statements to explain (default: all)")
 	f.IntVar(&n, "ids", defaultExplainIDs, "batch size: how many ids (the first ones in id order) each statement gets")
+	f.BoolVar(&generic, "generic", false, "explain each statement's generic plan (plan_cache_mode = force_generic_plan), the plan a prepared statement may switch to after its fifth execution, instead of its custom plan for the batch")
 	return cmd
 }
 
 // explainEntity prints, for a batch of up to n ids of ent (its first ids in
 // id order), every statement an incremental sync, a full-sync chunk and a
 // verify chunk of that batch send (as sync/plancheck captures them), with
-// its EXPLAIN (ANALYZE, BUFFERS) plan. Each statement runs in its own
+// its EXPLAIN (ANALYZE, BUFFERS) plan: its custom plan for the batch, or
+// with generic its generic plan. Each statement runs in its own
 // transaction, rolled back, so nothing changes.
-func explainEntity(ctx context.Context, w io.Writer, pool *pgxpool.Pool, ent tvsync.Entity, n int) error {
+func explainEntity(ctx context.Context, w io.Writer, pool *pgxpool.Pool, ent tvsync.Entity, n int, generic bool) error {
 	stmts, err := plancheck.Statements(ctx, pool, ent, n)
 	if err != nil {
 		return err
@@ -80,11 +83,15 @@ func explainEntity(ctx context.Context, w io.Writer, pool *pgxpool.Pool, ent tvs
 	}
 	for _, st := range stmts {
 		fmt.Fprintf(w, "\n--- %s\n%s\n", st.Label(), strings.TrimSpace(st.SQL))
-		plan, err := plancheck.ExplainText(ctx, pool, st)
+		explain, kind := plancheck.ExplainText, "plan"
+		if generic {
+			explain, kind = plancheck.ExplainGenericText, "generic plan"
+		}
+		plan, err := explain(ctx, pool, st)
 		if err != nil {
 			return fmt.Errorf("%s: %w", st.Label(), err)
 		}
-		fmt.Fprintln(w, "plan (EXPLAIN ANALYZE, BUFFERS; rolled back):")
+		fmt.Fprintf(w, "%s (EXPLAIN ANALYZE, BUFFERS; rolled back):\n", kind)
 		for _, line := range plan {
 			fmt.Fprintf(w, "    %s\n", abbreviateIDLists(line))
 		}

@@ -1,7 +1,6 @@
 package synccli
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -16,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tvsync/tvsync/internal/goosestore"
+	"github.com/tvsync/tvsync/sync/syncmigrate"
 )
 
 func (a *App) migrateCommand() *cobra.Command {
@@ -123,13 +123,13 @@ func (a *App) migrateCommand() *cobra.Command {
 
 // sets returns every migration set of the binary: the kit's own first,
 // then the application's.
-func (a *App) sets() []MigrationSet {
-	return append([]MigrationSet{OwnMigrations()}, a.cfg.Migrations...)
+func (a *App) sets() []syncmigrate.Set {
+	return append([]syncmigrate.Set{syncmigrate.Own()}, a.cfg.Migrations...)
 }
 
 // selectSets returns the migration sets a migrate command acts on: the one
 // named, or every set (with all) or the only one.
-func (a *App) selectSets(name string, all bool) ([]MigrationSet, error) {
+func (a *App) selectSets(name string, all bool) ([]syncmigrate.Set, error) {
 	sets := a.sets()
 	var names []string
 	for _, s := range sets {
@@ -139,7 +139,7 @@ func (a *App) selectSets(name string, all bool) ([]MigrationSet, error) {
 	case name != "":
 		for _, s := range sets {
 			if s.Name == name {
-				return []MigrationSet{s}, nil
+				return []syncmigrate.Set{s}, nil
 			}
 		}
 		return nil, Usagef("--set %q: unknown migration set (sets: %s)", name, strings.Join(names, ", "))
@@ -152,7 +152,7 @@ func (a *App) selectSets(name string, all bool) ([]MigrationSet, error) {
 // migrator runs one migration set.
 type migrator struct {
 	*goose.Provider
-	set  MigrationSet
+	set  syncmigrate.Set
 	pool *pgxpool.Pool
 	db   *sql.DB
 }
@@ -160,10 +160,10 @@ type migrator struct {
 // migrators returns a goose provider per set on pool, each with its version
 // table (its schema created with it) and a session lock, so that two
 // processes never migrate at once.
-func (a *App) migrators(pool *pgxpool.Pool, sets []MigrationSet) ([]*migrator, error) {
+func (a *App) migrators(pool *pgxpool.Pool, sets []syncmigrate.Set) ([]*migrator, error) {
 	var ms []*migrator
 	for _, set := range sets {
-		store, err := goosestore.New(cmp.Or(set.VersionTable, goose.DefaultTablename))
+		store, err := goosestore.New(set.Table())
 		if err != nil {
 			return ms, fmt.Errorf("migrations %s: %w", set.Name, err)
 		}

@@ -12,13 +12,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tvsync/tvsync/internal/testdb"
+	"github.com/tvsync/tvsync/sync/syncmigrate"
 )
 
 func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
 
 // shopMigrations is a team's own set, with its version table in a schema of
 // its own.
-var shopMigrations = MigrationSet{
+var shopMigrations = syncmigrate.Set{
 	Name: "shop",
 	FS: fstest.MapFS{"00001_shop.sql": {Data: []byte(
 		"-- +goose Up\nCREATE TABLE shop_item (id bigint PRIMARY KEY);\n-- +goose Down\nDROP TABLE shop_item;\n")}},
@@ -34,7 +35,7 @@ func TestMigrate_KitsOwnSetRunsFirstNextToATeamsSet(t *testing.T) {
 	pool := testdb.Empty(t)
 	run := func(args ...string) (int, string, string) {
 		var out, errOut bytes.Buffer
-		cli := New(Config{Name: "shop", NewEngine: widgets, Migrations: []MigrationSet{shopMigrations},
+		cli := New(Config{Name: "shop", NewEngine: widgets, Migrations: []syncmigrate.Set{shopMigrations},
 			Stdout: &out, Stderr: &errOut, Stdin: strings.NewReader("")})
 		code := cli.Execute(ctx, append([]string{"--database-url", pool.Config().ConnString()}, args...))
 		return code, out.String(), errOut.String()
@@ -72,10 +73,10 @@ func TestMigrate_KitsOwnSetRunsFirstNextToATeamsSet(t *testing.T) {
 // "tvsync", or recording in tvsync's version table, is a programming error.
 func TestNew_RefusesASetTakingTheKitsOwnName(t *testing.T) {
 	t.Parallel()
-	for _, set := range []MigrationSet{
+	for _, set := range []syncmigrate.Set{
 		{Name: "tvsync", FS: fstest.MapFS{}},
 		{Name: "mine", FS: fstest.MapFS{}, VersionTable: "tvsync.tvsync_migrations"},
 	} {
-		assert.Panics(t, func() { New(Config{Name: "shop", NewEngine: widgets, Migrations: []MigrationSet{set}}) }, set.Name)
+		assert.Panics(t, func() { New(Config{Name: "shop", NewEngine: widgets, Migrations: []syncmigrate.Set{set}}) }, set.Name)
 	}
 }

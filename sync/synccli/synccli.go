@@ -8,7 +8,7 @@
 //			NewEngine: func(pool *pgxpool.Pool, cfg tvsync.Config) (*tvsync.Engine, error) {
 //				return tvsync.NewEngine(pool, cfg, shop.Entities()...)
 //			},
-//			Migrations: []synccli.MigrationSet{{Name: "shop", FS: shop.Migrations, VersionTable: "shop_migrations"}},
+//			Migrations: []syncmigrate.Set{{Name: "shop", FS: shop.Migrations, VersionTable: "shop_migrations"}},
 //		})
 //	}
 //
@@ -34,7 +34,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/signal"
 	"strings"
@@ -42,7 +41,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/pressly/goose/v3"
 	"github.com/spf13/cobra"
 
 	tvsync "github.com/tvsync/tvsync/sync"
@@ -63,26 +61,6 @@ const (
 	ExitInterrupted = 130
 )
 
-// MigrationSet is one set of goose SQL migrations the migrate command runs,
-// with a version table of its own, so that tvsync's tables and a team's
-// keep separate histories. The kit's own set, OwnMigrations, always runs
-// first; Config.Migrations are the application's.
-type MigrationSet struct {
-	// Name identifies the set in output and in migrate's --set flag.
-	Name string
-	// FS holds the migration files (NNNNN_name.sql) at its root.
-	FS fs.FS
-	// VersionTable is goose's version table for the set; empty means goose's
-	// default, goose_db_version. A schema-qualified name ("shop.migrations")
-	// puts it in that schema, which is created with the table when missing.
-	VersionTable string
-	// Down, if set, rolls back the set's latest migration for migrate down
-	// and redo instead of goose's plain Down; force is migrate down's
-	// --force (redo passes false). A set uses it to refuse a roll-back that
-	// would lose data unless forced.
-	Down func(ctx context.Context, pool *pgxpool.Pool, force bool) (*goose.MigrationResult, error)
-}
-
 // Config configures a CLI. Name and NewEngine are required.
 type Config struct {
 	// Name is the program name, used in help and messages ("tvsync").
@@ -94,10 +72,11 @@ type Config struct {
 	// metrics observer). The kit never registers entities itself.
 	NewEngine func(pool *pgxpool.Pool, cfg tvsync.Config) (*tvsync.Engine, error)
 	// Migrations are the application's migration sets, applied in order by
-	// "migrate up" after the kit's own set, OwnMigrations ("tvsync"), which
-	// creates tvsync's objects in schema tvsync; "migrate down" rolls back
-	// the latest migration of one set. A set may not be named "tvsync".
-	Migrations []MigrationSet
+	// "migrate up" after the kit's own set, syncmigrate.Own ("tvsync"),
+	// which creates tvsync's objects in schema tvsync; "migrate down" rolls
+	// back the latest migration of one set. They must pass
+	// syncmigrate.CheckSets (so none is named "tvsync").
+	Migrations []syncmigrate.Set
 	// Commands, if set, returns the binary's own commands (a demo, a seed),
 	// which get the shared flags, logger and connection through app. Give
 	// them a RunE (not Run, and no PersistentPreRun): the kit wraps it to
@@ -115,17 +94,6 @@ type CLI struct {
 	cfg Config
 }
 
-// OwnMigrations is the kit's own migration set, "tvsync": package
-// syncmigrate's files, recorded in tvsync.tvsync_migrations, rolled back
-// only while tvsync.sync_queue is empty unless forced. Every CLI runs it
-// before Config.Migrations.
-func OwnMigrations() MigrationSet {
-	return MigrationSet{Name: ownSet, FS: syncmigrate.FS, VersionTable: syncmigrate.VersionTable, Down: syncmigrate.Down}
-}
-
-// ownSet names the kit's own migration set.
-const ownSet = "tvsync"
-
 // New returns the CLI for cfg. It panics when cfg has no Name or no
 // NewEngine, or names one of its migration sets "tvsync", programming
 // errors.
@@ -133,10 +101,8 @@ func New(cfg Config) *CLI {
 	if cfg.Name == "" || cfg.NewEngine == nil {
 		panic("synccli: Config needs a Name and a NewEngine")
 	}
-	for _, set := range cfg.Migrations {
-		if set.Name == ownSet || set.VersionTable == syncmigrate.VersionTable {
-			panic(fmt.Sprintf("synccli: migration set %q: the name %q and the version table %s are the kit's own set's", set.Name, ownSet, syncmigrate.VersionTable))
-		}
+	if err := syncmigrate.CheckSets(cfg.Migrations); err != nil {
+		panic(fmt.Sprintf("synccli: %v", err))
 	}
 	if cfg.Stdin == nil {
 		cfg.Stdin = os.Stdin

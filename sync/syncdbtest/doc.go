@@ -7,7 +7,7 @@
 //
 //	func TestMain(m *testing.M) {
 //		os.Exit(syncdbtest.Main(m, syncdbtest.Options{
-//			Migrations: []syncdbtest.MigrationSet{{Name: "shop", FS: migrations.FS, VersionTable: "shop_migrations"}},
+//			Migrations: []syncmigrate.Set{{Name: "shop", FS: migrations.FS, VersionTable: "shop_migrations"}},
 //		}))
 //	}
 //

@@ -5,12 +5,20 @@ import (
 	"os"
 	"testing"
 
+	tvsync "github.com/tvsync/tvsync/sync"
 	"github.com/tvsync/tvsync/sync/syncdbtest"
+	"github.com/tvsync/tvsync/sync/syncmigrate"
 )
 
 // migrations stands for a team's migrations package, whose FS embeds its
 // goose files (//go:embed *.sql).
 var migrations struct{ FS embed.FS }
+
+// app stands for a team's package of entity registrations, whose
+// MustNewEngine registers them (see the blog package's).
+var app struct {
+	MustNewEngine func(pool tvsync.Beginner) *tvsync.Engine
+}
 
 // Example is a team's package testing its own entities: its TestMain gives
 // the package one throwaway server and a template migrated with tvsync's
@@ -19,7 +27,7 @@ func Example() {
 	// main_test.go
 	TestMain := func(m *testing.M) {
 		os.Exit(syncdbtest.Main(m, syncdbtest.Options{
-			Migrations: []syncdbtest.MigrationSet{
+			Migrations: []syncmigrate.Set{
 				{Name: "widgets", FS: migrations.FS, VersionTable: "widget_migrations"},
 			},
 		}))
@@ -35,5 +43,11 @@ func Example() {
 		// … write through your unit of work, then assert on tv_widget.
 	}
 
-	_, _ = TestMain, TestWidgetRename
+	TestWidgetPlans := func(t *testing.T) {
+		pool := syncdbtest.New(t)
+		// … write a few widgets, then: every plan builds tv_widget_source's documents.
+		syncdbtest.RequirePlansMatchSource(t, app.MustNewEngine(pool))
+	}
+
+	_, _, _ = TestMain, TestWidgetRename, TestWidgetPlans
 }

@@ -38,13 +38,14 @@ import (
 	"testing"
 
 	"github.com/tvsync/tvsync/sync/syncdbtest"
+	"github.com/tvsync/tvsync/sync/syncmigrate"
 
 	"example.com/widgets/migrations"
 )
 
 func TestMain(m *testing.M) {
 	os.Exit(syncdbtest.Main(m, syncdbtest.Options{
-		Migrations: []syncdbtest.MigrationSet{{Name: "widgets", FS: migrations.FS, VersionTable: "widget_migrations"}},
+		Migrations: []syncmigrate.Set{{Name: "widgets", FS: migrations.FS, VersionTable: "widget_migrations"}},
 	}))
 }
 

@@ -8,6 +8,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/tvsync/tvsync/sync/syncmigrate"
 )
 
 // AdminURLEnv names the environment variable that, when set to the URL of a
@@ -23,9 +25,9 @@ const serverStartTimeout = 2 * time.Minute
 // tvsync's own schema.
 type Options struct {
 	// Migrations are the application's goose migration sets, applied to the
-	// template in order after tvsync's own set, each in its own version
-	// table.
-	Migrations []MigrationSet
+	// template in order after tvsync's own set (syncmigrate.Own), each in
+	// its own version table; a set's Down is not used.
+	Migrations []syncmigrate.Set
 	// Server configures the throwaway server Main starts; it is unused when
 	// AdminURLEnv is set. A nil Server.Logger writes the server's warnings
 	// and errors to standard error.
@@ -47,7 +49,7 @@ var (
 //
 //	func TestMain(m *testing.M) { os.Exit(syncdbtest.Main(m, opts)) }
 //
-// Invalid migration sets (see [MigrationSet]) or a server that does not
+// Invalid migration sets (see [syncmigrate.CheckSets]) or a server that does not
 // start make it return 1 before any test runs, with the reason on standard
 // error. Nothing is migrated until the first test asks for a database.
 func Main(m *testing.M, opts Options) int {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tvsync/tvsync/sync/syncdbtest"
+	"github.com/tvsync/tvsync/sync/syncmigrate"
 )
 
 // testdata holds two migration sets of a team: widgets (tb_widget, its view
@@ -26,11 +27,11 @@ func sub(dir string) fs.FS {
 
 var (
 	// widgets records in a version table of a schema of its own.
-	widgets = syncdbtest.MigrationSet{Name: "widgets", FS: sub("testdata/widgets"), VersionTable: "widgets.widget_migrations"}
+	widgets = syncmigrate.Set{Name: "widgets", FS: sub("testdata/widgets"), VersionTable: "widgets.widget_migrations"}
 	// gadgets records in goose's default version table.
-	gadgets = syncdbtest.MigrationSet{Name: "gadgets", FS: sub("testdata/gadgets")}
+	gadgets = syncmigrate.Set{Name: "gadgets", FS: sub("testdata/gadgets")}
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(syncdbtest.Main(m, syncdbtest.Options{Migrations: []syncdbtest.MigrationSet{widgets, gadgets}}))
+	os.Exit(syncdbtest.Main(m, syncdbtest.Options{Migrations: []syncmigrate.Set{widgets, gadgets}}))
 }

@@ -1,7 +1,6 @@
 package syncdbtest
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -19,61 +18,18 @@ import (
 	"github.com/tvsync/tvsync/sync/syncmigrate"
 )
 
-// ownSetName is the name of tvsync's own set, which an application's set
-// cannot take (synccli reserves it the same way).
-const ownSetName = "tvsync"
-
-// MigrationSet is one of the application's goose migration sets, applied to
-// the template after tvsync's own, with a version table of its own.
-type MigrationSet struct {
-	// Name identifies the set in error messages ("shop"). It is required,
-	// unique among the sets, and may not be "tvsync".
-	Name string
-	// FS holds the set's goose migration files (NNNNN_name.sql) at its root.
-	FS fs.FS
-	// VersionTable is goose's version table for the set; empty means goose's
-	// default, goose_db_version. A schema-qualified name ("shop.migrations")
-	// puts it in that schema, which is created with the table when missing.
-	// Two sets cannot share a version table, and none can use tvsync's
-	// (tvsync.tvsync_migrations).
-	VersionTable string
-}
-
-// versionTable returns the set's version table, goose's default when unset.
-func (s MigrationSet) versionTable() string {
-	return cmp.Or(s.VersionTable, goose.DefaultTablename)
-}
-
 // setsMigrator is the pgtestdb migrator of the template: tvsync's own set,
 // then the application's sets in order.
 type setsMigrator struct {
-	sets []MigrationSet
+	sets []syncmigrate.Set
 }
 
 var _ pgtestdb.Migrator = (*setsMigrator)(nil)
 
 // newMigrator checks the application's sets and returns their migrator.
-func newMigrator(sets []MigrationSet) (*setsMigrator, error) {
-	names := map[string]bool{ownSetName: true}
-	tables := map[string]string{syncmigrate.VersionTable: ownSetName}
-	for i, set := range sets {
-		switch {
-		case set.Name == "":
-			return nil, fmt.Errorf("syncdbtest: migration set %d has no Name", i)
-		case names[set.Name]:
-			return nil, fmt.Errorf("syncdbtest: migration set name %q is taken (tvsync's own set is %q)", set.Name, ownSetName)
-		case set.FS == nil:
-			return nil, fmt.Errorf("syncdbtest: migration set %q has no FS", set.Name)
-		}
-		names[set.Name] = true
-		table := set.versionTable()
-		if other, ok := tables[table]; ok {
-			return nil, fmt.Errorf("syncdbtest: migration sets %q and %q share version table %q", other, set.Name, table)
-		}
-		tables[table] = set.Name
-		if _, err := goosestore.New(table); err != nil {
-			return nil, fmt.Errorf("syncdbtest: migration set %q: %w", set.Name, err)
-		}
+func newMigrator(sets []syncmigrate.Set) (*setsMigrator, error) {
+	if err := syncmigrate.CheckSets(sets); err != nil {
+		return nil, fmt.Errorf("syncdbtest: %w", err)
 	}
 	return &setsMigrator{sets: sets}, nil
 }
@@ -83,9 +39,9 @@ func newMigrator(sets []MigrationSet) (*setsMigrator, error) {
 // builds a new template.
 func (m *setsMigrator) Hash() (string, error) {
 	h := sha256.New()
-	all := append([]MigrationSet{{Name: ownSetName, FS: syncmigrate.FS, VersionTable: syncmigrate.VersionTable}}, m.sets...)
+	all := append([]syncmigrate.Set{syncmigrate.Own()}, m.sets...)
 	for _, set := range all {
-		fmt.Fprintf(h, "set %s\n", set.versionTable())
+		fmt.Fprintf(h, "set %s\n", set.Table())
 		err := fs.WalkDir(set.FS, ".", func(path string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() {
 				return err
@@ -125,8 +81,8 @@ func (m *setsMigrator) Migrate(ctx context.Context, _ *sql.DB, conf pgtestdb.Con
 
 // upSet applies every migration of set on pool, recorded in its version
 // table (whose schema goosestore creates).
-func upSet(ctx context.Context, pool *pgxpool.Pool, set MigrationSet) (err error) {
-	store, err := goosestore.New(set.versionTable())
+func upSet(ctx context.Context, pool *pgxpool.Pool, set syncmigrate.Set) (err error) {
+	store, err := goosestore.New(set.Table())
 	if err != nil {
 		return err
 	}

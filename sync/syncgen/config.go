@@ -184,7 +184,7 @@ func init() {
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("tvsync gen: read the declarations: %w", err)
+		return nil, fmt.Errorf("read the declarations: %w", err)
 	}
 	return Parse(path, data)
 }

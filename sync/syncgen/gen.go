@@ -44,7 +44,7 @@ func Generate(path string) ([]File, error) {
 	}
 	orphans, err := filepath.Glob(filepath.Join(dir, filepath.FromSlash(cfg.SQL.Out), "*.gen.sql"))
 	if err != nil {
-		return nil, fmt.Errorf("tvsync gen: %w", err)
+		return nil, err
 	}
 	for _, o := range orphans {
 		if slices.ContainsFunc(files, func(f File) bool { return f.Path == o }) {
@@ -72,7 +72,7 @@ func Stale(files []File) ([]string, error) {
 		case errors.Is(err, fs.ErrNotExist):
 			stale = append(stale, f.Path)
 		case err != nil:
-			return nil, fmt.Errorf("tvsync gen: read %s: %w", f.Path, err)
+			return nil, fmt.Errorf("read %s: %w", f.Path, err)
 		case !bytes.Equal(got, f.Content):
 			stale = append(stale, f.Path)
 		}
@@ -95,15 +95,15 @@ func Write(files []File) ([]string, error) {
 			}
 			if f.Remove {
 				if err := os.Remove(f.Path); err != nil {
-					return nil, fmt.Errorf("tvsync gen: %w", err)
+					return nil, err
 				}
 				continue
 			}
 			if err := os.MkdirAll(filepath.Dir(f.Path), 0o755); err != nil {
-				return nil, fmt.Errorf("tvsync gen: %w", err)
+				return nil, err
 			}
 			if err := os.WriteFile(f.Path, f.Content, 0o644); err != nil {
-				return nil, fmt.Errorf("tvsync gen: %w", err)
+				return nil, err
 			}
 		}
 	}

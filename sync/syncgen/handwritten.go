@@ -18,7 +18,7 @@ var nameLineRE = regexp.MustCompile(`(?m)^-- name: (\w+) :(\w+)`)
 func (c *Config) checkHandWritten(dir string) error {
 	files, err := filepath.Glob(filepath.Join(dir, filepath.FromSlash(c.SQL.Out), "*.sql"))
 	if err != nil {
-		return fmt.Errorf("tvsync gen: %w", err)
+		return err
 	}
 	kinds := map[string]string{}
 	for _, f := range files {
@@ -27,7 +27,7 @@ func (c *Config) checkHandWritten(dir string) error {
 		}
 		src, err := os.ReadFile(f)
 		if err != nil {
-			return fmt.Errorf("tvsync gen: %w", err)
+			return err
 		}
 		for _, m := range nameLineRE.FindAllStringSubmatch(string(src), -1) {
 			kinds[m[1]] = m[2]

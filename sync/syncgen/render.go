@@ -264,7 +264,7 @@ func (c *Config) renderGo(base string) ([]byte, error) {
 	p("}")
 	out, err := format.Source(b.Bytes())
 	if err != nil {
-		return nil, fmt.Errorf("tvsync gen: format the generated Go of %s: %w", c.File, err)
+		return nil, fmt.Errorf("format the generated Go of %s: %w", c.File, err)
 	}
 	return out, nil
 }

@@ -27,7 +27,7 @@ func SchemaTables(paths []string) ([]Table, error) {
 	for _, p := range paths {
 		st, err := os.Stat(p)
 		if err != nil {
-			return nil, fmt.Errorf("tvsync gen: schema: %w", err)
+			return nil, fmt.Errorf("schema: %w", err)
 		}
 		if !st.IsDir() {
 			files = append(files, p)
@@ -35,7 +35,7 @@ func SchemaTables(paths []string) ([]Table, error) {
 		}
 		matches, err := filepath.Glob(filepath.Join(p, "*.sql"))
 		if err != nil {
-			return nil, fmt.Errorf("tvsync gen: schema: %w", err)
+			return nil, fmt.Errorf("schema: %w", err)
 		}
 		sort.Strings(matches)
 		files = append(files, matches...)
@@ -44,11 +44,11 @@ func SchemaTables(paths []string) ([]Table, error) {
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
-			return nil, fmt.Errorf("tvsync gen: schema: %w", err)
+			return nil, fmt.Errorf("schema: %w", err)
 		}
 		for _, stmt := range statements(gooseUp(string(data))) {
 			if err := s.apply(stmt); err != nil {
-				return nil, fmt.Errorf("tvsync gen: schema %s: %w", f, err)
+				return nil, fmt.Errorf("schema %s: %w", f, err)
 			}
 		}
 	}

@@ -26,7 +26,7 @@ const (
 func renderSqlc(path string) (File, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
-		return File{}, fmt.Errorf("tvsync gen: sqlc: %w", err)
+		return File{}, fmt.Errorf("sqlc: %w", err)
 	}
 	var cfg struct {
 		SQL []struct {
@@ -34,7 +34,7 @@ func renderSqlc(path string) (File, error) {
 		} `yaml:"sql"`
 	}
 	if err := yaml.Unmarshal(src, &cfg); err != nil {
-		return File{}, fmt.Errorf("tvsync gen: %s: %w", path, err)
+		return File{}, fmt.Errorf("%s: %w", path, err)
 	}
 	var paths []string
 	for _, block := range cfg.SQL {
@@ -42,7 +42,7 @@ func renderSqlc(path string) (File, error) {
 		if block.Schema.Kind == yaml.ScalarNode {
 			list = []string{block.Schema.Value}
 		} else if err := block.Schema.Decode(&list); err != nil {
-			return File{}, fmt.Errorf("tvsync gen: %s: sql.schema: %w", path, err)
+			return File{}, fmt.Errorf("%s: sql.schema: %w", path, err)
 		}
 		for _, p := range list {
 			p = filepath.Join(filepath.Dir(path), p)
@@ -52,7 +52,7 @@ func renderSqlc(path string) (File, error) {
 		}
 	}
 	if len(paths) == 0 {
-		return File{}, fmt.Errorf("tvsync gen: %s: no sql[].schema to read the tables from", path)
+		return File{}, fmt.Errorf("%s: no sql[].schema to read the tables from", path)
 	}
 	tables, err := SchemaTables(paths)
 	if err != nil {
@@ -69,7 +69,7 @@ func renderSqlc(path string) (File, error) {
 		}
 	}
 	if begin < 0 || end < 0 {
-		return File{}, fmt.Errorf("tvsync gen: %s: no block to rewrite: add the lines %q and %q inside the list of column lists of the no-select-star rule", path, blockBegin, blockEnd)
+		return File{}, fmt.Errorf("%s: no block to rewrite: add the lines %q and %q inside the list of column lists of the no-select-star rule", path, blockBegin, blockEnd)
 	}
 	indent := lines[begin][:len(lines[begin])-len(strings.TrimLeft(lines[begin], " \t"))]
 	var b bytes.Buffer

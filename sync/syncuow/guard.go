@@ -1,4 +1,4 @@
-package repository
+package syncuow
 
 import (
 	"context"
@@ -10,10 +10,10 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-// guard tells whether a unit of work is still open. Its InTx closes it when
-// fn returns: from then on the transaction belongs to InTx (which commits
-// it, possibly through a pipeline that pgx does not see, and returns the
-// connection to the pool), and every use through the unit of work fails.
+// guard tells whether a unit of work is still open. Run closes it when fn
+// returns: from then on the transaction belongs to Run (which commits it,
+// possibly through a pipeline that pgx does not see, and returns the
+// connection to the pool), and every use through the Work fails.
 type guard struct {
 	mu     gosync.RWMutex
 	closed bool
@@ -31,41 +31,41 @@ func (g *guard) do(what string, send func() error) error {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
 	if g.closed {
-		return fmt.Errorf("%s: %w", what, ErrUnitOfWorkDone)
+		return fmt.Errorf("%s: %w", what, ErrDone)
 	}
 	return send()
 }
 
-// guardedTx is the pgx.Tx of a unit of work: it forwards to the real
-// transaction while the unit of work is open and fails once it is closed.
-// LargeObjects and Conn are not guarded.
+// guardedTx is the pgx.Tx of a Work: it forwards to the real transaction
+// while the Work is open and fails once it is closed. LargeObjects and Conn
+// are not guarded. A savepoint begun on it is guarded by the same Work.
 type guardedTx struct {
 	pgx.Tx
-	g *guard
+	w *Work
 }
 
 func (t guardedTx) Begin(ctx context.Context) (pgx.Tx, error) {
 	var nested pgx.Tx
-	err := t.g.do("begin savepoint", func() (err error) {
+	err := t.w.guard.do("begin savepoint", func() (err error) {
 		nested, err = t.Tx.Begin(ctx)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return guardedTx{Tx: nested, g: t.g}, nil
+	return guardedTx{Tx: nested, w: t.w}, nil
 }
 
 func (t guardedTx) Commit(ctx context.Context) error {
-	return t.g.do("commit", func() error { return t.Tx.Commit(ctx) })
+	return t.w.guard.do("commit", func() error { return t.Tx.Commit(ctx) })
 }
 
 func (t guardedTx) Rollback(ctx context.Context) error {
-	return t.g.do("rollback", func() error { return t.Tx.Rollback(ctx) })
+	return t.w.guard.do("rollback", func() error { return t.Tx.Rollback(ctx) })
 }
 
 func (t guardedTx) CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (n int64, err error) {
-	err = t.g.do("copy", func() (err error) {
+	err = t.w.guard.do("copy", func() (err error) {
 		n, err = t.Tx.CopyFrom(ctx, table, columns, src)
 		return err
 	})
@@ -74,7 +74,7 @@ func (t guardedTx) CopyFrom(ctx context.Context, table pgx.Identifier, columns [
 
 func (t guardedTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	var res pgx.BatchResults
-	if err := t.g.do("send batch", func() error {
+	if err := t.w.guard.do("send batch", func() error {
 		res = t.Tx.SendBatch(ctx, b)
 		return nil
 	}); err != nil {
@@ -84,7 +84,7 @@ func (t guardedTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
 func (t guardedTx) Prepare(ctx context.Context, name, sql string) (sd *pgconn.StatementDescription, err error) {
-	err = t.g.do("prepare", func() (err error) {
+	err = t.w.guard.do("prepare", func() (err error) {
 		sd, err = t.Tx.Prepare(ctx, name, sql)
 		return err
 	})
@@ -92,7 +92,7 @@ func (t guardedTx) Prepare(ctx context.Context, name, sql string) (sd *pgconn.St
 }
 
 func (t guardedTx) Exec(ctx context.Context, sql string, args ...any) (tag pgconn.CommandTag, err error) {
-	err = t.g.do("exec", func() (err error) {
+	err = t.w.guard.do("exec", func() (err error) {
 		tag, err = t.Tx.Exec(ctx, sql, args...)
 		return err
 	})
@@ -101,7 +101,7 @@ func (t guardedTx) Exec(ctx context.Context, sql string, args ...any) (tag pgcon
 
 func (t guardedTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
 	var rows pgx.Rows
-	if err := t.g.do("query", func() (err error) {
+	if err := t.w.guard.do("query", func() (err error) {
 		rows, err = t.Tx.Query(ctx, sql, args...)
 		return err
 	}); err != nil {
@@ -115,7 +115,7 @@ func (t guardedTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows
 
 func (t guardedTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 	var row pgx.Row
-	if err := t.g.do("query", func() error {
+	if err := t.w.guard.do("query", func() error {
 		row = t.Tx.QueryRow(ctx, sql, args...)
 		return nil
 	}); err != nil {

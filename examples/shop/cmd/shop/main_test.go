@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	gosync "sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tvsync/tvsync/examples/shop"
+	"github.com/tvsync/tvsync/examples/shop/migrations"
+	tvsync "github.com/tvsync/tvsync/sync"
+	"github.com/tvsync/tvsync/sync/synccli"
+	"github.com/tvsync/tvsync/sync/syncdbtest"
+	"github.com/tvsync/tvsync/sync/syncmigrate"
+	"github.com/tvsync/tvsync/sync/syncuow"
+)
+
+// binDir holds the shop binary the tests build (binary).
+var binDir string
+
+func TestMain(m *testing.M) {
+	var err error
+	if binDir, err = os.MkdirTemp("", "shop-cli-"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := syncdbtest.Main(m, syncdbtest.Options{
+		Migrations: []syncmigrate.Set{migrations.Set()},
+	})
+	os.RemoveAll(binDir)
+	os.Exit(code)
+}
+
+// binary builds the shop command (this package) once for the package's
+// tests, so that they run it as an operator does.
+var binary = gosync.OnceValues(func() (string, error) {
+	path := filepath.Join(binDir, "shop")
+	out, err := exec.Command("go", "build", "-o", path, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build ./cmd/shop: %w\n%s", err, out)
+	}
+	return path, nil
+})
+
+// run runs the shop binary on args against the database at url (given as
+// DATABASE_URL) and returns its exit status and output.
+func run(t *testing.T, url string, args ...string) (int, string) {
+	t.Helper()
+	path, err := binary()
+	require.NoError(t, err)
+	cmd := exec.Command(path, append([]string{"--progress", "none"}, args...)...)
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+url)
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if exit, ok := errors.AsType[*exec.ExitError](err); ok {
+		code = exit.ExitCode()
+	} else {
+		require.NoError(t, err)
+	}
+	t.Logf("shop %v: exit %d\n%s", args, code, out)
+	return code, string(out)
+}
+
+// TestVerify_FindsAndRepairsDriftPlantedInTvOrder plants an orphaned and a
+// stale row in tv_order: "shop verify" exits 1 naming both, "shop verify
+// --repair" fixes them, and a second verify exits 0.
+func TestVerify_FindsAndRepairsDriftPlantedInTvOrder(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := syncdbtest.URL(t)
+	code, _ := run(t, url, "verify")
+	require.Equal(t, synccli.ExitOK, code, "a fresh database has no drift")
+
+	p, err := pgxpool.New(ctx, url)
+	require.NoError(t, err)
+	defer p.Close()
+	engine, err := shop.NewEngine(p, tvsync.Config{})
+	require.NoError(t, err)
+	s := shop.New(p, engine, syncuow.Options{Mode: syncuow.Inline})
+	var stale, kept int64
+	require.NoError(t, s.InTx(ctx, func(u *shop.UnitOfWork) error {
+		c, err := u.CreateCustomer(ctx, "Ada")
+		if err != nil {
+			return err
+		}
+		pr, err := u.CreateProduct(ctx, "Teapot", 2500)
+		if err != nil {
+			return err
+		}
+		if stale, err = u.CreateOrder(ctx, c, shop.Line{ProductID: pr, Quantity: 1}); err != nil {
+			return err
+		}
+		kept, err = u.CreateOrder(ctx, c, shop.Line{ProductID: pr, Quantity: 2})
+		return err
+	}))
+	_, err = p.Exec(ctx, `UPDATE tv_order SET data = jsonb_set(data, '{totalCents}', '1') WHERE id = $1`, stale)
+	require.NoError(t, err)
+	_, err = p.Exec(ctx, `INSERT INTO tv_order (id, data) VALUES (987654321, '{"id": 987654321}')`)
+	require.NoError(t, err)
+
+	code, out := run(t, url, "verify")
+	assert.Equal(t, synccli.ExitFailure, code)
+	assert.Regexp(t, `order +checked=2 missing=0 stale=1 orphaned=1`, out)
+	assert.Regexp(t, `stale e\.g\. \[`+strconv.FormatInt(stale, 10)+`\]`, out)
+	assert.Regexp(t, `orphaned e\.g\. \[987654321\]`, out)
+	assert.NotContains(t, out, strconv.FormatInt(kept, 10)+"]", "the intact order is not named")
+
+	code, out = run(t, url, "verify", "--repair")
+	assert.Equal(t, synccli.ExitOK, code)
+	assert.Regexp(t, `order +checked=2 missing=0 stale=1 orphaned=1 repaired=2`, out)
+
+	code, out = run(t, url, "verify")
+	assert.Equal(t, synccli.ExitOK, code)
+	assert.Regexp(t, `order +checked=2 missing=0 stale=0 orphaned=0`, out)
+	var total int64
+	require.NoError(t, p.QueryRow(ctx, `SELECT (data->>'totalCents')::bigint FROM tv_order WHERE id = $1`, stale).Scan(&total))
+	assert.Equal(t, int64(2500), total)
+}
+
+// TestMigrateUp_CreatesNoBlogTableAndTwoVersionTables runs "shop migrate up"
+// on an empty database: the shop's tables and tvsync's schema exist, no
+// table of tvsync's blog does, and the two sets keep their own version
+// tables (tvsync.tvsync_migrations and shop_migrations, no goose_db_version).
+func TestMigrateUp_CreatesNoBlogTableAndTwoVersionTables(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := syncdbtest.Empty(t)
+	var name string
+	require.NoError(t, pool.QueryRow(ctx, "SELECT current_database()").Scan(&name))
+
+	code, _ := run(t, syncdbtest.ServerURL(name), "migrate", "up")
+	require.Equal(t, synccli.ExitOK, code)
+
+	exists := func(rel string) bool {
+		var ok bool
+		require.NoError(t, pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", rel).Scan(&ok))
+		return ok
+	}
+	for _, rel := range []string{"tb_customer", "tb_product", "tb_order", "tb_order_line", "tv_customer", "tv_product", "tv_order",
+		"tv_order_source", "tvsync.sync_queue", "tvsync.sync_log", "tvsync.tvsync_migrations", "public.shop_migrations"} {
+		assert.True(t, exists(rel), "%s missing", rel)
+	}
+	for _, rel := range []string{"tb_user", "tb_post", "tb_comment", "tb_post_like", "tv_user", "tv_post", "tv_comment",
+		"tv_user_source", "tv_post_source", "tv_comment_source", "goose_db_version", "tvsync.goose_db_version"} {
+		assert.False(t, exists(rel), "%s created", rel)
+	}
+	var blogish int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND c.relname ~ '(user|post|comment)'`).Scan(&blogish))
+	assert.Zero(t, blogish, "a relation of the blog")
+	var shopVersion, tvsyncVersion int64
+	require.NoError(t, pool.QueryRow(ctx, `SELECT (SELECT max(version_id) FROM shop_migrations WHERE is_applied),
+		(SELECT max(version_id) FROM tvsync.tvsync_migrations WHERE is_applied)`).Scan(&shopVersion, &tvsyncVersion))
+	assert.Equal(t, int64(1), shopVersion)
+	assert.Positive(t, tvsyncVersion)
+
+	code, out := run(t, syncdbtest.ServerURL(name), "migrate", "status")
+	assert.Equal(t, synccli.ExitOK, code)
+	assert.Contains(t, out, "00001_shop.sql")
+}
+
+// TestGen_CheckFindsTheCommittedFilesFresh runs "shop gen --check" on the
+// shop's declarations: the generated statements and registration committed
+// are exactly what tvsync gen derives from tvsync.yaml (make check-generated
+// runs the same check).
+func TestGen_CheckFindsTheCommittedFilesFresh(t *testing.T) {
+	t.Parallel()
+	code, out := run(t, "", "gen", "--check", "--file", filepath.Join("..", "..", "tvsync.yaml"))
+	assert.Equal(t, synccli.ExitOK, code, out)
+}

@@ -1,0 +1,217 @@
+package shop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/tvsync/tvsync/examples/shop/db"
+	tvsync "github.com/tvsync/tvsync/sync"
+	"github.com/tvsync/tvsync/sync/syncuow"
+)
+
+// Line is one line of a new order: a quantity of a product, priced at the
+// product's current price.
+type Line struct {
+	ProductID int64
+	Quantity  int32
+}
+
+// UnitOfWork is one unit of work of a Shop: its typed writes run in the unit
+// of work's transaction and record every document they affect. Use it only
+// inside the function given to Shop.InTx.
+type UnitOfWork struct {
+	w *syncuow.Work
+	q *db.Queries
+}
+
+// Work returns the generic unit of work underneath, for writes of one's own
+// (Work().Tx()) and their changes (Work().Record).
+func (u *UnitOfWork) Work() *syncuow.Work { return u.w }
+
+// record records ids of entity to sync at commit; cascade also syncs the
+// documents that embed them (as registered in Entities).
+func (u *UnitOfWork) record(entity string, cascade bool, ids ...int64) {
+	if len(ids) > 0 {
+		u.w.Record(tvsync.Change{Entity: entity, IDs: tvsync.IntKeys(ids), Cascade: cascade})
+	}
+}
+
+// CreateCustomer inserts a customer and returns its id. It records its
+// tv_customer.
+func (u *UnitOfWork) CreateCustomer(ctx context.Context, name string) (int64, error) {
+	if strings.TrimSpace(name) == "" {
+		return 0, fmt.Errorf("create customer: empty name: %w", ErrInvalid)
+	}
+	id, err := u.q.CustomerCreate(ctx, u.w.Tx(), name)
+	if err != nil {
+		return 0, fmt.Errorf("create customer %q: %w", name, err)
+	}
+	u.record(EntityCustomer, false, id)
+	return id, nil
+}
+
+// RenameCustomer changes a customer's name. It records its tv_customer and,
+// by cascade, the tv_order of each of its orders (which embed the name).
+func (u *UnitOfWork) RenameCustomer(ctx context.Context, id int64, name string) error {
+	if strings.TrimSpace(name) == "" {
+		return fmt.Errorf("rename customer %d: empty name: %w", id, ErrInvalid)
+	}
+	n, err := u.q.CustomerRename(ctx, u.w.Tx(), db.CustomerRenameParams{ID: id, Name: name})
+	if err != nil {
+		return fmt.Errorf("rename customer %d: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("rename customer %d: %w", id, ErrNotFound)
+	}
+	u.record(EntityCustomer, true, id)
+	return nil
+}
+
+// DeleteCustomer deletes a customer; its orders and their lines go with it
+// (ON DELETE CASCADE). It records its tv_customer, the tv_order of each of
+// its orders, and the tv_product of every product on their lines (units
+// sold drop), all looked up BEFORE the delete, which leaves nothing to find:
+// the customer and its orders are locked first, so no order or line can be
+// added to them meanwhile.
+func (u *UnitOfWork) DeleteCustomer(ctx context.Context, id int64) error {
+	n, err := u.q.CustomerLockForDelete(ctx, u.w.Tx(), id)
+	if err != nil {
+		return fmt.Errorf("delete customer %d: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("delete customer %d: %w", id, ErrNotFound)
+	}
+	orders, err := u.q.CustomerOrderIDsLock(ctx, u.w.Tx(), id)
+	if err != nil {
+		return fmt.Errorf("delete customer %d: look up its orders: %w", id, err)
+	}
+	products, err := u.q.OrderProductIDs(ctx, u.w.Tx(), orders)
+	if err != nil {
+		return fmt.Errorf("delete customer %d: look up the products of its orders: %w", id, err)
+	}
+	if _, err := u.q.CustomerDelete(ctx, u.w.Tx(), id); err != nil {
+		return fmt.Errorf("delete customer %d: %w", id, err)
+	}
+	u.record(EntityCustomer, false, id)
+	u.record(EntityOrder, false, orders...)
+	u.record(EntityProduct, false, products...)
+	return nil
+}
+
+// CreateProduct inserts a product at a unit price in cents and returns its
+// id. It records its tv_product.
+func (u *UnitOfWork) CreateProduct(ctx context.Context, name string, priceCents int64) (int64, error) {
+	if strings.TrimSpace(name) == "" || priceCents < 0 {
+		return 0, fmt.Errorf("create product %q at %d cents: %w", name, priceCents, ErrInvalid)
+	}
+	id, err := u.q.ProductCreate(ctx, u.w.Tx(), db.ProductCreateParams{Name: name, PriceCents: priceCents})
+	if err != nil {
+		return 0, fmt.Errorf("create product %q: %w", name, err)
+	}
+	u.record(EntityProduct, false, id)
+	return id, nil
+}
+
+// RenameProduct changes a product's name. It records its tv_product and, by
+// cascade, the tv_order of every order with a line of it.
+func (u *UnitOfWork) RenameProduct(ctx context.Context, id int64, name string) error {
+	if strings.TrimSpace(name) == "" {
+		return fmt.Errorf("rename product %d: empty name: %w", id, ErrInvalid)
+	}
+	n, err := u.q.ProductRename(ctx, u.w.Tx(), db.ProductRenameParams{ID: id, Name: name})
+	if err != nil {
+		return fmt.Errorf("rename product %d: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("rename product %d: %w", id, ErrNotFound)
+	}
+	u.record(EntityProduct, true, id)
+	return nil
+}
+
+// CreateOrder inserts an order of a customer with its lines, each at its
+// product's current price, and returns its id. It records its tv_order and,
+// by cascade, the customer's tv_customer (order count, lifetime total) and
+// the tv_product of each product on it (units sold).
+func (u *UnitOfWork) CreateOrder(ctx context.Context, customerID int64, lines ...Line) (int64, error) {
+	if len(lines) == 0 {
+		return 0, fmt.Errorf("create order of customer %d: no lines: %w", customerID, ErrInvalid)
+	}
+	products := make([]int64, len(lines))
+	quantities := make([]int32, len(lines))
+	seen := make(map[int64]bool, len(lines))
+	for i, l := range lines {
+		if l.Quantity < 1 || seen[l.ProductID] {
+			return 0, fmt.Errorf("create order of customer %d: line %d (product %d, quantity %d): %w", customerID, i, l.ProductID, l.Quantity, ErrInvalid)
+		}
+		seen[l.ProductID] = true
+		products[i], quantities[i] = l.ProductID, l.Quantity
+	}
+	id, err := u.q.OrderCreate(ctx, u.w.Tx(), customerID)
+	if err != nil {
+		return 0, fmt.Errorf("create order of customer %d: %w", customerID, foreignKey(err))
+	}
+	n, err := u.q.OrderLinesAdd(ctx, u.w.Tx(), db.OrderLinesAddParams{OrderID: id, ProductIds: products, Quantities: quantities})
+	if err != nil {
+		return 0, fmt.Errorf("create order of customer %d: add lines: %w", customerID, err)
+	}
+	if n != int64(len(lines)) {
+		return 0, fmt.Errorf("create order of customer %d: %d of the products %v: %w", customerID, int64(len(lines))-n, products, ErrNotFound)
+	}
+	u.record(EntityOrder, true, id)
+	return id, nil
+}
+
+// SetLineQuantity changes the quantity of the line of a product in an
+// order. It records the order's tv_order and, by cascade, its customer's
+// tv_customer (lifetime total) and its products' tv_product (units sold).
+func (u *UnitOfWork) SetLineQuantity(ctx context.Context, orderID, productID int64, quantity int32) error {
+	if quantity < 1 {
+		return fmt.Errorf("set quantity of product %d in order %d to %d: %w", productID, orderID, quantity, ErrInvalid)
+	}
+	n, err := u.q.OrderLineSetQuantity(ctx, u.w.Tx(), db.OrderLineSetQuantityParams{OrderID: orderID, ProductID: productID, Quantity: quantity})
+	if err != nil {
+		return fmt.Errorf("set quantity of product %d in order %d: %w", productID, orderID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("set quantity of product %d in order %d: no such line: %w", productID, orderID, ErrNotFound)
+	}
+	u.record(EntityOrder, true, orderID)
+	return nil
+}
+
+// DeleteOrder deletes an order and its lines. It records its tv_order, its
+// customer's tv_customer and the tv_product of each product on its lines,
+// looked up before the delete (the order is locked first, so no line can be
+// added meanwhile).
+func (u *UnitOfWork) DeleteOrder(ctx context.Context, id int64) error {
+	customerID, err := u.q.OrderLockForDelete(ctx, u.w.Tx(), id)
+	if err != nil {
+		return fmt.Errorf("delete order %d: %w", id, notFound(err))
+	}
+	products, err := u.q.OrderProductIDs(ctx, u.w.Tx(), []int64{id})
+	if err != nil {
+		return fmt.Errorf("delete order %d: look up its products: %w", id, err)
+	}
+	if _, err := u.q.OrderDelete(ctx, u.w.Tx(), id); err != nil {
+		return fmt.Errorf("delete order %d: %w", id, err)
+	}
+	u.record(EntityOrder, false, id)
+	u.record(EntityCustomer, false, customerID)
+	u.record(EntityProduct, false, products...)
+	return nil
+}
+
+// foreignKey translates a foreign-key violation (a customer or product that
+// does not exist) to ErrNotFound.
+func foreignKey(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23503" {
+		return fmt.Errorf("%s: %w", pgErr.Detail, ErrNotFound)
+	}
+	return err
+}

@@ -1,0 +1,43 @@
+package syncdbtest
+
+import (
+	"testing"
+
+	tvsync "github.com/tvsync/tvsync/sync"
+)
+
+// RequirePlansMatchSource fails t unless every registered refresh plan of
+// each named entity (every registered entity when none is named) builds
+// exactly the documents of the entity's Source view on e's database: the
+// one-line check that a hand-tuned plan (a RefreshWide or RefreshRange
+// override) has not drifted from the definition of the documents. Seed the
+// database first: the plans run over every id of each Source view.
+//
+// It runs [tvsync.Engine.CheckPlans], which rolls everything back: the tv_
+// tables are left as they were. It checks every entity before failing, and
+// the failure names each plan that differs and its first differing ids. An
+// entity without Source, or unknown, fails the test.
+func RequirePlansMatchSource(t testing.TB, e *tvsync.Engine, entities ...string) {
+	t.Helper()
+	if len(entities) == 0 {
+		entities = e.Entities()
+	}
+	ctx := t.Context() // cancelled when the test ends
+	failed := false
+	for _, entity := range entities {
+		check, err := e.CheckPlans(ctx, entity)
+		switch {
+		case err != nil:
+			t.Errorf("check plans of entity %q: %v", entity, err)
+			failed = true
+		case !check.OK():
+			t.Errorf("a refresh plan does not build the documents of its Source view:\n%s", check)
+			failed = true
+		default:
+			t.Logf("%s", check)
+		}
+	}
+	if failed {
+		t.FailNow()
+	}
+}

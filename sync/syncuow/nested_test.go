@@ -1,0 +1,244 @@
+package syncuow_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tvsync/tvsync/blog"
+	"github.com/tvsync/tvsync/internal/testdb"
+	tvsync "github.com/tvsync/tvsync/sync"
+	"github.com/tvsync/tvsync/sync/syncuow"
+)
+
+// TestRun_NestedInAWorkMergesOnReleaseAndDropsOnRollback runs, in a unit of
+// work of each mode, one nested unit of work that succeeds and one that
+// fails (each nested Runner in a mode that would sync or queue on its own).
+// The released savepoint's changes merge into the outer Work and are synced
+// once, by the outer unit of work, after it commits; the rolled-back one's
+// write and changes are gone while the outer unit of work commits.
+func TestRun_NestedInAWorkMergesOnReleaseAndDropsOnRollback(t *testing.T) {
+	t.Parallel()
+	boom := errors.New("boom")
+	for _, mode := range modes {
+		t.Run(mode.String(), func(t *testing.T) {
+			t.Parallel()
+			ctx := deadline(t)
+			url := testdb.URL(t)
+			pool := poolOf(t, url, 1)
+			engine := blog.MustNewEngine(pool, tvsync.Config{})
+			r := syncuow.New(pool, engine, syncuow.Options{Mode: mode})
+			var outerID, keptID, droppedID uuid.UUID
+			require.NoError(t, r.Run(ctx, func(w *syncuow.Work) (err error) {
+				if outerID, err = createUser(ctx, w, "outer"); err != nil {
+					return err
+				}
+				// Nested Runners in modes that, on their own, would sync
+				// (inline) or queue (deferred) inside the savepoint.
+				kept := syncuow.New(w.Tx(), engine, syncuow.Options{Mode: syncuow.Inline})
+				require.NoError(t, kept.Run(ctx, func(n *syncuow.Work) (err error) {
+					keptID, err = createUser(ctx, n, "kept")
+					return err
+				}))
+				assert.Empty(t, tvName(t, w.Tx(), keptID), "the nested unit of work did not sync on its own")
+				all, _ := queued(t, w.Tx(), keptID)
+				assert.Zero(t, all, "nor queue on its own")
+				assert.Equal(t, []tvsync.Change{{Entity: blog.EntityUser, IDs: tvsync.UUIDKeys(sortedIDs(outerID, keptID))}}, w.Changes(),
+					"its changes merged into the outer Work")
+
+				dropped := syncuow.New(w.Tx(), engine, syncuow.Options{Mode: syncuow.Deferred})
+				err = dropped.Run(ctx, func(n *syncuow.Work) (err error) {
+					if droppedID, err = createUser(ctx, n, "dropped"); err != nil {
+						return err
+					}
+					return boom
+				})
+				require.ErrorIs(t, err, boom)
+				assert.Equal(t, []tvsync.Change{{Entity: blog.EntityUser, IDs: tvsync.UUIDKeys(sortedIDs(outerID, keptID))}}, w.Changes(),
+					"a rolled-back nested unit of work adds nothing")
+				assert.Zero(t, count(t, w.Tx(), "SELECT count(*) FROM tb_user WHERE id = $1", droppedID), "its write rolled back")
+				return nil
+			}))
+			assert.Equal(t, 2, count(t, pool, "SELECT count(*) FROM tb_user"), "the outer unit of work committed with the released savepoint")
+			if mode == syncuow.Deferred {
+				all, ready := queued(t, pool, keptID)
+				assert.Equal(t, []int{1, 1}, []int{all, ready}, "the outer, deferred, queued the nested change")
+				drain(t, ctx, url)
+			}
+			assert.Equal(t, "outer", tvName(t, pool, outerID))
+			assert.Equal(t, "kept", tvName(t, pool, keptID))
+			assert.Zero(t, count(t, pool, "SELECT count(*) FROM tvsync.sync_queue"))
+			assert.Equal(t, 1, count(t, pool, "SELECT count(*) FROM tvsync.sync_log WHERE entity = 'user' AND requested = 2"),
+				"one sync of both users, by the outer unit of work")
+			assertNoDrift(t, pool)
+		})
+	}
+}
+
+// TestRun_NestedTwiceMergesUpToTheOutermost: a unit of work nested in a
+// nested one (its Runner on the middle Work's Tx) merges into the middle
+// Work, which merges into the outer one; a savepoint begun by hand on the
+// outer Tx is the outer Work's too.
+func TestRun_NestedTwiceMergesUpToTheOutermost(t *testing.T) {
+	t.Parallel()
+	ctx := deadline(t)
+	pool := poolOf(t, testdb.URL(t), 1)
+	engine := blog.MustNewEngine(pool, tvsync.Config{})
+	r := syncuow.New(pool, engine, syncuow.Options{})
+	var ids [3]uuid.UUID
+	require.NoError(t, r.Run(ctx, func(w *syncuow.Work) error {
+		return syncuow.New(w.Tx(), engine, syncuow.Options{}).Run(ctx, func(m *syncuow.Work) (err error) {
+			if ids[0], err = createUser(ctx, m, "middle"); err != nil {
+				return err
+			}
+			err = syncuow.New(m.Tx(), engine, syncuow.Options{}).Run(ctx, func(n *syncuow.Work) (err error) {
+				ids[1], err = createUser(ctx, n, "inner")
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			sp, err := w.Tx().Begin(ctx) // a savepoint by hand: still the outer Work's
+			if err != nil {
+				return err
+			}
+			return syncuow.New(sp, engine, syncuow.Options{}).Run(ctx, func(n *syncuow.Work) (err error) {
+				ids[2], err = createUser(ctx, n, "by hand")
+				return err
+			})
+		})
+	}))
+	for i, name := range []string{"middle", "inner", "by hand"} {
+		assert.Equal(t, name, tvName(t, pool, ids[i]), "synced by the outermost unit of work")
+	}
+	assert.Zero(t, count(t, pool, "SELECT count(*) FROM tvsync.sync_queue"))
+	assertNoDrift(t, pool)
+}
+
+// TestRun_NestedInTheApplicationsTransaction runs a unit of work of each
+// mode in a savepoint of a transaction of the application's own: inline
+// syncs inside it (the tv_ row commits with the application's
+// transaction); deferred and after-commit, which cannot see that commit,
+// queue the change durably, ready for a worker once the transaction commits.
+// A unit of work that fails rolls back to its savepoint only; when the
+// application's transaction rolls back, nothing is synced or queued.
+func TestRun_NestedInTheApplicationsTransaction(t *testing.T) {
+	t.Parallel()
+	for _, mode := range modes {
+		t.Run(mode.String(), func(t *testing.T) {
+			t.Parallel()
+			ctx := deadline(t)
+			url := testdb.URL(t)
+			pool := poolOf(t, url, 2)
+			engine := blog.MustNewEngine(pool, tvsync.Config{})
+
+			tx, err := pool.Begin(ctx)
+			require.NoError(t, err)
+			defer func() { _ = tx.Rollback(context.Background()) }()
+			var own uuid.UUID
+			require.NoError(t, tx.QueryRow(ctx, "INSERT INTO tb_user (username) VALUES ('own') RETURNING id").Scan(&own))
+			r := syncuow.New(tx, engine, syncuow.Options{Mode: mode})
+			var id uuid.UUID
+			require.NoError(t, r.Run(ctx, func(w *syncuow.Work) (err error) {
+				id, err = createUser(ctx, w, "nested")
+				return err
+			}))
+			boom := errors.New("boom")
+			require.ErrorIs(t, r.Run(ctx, func(w *syncuow.Work) error {
+				if _, err := createUser(ctx, w, "failed"); err != nil {
+					return err
+				}
+				return boom
+			}), boom)
+			all, ready := queued(t, tx, id)
+			if mode == syncuow.Inline {
+				assert.Equal(t, "nested", tvName(t, tx, id), "inline: synced inside the application's transaction")
+				assert.Zero(t, all)
+			} else {
+				assert.Empty(t, tvName(t, tx, id))
+				assert.Equal(t, []int{1, 1}, []int{all, ready}, "%s: queued durably, ready for a worker", mode)
+			}
+			assert.Empty(t, tvName(t, pool, id), "nothing is visible before the application commits")
+			require.NoError(t, tx.Commit(ctx))
+
+			assert.Equal(t, 2, count(t, pool, "SELECT count(*) FROM tb_user"), "the application's write and the nested one committed, the failed one did not")
+			drain(t, ctx, url)
+			assert.Equal(t, "nested", tvName(t, pool, id))
+			assert.Zero(t, count(t, pool, "SELECT count(*) FROM tvsync.sync_queue"))
+
+			// The application rolls back: nothing synced, nothing queued.
+			tx2, err := pool.Begin(ctx)
+			require.NoError(t, err)
+			var gone uuid.UUID
+			require.NoError(t, syncuow.New(tx2, engine, syncuow.Options{Mode: mode}).Run(ctx, func(w *syncuow.Work) (err error) {
+				gone, err = createUser(ctx, w, "gone")
+				return err
+			}))
+			require.NoError(t, tx2.Rollback(ctx))
+			assert.Empty(t, tvName(t, pool, gone))
+			assert.Zero(t, count(t, pool, "SELECT count(*) FROM tvsync.sync_queue"))
+			assert.Zero(t, count(t, pool, "SELECT count(*) FROM tv_user WHERE id = $1", own), "the application's own write was never recorded")
+			_, err = engine.Sync(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: blog.EntityUser, IDs: []tvsync.ID{tvsync.UUIDKey(own)}})
+			require.NoError(t, err)
+			assertNoDrift(t, pool)
+		})
+	}
+}
+
+// TestRun_OnAConnection runs every mode on a *pgx.Conn (not a pool) and on a
+// Beginner the package does not know (a pool behind a type with only
+// Begin, with one connection: its Tx must be committed through pgx, or the
+// connection would never come back and the sync after the commit would hang).
+func TestRun_OnAConnection(t *testing.T) {
+	t.Parallel()
+	for _, mode := range modes {
+		t.Run(mode.String(), func(t *testing.T) {
+			t.Parallel()
+			ctx := deadline(t)
+			url := testdb.URL(t)
+			pool := poolOf(t, url, 1)
+			engine := blog.MustNewEngine(pool, tvsync.Config{})
+			conn, err := pgx.Connect(ctx, url)
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = conn.Close(context.Background()) })
+			var ids []uuid.UUID
+			for i, db := range []syncuow.Beginner{conn, onlyBegin{pool}, conn, onlyBegin{pool}} {
+				require.NoError(t, syncuow.New(db, engine, syncuow.Options{Mode: mode}).Run(ctx, func(w *syncuow.Work) error {
+					id, err := createUser(ctx, w, "u"+string(rune('a'+i)))
+					ids = append(ids, id)
+					return err
+				}), "unit %d (%T)", i, db)
+			}
+			if mode == syncuow.Deferred {
+				drain(t, ctx, url)
+			}
+			for _, id := range ids {
+				assert.NotEmpty(t, tvName(t, pool, id))
+			}
+			assert.Zero(t, count(t, pool, "SELECT count(*) FROM tvsync.sync_queue"))
+			assertNoDrift(t, pool)
+		})
+	}
+}
+
+// onlyBegin hides every method of a pool but Begin.
+type onlyBegin struct{ b syncuow.Beginner }
+
+func (o onlyBegin) Begin(ctx context.Context) (pgx.Tx, error) { return o.b.Begin(ctx) }
+
+func sortedIDs(ids ...uuid.UUID) []uuid.UUID {
+	out := tvsync.UUIDKeys(ids)
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j].Compare(out[i]) < 0 {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return tvsync.UUIDs(out)
+}

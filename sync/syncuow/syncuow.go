@@ -1,0 +1,342 @@
+// Package syncuow is the unit-of-work core a domain repository wraps: a
+// Runner begins a transaction, hands a fresh Work to the domain's function,
+// whose typed writes send their statements through Work.Tx and Record the
+// entities they affect, then commits and syncs what was recorded, as its
+// Mode says:
+//
+//   - AfterCommit commits, queueing the changes durably in the same round
+//     trip as the COMMIT, then syncs them on a connection of its own and
+//     removes them from the queue; a Worker takes them only if that sync
+//     fails or the process dies first.
+//   - Inline syncs inside the transaction: the writes and their tv_ rows
+//     commit or roll back together.
+//   - Deferred queues the changes durably in the transaction and commits; a
+//     Worker syncs them.
+//
+// A unit of work holds at most one pooled connection at a time (the sync
+// after the commit takes its own only once the write transaction's
+// connection is back in the pool), so a pool of one connection is enough.
+//
+// Units of work nest: a Runner begins on anything with Begin, and when that
+// is a pgx.Tx it runs as a savepoint of it. See Runner.Run for what a nested
+// unit of work syncs.
+package syncuow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	tvsync "github.com/tvsync/tvsync/sync"
+)
+
+// Errors returned by Run and by a Work. Test for them with errors.Is.
+var (
+	// ErrCommittedNotSynced is returned by Run in AfterCommit mode when the
+	// writes committed but the sync after the commit failed. Nothing is
+	// lost: the changes stay in the durable queue and a Worker syncs them.
+	ErrCommittedNotSynced = errors.New("syncuow: writes committed but their sync failed; the changes remain queued")
+	// ErrDone is returned by a Work's transaction, and by every savepoint
+	// begun on it, once the Run call that made the Work has returned (from
+	// the moment its fn returned): the transaction is over and its
+	// connection back where it came from.
+	ErrDone = errors.New("syncuow: unit of work used after its Run returned")
+)
+
+// Beginner is what a unit of work begins on: *pgxpool.Pool, *pgx.Conn, or a
+// pgx.Tx (the unit of work then runs as a savepoint of it). On a pool or a
+// connection the queued changes and the COMMIT go in one round trip; any
+// other Beginner's transaction is committed through its Tx, which may be
+// what gives its connection back.
+type Beginner interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// Mode says when a unit of work syncs the changes it recorded.
+type Mode int
+
+const (
+	// AfterCommit (the zero Mode) commits, then syncs on a connection of
+	// its own. The changes are also queued durably with the commit, and
+	// removed by the sync once it succeeds, so a crash or a failure between
+	// commit and sync is repaired by a Worker.
+	AfterCommit Mode = iota
+	// Inline syncs inside the transaction: the writes and the tv_ rows
+	// commit or roll back together.
+	Inline
+	// Deferred queues the changes durably in the transaction and commits
+	// without syncing; a Worker (woken by NOTIFY) syncs them.
+	Deferred
+)
+
+// String returns the mode's name: "after-commit", "inline" or "deferred".
+func (m Mode) String() string {
+	switch m {
+	case AfterCommit:
+		return "after-commit"
+	case Inline:
+		return "inline"
+	case Deferred:
+		return "deferred"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+// Options configures a Runner. The zero value syncs after commit.
+type Options struct {
+	// Mode is when units of work sync.
+	Mode Mode
+	// Logger receives the Runner's logs; nil discards them.
+	Logger *slog.Logger
+	// AfterCommitGrace is how long, in AfterCommit mode, a queued change is
+	// left to the sync that follows the commit before a Worker may take it;
+	// zero means 10 seconds.
+	AfterCommitGrace time.Duration
+}
+
+// Runner runs units of work on a Beginner and syncs what they record with an
+// engine. It is safe for concurrent use.
+type Runner struct {
+	db     Beginner
+	engine *tvsync.Engine
+	opts   Options
+	log    *slog.Logger
+}
+
+// New returns a Runner that begins its units of work on db and syncs them
+// with engine, as opts says.
+func New(db Beginner, engine *tvsync.Engine, opts Options) *Runner {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.AfterCommitGrace <= 0 {
+		opts.AfterCommitGrace = 10 * time.Second
+	}
+	return &Runner{db: db, engine: engine, opts: opts, log: opts.Logger}
+}
+
+// WithMode returns a Runner sharing r's database, engine and options that
+// syncs in mode m.
+func (r *Runner) WithMode(m Mode) *Runner {
+	c := *r
+	c.opts.Mode = m
+	return &c
+}
+
+// Mode returns the Runner's sync mode.
+func (r *Runner) Mode() Mode { return r.opts.Mode }
+
+// Run runs fn in a transaction begun on the Runner's database with a fresh
+// Work, commits and syncs what fn recorded as the Runner's Mode says. If fn
+// returns an error or panics, the transaction rolls back (even when ctx is
+// cancelled) and nothing is synced or queued; fn's error is returned as is
+// and a panic goes on up. The Work is closed as soon as fn returns: using it,
+// or its Tx, afterwards fails with ErrDone.
+//
+// On a pool, Run holds one connection while fn runs and releases it as soon
+// as the transaction ends, before the sync that follows the commit in
+// AfterCommit mode takes one of its own: a unit of work never holds two
+// connections. When that sync fails, the writes are committed, their changes
+// stay queued for a Worker, and Run returns an error wrapping
+// ErrCommittedNotSynced.
+//
+// When the database is a pgx.Tx, the unit of work runs as a savepoint of it:
+// an error or panic in fn rolls back to the savepoint only, and success
+// releases it. What is synced then depends on whose transaction it is:
+//
+//   - The Tx of an outer Work (or a savepoint of it): the nested Work's
+//     changes are merged into the outer Work when the savepoint is released
+//     (and dropped with it when it rolls back), and the outer unit of work
+//     syncs them once, as its own Runner's Mode says, when it commits. The
+//     nested Runner's Mode does not matter.
+//   - Any other transaction (the application's own): Inline syncs inside
+//     the savepoint, so the tv_ rows commit with the application's
+//     transaction; Deferred queues durably with NOTIFY. AfterCommit cannot
+//     sync after a commit it does not see, so it behaves as Deferred: the
+//     changes are queued durably (a Worker may take them at once, woken when
+//     the application's transaction commits) and nothing is lost.
+//
+// A nil fn returns an error and begins nothing.
+func (r *Runner) Run(ctx context.Context, fn func(w *Work) error) error {
+	if fn == nil {
+		return errors.New("syncuow: Run needs a function to run, got nil")
+	}
+	if r == nil || r.db == nil || r.engine == nil {
+		return errors.New("syncuow: Run on a Runner without a database or an engine; make it with New")
+	}
+	switch r.opts.Mode {
+	case AfterCommit, Inline, Deferred:
+	default:
+		return fmt.Errorf("syncuow: unknown mode %v", r.opts.Mode)
+	}
+	if parent, ok := r.db.(pgx.Tx); ok {
+		return r.runSavepoint(ctx, parent, fn)
+	}
+	changes, err := r.commitUnit(ctx, fn)
+	if err != nil || r.opts.Mode != AfterCommit || len(changes) == 0 {
+		return err
+	}
+	if _, err := r.engine.SyncAndAck(ctx, tvsync.ModeIncremental, changes...); err != nil {
+		r.log.ErrorContext(ctx, "tvsync: sync after commit failed; the changes stay queued for the worker", slog.Any("error", err))
+		return fmt.Errorf("%w: %w", ErrCommittedNotSynced, err)
+	}
+	return nil
+}
+
+// acquirer is a pool that hands out connections, such as *pgxpool.Pool.
+type acquirer interface {
+	Acquire(ctx context.Context) (*pgxpool.Conn, error)
+}
+
+// commitUnit runs fn in a transaction of its own, commits it (syncing inside
+// it in Inline mode, queueing in the others), closes the Work and releases
+// the connection. It returns the changes the Work recorded.
+func (r *Runner) commitUnit(ctx context.Context, fn func(w *Work) error) (changes []tvsync.Change, err error) {
+	var tx pgx.Tx
+	// oneTrip: the transaction runs on a connection we see, so the queue
+	// rows and COMMIT may go in one round trip that pgx's Tx does not know
+	// about; the connection is then idle and released (or reused) as is.
+	oneTrip := false
+	switch db := r.db.(type) {
+	case acquirer:
+		conn, err := db.Acquire(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("syncuow: begin unit of work: %w", err)
+		}
+		defer conn.Release() // after the rollback below; a connection left in a transaction is closed, not reused
+		if tx, err = conn.Begin(ctx); err != nil {
+			return nil, fmt.Errorf("syncuow: begin unit of work: %w", err)
+		}
+		oneTrip = true
+	case *pgx.Conn:
+		if tx, err = db.Begin(ctx); err != nil {
+			return nil, fmt.Errorf("syncuow: begin unit of work: %w", err)
+		}
+		oneTrip = true
+	default:
+		// A Beginner we do not know may release a connection only when
+		// its Tx's Commit or Rollback is called: commit through the Tx.
+		if tx, err = db.Begin(ctx); err != nil {
+			return nil, fmt.Errorf("syncuow: begin unit of work: %w", err)
+		}
+	}
+	w := &Work{tx: tx}
+	committed := false
+	defer func() {
+		w.guard.close()
+		if !committed {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	err = fn(w)
+	// The unit of work ends with fn: nothing sent through it from now on
+	// (a goroutine fn left behind) can slip into the commit unrecorded.
+	w.guard.close()
+	if err != nil {
+		return nil, err
+	}
+	changes = w.Changes()
+	if err := r.commit(ctx, tx, oneTrip, changes); err != nil {
+		return nil, err
+	}
+	committed = true
+	return changes, nil
+}
+
+// commit syncs or queues changes in tx as the mode says and commits tx.
+func (r *Runner) commit(ctx context.Context, tx pgx.Tx, oneTrip bool, changes []tvsync.Change) error {
+	var delay time.Duration
+	notify := false
+	switch r.opts.Mode {
+	case Inline:
+		if _, err := r.engine.SyncTx(ctx, tx, tvsync.ModeIncremental, changes...); err != nil {
+			return fmt.Errorf("syncuow: sync inside unit of work: %w", err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return fmt.Errorf("syncuow: commit unit of work: %w", err)
+		}
+		return nil
+	case AfterCommit:
+		// The safety net: a worker takes these rows only if the sync after
+		// the commit has not removed them within the grace period.
+		delay = r.opts.AfterCommitGrace
+	case Deferred:
+		notify = true
+	}
+	if oneTrip {
+		if err := r.engine.EnqueueAndCommit(ctx, tx, delay, notify, changes...); err != nil {
+			return fmt.Errorf("syncuow: commit unit of work: %w", err)
+		}
+		return nil
+	}
+	if err := r.engine.Enqueue(ctx, tx, delay, notify, changes...); err != nil {
+		return fmt.Errorf("syncuow: commit unit of work: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("syncuow: commit unit of work: %w", err)
+	}
+	return nil
+}
+
+// runSavepoint runs fn in a savepoint of parent; see Run.
+func (r *Runner) runSavepoint(ctx context.Context, parent pgx.Tx, fn func(w *Work) error) (err error) {
+	outer := workOf(parent)
+	sp, err := parent.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("syncuow: begin nested unit of work (savepoint): %w", err)
+	}
+	w := &Work{tx: sp}
+	released := false
+	defer func() {
+		w.guard.close()
+		if !released {
+			_ = sp.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	err = fn(w)
+	w.guard.close()
+	if err != nil {
+		return err
+	}
+	changes := w.Changes()
+	if outer != nil {
+		// Release and merge under the outer Work's guard, so the outer unit
+		// of work cannot end between the two: its commit either sees both
+		// the savepoint's writes and their changes, or neither.
+		if err := outer.guard.do("release nested unit of work", func() error {
+			// sp is guarded by outer too: release through what it wraps,
+			// not through outer's guard again.
+			if err := sp.(guardedTx).Tx.Commit(ctx); err != nil {
+				return err
+			}
+			outer.record(changes)
+			return nil
+		}); err != nil {
+			return fmt.Errorf("syncuow: release nested unit of work: %w", err)
+		}
+		released = true
+		return nil
+	}
+	switch r.opts.Mode {
+	case Inline:
+		if _, err := r.engine.SyncTx(ctx, sp, tvsync.ModeIncremental, changes...); err != nil {
+			return fmt.Errorf("syncuow: sync inside nested unit of work: %w", err)
+		}
+	default:
+		// Deferred, and AfterCommit, which cannot see the application's
+		// commit: queue durably and wake the workers when it commits.
+		if err := r.engine.Enqueue(ctx, sp, 0, true, changes...); err != nil {
+			return fmt.Errorf("syncuow: queue changes of nested unit of work: %w", err)
+		}
+	}
+	if err := sp.Commit(ctx); err != nil {
+		return fmt.Errorf("syncuow: release nested unit of work: %w", err)
+	}
+	released = true
+	return nil
+}
