@@ -23,7 +23,7 @@ WITH gone AS (
     DELETE FROM tv_comment t
     WHERE t.id = ANY(ARRAY(
         SELECT b.id FROM unnest($1::uuid[]) AS b(id)
-        WHERE NOT EXISTS (SELECT 1 FROM tb_comment c WHERE c.id = b.id OFFSET 0)))
+        WHERE NOT EXISTS (SELECT 1 FROM tb_comment x WHERE x.id = b.id OFFSET 0)))
     RETURNING t.id
 )
 SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone
@@ -77,7 +77,9 @@ func (b *CommentDeleteMissingBatchResults) Close() error {
 }
 
 const commentIDsByAuthor = `-- name: CommentIDsByAuthor :batchmany
-SELECT id FROM tb_comment WHERE author_id = ANY($1::uuid[])
+SELECT DISTINCT r.id
+FROM (SELECT DISTINCT unnest($1::uuid[]) AS id) b
+CROSS JOIN LATERAL (SELECT t.id FROM tb_comment t WHERE t.author_id = b.id OFFSET 0) r
 `
 
 type CommentIDsByAuthorBatchResults struct {
@@ -86,17 +88,17 @@ type CommentIDsByAuthorBatchResults struct {
 	closed bool
 }
 
-// CommentIDsByAuthor lists the comments written by the given users (their tv_comment embeds the author).
-func (q *Queries) CommentIDsByAuthor(ctx context.Context, db DBTX, authorIds [][]uuid.UUID) *CommentIDsByAuthorBatchResults {
+// CommentIDsByAuthor lists the comment ids whose documents embed the given user ids: the id of the tb_comment rows whose author_id is one of them, read id by id through the index of tb_comment.author_id (the OFFSET 0 fence), so the work follows the batch, never the table.
+func (q *Queries) CommentIDsByAuthor(ctx context.Context, db DBTX, ids [][]uuid.UUID) *CommentIDsByAuthorBatchResults {
 	batch := &pgx.Batch{}
-	for _, a := range authorIds {
+	for _, a := range ids {
 		vals := []interface{}{
 			a,
 		}
 		batch.Queue(commentIDsByAuthor, vals...)
 	}
 	br := db.SendBatch(ctx, batch)
-	return &CommentIDsByAuthorBatchResults{br, len(authorIds), false}
+	return &CommentIDsByAuthorBatchResults{br, len(ids), false}
 }
 
 func (b *CommentIDsByAuthorBatchResults) Query(f func(int, []uuid.UUID, error)) {
@@ -136,7 +138,9 @@ func (b *CommentIDsByAuthorBatchResults) Close() error {
 }
 
 const commentIDsByPost = `-- name: CommentIDsByPost :batchmany
-SELECT id FROM tb_comment WHERE post_id = ANY($1::uuid[])
+SELECT DISTINCT r.id
+FROM (SELECT DISTINCT unnest($1::uuid[]) AS id) b
+CROSS JOIN LATERAL (SELECT t.id FROM tb_comment t WHERE t.post_id = b.id OFFSET 0) r
 `
 
 type CommentIDsByPostBatchResults struct {
@@ -145,17 +149,17 @@ type CommentIDsByPostBatchResults struct {
 	closed bool
 }
 
-// CommentIDsByPost lists the comments on the given posts (their tv_comment embeds the post title).
-func (q *Queries) CommentIDsByPost(ctx context.Context, db DBTX, postIds [][]uuid.UUID) *CommentIDsByPostBatchResults {
+// CommentIDsByPost lists the comment ids whose documents embed the given post ids: the id of the tb_comment rows whose post_id is one of them, read id by id through the index of tb_comment.post_id (the OFFSET 0 fence), so the work follows the batch, never the table.
+func (q *Queries) CommentIDsByPost(ctx context.Context, db DBTX, ids [][]uuid.UUID) *CommentIDsByPostBatchResults {
 	batch := &pgx.Batch{}
-	for _, a := range postIds {
+	for _, a := range ids {
 		vals := []interface{}{
 			a,
 		}
 		batch.Queue(commentIDsByPost, vals...)
 	}
 	br := db.SendBatch(ctx, batch)
-	return &CommentIDsByPostBatchResults{br, len(postIds), false}
+	return &CommentIDsByPostBatchResults{br, len(ids), false}
 }
 
 func (b *CommentIDsByPostBatchResults) Query(f func(int, []uuid.UUID, error)) {
@@ -298,7 +302,7 @@ type CommentRangeRefreshRow struct {
 	FinishedAt time.Time
 }
 
-// CommentRangeRefresh upserts the tv_comment documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition, writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
+// CommentRangeRefresh upserts the tv_comment documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition (tv_comment_source), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
 func (q *Queries) CommentRangeRefresh(ctx context.Context, db DBTX, arg []CommentRangeRefreshParams) *CommentRangeRefreshBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
@@ -367,7 +371,7 @@ type CommentRefreshRow struct {
 	FinishedAt time.Time
 }
 
-// CommentRefresh upserts, in one statement, the tv_comment documents of the given comments from their definition (view tv_comment_source), writing only those whose data changed; the view is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
+// CommentRefresh upserts, in one statement, the tv_comment documents of the given ids from their definition (tv_comment_source), writing only those whose data changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 func (q *Queries) CommentRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *CommentRefreshBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
@@ -408,7 +412,7 @@ WITH gone AS (
     DELETE FROM tv_post t
     WHERE t.id = ANY(ARRAY(
         SELECT b.id FROM unnest($1::uuid[]) AS b(id)
-        WHERE NOT EXISTS (SELECT 1 FROM tb_post p WHERE p.id = b.id OFFSET 0)))
+        WHERE NOT EXISTS (SELECT 1 FROM tb_post x WHERE x.id = b.id OFFSET 0)))
     RETURNING t.id
 )
 SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone
@@ -462,9 +466,9 @@ func (b *PostDeleteMissingBatchResults) Close() error {
 }
 
 const postIDsByAuthor = `-- name: PostIDsByAuthor :batchmany
-SELECT p.id
-FROM (SELECT DISTINCT unnest($1::uuid[]) AS id) a
-CROSS JOIN LATERAL (SELECT p.id FROM tb_post p WHERE p.author_id = a.id OFFSET 0) p
+SELECT DISTINCT r.id
+FROM (SELECT DISTINCT unnest($1::uuid[]) AS id) b
+CROSS JOIN LATERAL (SELECT t.id FROM tb_post t WHERE t.author_id = b.id OFFSET 0) r
 `
 
 type PostIDsByAuthorBatchResults struct {
@@ -473,17 +477,17 @@ type PostIDsByAuthorBatchResults struct {
 	closed bool
 }
 
-// PostIDsByAuthor lists the posts written by the given users (their tv_post embeds the author), author by author through the author_id index.
-func (q *Queries) PostIDsByAuthor(ctx context.Context, db DBTX, authorIds [][]uuid.UUID) *PostIDsByAuthorBatchResults {
+// PostIDsByAuthor lists the post ids whose documents embed the given user ids: the id of the tb_post rows whose author_id is one of them, read id by id through the index of tb_post.author_id (the OFFSET 0 fence), so the work follows the batch, never the table.
+func (q *Queries) PostIDsByAuthor(ctx context.Context, db DBTX, ids [][]uuid.UUID) *PostIDsByAuthorBatchResults {
 	batch := &pgx.Batch{}
-	for _, a := range authorIds {
+	for _, a := range ids {
 		vals := []interface{}{
 			a,
 		}
 		batch.Queue(postIDsByAuthor, vals...)
 	}
 	br := db.SendBatch(ctx, batch)
-	return &PostIDsByAuthorBatchResults{br, len(authorIds), false}
+	return &PostIDsByAuthorBatchResults{br, len(ids), false}
 }
 
 func (b *PostIDsByAuthorBatchResults) Query(f func(int, []uuid.UUID, error)) {
@@ -523,7 +527,9 @@ func (b *PostIDsByAuthorBatchResults) Close() error {
 }
 
 const postIDsCommentedByUser = `-- name: PostIDsCommentedByUser :batchmany
-SELECT DISTINCT post_id FROM tb_comment WHERE author_id = ANY($1::uuid[])
+SELECT DISTINCT r.post_id
+FROM (SELECT DISTINCT unnest($1::uuid[]) AS id) b
+CROSS JOIN LATERAL (SELECT t.post_id FROM tb_comment t WHERE t.author_id = b.id OFFSET 0) r
 `
 
 type PostIDsCommentedByUserBatchResults struct {
@@ -532,17 +538,17 @@ type PostIDsCommentedByUserBatchResults struct {
 	closed bool
 }
 
-// PostIDsCommentedByUser lists the posts the given users commented on (their tv_post embeds the commenter).
-func (q *Queries) PostIDsCommentedByUser(ctx context.Context, db DBTX, userIds [][]uuid.UUID) *PostIDsCommentedByUserBatchResults {
+// PostIDsCommentedByUser lists the post ids whose documents embed the given user ids: the post_id of the tb_comment rows whose author_id is one of them, read id by id through the index of tb_comment.author_id (the OFFSET 0 fence), so the work follows the batch, never the table.
+func (q *Queries) PostIDsCommentedByUser(ctx context.Context, db DBTX, ids [][]uuid.UUID) *PostIDsCommentedByUserBatchResults {
 	batch := &pgx.Batch{}
-	for _, a := range userIds {
+	for _, a := range ids {
 		vals := []interface{}{
 			a,
 		}
 		batch.Queue(postIDsCommentedByUser, vals...)
 	}
 	br := db.SendBatch(ctx, batch)
-	return &PostIDsCommentedByUserBatchResults{br, len(userIds), false}
+	return &PostIDsCommentedByUserBatchResults{br, len(ids), false}
 }
 
 func (b *PostIDsCommentedByUserBatchResults) Query(f func(int, []uuid.UUID, error)) {
@@ -849,7 +855,7 @@ type PostRefreshRow struct {
 	FinishedAt time.Time
 }
 
-// PostRefresh upserts, in one statement, the tv_post documents of the given posts from their definition (view tv_post_source), writing only those whose data changed; the view is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
+// PostRefresh upserts, in one statement, the tv_post documents of the given ids from their definition (tv_post_source), writing only those whose data changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 func (q *Queries) PostRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *PostRefreshBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
@@ -1525,7 +1531,7 @@ WITH gone AS (
     DELETE FROM tv_user t
     WHERE t.id = ANY(ARRAY(
         SELECT b.id FROM unnest($1::uuid[]) AS b(id)
-        WHERE NOT EXISTS (SELECT 1 FROM tb_user u WHERE u.id = b.id OFFSET 0)))
+        WHERE NOT EXISTS (SELECT 1 FROM tb_user x WHERE x.id = b.id OFFSET 0)))
     RETURNING t.id
 )
 SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone
@@ -1800,7 +1806,7 @@ type UserRangeRefreshRow struct {
 	FinishedAt time.Time
 }
 
-// UserRangeRefresh upserts the tv_user documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition, writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
+// UserRangeRefresh upserts the tv_user documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition (tv_user_source), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
 func (q *Queries) UserRangeRefresh(ctx context.Context, db DBTX, arg []UserRangeRefreshParams) *UserRangeRefreshBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
@@ -1869,7 +1875,7 @@ type UserRefreshRow struct {
 	FinishedAt time.Time
 }
 
-// UserRefresh upserts, in one statement, the tv_user documents of the given users from their definition (view tv_user_source), writing only those whose data changed; the view is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
+// UserRefresh upserts, in one statement, the tv_user documents of the given ids from their definition (tv_user_source), writing only those whose data changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 func (q *Queries) UserRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *UserRefreshBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {

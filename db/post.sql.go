@@ -61,36 +61,6 @@ func (q *Queries) PostGetByID(ctx context.Context, db DBTX, id uuid.UUID) ([]byt
 	return data, err
 }
 
-const postIDsAfter = `-- name: PostIDsAfter :many
-SELECT id FROM tb_post WHERE id >= $1::uuid AND (id > $1::uuid OR id = '00000000-0000-0000-0000-000000000000') ORDER BY id LIMIT $2::int
-`
-
-type PostIDsAfterParams struct {
-	After    uuid.UUID
-	PageSize int32
-}
-
-// PostIDsAfter lists tb_post ids in id order after a keyset cursor, for full sync.
-func (q *Queries) PostIDsAfter(ctx context.Context, db DBTX, arg PostIDsAfterParams) ([]uuid.UUID, error) {
-	rows, err := db.Query(ctx, postIDsAfter, arg.After, arg.PageSize)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []uuid.UUID
-	for rows.Next() {
-		var id uuid.UUID
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		items = append(items, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const postIncrementViewCount = `-- name: PostIncrementViewCount :execrows
 UPDATE tb_post SET view_count = view_count + 1 WHERE id = $1
 `
@@ -236,74 +206,4 @@ func (q *Queries) PostUpdate(ctx context.Context, db DBTX, arg PostUpdateParams)
 	var author_id uuid.UUID
 	err := row.Scan(&author_id)
 	return author_id, err
-}
-
-const postVerify = `-- name: PostVerify :many
-SELECT coalesce(s.id, t.id)::uuid AS id,
-       (CASE WHEN t.id IS NULL THEN 'missing' WHEN s.id IS NULL THEN 'orphaned' ELSE 'stale' END)::text AS problem
-FROM (SELECT v.id, v.data FROM tv_post_source v WHERE v.id >= $1::uuid AND (v.id > $1::uuid OR v.id = '00000000-0000-0000-0000-000000000000') AND v.id <= $2::uuid) s
-FULL JOIN (SELECT r.id, r.data FROM tv_post r WHERE r.id >= $1::uuid AND (r.id > $1::uuid OR r.id = '00000000-0000-0000-0000-000000000000') AND r.id <= $2::uuid) t ON t.id = s.id
-WHERE s.data IS DISTINCT FROM t.data
-ORDER BY 1
-`
-
-type PostVerifyParams struct {
-	After uuid.UUID
-	Upto  uuid.UUID
-}
-
-type PostVerifyRow struct {
-	ID      uuid.UUID
-	Problem string
-}
-
-// PostVerify compares, for the ids in (@after, @upto], the stored tv_post rows with their definition and lists those missing, stale or orphaned.
-func (q *Queries) PostVerify(ctx context.Context, db DBTX, arg PostVerifyParams) ([]PostVerifyRow, error) {
-	rows, err := db.Query(ctx, postVerify, arg.After, arg.Upto)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []PostVerifyRow
-	for rows.Next() {
-		var i PostVerifyRow
-		if err := rows.Scan(&i.ID, &i.Problem); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const postViewIDsAfter = `-- name: PostViewIDsAfter :many
-SELECT id FROM tv_post WHERE id >= $1::uuid AND (id > $1::uuid OR id = '00000000-0000-0000-0000-000000000000') ORDER BY id LIMIT $2::int
-`
-
-type PostViewIDsAfterParams struct {
-	After    uuid.UUID
-	PageSize int32
-}
-
-// PostViewIDsAfter lists tv_post ids in id order after a keyset cursor, to find orphans during full sync.
-func (q *Queries) PostViewIDsAfter(ctx context.Context, db DBTX, arg PostViewIDsAfterParams) ([]uuid.UUID, error) {
-	rows, err := db.Query(ctx, postViewIDsAfter, arg.After, arg.PageSize)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []uuid.UUID
-	for rows.Next() {
-		var id uuid.UUID
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		items = append(items, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
 }

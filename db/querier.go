@@ -22,17 +22,17 @@ type Querier interface {
 	CommentGetByID(ctx context.Context, db DBTX, id uuid.UUID) ([]byte, error)
 	// CommentIDsAfter lists tb_comment ids in id order after a keyset cursor, for full sync.
 	CommentIDsAfter(ctx context.Context, db DBTX, arg CommentIDsAfterParams) ([]uuid.UUID, error)
-	// CommentIDsByAuthor lists the comments written by the given users (their tv_comment embeds the author).
-	CommentIDsByAuthor(ctx context.Context, db DBTX, authorIds [][]uuid.UUID) *CommentIDsByAuthorBatchResults
-	// CommentIDsByPost lists the comments on the given posts (their tv_comment embeds the post title).
-	CommentIDsByPost(ctx context.Context, db DBTX, postIds [][]uuid.UUID) *CommentIDsByPostBatchResults
+	// CommentIDsByAuthor lists the comment ids whose documents embed the given user ids: the id of the tb_comment rows whose author_id is one of them, read id by id through the index of tb_comment.author_id (the OFFSET 0 fence), so the work follows the batch, never the table.
+	CommentIDsByAuthor(ctx context.Context, db DBTX, ids [][]uuid.UUID) *CommentIDsByAuthorBatchResults
+	// CommentIDsByPost lists the comment ids whose documents embed the given post ids: the id of the tb_comment rows whose post_id is one of them, read id by id through the index of tb_comment.post_id (the OFFSET 0 fence), so the work follows the batch, never the table.
+	CommentIDsByPost(ctx context.Context, db DBTX, ids [][]uuid.UUID) *CommentIDsByPostBatchResults
 	// CommentRangeDeleteMissing removes the tv_comment rows among the chunk's locked @ids in the keyset range (@after, @upto] whose tb_comment row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_comment.
 	CommentRangeDeleteMissing(ctx context.Context, db DBTX, arg []CommentRangeDeleteMissingParams) *CommentRangeDeleteMissingBatchResults
-	// CommentRangeRefresh upserts the tv_comment documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition, writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
+	// CommentRangeRefresh upserts the tv_comment documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition (tv_comment_source), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
 	CommentRangeRefresh(ctx context.Context, db DBTX, arg []CommentRangeRefreshParams) *CommentRangeRefreshBatchResults
-	// CommentRefresh upserts, in one statement, the tv_comment documents of the given comments from their definition (view tv_comment_source), writing only those whose data changed; the view is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
+	// CommentRefresh upserts, in one statement, the tv_comment documents of the given ids from their definition (tv_comment_source), writing only those whose data changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 	CommentRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *CommentRefreshBatchResults
-	// CommentVerify compares, for the ids in (@after, @upto], the stored tv_comment rows with their definition and lists those missing, stale or orphaned.
+	// CommentVerify compares, for the ids in (@after, @upto], the stored tv_comment rows with their definition (tv_comment_source) and lists those missing, stale or orphaned.
 	CommentVerify(ctx context.Context, db DBTX, arg CommentVerifyParams) ([]CommentVerifyRow, error)
 	// CommentViewIDsAfter lists tv_comment ids in id order after a keyset cursor, to find orphans during full sync.
 	CommentViewIDsAfter(ctx context.Context, db DBTX, arg CommentViewIDsAfterParams) ([]uuid.UUID, error)
@@ -46,10 +46,10 @@ type Querier interface {
 	PostGetByID(ctx context.Context, db DBTX, id uuid.UUID) ([]byte, error)
 	// PostIDsAfter lists tb_post ids in id order after a keyset cursor, for full sync.
 	PostIDsAfter(ctx context.Context, db DBTX, arg PostIDsAfterParams) ([]uuid.UUID, error)
-	// PostIDsByAuthor lists the posts written by the given users (their tv_post embeds the author), author by author through the author_id index.
-	PostIDsByAuthor(ctx context.Context, db DBTX, authorIds [][]uuid.UUID) *PostIDsByAuthorBatchResults
-	// PostIDsCommentedByUser lists the posts the given users commented on (their tv_post embeds the commenter).
-	PostIDsCommentedByUser(ctx context.Context, db DBTX, userIds [][]uuid.UUID) *PostIDsCommentedByUserBatchResults
+	// PostIDsByAuthor lists the post ids whose documents embed the given user ids: the id of the tb_post rows whose author_id is one of them, read id by id through the index of tb_post.author_id (the OFFSET 0 fence), so the work follows the batch, never the table.
+	PostIDsByAuthor(ctx context.Context, db DBTX, ids [][]uuid.UUID) *PostIDsByAuthorBatchResults
+	// PostIDsCommentedByUser lists the post ids whose documents embed the given user ids: the post_id of the tb_comment rows whose author_id is one of them, read id by id through the index of tb_comment.author_id (the OFFSET 0 fence), so the work follows the batch, never the table.
+	PostIDsCommentedByUser(ctx context.Context, db DBTX, ids [][]uuid.UUID) *PostIDsCommentedByUserBatchResults
 	// PostIDsLikedByUser lists the posts the given users liked (their likeCount changes when a user goes).
 	PostIDsLikedByUser(ctx context.Context, db DBTX, userIds [][]uuid.UUID) *PostIDsLikedByUserBatchResults
 	// PostIncrementViewCount adds one view to a post; view_count is in no tv_ document.
@@ -70,11 +70,11 @@ type Querier interface {
 	PostRangeDeleteMissing(ctx context.Context, db DBTX, arg []PostRangeDeleteMissingParams) *PostRangeDeleteMissingBatchResults
 	// PostRangeRefresh is PostWideRefresh for the keyset range of ids (@after, @upto] of a full-sync chunk, writing only the chunk's locked @ids (a post created after the chunk listed its ids is left to its own sync): posts, comments and likes are each read as one index range scan, and each author through an index (the OFFSET 0 fences), so a chunk never reads the whole of tb_user; the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, never re-aggregates the range post by post.
 	PostRangeRefresh(ctx context.Context, db DBTX, arg []PostRangeRefreshParams) *PostRangeRefreshBatchResults
-	// PostRefresh upserts, in one statement, the tv_post documents of the given posts from their definition (view tv_post_source), writing only those whose data changed; the view is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
+	// PostRefresh upserts, in one statement, the tv_post documents of the given ids from their definition (tv_post_source), writing only those whose data changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 	PostRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *PostRefreshBatchResults
 	// PostUpdate changes a post's title and content and returns its author.
 	PostUpdate(ctx context.Context, db DBTX, arg PostUpdateParams) (uuid.UUID, error)
-	// PostVerify compares, for the ids in (@after, @upto], the stored tv_post rows with their definition and lists those missing, stale or orphaned.
+	// PostVerify compares, for the ids in (@after, @upto], the stored tv_post rows with their definition (tv_post_source) and lists those missing, stale or orphaned.
 	PostVerify(ctx context.Context, db DBTX, arg PostVerifyParams) ([]PostVerifyRow, error)
 	// PostViewIDsAfter lists tv_post ids in id order after a keyset cursor, to find orphans during full sync.
 	PostViewIDsAfter(ctx context.Context, db DBTX, arg PostViewIDsAfterParams) ([]uuid.UUID, error)
@@ -126,13 +126,13 @@ type Querier interface {
 	UserLockForDelete(ctx context.Context, db DBTX, id uuid.UUID) (int64, error)
 	// UserRangeDeleteMissing removes the tv_user rows among the chunk's locked @ids in the keyset range (@after, @upto] whose tb_user row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_user.
 	UserRangeDeleteMissing(ctx context.Context, db DBTX, arg []UserRangeDeleteMissingParams) *UserRangeDeleteMissingBatchResults
-	// UserRangeRefresh upserts the tv_user documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition, writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
+	// UserRangeRefresh upserts the tv_user documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition (tv_user_source), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
 	UserRangeRefresh(ctx context.Context, db DBTX, arg []UserRangeRefreshParams) *UserRangeRefreshBatchResults
-	// UserRefresh upserts, in one statement, the tv_user documents of the given users from their definition (view tv_user_source), writing only those whose data changed; the view is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
+	// UserRefresh upserts, in one statement, the tv_user documents of the given ids from their definition (tv_user_source), writing only those whose data changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 	UserRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *UserRefreshBatchResults
 	// UserRename changes a user's username and full name.
 	UserRename(ctx context.Context, db DBTX, arg UserRenameParams) (int64, error)
-	// UserVerify compares, for the ids in (@after, @upto], the stored tv_user rows with their definition and lists those missing, stale or orphaned.
+	// UserVerify compares, for the ids in (@after, @upto], the stored tv_user rows with their definition (tv_user_source) and lists those missing, stale or orphaned.
 	UserVerify(ctx context.Context, db DBTX, arg UserVerifyParams) ([]UserVerifyRow, error)
 	// UserViewIDsAfter lists tv_user ids in id order after a keyset cursor, to find orphans during full sync.
 	UserViewIDsAfter(ctx context.Context, db DBTX, arg UserViewIDsAfterParams) ([]uuid.UUID, error)

@@ -53,36 +53,6 @@ func (q *Queries) UserGetByID(ctx context.Context, db DBTX, id uuid.UUID) ([]byt
 	return data, err
 }
 
-const userIDsAfter = `-- name: UserIDsAfter :many
-SELECT id FROM tb_user WHERE id >= $1::uuid AND (id > $1::uuid OR id = '00000000-0000-0000-0000-000000000000') ORDER BY id LIMIT $2::int
-`
-
-type UserIDsAfterParams struct {
-	After    uuid.UUID
-	PageSize int32
-}
-
-// UserIDsAfter lists tb_user ids in id order after a keyset cursor, for full sync.
-func (q *Queries) UserIDsAfter(ctx context.Context, db DBTX, arg UserIDsAfterParams) ([]uuid.UUID, error) {
-	rows, err := db.Query(ctx, userIDsAfter, arg.After, arg.PageSize)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []uuid.UUID
-	for rows.Next() {
-		var id uuid.UUID
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		items = append(items, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const userLockForDelete = `-- name: UserLockForDelete :execrows
 SELECT 1 FROM tb_user WHERE id = $1 FOR UPDATE
 `
@@ -113,74 +83,4 @@ func (q *Queries) UserRename(ctx context.Context, db DBTX, arg UserRenameParams)
 		return 0, err
 	}
 	return result.RowsAffected(), nil
-}
-
-const userVerify = `-- name: UserVerify :many
-SELECT coalesce(s.id, t.id)::uuid AS id,
-       (CASE WHEN t.id IS NULL THEN 'missing' WHEN s.id IS NULL THEN 'orphaned' ELSE 'stale' END)::text AS problem
-FROM (SELECT v.id, v.data FROM tv_user_source v WHERE v.id >= $1::uuid AND (v.id > $1::uuid OR v.id = '00000000-0000-0000-0000-000000000000') AND v.id <= $2::uuid) s
-FULL JOIN (SELECT r.id, r.data FROM tv_user r WHERE r.id >= $1::uuid AND (r.id > $1::uuid OR r.id = '00000000-0000-0000-0000-000000000000') AND r.id <= $2::uuid) t ON t.id = s.id
-WHERE s.data IS DISTINCT FROM t.data
-ORDER BY 1
-`
-
-type UserVerifyParams struct {
-	After uuid.UUID
-	Upto  uuid.UUID
-}
-
-type UserVerifyRow struct {
-	ID      uuid.UUID
-	Problem string
-}
-
-// UserVerify compares, for the ids in (@after, @upto], the stored tv_user rows with their definition and lists those missing, stale or orphaned.
-func (q *Queries) UserVerify(ctx context.Context, db DBTX, arg UserVerifyParams) ([]UserVerifyRow, error) {
-	rows, err := db.Query(ctx, userVerify, arg.After, arg.Upto)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []UserVerifyRow
-	for rows.Next() {
-		var i UserVerifyRow
-		if err := rows.Scan(&i.ID, &i.Problem); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const userViewIDsAfter = `-- name: UserViewIDsAfter :many
-SELECT id FROM tv_user WHERE id >= $1::uuid AND (id > $1::uuid OR id = '00000000-0000-0000-0000-000000000000') ORDER BY id LIMIT $2::int
-`
-
-type UserViewIDsAfterParams struct {
-	After    uuid.UUID
-	PageSize int32
-}
-
-// UserViewIDsAfter lists tv_user ids in id order after a keyset cursor, to find orphans during full sync.
-func (q *Queries) UserViewIDsAfter(ctx context.Context, db DBTX, arg UserViewIDsAfterParams) ([]uuid.UUID, error) {
-	rows, err := db.Query(ctx, userViewIDsAfter, arg.After, arg.PageSize)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []uuid.UUID
-	for rows.Next() {
-		var id uuid.UUID
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		items = append(items, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
 }

@@ -1,22 +1,3 @@
--- name: PostRefresh :batchone
--- PostRefresh upserts, in one statement, the tv_post documents of the given posts from their definition (view tv_post_source), writing only those whose data changed; the view is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
-WITH src AS (
-    SELECT s.id, s.data
-    FROM (SELECT DISTINCT unnest(@ids::uuid[]) AS id) b
-    CROSS JOIN LATERAL (SELECT v.id, v.data FROM tv_post_source v WHERE v.id = b.id OFFSET 0) s
-),
-upserted AS (
-    INSERT INTO tv_post (id, data, updated_at)
-    SELECT src.id, src.data, clock_timestamp() FROM src
-    ON CONFLICT (id) DO UPDATE
-        SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
-        WHERE tv_post.data IS DISTINCT FROM EXCLUDED.data
-    RETURNING tv_post.id
-)
-SELECT (SELECT count(*) FROM src)::int      AS found,
-       (SELECT count(*) FROM upserted)::int AS upserted,
-       clock_timestamp()::timestamptz       AS finished_at;
-
 -- name: PostWideRefresh :batchone
 -- PostWideRefresh is PostRefresh for large batches: the same documents as tv_post_source, with the batch's comments aggregated set-based (one bitmap scan, GROUP BY post_id) and joined once, instead of one aggregate per post; the engine picks it from Config.WideThreshold ids up. Posts, authors and like counts are reached from the batch id by id, each author of a comment through the index (the OFFSET 0 fences), so the work follows the batch, never the table; the two MATERIALIZED parts are joined once, never per post.
 WITH posts AS MATERIALIZED (
@@ -125,46 +106,6 @@ SELECT (SELECT count(*) FROM src)::int      AS found,
        (SELECT count(*) FROM upserted)::int AS upserted,
        clock_timestamp()::timestamptz       AS finished_at;
 
--- name: PostDeleteMissing :batchone
--- PostDeleteMissing removes the tv_post rows, among the given ids, whose tb_post row no longer exists: each id is probed in tb_post (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_post.
-WITH gone AS (
-    DELETE FROM tv_post t
-    WHERE t.id = ANY(ARRAY(
-        SELECT b.id FROM unnest(@ids::uuid[]) AS b(id)
-        WHERE NOT EXISTS (SELECT 1 FROM tb_post p WHERE p.id = b.id OFFSET 0)))
-    RETURNING t.id
-)
-SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone;
-
--- name: PostRangeDeleteMissing :batchone
--- PostRangeDeleteMissing removes the tv_post rows among the chunk's locked @ids in the keyset range (@after, @upto] whose tb_post row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_post.
-WITH gone AS (
-    DELETE FROM tv_post t
-    WHERE t.id >= @after::uuid AND (t.id > @after::uuid OR t.id = '00000000-0000-0000-0000-000000000000') AND t.id <= @upto::uuid
-      AND t.id IN (SELECT unnest(@ids::uuid[]))
-      AND NOT EXISTS (SELECT 1 FROM tb_post x WHERE x.id = t.id AND x.id >= @after::uuid AND x.id <= @upto::uuid)
-    RETURNING t.id
-)
-SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone;
-
--- name: PostIDsAfter :many
--- PostIDsAfter lists tb_post ids in id order after a keyset cursor, for full sync.
-SELECT id FROM tb_post WHERE id >= @after::uuid AND (id > @after::uuid OR id = '00000000-0000-0000-0000-000000000000') ORDER BY id LIMIT @page_size::int;
-
--- name: PostViewIDsAfter :many
--- PostViewIDsAfter lists tv_post ids in id order after a keyset cursor, to find orphans during full sync.
-SELECT id FROM tv_post WHERE id >= @after::uuid AND (id > @after::uuid OR id = '00000000-0000-0000-0000-000000000000') ORDER BY id LIMIT @page_size::int;
-
--- name: PostIDsByAuthor :batchmany
--- PostIDsByAuthor lists the posts written by the given users (their tv_post embeds the author), author by author through the author_id index.
-SELECT p.id
-FROM (SELECT DISTINCT unnest(@author_ids::uuid[]) AS id) a
-CROSS JOIN LATERAL (SELECT p.id FROM tb_post p WHERE p.author_id = a.id OFFSET 0) p;
-
--- name: PostIDsCommentedByUser :batchmany
--- PostIDsCommentedByUser lists the posts the given users commented on (their tv_post embeds the commenter).
-SELECT DISTINCT post_id FROM tb_comment WHERE author_id = ANY(@user_ids::uuid[]);
-
 -- name: PostIDsLikedByUser :batchmany
 -- PostIDsLikedByUser lists the posts the given users liked (their likeCount changes when a user goes).
 SELECT post_id FROM tb_post_like WHERE user_id = ANY(@user_ids::uuid[]);
@@ -211,15 +152,6 @@ ON CONFLICT DO NOTHING;
 -- name: PostLikeDelete :execrows
 -- PostLikeDelete removes a user's like of a post.
 DELETE FROM tb_post_like WHERE post_id = @post_id AND user_id = @user_id;
-
--- name: PostVerify :many
--- PostVerify compares, for the ids in (@after, @upto], the stored tv_post rows with their definition and lists those missing, stale or orphaned.
-SELECT coalesce(s.id, t.id)::uuid AS id,
-       (CASE WHEN t.id IS NULL THEN 'missing' WHEN s.id IS NULL THEN 'orphaned' ELSE 'stale' END)::text AS problem
-FROM (SELECT v.id, v.data FROM tv_post_source v WHERE v.id >= @after::uuid AND (v.id > @after::uuid OR v.id = '00000000-0000-0000-0000-000000000000') AND v.id <= @upto::uuid) s
-FULL JOIN (SELECT r.id, r.data FROM tv_post r WHERE r.id >= @after::uuid AND (r.id > @after::uuid OR r.id = '00000000-0000-0000-0000-000000000000') AND r.id <= @upto::uuid) t ON t.id = s.id
-WHERE s.data IS DISTINCT FROM t.data
-ORDER BY 1;
 
 -- name: PostLockForDelete :execrows
 -- PostLockForDelete locks a post row so no comment or like can reference it until the deleting transaction ends.

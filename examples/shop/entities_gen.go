@@ -5,7 +5,7 @@ package shop
 import (
 	"context"
 
-	db "github.com/tvsync/tvsync/examples/shop/db"
+	"github.com/tvsync/tvsync/examples/shop/db"
 	"github.com/tvsync/tvsync/sync"
 )
 

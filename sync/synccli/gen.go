@@ -39,7 +39,13 @@ generated file that is stale or missing, like sqlc diff.`),
 			}
 			written, err := syncgen.Write(files)
 			for _, w := range written {
-				fmt.Fprintf(a.stdout, "wrote %s\n", w)
+				verb := "wrote"
+				for _, f := range files {
+					if f.Path == w && f.Remove {
+						verb = "removed"
+					}
+				}
+				fmt.Fprintf(a.stdout, "%s %s\n", verb, w)
 			}
 			return err
 		},

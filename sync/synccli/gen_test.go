@@ -64,6 +64,23 @@ func TestGen_CheckFailsOnAChangedDeclarationUntilGenRuns(t *testing.T) {
 	assert.Equal(t, ExitOK, code)
 	assert.Empty(t, out, "nothing to write")
 
+	// An entity no longer declared: its .gen.sql is stale until gen removes it.
+	require.NoError(t, os.WriteFile(decl, []byte(strings.Replace(genDecl, "name: widget", "name: gadget", 1)), 0o644))
+	gadget := filepath.Join(dir, "queries", "gadget.gen.sql")
+	code, _, errOut = execute(ctx, t, nil, "gen", "--check", "--file", decl)
+	assert.Equal(t, ExitFailure, code)
+	assert.Equal(t, "shop gen: stale or missing, run 'shop gen': "+gadget+", "+goFile+", "+sqlFile+"\n", errOut)
+	code, out, errOut = execute(ctx, t, nil, "gen", "--file", decl)
+	require.Equal(t, ExitOK, code, errOut)
+	assert.Equal(t, "wrote "+gadget+"\nwrote "+goFile+"\nremoved "+sqlFile+"\n", out)
+	assert.NoFileExists(t, sqlFile)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "queries", "hand.gen.sql"), []byte("-- name: Hand :one\nSELECT 1;\n"), 0o644))
+	code, _, errOut = execute(ctx, t, nil, "gen", "--check", "--file", decl)
+	assert.Equal(t, ExitOK, code, "a .gen.sql tvsync gen did not write is left alone: %s", errOut)
+	require.NoError(t, os.WriteFile(decl, []byte(genDecl), 0o644))
+	code, _, errOut = execute(ctx, t, nil, "gen", "--file", decl)
+	require.Equal(t, ExitOK, code, errOut)
+
 	// A hand edit of a generated file is stale too.
 	require.NoError(t, os.WriteFile(sqlFile, append(after, "-- edited\n"...), 0o644))
 	code, _, errOut = execute(ctx, t, nil, "gen", "--check", "--file", decl)

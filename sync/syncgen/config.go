@@ -30,6 +30,11 @@
 // a hand-tuned plan replaces or adds a statement under overrides:
 // (refresh_wide, refresh_range).
 //
+// With sqlc: naming the team's sqlc.yaml, gen also keeps the column lists
+// of its no-select-star vet rule: it rewrites the lines between
+// "// BEGIN tvsync gen" and "// END tvsync gen" of the rule's CEL source to
+// every table's columns, in table order, read from the schema sqlc reads.
+//
 // Every name that reaches SQL is checked to be a plain lower-case
 // identifier that is not a reserved word; nothing is interpolated raw.
 package syncgen
@@ -179,7 +184,7 @@ func init() {
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("tvsync gen: read the declarations: %w", err)
+		return nil, fmt.Errorf("read the declarations: %w", err)
 	}
 	return Parse(path, data)
 }
