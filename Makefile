@@ -2,10 +2,10 @@
 GO      ?= go
 SQLC    := $(GO) -C tools tool sqlc -f ../sqlc.yaml
 # The shop example (examples/shop, a module of its own): its sqlc, run from the same pinned tools module, and
-# tvsync gen over its declarations (run through cmd/tvsync, which builds even when the shop's generated code is
-# missing; `go run ./cmd/shop gen` in examples/shop is the same command).
+# tvsync gen as the shop's Go tool (tool github.com/tvsync/tvsync/cmd/tvsync-gen in its go.mod), as a team runs it:
+# it links none of the shop's code, so it runs even while the shop's generated code does not compile yet.
 SHOP_SQLC := $(GO) -C tools tool sqlc -f ../examples/shop/sqlc.yaml
-SHOP_GEN  := $(GO) run ./cmd/tvsync gen --file examples/shop/tvsync.yaml
+SHOP_GEN  := $(GO) -C examples/shop tool tvsync-gen
 # Where Debian puts the PostgreSQL server binaries (initdb, postgres).
 PG_BIN  := $(shell pg_config --bindir 2>/dev/null)
 

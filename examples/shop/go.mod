@@ -40,3 +40,5 @@ require (
 )
 
 replace github.com/tvsync/tvsync => ../..
+
+tool github.com/tvsync/tvsync/cmd/tvsync-gen
