@@ -9,8 +9,8 @@ import (
 	"github.com/tvsync/tvsync/examples/shop/db"
 )
 
-// AddReview adds a customer's review of a product, rated 1 to 5, and returns
-// its id. It records its tv_review.
+// AddReview adds a customer's review of a product, rated 1 to 5 with a
+// non-empty body, and returns its id. It records its tv_review.
 func (u *UnitOfWork) AddReview(ctx context.Context, productID, customerID int64, rating int32, body string) (int64, error) {
 	if rating < 1 || rating > 5 || strings.TrimSpace(body) == "" {
 		return 0, fmt.Errorf("add review of product %d by customer %d (rating %d): %w", productID, customerID, rating, ErrInvalid)

@@ -37,7 +37,7 @@ var (
 	ErrNotFound = errors.New("shop: not found")
 	// ErrInvalid is a write with an invalid argument (an empty name, an
 	// order without lines, a quantity below 1, a product twice on an order,
-	// a rating out of 1..5).
+	// a review rated out of 1..5 or without a body).
 	ErrInvalid = errors.New("shop: invalid argument")
 )
 
