@@ -9,10 +9,10 @@ import (
 	"github.com/tvsync/tvsync/sync"
 )
 
-// ExampleEntity registers one statement the way the README's "Adding an
-// entity" shows: a closure that queues the sqlc batch method on the
-// pipeline with the ids converted to the statement's key type, and reads
-// its result with a registration helper.
+// ExampleEntity registers one statement by hand, the way the registration
+// tvsync gen writes (entities_gen.go) does: a closure that queues the sqlc
+// batch method on the pipeline with the ids converted to the statement's
+// key type, and reads its result with a registration helper.
 func ExampleEntity() {
 	ctx := context.Background()
 	q := db.New()

@@ -14,6 +14,7 @@ const (
 	EntityCustomer = "customer"
 	EntityProduct  = "product"
 	EntityOrder    = "order"
+	EntityReview   = "review"
 )
 
 // Entities returns the registrations of the entities declared in tvsync.yaml,
@@ -50,6 +51,9 @@ func Entities() []sync.Entity {
 				return sync.Drifts(q.CustomerVerify(ctx, conn, db.CustomerVerifyParams{After: after.Int64(), Upto: upto.Int64()}))
 			},
 			Cascades: []sync.Cascade{
+				{Entity: EntityReview, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
+					return sync.ReadMany(q.ReviewIDsByCustomer(ctx, p, [][]int64{sync.Int64s(ids)}))
+				}},
 				{Entity: EntityOrder, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
 					return sync.ReadMany(q.OrderIDsByCustomer(ctx, p, [][]int64{sync.Int64s(ids)}))
 				}},
@@ -82,6 +86,9 @@ func Entities() []sync.Entity {
 				return sync.Drifts(q.ProductVerify(ctx, conn, db.ProductVerifyParams{After: after.Int64(), Upto: upto.Int64()}))
 			},
 			Cascades: []sync.Cascade{
+				{Entity: EntityReview, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
+					return sync.ReadMany(q.ReviewIDsByProduct(ctx, p, [][]int64{sync.Int64s(ids)}))
+				}},
 				{Entity: EntityOrder, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
 					return sync.ReadMany(q.OrderIDsByProduct(ctx, p, [][]int64{sync.Int64s(ids)}))
 				}},
@@ -120,6 +127,33 @@ func Entities() []sync.Entity {
 				{Entity: EntityProduct, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
 					return sync.ReadMany(q.ProductIDsByOrder(ctx, p, [][]int64{sync.Int64s(ids)}))
 				}},
+			},
+		},
+		{
+			Name:   EntityReview,
+			View:   "tv_review",
+			Source: "tv_review_source",
+			Key:    sync.KeyBigint,
+			Refresh: func(p *sync.Pipeline, ids []sync.ID) func() (sync.RefreshResult, error) {
+				return sync.ReadRefresh(q.ReviewRefresh(ctx, p, [][]int64{sync.Int64s(ids)}))
+			},
+			RefreshRange: func(p *sync.Pipeline, after, upto sync.ID, ids []sync.ID) func() (sync.RefreshResult, error) {
+				return sync.ReadRefresh(q.ReviewRangeRefresh(ctx, p, []db.ReviewRangeRefreshParams{{After: after.Int64(), Upto: upto.Int64(), Ids: sync.Int64s(ids)}}))
+			},
+			DeleteMissingRange: func(p *sync.Pipeline, after, upto sync.ID, ids []sync.ID) func() (sync.DeleteResult, error) {
+				return sync.ReadDelete(q.ReviewRangeDeleteMissing(ctx, p, []db.ReviewRangeDeleteMissingParams{{After: after.Int64(), Upto: upto.Int64(), Ids: sync.Int64s(ids)}}))
+			},
+			DeleteMissing: func(p *sync.Pipeline, ids []sync.ID) func() (sync.DeleteResult, error) {
+				return sync.ReadDelete(q.ReviewDeleteMissing(ctx, p, [][]int64{sync.Int64s(ids)}))
+			},
+			IDsAfter: func(ctx context.Context, conn sync.DB, after sync.ID, limit int) ([]sync.ID, error) {
+				return sync.Keys(q.ReviewIDsAfter(ctx, conn, db.ReviewIDsAfterParams{After: after.Int64(), PageSize: int32(limit)}))
+			},
+			ViewIDsAfter: func(ctx context.Context, conn sync.DB, after sync.ID, limit int) ([]sync.ID, error) {
+				return sync.Keys(q.ReviewViewIDsAfter(ctx, conn, db.ReviewViewIDsAfterParams{After: after.Int64(), PageSize: int32(limit)}))
+			},
+			Verify: func(ctx context.Context, conn sync.DB, after, upto sync.ID) ([]sync.Drift, error) {
+				return sync.Drifts(q.ReviewVerify(ctx, conn, db.ReviewVerifyParams{After: after.Int64(), Upto: upto.Int64()}))
 			},
 		},
 	}

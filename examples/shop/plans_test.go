@@ -2,6 +2,7 @@ package shop_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -16,8 +17,9 @@ import (
 	"github.com/tvsync/tvsync/sync/syncuow"
 )
 
-// shopAt returns a database holding n customers, n products and n orders
-// (an order per customer, two lines each, every product on two lines), its
+// shopAt returns a database holding n customers, n products, n orders (an
+// order per customer, two lines each, every product on two lines) and 2n
+// reviews (two per customer, every product reviewed twice), its
 // tv_ tables filled from their views, vacuumed and analyzed: the same shape
 // at every n, so a batch of ids finds as many rows to read at any scale.
 func shopAt(t *testing.T, n int) *pgxpool.Pool {
@@ -30,6 +32,8 @@ func shopAt(t *testing.T, n int) *pgxpool.Pool {
 		"INSERT INTO tb_order (customer_id) SELECT id FROM tb_customer ORDER BY id",
 		"INSERT INTO tb_order_line (order_id, product_id, quantity, unit_price_cents) SELECT id, id, 1 + id % 5, 250 FROM tb_order",
 		"INSERT INTO tb_order_line (order_id, product_id, quantity, unit_price_cents) SELECT id, id % $1::int + 1, 2, 100 FROM tb_order",
+		"INSERT INTO tb_review (product_id, customer_id, rating, body) SELECT id, id, 1 + id % 5, 'review ' || id FROM tb_customer",
+		"INSERT INTO tb_review (product_id, customer_id, rating, body) SELECT id % $1::int + 1, id, 5, 'again ' || id FROM tb_customer",
 	} {
 		var args []any
 		if strings.Contains(sql, "$1") {
@@ -38,7 +42,7 @@ func shopAt(t *testing.T, n int) *pgxpool.Pool {
 		_, err := pool.Exec(ctx, sql, args...)
 		require.NoError(t, err, sql)
 	}
-	for _, tv := range []string{"tv_customer", "tv_product", "tv_order"} {
+	for _, tv := range []string{"tv_customer", "tv_product", "tv_order", "tv_review"} {
 		_, err := pool.Exec(ctx, "INSERT INTO "+tv+" (id, data) SELECT id, data FROM "+tv+"_source")
 		require.NoError(t, err, tv)
 	}
@@ -72,9 +76,10 @@ func TestPlans_EveryStatementFollowsItsBatch(t *testing.T) {
 		assert.Positive(t, v.Large.Buffers, "%s: EXPLAIN ANALYZE ran it", v.Statement().Label())
 	}
 	assert.ElementsMatch(t, []string{
-		"CustomerRefresh", "CustomerDeleteMissing", "CustomerRangeRefresh", "CustomerRangeDeleteMissing", "CustomerVerify", "OrderIDsByCustomer",
-		"ProductRefresh", "ProductDeleteMissing", "ProductRangeRefresh", "ProductRangeDeleteMissing", "ProductVerify", "OrderIDsByProduct",
+		"CustomerRefresh", "CustomerDeleteMissing", "CustomerRangeRefresh", "CustomerRangeDeleteMissing", "CustomerVerify", "OrderIDsByCustomer", "ReviewIDsByCustomer",
+		"ProductRefresh", "ProductDeleteMissing", "ProductRangeRefresh", "ProductRangeDeleteMissing", "ProductVerify", "OrderIDsByProduct", "ReviewIDsByProduct",
 		"OrderRefresh", "OrderDeleteMissing", "OrderRangeRefresh", "OrderRangeDeleteMissing", "OrderVerify", "CustomerIDsByOrder", "ProductIDsByOrder",
+		"ReviewRefresh", "ReviewDeleteMissing", "ReviewRangeRefresh", "ReviewRangeDeleteMissing", "ReviewVerify",
 	}, names, "every sync statement of every shop entity is checked")
 	assert.NoError(t, cmp.Err(), "every shop sync statement must read rows in proportion to its batch, not to its tables")
 }
@@ -82,7 +87,8 @@ func TestPlans_EveryStatementFollowsItsBatch(t *testing.T) {
 // TestPlans_EveryPlanBuildsTheDocumentsOfItsView runs the kit's one-line
 // plan-equality check for each shop entity on a seeded shop (a customer
 // without orders and a product never sold included): every registered
-// refresh plan builds exactly the documents of the entity's view.
+// refresh plan builds exactly the documents of the entity's view (a review
+// of every product included).
 func TestPlans_EveryPlanBuildsTheDocumentsOfItsView(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -97,10 +103,16 @@ func TestPlans_EveryPlanBuildsTheDocumentsOfItsView(t *testing.T) {
 				return err
 			}
 		}
+		for i, p := range products {
+			if _, err := u.AddReview(ctx, p, cust, int32(1+i), fmt.Sprintf("review %d", i)); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 
 	syncdbtest.RequirePlansMatchSource(t, f.engine, shop.EntityCustomer)
 	syncdbtest.RequirePlansMatchSource(t, f.engine, shop.EntityProduct)
 	syncdbtest.RequirePlansMatchSource(t, f.engine, shop.EntityOrder)
+	syncdbtest.RequirePlansMatchSource(t, f.engine, shop.EntityReview)
 }

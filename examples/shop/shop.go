@@ -1,12 +1,12 @@
 // Package shop is a second domain built on tvsync's public kit only, the way
 // a team that brings its own schema would: customers, products, orders and
-// their lines (bigint keys, money in integer cents) in tb_ command tables,
-// and the documents tv_customer, tv_product and tv_order kept in step by
-// explicit sync.
+// their lines, reviews (bigint keys, money in integer cents) in tb_ command
+// tables, and the documents tv_customer, tv_product, tv_order and tv_review
+// kept in step by explicit sync.
 //
-// What the team wrote by hand: the tables and the three document views
-// (migrations/), the writes and reads (queries/shop.sql), the declarations
-// (tvsync.yaml) and this package's unit of work. What tvsync derived: the
+// What the team wrote by hand: the tables and the four document views
+// (migrations/), the writes and reads (queries/shop.sql and review.sql),
+// the declarations (tvsync.yaml) and this package's unit of work. What tvsync derived: the
 // sync statements (queries/*.gen.sql) and their registration
 // (entities_gen.go), by tvsync gen; db/ is sqlc's.
 //
@@ -32,10 +32,12 @@ import (
 
 // Errors of the shop's writes and reads. Test for them with errors.Is.
 var (
-	// ErrNotFound is a customer, product, order or line that does not exist.
+	// ErrNotFound is a customer, product, order, line or review that does
+	// not exist.
 	ErrNotFound = errors.New("shop: not found")
 	// ErrInvalid is a write with an invalid argument (an empty name, an
-	// order without lines, a quantity below 1, a product twice on an order).
+	// order without lines, a quantity below 1, a product twice on an order,
+	// a review rated out of 1..5 or without a body).
 	ErrInvalid = errors.New("shop: invalid argument")
 )
 

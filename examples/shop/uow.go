@@ -55,7 +55,8 @@ func (u *UnitOfWork) CreateCustomer(ctx context.Context, name string) (int64, er
 }
 
 // RenameCustomer changes a customer's name. It records its tv_customer and,
-// by cascade, the tv_order of each of its orders (which embed the name).
+// by cascade, the tv_order of each of its orders and the tv_review of each
+// of its reviews (which embed the name).
 func (u *UnitOfWork) RenameCustomer(ctx context.Context, id int64, name string) error {
 	if strings.TrimSpace(name) == "" {
 		return fmt.Errorf("rename customer %d: empty name: %w", id, ErrInvalid)
@@ -71,12 +72,13 @@ func (u *UnitOfWork) RenameCustomer(ctx context.Context, id int64, name string) 
 	return nil
 }
 
-// DeleteCustomer deletes a customer; its orders and their lines go with it
-// (ON DELETE CASCADE). It records its tv_customer, the tv_order of each of
-// its orders, and the tv_product of every product on their lines (units
-// sold drop), all looked up BEFORE the delete, which leaves nothing to find:
-// the customer and its orders are locked first, so no order or line can be
-// added to them meanwhile.
+// DeleteCustomer deletes a customer; its orders and their lines, and its
+// reviews, go with it (ON DELETE CASCADE). It records its tv_customer, the
+// tv_order of each of its orders, the tv_product of every product on their
+// lines (units sold drop) and the tv_review of each of its reviews, all
+// looked up BEFORE the delete, which leaves nothing to find: the customer
+// and its orders are locked first, so no order, line or review can be added
+// to them meanwhile.
 func (u *UnitOfWork) DeleteCustomer(ctx context.Context, id int64) error {
 	n, err := u.q.CustomerLockForDelete(ctx, u.w.Tx(), id)
 	if err != nil {
@@ -93,12 +95,17 @@ func (u *UnitOfWork) DeleteCustomer(ctx context.Context, id int64) error {
 	if err != nil {
 		return fmt.Errorf("delete customer %d: look up the products of its orders: %w", id, err)
 	}
+	reviews, err := u.q.CustomerReviewIDs(ctx, u.w.Tx(), id)
+	if err != nil {
+		return fmt.Errorf("delete customer %d: look up its reviews: %w", id, err)
+	}
 	if _, err := u.q.CustomerDelete(ctx, u.w.Tx(), id); err != nil {
 		return fmt.Errorf("delete customer %d: %w", id, err)
 	}
 	u.record(EntityCustomer, false, id)
 	u.record(EntityOrder, false, orders...)
 	u.record(EntityProduct, false, products...)
+	u.record(EntityReview, false, reviews...)
 	return nil
 }
 
@@ -117,7 +124,8 @@ func (u *UnitOfWork) CreateProduct(ctx context.Context, name string, priceCents 
 }
 
 // RenameProduct changes a product's name. It records its tv_product and, by
-// cascade, the tv_order of every order with a line of it.
+// cascade, the tv_order of every order with a line of it and the tv_review
+// of each of its reviews.
 func (u *UnitOfWork) RenameProduct(ctx context.Context, id int64, name string) error {
 	if strings.TrimSpace(name) == "" {
 		return fmt.Errorf("rename product %d: empty name: %w", id, ErrInvalid)

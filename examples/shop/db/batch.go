@@ -1061,3 +1061,392 @@ func (b *ProductRefreshBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }
+
+const reviewDeleteMissing = `-- name: ReviewDeleteMissing :batchone
+WITH gone AS (
+    DELETE FROM tv_review t
+    WHERE t.id = ANY(ARRAY(
+        SELECT b.id FROM unnest($1::bigint[]) AS b(id)
+        WHERE NOT EXISTS (SELECT 1 FROM tb_review x WHERE x.id = b.id OFFSET 0)))
+    RETURNING t.id
+)
+SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone
+`
+
+type ReviewDeleteMissingBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type ReviewDeleteMissingRow struct {
+	Deleted    int32
+	FinishedAt time.Time
+}
+
+// ReviewDeleteMissing removes the tv_review rows, among the given ids, whose tb_review row no longer exists: each id is probed in tb_review (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_review.
+func (q *Queries) ReviewDeleteMissing(ctx context.Context, db DBTX, ids [][]int64) *ReviewDeleteMissingBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range ids {
+		vals := []interface{}{
+			a,
+		}
+		batch.Queue(reviewDeleteMissing, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &ReviewDeleteMissingBatchResults{br, len(ids), false}
+}
+
+func (b *ReviewDeleteMissingBatchResults) QueryRow(f func(int, ReviewDeleteMissingRow, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var i ReviewDeleteMissingRow
+		if b.closed {
+			if f != nil {
+				f(t, i, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		row := b.br.QueryRow()
+		err := row.Scan(&i.Deleted, &i.FinishedAt)
+		if f != nil {
+			f(t, i, err)
+		}
+	}
+}
+
+func (b *ReviewDeleteMissingBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const reviewIDsByCustomer = `-- name: ReviewIDsByCustomer :batchmany
+SELECT DISTINCT r.id
+FROM (SELECT DISTINCT unnest($1::bigint[]) AS id) b
+CROSS JOIN LATERAL (SELECT t.id FROM tb_review t WHERE t.customer_id = b.id OFFSET 0) r
+`
+
+type ReviewIDsByCustomerBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+// ReviewIDsByCustomer lists the review ids whose documents embed the given customer ids: the id of the tb_review rows whose customer_id is one of them, read id by id through the index of tb_review.customer_id (the OFFSET 0 fence), so the work follows the batch, never the table.
+func (q *Queries) ReviewIDsByCustomer(ctx context.Context, db DBTX, ids [][]int64) *ReviewIDsByCustomerBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range ids {
+		vals := []interface{}{
+			a,
+		}
+		batch.Queue(reviewIDsByCustomer, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &ReviewIDsByCustomerBatchResults{br, len(ids), false}
+}
+
+func (b *ReviewIDsByCustomerBatchResults) Query(f func(int, []int64, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []int64
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var id int64
+				if err := rows.Scan(&id); err != nil {
+					return err
+				}
+				items = append(items, id)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *ReviewIDsByCustomerBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const reviewIDsByProduct = `-- name: ReviewIDsByProduct :batchmany
+SELECT DISTINCT r.id
+FROM (SELECT DISTINCT unnest($1::bigint[]) AS id) b
+CROSS JOIN LATERAL (SELECT t.id FROM tb_review t WHERE t.product_id = b.id OFFSET 0) r
+`
+
+type ReviewIDsByProductBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+// ReviewIDsByProduct lists the review ids whose documents embed the given product ids: the id of the tb_review rows whose product_id is one of them, read id by id through the index of tb_review.product_id (the OFFSET 0 fence), so the work follows the batch, never the table.
+func (q *Queries) ReviewIDsByProduct(ctx context.Context, db DBTX, ids [][]int64) *ReviewIDsByProductBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range ids {
+		vals := []interface{}{
+			a,
+		}
+		batch.Queue(reviewIDsByProduct, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &ReviewIDsByProductBatchResults{br, len(ids), false}
+}
+
+func (b *ReviewIDsByProductBatchResults) Query(f func(int, []int64, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []int64
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var id int64
+				if err := rows.Scan(&id); err != nil {
+					return err
+				}
+				items = append(items, id)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *ReviewIDsByProductBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const reviewRangeDeleteMissing = `-- name: ReviewRangeDeleteMissing :batchone
+WITH gone AS (
+    DELETE FROM tv_review t
+    WHERE t.id >= $1::bigint AND (t.id > $1::bigint OR t.id = -9223372036854775808) AND t.id <= $2::bigint
+      AND t.id IN (SELECT unnest($3::bigint[]))
+      AND NOT EXISTS (SELECT 1 FROM tb_review x WHERE x.id = t.id AND x.id >= $1::bigint AND x.id <= $2::bigint)
+    RETURNING t.id
+)
+SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone
+`
+
+type ReviewRangeDeleteMissingBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type ReviewRangeDeleteMissingParams struct {
+	After int64
+	Upto  int64
+	Ids   []int64
+}
+
+type ReviewRangeDeleteMissingRow struct {
+	Deleted    int32
+	FinishedAt time.Time
+}
+
+// ReviewRangeDeleteMissing removes the tv_review rows among the chunk's locked @ids in the keyset range (@after, @upto] whose tb_review row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_review.
+func (q *Queries) ReviewRangeDeleteMissing(ctx context.Context, db DBTX, arg []ReviewRangeDeleteMissingParams) *ReviewRangeDeleteMissingBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.After,
+			a.Upto,
+			a.Ids,
+		}
+		batch.Queue(reviewRangeDeleteMissing, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &ReviewRangeDeleteMissingBatchResults{br, len(arg), false}
+}
+
+func (b *ReviewRangeDeleteMissingBatchResults) QueryRow(f func(int, ReviewRangeDeleteMissingRow, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var i ReviewRangeDeleteMissingRow
+		if b.closed {
+			if f != nil {
+				f(t, i, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		row := b.br.QueryRow()
+		err := row.Scan(&i.Deleted, &i.FinishedAt)
+		if f != nil {
+			f(t, i, err)
+		}
+	}
+}
+
+func (b *ReviewRangeDeleteMissingBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const reviewRangeRefresh = `-- name: ReviewRangeRefresh :batchone
+WITH range_src AS MATERIALIZED (
+    SELECT s.id, s.data FROM tv_review_source s WHERE s.id >= $1::bigint AND (s.id > $1::bigint OR s.id = -9223372036854775808) AND s.id <= $2::bigint
+),
+src AS (
+    SELECT r.id, r.data FROM range_src r WHERE r.id IN (SELECT unnest($3::bigint[]))
+),
+upserted AS (
+    INSERT INTO tv_review (id, data, updated_at)
+    SELECT src.id, src.data, clock_timestamp() FROM src
+    ON CONFLICT (id) DO UPDATE
+        SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
+        WHERE tv_review.data IS DISTINCT FROM EXCLUDED.data
+    RETURNING tv_review.id
+)
+SELECT (SELECT count(*) FROM src)::int      AS found,
+       (SELECT count(*) FROM upserted)::int AS upserted,
+       clock_timestamp()::timestamptz       AS finished_at
+`
+
+type ReviewRangeRefreshBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type ReviewRangeRefreshParams struct {
+	After int64
+	Upto  int64
+	Ids   []int64
+}
+
+type ReviewRangeRefreshRow struct {
+	Found      int32
+	Upserted   int32
+	FinishedAt time.Time
+}
+
+// ReviewRangeRefresh upserts the tv_review documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition (tv_review_source), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
+func (q *Queries) ReviewRangeRefresh(ctx context.Context, db DBTX, arg []ReviewRangeRefreshParams) *ReviewRangeRefreshBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.After,
+			a.Upto,
+			a.Ids,
+		}
+		batch.Queue(reviewRangeRefresh, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &ReviewRangeRefreshBatchResults{br, len(arg), false}
+}
+
+func (b *ReviewRangeRefreshBatchResults) QueryRow(f func(int, ReviewRangeRefreshRow, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var i ReviewRangeRefreshRow
+		if b.closed {
+			if f != nil {
+				f(t, i, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		row := b.br.QueryRow()
+		err := row.Scan(&i.Found, &i.Upserted, &i.FinishedAt)
+		if f != nil {
+			f(t, i, err)
+		}
+	}
+}
+
+func (b *ReviewRangeRefreshBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const reviewRefresh = `-- name: ReviewRefresh :batchone
+WITH src AS (
+    SELECT s.id, s.data
+    FROM (SELECT DISTINCT unnest($1::bigint[]) AS id) b
+    CROSS JOIN LATERAL (SELECT v.id, v.data FROM tv_review_source v WHERE v.id = b.id OFFSET 0) s
+),
+upserted AS (
+    INSERT INTO tv_review (id, data, updated_at)
+    SELECT src.id, src.data, clock_timestamp() FROM src
+    ON CONFLICT (id) DO UPDATE
+        SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
+        WHERE tv_review.data IS DISTINCT FROM EXCLUDED.data
+    RETURNING tv_review.id
+)
+SELECT (SELECT count(*) FROM src)::int      AS found,
+       (SELECT count(*) FROM upserted)::int AS upserted,
+       clock_timestamp()::timestamptz       AS finished_at
+`
+
+type ReviewRefreshBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type ReviewRefreshRow struct {
+	Found      int32
+	Upserted   int32
+	FinishedAt time.Time
+}
+
+// ReviewRefresh upserts, in one statement, the tv_review documents of the given ids from their definition (tv_review_source), writing only those whose data changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
+func (q *Queries) ReviewRefresh(ctx context.Context, db DBTX, ids [][]int64) *ReviewRefreshBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range ids {
+		vals := []interface{}{
+			a,
+		}
+		batch.Queue(reviewRefresh, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &ReviewRefreshBatchResults{br, len(ids), false}
+}
+
+func (b *ReviewRefreshBatchResults) QueryRow(f func(int, ReviewRefreshRow, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var i ReviewRefreshRow
+		if b.closed {
+			if f != nil {
+				f(t, i, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		row := b.br.QueryRow()
+		err := row.Scan(&i.Found, &i.Upserted, &i.FinishedAt)
+		if f != nil {
+			f(t, i, err)
+		}
+	}
+}
+
+func (b *ReviewRefreshBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}

@@ -37,6 +37,15 @@ type TbProduct struct {
 	PriceCents int64
 }
 
+type TbReview struct {
+	ID         int64
+	ProductID  int64
+	CustomerID int64
+	Rating     int32
+	Body       string
+	CreatedAt  time.Time
+}
+
 type TvCustomer struct {
 	ID        int64
 	Data      []byte
@@ -69,6 +78,17 @@ type TvProduct struct {
 
 // Definition of tv_product documents: {id, name, priceCents, unitsSold (over every order line)}.
 type TvProductSource struct {
+	ID   int64
+	Data []byte
+}
+
+type TvReview struct {
+	ID        int64
+	Data      []byte
+	UpdatedAt time.Time
+}
+
+type TvReviewSource struct {
 	ID   int64
 	Data []byte
 }

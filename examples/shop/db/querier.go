@@ -35,6 +35,8 @@ type Querier interface {
 	CustomerRefresh(ctx context.Context, db DBTX, ids [][]int64) *CustomerRefreshBatchResults
 	// CustomerRename changes a customer's name.
 	CustomerRename(ctx context.Context, db DBTX, arg CustomerRenameParams) (int64, error)
+	// CustomerReviewIDs lists the reviews of a customer, in id order (a delete of the customer takes them with it).
+	CustomerReviewIDs(ctx context.Context, db DBTX, customerID int64) ([]int64, error)
 	// CustomerVerify compares, for the ids in (@after, @upto], the stored tv_customer rows with their definition (tv_customer_source) and lists those missing, stale or orphaned.
 	CustomerVerify(ctx context.Context, db DBTX, arg CustomerVerifyParams) ([]CustomerVerifyRow, error)
 	// CustomerViewIDsAfter lists tv_customer ids in id order after a keyset cursor, to find orphans during full sync.
@@ -93,6 +95,32 @@ type Querier interface {
 	ProductVerify(ctx context.Context, db DBTX, arg ProductVerifyParams) ([]ProductVerifyRow, error)
 	// ProductViewIDsAfter lists tv_product ids in id order after a keyset cursor, to find orphans during full sync.
 	ProductViewIDsAfter(ctx context.Context, db DBTX, arg ProductViewIDsAfterParams) ([]int64, error)
+	// The review's writes and reads, hand-written (its sync statements are
+	// generated in review.gen.sql).
+	// ReviewCreate inserts a review of a product by a customer and returns its id.
+	ReviewCreate(ctx context.Context, db DBTX, arg ReviewCreateParams) (int64, error)
+	// ReviewDelete deletes a review.
+	ReviewDelete(ctx context.Context, db DBTX, id int64) (int64, error)
+	// ReviewDeleteMissing removes the tv_review rows, among the given ids, whose tb_review row no longer exists: each id is probed in tb_review (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_review.
+	ReviewDeleteMissing(ctx context.Context, db DBTX, ids [][]int64) *ReviewDeleteMissingBatchResults
+	// ReviewGetByID reads one stored tv_review document as raw JSON bytes.
+	ReviewGetByID(ctx context.Context, db DBTX, id int64) ([]byte, error)
+	// ReviewIDsAfter lists tb_review ids in id order after a keyset cursor, for full sync.
+	ReviewIDsAfter(ctx context.Context, db DBTX, arg ReviewIDsAfterParams) ([]int64, error)
+	// ReviewIDsByCustomer lists the review ids whose documents embed the given customer ids: the id of the tb_review rows whose customer_id is one of them, read id by id through the index of tb_review.customer_id (the OFFSET 0 fence), so the work follows the batch, never the table.
+	ReviewIDsByCustomer(ctx context.Context, db DBTX, ids [][]int64) *ReviewIDsByCustomerBatchResults
+	// ReviewIDsByProduct lists the review ids whose documents embed the given product ids: the id of the tb_review rows whose product_id is one of them, read id by id through the index of tb_review.product_id (the OFFSET 0 fence), so the work follows the batch, never the table.
+	ReviewIDsByProduct(ctx context.Context, db DBTX, ids [][]int64) *ReviewIDsByProductBatchResults
+	// ReviewRangeDeleteMissing removes the tv_review rows among the chunk's locked @ids in the keyset range (@after, @upto] whose tb_review row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_review.
+	ReviewRangeDeleteMissing(ctx context.Context, db DBTX, arg []ReviewRangeDeleteMissingParams) *ReviewRangeDeleteMissingBatchResults
+	// ReviewRangeRefresh upserts the tv_review documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition (tv_review_source), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
+	ReviewRangeRefresh(ctx context.Context, db DBTX, arg []ReviewRangeRefreshParams) *ReviewRangeRefreshBatchResults
+	// ReviewRefresh upserts, in one statement, the tv_review documents of the given ids from their definition (tv_review_source), writing only those whose data changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
+	ReviewRefresh(ctx context.Context, db DBTX, ids [][]int64) *ReviewRefreshBatchResults
+	// ReviewVerify compares, for the ids in (@after, @upto], the stored tv_review rows with their definition (tv_review_source) and lists those missing, stale or orphaned.
+	ReviewVerify(ctx context.Context, db DBTX, arg ReviewVerifyParams) ([]ReviewVerifyRow, error)
+	// ReviewViewIDsAfter lists tv_review ids in id order after a keyset cursor, to find orphans during full sync.
+	ReviewViewIDsAfter(ctx context.Context, db DBTX, arg ReviewViewIDsAfterParams) ([]int64, error)
 }
 
 var _ Querier = (*Queries)(nil)

@@ -80,6 +80,12 @@ FULL JOIN (SELECT r.id, r.data FROM tv_customer r WHERE r.id >= @after::bigint A
 WHERE s.data IS DISTINCT FROM t.data
 ORDER BY 1;
 
+-- name: ReviewIDsByCustomer :batchmany
+-- ReviewIDsByCustomer lists the review ids whose documents embed the given customer ids: the id of the tb_review rows whose customer_id is one of them, read id by id through the index of tb_review.customer_id (the OFFSET 0 fence), so the work follows the batch, never the table.
+SELECT DISTINCT r.id
+FROM (SELECT DISTINCT unnest(@ids::bigint[]) AS id) b
+CROSS JOIN LATERAL (SELECT t.id FROM tb_review t WHERE t.customer_id = b.id OFFSET 0) r;
+
 -- name: OrderIDsByCustomer :batchmany
 -- OrderIDsByCustomer lists the order ids whose documents embed the given customer ids: the id of the tb_order rows whose customer_id is one of them, read id by id through the index of tb_order.customer_id (the OFFSET 0 fence), so the work follows the batch, never the table.
 SELECT DISTINCT r.id

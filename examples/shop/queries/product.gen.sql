@@ -80,6 +80,12 @@ FULL JOIN (SELECT r.id, r.data FROM tv_product r WHERE r.id >= @after::bigint AN
 WHERE s.data IS DISTINCT FROM t.data
 ORDER BY 1;
 
+-- name: ReviewIDsByProduct :batchmany
+-- ReviewIDsByProduct lists the review ids whose documents embed the given product ids: the id of the tb_review rows whose product_id is one of them, read id by id through the index of tb_review.product_id (the OFFSET 0 fence), so the work follows the batch, never the table.
+SELECT DISTINCT r.id
+FROM (SELECT DISTINCT unnest(@ids::bigint[]) AS id) b
+CROSS JOIN LATERAL (SELECT t.id FROM tb_review t WHERE t.product_id = b.id OFFSET 0) r;
+
 -- name: OrderIDsByProduct :batchmany
 -- OrderIDsByProduct lists the order ids whose documents embed the given product ids: the order_id of the tb_order_line rows whose product_id is one of them, read id by id through the index of tb_order_line.product_id (the OFFSET 0 fence), so the work follows the batch, never the table.
 SELECT DISTINCT r.order_id

@@ -21,7 +21,7 @@ func main() { synccli.Main(config()) }
 func config() synccli.Config {
 	return synccli.Config{
 		Name:  "shop",
-		Short: "shop keeps the shop's tv_ documents (customer, product, order) in step with its tb_ tables.",
+		Short: "shop keeps the shop's tv_ documents (customer, product, order, review) in step with its tb_ tables.",
 		NewEngine: func(pool *pgxpool.Pool, cfg tvsync.Config) (*tvsync.Engine, error) {
 			return shop.NewEngine(pool, cfg)
 		},

@@ -145,8 +145,8 @@ func TestMigrateUp_CreatesNoBlogTableAndTwoVersionTables(t *testing.T) {
 		require.NoError(t, pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", rel).Scan(&ok))
 		return ok
 	}
-	for _, rel := range []string{"tb_customer", "tb_product", "tb_order", "tb_order_line", "tv_customer", "tv_product", "tv_order",
-		"tv_order_source", "tvsync.sync_queue", "tvsync.sync_log", "tvsync.tvsync_migrations", "public.shop_migrations"} {
+	for _, rel := range []string{"tb_customer", "tb_product", "tb_order", "tb_order_line", "tb_review", "tv_customer", "tv_product", "tv_order", "tv_review",
+		"tv_order_source", "tv_review_source", "tvsync.sync_queue", "tvsync.sync_log", "tvsync.tvsync_migrations", "public.shop_migrations"} {
 		assert.True(t, exists(rel), "%s missing", rel)
 	}
 	for _, rel := range []string{"tb_user", "tb_post", "tb_comment", "tb_post_like", "tv_user", "tv_post", "tv_comment",
@@ -160,12 +160,13 @@ func TestMigrateUp_CreatesNoBlogTableAndTwoVersionTables(t *testing.T) {
 	var shopVersion, tvsyncVersion int64
 	require.NoError(t, pool.QueryRow(ctx, `SELECT (SELECT max(version_id) FROM shop_migrations WHERE is_applied),
 		(SELECT max(version_id) FROM tvsync.tvsync_migrations WHERE is_applied)`).Scan(&shopVersion, &tvsyncVersion))
-	assert.Equal(t, int64(1), shopVersion)
+	assert.Equal(t, int64(2), shopVersion)
 	assert.Positive(t, tvsyncVersion)
 
 	code, out := run(t, syncdbtest.ServerURL(name), "migrate", "status")
 	assert.Equal(t, synccli.ExitOK, code)
 	assert.Contains(t, out, "00001_shop.sql")
+	assert.Contains(t, out, "00002_review.sql")
 }
 
 // TestGen_CheckFindsTheCommittedFilesFresh runs "shop gen --check" on the
