@@ -20,6 +20,8 @@ func (a *App) genCommand() *cobra.Command {
 Generate, from the declarations of --file, each entity's mechanical sync statements as
 <sql.out>/<entity>.gen.sql (for sqlc to compile: run sqlc generate next) and the Go
 registration <go.out> (func Entities). Paths are relative to the declaration file.
+An entity's plan files (plans: wide, range: hand-written document queries) are wrapped in
+its generated XWideRefresh and XRangeRefresh; a changed plan file makes its .gen.sql stale.
 Offline: it never connects. With --check, write nothing and fail (exit status 1), naming each
 generated file that is stale or missing, like sqlc diff.`),
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -103,3 +103,41 @@ func TestGen_BadDeclarationFailsNamingIt(t *testing.T) {
 	assert.Equal(t, ExitFailure, code)
 	assert.Contains(t, errOut, "missing.yaml: no such file")
 }
+
+// TestGen_CheckFailsOnAChangedPlanFile: a plan file is an input of gen, so
+// gen --check fails, naming the entity's .gen.sql, once it changes, until
+// gen runs.
+func TestGen_CheckFailsOnAChangedPlanFile(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	decl := filepath.Join(dir, "tvsync.yaml")
+	require.NoError(t, os.WriteFile(decl, []byte(genDecl+"    plans: {wide: queries/plans/widget_wide.sql}\n"), 0o644))
+	plan := filepath.Join(dir, "queries", "plans", "widget_wide.sql")
+	require.NoError(t, os.MkdirAll(filepath.Dir(plan), 0o755))
+	query := "SELECT w.id, jsonb_build_object('name', w.name) AS data FROM tb_widget w WHERE w.id = ANY(@ids::bigint[])\n"
+	require.NoError(t, os.WriteFile(plan, []byte(query), 0o644))
+	sqlFile := filepath.Join(dir, "queries", "widget.gen.sql")
+
+	code, _, errOut := execute(ctx, t, nil, "gen", "--file", decl)
+	require.Equal(t, ExitOK, code, errOut)
+	code, _, errOut = execute(ctx, t, nil, "gen", "--check", "--file", decl)
+	require.Equal(t, ExitOK, code, errOut)
+
+	require.NoError(t, os.WriteFile(plan, []byte(strings.Replace(query, "'name'", "'title'", 1)), 0o644))
+	code, _, errOut = execute(ctx, t, nil, "gen", "--check", "--file", decl)
+	assert.Equal(t, ExitFailure, code)
+	assert.Equal(t, "shop gen: stale or missing, run 'shop gen': "+sqlFile+"\n", errOut)
+	code, out, errOut := execute(ctx, t, nil, "gen", "--file", decl)
+	require.Equal(t, ExitOK, code, errOut)
+	assert.Equal(t, "wrote "+sqlFile+"\n", out)
+	got, err := os.ReadFile(sqlFile)
+	require.NoError(t, err)
+	assert.Contains(t, string(got), "jsonb_build_object('title', w.name)")
+
+	// A broken plan file fails gen, naming it.
+	require.NoError(t, os.WriteFile(plan, []byte(query+"; SELECT 2\n"), 0o644))
+	code, _, errOut = execute(ctx, t, nil, "gen", "--check", "--file", decl)
+	assert.Equal(t, ExitFailure, code)
+	assert.Contains(t, errOut, decl+`:5: entity "widget": plans.wide queries/plans/widget_wide.sql: more than one statement`)
+}

@@ -26,9 +26,31 @@
 // `<table>.<column>[ -> <column>]`: the rows of table whose column equals a
 // changed id, and of each the column after the arrow, or the target's key
 // column when there is none (then table must be the target's command
-// table). A cascade may instead name a hand-written look-up (lookup:), and
-// a hand-tuned plan replaces or adds a statement under overrides:
-// (refresh_wide, refresh_range).
+// table). A cascade may instead name a hand-written look-up (lookup:).
+//
+// A hand-tuned plan of the documents is a plan file, named under plans:
+// (wide, range): ONE hand-written query returning (id, data), the
+// documents of the ids of @ids (wide) or of the keyset range (@after,
+// @upto] (range), kept in a folder sqlc does not read (the queries folder's
+// plans/ sub-folder: sqlc reads no sub-folder). gen wraps it in the
+// mechanical statement, so no hand-written file repeats the upsert:
+//
+//	entities:
+//	  - name: post
+//	    ...
+//	    plans:
+//	      wide: queries/plans/post_wide.sql    # XWideRefresh: WITH src AS (<query>), upserted AS (…) SELECT …
+//	      range: queries/plans/post_range.sql  # XRangeRefresh: WITH range_src AS MATERIALIZED (<query>),
+//	                                           #   src AS (… WHERE r.id IN (SELECT unnest(@ids))), upserted AS (…) …
+//
+// The wide statement is registered as Entity.RefreshWide, the range one
+// replaces the XRangeRefresh read from the view. The file's leading "--"
+// lines become the statement's comment; gen checks that the file is one
+// query naming only @ids (wide) or @after and @upto (range), and gen
+// --check finds the generated file stale when a plan file changes. See
+// Plans. The older form, overrides: (refresh_wide, refresh_range), names a
+// whole hand-written sqlc statement of the queries folder instead, upsert
+// included; it stays supported, exclusive with the plan of the same role.
 //
 // With sqlc: naming the team's sqlc.yaml, gen also keeps the column lists
 // of its no-select-star vet rule: it rewrites the lines between
@@ -101,6 +123,9 @@ type Entity struct {
 	TV string `yaml:"tv"`
 	// Source is the view defining the documents (columns id, data).
 	Source string `yaml:"source"`
+	// Plans name hand-written document queries that the generated wide
+	// and range refresh statements wrap (see Plans).
+	Plans Plans `yaml:"plans"`
 	// Overrides name hand-written statements that replace or add a plan.
 	Overrides Overrides `yaml:"overrides"`
 	// Cascades list the entities whose documents embed this one.
@@ -116,7 +141,9 @@ type Key struct {
 }
 
 // Overrides name hand-written sqlc statements (in the queries folder) of
-// the same parameters and result columns as the generated ones.
+// the same parameters and result columns as the generated ones: whole
+// statements, upsert included. Prefer Plans, which hold only the document
+// query; a plan and an override of the same role are exclusive.
 type Overrides struct {
 	// RefreshWide, optional, is registered as Entity.RefreshWide.
 	RefreshWide string `yaml:"refresh_wide"`
@@ -150,7 +177,8 @@ var (
 		"top":       {"version", "sql", "go", "sqlc", "entities"},
 		"sql":       {"out"},
 		"go":        {"out", "package", "queries"},
-		"entity":    {"name", "table", "key", "tv", "source", "overrides", "cascades"},
+		"entity":    {"name", "table", "key", "tv", "source", "plans", "overrides", "cascades"},
+		"plans":     {"wide", "range"},
 		"key":       {"column", "type"},
 		"overrides": {"refresh_wide", "refresh_range"},
 		"cascade":   {"to", "path", "name", "lookup"},
@@ -213,18 +241,23 @@ func Parse(file string, data []byte) (*Config, error) {
 	for i, n := range mappingValue(root.Content[0], "entities").Content {
 		if i < len(cfg.Entities) {
 			cfg.Entities[i].line = n.Line
-			cfg.Entities[i].Overrides.set = map[string]bool{}
-			if o := mappingValue(n, "overrides"); o != nil {
-				for j := 0; j+1 < len(o.Content); j += 2 {
-					cfg.Entities[i].Overrides.set[o.Content[j].Value] = true
-				}
-			}
+			cfg.Entities[i].Overrides.set = keysSet(mappingValue(n, "overrides"))
+			cfg.Entities[i].Plans.set = keysSet(mappingValue(n, "plans"))
 		}
 	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// keysSet returns the keys of mapping node n.
+func keysSet(n *yaml.Node) map[string]bool {
+	set := map[string]bool{}
+	for j := 0; n.Kind == yaml.MappingNode && j+1 < len(n.Content); j += 2 {
+		set[n.Content[j].Value] = true
+	}
+	return set
 }
 
 // mappingValue returns the value of key in mapping node n, or an empty node.
@@ -271,6 +304,7 @@ func checkKeys(file string, top *yaml.Node, errs *[]error) {
 		}
 		check(e, "entity", where)
 		check(mappingValue(e, "key"), "key", where+": key")
+		check(mappingValue(e, "plans"), "plans", where+": plans")
 		check(mappingValue(e, "overrides"), "overrides", where+": overrides")
 		cascades := mappingValue(e, "cascades")
 		if cascades.Kind != 0 && cascades.Kind != yaml.SequenceNode {
@@ -378,7 +412,13 @@ func (c *Config) validate() error {
 				fail(e.line, "entity %q: overrides.%s %q: want the name of a hand-written sqlc statement (CamelCase)", e.Name, o[0], o[1])
 			}
 		}
-		if e.Overrides.RefreshRange == "" {
+		c.validatePlans(e, fail)
+		if e.Plans.Wide != "" {
+			addQuery(e, x+"WideRefresh", "plans.wide statement")
+		}
+		if e.Plans.Range != "" {
+			addQuery(e, x+"RangeRefresh", "plans.range statement")
+		} else if e.Overrides.RefreshRange == "" {
 			addQuery(e, x+"RangeRefresh", "generated statement")
 		}
 		if goNameRE.MatchString(e.Overrides.RefreshRange) {

@@ -84,7 +84,7 @@ func TestParse_Errors(t *testing.T) {
 		{"unknown override", "refresh_wide: BagWideRefresh", "refresh_narrow: BagNarrowRefresh",
 			`tvsync.yaml:18: entity "bag": overrides: unknown key "refresh_narrow" (want refresh_wide, refresh_range)`},
 		{"unknown entity key", "tv: tv_bag", "tv: tv_bag\n    view: tv_bag",
-			`tvsync.yaml:16: entity "bag": unknown key "view" (want name, table, key, tv, source, overrides, cascades)`},
+			`tvsync.yaml:16: entity "bag": unknown key "view" (want name, table, key, tv, source, plans, overrides, cascades)`},
 		{"unknown cascade key", "{to: item, path: tb_item.bag_id}", "{to: item, pth: tb_item.bag_id}",
 			`tvsync.yaml:20: entity "bag": cascade 1: unknown key "pth" (want to, path, name, lookup)`},
 		{"path and lookup", "{to: item, path: tb_item.bag_id}", "{to: item, path: tb_item.bag_id, lookup: ItemIDsOfBag}",

@@ -3,6 +3,8 @@ package syncgen_test
 import (
 	"context"
 	"math"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -75,6 +77,12 @@ func statements(t *testing.T) map[string]stmt {
 	t.Helper()
 	cfg, err := syncgen.Parse("tvsync.yaml", []byte(execDecl))
 	require.NoError(t, err)
+	return statementsOf(t, cfg)
+}
+
+// statementsOf renders cfg and returns its statements as statements does.
+func statementsOf(t *testing.T, cfg *syncgen.Config) map[string]stmt {
+	t.Helper()
 	files, err := cfg.Render()
 	require.NoError(t, err)
 	out := map[string]stmt{}
@@ -291,5 +299,89 @@ func TestGeneratedStatements_RunOnPostgreSQL(t *testing.T) {
 		e.exec(`INSERT INTO tv_product VALUES (6, '{}', now()), (7, '{}', now())`)
 		assert.Equal(t, 1, e.deleted("ProductRangeDeleteMissing", map[string]any{"after": int64(5), "upto": int64(7), "ids": []int64{7}}), "7 only: 6 is not in @ids")
 		assert.Equal(t, 2, e.deleted("ProductRangeDeleteMissing", map[string]any{"after": int64(5), "upto": int64(math.MaxInt64), "ids": []int64{6, 7, math.MaxInt64}}), "6 (7 is gone already), the orphan at the largest key")
+	})
+}
+
+// execPlans are plan files of execDecl's product (wide and range) and tag
+// (range), as written by hand: one with its own WITH clause and a
+// semicolon, the range ones with the MinID rule.
+var execPlans = map[string]string{
+	"product_wide.sql": `-- ProductWideRefresh builds the product documents of a batch, the tags joined once.
+WITH b AS MATERIALIZED (SELECT DISTINCT unnest(@ids::bigint[]) AS id),
+t AS MATERIALIZED (SELECT t.id, t.label FROM tb_tag t WHERE t.id IN (SELECT p.tag_id FROM tb_product p JOIN b ON b.id = p.product_id))
+SELECT p.product_id AS id, jsonb_build_object('name', p.name, 'tag', t.label) AS data
+FROM b JOIN tb_product p ON p.product_id = b.id JOIN t ON t.id = p.tag_id;
+`,
+	"product_range.sql": `-- ProductRangeRefresh builds the product documents of a keyset range.
+SELECT p.product_id AS id, jsonb_build_object('name', p.name, 'tag', t.label) AS data
+FROM tb_product p JOIN tb_tag t ON t.id = p.tag_id
+WHERE p.product_id >= @after::bigint AND (p.product_id > @after::bigint OR p.product_id = -9223372036854775808) AND p.product_id <= @upto::bigint
+`,
+	"tag_range.sql": `SELECT t.id, jsonb_build_object('label', t.label, 'products', (SELECT count(*) FROM tb_product p WHERE p.tag_id = t.id)) AS data
+FROM tb_tag t WHERE t.id >= @after::uuid AND (t.id > @after::uuid OR t.id = '00000000-0000-0000-0000-000000000000') AND t.id <= @upto::uuid;
+`,
+}
+
+// TestPlanStatements_RunOnPostgreSQL executes the statements gen wraps
+// around plan files on a real PostgreSQL: the wide one writes the
+// documents of @ids, only the changed ones; the range one writes only the
+// @ids of its range, from the smallest key on, though the plan builds the
+// whole range (the restriction is the generator's).
+func TestPlanStatements_RunOnPostgreSQL(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dir := t.TempDir()
+	decl := strings.Replace(strings.Replace(execDecl,
+		"    source: tv_product_source\n", "    source: tv_product_source\n    plans: {wide: q/plans/product_wide.sql, range: q/plans/product_range.sql}\n", 1),
+		"    source: tv_tag_source\n", "    source: tv_tag_source\n    plans: {range: q/plans/tag_range.sql}\n", 1)
+	require.NotEqual(t, execDecl, decl)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "tvsync.yaml"), []byte(decl), 0o644))
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "q", "plans"), 0o755))
+	for name, src := range execPlans {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "q", "plans", name), []byte(src), 0o644))
+	}
+	cfg, err := syncgen.Load(filepath.Join(dir, "tvsync.yaml"))
+	require.NoError(t, err)
+	e := execEnv{t: t, ctx: ctx, pool: syncdbtest.New(t), stmts: statementsOf(t, cfg)}
+	e.exec(execSchema)
+
+	nilTag, tagB := uuid.Nil, uuid.MustParse("bbbbbbbb-0000-0000-0000-000000000000")
+	const minKey = int64(math.MinInt64)
+	e.exec(`INSERT INTO tb_tag VALUES ($1, 'zero'), ($2, 'bee')`, nilTag, tagB)
+	e.exec(`INSERT INTO tb_product VALUES ($1, $2, 'min'), (1, $2, 'one'), (2, $3, 'two'), (3, $3, 'three')`, minKey, nilTag, tagB)
+	names := func() []string {
+		var names []string
+		require.NoError(t, e.pool.QueryRow(ctx, `SELECT array_agg(data->>'name' ORDER BY id) FROM tv_product`).Scan(&names))
+		return names
+	}
+
+	t.Run("wide writes the documents of @ids, only the changed ones", func(t *testing.T) {
+		e := e.on(t)
+		found, upserted := e.refresh("ProductWideRefresh", map[string]any{"ids": []int64{minKey, 1, 2, 3, 99, 1}})
+		assert.Equal(t, [2]int{4, 4}, [2]int{found, upserted}, "99 does not exist; 1 twice counts once")
+		assert.True(t, e.tvMatchesSource("tv_product", "tv_product_source"))
+		found, upserted = e.refresh("ProductWideRefresh", map[string]any{"ids": []int64{minKey, 1, 2, 3}})
+		assert.Equal(t, [2]int{4, 0}, [2]int{found, upserted}, "nothing changed")
+		e.exec(`UPDATE tb_product SET name = 'uno' WHERE product_id = 1`)
+		found, upserted = e.refresh("ProductWideRefresh", map[string]any{"ids": []int64{1, 2}})
+		assert.Equal(t, [2]int{2, 1}, [2]int{found, upserted})
+		assert.True(t, e.tvMatchesSource("tv_product", "tv_product_source"))
+	})
+
+	t.Run("range writes only @ids of the range, from the smallest key on", func(t *testing.T) {
+		e := e.on(t)
+		e.exec(`UPDATE tb_product SET name = name || '!'`)
+		found, upserted := e.refresh("ProductRangeRefresh", map[string]any{"after": minKey, "upto": int64(2), "ids": []int64{minKey, 2, 3}})
+		assert.Equal(t, [2]int{2, 2}, [2]int{found, upserted}, "min and 2: the plan builds 1 too, but 1 is not in @ids; 3 is not in the range")
+		assert.Equal(t, []string{"min!", "uno", "two!", "three"}, names())
+		found, upserted = e.refresh("ProductRangeRefresh", map[string]any{"after": int64(1), "upto": int64(3), "ids": []int64{1, 2, 3}})
+		assert.Equal(t, [2]int{2, 1}, [2]int{found, upserted}, "the bound 1 is excluded, 2 is current")
+		assert.Equal(t, []string{"min!", "uno", "two!", "three!"}, names())
+
+		found, upserted = e.refresh("TagRangeRefresh", map[string]any{"after": nilTag, "upto": tagB, "ids": []uuid.UUID{nilTag, tagB}})
+		assert.Equal(t, [2]int{2, 2}, [2]int{found, upserted}, "the nil uuid is the smallest key: included")
+		assert.True(t, e.tvMatchesSource("tv_tag", "tv_tag_source"))
+		found, upserted = e.refresh("TagRangeRefresh", map[string]any{"after": nilTag, "upto": tagB, "ids": []uuid.UUID{tagB}})
+		assert.Equal(t, [2]int{1, 0}, [2]int{found, upserted})
 	})
 }

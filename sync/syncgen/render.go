@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"go/format"
+	"path"
 	"path/filepath"
 	"strings"
 )
@@ -36,14 +37,9 @@ var goKey = map[KeyType]struct{ slice, ids, id, kind string }{
 // type, {min} the smallest key, {k} the command table's key column, {tb} the
 // command table, {tv} the query table, {src} the document view.
 const (
-	refreshSQL = `-- name: {X}Refresh :batchone
--- {X}Refresh upserts, in one statement, the {tv} documents of the given ids from their definition ({src}), writing only those whose data changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
-WITH src AS (
-    SELECT s.id, s.data
-    FROM (SELECT DISTINCT unnest(@ids::{T}[]) AS id) b
-    CROSS JOIN LATERAL (SELECT v.id, v.data FROM {src} v WHERE v.id = b.id OFFSET 0) s
-),
-upserted AS (
+	// upsertSQL ends every refresh: it writes the rows of the CTE src
+	// (id, data) whose data changed and counts them.
+	upsertSQL = `upserted AS (
     INSERT INTO {tv} (id, data, updated_at)
     SELECT src.id, src.data, clock_timestamp() FROM src
     ON CONFLICT (id) DO UPDATE
@@ -55,6 +51,34 @@ SELECT (SELECT count(*) FROM src)::int      AS found,
        (SELECT count(*) FROM upserted)::int AS upserted,
        clock_timestamp()::timestamptz       AS finished_at;
 `
+	// widePlanSQL wraps a wide plan file: {comments} its leading comment
+	// lines, {file} its path, {query} its query.
+	widePlanSQL = `-- name: {X}WideRefresh :batchone
+{comments}
+-- Generated around the hand-written query of {file} (plans.wide of {decl}), which builds the documents of the ids of @ids; the upsert writes only those whose data changed.
+WITH src AS (
+{query}
+),
+` + upsertSQL
+	// rangePlanSQL wraps a range plan file.
+	rangePlanSQL = `-- name: {X}RangeRefresh :batchone
+{comments}
+-- Generated around the hand-written query of {file} (plans.range of {decl}), which builds the documents of the keyset range (@after, @upto]: they are built apart (MATERIALIZED) and only then narrowed to the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync), so that a generic plan, which cannot count @ids, keeps the range's plan; the upsert writes only those whose data changed.
+WITH range_src AS MATERIALIZED (
+{query}
+),
+src AS (
+    SELECT r.id, r.data FROM range_src r WHERE r.id IN (SELECT unnest(@ids::{T}[]))
+),
+` + upsertSQL
+	refreshSQL = `-- name: {X}Refresh :batchone
+-- {X}Refresh upserts, in one statement, the {tv} documents of the given ids from their definition ({src}), writing only those whose data changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
+WITH src AS (
+    SELECT s.id, s.data
+    FROM (SELECT DISTINCT unnest(@ids::{T}[]) AS id) b
+    CROSS JOIN LATERAL (SELECT v.id, v.data FROM {src} v WHERE v.id = b.id OFFSET 0) s
+),
+` + upsertSQL
 	rangeRefreshSQL = `-- name: {X}RangeRefresh :batchone
 -- {X}RangeRefresh upserts the {tv} documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition ({src}), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
 WITH range_src AS MATERIALIZED (
@@ -63,18 +87,7 @@ WITH range_src AS MATERIALIZED (
 src AS (
     SELECT r.id, r.data FROM range_src r WHERE r.id IN (SELECT unnest(@ids::{T}[]))
 ),
-upserted AS (
-    INSERT INTO {tv} (id, data, updated_at)
-    SELECT src.id, src.data, clock_timestamp() FROM src
-    ON CONFLICT (id) DO UPDATE
-        SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
-        WHERE {tv}.data IS DISTINCT FROM EXCLUDED.data
-    RETURNING {tv}.id
-)
-SELECT (SELECT count(*) FROM src)::int      AS found,
-       (SELECT count(*) FROM upserted)::int AS upserted,
-       clock_timestamp()::timestamptz       AS finished_at;
-`
+` + upsertSQL
 	deleteMissingSQL = `-- name: {X}DeleteMissing :batchone
 -- {X}DeleteMissing removes the {tv} rows, among the given ids, whose {tb} row no longer exists: each id is probed in {tb} (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in {tv}.
 WITH gone AS (
@@ -131,7 +144,11 @@ func (c *Config) Render() ([]File, error) {
 	var files []File
 	for i := range c.Entities {
 		e := &c.Entities[i]
-		files = append(files, File{Path: filepath.Join(c.SQL.Out, e.Name+".gen.sql"), Content: c.renderSQL(base, e)})
+		sql, err := c.renderSQL(base, e)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, File{Path: filepath.Join(c.SQL.Out, e.Name+".gen.sql"), Content: sql})
 	}
 	src, err := c.renderGo(base)
 	if err != nil {
@@ -141,7 +158,36 @@ func (c *Config) Render() ([]File, error) {
 	return files, nil
 }
 
-func (c *Config) renderSQL(base string, e *Entity) []byte {
+// renderSQL renders the statements of entity e, reading its plan files.
+func (c *Config) renderSQL(base string, e *Entity) ([]byte, error) {
+	var plans []string
+	for _, p := range []struct {
+		kind     planKind
+		file     string
+		template string
+		fallback string
+	}{
+		{widePlan, e.Plans.Wide, widePlanSQL, "-- {X}WideRefresh upserts the {tv} documents of the given ids, for large batches."},
+		{rangePlan, e.Plans.Range, rangePlanSQL, "-- {X}RangeRefresh upserts the {tv} documents of the chunk's locked @ids in the keyset range (@after, @upto] of a full-sync chunk."},
+	} {
+		if p.file == "" {
+			continue
+		}
+		pl, err := c.readPlan(e, p.kind, p.file)
+		if err != nil {
+			return nil, err
+		}
+		names := strings.NewReplacer("{X}", Camel(e.Name), "{T}", string(e.Key.Type), "{tv}", e.TV,
+			"{decl}", base, "{file}", path.Clean(filepath.ToSlash(p.file)))
+		comments := strings.Join(pl.comments, "\n")
+		if comments == "" {
+			comments = names.Replace(p.fallback)
+		}
+		// One pass: the file's text is inserted as it is, never substituted.
+		plans = append(plans, strings.NewReplacer("{X}", Camel(e.Name), "{T}", string(e.Key.Type), "{tv}", e.TV,
+			"{decl}", base, "{file}", path.Clean(filepath.ToSlash(p.file)),
+			"{comments}", comments, "{query}", pl.query).Replace(p.template))
+	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "-- Code generated by tvsync gen from %s (entity %s); DO NOT EDIT.\n", base, e.Name)
 	// sqlc reads the comments above a query's "-- name:" line into its Go
@@ -149,14 +195,23 @@ func (c *Config) renderSQL(base string, e *Entity) []byte {
 	b.WriteString("-- (The empty statement below keeps this header out of the first query.)\n;\n")
 	r := strings.NewReplacer("{X}", Camel(e.Name), "{T}", string(e.Key.Type), "{min}", minKey[e.Key.Type],
 		"{k}", e.Key.Column, "{tb}", e.Table, "{tv}", e.TV, "{src}", e.Source)
-	stmts := []string{refreshSQL}
-	if e.Overrides.RefreshRange == "" {
-		stmts = append(stmts, rangeRefreshSQL)
+	stmts := []string{r.Replace(refreshSQL)}
+	if e.Plans.Wide != "" {
+		stmts = append(stmts, plans[0])
+		plans = plans[1:]
 	}
-	stmts = append(stmts, deleteMissingSQL, rangeDeleteMissingSQL, idsAfterSQL, viewIDsAfterSQL, verifySQL)
+	switch {
+	case e.Plans.Range != "":
+		stmts = append(stmts, plans[0])
+	case e.Overrides.RefreshRange == "":
+		stmts = append(stmts, r.Replace(rangeRefreshSQL))
+	}
+	for _, s := range []string{deleteMissingSQL, rangeDeleteMissingSQL, idsAfterSQL, viewIDsAfterSQL, verifySQL} {
+		stmts = append(stmts, r.Replace(s))
+	}
 	for _, s := range stmts {
 		b.WriteString("\n")
-		r.WriteString(&b, s)
+		b.WriteString(s)
 	}
 	for _, cs := range e.Cascades {
 		if cs.Lookup != "" {
@@ -166,7 +221,7 @@ func (c *Config) renderSQL(base string, e *Entity) []byte {
 		strings.NewReplacer("{N}", cs.Name, "{to}", cs.To, "{from}", e.Name, "{T}", string(e.Key.Type),
 			"{ct}", cs.table, "{m}", cs.match, "{r}", cs.result).WriteString(&b, cascadeSQL)
 	}
-	return b.Bytes()
+	return b.Bytes(), nil
 }
 
 func (c *Config) renderGo(base string) ([]byte, error) {
@@ -228,11 +283,14 @@ func (c *Config) renderGo(base string) ([]byte, error) {
 		p("Source: %q,", e.Source)
 		p("Key: %s,", k.kind)
 		batch("Refresh", x+"Refresh")
-		if e.Overrides.RefreshWide != "" {
+		switch {
+		case e.Plans.Wide != "":
+			batch("RefreshWide", x+"WideRefresh")
+		case e.Overrides.RefreshWide != "":
 			batch("RefreshWide", e.Overrides.RefreshWide)
 		}
 		rangeRefresh := x + "RangeRefresh"
-		if e.Overrides.RefreshRange != "" {
+		if e.Plans.Range == "" && e.Overrides.RefreshRange != "" {
 			rangeRefresh = e.Overrides.RefreshRange
 		}
 		rangeStmt("RefreshRange", rangeRefresh, "RefreshResult", "ReadRefresh")
