@@ -23,18 +23,21 @@ import (
 //
 //   - Wide: the documents of the ids of @ids (an array of the key type), and
 //     of no other id; it names @ids and no other parameter. Generated as
-//     XWideRefresh, `WITH src AS (<query>), upserted AS (INSERT … ON
+//     XWideRefresh, `WITH [its CTEs,] src AS (<query>), upserted AS (INSERT … ON
 //     CONFLICT … WHERE … IS DISTINCT FROM …) SELECT found, upserted,
 //     finished_at`, registered as Entity.RefreshWide.
 //   - Range: the documents of the keyset range (@after, @upto] of a
 //     full-sync chunk, written with the MinID rule `x >= @after AND (x >
 //     @after OR x = <smallest key>) AND x <= @upto`; it names @after and
 //     @upto and no other parameter. Generated as XRangeRefresh in place of
-//     the one read from the view: `WITH range_src AS MATERIALIZED (<query>),
+//     the one read from the view: `WITH [its CTEs,] range_src AS MATERIALIZED (<query>),
 //     src AS (… WHERE r.id IN (SELECT unnest(@ids)))`, then the upsert, so
 //     a range plan always writes only the chunk's locked @ids.
 //
-// A query may carry its own WITH clause: it becomes a CTE's query. Paths are
+// A query may carry its own WITH clause: since sqlc cannot resolve a WITH
+// nested in a CTE, its CTEs, as written, open the generated statement's
+// WITH clause (so they must not be named src, range_src or upserted, and
+// must only read), and its main query becomes src (range_src). Paths are
 // relative to the declaration file's directory, in a folder sqlc does not
 // read (sqlc reads the .sql files of its queries folder, not its
 // sub-folders: <sql.out>/plans/ does). A plan file's change makes the
@@ -63,9 +66,14 @@ var (
 
 // plan is a parsed plan file.
 type plan struct {
-	comments []string // its leading "--" lines
-	query    string   // its query, indented for a CTE, without the semicolon
+	comments  []string // its leading "--" lines
+	recursive bool     // its WITH clause is WITH RECURSIVE
+	ctes      string   // its WITH clause's CTEs as written ("a AS (…),\nb AS (…)"), or ""
+	query     string   // its main query, indented for a CTE, without the semicolon
 }
+
+// reservedCTEs are the names of the CTEs the generated statements add.
+var reservedCTEs = []string{"src", "range_src", "upserted"}
 
 // validatePlans checks the plan paths of entity e (not the files: see
 // readPlan); fail reports a problem.
@@ -146,11 +154,11 @@ func parsePlan(src string, kind planKind) (plan, error) {
 		}
 		body = body[:lex.end]
 	}
-	if lex.first == "" {
+	if len(lex.toks) == 0 {
 		return plan{}, errors.New("no query: want one query returning (id, data)")
 	}
-	if !slices.Contains([]string{"select", "with", "values", "table", "("}, lex.first) {
-		return plan{}, fmt.Errorf("starts with %s: want a query (SELECT, WITH, VALUES or TABLE) returning (id, data), %s; tvsync gen writes the upsert", strings.ToUpper(lex.first), kind.describe)
+	if first := lex.toks[0].text; !isQueryStart(first) {
+		return plan{}, fmt.Errorf("starts with %s: want a query (SELECT, WITH, VALUES or TABLE) returning (id, data), %s; tvsync gen writes the upsert", strings.ToUpper(first), kind.describe)
 	}
 	if lex.positional != "" {
 		return plan{}, fmt.Errorf("positional parameter %s: name the parameters (%s)", lex.positional, atNames(kind.params))
@@ -168,8 +176,81 @@ func parsePlan(src string, kind planKind) (plan, error) {
 			return plan{}, fmt.Errorf("never names @%s: a %s query returns %s", name, strings.TrimPrefix(kind.field, "plans."), kind.describe)
 		}
 	}
-	p.query = indentQuery(strings.TrimRight(body, " \t\n"), lex.quotedLines)
+	body = strings.TrimRight(body, " \t\n")
+	main := 0
+	if lex.toks[0].text == "with" {
+		// sqlc cannot resolve a WITH clause nested in a CTE: the plan's
+		// CTEs go up into the generated statement's WITH clause, as
+		// written, and its main query becomes src (or range_src).
+		var err error
+		if p.recursive, p.ctes, main, err = splitWith(body, lex.toks); err != nil {
+			return plan{}, err
+		}
+	}
+	p.query = indentQuery(body[main:], lex.quotedLines, strings.Count(body[:main], "\n"))
 	return p, nil
+}
+
+func isQueryStart(tok string) bool {
+	return slices.Contains([]string{"select", "with", "values", "table", "("}, tok)
+}
+
+// splitWith splits a query that starts with a WITH clause (toks are its
+// tokens) into that clause's CTEs, as written, and the offset of the main
+// query. Each CTE must be a query (a plan only reads) and none may take a
+// name the generated statement uses.
+func splitWith(body string, toks []planToken) (recursive bool, ctes string, main int, err error) {
+	i := 1
+	if i < len(toks) && toks[i].text == "recursive" {
+		recursive, i = true, i+1
+	}
+	if i >= len(toks) {
+		return false, "", 0, errors.New("WITH without a query")
+	}
+	start := toks[i].off
+	for {
+		// name [(columns)] AS [NOT] [MATERIALIZED] ( query )
+		if i >= len(toks) || toks[i].depth != 0 || !toks[i].word {
+			return false, "", 0, errors.New("cannot read the WITH clause: want name AS (query), …")
+		}
+		name := strings.Trim(toks[i].text, `"`)
+		if slices.Contains(reservedCTEs, name) {
+			return false, "", 0, fmt.Errorf("CTE %s: the generated statement names its own CTEs %s; rename it", toks[i].text, strings.Join(reservedCTEs, ", "))
+		}
+		i++
+		if i < len(toks) && toks[i].text == "(" {
+			i = closing(toks, i) + 1
+		}
+		for i < len(toks) && slices.Contains([]string{"as", "not", "materialized"}, toks[i].text) {
+			i++
+		}
+		if i+1 >= len(toks) || toks[i].text != "(" {
+			return false, "", 0, fmt.Errorf("cannot read the WITH clause at CTE %s: want name AS (query)", name)
+		}
+		if !isQueryStart(toks[i+1].text) {
+			return false, "", 0, fmt.Errorf("CTE %s starts with %s: a plan only reads (SELECT, WITH, VALUES or TABLE)", name, strings.ToUpper(toks[i+1].text))
+		}
+		end := closing(toks, i)
+		if end+1 >= len(toks) {
+			return false, "", 0, errors.New("WITH without a main query")
+		}
+		i = end + 1
+		if toks[i].text != "," {
+			return recursive, body[start : toks[end].off+1], toks[i].off, nil
+		}
+		i++
+	}
+}
+
+// closing returns the index of the token ")" that closes the "(" at toks[i]
+// (the lexer checked that parentheses balance).
+func closing(toks []planToken, i int) int {
+	for j := i + 1; j < len(toks); j++ {
+		if toks[j].text == ")" && toks[j].depth == toks[i].depth {
+			return j
+		}
+	}
+	return len(toks) - 1
 }
 
 func atNames(names []string) string {
@@ -189,20 +270,31 @@ func abbreviate(s string) string {
 
 // indentQuery indents every line of q by four spaces, except the empty ones
 // and those that begin inside a string literal or quoted identifier (whose
-// value an indent would change).
-func indentQuery(q string, quoted map[int]bool) string {
+// value an indent would change); q's first line is line first of quoted's
+// numbering.
+func indentQuery(q string, quoted map[int]bool, first int) string {
 	lines := strings.Split(q, "\n")
 	for i, l := range lines {
-		if l != "" && !quoted[i] {
+		if l != "" && !quoted[first+i] {
 			lines[i] = "    " + l
 		}
 	}
 	return strings.Join(lines, "\n")
 }
 
+// planToken is a word (a lower-cased key word or identifier, or a quoted
+// identifier as written), "(", ")" or "," of a query, at its offset and
+// parenthesis depth (a parenthesis has the depth outside it).
+type planToken struct {
+	off   int
+	text  string
+	depth int
+	word  bool
+}
+
 // planLex is what lexPlan finds in a query.
 type planLex struct {
-	first       string       // the first token: a lower-case key word, or "("
+	toks        []planToken  // the tokens before the first semicolon
 	params      []string     // the @names, in order of first use
 	positional  string       // the first $n, if any
 	sqlcMacro   bool         // sqlc.arg( and kin
@@ -220,7 +312,7 @@ type planLex struct {
 func lexPlan(s string) (planLex, error) {
 	l := planLex{end: -1, quotedLines: map[int]bool{}}
 	var rest strings.Builder
-	line := 0
+	line, depth := 0, 0
 	isIdent := func(b byte) bool {
 		return b == '_' || b == '$' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b >= 0x80
 	}
@@ -320,6 +412,7 @@ func lexPlan(s string) (planLex, error) {
 				}
 				j++
 			}
+			l.toks = append(l.toks, planToken{off: i, text: s[i : j+1], depth: depth, word: true})
 			i = skipTo(i, j+1)
 		case c == '$' && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9':
 			j := i + 1
@@ -360,19 +453,33 @@ func lexPlan(s string) (planLex, error) {
 				j++
 			}
 			word := strings.ToLower(s[i:j])
-			if l.first == "" {
-				l.first = word
-			}
+			l.toks = append(l.toks, planToken{off: i, text: word, depth: depth, word: true})
 			if word == "sqlc" && j < len(s) && s[j] == '.' {
 				l.sqlcMacro = true
 			}
 			i = j
+		case c == '(':
+			l.toks = append(l.toks, planToken{off: i, text: "(", depth: depth})
+			depth++
+			i++
+		case c == ')':
+			if depth--; depth < 0 {
+				return l, errors.New("unbalanced parentheses: a ) closes nothing")
+			}
+			l.toks = append(l.toks, planToken{off: i, text: ")", depth: depth})
+			i++
+		case c == ',':
+			l.toks = append(l.toks, planToken{off: i, text: ",", depth: depth})
+			i++
 		default:
-			if l.first == "" {
-				l.first = string(c)
+			if len(l.toks) == 0 {
+				l.toks = append(l.toks, planToken{off: i, text: string(c), depth: depth})
 			}
 			i++
 		}
+	}
+	if depth != 0 {
+		return l, errors.New("unbalanced parentheses: a ( is never closed")
 	}
 	l.afterEnd = rest.String()
 	return l, nil

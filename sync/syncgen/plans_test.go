@@ -114,8 +114,9 @@ func TestGenerate_PlansAreWrappedInTheMechanicalStatements(t *testing.T) {
 // TestGenerate_PlanQueriesAreInsertedAsWritten: string literals, quoted
 // identifiers, dollar quotes and comments may hold what would otherwise
 // be a parameter or a semicolon, and a line inside a literal is not
-// indented (its value would change); a leading `--` comment of the query
-// body and the JSON operators @> and <@ are left alone.
+// indented (its value would change); the JSON operators @> and <@ are left
+// alone; a plan's own WITH clause (RECURSIVE, column lists, NOT
+// MATERIALIZED) is kept as written.
 func TestGenerate_PlanQueriesAreInsertedAsWritten(t *testing.T) {
 	wide := `-- ItemWideRefresh: tricky text.
 SELECT i.id, jsonb_build_object('note', 'a;b @upto
@@ -123,9 +124,35 @@ second line', 'e', E'it\'s; @after', "Name", $q$ ; @x $q$) AS data -- not @after
 FROM tb_item i /* ; @after /* nested ; */ */
 WHERE i.id = ANY(@ids::bigint[]) AND i.tags @> '{}'::jsonb AND '{}'::jsonb <@ i.tags AND @ -1 = 1;  -- done
 `
-	sql := generatedSQL(t, planDir(t, wide, itemRange))
+	// A WITH clause's CTEs join the generated statement's (sqlc resolves no
+	// WITH nested in a CTE), as written; its main query is indented, but
+	// for the lines inside a literal.
+	rng := `WITH RECURSIVE "Walk" (n) AS NOT MATERIALIZED (
+    SELECT 1 UNION ALL SELECT n + 1 FROM "Walk" WHERE n < 3
+),
+items AS (SELECT i.id, i.name FROM tb_item i WHERE i.id >= @after::bigint AND (i.id > @after::bigint OR i.id = -9223372036854775808) AND i.id <= @upto::bigint)
+SELECT items.id, jsonb_build_object('name', items.name, 'walk', (SELECT count(*) FROM "Walk"), 'lines', 'one
+two') AS data
+FROM items
+`
+	sql := generatedSQL(t, planDir(t, wide, rng))
 	stmt := statementOf(t, sql, "ItemWideRefresh")
 	assert.Contains(t, stmt, "WITH src AS (\n    SELECT i.id, jsonb_build_object('note', 'a;b @upto\nsecond line', 'e', E'it\\'s; @after', \"Name\", $q$ ; @x $q$) AS data -- not @after;\n    FROM tb_item i /* ; @after /* nested ; */ */\n    WHERE i.id = ANY(@ids::bigint[]) AND i.tags @> '{}'::jsonb AND '{}'::jsonb <@ i.tags AND @ -1 = 1\n),\n")
+	stmt = statementOf(t, sql, "ItemRangeRefresh")
+	assert.Contains(t, stmt, `
+WITH RECURSIVE "Walk" (n) AS NOT MATERIALIZED (
+    SELECT 1 UNION ALL SELECT n + 1 FROM "Walk" WHERE n < 3
+),
+items AS (SELECT i.id, i.name FROM tb_item i WHERE i.id >= @after::bigint AND (i.id > @after::bigint OR i.id = -9223372036854775808) AND i.id <= @upto::bigint),
+range_src AS MATERIALIZED (
+    SELECT items.id, jsonb_build_object('name', items.name, 'walk', (SELECT count(*) FROM "Walk"), 'lines', 'one
+two') AS data
+    FROM items
+),
+src AS (
+    SELECT r.id, r.data FROM range_src r WHERE r.id IN (SELECT unnest(@ids::bigint[]))
+),
+upserted AS (`)
 }
 
 // TestGenerate_PlanFileErrors: a plan file that is not one query naming
@@ -159,6 +186,12 @@ func TestGenerate_PlanFileErrors(t *testing.T) {
 			`plans.wide queries/plans/item_wide.sql: unterminated string literal`},
 		{"unterminated comment", itemWide + "/* ", itemRange,
 			`plans.wide queries/plans/item_wide.sql: unterminated /* comment`},
+		{"unbalanced parentheses", strings.Replace(itemWide, "AS data", "AS data)", 1), itemRange,
+			`plans.wide queries/plans/item_wide.sql: unbalanced parentheses: a ) closes nothing`},
+		{"a CTE named as the generated ones", "WITH src AS (SELECT i.id FROM tb_item i WHERE i.id = ANY(@ids::bigint[]))\nSELECT src.id, '{}'::jsonb AS data FROM src", itemRange,
+			`plans.wide queries/plans/item_wide.sql: CTE src: the generated statement names its own CTEs src, range_src, upserted; rename it`},
+		{"a CTE that writes", "WITH d AS (DELETE FROM tb_item WHERE id = ANY(@ids::bigint[]) RETURNING id)\nSELECT d.id, '{}'::jsonb AS data FROM d", itemRange,
+			`plans.wide queries/plans/item_wide.sql: CTE d starts with DELETE: a plan only reads (SELECT, WITH, VALUES or TABLE)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := planDir(t, tc.wide, tc.rng)
