@@ -786,7 +786,8 @@ type PostRangeRefreshRow struct {
 	FinishedAt time.Time
 }
 
-// PostRangeRefresh is PostWideRefresh for the keyset range of ids (@after, @upto] of a full-sync chunk, writing only the chunk's locked @ids (a post created after the chunk listed its ids is left to its own sync): posts, comments and likes are each read as one index range scan, and each author through an index (the OFFSET 0 fences), so a chunk never reads the whole of tb_user; the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, never re-aggregates the range post by post.
+// PostRangeRefresh is PostWideRefresh for the keyset range of ids (@after, @upto] of a full-sync chunk: posts, comments and likes are each read as one index range scan, and each author through an index (the OFFSET 0 fences), so a chunk never reads the whole of tb_user.
+// Generated around the hand-written query of queries/plans/post_range.sql (plans.range of tvsync.yaml), which builds the documents of the keyset range (@after, @upto]: they are built apart (MATERIALIZED) and only then narrowed to the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync), so that a generic plan, which cannot count @ids, keeps the range's plan; the upsert writes only those whose data changed.
 func (q *Queries) PostRangeRefresh(ctx context.Context, db DBTX, arg []PostRangeRefreshParams) *PostRangeRefreshBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
@@ -956,6 +957,7 @@ type PostWideRefreshRow struct {
 }
 
 // PostWideRefresh is PostRefresh for large batches: the same documents as tv_post_source, with the batch's comments aggregated set-based (one bitmap scan, GROUP BY post_id) and joined once, instead of one aggregate per post; the engine picks it from Config.WideThreshold ids up. Posts, authors and like counts are reached from the batch id by id, each author of a comment through the index (the OFFSET 0 fences), so the work follows the batch, never the table; the two MATERIALIZED parts are joined once, never per post.
+// Generated around the hand-written query of queries/plans/post_wide.sql (plans.wide of tvsync.yaml), which builds the documents of the ids of @ids; the upsert writes only those whose data changed.
 func (q *Queries) PostWideRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *PostWideRefreshBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {

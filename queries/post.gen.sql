@@ -21,6 +21,116 @@ SELECT (SELECT count(*) FROM src)::int      AS found,
        (SELECT count(*) FROM upserted)::int AS upserted,
        clock_timestamp()::timestamptz       AS finished_at;
 
+-- name: PostWideRefresh :batchone
+-- PostWideRefresh is PostRefresh for large batches: the same documents as tv_post_source, with the batch's comments aggregated set-based (one bitmap scan, GROUP BY post_id) and joined once, instead of one aggregate per post; the engine picks it from Config.WideThreshold ids up. Posts, authors and like counts are reached from the batch id by id, each author of a comment through the index (the OFFSET 0 fences), so the work follows the batch, never the table; the two MATERIALIZED parts are joined once, never per post.
+-- Generated around the hand-written query of queries/plans/post_wide.sql (plans.wide of tvsync.yaml), which builds the documents of the ids of @ids; the upsert writes only those whose data changed.
+WITH posts AS MATERIALIZED (
+    SELECT p.id, p.title, p.content, p.published, p.created_at,
+           u.id AS author_id, u.username, u.full_name, l.like_count
+    FROM (SELECT DISTINCT unnest(@ids::uuid[]) AS id) b
+    CROSS JOIN LATERAL (SELECT p.id, p.author_id, p.title, p.content, p.published, p.created_at FROM tb_post p WHERE p.id = b.id OFFSET 0) p
+    CROSS JOIN LATERAL (SELECT u.id, u.username, u.full_name FROM tb_user u WHERE u.id = p.author_id OFFSET 0) u
+    CROSS JOIN LATERAL (SELECT count(*) AS like_count FROM tb_post_like pl WHERE pl.post_id = p.id) l
+),
+c AS MATERIALIZED (
+    SELECT cm.post_id,
+           count(*) AS comment_count,
+           jsonb_agg(jsonb_build_object(
+               'id', cm.id,
+               'content', cm.content,
+               'createdAt', tvsync.ts(cm.created_at),
+               'author', jsonb_build_object('id', cu.id, 'username', cu.username)
+           ) ORDER BY cm.created_at DESC, cm.id DESC) AS comments
+    FROM tb_comment cm
+    CROSS JOIN LATERAL (SELECT cu.id, cu.username FROM tb_user cu WHERE cu.id = cm.author_id OFFSET 0) cu
+    WHERE cm.post_id = ANY(@ids::uuid[])
+    GROUP BY cm.post_id
+),
+src AS (
+    SELECT posts.id,
+           jsonb_build_object(
+               'id', posts.id,
+               'title', posts.title,
+               'content', posts.content,
+               'published', posts.published,
+               'createdAt', tvsync.ts(posts.created_at),
+               'author', jsonb_build_object('id', posts.author_id, 'username', posts.username, 'fullName', posts.full_name),
+               'commentCount', coalesce(c.comment_count, 0),
+               'likeCount', posts.like_count,
+               'comments', coalesce(c.comments, '[]'::jsonb)
+           ) AS data
+    FROM posts
+    LEFT JOIN c ON c.post_id = posts.id
+),
+upserted AS (
+    INSERT INTO tv_post (id, data, updated_at)
+    SELECT src.id, src.data, clock_timestamp() FROM src
+    ON CONFLICT (id) DO UPDATE
+        SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
+        WHERE tv_post.data IS DISTINCT FROM EXCLUDED.data
+    RETURNING tv_post.id
+)
+SELECT (SELECT count(*) FROM src)::int      AS found,
+       (SELECT count(*) FROM upserted)::int AS upserted,
+       clock_timestamp()::timestamptz       AS finished_at;
+
+-- name: PostRangeRefresh :batchone
+-- PostRangeRefresh is PostWideRefresh for the keyset range of ids (@after, @upto] of a full-sync chunk: posts, comments and likes are each read as one index range scan, and each author through an index (the OFFSET 0 fences), so a chunk never reads the whole of tb_user.
+-- Generated around the hand-written query of queries/plans/post_range.sql (plans.range of tvsync.yaml), which builds the documents of the keyset range (@after, @upto]: they are built apart (MATERIALIZED) and only then narrowed to the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync), so that a generic plan, which cannot count @ids, keeps the range's plan; the upsert writes only those whose data changed.
+WITH c AS (
+    SELECT cm.post_id,
+           count(*) AS comment_count,
+           jsonb_agg(jsonb_build_object(
+               'id', cm.id,
+               'content', cm.content,
+               'createdAt', tvsync.ts(cm.created_at),
+               'author', jsonb_build_object('id', cu.id, 'username', cu.username)
+           ) ORDER BY cm.created_at DESC, cm.id DESC) AS comments
+    FROM tb_comment cm
+    CROSS JOIN LATERAL (SELECT cu.id, cu.username FROM tb_user cu WHERE cu.id = cm.author_id OFFSET 0) cu
+    WHERE cm.post_id >= @after::uuid AND cm.post_id <= @upto::uuid
+    GROUP BY cm.post_id
+),
+l AS (
+    SELECT pl.post_id, count(*) AS like_count
+    FROM tb_post_like pl
+    WHERE pl.post_id >= @after::uuid AND pl.post_id <= @upto::uuid
+    GROUP BY pl.post_id
+),
+range_src AS MATERIALIZED (
+    SELECT p.id,
+           jsonb_build_object(
+               'id', p.id,
+               'title', p.title,
+               'content', p.content,
+               'published', p.published,
+               'createdAt', tvsync.ts(p.created_at),
+               'author', jsonb_build_object('id', u.id, 'username', u.username, 'fullName', u.full_name),
+               'commentCount', coalesce(c.comment_count, 0),
+               'likeCount', coalesce(l.like_count, 0),
+               'comments', coalesce(c.comments, '[]'::jsonb)
+           ) AS data
+    FROM tb_post p
+    CROSS JOIN LATERAL (SELECT u.id, u.username, u.full_name FROM tb_user u WHERE u.id = p.author_id OFFSET 0) u
+    LEFT JOIN c ON c.post_id = p.id
+    LEFT JOIN l ON l.post_id = p.id
+    WHERE p.id >= @after::uuid AND (p.id > @after::uuid OR p.id = '00000000-0000-0000-0000-000000000000') AND p.id <= @upto::uuid
+),
+src AS (
+    SELECT r.id, r.data FROM range_src r WHERE r.id IN (SELECT unnest(@ids::uuid[]))
+),
+upserted AS (
+    INSERT INTO tv_post (id, data, updated_at)
+    SELECT src.id, src.data, clock_timestamp() FROM src
+    ON CONFLICT (id) DO UPDATE
+        SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
+        WHERE tv_post.data IS DISTINCT FROM EXCLUDED.data
+    RETURNING tv_post.id
+)
+SELECT (SELECT count(*) FROM src)::int      AS found,
+       (SELECT count(*) FROM upserted)::int AS upserted,
+       clock_timestamp()::timestamptz       AS finished_at;
+
 -- name: PostDeleteMissing :batchone
 -- PostDeleteMissing removes the tv_post rows, among the given ids, whose tb_post row no longer exists: each id is probed in tb_post (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_post.
 WITH gone AS (
