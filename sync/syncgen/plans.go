@@ -235,6 +235,9 @@ func splitWith(body string, toks []planToken) (recursive bool, ctes string, main
 			return false, "", 0, errors.New("WITH without a main query")
 		}
 		i = end + 1
+		if toks[i].text == "search" || toks[i].text == "cycle" {
+			return false, "", 0, fmt.Errorf("CTE %s: its %s clause is not supported in a plan file", name, strings.ToUpper(toks[i].text))
+		}
 		if toks[i].text != "," {
 			return recursive, body[start : toks[end].off+1], toks[i].off, nil
 		}

@@ -190,6 +190,8 @@ func TestGenerate_PlanFileErrors(t *testing.T) {
 			`plans.wide queries/plans/item_wide.sql: unbalanced parentheses: a ) closes nothing`},
 		{"a CTE named as the generated ones", "WITH src AS (SELECT i.id FROM tb_item i WHERE i.id = ANY(@ids::bigint[]))\nSELECT src.id, '{}'::jsonb AS data FROM src", itemRange,
 			`plans.wide queries/plans/item_wide.sql: CTE src: the generated statement names its own CTEs src, range_src, upserted; rename it`},
+		{"a CTE's SEARCH clause", "WITH RECURSIVE w(id) AS (SELECT 1 UNION ALL SELECT id + 1 FROM w WHERE id < 3) SEARCH DEPTH FIRST BY id SET o\nSELECT w.id, '{}'::jsonb AS data FROM w WHERE w.id = ANY(@ids::bigint[])", itemRange,
+			`plans.wide queries/plans/item_wide.sql: CTE w: its SEARCH clause is not supported in a plan file`},
 		{"a CTE that writes", "WITH d AS (DELETE FROM tb_item WHERE id = ANY(@ids::bigint[]) RETURNING id)\nSELECT d.id, '{}'::jsonb AS data FROM d", itemRange,
 			`plans.wide queries/plans/item_wide.sql: CTE d starts with DELETE: a plan only reads (SELECT, WITH, VALUES or TABLE)`},
 	} {
