@@ -122,6 +122,55 @@ func TestPostDocument_FunctionsAreInlined(t *testing.T) {
 	assert.Equal(t, 3, seen, "the refresh, the wide refresh and the range refresh")
 }
 
+// TestPostDocument_ViewKeeps00004sPlanAndDocuments: tv_post_source, which
+// now calls the functions, plans a batch exactly as 00004's view, which
+// wrote the document in place (the same nodes, index conditions and
+// fences), and builds the same documents byte for byte.
+func TestPostDocument_ViewKeeps00004sPlanAndDocuments(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testdb.New(t)
+	_, err := seed.Load(ctx, pool, seed.Options{Users: 20, Posts: 60, Comments: 200, Likes: 40})
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, "ANALYZE")
+	require.NoError(t, err)
+	raw, err := os.ReadFile("../migrations/00004_bounded_document_views.sql")
+	require.NoError(t, err)
+	up, _, ok := strings.Cut(string(raw), "-- +goose Down")
+	require.True(t, ok)
+	_, def, ok := strings.Cut(up, "CREATE OR REPLACE VIEW tv_post_source AS")
+	require.True(t, ok, "00004 replaces tv_post_source")
+	def, _, ok = strings.Cut(def, ";\nCOMMENT ON VIEW tv_post_source")
+	require.True(t, ok)
+
+	tx, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(ctx) }()
+	// A small table is cheaper to scan whole: plan as on a large one.
+	_, err = tx.Exec(ctx, "SET LOCAL enable_seqscan = off")
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, "CREATE TEMP VIEW tv_post_source_00004 AS"+def)
+	require.NoError(t, err)
+	var ids []string
+	require.NoError(t, tx.QueryRow(ctx, "SELECT array_agg(id::text ORDER BY id) FROM (SELECT id FROM tb_post ORDER BY id LIMIT 25) p").Scan(&ids))
+	explain := func(view string) string {
+		rows, err := tx.Query(ctx, "EXPLAIN (COSTS OFF) SELECT id, data FROM "+view+" WHERE id = ANY($1::uuid[])", ids)
+		require.NoError(t, err)
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		return strings.Join(lines, "\n")
+	}
+	plan := explain("tv_post_source")
+	assert.Equal(t, explain("tv_post_source_00004"), plan)
+	assert.Contains(t, plan, "Index Scan", "a batch is read through the indexes")
+
+	var docs, old []string
+	require.NoError(t, tx.QueryRow(ctx, "SELECT array_agg(id::text || ' ' || data::text ORDER BY id) FROM tv_post_source").Scan(&docs))
+	require.NoError(t, tx.QueryRow(ctx, "SELECT array_agg(id::text || ' ' || data::text ORDER BY id) FROM tv_post_source_00004").Scan(&old))
+	assert.Len(t, docs, 60)
+	assert.Equal(t, old, docs, "the same documents as 00004's view")
+}
+
 // explainVerbose returns the text of EXPLAIN (VERBOSE) of st under
 // plan_cache_mode mode, in a transaction it rolls back.
 func explainVerbose(t *testing.T, pool interface {
