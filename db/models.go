@@ -68,7 +68,7 @@ type TvPost struct {
 	UpdatedAt time.Time
 }
 
-// Definition of tv_post documents: {id, title, content, published, createdAt, author, commentCount, likeCount, comments[] newest first}.
+// Definition of tv_post documents (shape: public.post_document): {id, title, content, published, createdAt, author, commentCount, likeCount, comments[] newest first}.
 type TvPostSource struct {
 	ID   uuid.UUID
 	Data []byte

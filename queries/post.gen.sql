@@ -22,7 +22,7 @@ SELECT (SELECT count(*) FROM src)::int      AS found,
        clock_timestamp()::timestamptz       AS finished_at;
 
 -- name: PostWideRefresh :batchone
--- PostWideRefresh is PostRefresh for large batches: the same documents as tv_post_source, with the batch's comments aggregated set-based (one bitmap scan, GROUP BY post_id) and joined once, instead of one aggregate per post; the engine picks it from Config.WideThreshold ids up. Posts, authors and like counts are reached from the batch id by id, each author of a comment through the index (the OFFSET 0 fences), so the work follows the batch, never the table; the two MATERIALIZED parts are joined once, never per post.
+-- PostWideRefresh is PostRefresh for large batches: the same documents as tv_post_source (built by the same functions, public.post_document and public.post_comment_element, which PostgreSQL inlines), with the batch's comments aggregated set-based (one bitmap scan, GROUP BY post_id) and joined once, instead of one aggregate per post; the engine picks it from Config.WideThreshold ids up. Posts, authors and like counts are reached from the batch id by id, each author of a comment through the index (the OFFSET 0 fences), so the work follows the batch, never the table; the two MATERIALIZED parts are joined once, never per post.
 -- Generated around the hand-written query of queries/plans/post_wide.sql (plans.wide of tvsync.yaml), which builds the documents of the ids of @ids; the upsert writes only those whose data changed.
 WITH posts AS MATERIALIZED (
     SELECT p.id, p.title, p.content, p.published, p.created_at,
@@ -35,12 +35,8 @@ WITH posts AS MATERIALIZED (
 c AS MATERIALIZED (
     SELECT cm.post_id,
            count(*) AS comment_count,
-           jsonb_agg(jsonb_build_object(
-               'id', cm.id,
-               'content', cm.content,
-               'createdAt', tvsync.ts(cm.created_at),
-               'author', jsonb_build_object('id', cu.id, 'username', cu.username)
-           ) ORDER BY cm.created_at DESC, cm.id DESC) AS comments
+           jsonb_agg(public.post_comment_element(cm.id, cm.content, cm.created_at, cu.id, cu.username)
+                     ORDER BY cm.created_at DESC, cm.id DESC) AS comments
     FROM tb_comment cm
     CROSS JOIN LATERAL (SELECT cu.id, cu.username FROM tb_user cu WHERE cu.id = cm.author_id OFFSET 0) cu
     WHERE cm.post_id = ANY(@ids::uuid[])
@@ -48,17 +44,9 @@ c AS MATERIALIZED (
 ),
 src AS (
     SELECT posts.id,
-           jsonb_build_object(
-               'id', posts.id,
-               'title', posts.title,
-               'content', posts.content,
-               'published', posts.published,
-               'createdAt', tvsync.ts(posts.created_at),
-               'author', jsonb_build_object('id', posts.author_id, 'username', posts.username, 'fullName', posts.full_name),
-               'commentCount', coalesce(c.comment_count, 0),
-               'likeCount', posts.like_count,
-               'comments', coalesce(c.comments, '[]'::jsonb)
-           ) AS data
+           public.post_document(posts.id, posts.title, posts.content, posts.published, posts.created_at,
+                                posts.author_id, posts.username, posts.full_name,
+                                c.comment_count, posts.like_count, c.comments) AS data
     FROM posts
     LEFT JOIN c ON c.post_id = posts.id
 ),
@@ -80,12 +68,8 @@ SELECT (SELECT count(*) FROM src)::int      AS found,
 WITH c AS (
     SELECT cm.post_id,
            count(*) AS comment_count,
-           jsonb_agg(jsonb_build_object(
-               'id', cm.id,
-               'content', cm.content,
-               'createdAt', tvsync.ts(cm.created_at),
-               'author', jsonb_build_object('id', cu.id, 'username', cu.username)
-           ) ORDER BY cm.created_at DESC, cm.id DESC) AS comments
+           jsonb_agg(public.post_comment_element(cm.id, cm.content, cm.created_at, cu.id, cu.username)
+                     ORDER BY cm.created_at DESC, cm.id DESC) AS comments
     FROM tb_comment cm
     CROSS JOIN LATERAL (SELECT cu.id, cu.username FROM tb_user cu WHERE cu.id = cm.author_id OFFSET 0) cu
     WHERE cm.post_id >= @after::uuid AND cm.post_id <= @upto::uuid
@@ -99,17 +83,9 @@ l AS (
 ),
 range_src AS MATERIALIZED (
     SELECT p.id,
-           jsonb_build_object(
-               'id', p.id,
-               'title', p.title,
-               'content', p.content,
-               'published', p.published,
-               'createdAt', tvsync.ts(p.created_at),
-               'author', jsonb_build_object('id', u.id, 'username', u.username, 'fullName', u.full_name),
-               'commentCount', coalesce(c.comment_count, 0),
-               'likeCount', coalesce(l.like_count, 0),
-               'comments', coalesce(c.comments, '[]'::jsonb)
-           ) AS data
+           public.post_document(p.id, p.title, p.content, p.published, p.created_at,
+                                u.id, u.username, u.full_name,
+                                c.comment_count, l.like_count, c.comments) AS data
     FROM tb_post p
     CROSS JOIN LATERAL (SELECT u.id, u.username, u.full_name FROM tb_user u WHERE u.id = p.author_id OFFSET 0) u
     LEFT JOIN c ON c.post_id = p.id

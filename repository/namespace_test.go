@@ -223,12 +223,13 @@ func readmeBlock(t *testing.T, name string) string {
 
 // grantApp gives role exactly the README's grants: tvsync's (as
 // syncmigrate.GrantApp runs them) and the blog's tables'. It also revokes
-// EXECUTE on tvsync.ts from PUBLIC, as a database hardened by default
-// privileges would have it, so that only the grants make it work.
+// EXECUTE on tvsync.ts and on the blog's post document functions from
+// PUBLIC, as a database hardened by default privileges would have it, so
+// that only the grants make it work.
 func grantApp(t *testing.T, owner *pgxpool.Pool, role string) {
 	t.Helper()
 	ctx := context.Background()
-	_, err := owner.Exec(ctx, "REVOKE EXECUTE ON FUNCTION tvsync.ts(timestamptz) FROM PUBLIC")
+	_, err := owner.Exec(ctx, "REVOKE EXECUTE ON FUNCTION tvsync.ts(timestamptz), public.post_document, public.post_comment_element FROM PUBLIC")
 	require.NoError(t, err)
 	require.NoError(t, syncmigrate.GrantApp(ctx, owner, role))
 	_, err = owner.Exec(ctx, strings.ReplaceAll(readmeBlock(t, "grants:blog"), " TO app;", " TO "+role+";"))
@@ -291,8 +292,10 @@ func TestGrants_AppRoleWithExactlyTheDocumentedGrants(t *testing.T) {
 // grants, plus CREATE on the database) creates a schema and puts it first on
 // its search_path, holding a sync_queue and a sync_log of
 // tvsync's exact shape and functions ts and tvsync_ts that would mark every
-// document. Nothing tvsync runs reaches them: every statement names
-// tvsync's objects schema-qualified.
+// document, and post_document and post_comment_element of the blog's
+// signatures. Nothing tvsync runs reaches them: every statement names
+// tvsync's objects schema-qualified, and the blog's post overrides call
+// public.post_document and public.post_comment_element.
 func TestNamespace_SearchPathCannotRedirect(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -313,7 +316,11 @@ func TestNamespace_SearchPathCannotRedirect(t *testing.T) {
 		    requested integer NOT NULL, upserted integer NOT NULL, unchanged integer NOT NULL, deleted integer NOT NULL,
 		    failed integer NOT NULL, duration_us bigint NOT NULL, error text NOT NULL DEFAULT '', started_at timestamptz NOT NULL);
 		CREATE FUNCTION planted.ts(timestamptz) RETURNS text LANGUAGE sql RETURN 'PLANTED';
-		CREATE FUNCTION planted.tvsync_ts(timestamptz) RETURNS text LANGUAGE sql RETURN 'PLANTED'`)
+		CREATE FUNCTION planted.tvsync_ts(timestamptz) RETURNS text LANGUAGE sql RETURN 'PLANTED';
+		CREATE FUNCTION planted.post_document(uuid, text, text, boolean, timestamptz, uuid, text, text, bigint, bigint, jsonb)
+		    RETURNS jsonb LANGUAGE sql STABLE RETURN '{"PLANTED": true}'::jsonb;
+		CREATE FUNCTION planted.post_comment_element(uuid, text, timestamptz, uuid, text)
+		    RETURNS jsonb LANGUAGE sql STABLE RETURN '{"PLANTED": true}'::jsonb`)
 	require.NoError(t, err, "the application role can create these objects")
 	var path string
 	require.NoError(t, app.QueryRow(ctx, "SELECT current_setting('search_path')").Scan(&path))

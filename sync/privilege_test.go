@@ -54,8 +54,9 @@ func sqlBlock(t *testing.T, text string) string {
 
 // TestLeastPrivilege_AppRoleWorksInEveryModeBeforeAndAfterRebuild creates an
 // application role with no privilege, takes away what PostgreSQL grants to
-// PUBLIC by default on the database, the schema and tvsync.ts, and applies
-// exactly the grants the README documents. Connected as that role, units of
+// PUBLIC by default on the database, the schema, tvsync.ts and the blog's
+// post document functions, and applies exactly the grants the README
+// documents. Connected as that role, units of
 // work in every sync mode and the Worker must work; the owner then rebuilds
 // every tv_ table, and they must still work. Every tv_ row must match the
 // independent recomputation and nothing may be left queued. Before the fix
@@ -69,7 +70,7 @@ func TestLeastPrivilege_AppRoleWorksInEveryModeBeforeAndAfterRebuild(t *testing.
 	_, err := su.Exec(ctx, fmt.Sprintf(`
 		REVOKE ALL ON DATABASE %s FROM PUBLIC;
 		REVOKE ALL ON SCHEMA public FROM PUBLIC;
-		REVOKE ALL ON FUNCTION tvsync.ts(timestamptz) FROM PUBLIC;`, pgx.Identifier{dbName}.Sanitize()))
+		REVOKE ALL ON FUNCTION tvsync.ts(timestamptz), public.post_document, public.post_comment_element FROM PUBLIC;`, pgx.Identifier{dbName}.Sanitize()))
 	require.NoError(t, err)
 	_, err = su.Exec(ctx, readmeGrants(t, role, dbName))
 	require.NoError(t, err)

@@ -87,13 +87,14 @@ func TestCLI_MigrateRunsTvsyncsOwnSetFirstWithItsVersionTable(t *testing.T) {
 		return v
 	}
 	assert.Equal(t, []int64{0, 1, 2}, versions("tvsync.tvsync_migrations"))
-	assert.Equal(t, []int64{0, 1, 2, 3, 4, 5}, versions("public.goose_db_version"))
+	assert.Equal(t, []int64{0, 1, 2, 3, 4, 5, 6}, versions("public.goose_db_version"))
 
 	code, out, errOut = runCLI(t, "--database-url", url, "migrate", "status")
 	require.Equal(t, 0, code, errOut)
 	assert.Regexp(t, `(?m)^tvsync\s+applied\s+.*00001_tvsync.sql$`, out)
 	assert.Regexp(t, `(?m)^tvsync\s+applied\s+.*00002_sync_queue_text_ids.sql$`, out)
 	assert.Regexp(t, `(?m)^blog\s+applied\s+.*00005_move_public_sync_objects.sql$`, out)
+	assert.Regexp(t, `(?m)^blog\s+applied\s+.*00006_post_document_functions.sql$`, out)
 
 	_, err = pool.Exec(ctx, "INSERT INTO tvsync.sync_queue (entity, entity_id) VALUES ('post', gen_random_uuid())")
 	require.NoError(t, err)
@@ -104,7 +105,7 @@ func TestCLI_MigrateRunsTvsyncsOwnSetFirstWithItsVersionTable(t *testing.T) {
 
 	code, out, errOut = runCLI(t, "--database-url", url, "migrate", "down", "--set", "blog")
 	require.Equal(t, 0, code, errOut)
-	assert.Contains(t, out, "rolled back blog 00005_move_public_sync_objects.sql")
+	assert.Contains(t, out, "rolled back blog 00006_post_document_functions.sql")
 	assert.Equal(t, []int64{0, 1, 2}, versions("tvsync.tvsync_migrations"), "the blog's roll-back leaves tvsync's history alone")
 }
 

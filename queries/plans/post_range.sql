@@ -2,12 +2,8 @@
 WITH c AS (
     SELECT cm.post_id,
            count(*) AS comment_count,
-           jsonb_agg(jsonb_build_object(
-               'id', cm.id,
-               'content', cm.content,
-               'createdAt', tvsync.ts(cm.created_at),
-               'author', jsonb_build_object('id', cu.id, 'username', cu.username)
-           ) ORDER BY cm.created_at DESC, cm.id DESC) AS comments
+           jsonb_agg(public.post_comment_element(cm.id, cm.content, cm.created_at, cu.id, cu.username)
+                     ORDER BY cm.created_at DESC, cm.id DESC) AS comments
     FROM tb_comment cm
     CROSS JOIN LATERAL (SELECT cu.id, cu.username FROM tb_user cu WHERE cu.id = cm.author_id OFFSET 0) cu
     WHERE cm.post_id >= @after::uuid AND cm.post_id <= @upto::uuid
@@ -20,17 +16,9 @@ l AS (
     GROUP BY pl.post_id
 )
 SELECT p.id,
-       jsonb_build_object(
-           'id', p.id,
-           'title', p.title,
-           'content', p.content,
-           'published', p.published,
-           'createdAt', tvsync.ts(p.created_at),
-           'author', jsonb_build_object('id', u.id, 'username', u.username, 'fullName', u.full_name),
-           'commentCount', coalesce(c.comment_count, 0),
-           'likeCount', coalesce(l.like_count, 0),
-           'comments', coalesce(c.comments, '[]'::jsonb)
-       ) AS data
+       public.post_document(p.id, p.title, p.content, p.published, p.created_at,
+                            u.id, u.username, u.full_name,
+                            c.comment_count, l.like_count, c.comments) AS data
 FROM tb_post p
 CROSS JOIN LATERAL (SELECT u.id, u.username, u.full_name FROM tb_user u WHERE u.id = p.author_id OFFSET 0) u
 LEFT JOIN c ON c.post_id = p.id
