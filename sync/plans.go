@@ -49,6 +49,11 @@ const (
 // planSamples is how many ids of each kind a PlanResult keeps.
 const planSamples = 5
 
+// checkSource is the temporary table CheckPlans reads the Source view into,
+// once: (id primary key, data, given), given marking the ids of the subset
+// pass. It is dropped with the check's transaction.
+const checkSource = "pg_temp.tvsync_check_source"
+
 // ErrNoSource is returned by CheckPlans for an entity registered without a
 // Source view to compare its plans with.
 var ErrNoSource = errors.New("tvsync: entity has no Source")
@@ -194,7 +199,10 @@ func (r *PlanResult) add(kind string, n int) {
 //     documents of the ids given (else outside: written outside the ids it
 //     was given; subset-missing, subset-stale).
 //
-// Both comparisons are set-based, ids and documents, both ways.
+// Both comparisons are set-based, ids and documents, both ways, with a
+// copy of the view read once into a temporary table (the role needs
+// TEMPORARY on the database, which PostgreSQL grants to PUBLIC); the view
+// must hold each id once.
 //
 // Everything happens in one transaction that is always rolled back, each
 // pass in a savepoint of its own: the tv_ table is never changed, and
@@ -230,6 +238,18 @@ func (e *Engine) CheckPlans(ctx context.Context, entity string) (PlanCheck, erro
 	if _, err := tx.Exec(ctx, "DELETE FROM "+view); err != nil {
 		return check, fmt.Errorf("tvsync: check plans of entity %q: empty %s: %w", entity, ent.View, err)
 	}
+	// The view is read once: every pass lists its ids from the copy and
+	// compares the tv_ table with its documents. given marks every other id
+	// in id order (the second, the fourth, …): those of the subset pass.
+	for _, step := range []struct{ what, sql string }{
+		{"read " + ent.Source, "CREATE TEMP TABLE " + checkSource + " ON COMMIT DROP AS SELECT s.id, s.data, row_number() OVER (ORDER BY s.id) % 2 = 0 AS given FROM " + source + " s"},
+		{"index the ids of " + ent.Source + " (an id it holds twice, or null?)", "ALTER TABLE " + checkSource + " ADD PRIMARY KEY (id)"},
+		{"analyze the copy of " + ent.Source, "ANALYZE " + checkSource},
+	} {
+		if _, err := tx.Exec(ctx, step.sql); err != nil {
+			return check, fmt.Errorf("tvsync: check plans of entity %q: %s: %w", entity, step.what, err)
+		}
+	}
 
 	type plan struct {
 		name string
@@ -257,7 +277,7 @@ func (e *Engine) CheckPlans(ctx context.Context, entity string) (PlanCheck, erro
 	for i, pl := range plans {
 		res := PlanResult{Plan: pl.name, Samples: map[string][]ID{}}
 		for _, subset := range []bool{false, true} {
-			n, err := e.checkPass(ctx, tx, ent, source, view, pl.run, subset, &res)
+			n, err := e.checkPass(ctx, tx, ent, view, pl.run, subset, &res)
 			if err != nil {
 				pass := "every id"
 				if subset {
@@ -281,22 +301,20 @@ func (e *Engine) CheckPlans(ctx context.Context, entity string) (PlanCheck, erro
 type planRun func(p *Pipeline, after, upto ID, ids []ID) []func() error
 
 // checkPass runs one plan in a savepoint of tx into the (emptied) tv_
-// table view (quoted), over every id of the source (quoted), or, when
-// subset is set, over every other id of it (those at odd positions in id
-// order: the second, the fourth, …) in the same batches and ranges;
-// compares the table with the documents of the ids given; adds the
+// table view (quoted), over every id of the Source view, or, when subset is
+// set, over those marked given (every other id), in the same batches and
+// ranges; compares the table with the documents of the ids given; adds the
 // differences to res; and rolls the savepoint back. It returns how many ids
 // the plan was given.
-func (e *Engine) checkPass(ctx context.Context, tx pgx.Tx, ent *Entity, source, view string, run planRun, subset bool, res *PlanResult) (n int, err error) {
+func (e *Engine) checkPass(ctx context.Context, tx pgx.Tx, ent *Entity, view string, run planRun, subset bool, res *PlanResult) (n int, err error) {
 	sp, err := tx.Begin(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("savepoint: %w", err)
 	}
 	defer func() { _ = sp.Rollback(context.WithoutCancel(ctx)) }()
 	after := MinID(ent.Key)
-	listed := 0 // how many ids of the source were listed before this batch
 	for first := true; ; first = false {
-		ids, err := e.sourceIDs(ctx, sp, ent, source, after, first)
+		ids, inSubset, err := e.sourceIDs(ctx, sp, ent, after, first)
 		if err != nil {
 			return n, err
 		}
@@ -312,12 +330,11 @@ func (e *Engine) checkPass(ctx context.Context, tx pgx.Tx, ent *Entity, source, 
 		if subset {
 			given = make([]ID, 0, len(ids)/2+1)
 			for i, id := range ids {
-				if (listed+i)%2 == 1 {
+				if inSubset[i] {
 					given = append(given, id)
 				}
 			}
 		}
-		listed += len(ids)
 		n += len(given)
 		if len(given) > 0 { // the engine never syncs no id
 			p := &Pipeline{}
@@ -340,47 +357,52 @@ func (e *Engine) checkPass(ctx context.Context, tx pgx.Tx, ent *Entity, source, 
 		}
 		after = upto
 	}
-	return n, comparePlan(ctx, sp, ent, source, view, subset, res)
+	return n, comparePlan(ctx, sp, ent, view, subset, res)
 }
 
-// sourceIDs lists the next BatchSize ids of the source view after the
-// cursor (from the first id when first is set), in id order. (ORDER BY s.id,
-// qualified: a bare "id" would name the text output column, and list bigint
-// ids in text order.)
-func (e *Engine) sourceIDs(ctx context.Context, conn DB, ent *Entity, source string, after ID, first bool) ([]ID, error) {
+// sourceIDs lists the next BatchSize ids of the copy of the Source view
+// after the cursor (from the first id when first is set), in id order, and
+// which of them the subset pass gives.
+func (e *Engine) sourceIDs(ctx context.Context, conn DB, ent *Entity, after ID, first bool) ([]ID, []bool, error) {
 	var (
 		rows pgx.Rows
 		err  error
 	)
 	if first {
-		rows, err = conn.Query(ctx, "SELECT s.id::text FROM "+source+" s ORDER BY s.id LIMIT $1", e.cfg.BatchSize)
+		rows, err = conn.Query(ctx, "SELECT c.id::text AS key, c.given FROM "+checkSource+" c ORDER BY c.id LIMIT $1", e.cfg.BatchSize)
 	} else {
-		rows, err = conn.Query(ctx, "SELECT s.id::text FROM "+source+" s WHERE s.id > $1 ORDER BY s.id LIMIT $2", keyArg(after), e.cfg.BatchSize)
+		rows, err = conn.Query(ctx, "SELECT c.id::text AS key, c.given FROM "+checkSource+" c WHERE c.id > $1 ORDER BY c.id LIMIT $2", keyArg(after), e.cfg.BatchSize)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("list ids of %s after %s: %w", ent.Source, after, err)
+		return nil, nil, fmt.Errorf("list ids of %s after %s: %w", ent.Source, after, err)
 	}
-	texts, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	type row struct {
+		key   string
+		given bool
+	}
+	listed, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (x row, err error) {
+		return x, r.Scan(&x.key, &x.given)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("list ids of %s after %s: %w", ent.Source, after, err)
+		return nil, nil, fmt.Errorf("list ids of %s after %s: %w", ent.Source, after, err)
 	}
-	ids := make([]ID, len(texts))
-	for i, s := range texts {
-		if ids[i], err = ParseID(ent.Key, s); err != nil {
-			return nil, fmt.Errorf("%w: id of %s: %w", ErrKeyKind, ent.Source, err)
+	ids, given := make([]ID, len(listed)), make([]bool, len(listed))
+	for i, x := range listed {
+		if ids[i], err = ParseID(ent.Key, x.key); err != nil {
+			return nil, nil, fmt.Errorf("%w: id of %s: %w", ErrKeyKind, ent.Source, err)
 		}
+		given[i] = x.given
 	}
-	return ids, nil
+	return ids, given, nil
 }
 
-// comparePlan compares the tv_ table view with the source view, or with
-// the rows at odd positions of it in id order when subset is set (the ids a
-// subset pass gives), set-based, in both directions, and adds the
-// differences to res.
-func comparePlan(ctx context.Context, conn DB, ent *Entity, source, view string, subset bool, res *PlanResult) error {
-	want, missing, stale, extra := source, PlanMissing, PlanStale, PlanExtra
+// comparePlan compares the tv_ table view with the copy of the Source
+// view, or with its rows marked given when subset is set, set-based, in
+// both directions, and adds the differences to res.
+func comparePlan(ctx context.Context, conn DB, ent *Entity, view string, subset bool, res *PlanResult) error {
+	want, missing, stale, extra := checkSource, PlanMissing, PlanStale, PlanExtra
 	if subset {
-		want = `(SELECT n.id, n.data FROM (SELECT s.id, s.data, row_number() OVER (ORDER BY s.id) AS pos FROM ` + source + ` s) n WHERE n.pos % 2 = 0)`
+		want = `(SELECT c.id, c.data FROM ` + checkSource + ` c WHERE c.given)`
 		missing, stale, extra = PlanSubsetMissing, PlanSubsetStale, PlanOutside
 	}
 	rows, err := conn.Query(ctx, `

@@ -406,3 +406,27 @@ func TestCheckPlans_BigintKeysAreWalkedInNumericOrder(t *testing.T) {
 	require.Len(t, check.Plans, 2)
 	assert.Equal(t, tvsync.PlanRefreshRange, check.Plans[1].Plan)
 }
+
+// TestCheckPlans_SourceHoldingAnIDTwiceIsAnError: a Source view that holds
+// an id twice defines no document for it; the check fails naming the entity
+// and the view, and changes nothing.
+func TestCheckPlans_SourceHoldingAnIDTwiceIsAnError(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, _, _, _ := itemSetup(t, bigintSeq, true, 4, tvsync.Config{})
+	_, err := pool.Exec(ctx, `
+		INSERT INTO tv_item (id, data) VALUES (1, '{"kept": true}');
+		CREATE VIEW tv_item_twice AS SELECT id, data FROM tv_item_source UNION ALL SELECT id, data FROM tv_item_source WHERE id = 2`)
+	require.NoError(t, err)
+	item := itemEntity(bigintSeq, true)
+	item.Source = "tv_item_twice"
+	engine, err := tvsync.NewEngine(pool, tvsync.Config{}, item)
+	require.NoError(t, err)
+
+	_, err = engine.CheckPlans(ctx, "item")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `entity "item"`)
+	assert.Contains(t, err.Error(), "tv_item_twice")
+	assert.Contains(t, err.Error(), "twice")
+	assert.Equal(t, 1, countRows(t, pool, `SELECT count(*) FROM tv_item WHERE id = 1 AND data = '{"kept": true}'`))
+}
