@@ -21,6 +21,9 @@ const (
 )
 
 // The kinds of difference a PlanResult counts, the keys of its Samples.
+// Missing, stale and extra are found running the plan over every id of the
+// Source view; outside, subset-missing and subset-stale running it over
+// every other id (the subset pass).
 const (
 	// PlanMissing is an id of the Source view the plan wrote no tv_ row for.
 	PlanMissing = "missing"
@@ -30,10 +33,26 @@ const (
 	// PlanExtra is a tv_ row the plan wrote for an id the Source view does
 	// not hold.
 	PlanExtra = "extra"
+	// PlanOutside is a tv_ row the plan wrote, in the subset pass, for an id
+	// it was not given: in production, a row written outside the batch's
+	// advisory locks, where an older snapshot's document can overwrite a
+	// newer sync's.
+	PlanOutside = "outside"
+	// PlanSubsetMissing is an id the plan was given in the subset pass and
+	// wrote no tv_ row for.
+	PlanSubsetMissing = "subset-missing"
+	// PlanSubsetStale is an id the plan was given in the subset pass and
+	// wrote a document other than the Source view's for.
+	PlanSubsetStale = "subset-stale"
 )
 
 // planSamples is how many ids of each kind a PlanResult keeps.
 const planSamples = 5
+
+// checkSource is the temporary table CheckPlans reads the Source view into,
+// once: (id primary key, data, given), given marking the ids of the subset
+// pass. It is dropped with the check's transaction.
+const checkSource = "pg_temp.tvsync_check_source"
 
 // ErrNoSource is returned by CheckPlans for an entity registered without a
 // Source view to compare its plans with.
@@ -46,12 +65,16 @@ type PlanCheck struct {
 	Source string
 	// IDs is how many ids the Source view holds: the ids each plan ran over.
 	IDs int
+	// SubsetIDs is how many ids each plan was given in the subset pass:
+	// every other id of the Source view (the second, the fourth, …).
+	SubsetIDs int
 	// Plans holds one result per registered plan, in the order refresh,
 	// refresh-wide, refresh-range.
 	Plans []PlanResult
 }
 
-// OK reports whether every plan built exactly the Source view's documents.
+// OK reports whether every plan built exactly the Source view's documents,
+// given every id and given every other id.
 func (c PlanCheck) OK() bool {
 	for _, p := range c.Plans {
 		if p.Differing() > 0 {
@@ -72,29 +95,58 @@ func (c PlanCheck) String() string {
 			b.WriteString("same documents")
 			continue
 		}
-		fmt.Fprintf(&b, "%d ids differ", p.Differing())
-		for _, kind := range []string{PlanMissing, PlanStale, PlanExtra} {
-			if n := p.count(kind); n > 0 {
-				fmt.Fprintf(&b, "; %d %s (first %v)", n, kind, p.Samples[kind])
+		sep := ""
+		if n := p.Missing + p.Stale + p.Extra; n > 0 {
+			fmt.Fprintf(&b, "%d ids differ", n)
+			for _, kind := range []string{PlanMissing, PlanStale, PlanExtra} {
+				if n := p.count(kind); n > 0 {
+					fmt.Fprintf(&b, "; %d %s (first %v)", n, kind, p.Samples[kind])
+				}
+			}
+			sep = "; "
+		}
+		if p.Outside+p.SubsetMissing+p.SubsetStale == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "%sgiven every other id (%d ids)", sep, c.SubsetIDs)
+		sep = ": "
+		for _, k := range []struct{ kind, what string }{
+			{PlanOutside, "ids written outside the ids it was given"},
+			{PlanSubsetMissing, "of those given missing"},
+			{PlanSubsetStale, "of those given stale"},
+		} {
+			if n := p.count(k.kind); n > 0 {
+				fmt.Fprintf(&b, "%s%d %s (first %v)", sep, n, k.what, p.Samples[k.kind])
+				sep = "; "
 			}
 		}
 	}
 	return b.String()
 }
 
-// PlanResult is how the tv_ table one plan built differs from the Source view.
+// PlanResult is how the tv_ tables one plan built differ from the Source
+// view: over every id, and over every other id (the subset pass).
 type PlanResult struct {
 	// Plan is PlanRefresh, PlanRefreshWide or PlanRefreshRange.
 	Plan string
-	// Missing, Stale and Extra count the ids of each kind of difference.
+	// Missing, Stale and Extra count the ids of each kind of difference
+	// when the plan ran over every id of the Source view.
 	Missing, Stale, Extra int
+	// Outside counts the tv_ rows the plan wrote in the subset pass for ids
+	// it was not given; SubsetMissing and SubsetStale the ids it was given
+	// then and wrote no row, or another document, for.
+	Outside, SubsetMissing, SubsetStale int
 	// Samples holds the first ids (up to 5, in id order) of each kind,
-	// keyed by PlanMissing, PlanStale and PlanExtra.
+	// keyed by PlanMissing, PlanStale, PlanExtra, PlanOutside,
+	// PlanSubsetMissing and PlanSubsetStale.
 	Samples map[string][]ID
 }
 
-// Differing is how many ids differ: missing, stale or extra.
-func (r PlanResult) Differing() int { return r.Missing + r.Stale + r.Extra }
+// Differing is how many differences the plan showed, over both passes (an
+// id wrong in both counts twice).
+func (r PlanResult) Differing() int {
+	return r.Missing + r.Stale + r.Extra + r.Outside + r.SubsetMissing + r.SubsetStale
+}
 
 func (r PlanResult) count(kind string) int {
 	switch kind {
@@ -102,22 +154,58 @@ func (r PlanResult) count(kind string) int {
 		return r.Missing
 	case PlanStale:
 		return r.Stale
+	case PlanExtra:
+		return r.Extra
+	case PlanOutside:
+		return r.Outside
+	case PlanSubsetMissing:
+		return r.SubsetMissing
 	}
-	return r.Extra
+	return r.SubsetStale
+}
+
+// add adds n to the count of kind.
+func (r *PlanResult) add(kind string, n int) {
+	switch kind {
+	case PlanMissing:
+		r.Missing += n
+	case PlanStale:
+		r.Stale += n
+	case PlanExtra:
+		r.Extra += n
+	case PlanOutside:
+		r.Outside += n
+	case PlanSubsetMissing:
+		r.SubsetMissing += n
+	default:
+		r.SubsetStale += n
+	}
 }
 
 // CheckPlans proves that every registered refresh plan of entity builds
-// exactly the documents of its Source view on the engine's database, so
-// that a hand-tuned plan cannot drift from the one definition of the
-// documents. For each plan (Refresh; RefreshWide and RefreshRange with
-// DeleteMissingRange when registered) it empties the entity's tv_ table,
-// runs the plan over every id of the Source view in batches of
-// Config.BatchSize (the range plan over consecutive keyset ranges of that
-// many ids, called as full sync calls it), and compares the tv_ table with
-// the view, set-based: ids and documents, both ways.
+// exactly the documents of its Source view on the engine's database, and
+// only those of the ids it is given, so that a hand-tuned plan cannot drift
+// from the one definition of the documents nor write rows outside the
+// batch's locks. Each plan (Refresh; RefreshWide and RefreshRange with
+// DeleteMissingRange when registered) runs twice on the emptied tv_ table:
+//
+//   - over every id of the Source view, in batches of Config.BatchSize (the
+//     range plan over consecutive keyset ranges of that many ids, called as
+//     full sync calls it); the tv_ table must then hold exactly the view's
+//     ids and documents (else missing, stale, extra);
+//   - over every other id (the second, the fourth, …), in the same batches
+//     and ranges with every other id left out (the range plan as a chunk
+//     that listed fewer ids); the tv_ table must then hold exactly the
+//     documents of the ids given (else outside: written outside the ids it
+//     was given; subset-missing, subset-stale).
+//
+// Both comparisons are set-based, ids and documents, both ways, with a
+// copy of the view read once into a temporary table (the role needs
+// TEMPORARY on the database, which PostgreSQL grants to PUBLIC); the view
+// must hold each id once.
 //
 // Everything happens in one transaction that is always rolled back, each
-// plan in a savepoint of its own: the tv_ table is never changed, and
+// pass in a savepoint of its own: the tv_ table is never changed, and
 // concurrent readers keep seeing its committed rows; concurrent syncs of
 // the entity wait for the rollback (the check holds the locks of the rows
 // it deleted). Memory holds one batch of ids at a time.
@@ -146,12 +234,28 @@ func (e *Engine) CheckPlans(ctx context.Context, entity string) (PlanCheck, erro
 		return check, fmt.Errorf("tvsync: check plans of entity %q: begin: %w", entity, err)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	// Emptied once: each pass's savepoint starts from the empty table.
+	if _, err := tx.Exec(ctx, "DELETE FROM "+view); err != nil {
+		return check, fmt.Errorf("tvsync: check plans of entity %q: empty %s: %w", entity, ent.View, err)
+	}
+	// The view is read once: every pass lists its ids from the copy and
+	// compares the tv_ table with its documents. given marks every other id
+	// in id order (the second, the fourth, …): those of the subset pass.
+	for _, step := range []struct{ what, sql string }{
+		{"read " + ent.Source, "CREATE TEMP TABLE " + checkSource + " ON COMMIT DROP AS SELECT s.id, s.data, row_number() OVER (ORDER BY s.id) % 2 = 0 AS given FROM " + source + " s"},
+		{"index the ids of " + ent.Source + " (an id it holds twice, or null?)", "ALTER TABLE " + checkSource + " ADD PRIMARY KEY (id)"},
+		{"analyze the copy of " + ent.Source, "ANALYZE " + checkSource},
+	} {
+		if _, err := tx.Exec(ctx, step.sql); err != nil {
+			return check, fmt.Errorf("tvsync: check plans of entity %q: %s: %w", entity, step.what, err)
+		}
+	}
 
 	type plan struct {
 		name string
-		run  func(p *Pipeline, after, upto ID, ids []ID) []func() error
+		run  planRun
 	}
-	refresh := func(f func(*Pipeline, []ID) func() (RefreshResult, error)) func(*Pipeline, ID, ID, []ID) []func() error {
+	refresh := func(f func(*Pipeline, []ID) func() (RefreshResult, error)) planRun {
 		return func(p *Pipeline, _, _ ID, ids []ID) []func() error {
 			read := f(p, ids)
 			return []func() error{func() error { _, err := read(); return err }}
@@ -171,113 +275,147 @@ func (e *Engine) CheckPlans(ctx context.Context, entity string) (PlanCheck, erro
 		}})
 	}
 	for i, pl := range plans {
-		res, n, err := e.checkPlan(ctx, tx, ent, source, view, pl.run)
-		if err != nil {
-			return check, fmt.Errorf("tvsync: check plan %s of entity %q: %w", pl.name, entity, err)
+		res := PlanResult{Plan: pl.name, Samples: map[string][]ID{}}
+		for _, subset := range []bool{false, true} {
+			n, err := e.checkPass(ctx, tx, ent, view, pl.run, subset, &res)
+			if err != nil {
+				pass := "every id"
+				if subset {
+					pass = "every other id"
+				}
+				return check, fmt.Errorf("tvsync: check plan %s of entity %q (%s): %w", pl.name, entity, pass, err)
+			}
+			if i == 0 && subset {
+				check.SubsetIDs = n
+			} else if i == 0 {
+				check.IDs = n
+			}
 		}
-		res.Plan = pl.name
 		check.Plans = append(check.Plans, res)
-		if i == 0 {
-			check.IDs = n
-		}
 	}
 	return check, nil
 }
 
-// checkPlan runs one plan in a savepoint of tx over every id of the source
-// (quoted) into the emptied tv_ table view (quoted), compares them, and
-// rolls the savepoint back. It returns the differences and how many ids the
-// source holds.
-func (e *Engine) checkPlan(ctx context.Context, tx pgx.Tx, ent *Entity, source, view string, run func(p *Pipeline, after, upto ID, ids []ID) []func() error) (res PlanResult, n int, err error) {
+// planRun queues one plan's statements for the batch ids of the keyset
+// range (after, upto] on p, and returns their readers.
+type planRun func(p *Pipeline, after, upto ID, ids []ID) []func() error
+
+// checkPass runs one plan in a savepoint of tx into the (emptied) tv_
+// table view (quoted), over every id of the Source view, or, when subset is
+// set, over those marked given (every other id), in the same batches and
+// ranges; compares the table with the documents of the ids given; adds the
+// differences to res; and rolls the savepoint back. It returns how many ids
+// the plan was given.
+func (e *Engine) checkPass(ctx context.Context, tx pgx.Tx, ent *Entity, view string, run planRun, subset bool, res *PlanResult) (n int, err error) {
 	sp, err := tx.Begin(ctx)
 	if err != nil {
-		return res, 0, fmt.Errorf("savepoint: %w", err)
+		return 0, fmt.Errorf("savepoint: %w", err)
 	}
 	defer func() { _ = sp.Rollback(context.WithoutCancel(ctx)) }()
-	if _, err := sp.Exec(ctx, "DELETE FROM "+view); err != nil {
-		return res, 0, fmt.Errorf("empty %s: %w", ent.View, err)
-	}
 	after := MinID(ent.Key)
 	for first := true; ; first = false {
-		ids, err := e.sourceIDs(ctx, sp, ent, source, after, first)
+		ids, inSubset, err := e.sourceIDs(ctx, sp, ent, after, first)
 		if err != nil {
-			return res, n, err
+			return n, err
 		}
 		if len(ids) == 0 {
 			break
 		}
-		n += len(ids)
 		upto := ids[len(ids)-1]
 		last := len(ids) < e.cfg.BatchSize
 		if last {
 			upto = MaxID(ent.Key)
 		}
-		p := &Pipeline{}
-		reads := run(p, after, upto, ids)
-		p.Send(ctx, sp)
-		for _, read := range reads {
-			if err == nil {
-				err = read()
+		given := ids
+		if subset {
+			given = make([]ID, 0, len(ids)/2+1)
+			for i, id := range ids {
+				if inSubset[i] {
+					given = append(given, id)
+				}
 			}
 		}
-		if cerr := p.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return res, n, fmt.Errorf("ids (%s, %s]: %w", after, upto, err)
+		n += len(given)
+		if len(given) > 0 { // the engine never syncs no id
+			p := &Pipeline{}
+			reads := run(p, after, upto, given)
+			p.Send(ctx, sp)
+			for _, read := range reads {
+				if err == nil {
+					err = read()
+				}
+			}
+			if cerr := p.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return n, fmt.Errorf("ids (%s, %s]: %w", after, upto, err)
+			}
 		}
 		if last {
 			break
 		}
 		after = upto
 	}
-	res, err = comparePlan(ctx, sp, ent, source, view)
-	return res, n, err
+	return n, comparePlan(ctx, sp, ent, view, subset, res)
 }
 
-// sourceIDs lists the next BatchSize ids of the source view after the
-// cursor (from the first id when first is set), in id order.
-func (e *Engine) sourceIDs(ctx context.Context, conn DB, ent *Entity, source string, after ID, first bool) ([]ID, error) {
+// sourceIDs lists the next BatchSize ids of the copy of the Source view
+// after the cursor (from the first id when first is set), in id order, and
+// which of them the subset pass gives.
+func (e *Engine) sourceIDs(ctx context.Context, conn DB, ent *Entity, after ID, first bool) ([]ID, []bool, error) {
 	var (
 		rows pgx.Rows
 		err  error
 	)
 	if first {
-		rows, err = conn.Query(ctx, "SELECT id::text FROM "+source+" ORDER BY id LIMIT $1", e.cfg.BatchSize)
+		rows, err = conn.Query(ctx, "SELECT c.id::text AS key, c.given FROM "+checkSource+" c ORDER BY c.id LIMIT $1", e.cfg.BatchSize)
 	} else {
-		rows, err = conn.Query(ctx, "SELECT id::text FROM "+source+" WHERE id > $1 ORDER BY id LIMIT $2", keyArg(after), e.cfg.BatchSize)
+		rows, err = conn.Query(ctx, "SELECT c.id::text AS key, c.given FROM "+checkSource+" c WHERE c.id > $1 ORDER BY c.id LIMIT $2", keyArg(after), e.cfg.BatchSize)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("list ids of %s after %s: %w", ent.Source, after, err)
+		return nil, nil, fmt.Errorf("list ids of %s after %s: %w", ent.Source, after, err)
 	}
-	texts, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	type row struct {
+		key   string
+		given bool
+	}
+	listed, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (x row, err error) {
+		return x, r.Scan(&x.key, &x.given)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("list ids of %s after %s: %w", ent.Source, after, err)
+		return nil, nil, fmt.Errorf("list ids of %s after %s: %w", ent.Source, after, err)
 	}
-	ids := make([]ID, len(texts))
-	for i, s := range texts {
-		if ids[i], err = ParseID(ent.Key, s); err != nil {
-			return nil, fmt.Errorf("%w: id of %s: %w", ErrKeyKind, ent.Source, err)
+	ids, given := make([]ID, len(listed)), make([]bool, len(listed))
+	for i, x := range listed {
+		if ids[i], err = ParseID(ent.Key, x.key); err != nil {
+			return nil, nil, fmt.Errorf("%w: id of %s: %w", ErrKeyKind, ent.Source, err)
 		}
+		given[i] = x.given
 	}
-	return ids, nil
+	return ids, given, nil
 }
 
-// comparePlan compares the tv_ table view with the source view, set-based,
-// in both directions.
-func comparePlan(ctx context.Context, conn DB, ent *Entity, source, view string) (PlanResult, error) {
-	res := PlanResult{Samples: map[string][]ID{}}
+// comparePlan compares the tv_ table view with the copy of the Source
+// view, or with its rows marked given when subset is set, set-based, in
+// both directions, and adds the differences to res.
+func comparePlan(ctx context.Context, conn DB, ent *Entity, view string, subset bool, res *PlanResult) error {
+	want, missing, stale, extra := checkSource, PlanMissing, PlanStale, PlanExtra
+	if subset {
+		want = `(SELECT c.id, c.data FROM ` + checkSource + ` c WHERE c.given)`
+		missing, stale, extra = PlanSubsetMissing, PlanSubsetStale, PlanOutside
+	}
 	rows, err := conn.Query(ctx, `
 		SELECT problem, count(*), (array_agg(id::text ORDER BY id))[1:$1]
 		FROM (
 			SELECT coalesce(t.id, s.id) AS id,
-			       CASE WHEN t.id IS NULL THEN '`+PlanMissing+`' WHEN s.id IS NULL THEN '`+PlanExtra+`' ELSE '`+PlanStale+`' END AS problem
-			FROM `+view+` t FULL JOIN `+source+` s ON s.id = t.id
+			       CASE WHEN t.id IS NULL THEN $2 WHEN s.id IS NULL THEN $3 ELSE $4 END AS problem
+			FROM `+view+` t FULL JOIN `+want+` s ON s.id = t.id
 			WHERE t.id IS NULL OR s.id IS NULL OR t.data IS DISTINCT FROM s.data
 		) d
-		GROUP BY problem`, planSamples)
+		GROUP BY problem`, planSamples, missing, extra, stale)
 	if err != nil {
-		return res, fmt.Errorf("compare %s with %s: %w", ent.View, ent.Source, err)
+		return fmt.Errorf("compare %s with %s: %w", ent.View, ent.Source, err)
 	}
 	type kind struct {
 		problem string
@@ -288,24 +426,17 @@ func comparePlan(ctx context.Context, conn DB, ent *Entity, source, view string)
 		return k, r.Scan(&k.problem, &k.count, &k.ids)
 	})
 	if err != nil {
-		return res, fmt.Errorf("compare %s with %s: %w", ent.View, ent.Source, err)
+		return fmt.Errorf("compare %s with %s: %w", ent.View, ent.Source, err)
 	}
 	for _, k := range kinds {
-		switch k.problem {
-		case PlanMissing:
-			res.Missing = k.count
-		case PlanStale:
-			res.Stale = k.count
-		default:
-			res.Extra = k.count
-		}
+		res.add(k.problem, k.count)
 		for _, s := range k.ids {
 			id, err := ParseID(ent.Key, s)
 			if err != nil {
-				return res, fmt.Errorf("%w: id compared in %s: %w", ErrKeyKind, ent.View, err)
+				return fmt.Errorf("%w: id compared in %s: %w", ErrKeyKind, ent.View, err)
 			}
 			res.Samples[k.problem] = append(res.Samples[k.problem], id)
 		}
 	}
-	return res, nil
+	return nil
 }

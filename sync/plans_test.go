@@ -3,6 +3,7 @@ package sync_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/google/uuid"
@@ -149,9 +150,24 @@ func TestCheckPlans_BrokenOverrideIsReported(t *testing.T) {
 	assert.Equal(t, len(liked), wide.Stale)
 	assert.Equal(t, 1, wide.Extra)
 	assert.Zero(t, wide.Missing)
-	assert.Equal(t, len(liked)+1, wide.Differing())
 	assert.Equal(t, liked[:5], wide.Samples[tvsync.PlanStale])
 	assert.Equal(t, []tvsync.ID{tvsync.UUIDKey(extra)}, wide.Samples[tvsync.PlanExtra])
+	// Given every other post, it builds the same wrong documents of the
+	// liked ones, and writes the extra id, which it was not given.
+	given, _ := everyOther(sqlIDs(t, pool, "SELECT id FROM tv_post_source ORDER BY id"))
+	var likedGiven []tvsync.ID
+	for _, id := range liked {
+		if slices.Contains(given, id) {
+			likedGiven = append(likedGiven, id)
+		}
+	}
+	require.NotEmpty(t, likedGiven)
+	assert.Equal(t, len(likedGiven), wide.SubsetStale)
+	assert.Equal(t, 1, wide.Outside)
+	assert.Zero(t, wide.SubsetMissing)
+	assert.Equal(t, likedGiven[:min(5, len(likedGiven))], wide.Samples[tvsync.PlanSubsetStale])
+	assert.Equal(t, []tvsync.ID{tvsync.UUIDKey(extra)}, wide.Samples[tvsync.PlanOutside])
+	assert.Equal(t, len(liked)+1+len(likedGiven)+1, wide.Differing())
 	assert.Contains(t, check.String(), fmt.Sprintf("refresh-wide: %d ids differ", len(liked)+1))
 	assert.Contains(t, check.String(), liked[0].String())
 
@@ -213,3 +229,204 @@ func (r *recordingTB) Errorf(format string, args ...any) {
 }
 
 func (r *recordingTB) FailNow() { r.failedNow = true }
+
+// postEntitiesWith returns the blog's entities with post's RefreshWide
+// (when wide is set) or RefreshRange (when rng is set) replaced by a plan
+// that queues the given statement: wide takes the ids as $1, rng takes
+// after, upto and ids as $1, $2, $3.
+func postEntitiesWith(wide, rng string) []tvsync.Entity {
+	entities := blog.Entities()
+	for i := range entities {
+		if entities[i].Name != blog.EntityPost {
+			continue
+		}
+		if wide != "" {
+			entities[i].RefreshWide = func(p *tvsync.Pipeline, ids []tvsync.ID) func() (tvsync.RefreshResult, error) {
+				b := &pgx.Batch{}
+				b.Queue(wide, tvsync.UUIDs(ids))
+				br := p.SendBatch(context.Background(), b)
+				return func() (tvsync.RefreshResult, error) {
+					_, err := br.Exec()
+					return tvsync.RefreshResult{Found: len(ids), Upserted: len(ids)}, err
+				}
+			}
+		}
+		if rng != "" {
+			entities[i].RefreshRange = func(p *tvsync.Pipeline, after, upto tvsync.ID, ids []tvsync.ID) func() (tvsync.RefreshResult, error) {
+				b := &pgx.Batch{}
+				b.Queue(rng, after.UUID(), upto.UUID(), tvsync.UUIDs(ids))
+				br := p.SendBatch(context.Background(), b)
+				return func() (tvsync.RefreshResult, error) {
+					_, err := br.Exec()
+					return tvsync.RefreshResult{Found: len(ids), Upserted: len(ids)}, err
+				}
+			}
+		}
+	}
+	return entities
+}
+
+// everyOther splits ids (in id order) into those at odd positions (the
+// second, the fourth, …: the ids CheckPlans gives a plan in its subset
+// pass) and the others.
+func everyOther(ids []tvsync.ID) (given, others []tvsync.ID) {
+	for i, id := range ids {
+		if i%2 == 1 {
+			given = append(given, id)
+		} else {
+			others = append(others, id)
+		}
+	}
+	return given, others
+}
+
+// TestCheckPlans_PlanWritingOutsideItsIDsIsReported: a wide plan that
+// ignores the ids it is given and writes the (right) document of every post
+// builds the right tv_post when given every id, but, given every other id,
+// writes the others too (outside the batch's locks, in production): the
+// check reports them, and leaves tv_post unchanged.
+func TestCheckPlans_PlanWritingOutsideItsIDsIsReported(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := seededBlog(t)
+	before := tvSnapshot(t, pool)
+	engine, err := tvsync.NewEngine(pool, tvsync.Config{BatchSize: 70}, postEntitiesWith(`
+		INSERT INTO tv_post (id, data) SELECT s.id, s.data FROM tv_post_source s
+		WHERE cardinality($1::uuid[]) > 0
+		ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data`, "")...)
+	require.NoError(t, err)
+	posts := sqlIDs(t, pool, "SELECT id FROM tv_post_source ORDER BY id")
+	require.Len(t, posts, 200)
+	given, others := everyOther(posts)
+
+	check, err := engine.CheckPlans(ctx, blog.EntityPost)
+	require.NoError(t, err)
+	assert.False(t, check.OK(), check.String())
+	assert.Equal(t, 200, check.IDs)
+	assert.Equal(t, len(given), check.SubsetIDs)
+	require.Len(t, check.Plans, 3)
+	assert.Equal(t, tvsync.PlanResult{Plan: tvsync.PlanRefresh, Samples: map[string][]tvsync.ID{}}, check.Plans[0])
+	assert.Equal(t, tvsync.PlanResult{Plan: tvsync.PlanRefreshRange, Samples: map[string][]tvsync.ID{}}, check.Plans[2])
+	assert.Equal(t, tvsync.PlanResult{
+		Plan:    tvsync.PlanRefreshWide,
+		Outside: len(others),
+		Samples: map[string][]tvsync.ID{tvsync.PlanOutside: others[:5]},
+	}, check.Plans[1], "the documents are right: only the ids differ")
+	assert.Equal(t, len(others), check.Plans[1].Differing())
+	assert.Contains(t, check.String(), fmt.Sprintf("%d ids written outside the ids it was given (first %v)", len(others), others[:5]))
+	assert.Equal(t, before, tvSnapshot(t, pool), "the check rolls back: no tv_ row changed")
+
+	rec := &recordingTB{TB: t}
+	syncdbtest.RequirePlansMatchSource(rec, engine, blog.EntityPost)
+	require.Len(t, rec.errors, 1)
+	assert.Contains(t, rec.errors[0], "refresh-wide")
+	assert.Contains(t, rec.errors[0], "written outside the ids it was given")
+	assert.Contains(t, rec.errors[0], others[0].String())
+}
+
+// TestCheckPlans_RangePlanIgnoringItsIDsIsReported: a range plan that
+// writes every document of its keyset range, not only the chunk's listed
+// ids (the `@ids` restriction left out), is reported when its chunks list
+// only every other id of their range.
+func TestCheckPlans_RangePlanIgnoringItsIDsIsReported(t *testing.T) {
+	t.Parallel()
+	pool := seededBlog(t)
+	before := tvSnapshot(t, pool)
+	engine, err := tvsync.NewEngine(pool, tvsync.Config{BatchSize: 70}, postEntitiesWith("", `
+		INSERT INTO tv_post (id, data) SELECT s.id, s.data FROM tv_post_source s
+		WHERE s.id >= $1::uuid AND (s.id > $1::uuid OR s.id = '00000000-0000-0000-0000-000000000000') AND s.id <= $2::uuid
+		  AND $3::uuid[] IS NOT NULL
+		ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data`)...)
+	require.NoError(t, err)
+	_, others := everyOther(sqlIDs(t, pool, "SELECT id FROM tv_post_source ORDER BY id"))
+
+	check, err := engine.CheckPlans(context.Background(), blog.EntityPost)
+	require.NoError(t, err)
+	assert.False(t, check.OK(), check.String())
+	require.Len(t, check.Plans, 3)
+	assert.Zero(t, check.Plans[0].Differing())
+	assert.Zero(t, check.Plans[1].Differing())
+	rng := check.Plans[2]
+	assert.Equal(t, tvsync.PlanRefreshRange, rng.Plan)
+	assert.Equal(t, len(others), rng.Outside)
+	assert.Equal(t, others[:5], rng.Samples[tvsync.PlanOutside])
+	assert.Zero(t, rng.Missing+rng.Stale+rng.Extra+rng.SubsetMissing+rng.SubsetStale, check.String())
+	assert.Equal(t, before, tvSnapshot(t, pool), "the check rolls back: no tv_ row changed")
+}
+
+// TestCheckPlans_PlanMissingSomeOfASubsetIsReported: a wide plan that
+// assumes its batch is a dense run of ids (the documents of as many posts
+// as it was given, from the first) is right given every id; given every
+// other id it misses the last ones it was given and writes others: both are
+// reported, with ids of the right kind.
+func TestCheckPlans_PlanMissingSomeOfASubsetIsReported(t *testing.T) {
+	t.Parallel()
+	pool := seededBlog(t)
+	engine, err := tvsync.NewEngine(pool, tvsync.Config{BatchSize: 70}, postEntitiesWith(`
+		INSERT INTO tv_post (id, data)
+		SELECT s.id, s.data FROM tv_post_source s
+		WHERE s.id >= ($1::uuid[])[1] ORDER BY s.id LIMIT cardinality($1::uuid[])
+		ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data`, "")...)
+	require.NoError(t, err)
+	given, others := everyOther(sqlIDs(t, pool, "SELECT id FROM tv_post_source ORDER BY id"))
+
+	check, err := engine.CheckPlans(context.Background(), blog.EntityPost)
+	require.NoError(t, err)
+	assert.False(t, check.OK(), check.String())
+	require.Len(t, check.Plans, 3)
+	wide := check.Plans[1]
+	assert.Zero(t, wide.Missing+wide.Stale+wide.Extra, "right given every id")
+	assert.Positive(t, wide.SubsetMissing)
+	assert.Positive(t, wide.Outside)
+	assert.Zero(t, wide.SubsetStale)
+	assert.Subset(t, given, wide.Samples[tvsync.PlanSubsetMissing], "missing: ids it was given")
+	assert.Subset(t, others, wide.Samples[tvsync.PlanOutside], "outside: ids it was not given")
+	assert.Contains(t, check.String(), fmt.Sprintf("%d of those given missing", wide.SubsetMissing))
+}
+
+// TestCheckPlans_BigintKeysAreWalkedInNumericOrder: the check lists a
+// bigint entity's ids in numeric order (1, 2, …, 10, not 1, 10, 11, …, 2),
+// so that its batches and keyset ranges cover every id once, and the ids a
+// subset pass gives are those it compares with: the right plans of 30
+// items, in batches of 7, pass.
+func TestCheckPlans_BigintKeysAreWalkedInNumericOrder(t *testing.T) {
+	t.Parallel()
+	pool, _, _, ids := itemSetup(t, bigintSeq, true, 30, tvsync.Config{})
+	require.Len(t, ids, 30)
+	item := itemEntity(bigintSeq, true)
+	item.Source = "tv_item_source"
+	engine, err := tvsync.NewEngine(pool, tvsync.Config{BatchSize: 7}, item)
+	require.NoError(t, err)
+
+	check, err := engine.CheckPlans(context.Background(), "item")
+	require.NoError(t, err)
+	assert.True(t, check.OK(), check.String())
+	assert.Equal(t, 30, check.IDs)
+	assert.Equal(t, 15, check.SubsetIDs)
+	require.Len(t, check.Plans, 2)
+	assert.Equal(t, tvsync.PlanRefreshRange, check.Plans[1].Plan)
+}
+
+// TestCheckPlans_SourceHoldingAnIDTwiceIsAnError: a Source view that holds
+// an id twice defines no document for it; the check fails naming the entity
+// and the view, and changes nothing.
+func TestCheckPlans_SourceHoldingAnIDTwiceIsAnError(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, _, _, _ := itemSetup(t, bigintSeq, true, 4, tvsync.Config{})
+	_, err := pool.Exec(ctx, `
+		INSERT INTO tv_item (id, data) VALUES (1, '{"kept": true}');
+		CREATE VIEW tv_item_twice AS SELECT id, data FROM tv_item_source UNION ALL SELECT id, data FROM tv_item_source WHERE id = 2`)
+	require.NoError(t, err)
+	item := itemEntity(bigintSeq, true)
+	item.Source = "tv_item_twice"
+	engine, err := tvsync.NewEngine(pool, tvsync.Config{}, item)
+	require.NoError(t, err)
+
+	_, err = engine.CheckPlans(ctx, "item")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `entity "item"`)
+	assert.Contains(t, err.Error(), "tv_item_twice")
+	assert.Contains(t, err.Error(), "twice")
+	assert.Equal(t, 1, countRows(t, pool, `SELECT count(*) FROM tv_item WHERE id = 1 AND data = '{"kept": true}'`))
+}

@@ -8,15 +8,18 @@ import (
 
 // RequirePlansMatchSource fails t unless every registered refresh plan of
 // each named entity (every registered entity when none is named) builds
-// exactly the documents of the entity's Source view on e's database: the
-// one-line check that a hand-tuned plan (a RefreshWide or RefreshRange
-// override) has not drifted from the definition of the documents. Seed the
-// database first: the plans run over every id of each Source view.
+// exactly the documents of the entity's Source view on e's database, and
+// writes only the ids it is given: the one-line check that a hand-tuned
+// plan (a RefreshWide or RefreshRange override, or a plan file) has not
+// drifted from the definition of the documents, and writes no row outside
+// its batch's locks. Seed the database first (at least two ids per entity):
+// the plans run over every id of each Source view, then over every other id.
 //
 // It runs [tvsync.Engine.CheckPlans], which rolls everything back: the tv_
 // tables are left as they were. It checks every entity before failing, and
-// the failure names each plan that differs and its first differing ids. An
-// entity without Source, or unknown, fails the test.
+// the failure names each plan that differs and its first differing ids
+// (those "written outside the ids it was given" included). An entity
+// without Source, or unknown, fails the test.
 func RequirePlansMatchSource(t testing.TB, e *tvsync.Engine, entities ...string) {
 	t.Helper()
 	if len(entities) == 0 {
