@@ -76,3 +76,35 @@ func TestVet_RefusesBeforeRunningAnything(t *testing.T) {
 	assert.ErrorIs(t, err, os.ErrNotExist)
 	assert.NoFileExists(t, ran, "no command ran")
 }
+
+func TestFixtures_VetChecksWhatSqlcReports(t *testing.T) {
+	config, root := app(t, appConfig)
+	f := syncvet.Fixtures{
+		Config:     config,
+		Queries:    []string{filepath.Join(root, "app", "testdata", "vetfixtures")},
+		Want:       map[string]string{"VetFixtureStar": "no-star"},
+		StarTables: []string{"tv_thing"},
+		StarRule:   "no-star",
+	}
+	ctx := context.Background()
+	run := func(output, status string) (string, error) {
+		t.Helper()
+		t.Setenv("OUTPUT", output)
+		return f.Vet(ctx, fakeSQLC(status), "postgres://db", t.TempDir())
+	}
+
+	out, err := run("bad.sql: VetFixtureStar: no-star: m\nstars.sql: VetStarTvThing: no-star: m\n", "1")
+	require.NoError(t, err, out)
+	assert.Contains(t, out, "args: -f "+filepath.Join(os.TempDir()), "sqlc ran on the copy")
+
+	_, err = run("bad.sql: VetFixtureStar: no-star: m\nstars.sql: VetStarTvThing: no-star: m\nbad.sql: VetFixtureSearch: no-seq: m\n", "1")
+	assert.ErrorContains(t, err, "VetFixtureSearch: no rule may fire, got [no-seq]")
+	assert.NotErrorIs(t, err, syncvet.ErrRulesFired, "rules firing is what fixtures expect")
+
+	_, err = run("", "0")
+	assert.ErrorContains(t, err, "VetFixtureStar: no-star did not fire (got [])", "a passing vet is a rule that missed its fixture")
+
+	_, err = run("error validating sqlc.yaml: invalid engine\n", "1")
+	var exit *exec.ExitError
+	assert.ErrorAs(t, err, &exit, "a failure of sqlc itself comes back as it is")
+}
