@@ -87,15 +87,17 @@ func TestFixtures_VetChecksWhatSqlcReports(t *testing.T) {
 		StarRule:   "no-star",
 	}
 	ctx := context.Background()
+	var dir string
 	run := func(output, status string) (string, error) {
 		t.Helper()
 		t.Setenv("OUTPUT", output)
-		return f.Vet(ctx, fakeSQLC(status), "postgres://db", t.TempDir())
+		dir = t.TempDir()
+		return f.Vet(ctx, fakeSQLC(status), "postgres://db", dir)
 	}
 
 	out, err := run("bad.sql: VetFixtureStar: no-star: m\nstars.sql: VetStarTvThing: no-star: m\n", "1")
 	require.NoError(t, err, out)
-	assert.Contains(t, out, "args: -f "+filepath.Join(os.TempDir()), "sqlc ran on the copy")
+	assert.Contains(t, out, "args: -f "+filepath.Join(dir, "sqlc.yaml")+" vet\n", "sqlc ran on the copy")
 
 	_, err = run("bad.sql: VetFixtureStar: no-star: m\nstars.sql: VetStarTvThing: no-star: m\nbad.sql: VetFixtureSearch: no-seq: m\n", "1")
 	assert.ErrorContains(t, err, "VetFixtureSearch: no rule may fire, got [no-seq]")
