@@ -40,8 +40,11 @@
 //	}.Vet(ctx, sqlc, dbURL, t.TempDir())
 //	require.NoError(t, err, "each rule fires on its fixture:\n%s", out)
 //
-// Package syncvet needs sqlc's configuration format version 2 with one
-// entry under sql, whose database.uri is an environment variable alone
-// (`uri: ${VET_DATABASE_URL}`): the variable is how [Vet] hands sqlc the
-// throwaway database, so that no URL is ever written into the file.
+// Package syncvet reads sqlc's configuration format version 2, and needs
+// each database.uri to be an environment variable alone
+// (`uri: ${VET_DATABASE_URL}`, any name): the variable is how [Vet] hands
+// sqlc the test's database, so that no URL is ever written into a file.
+// [Fixtures] needs exactly one entry under sql, the one its fixtures
+// replace the queries of. Nothing here starts a database or needs one of
+// package syncdbtest: any URL of a database holding the schema will do.
 package syncvet
