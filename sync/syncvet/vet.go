@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"time"
 )
 
 // ErrRulesFired is the error of [Vet] when sqlc vet ran its checks and at
@@ -32,7 +33,7 @@ var ErrRulesFired = errors.New("sqlc vet: rules fired")
 // 1 and its output names a rule that fired, the error wraps
 // [ErrRulesFired]. Any other failure (sqlc did not start, the configuration
 // or a query did not parse, sqlc could not connect, ctx ended, which kills
-// sqlc) is an error naming the configuration and wrapping the cause.
+// the command) is an error naming the configuration and wrapping the cause.
 func Vet(ctx context.Context, sqlc []string, config, databaseURL string) (string, error) {
 	if len(sqlc) == 0 || sqlc[0] == "" {
 		return "", errors.New("syncvet: no sqlc command")
@@ -50,6 +51,9 @@ func Vet(ctx context.Context, sqlc []string, config, databaseURL string) (string
 	}
 	args := append(append([]string{}, sqlc[1:]...), "-f", c.path, "vet")
 	cmd := exec.CommandContext(ctx, sqlc[0], args...)
+	// The command may be a parent of sqlc (go tool): when ctx ends, it is
+	// killed, and the output returned, even if sqlc still holds the pipes.
+	cmd.WaitDelay = 10 * time.Second
 	cmd.Env = os.Environ()
 	for _, v := range vars {
 		cmd.Env = append(cmd.Env, v+"="+databaseURL)
