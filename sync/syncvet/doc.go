@@ -25,20 +25,20 @@
 // syncdbtest, for example, so that the planner chooses the plans production
 // would. A typical test:
 //
-//	sqlc := []string{"go", "-C", "../tools", "tool", "sqlc"}
+//	sqlc := []string{"go", "-C", "tools", "tool", "sqlc"} // your pinned sqlc, or {"sqlc"}
 //	out, err := syncvet.Vet(ctx, sqlc, "sqlc.yaml", dbURL)
 //	require.NoError(t, err, "the real queries pass:\n%s", out)
 //
-//	tables, err := syncvet.Tables(ctx, pool)
+//	tables, err := syncvet.Tables(ctx, pool) // every table but goose's version tables
 //	require.NoError(t, err)
 //	out, err = syncvet.Fixtures{
 //		Config:     "sqlc.yaml",
 //		Queries:    []string{"testdata/vetfixtures"},
-//		Want:       map[string]string{"VetFixtureOrderStar": "no-select-star"},
+//		Want:       map[string]string{"VetFixtureWidgetStar": "no-select-star"},
 //		StarTables: tables,
 //		StarRule:   "no-select-star",
 //	}.Vet(ctx, sqlc, dbURL, t.TempDir())
-//	require.NoError(t, err, "each rule fires on its fixture:\n%s", out)
+//	require.NoError(t, err, "each rule fires on its fixture alone:\n%s", out)
 //
 // Package syncvet reads sqlc's configuration format version 2, and needs
 // each database.uri to be an environment variable alone

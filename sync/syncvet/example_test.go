@@ -1,56 +1,46 @@
 package syncvet_test
 
 import (
-	"context"
 	"fmt"
-	"log"
-	"os"
+	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
 
 	"github.com/tvsync/tvsync/sync/syncvet"
 )
 
-// A test of an application's vet rules: the real queries pass, and each
-// rule fires on its fixture, and no-select-star on SELECT * of every table.
-// In a test, dbURL is a database seeded with realistic data and ANALYZEd
-// (syncdbtest.URL(t), then the inserts and ANALYZE), and dir is t.TempDir().
+// seededWidgets stands for a team's helper returning a database of
+// syncdbtest.New holding realistic data, then ANALYZEd.
+var seededWidgets func(t *testing.T) *pgxpool.Pool
+
+// Example is a team's test of the vet rules of its sqlc.yaml on a seeded,
+// ANALYZEd database: the real queries pass, and each rule fires on its
+// fixture alone, no-select-star on SELECT * of every table.
 func Example() {
-	ctx := context.Background()
-	dbURL := os.Getenv("APP_VET_DATABASE_URL")
-	sqlc := []string{"go", "-C", "tools", "tool", "sqlc"} // sqlc pinned in tools/go.mod
+	// vet_test.go
+	TestVet := func(t *testing.T) {
+		ctx := t.Context()
+		pool := seededWidgets(t)
+		dbURL := pool.Config().ConnString()
 
-	if out, err := syncvet.Vet(ctx, sqlc, "sqlc.yaml", dbURL); err != nil {
-		log.Fatalf("the real queries must pass: %v\n%s", err, out)
+		sqlc := []string{"go", "-C", "tools", "tool", "sqlc"} // your pinned sqlc, or {"sqlc"}
+		out, err := syncvet.Vet(ctx, sqlc, "sqlc.yaml", dbURL)
+		require.NoError(t, err, "the real queries pass:\n%s", out)
+
+		tables, err := syncvet.Tables(ctx, pool) // every table but goose's version tables
+		require.NoError(t, err)
+		out, err = syncvet.Fixtures{
+			Config:     "sqlc.yaml",
+			Queries:    []string{"testdata/vetfixtures"},
+			Want:       map[string]string{"VetFixtureWidgetStar": "no-select-star", "VetFixtureWidgetByNameRefresh": "no-seq-scan-in-sync"},
+			StarTables: tables,
+			StarRule:   "no-select-star",
+		}.Vet(ctx, sqlc, dbURL, t.TempDir())
+		require.NoError(t, err, "each rule fires on its fixture alone:\n%s", out)
 	}
 
-	pool, err := pgxpool.New(ctx, dbURL)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer pool.Close()
-	tables, err := syncvet.Tables(ctx, pool)
-	if err != nil {
-		log.Fatal(err)
-	}
-	dir, err := os.MkdirTemp("", "vet")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	out, err := syncvet.Fixtures{
-		Config:  "sqlc.yaml",
-		Queries: []string{"testdata/vetfixtures"},
-		Want: map[string]string{
-			"VetFixtureOrderStar":                  "no-select-star",
-			"VetFixtureOrderLineByQuantityRefresh": "no-seq-scan-in-sync",
-		},
-		StarTables: tables,
-		StarRule:   "no-select-star",
-	}.Vet(ctx, sqlc, dbURL, dir)
-	if err != nil {
-		log.Fatalf("each rule must fire on its fixture alone: %v\n%s", err, out)
-	}
+	_ = TestVet
 }
 
 func ExampleParse() {
