@@ -4,20 +4,16 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strings"
 	"testing"
-	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tvsync/tvsync/internal/seed"
 	"github.com/tvsync/tvsync/internal/testdb"
+	"github.com/tvsync/tvsync/sync/syncvet"
 )
 
 // TestMain starts one throwaway PostgreSQL for the vet tests.
@@ -41,43 +37,35 @@ func TestVet(t *testing.T) {
 	root, err := filepath.Abs("..")
 	require.NoError(t, err)
 	dbURL := realisticDatabase(t, ctx)
+	sqlc := []string{"go", "-C", filepath.Join(root, "tools"), "tool", "sqlc"} // the pinned sqlc
 
 	t.Run("RealQueriesPass", func(t *testing.T) {
-		out, err := sqlcVet(t, ctx, root, filepath.Join(root, "sqlc.yaml"), dbURL)
+		out, err := syncvet.Vet(ctx, sqlc, filepath.Join(root, "sqlc.yaml"), dbURL)
 		require.NoError(t, err, "sqlc vet must pass on queries/:\n%s", out)
 	})
 
 	t.Run("EachRuleFiresOnItsFixture", func(t *testing.T) {
-		pool := openPool(t, ctx, dbURL)
-		tables := publicTables(t, ctx, pool)
-		cfg := fixtureConfig(t, root, tables)
-		out, err := sqlcVet(t, ctx, root, cfg, dbURL)
-		require.Error(t, err, "sqlc vet must fail on the fixtures:\n%s", out)
-		var exitErr *exec.ExitError
-		require.ErrorAs(t, err, &exitErr, out)
+		tables, err := syncvet.Tables(ctx, openPool(t, ctx, dbURL))
+		require.NoError(t, err)
+		require.Subset(t, tables, []string{"tb_post", "tvsync.sync_queue", "tvsync.sync_log"})
+		out, err := syncvet.Fixtures{
+			Config:  filepath.Join(root, "sqlc.yaml"),
+			Queries: []string{filepath.Join(root, "queries", "vetfixtures")},
+			Want: map[string]string{ // fixture query → the one rule that must fire on it; no rule on the others
+				"VetFixturePostStar":                ruleStar,
+				"VetFixtureCommentWithPostTitle":    ruleStar,
+				"VetFixtureUserDeleteReturningStar": ruleStar,
+				"VetFixturePostByTitleRefresh":      ruleSeq,
+				"VetFixturePostIDsByTitle":          ruleSeq,
+				"VetFixtureCommentVerify":           ruleSeq,
+				"VetFixturePostDeepRefresh":         ruleSeq,
+			},
+			StarTables: tables,
+			StarRule:   ruleStar,
+		}.Vet(ctx, sqlc, dbURL, t.TempDir())
 		t.Logf("sqlc vet on the fixtures:\n%s", out)
-
-		want := map[string]string{ // fixture query → the rule that must fire on it
-			"VetFixturePostStar":                ruleStar,
-			"VetFixtureCommentWithPostTitle":    ruleStar,
-			"VetFixtureUserDeleteReturningStar": ruleStar,
-			"VetFixturePostByTitleRefresh":      ruleSeq,
-			"VetFixturePostIDsByTitle":          ruleSeq,
-			"VetFixtureCommentVerify":           ruleSeq,
-			"VetFixturePostDeepRefresh":         ruleSeq,
-		}
-		for _, table := range tables {
-			want[starQueryName(table)] = ruleStar
-		}
-		got := firedRules(out)
-		for query, rule := range want {
-			assert.Contains(t, got[query], rule, "%s must trip %s (extend the rule in sqlc.yaml if a table or column is new)", query, rule)
-		}
-		for query, rules := range got {
-			assert.Len(t, rules, 1, "%s: exactly one rule must fire, got %v", query, rules)
-			assert.Contains(t, want, query, "no rule may fire on %s, got %v", query, rules)
-		}
-		assert.NotContains(t, got, "VetFixturePostSearchByTitle", "a seq scan outside the sync statements is not the rule's business")
+		require.NoError(t, err, "each rule must fire on its fixture and on nothing else (extend a rule in sqlc.yaml if a table or column is new)")
+		assert.NotContains(t, syncvet.Parse(out).Fired, "VetFixturePostSearchByTitle", "a seq scan outside the sync statements is not the rule's business")
 		assert.Contains(t, out, msgStar)
 		assert.Contains(t, out, msgSeq)
 		assert.Contains(t, out, "name only the columns the caller reads", "the star message says what to do")
@@ -110,91 +98,4 @@ func openPool(t *testing.T, ctx context.Context, dbURL string) *pgxpool.Pool {
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	return pool
-}
-
-// publicTables lists the application's tables and tvsync's (schema-qualified),
-// all but goose's version tables.
-func publicTables(t *testing.T, ctx context.Context, pool *pgxpool.Pool) []string {
-	t.Helper()
-	rows, err := pool.Query(ctx, `SELECT CASE schemaname WHEN 'public' THEN tablename ELSE schemaname || '.' || tablename END
-		FROM pg_tables WHERE schemaname IN ('public', 'tvsync') AND tablename NOT IN ('goose_db_version', 'tvsync_migrations') ORDER BY 1`)
-	require.NoError(t, err)
-	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	require.NoError(t, err)
-	require.Contains(t, tables, "tb_post")
-	require.Contains(t, tables, "tvsync.sync_queue")
-	return tables
-}
-
-// sqlcVet runs the pinned sqlc's vet on config with VET_DATABASE_URL set
-// and returns its combined output.
-func sqlcVet(t *testing.T, ctx context.Context, root, config, dbURL string) (string, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute) // a cold build of sqlc takes about two
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "-C", filepath.Join(root, "tools"), "tool", "sqlc", "-f", config, "vet")
-	cmd.Env = append(os.Environ(), "VET_DATABASE_URL="+dbURL)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
-// fixtureConfig writes a copy of sqlc.yaml whose queries are the fixtures of
-// vetfixtures/ plus a SELECT * of every table, and returns its path. The copy
-// keeps every rule of sqlc.yaml, so the test checks the real rules.
-func fixtureConfig(t *testing.T, root string, tables []string) string {
-	t.Helper()
-	real, err := os.ReadFile(filepath.Join(root, "sqlc.yaml"))
-	require.NoError(t, err)
-	dir := t.TempDir()
-
-	var stars strings.Builder
-	for _, table := range tables {
-		fmt.Fprintf(&stars, "-- name: %s :many\nSELECT * FROM %s;\n\n", starQueryName(table), table)
-	}
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "stars.sql"), []byte(stars.String()), 0o644))
-
-	rel := func(path string) string {
-		r, err := filepath.Rel(dir, path)
-		require.NoError(t, err)
-		return r
-	}
-	cfg := string(real)
-	require.Contains(t, cfg, "\n      uri: ${VET_DATABASE_URL}\n", "sqlc.yaml's vet database must come from VET_DATABASE_URL")
-	for old, repl := range map[string]string{
-		"\n    schema: [sync/syncmigrate, migrations]\n": "\n    schema: [" + rel(filepath.Join(root, "sync", "syncmigrate")) + ", " + rel(filepath.Join(root, "migrations")) + "]\n",
-		"\n    queries: queries\n":                       "\n    queries: [" + rel(filepath.Join(root, "queries", "vetfixtures")) + ", stars.sql]\n",
-		"\n        out: db\n":                            "\n        out: " + filepath.Join(dir, "db") + "\n",
-	} {
-		require.Equal(t, 1, strings.Count(cfg, old), "sqlc.yaml must contain %q exactly once for this test", old)
-		cfg = strings.Replace(cfg, old, repl, 1)
-	}
-	path := filepath.Join(dir, "sqlc.yaml")
-	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o644))
-	return path
-}
-
-// starQueryName names the generated SELECT * query of a table.
-func starQueryName(table string) string {
-	var b strings.Builder
-	b.WriteString("VetStar")
-	for _, part := range strings.FieldsFunc(table, func(r rune) bool { return r == '_' || r == '.' }) {
-		if part != "" {
-			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
-		}
-	}
-	return b.String()
-}
-
-// vetLine matches a rule violation as sqlc vet prints it:
-// "file: QueryName: rule-name: message".
-var vetLine = regexp.MustCompile(`(?m)^\S+: (\w+): ([a-z0-9-]+): `)
-
-// firedRules maps each query named in sqlc vet's output to the rules that
-// fired on it.
-func firedRules(out string) map[string][]string {
-	got := map[string][]string{}
-	for _, m := range vetLine.FindAllStringSubmatch(out, -1) {
-		got[m[1]] = append(got[m[1]], m[2])
-	}
-	return got
 }
