@@ -82,7 +82,10 @@ func Stale(files []File) ([]string, error) {
 
 // Write writes the files whose contents differ from the generated ones
 // (creating their folders), removes those marked Remove, and returns their
-// paths.
+// paths. Each file is replaced whole (written to a temporary file of its
+// folder, then renamed over it), so that sqlc reading the folder, or a
+// second gen running at the same time, never sees a half-written file; a
+// file to remove that is already gone is no error.
 func Write(files []File) ([]string, error) {
 	stale, err := Stale(files)
 	if err != nil {
@@ -94,7 +97,7 @@ func Write(files []File) ([]string, error) {
 				continue
 			}
 			if f.Remove {
-				if err := os.Remove(f.Path); err != nil {
+				if err := os.Remove(f.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 					return nil, err
 				}
 				continue
@@ -102,10 +105,38 @@ func Write(files []File) ([]string, error) {
 			if err := os.MkdirAll(filepath.Dir(f.Path), 0o755); err != nil {
 				return nil, err
 			}
-			if err := os.WriteFile(f.Path, f.Content, 0o644); err != nil {
+			if err := replaceFile(f.Path, f.Content); err != nil {
 				return nil, err
 			}
 		}
 	}
 	return stale, nil
+}
+
+// replaceFile replaces the file at path with content in one rename: a
+// reader sees the old file or the new one, never a part of either.
+func replaceFile(path string, content []byte) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err = tmp.Write(content); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }
