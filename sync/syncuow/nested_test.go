@@ -242,3 +242,58 @@ func sortedIDs(ids ...uuid.UUID) []uuid.UUID {
 	}
 	return tvsync.UUIDs(out)
 }
+
+// TestWork_ClosesWhenFnReturnsNotWhenRunDoes: a goroutine fn left behind
+// that writes while the unit of work commits gets ErrDone and its write
+// never lands. The Beginner's transaction holds its Commit until that
+// write has been tried, so the test does not depend on timing: were the
+// Work closed only when Run returns, the straggler's insert would run in
+// the transaction and be committed without being recorded.
+func TestWork_ClosesWhenFnReturnsNotWhenRunDoes(t *testing.T) {
+	t.Parallel()
+	ctx := deadline(t)
+	pool := poolOf(t, testdb.URL(t), 1)
+	gate := &commitGate{b: pool, started: make(chan struct{}), proceed: make(chan struct{})}
+	r := syncuow.New(gate, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Mode: syncuow.Inline})
+	straggler := make(chan error, 1)
+	require.NoError(t, r.Run(ctx, func(w *syncuow.Work) error {
+		go func() {
+			<-gate.started // fn has returned; the commit is under way
+			_, err := createUser(ctx, w, "straggler")
+			straggler <- err
+			close(gate.proceed)
+		}()
+		_, err := createUser(ctx, w, "inside")
+		return err
+	}))
+	require.ErrorIs(t, <-straggler, syncuow.ErrDone)
+	assert.Equal(t, 0, count(t, pool, "SELECT count(*) FROM tb_user WHERE username = 'straggler'"), "the straggler's write never lands")
+	assert.Equal(t, 1, count(t, pool, "SELECT count(*) FROM tb_user WHERE username = 'inside'"))
+	assertNoDrift(t, pool)
+}
+
+// commitGate begins transactions whose Commit signals started, then waits
+// for proceed before committing.
+type commitGate struct {
+	b                syncuow.Beginner
+	started, proceed chan struct{}
+}
+
+func (g *commitGate) Begin(ctx context.Context) (pgx.Tx, error) {
+	tx, err := g.b.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return gatedTx{Tx: tx, g: g}, nil
+}
+
+type gatedTx struct {
+	pgx.Tx
+	g *commitGate
+}
+
+func (t gatedTx) Commit(ctx context.Context) error {
+	close(t.g.started)
+	<-t.g.proceed
+	return t.Tx.Commit(ctx)
+}
