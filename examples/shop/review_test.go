@@ -2,6 +2,7 @@ package shop_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -156,5 +157,35 @@ func TestDelete_CustomerRemovesItsReviews(t *testing.T) {
 	assert.Zero(t, f.count(t, "SELECT count(*) FROM tv_review WHERE id = ANY($1)", adas))
 	assert.Equal(t, 1, f.count(t, "SELECT count(*) FROM tv_review"))
 	assert.Equal(t, "Bob", f.review(t, bobs[0]).Author.Name)
+	f.requireNoDrift(t)
+}
+
+// TestDelete_ProductRemovesItsReviews: deleting a product takes its reviews
+// with it (ON DELETE CASCADE), so the delete records them, looked up
+// before; a product on an order cannot be deleted, and the refusal names it
+// and changes nothing.
+func TestDelete_ProductRemovesItsReviews(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t, syncuow.AfterCommit, 0)
+	ada, products := f.catalog(t, "Ada", 3)
+	f.do(t, func(u *shop.UnitOfWork) error {
+		_, err := u.CreateOrder(ctx, ada, shop.Line{ProductID: products[0], Quantity: 1})
+		return err
+	})
+	sold := f.addReviews(t, []int64{ada}, products[:1])
+	unsold := f.addReviews(t, []int64{ada}, products[1:2])
+	require.Equal(t, 2, f.count(t, "SELECT count(*) FROM tv_review"))
+
+	f.do(t, func(u *shop.UnitOfWork) error { return u.DeleteProduct(ctx, products[1]) })
+	assert.Zero(t, f.count(t, "SELECT count(*) FROM tv_product WHERE id = $1", products[1]))
+	assert.Zero(t, f.count(t, "SELECT count(*) FROM tv_review WHERE id = ANY($1)", unsold))
+	f.requireNoDrift(t)
+
+	err := f.shop.InTx(ctx, func(u *shop.UnitOfWork) error { return u.DeleteProduct(ctx, products[0]) })
+	require.ErrorIs(t, err, shop.ErrInvalid)
+	assert.Contains(t, err.Error(), fmt.Sprintf("product %d", products[0]))
+	assert.Equal(t, 1, f.count(t, "SELECT count(*) FROM tb_review WHERE id = ANY($1)", sold), "the refused delete changed nothing")
+	require.ErrorIs(t, f.shop.InTx(ctx, func(u *shop.UnitOfWork) error { return u.DeleteProduct(ctx, 987654321) }), shop.ErrNotFound)
 	f.requireNoDrift(t)
 }

@@ -141,6 +141,36 @@ func (u *UnitOfWork) RenameProduct(ctx context.Context, id int64, name string) e
 	return nil
 }
 
+// DeleteProduct deletes a product that is on no order; its reviews go with
+// it (ON DELETE CASCADE). It records its tv_product and the tv_review of
+// each of its reviews, looked up BEFORE the delete, which leaves nothing to
+// find: the product is locked first, so no review or order line can
+// reference it meanwhile. A product on an order is refused (ErrInvalid):
+// its orders embed it.
+func (u *UnitOfWork) DeleteProduct(ctx context.Context, id int64) error {
+	n, err := u.q.ProductLockForDelete(ctx, u.w.Tx(), id)
+	if err != nil {
+		return fmt.Errorf("delete product %d: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("delete product %d: %w", id, ErrNotFound)
+	}
+	reviews, err := u.q.ProductReviewIDs(ctx, u.w.Tx(), id)
+	if err != nil {
+		return fmt.Errorf("delete product %d: look up its reviews: %w", id, err)
+	}
+	if _, err := u.q.ProductDelete(ctx, u.w.Tx(), id); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23503" {
+			return fmt.Errorf("delete product %d: it is on an order (%s): %w", id, pgErr.Detail, ErrInvalid)
+		}
+		return fmt.Errorf("delete product %d: %w", id, err)
+	}
+	u.record(EntityProduct, false, id)
+	u.record(EntityReview, false, reviews...)
+	return nil
+}
+
 // CreateOrder inserts an order of a customer with its lines, each at its
 // product's current price, and returns its id. It records its tv_order and,
 // by cascade, the customer's tv_customer (order count, lifetime total) and

@@ -75,6 +75,8 @@ type Querier interface {
 	OrderViewIDsAfter(ctx context.Context, db DBTX, arg OrderViewIDsAfterParams) ([]int64, error)
 	// ProductCreate inserts a product at a unit price in cents and returns its id.
 	ProductCreate(ctx context.Context, db DBTX, arg ProductCreateParams) (int64, error)
+	// ProductDelete deletes a product; its reviews cascade, an order line referencing it refuses the delete.
+	ProductDelete(ctx context.Context, db DBTX, id int64) (int64, error)
 	// ProductDeleteMissing removes the tv_product rows, among the given ids, whose tb_product row no longer exists: each id is probed in tb_product (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_product.
 	ProductDeleteMissing(ctx context.Context, db DBTX, ids [][]int64) *ProductDeleteMissingBatchResults
 	// ProductGetByID reads one stored tv_product document as raw JSON bytes.
@@ -83,6 +85,8 @@ type Querier interface {
 	ProductIDsAfter(ctx context.Context, db DBTX, arg ProductIDsAfterParams) ([]int64, error)
 	// ProductIDsByOrder lists the product ids whose documents embed the given order ids: the product_id of the tb_order_line rows whose order_id is one of them, read id by id through the index of tb_order_line.order_id (the OFFSET 0 fence), so the work follows the batch, never the table.
 	ProductIDsByOrder(ctx context.Context, db DBTX, ids [][]int64) *ProductIDsByOrderBatchResults
+	// ProductLockForDelete locks a product row so no order line or review can reference it until the deleting transaction ends.
+	ProductLockForDelete(ctx context.Context, db DBTX, id int64) (int64, error)
 	// ProductRangeDeleteMissing removes the tv_product rows among the chunk's locked @ids in the keyset range (@after, @upto] whose tb_product row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_product.
 	ProductRangeDeleteMissing(ctx context.Context, db DBTX, arg []ProductRangeDeleteMissingParams) *ProductRangeDeleteMissingBatchResults
 	// ProductRangeRefresh upserts the tv_product documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition (tv_product_source), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
@@ -91,6 +95,8 @@ type Querier interface {
 	ProductRefresh(ctx context.Context, db DBTX, ids [][]int64) *ProductRefreshBatchResults
 	// ProductRename changes a product's name.
 	ProductRename(ctx context.Context, db DBTX, arg ProductRenameParams) (int64, error)
+	// ProductReviewIDs lists the reviews of a product, in id order (a delete of the product takes them with it).
+	ProductReviewIDs(ctx context.Context, db DBTX, productID int64) ([]int64, error)
 	// ProductVerify compares, for the ids in (@after, @upto], the stored tv_product rows with their definition (tv_product_source) and lists those missing, stale or orphaned.
 	ProductVerify(ctx context.Context, db DBTX, arg ProductVerifyParams) ([]ProductVerifyRow, error)
 	// ProductViewIDsAfter lists tv_product ids in id order after a keyset cursor, to find orphans during full sync.

@@ -240,6 +240,19 @@ func (q *Queries) ProductCreate(ctx context.Context, db DBTX, arg ProductCreateP
 	return id, err
 }
 
+const productDelete = `-- name: ProductDelete :execrows
+DELETE FROM tb_product WHERE id = $1
+`
+
+// ProductDelete deletes a product; its reviews cascade, an order line referencing it refuses the delete.
+func (q *Queries) ProductDelete(ctx context.Context, db DBTX, id int64) (int64, error) {
+	result, err := db.Exec(ctx, productDelete, id)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const productGetByID = `-- name: ProductGetByID :one
 SELECT data FROM tv_product WHERE id = $1
 `
@@ -250,6 +263,19 @@ func (q *Queries) ProductGetByID(ctx context.Context, db DBTX, id int64) ([]byte
 	var data []byte
 	err := row.Scan(&data)
 	return data, err
+}
+
+const productLockForDelete = `-- name: ProductLockForDelete :execrows
+SELECT 1 FROM tb_product WHERE id = $1 FOR UPDATE
+`
+
+// ProductLockForDelete locks a product row so no order line or review can reference it until the deleting transaction ends.
+func (q *Queries) ProductLockForDelete(ctx context.Context, db DBTX, id int64) (int64, error) {
+	result, err := db.Exec(ctx, productLockForDelete, id)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const productRename = `-- name: ProductRename :execrows

@@ -16,3 +16,7 @@ SELECT id FROM tb_review WHERE customer_id = @customer_id ORDER BY id;
 -- name: ReviewGetByID :one
 -- ReviewGetByID reads one stored tv_review document as raw JSON bytes.
 SELECT data FROM tv_review WHERE id = @id;
+
+-- name: ProductReviewIDs :many
+-- ProductReviewIDs lists the reviews of a product, in id order (a delete of the product takes them with it).
+SELECT id FROM tb_review WHERE product_id = @product_id ORDER BY id;

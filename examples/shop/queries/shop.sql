@@ -25,6 +25,14 @@ DELETE FROM tb_customer WHERE id = @id;
 -- ProductCreate inserts a product at a unit price in cents and returns its id.
 INSERT INTO tb_product (name, price_cents) VALUES (@name, @price_cents) RETURNING id;
 
+-- name: ProductLockForDelete :execrows
+-- ProductLockForDelete locks a product row so no order line or review can reference it until the deleting transaction ends.
+SELECT 1 FROM tb_product WHERE id = @id FOR UPDATE;
+
+-- name: ProductDelete :execrows
+-- ProductDelete deletes a product; its reviews cascade, an order line referencing it refuses the delete.
+DELETE FROM tb_product WHERE id = @id;
+
 -- name: ProductRename :execrows
 -- ProductRename changes a product's name.
 UPDATE tb_product SET name = @name WHERE id = @id;
