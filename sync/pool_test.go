@@ -2,6 +2,7 @@ package sync_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -57,6 +58,27 @@ func TestEngine_EveryPathRunsOnOnePooledConnection(t *testing.T) {
 		drifted += res.Drifted()
 	}
 	assert.Equal(t, 7+5+1, drifted)
+
+	// The plan-equality check of every entity, run twice at once (two
+	// operators) on the one connection: each waits for it, neither hangs.
+	checks := make(chan error, 2)
+	for range 2 {
+		go func() {
+			for _, entity := range engine.Entities() {
+				check, err := engine.CheckPlans(ctx, entity)
+				if err == nil && !check.OK() {
+					err = fmt.Errorf("check plans of %s: %s", entity, check)
+				}
+				if err != nil {
+					checks <- err
+					return
+				}
+			}
+			checks <- nil
+		}()
+	}
+	require.NoError(t, <-checks)
+	require.NoError(t, <-checks)
 
 	// Inside a transaction holding the only connection: rename a user, then
 	// look up and sync its cascades in the same transaction.
