@@ -61,17 +61,12 @@ const (
 	SyncDeferred = SyncMode(syncuow.Deferred)
 )
 
-// String returns the mode's name.
+// String returns the mode's name, syncuow.Mode's.
 func (m SyncMode) String() string {
-	switch m {
-	case SyncAfterCommit:
-		return "after-commit"
-	case SyncInline:
-		return "inline"
-	case SyncDeferred:
-		return "deferred"
+	if m < SyncAfterCommit || m > SyncDeferred {
+		return fmt.Sprintf("SyncMode(%d)", int(m))
 	}
-	return fmt.Sprintf("SyncMode(%d)", int(m))
+	return syncuow.Mode(m).String()
 }
 
 // Options configures a Repository. The zero value syncs after commit.
