@@ -52,13 +52,13 @@ func Entities() []sync.Entity {
 				return sync.Drifts(q.UserVerify(ctx, conn, db.UserVerifyParams{After: after.UUID(), Upto: upto.UUID()}))
 			},
 			Cascades: []sync.Cascade{
-				{Entity: EntityPost, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
+				{Entity: EntityPost, On: []string{"username", "fullName"}, Referencing: true, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
 					return sync.ReadMany(q.PostIDsByAuthor(ctx, p, [][]uuid.UUID{sync.UUIDs(ids)}))
 				}},
-				{Entity: EntityPost, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
+				{Entity: EntityPost, On: []string{"username"}, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
 					return sync.ReadMany(q.PostIDsCommentedByUser(ctx, p, [][]uuid.UUID{sync.UUIDs(ids)}))
 				}},
-				{Entity: EntityComment, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
+				{Entity: EntityComment, On: []string{"username"}, Referencing: true, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
 					return sync.ReadMany(q.CommentIDsByAuthor(ctx, p, [][]uuid.UUID{sync.UUIDs(ids)}))
 				}},
 			},
@@ -93,7 +93,7 @@ func Entities() []sync.Entity {
 				return sync.Drifts(q.PostVerify(ctx, conn, db.PostVerifyParams{After: after.UUID(), Upto: upto.UUID()}))
 			},
 			Cascades: []sync.Cascade{
-				{Entity: EntityComment, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
+				{Entity: EntityComment, On: []string{"title"}, Referencing: true, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
 					return sync.ReadMany(q.CommentIDsByPost(ctx, p, [][]uuid.UUID{sync.UUIDs(ids)}))
 				}},
 			},

@@ -26,7 +26,9 @@ WITH gone AS (
         WHERE NOT EXISTS (SELECT 1 FROM tb_comment x WHERE x.id = b.id OFFSET 0)))
     RETURNING t.id
 )
-SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone
+SELECT count(*)::int AS deleted, coalesce(array_agg(gone.id ORDER BY gone.id), '{}')::uuid[] AS deleted_ids,
+       clock_timestamp()::timestamptz AS finished_at
+FROM gone
 `
 
 type CommentDeleteMissingBatchResults struct {
@@ -37,10 +39,11 @@ type CommentDeleteMissingBatchResults struct {
 
 type CommentDeleteMissingRow struct {
 	Deleted    int32
+	DeletedIds []uuid.UUID
 	FinishedAt time.Time
 }
 
-// CommentDeleteMissing removes the tv_comment rows, among the given ids, whose tb_comment row no longer exists: each id is probed in tb_comment (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_comment.
+// CommentDeleteMissing removes the tv_comment rows, among the given ids, whose tb_comment row no longer exists, and lists them: each id is probed in tb_comment (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_comment.
 func (q *Queries) CommentDeleteMissing(ctx context.Context, db DBTX, ids [][]uuid.UUID) *CommentDeleteMissingBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
@@ -64,7 +67,7 @@ func (b *CommentDeleteMissingBatchResults) QueryRow(f func(int, CommentDeleteMis
 			continue
 		}
 		row := b.br.QueryRow()
-		err := row.Scan(&i.Deleted, &i.FinishedAt)
+		err := row.Scan(&i.Deleted, &i.DeletedIds, &i.FinishedAt)
 		if f != nil {
 			f(t, i, err)
 		}
@@ -352,10 +355,18 @@ upserted AS (
     ON CONFLICT (id) DO UPDATE
         SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
         WHERE tv_comment.data IS DISTINCT FROM EXCLUDED.data
-    RETURNING tv_comment.id
+    RETURNING tv_comment.id, tv_comment.data
 )
 SELECT (SELECT count(*) FROM src)::int      AS found,
        (SELECT count(*) FROM upserted)::int AS upserted,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('id', u.id::text, 'keys',
+                CASE WHEN jsonb_typeof(o.data) = 'object' AND jsonb_typeof(u.data) = 'object' THEN
+                    (SELECT coalesce(jsonb_agg(k.key ORDER BY k.key), '[]'::jsonb)
+                     FROM (SELECT jsonb_object_keys(u.data) UNION SELECT jsonb_object_keys(o.data)) AS k(key)
+                     WHERE u.data -> k.key IS DISTINCT FROM o.data -> k.key)
+                END)), '[]'::jsonb)
+        FROM upserted u
+        LEFT JOIN LATERAL (SELECT t.data FROM tv_comment t WHERE t.id = u.id OFFSET 0) o ON true)::jsonb AS changed,
        clock_timestamp()::timestamptz       AS finished_at
 `
 
@@ -368,10 +379,11 @@ type CommentRefreshBatchResults struct {
 type CommentRefreshRow struct {
 	Found      int32
 	Upserted   int32
+	Changed    []byte
 	FinishedAt time.Time
 }
 
-// CommentRefresh upserts, in one statement, the tv_comment documents of the given ids from their definition (tv_comment_source), writing only those whose data changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
+// CommentRefresh upserts, in one statement, the tv_comment documents of the given ids from their definition (tv_comment_source), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 func (q *Queries) CommentRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *CommentRefreshBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
@@ -395,7 +407,12 @@ func (b *CommentRefreshBatchResults) QueryRow(f func(int, CommentRefreshRow, err
 			continue
 		}
 		row := b.br.QueryRow()
-		err := row.Scan(&i.Found, &i.Upserted, &i.FinishedAt)
+		err := row.Scan(
+			&i.Found,
+			&i.Upserted,
+			&i.Changed,
+			&i.FinishedAt,
+		)
 		if f != nil {
 			f(t, i, err)
 		}
@@ -415,7 +432,9 @@ WITH gone AS (
         WHERE NOT EXISTS (SELECT 1 FROM tb_post x WHERE x.id = b.id OFFSET 0)))
     RETURNING t.id
 )
-SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone
+SELECT count(*)::int AS deleted, coalesce(array_agg(gone.id ORDER BY gone.id), '{}')::uuid[] AS deleted_ids,
+       clock_timestamp()::timestamptz AS finished_at
+FROM gone
 `
 
 type PostDeleteMissingBatchResults struct {
@@ -426,10 +445,11 @@ type PostDeleteMissingBatchResults struct {
 
 type PostDeleteMissingRow struct {
 	Deleted    int32
+	DeletedIds []uuid.UUID
 	FinishedAt time.Time
 }
 
-// PostDeleteMissing removes the tv_post rows, among the given ids, whose tb_post row no longer exists: each id is probed in tb_post (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_post.
+// PostDeleteMissing removes the tv_post rows, among the given ids, whose tb_post row no longer exists, and lists them: each id is probed in tb_post (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_post.
 func (q *Queries) PostDeleteMissing(ctx context.Context, db DBTX, ids [][]uuid.UUID) *PostDeleteMissingBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
@@ -453,7 +473,7 @@ func (b *PostDeleteMissingBatchResults) QueryRow(f func(int, PostDeleteMissingRo
 			continue
 		}
 		row := b.br.QueryRow()
-		err := row.Scan(&i.Deleted, &i.FinishedAt)
+		err := row.Scan(&i.Deleted, &i.DeletedIds, &i.FinishedAt)
 		if f != nil {
 			f(t, i, err)
 		}
@@ -825,10 +845,18 @@ upserted AS (
     ON CONFLICT (id) DO UPDATE
         SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
         WHERE tv_post.data IS DISTINCT FROM EXCLUDED.data
-    RETURNING tv_post.id
+    RETURNING tv_post.id, tv_post.data
 )
 SELECT (SELECT count(*) FROM src)::int      AS found,
        (SELECT count(*) FROM upserted)::int AS upserted,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('id', u.id::text, 'keys',
+                CASE WHEN jsonb_typeof(o.data) = 'object' AND jsonb_typeof(u.data) = 'object' THEN
+                    (SELECT coalesce(jsonb_agg(k.key ORDER BY k.key), '[]'::jsonb)
+                     FROM (SELECT jsonb_object_keys(u.data) UNION SELECT jsonb_object_keys(o.data)) AS k(key)
+                     WHERE u.data -> k.key IS DISTINCT FROM o.data -> k.key)
+                END)), '[]'::jsonb)
+        FROM upserted u
+        LEFT JOIN LATERAL (SELECT t.data FROM tv_post t WHERE t.id = u.id OFFSET 0) o ON true)::jsonb AS changed,
        clock_timestamp()::timestamptz       AS finished_at
 `
 
@@ -841,10 +869,11 @@ type PostRefreshBatchResults struct {
 type PostRefreshRow struct {
 	Found      int32
 	Upserted   int32
+	Changed    []byte
 	FinishedAt time.Time
 }
 
-// PostRefresh upserts, in one statement, the tv_post documents of the given ids from their definition (tv_post_source), writing only those whose data changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
+// PostRefresh upserts, in one statement, the tv_post documents of the given ids from their definition (tv_post_source), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 func (q *Queries) PostRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *PostRefreshBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
@@ -868,7 +897,12 @@ func (b *PostRefreshBatchResults) QueryRow(f func(int, PostRefreshRow, error)) {
 			continue
 		}
 		row := b.br.QueryRow()
-		err := row.Scan(&i.Found, &i.Upserted, &i.FinishedAt)
+		err := row.Scan(
+			&i.Found,
+			&i.Upserted,
+			&i.Changed,
+			&i.FinishedAt,
+		)
 		if f != nil {
 			f(t, i, err)
 		}
@@ -913,10 +947,18 @@ upserted AS (
     ON CONFLICT (id) DO UPDATE
         SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
         WHERE tv_post.data IS DISTINCT FROM EXCLUDED.data
-    RETURNING tv_post.id
+    RETURNING tv_post.id, tv_post.data
 )
 SELECT (SELECT count(*) FROM src)::int      AS found,
        (SELECT count(*) FROM upserted)::int AS upserted,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('id', u.id::text, 'keys',
+                CASE WHEN jsonb_typeof(o.data) = 'object' AND jsonb_typeof(u.data) = 'object' THEN
+                    (SELECT coalesce(jsonb_agg(k.key ORDER BY k.key), '[]'::jsonb)
+                     FROM (SELECT jsonb_object_keys(u.data) UNION SELECT jsonb_object_keys(o.data)) AS k(key)
+                     WHERE u.data -> k.key IS DISTINCT FROM o.data -> k.key)
+                END)), '[]'::jsonb)
+        FROM upserted u
+        LEFT JOIN LATERAL (SELECT t.data FROM tv_post t WHERE t.id = u.id OFFSET 0) o ON true)::jsonb AS changed,
        clock_timestamp()::timestamptz       AS finished_at
 `
 
@@ -929,6 +971,7 @@ type PostWideRefreshBatchResults struct {
 type PostWideRefreshRow struct {
 	Found      int32
 	Upserted   int32
+	Changed    []byte
 	FinishedAt time.Time
 }
 
@@ -957,7 +1000,12 @@ func (b *PostWideRefreshBatchResults) QueryRow(f func(int, PostWideRefreshRow, e
 			continue
 		}
 		row := b.br.QueryRow()
-		err := row.Scan(&i.Found, &i.Upserted, &i.FinishedAt)
+		err := row.Scan(
+			&i.Found,
+			&i.Upserted,
+			&i.Changed,
+			&i.FinishedAt,
+		)
 		if f != nil {
 			f(t, i, err)
 		}
@@ -972,14 +1020,8 @@ func (b *PostWideRefreshBatchResults) Close() error {
 const queueAck = `-- name: QueueAck :batchone
 WITH acked AS (
     DELETE FROM tvsync.sync_queue q
-    WHERE q.entity = $1::text
-      AND q.entity_id IN (
-          SELECT s.entity_id FROM tvsync.sync_queue s
-          WHERE s.entity = $1::text AND s.entity_id = ANY($2::text[])
-            AND (NOT s.cascade OR s.entity_id = ANY($3::text[]))
-          ORDER BY s.entity_id
-          FOR UPDATE SKIP LOCKED)
-    RETURNING q.entity_id
+    WHERE q.seq IN (SELECT s.seq FROM tvsync.sync_queue s WHERE s.seq = ANY($1::bigint[]) ORDER BY s.seq FOR UPDATE SKIP LOCKED)
+    RETURNING q.seq
 )
 SELECT count(*)::int AS acked FROM acked
 `
@@ -990,25 +1032,17 @@ type QueueAckBatchResults struct {
 	closed bool
 }
 
-type QueueAckParams struct {
-	Entity      string
-	Ids         []string
-	CascadedIds []string
-}
-
-// QueueAck removes, inside the sync that covers them, the queued rows of ids that no worker holds; a row asking for cascades only goes if this sync cascaded it.
-func (q *Queries) QueueAck(ctx context.Context, db DBTX, arg []QueueAckParams) *QueueAckBatchResults {
+// QueueAck removes, inside the sync that covers them, the queued rows of the given seqs that no worker holds (a worker holding one syncs it too).
+func (q *Queries) QueueAck(ctx context.Context, db DBTX, seqs [][]int64) *QueueAckBatchResults {
 	batch := &pgx.Batch{}
-	for _, a := range arg {
+	for _, a := range seqs {
 		vals := []interface{}{
-			a.Entity,
-			a.Ids,
-			a.CascadedIds,
+			a,
 		}
 		batch.Queue(queueAck, vals...)
 	}
 	br := db.SendBatch(ctx, batch)
-	return &QueueAckBatchResults{br, len(arg), false}
+	return &QueueAckBatchResults{br, len(seqs), false}
 }
 
 func (b *QueueAckBatchResults) QueryRow(f func(int, int32, error)) {
@@ -1086,12 +1120,19 @@ func (b *QueueBatchTimeoutsBatchResults) Close() error {
 }
 
 const queueClaim = `-- name: QueueClaim :batchmany
-SELECT entity, entity_id, cascade, attempts
-FROM tvsync.sync_queue
-WHERE NOT dead AND available_at <= now()
-ORDER BY available_at
-LIMIT $1::int
-FOR UPDATE SKIP LOCKED
+WITH ready AS (
+    SELECT r.entity, r.entity_id FROM tvsync.sync_queue r
+    WHERE NOT r.dead AND r.available_at <= now()
+    ORDER BY r.available_at, r.seq
+    LIMIT $1::int
+    FOR UPDATE SKIP LOCKED
+)
+SELECT q.seq, q.entity, q.entity_id, q.cascade, q.attempts
+FROM tvsync.sync_queue q
+WHERE (q.entity, q.entity_id) IN (SELECT ready.entity, ready.entity_id FROM ready)
+  AND NOT q.dead AND (q.available_at <= now() OR (NOT q.scheduled AND q.attempts = 0))
+ORDER BY q.seq
+FOR UPDATE OF q SKIP LOCKED
 `
 
 type QueueClaimBatchResults struct {
@@ -1101,13 +1142,14 @@ type QueueClaimBatchResults struct {
 }
 
 type QueueClaimRow struct {
+	Seq      int64
 	Entity   string
 	EntityID string
 	Cascade  bool
 	Attempts int32
 }
 
-// QueueClaim locks a batch of ready rows that no other worker holds, oldest first.
+// QueueClaim locks a batch of ready rows that no other worker holds, oldest first, with the other rows of their ids that are neither scheduled for later nor waiting out a failure's backoff (one sync covers them all).
 func (q *Queries) QueueClaim(ctx context.Context, db DBTX, batchSize []int32) *QueueClaimBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range batchSize {
@@ -1139,6 +1181,7 @@ func (b *QueueClaimBatchResults) Query(f func(int, []QueueClaimRow, error)) {
 			for rows.Next() {
 				var i QueueClaimRow
 				if err := rows.Scan(
+					&i.Seq,
 					&i.Entity,
 					&i.EntityID,
 					&i.Cascade,
@@ -1162,7 +1205,7 @@ func (b *QueueClaimBatchResults) Close() error {
 }
 
 const queueDelete = `-- name: QueueDelete :batchexec
-DELETE FROM tvsync.sync_queue WHERE entity = $1::text AND entity_id = ANY($2::text[])
+DELETE FROM tvsync.sync_queue WHERE seq = ANY($1::bigint[])
 `
 
 type QueueDeleteBatchResults struct {
@@ -1171,23 +1214,17 @@ type QueueDeleteBatchResults struct {
 	closed bool
 }
 
-type QueueDeleteParams struct {
-	Entity string
-	Ids    []string
-}
-
-// QueueDelete removes claimed rows of one entity once their sync has succeeded.
-func (q *Queries) QueueDelete(ctx context.Context, db DBTX, arg []QueueDeleteParams) *QueueDeleteBatchResults {
+// QueueDelete removes claimed rows, by seq, once their sync has succeeded.
+func (q *Queries) QueueDelete(ctx context.Context, db DBTX, seqs [][]int64) *QueueDeleteBatchResults {
 	batch := &pgx.Batch{}
-	for _, a := range arg {
+	for _, a := range seqs {
 		vals := []interface{}{
-			a.Entity,
-			a.Ids,
+			a,
 		}
 		batch.Queue(queueDelete, vals...)
 	}
 	br := db.SendBatch(ctx, batch)
-	return &QueueDeleteBatchResults{br, len(arg), false}
+	return &QueueDeleteBatchResults{br, len(seqs), false}
 }
 
 func (b *QueueDeleteBatchResults) Exec(f func(int, error)) {
@@ -1211,54 +1248,40 @@ func (b *QueueDeleteBatchResults) Close() error {
 	return b.br.Close()
 }
 
-const queueEnqueue = `-- name: QueueEnqueue :batchexec
-INSERT INTO tvsync.sync_queue AS q (entity, entity_id, cascade, available_at)
-SELECT $1::text, ids.id, $2::boolean, now() + make_interval(secs => $3::float8)
-FROM unnest($4::text[]) AS ids(id)
-ORDER BY ids.id
-ON CONFLICT (entity, entity_id) DO UPDATE
-    SET cascade      = q.cascade OR EXCLUDED.cascade,
-        -- A row waiting out the backoff of a failed attempt keeps it: a
-        -- write does not buy a failing row an early retry (the retry reads
-        -- the newest data anyway), so it is parked only after max_attempts
-        -- over the intended backoff.
-        available_at = CASE WHEN q.attempts > 0 AND NOT q.dead
-                            THEN greatest(q.available_at, EXCLUDED.available_at)
-                            ELSE least(q.available_at, EXCLUDED.available_at) END,
-        attempts     = CASE WHEN q.dead THEN 0 ELSE q.attempts END,
-        dead         = false
+const queueDeleteDead = `-- name: QueueDeleteDead :batchexec
+DELETE FROM tvsync.sync_queue
+WHERE seq IN (SELECT d.seq FROM tvsync.sync_queue d
+              WHERE d.dead AND (d.entity, d.entity_id) IN (
+                    SELECT ($1::text[])[g.i], ($2::text[])[g.i] FROM generate_subscripts($1::text[], 1) AS g(i))
+              FOR UPDATE SKIP LOCKED)
 `
 
-type QueueEnqueueBatchResults struct {
+type QueueDeleteDeadBatchResults struct {
 	br     pgx.BatchResults
 	tot    int
 	closed bool
 }
 
-type QueueEnqueueParams struct {
-	Entity       string
-	Cascade      bool
-	DelaySeconds float64
-	Ids          []string
+type QueueDeleteDeadParams struct {
+	Entities  []string
+	EntityIds []string
 }
 
-// QueueEnqueue records, in the write transaction, that ids of one entity (in their canonical text) need a sync; a pending row is coalesced (keeping the backoff of one that failed), a parked one revived.
-func (q *Queries) QueueEnqueue(ctx context.Context, db DBTX, arg []QueueEnqueueParams) *QueueEnqueueBatchResults {
+// QueueDeleteDead removes the parked rows, that no one holds, of ids a sync has just synced after they were parked: that sync covered them.
+func (q *Queries) QueueDeleteDead(ctx context.Context, db DBTX, arg []QueueDeleteDeadParams) *QueueDeleteDeadBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
 		vals := []interface{}{
-			a.Entity,
-			a.Cascade,
-			a.DelaySeconds,
-			a.Ids,
+			a.Entities,
+			a.EntityIds,
 		}
-		batch.Queue(queueEnqueue, vals...)
+		batch.Queue(queueDeleteDead, vals...)
 	}
 	br := db.SendBatch(ctx, batch)
-	return &QueueEnqueueBatchResults{br, len(arg), false}
+	return &QueueDeleteDeadBatchResults{br, len(arg), false}
 }
 
-func (b *QueueEnqueueBatchResults) Exec(f func(int, error)) {
+func (b *QueueDeleteDeadBatchResults) Exec(f func(int, error)) {
 	defer b.br.Close()
 	for t := 0; t < b.tot; t++ {
 		if b.closed {
@@ -1274,6 +1297,103 @@ func (b *QueueEnqueueBatchResults) Exec(f func(int, error)) {
 	}
 }
 
+func (b *QueueDeleteDeadBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const queueEnqueue = `-- name: QueueEnqueue :batchmany
+INSERT INTO tvsync.sync_queue (entity, entity_id, cascade, available_at, attempts, last_error, scheduled)
+SELECT c.entity, c.entity_id, c.cascade,
+       CASE WHEN c.scheduled THEN now() + make_interval(secs => c.delay_seconds)
+            ELSE greatest(now() + make_interval(secs => c.delay_seconds), f.available_at) END,
+       CASE WHEN c.scheduled THEN 0 ELSE coalesce(f.attempts, 0) END, coalesce(f.last_error, ''), c.scheduled
+FROM (SELECT ($1::text[])[g.i] AS entity, ($2::text[])[g.i] AS entity_id,
+             ($3::boolean[])[g.i] AS cascade, ($4::float8[])[g.i] AS delay_seconds,
+             ($5::boolean[])[g.i] AS scheduled
+      FROM generate_subscripts($1::text[], 1) AS g(i)) AS c
+LEFT JOIN LATERAL (
+    SELECT q.available_at, q.attempts, q.last_error FROM tvsync.sync_queue q
+    WHERE q.entity = c.entity AND q.entity_id = c.entity_id AND q.attempts > 0 AND NOT q.dead
+    ORDER BY q.attempts DESC, q.seq LIMIT 1) f ON true
+ORDER BY c.entity, c.entity_id
+RETURNING seq, entity, entity_id, cascade
+`
+
+type QueueEnqueueBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type QueueEnqueueParams struct {
+	Entities      []string
+	EntityIds     []string
+	Cascades      []bool
+	DelaysSeconds []float64
+	Scheduled     []bool
+}
+
+type QueueEnqueueRow struct {
+	Seq      int64
+	Entity   string
+	EntityID string
+	Cascade  bool
+}
+
+// QueueEnqueue records, in the calling transaction, that ids (their canonical text) need a sync, each after its delay: one new row per change, a plain INSERT that never waits for another transaction; a row inherits the backoff and attempts of a failing pending row of the same id, so writes do not hasten its retries (a scheduled re-sync keeps its time).
+func (q *Queries) QueueEnqueue(ctx context.Context, db DBTX, arg []QueueEnqueueParams) *QueueEnqueueBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.Entities,
+			a.EntityIds,
+			a.Cascades,
+			a.DelaysSeconds,
+			a.Scheduled,
+		}
+		batch.Queue(queueEnqueue, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &QueueEnqueueBatchResults{br, len(arg), false}
+}
+
+func (b *QueueEnqueueBatchResults) Query(f func(int, []QueueEnqueueRow, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []QueueEnqueueRow
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var i QueueEnqueueRow
+				if err := rows.Scan(
+					&i.Seq,
+					&i.Entity,
+					&i.EntityID,
+					&i.Cascade,
+				); err != nil {
+					return err
+				}
+				items = append(items, i)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
 func (b *QueueEnqueueBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
@@ -1285,7 +1405,7 @@ SET attempts     = attempts + 1,
     last_error   = $1::text,
     available_at = now() + least(interval '1 second' * power(2, least(attempts, 30)), make_interval(secs => $2::float8)),
     dead         = attempts + 1 >= $3::int
-WHERE entity = $4::text AND entity_id = ANY($5::text[])
+WHERE seq = ANY($4::bigint[])
 `
 
 type QueueFailBatchResults struct {
@@ -1298,8 +1418,7 @@ type QueueFailParams struct {
 	LastError         string
 	MaxBackoffSeconds float64
 	MaxAttempts       int32
-	Entity            string
-	Ids               []string
+	Seqs              []int64
 }
 
 // QueueFail records a failed attempt on claimed rows: retry after a backoff (1s doubling per attempt, capped), or park them as dead after max_attempts.
@@ -1310,8 +1429,7 @@ func (q *Queries) QueueFail(ctx context.Context, db DBTX, arg []QueueFailParams)
 			a.LastError,
 			a.MaxBackoffSeconds,
 			a.MaxAttempts,
-			a.Entity,
-			a.Ids,
+			a.Seqs,
 		}
 		batch.Queue(queueFail, vals...)
 	}
@@ -1512,7 +1630,9 @@ WITH gone AS (
         WHERE NOT EXISTS (SELECT 1 FROM tb_user x WHERE x.id = b.id OFFSET 0)))
     RETURNING t.id
 )
-SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone
+SELECT count(*)::int AS deleted, coalesce(array_agg(gone.id ORDER BY gone.id), '{}')::uuid[] AS deleted_ids,
+       clock_timestamp()::timestamptz AS finished_at
+FROM gone
 `
 
 type UserDeleteMissingBatchResults struct {
@@ -1523,10 +1643,11 @@ type UserDeleteMissingBatchResults struct {
 
 type UserDeleteMissingRow struct {
 	Deleted    int32
+	DeletedIds []uuid.UUID
 	FinishedAt time.Time
 }
 
-// UserDeleteMissing removes the tv_user rows, among the given ids, whose tb_user row no longer exists: each id is probed in tb_user (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_user.
+// UserDeleteMissing removes the tv_user rows, among the given ids, whose tb_user row no longer exists, and lists them: each id is probed in tb_user (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_user.
 func (q *Queries) UserDeleteMissing(ctx context.Context, db DBTX, ids [][]uuid.UUID) *UserDeleteMissingBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
@@ -1550,7 +1671,7 @@ func (b *UserDeleteMissingBatchResults) QueryRow(f func(int, UserDeleteMissingRo
 			continue
 		}
 		row := b.br.QueryRow()
-		err := row.Scan(&i.Deleted, &i.FinishedAt)
+		err := row.Scan(&i.Deleted, &i.DeletedIds, &i.FinishedAt)
 		if f != nil {
 			f(t, i, err)
 		}
@@ -1834,10 +1955,18 @@ upserted AS (
     ON CONFLICT (id) DO UPDATE
         SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
         WHERE tv_user.data IS DISTINCT FROM EXCLUDED.data
-    RETURNING tv_user.id
+    RETURNING tv_user.id, tv_user.data
 )
 SELECT (SELECT count(*) FROM src)::int      AS found,
        (SELECT count(*) FROM upserted)::int AS upserted,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('id', u.id::text, 'keys',
+                CASE WHEN jsonb_typeof(o.data) = 'object' AND jsonb_typeof(u.data) = 'object' THEN
+                    (SELECT coalesce(jsonb_agg(k.key ORDER BY k.key), '[]'::jsonb)
+                     FROM (SELECT jsonb_object_keys(u.data) UNION SELECT jsonb_object_keys(o.data)) AS k(key)
+                     WHERE u.data -> k.key IS DISTINCT FROM o.data -> k.key)
+                END)), '[]'::jsonb)
+        FROM upserted u
+        LEFT JOIN LATERAL (SELECT t.data FROM tv_user t WHERE t.id = u.id OFFSET 0) o ON true)::jsonb AS changed,
        clock_timestamp()::timestamptz       AS finished_at
 `
 
@@ -1850,10 +1979,11 @@ type UserRefreshBatchResults struct {
 type UserRefreshRow struct {
 	Found      int32
 	Upserted   int32
+	Changed    []byte
 	FinishedAt time.Time
 }
 
-// UserRefresh upserts, in one statement, the tv_user documents of the given ids from their definition (tv_user_source), writing only those whose data changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
+// UserRefresh upserts, in one statement, the tv_user documents of the given ids from their definition (tv_user_source), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 func (q *Queries) UserRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *UserRefreshBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
@@ -1877,7 +2007,12 @@ func (b *UserRefreshBatchResults) QueryRow(f func(int, UserRefreshRow, error)) {
 			continue
 		}
 		row := b.br.QueryRow()
-		err := row.Scan(&i.Found, &i.Upserted, &i.FinishedAt)
+		err := row.Scan(
+			&i.Found,
+			&i.Upserted,
+			&i.Changed,
+			&i.FinishedAt,
+		)
 		if f != nil {
 			f(t, i, err)
 		}

@@ -16,7 +16,7 @@ type Querier interface {
 	CommentCreate(ctx context.Context, db DBTX, arg CommentCreateParams) (uuid.UUID, error)
 	// CommentDelete deletes a comment and returns the post and author it belonged to.
 	CommentDelete(ctx context.Context, db DBTX, id uuid.UUID) (CommentDeleteRow, error)
-	// CommentDeleteMissing removes the tv_comment rows, among the given ids, whose tb_comment row no longer exists: each id is probed in tb_comment (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_comment.
+	// CommentDeleteMissing removes the tv_comment rows, among the given ids, whose tb_comment row no longer exists, and lists them: each id is probed in tb_comment (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_comment.
 	CommentDeleteMissing(ctx context.Context, db DBTX, ids [][]uuid.UUID) *CommentDeleteMissingBatchResults
 	// CommentGetByID reads one stored tv_comment document as raw JSON bytes.
 	CommentGetByID(ctx context.Context, db DBTX, id uuid.UUID) ([]byte, error)
@@ -30,7 +30,7 @@ type Querier interface {
 	CommentRangeDeleteMissing(ctx context.Context, db DBTX, arg []CommentRangeDeleteMissingParams) *CommentRangeDeleteMissingBatchResults
 	// CommentRangeRefresh upserts the tv_comment documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition (tv_comment_source), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
 	CommentRangeRefresh(ctx context.Context, db DBTX, arg []CommentRangeRefreshParams) *CommentRangeRefreshBatchResults
-	// CommentRefresh upserts, in one statement, the tv_comment documents of the given ids from their definition (tv_comment_source), writing only those whose data changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
+	// CommentRefresh upserts, in one statement, the tv_comment documents of the given ids from their definition (tv_comment_source), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 	CommentRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *CommentRefreshBatchResults
 	// CommentVerify compares, for the ids in (@after, @upto], the stored tv_comment rows with their definition (tv_comment_source) and lists those missing, stale or orphaned.
 	CommentVerify(ctx context.Context, db DBTX, arg CommentVerifyParams) ([]CommentVerifyRow, error)
@@ -40,7 +40,7 @@ type Querier interface {
 	PostCreate(ctx context.Context, db DBTX, arg PostCreateParams) (uuid.UUID, error)
 	// PostDelete deletes a post (its comments and likes cascade) and returns its author.
 	PostDelete(ctx context.Context, db DBTX, id uuid.UUID) (uuid.UUID, error)
-	// PostDeleteMissing removes the tv_post rows, among the given ids, whose tb_post row no longer exists: each id is probed in tb_post (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_post.
+	// PostDeleteMissing removes the tv_post rows, among the given ids, whose tb_post row no longer exists, and lists them: each id is probed in tb_post (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_post.
 	PostDeleteMissing(ctx context.Context, db DBTX, ids [][]uuid.UUID) *PostDeleteMissingBatchResults
 	// PostGetByID reads one stored tv_post document as raw JSON bytes.
 	PostGetByID(ctx context.Context, db DBTX, id uuid.UUID) ([]byte, error)
@@ -71,7 +71,7 @@ type Querier interface {
 	// PostRangeRefresh is PostWideRefresh for the keyset range of ids (@after, @upto] of a full-sync chunk: posts, comments and likes are each read as one index range scan, and each author through an index (the OFFSET 0 fences), so a chunk never reads the whole of tb_user.
 	// Generated around the hand-written query of queries/plans/post_range.sql (plans.range of tvsync.yaml), which builds the documents of the keyset range (@after, @upto]: they are built apart (MATERIALIZED) and only then narrowed to the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync), so that a generic plan, which cannot count @ids, keeps the range's plan; the upsert writes only those whose data changed.
 	PostRangeRefresh(ctx context.Context, db DBTX, arg []PostRangeRefreshParams) *PostRangeRefreshBatchResults
-	// PostRefresh upserts, in one statement, the tv_post documents of the given ids from their definition (tv_post_source), writing only those whose data changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
+	// PostRefresh upserts, in one statement, the tv_post documents of the given ids from their definition (tv_post_source), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 	PostRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *PostRefreshBatchResults
 	// PostUpdate changes a post's title and content and returns its author.
 	PostUpdate(ctx context.Context, db DBTX, arg PostUpdateParams) (uuid.UUID, error)
@@ -82,17 +82,19 @@ type Querier interface {
 	// PostWideRefresh is PostRefresh for large batches: the same documents as tv_post_source (built by the same functions, public.post_document and public.post_comment_element, which PostgreSQL inlines), with the batch's comments aggregated set-based (one bitmap scan, GROUP BY post_id) and joined once, instead of one aggregate per post; the engine picks it from Config.WideThreshold ids up. Posts, authors and like counts are reached from the batch id by id, each author of a comment through the index (the OFFSET 0 fences), so the work follows the batch, never the table; the two MATERIALIZED parts are joined once, never per post.
 	// Generated around the hand-written query of queries/plans/post_wide.sql (plans.wide of tvsync.yaml), which builds the documents of the ids of @ids; the upsert writes only those whose data changed.
 	PostWideRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *PostWideRefreshBatchResults
-	// QueueAck removes, inside the sync that covers them, the queued rows of ids that no worker holds; a row asking for cascades only goes if this sync cascaded it.
-	QueueAck(ctx context.Context, db DBTX, arg []QueueAckParams) *QueueAckBatchResults
+	// QueueAck removes, inside the sync that covers them, the queued rows of the given seqs that no worker holds (a worker holding one syncs it too).
+	QueueAck(ctx context.Context, db DBTX, seqs [][]int64) *QueueAckBatchResults
 	// QueueBatchTimeouts bounds, for the worker's batch transaction only, each lock wait and each statement (in milliseconds, 0 for no limit).
 	QueueBatchTimeouts(ctx context.Context, db DBTX, arg []QueueBatchTimeoutsParams) *QueueBatchTimeoutsBatchResults
-	// QueueClaim locks a batch of ready rows that no other worker holds, oldest first.
+	// QueueClaim locks a batch of ready rows that no other worker holds, oldest first, with the other rows of their ids that are neither scheduled for later nor waiting out a failure's backoff (one sync covers them all).
 	QueueClaim(ctx context.Context, db DBTX, batchSize []int32) *QueueClaimBatchResults
-	// QueueDeadList shows parked rows with their last error, oldest first.
+	// QueueDeadList shows parked ids with their last error, oldest first (one line per id, of its oldest parked row).
 	QueueDeadList(ctx context.Context, db DBTX, maxRows int32) ([]QueueDeadListRow, error)
-	// QueueDelete removes claimed rows of one entity once their sync has succeeded.
-	QueueDelete(ctx context.Context, db DBTX, arg []QueueDeleteParams) *QueueDeleteBatchResults
-	// QueueEnqueue records, in the write transaction, that ids of one entity (in their canonical text) need a sync; a pending row is coalesced (keeping the backoff of one that failed), a parked one revived.
+	// QueueDelete removes claimed rows, by seq, once their sync has succeeded.
+	QueueDelete(ctx context.Context, db DBTX, seqs [][]int64) *QueueDeleteBatchResults
+	// QueueDeleteDead removes the parked rows, that no one holds, of ids a sync has just synced after they were parked: that sync covered them.
+	QueueDeleteDead(ctx context.Context, db DBTX, arg []QueueDeleteDeadParams) *QueueDeleteDeadBatchResults
+	// QueueEnqueue records, in the calling transaction, that ids (their canonical text) need a sync, each after its delay: one new row per change, a plain INSERT that never waits for another transaction; a row inherits the backoff and attempts of a failing pending row of the same id, so writes do not hasten its retries (a scheduled re-sync keeps its time).
 	QueueEnqueue(ctx context.Context, db DBTX, arg []QueueEnqueueParams) *QueueEnqueueBatchResults
 	// QueueFail records a failed attempt on claimed rows: retry after a backoff (1s doubling per attempt, capped), or park them as dead after max_attempts.
 	QueueFail(ctx context.Context, db DBTX, arg []QueueFailParams) *QueueFailBatchResults
@@ -100,7 +102,7 @@ type Querier interface {
 	QueueNotify(ctx context.Context, db DBTX, channel []string) *QueueNotifyBatchResults
 	// QueueRetryDead revives every parked row for an immediate retry.
 	QueueRetryDead(ctx context.Context, db DBTX) (int64, error)
-	// QueueStats summarizes the queue for tvsync status and metrics: rows pending, the oldest pending row's age, rows parked as dead, rows naming none of the registered entities.
+	// QueueStats summarizes the queue for tvsync status and metrics: (entity, id) pairs pending, the oldest pending row's age, rows parked as dead, rows naming none of the registered entities.
 	QueueStats(ctx context.Context, db DBTX, registered []string) (QueueStatsRow, error)
 	// SyncLock takes the transaction-scoped exclusive advisory locks of a sync, one per (entity, id), in the given (sorted) order: overlapping syncs of a row run one after the other, so the later one reads the newer data (sync/locks.go).
 	SyncLock(ctx context.Context, db DBTX, keys [][]int64) *SyncLockBatchResults
@@ -114,7 +116,7 @@ type Querier interface {
 	UserCreate(ctx context.Context, db DBTX, arg UserCreateParams) (uuid.UUID, error)
 	// UserDelete deletes a user; their posts, comments and likes cascade.
 	UserDelete(ctx context.Context, db DBTX, id uuid.UUID) (int64, error)
-	// UserDeleteMissing removes the tv_user rows, among the given ids, whose tb_user row no longer exists: each id is probed in tb_user (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_user.
+	// UserDeleteMissing removes the tv_user rows, among the given ids, whose tb_user row no longer exists, and lists them: each id is probed in tb_user (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_user.
 	UserDeleteMissing(ctx context.Context, db DBTX, ids [][]uuid.UUID) *UserDeleteMissingBatchResults
 	// UserGetByID reads one stored tv_user document as raw JSON bytes.
 	UserGetByID(ctx context.Context, db DBTX, id uuid.UUID) ([]byte, error)
@@ -130,7 +132,7 @@ type Querier interface {
 	UserRangeDeleteMissing(ctx context.Context, db DBTX, arg []UserRangeDeleteMissingParams) *UserRangeDeleteMissingBatchResults
 	// UserRangeRefresh upserts the tv_user documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition (tv_user_source), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
 	UserRangeRefresh(ctx context.Context, db DBTX, arg []UserRangeRefreshParams) *UserRangeRefreshBatchResults
-	// UserRefresh upserts, in one statement, the tv_user documents of the given ids from their definition (tv_user_source), writing only those whose data changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
+	// UserRefresh upserts, in one statement, the tv_user documents of the given ids from their definition (tv_user_source), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 	UserRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *UserRefreshBatchResults
 	// UserRename changes a user's username and full name.
 	UserRename(ctx context.Context, db DBTX, arg UserRenameParams) (int64, error)

@@ -11,8 +11,10 @@ import (
 )
 
 const queueDeadList = `-- name: QueueDeadList :many
-SELECT entity, entity_id, attempts, last_error, enqueued_at
-FROM tvsync.sync_queue WHERE dead ORDER BY enqueued_at LIMIT $1::int
+SELECT d.entity, d.entity_id, d.attempts, d.last_error, d.enqueued_at
+FROM (SELECT DISTINCT ON (q.entity, q.entity_id) q.entity, q.entity_id, q.attempts, q.last_error, q.enqueued_at
+      FROM tvsync.sync_queue q WHERE q.dead ORDER BY q.entity, q.entity_id, q.enqueued_at, q.seq) d
+ORDER BY d.enqueued_at LIMIT $1::int
 `
 
 type QueueDeadListRow struct {
@@ -23,7 +25,7 @@ type QueueDeadListRow struct {
 	EnqueuedAt time.Time
 }
 
-// QueueDeadList shows parked rows with their last error, oldest first.
+// QueueDeadList shows parked ids with their last error, oldest first (one line per id, of its oldest parked row).
 func (q *Queries) QueueDeadList(ctx context.Context, db DBTX, maxRows int32) ([]QueueDeadListRow, error) {
 	rows, err := db.Query(ctx, queueDeadList, maxRows)
 	if err != nil {
@@ -64,10 +66,10 @@ func (q *Queries) QueueRetryDead(ctx context.Context, db DBTX) (int64, error) {
 }
 
 const queueStats = `-- name: QueueStats :one
-SELECT count(*) FILTER (WHERE NOT dead)::bigint AS pending,
+SELECT count(DISTINCT (entity, entity_id)) FILTER (WHERE NOT dead)::bigint AS pending,
        coalesce(extract(epoch FROM now() - min(enqueued_at) FILTER (WHERE NOT dead)), 0)::float8 AS oldest_age_seconds,
-       count(*) FILTER (WHERE dead)::bigint AS dead,
-       count(*) FILTER (WHERE entity <> ALL($1::text[]))::bigint AS unregistered
+       count(DISTINCT (entity, entity_id)) FILTER (WHERE dead)::bigint AS dead,
+       count(DISTINCT (entity, entity_id)) FILTER (WHERE entity <> ALL($1::text[]))::bigint AS unregistered
 FROM tvsync.sync_queue
 `
 
@@ -78,7 +80,7 @@ type QueueStatsRow struct {
 	Unregistered     int64
 }
 
-// QueueStats summarizes the queue for tvsync status and metrics: rows pending, the oldest pending row's age, rows parked as dead, rows naming none of the registered entities.
+// QueueStats summarizes the queue for tvsync status and metrics: (entity, id) pairs pending, the oldest pending row's age, rows parked as dead, rows naming none of the registered entities.
 func (q *Queries) QueueStats(ctx context.Context, db DBTX, registered []string) (QueueStatsRow, error) {
 	row := db.QueryRow(ctx, queueStats, registered)
 	var i QueueStatsRow

@@ -1,37 +1,31 @@
--- name: QueueEnqueue :batchexec
--- QueueEnqueue records, in the write transaction, that ids of one entity (in their canonical text) need a sync; a pending row is coalesced (keeping the backoff of one that failed), a parked one revived.
-INSERT INTO tvsync.sync_queue AS q (entity, entity_id, cascade, available_at)
-SELECT @entity::text, ids.id, @cascade::boolean, now() + make_interval(secs => @delay_seconds::float8)
-FROM unnest(@ids::text[]) AS ids(id)
-ORDER BY ids.id
-ON CONFLICT (entity, entity_id) DO UPDATE
-    SET cascade      = q.cascade OR EXCLUDED.cascade,
-        -- A row waiting out the backoff of a failed attempt keeps it: a
-        -- write does not buy a failing row an early retry (the retry reads
-        -- the newest data anyway), so it is parked only after max_attempts
-        -- over the intended backoff.
-        available_at = CASE WHEN q.attempts > 0 AND NOT q.dead
-                            THEN greatest(q.available_at, EXCLUDED.available_at)
-                            ELSE least(q.available_at, EXCLUDED.available_at) END,
-        attempts     = CASE WHEN q.dead THEN 0 ELSE q.attempts END,
-        dead         = false;
+-- name: QueueEnqueue :batchmany
+-- QueueEnqueue records, in the calling transaction, that ids (their canonical text) need a sync, each after its delay: one new row per change, a plain INSERT that never waits for another transaction; a row inherits the backoff and attempts of a failing pending row of the same id, so writes do not hasten its retries (a scheduled re-sync keeps its time).
+INSERT INTO tvsync.sync_queue (entity, entity_id, cascade, available_at, attempts, last_error, scheduled)
+SELECT c.entity, c.entity_id, c.cascade,
+       CASE WHEN c.scheduled THEN now() + make_interval(secs => c.delay_seconds)
+            ELSE greatest(now() + make_interval(secs => c.delay_seconds), f.available_at) END,
+       CASE WHEN c.scheduled THEN 0 ELSE coalesce(f.attempts, 0) END, coalesce(f.last_error, ''), c.scheduled
+FROM (SELECT (@entities::text[])[g.i] AS entity, (@entity_ids::text[])[g.i] AS entity_id,
+             (@cascades::boolean[])[g.i] AS cascade, (@delays_seconds::float8[])[g.i] AS delay_seconds,
+             (@scheduled::boolean[])[g.i] AS scheduled
+      FROM generate_subscripts(@entities::text[], 1) AS g(i)) AS c
+LEFT JOIN LATERAL (
+    SELECT q.available_at, q.attempts, q.last_error FROM tvsync.sync_queue q
+    WHERE q.entity = c.entity AND q.entity_id = c.entity_id AND q.attempts > 0 AND NOT q.dead
+    ORDER BY q.attempts DESC, q.seq LIMIT 1) f ON true
+ORDER BY c.entity, c.entity_id
+RETURNING seq, entity, entity_id, cascade;
 
 -- name: QueueNotify :batchexec
 -- QueueNotify wakes the workers listening on the given channel when the transaction commits.
 SELECT pg_notify(@channel::text, '');
 
 -- name: QueueAck :batchone
--- QueueAck removes, inside the sync that covers them, the queued rows of ids that no worker holds; a row asking for cascades only goes if this sync cascaded it.
+-- QueueAck removes, inside the sync that covers them, the queued rows of the given seqs that no worker holds (a worker holding one syncs it too).
 WITH acked AS (
     DELETE FROM tvsync.sync_queue q
-    WHERE q.entity = @entity::text
-      AND q.entity_id IN (
-          SELECT s.entity_id FROM tvsync.sync_queue s
-          WHERE s.entity = @entity::text AND s.entity_id = ANY(@ids::text[])
-            AND (NOT s.cascade OR s.entity_id = ANY(@cascaded_ids::text[]))
-          ORDER BY s.entity_id
-          FOR UPDATE SKIP LOCKED)
-    RETURNING q.entity_id
+    WHERE q.seq IN (SELECT s.seq FROM tvsync.sync_queue s WHERE s.seq = ANY(@seqs::bigint[]) ORDER BY s.seq FOR UPDATE SKIP LOCKED)
+    RETURNING q.seq
 )
 SELECT count(*)::int AS acked FROM acked;
 
@@ -41,17 +35,32 @@ SELECT set_config('lock_timeout', @lock_timeout_ms::bigint || 'ms', true),
        set_config('statement_timeout', @statement_timeout_ms::bigint || 'ms', true);
 
 -- name: QueueClaim :batchmany
--- QueueClaim locks a batch of ready rows that no other worker holds, oldest first.
-SELECT entity, entity_id, cascade, attempts
-FROM tvsync.sync_queue
-WHERE NOT dead AND available_at <= now()
-ORDER BY available_at
-LIMIT @batch_size::int
-FOR UPDATE SKIP LOCKED;
+-- QueueClaim locks a batch of ready rows that no other worker holds, oldest first, with the other rows of their ids that are neither scheduled for later nor waiting out a failure's backoff (one sync covers them all).
+WITH ready AS (
+    SELECT r.entity, r.entity_id FROM tvsync.sync_queue r
+    WHERE NOT r.dead AND r.available_at <= now()
+    ORDER BY r.available_at, r.seq
+    LIMIT @batch_size::int
+    FOR UPDATE SKIP LOCKED
+)
+SELECT q.seq, q.entity, q.entity_id, q.cascade, q.attempts
+FROM tvsync.sync_queue q
+WHERE (q.entity, q.entity_id) IN (SELECT ready.entity, ready.entity_id FROM ready)
+  AND NOT q.dead AND (q.available_at <= now() OR (NOT q.scheduled AND q.attempts = 0))
+ORDER BY q.seq
+FOR UPDATE OF q SKIP LOCKED;
 
 -- name: QueueDelete :batchexec
--- QueueDelete removes claimed rows of one entity once their sync has succeeded.
-DELETE FROM tvsync.sync_queue WHERE entity = @entity::text AND entity_id = ANY(@ids::text[]);
+-- QueueDelete removes claimed rows, by seq, once their sync has succeeded.
+DELETE FROM tvsync.sync_queue WHERE seq = ANY(@seqs::bigint[]);
+
+-- name: QueueDeleteDead :batchexec
+-- QueueDeleteDead removes the parked rows, that no one holds, of ids a sync has just synced after they were parked: that sync covered them.
+DELETE FROM tvsync.sync_queue
+WHERE seq IN (SELECT d.seq FROM tvsync.sync_queue d
+              WHERE d.dead AND (d.entity, d.entity_id) IN (
+                    SELECT (@entities::text[])[g.i], (@entity_ids::text[])[g.i] FROM generate_subscripts(@entities::text[], 1) AS g(i))
+              FOR UPDATE SKIP LOCKED);
 
 -- name: QueueFail :batchexec
 -- QueueFail records a failed attempt on claimed rows: retry after a backoff (1s doubling per attempt, capped), or park them as dead after max_attempts.
@@ -60,20 +69,22 @@ SET attempts     = attempts + 1,
     last_error   = @last_error::text,
     available_at = now() + least(interval '1 second' * power(2, least(attempts, 30)), make_interval(secs => @max_backoff_seconds::float8)),
     dead         = attempts + 1 >= @max_attempts::int
-WHERE entity = @entity::text AND entity_id = ANY(@ids::text[]);
+WHERE seq = ANY(@seqs::bigint[]);
 
 -- name: QueueStats :one
--- QueueStats summarizes the queue for tvsync status and metrics: rows pending, the oldest pending row's age, rows parked as dead, rows naming none of the registered entities.
-SELECT count(*) FILTER (WHERE NOT dead)::bigint AS pending,
+-- QueueStats summarizes the queue for tvsync status and metrics: (entity, id) pairs pending, the oldest pending row's age, rows parked as dead, rows naming none of the registered entities.
+SELECT count(DISTINCT (entity, entity_id)) FILTER (WHERE NOT dead)::bigint AS pending,
        coalesce(extract(epoch FROM now() - min(enqueued_at) FILTER (WHERE NOT dead)), 0)::float8 AS oldest_age_seconds,
-       count(*) FILTER (WHERE dead)::bigint AS dead,
-       count(*) FILTER (WHERE entity <> ALL(@registered::text[]))::bigint AS unregistered
+       count(DISTINCT (entity, entity_id)) FILTER (WHERE dead)::bigint AS dead,
+       count(DISTINCT (entity, entity_id)) FILTER (WHERE entity <> ALL(@registered::text[]))::bigint AS unregistered
 FROM tvsync.sync_queue;
 
 -- name: QueueDeadList :many
--- QueueDeadList shows parked rows with their last error, oldest first.
-SELECT entity, entity_id, attempts, last_error, enqueued_at
-FROM tvsync.sync_queue WHERE dead ORDER BY enqueued_at LIMIT @max_rows::int;
+-- QueueDeadList shows parked ids with their last error, oldest first (one line per id, of its oldest parked row).
+SELECT d.entity, d.entity_id, d.attempts, d.last_error, d.enqueued_at
+FROM (SELECT DISTINCT ON (q.entity, q.entity_id) q.entity, q.entity_id, q.attempts, q.last_error, q.enqueued_at
+      FROM tvsync.sync_queue q WHERE q.dead ORDER BY q.entity, q.entity_id, q.enqueued_at, q.seq) d
+ORDER BY d.enqueued_at LIMIT @max_rows::int;
 
 -- name: QueueRetryDead :execrows
 -- QueueRetryDead revives every parked row for an immediate retry.

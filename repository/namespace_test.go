@@ -103,7 +103,7 @@ func exercise(t *testing.T, pool, owner *pgxpool.Pool) {
 		if mode == repository.SyncDeferred {
 			n, err := tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{}).Drain(ctx)
 			require.NoError(t, err)
-			assert.Positive(t, n, "the worker synced the deferred changes")
+			assert.Positive(t, n.Synced, "the worker synced the deferred changes")
 		}
 		raw, err := repo.GetPost(ctx, postID)
 		require.NoError(t, err, mode)

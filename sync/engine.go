@@ -94,12 +94,32 @@ type RefreshResult struct {
 	Upserted int
 	// FinishedAt is the database clock when the statement finished.
 	FinishedAt time.Time
+	// Changed lists the documents the statement inserted or changed, with
+	// the keys that changed, so that the engine follows cascades only from
+	// documents that changed (see Cascade.On). Nil means the statement does
+	// not say: every requested id then counts as changed in every key.
+	Changed []DocChange
+
+	// changedJSON is the changed column ReadRefresh read, parsed by the
+	// engine with the entity's key kind.
+	changedJSON []byte
+}
+
+// DocChange is one document a refresh wrote: its id and the top-level
+// keys whose value changed. Keys is nil for a new document (every key
+// counts as changed).
+type DocChange struct {
+	ID   ID
+	Keys []string
 }
 
 // DeleteResult is what an entity's delete statement reports.
 type DeleteResult struct {
 	// Deleted is how many tv_ rows were removed because their tb_ row is gone.
 	Deleted int
+	// DeletedIDs lists them; nil means the statement does not say (every
+	// requested id then counts as deleted, for cascades).
+	DeletedIDs []ID
 	// FinishedAt is the database clock when the statement finished.
 	FinishedAt time.Time
 }
@@ -165,9 +185,24 @@ type Entity struct {
 // Cascade says that rows of Entity embed data of the registering entity, and
 // how to find them: Lookup queues a statement that lists the dependent ids
 // (of Entity's key kind) for a batch of the registering entity's ids.
+//
+// A sync follows a cascade from a change recorded with Cascade set, and
+// from every document it inserts, deletes or changes in one of the keys of
+// On, to any depth: dependents are synced in turn and followed only if
+// their own documents changed, so chains of cascades reach every document
+// that shows what changed, and cycles end.
 type Cascade struct {
 	Entity string
 	Lookup func(p *Pipeline, ids []ID) func() ([]ID, error)
+	// On lists the top-level keys of the registering entity's document
+	// that Entity's documents show; a changed document whose keys in On
+	// are all unchanged does not cascade. Empty means any change cascades.
+	On []string
+	// Referencing says that Entity's rows reference the registering
+	// entity's rows (a foreign key of Entity's table), so that deleting a
+	// row may delete them too: Expand, which runs before a delete, follows
+	// such cascades to the end, and the others one step.
+	Referencing bool
 }
 
 // Config tunes an Engine. The zero value is usable.
@@ -205,11 +240,27 @@ type Config struct {
 	// same tables must use the same prefix. Zero means
 	// DefaultAdvisoryLockPrefix.
 	AdvisoryLockPrefix int32
+	// InlineLimit caps how many ids a sync inside the caller's transaction
+	// (SyncTx, a unit of work's Inline mode) locks and refreshes there: the
+	// changes, with the rows their Cascade changes reach when all fit.
+	// Whatever does not fit, and every row further along a chain of
+	// cascades, is queued in tvsync.sync_queue in that transaction (see
+	// Report.Queued) and synced after its commit. Zero means
+	// DefaultInlineLimit.
+	InlineLimit int
+	// CascadeGrace is how long the dependents a sync queues are left to
+	// that sync, which goes on with them at once, before a Worker may take
+	// them (it does when the syncing process dies); zero means 10 seconds.
+	CascadeGrace time.Duration
 	// DisableSyncLog stops the engine from writing tvsync.sync_log rows.
 	DisableSyncLog bool
 	// Observer, if set, is told about every entity batch (for metrics).
 	Observer Observer
 }
+
+// DefaultInlineLimit is Config.InlineLimit's default: as many advisory locks
+// as BatchSize's default, a sixth of PostgreSQL's default lock table.
+const DefaultInlineLimit = 1000
 
 // Observer receives the outcome of every entity batch the engine syncs. It
 // is called synchronously after the batch commits (or fails) and must be fast
@@ -254,6 +305,12 @@ func NewEngine(pool Beginner, cfg Config, entities ...Entity) (*Engine, error) {
 	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 1000
+	}
+	if cfg.InlineLimit <= 0 {
+		cfg.InlineLimit = DefaultInlineLimit
+	}
+	if cfg.CascadeGrace <= 0 {
+		cfg.CascadeGrace = 10 * time.Second
 	}
 	if cfg.WideThreshold == 0 {
 		cfg.WideThreshold = 500

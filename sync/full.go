@@ -89,7 +89,7 @@ func (e *Engine) FullSync(ctx context.Context, entity string, opts FullOptions) 
 					chunk.add(entity, pg.ids...)
 					chunk.add(entity, pg.viewIDs...)
 					var part Report
-					if err := e.isolate(gctx, j, chunk, &part, failed); err != nil {
+					if _, err := e.isolate(gctx, j, newBatch().sub(chunk), nil, &part, failed); err != nil {
 						return fmt.Errorf("full sync %s: %w", entity, err)
 					}
 					mu.Lock()

@@ -611,7 +611,7 @@ func TestKeys_AnIDOfTheWrongKindIsRejectedNamingTheEntity(t *testing.T) {
 	defer func() { _ = tx.Rollback(ctx) }()
 	_, err = engine.SyncTx(ctx, tx, tvsync.ModeIncremental, wrong)
 	assert.ErrorIs(t, err, tvsync.ErrKeyKind)
-	assert.ErrorIs(t, engine.Enqueue(ctx, tx, 0, false, wrong), tvsync.ErrKeyKind)
+	assert.ErrorIs(t, queuedErr(engine.Enqueue(ctx, tx, 0, false, wrong)), tvsync.ErrKeyKind)
 	_, err = engine.Expand(ctx, tx, wrong)
 	assert.ErrorIs(t, err, tvsync.ErrKeyKind)
 	require.NoError(t, tx.Rollback(ctx))
@@ -732,7 +732,7 @@ func TestWorker_BigintRowsSyncAndMalformedOrUnknownRowsFailAlone(t *testing.T) {
 		       ('item', '007', now() - interval '1 minute', now() - interval '1 minute'),
 		       ('tag', '42', now() - interval '1 minute', now() - interval '1 minute')`)
 	require.NoError(t, err)
-	require.NoError(t, engine.Enqueue(ctx, pool, 0, false, tvsync.Change{Entity: "item", IDs: ids}))
+	require.NoError(t, queuedErr(engine.Enqueue(ctx, pool, 0, false, tvsync.Change{Entity: "item", IDs: ids})))
 	var queued []string
 	require.NoError(t, pool.QueryRow(ctx, "SELECT array_agg(entity_id ORDER BY entity_id::bigint) FROM tvsync.sync_queue WHERE entity = 'item' AND entity_id ~ '^[1-9]'").Scan(&queued))
 	want := make([]string, len(ids))
@@ -782,7 +782,7 @@ func TestEngine_AnUnknownEntityIsNamedWhereverItArrives(t *testing.T) {
 	ghost := tvsync.Change{Entity: "ghost", IDs: []tvsync.ID{tvsync.IntKey(1)}}
 	calls := map[string]func() error{
 		"Sync":    func() error { _, err := engine.Sync(ctx, tvsync.ModeIncremental, ghost); return err },
-		"Enqueue": func() error { return engine.Enqueue(ctx, pool, 0, false, ghost) },
+		"Enqueue": func() error { return queuedErr(engine.Enqueue(ctx, pool, 0, false, ghost)) },
 		"Expand":  func() error { _, err := engine.Expand(ctx, pool, ghost); return err },
 		"FullSync": func() error {
 			_, err := engine.FullSync(ctx, "ghost", tvsync.FullOptions{})

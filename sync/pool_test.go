@@ -107,7 +107,9 @@ func TestEngine_EveryPathRunsOnOnePooledConnection(t *testing.T) {
 	require.NoError(t, err)
 	posts, err = pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
 	require.NoError(t, err)
-	_, err = engine.SyncAndAck(ctx, tvsync.ModeIncremental, tvsync.Change{Entity: blog.EntityPost, IDs: tvsync.UUIDKeys(posts), Cascade: true})
+	queued, err := engine.Enqueue(ctx, pool, time.Hour, false, tvsync.Change{Entity: blog.EntityPost, IDs: tvsync.UUIDKeys(posts), Cascade: true})
+	require.NoError(t, err)
+	_, err = engine.SyncQueued(ctx, tvsync.ModeIncremental, queued)
 	require.NoError(t, err)
 
 	diff, err := expect.Check(ctx, pool)

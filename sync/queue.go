@@ -3,6 +3,8 @@ package sync
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,81 +16,115 @@ import (
 // the workers.
 const QueueChannel = "tvsync_sync_queue"
 
-// Enqueue records changes in the durable tvsync.sync_queue on tx, normally the
-// write transaction, coalesced to one row per (entity, id). A worker may take
-// the rows once delay has passed (the after-commit sync gives itself a head
-// start this way); notify wakes listening workers when tx commits. A row
-// that is being synced by a worker right now makes Enqueue wait for that
-// worker's transaction, then queues the change afresh: a change is never
-// coalesced into a sync that could not see it. A row that failed and waits
-// out its backoff keeps it (its retry reads the newest data): writes to a
-// failing row do not hasten its retries, nor its parking as dead.
-func (e *Engine) Enqueue(ctx context.Context, tx DB, delay time.Duration, notify bool, changes ...Change) error {
-	return e.enqueue(ctx, tx, delay, notify, false, changes)
+// pendingRow is a change to queue: one id, whether its cascades are to be
+// followed, and how long a Worker waits before it may take it.
+type pendingRow struct {
+	entity  string
+	id      ID
+	cascade bool
+	delay   time.Duration
+	// scheduled marks a re-sync asked for at a time (Schedule): ready only
+	// then, and removed by no earlier sync of the id.
+	scheduled bool
 }
 
-// EnqueueAndCommit is Enqueue followed by COMMIT of tx, sent together in one
-// round trip, so queueing costs a write transaction no extra round trip. On
-// success the transaction is committed and tx must not be used again (its
-// connection is idle; release it rather than calling tx.Commit). On error the
-// transaction did not commit; roll tx back.
-func (e *Engine) EnqueueAndCommit(ctx context.Context, tx pgx.Tx, delay time.Duration, notify bool, changes ...Change) error {
-	return e.enqueue(ctx, tx, delay, notify, true, changes)
+// pendingRows lists the ids of b as rows to queue after delay.
+func pendingRows(b batch, delay time.Duration) []pendingRow {
+	var out []pendingRow
+	for name, m := range b.ids {
+		for id := range m {
+			out = append(out, pendingRow{entity: name, id: id, cascade: b.seeds.has(name, id), delay: delay})
+		}
+	}
+	return out
 }
 
-func (e *Engine) enqueue(ctx context.Context, tx DB, delay time.Duration, notify, commit bool, changes []Change) error {
-	all, _, err := e.collect(ModeDeferred, changes)
+// changeRows validates changes and lists them as rows to queue after delay,
+// one per (entity, id), Cascade merged.
+func (e *Engine) changeRows(changes []Change, delay time.Duration) ([]pendingRow, error) {
+	b, err := e.collect(ModeDeferred, changes)
+	if err != nil {
+		return nil, err
+	}
+	return pendingRows(b, delay), nil
+}
+
+// Enqueue records changes in the durable tvsync.sync_queue on tx, normally
+// the write transaction: one row per (entity, id), which a Worker may take
+// once delay has passed; notify wakes listening workers when tx commits.
+// Queueing is a plain INSERT: it never waits for another transaction, so it
+// cannot deadlock with a unit of work or a worker. A row of an id that is
+// failing and waits out its backoff inherits that backoff and its
+// attempts: writes to a failing row do not hasten its retries, nor its
+// parking as dead.
+//
+// It returns the rows it queued, for SyncQueued once tx has committed.
+func (e *Engine) Enqueue(ctx context.Context, tx DB, delay time.Duration, notify bool, changes ...Change) (Queued, error) {
+	rows, err := e.changeRows(changes, delay)
+	if err != nil {
+		return Queued{}, err
+	}
+	q, err := e.enqueueRows(ctx, tx, rows, notify)
+	return Queued{rows: q}, err
+}
+
+// Schedule asks, on tx (normally the write transaction, so atomically with
+// its writes), for changes to be synced again at a given time: for a
+// document that depends on the clock (an order late to ship after its
+// promised date, loans overdue), which goes stale with no write. The rows
+// are scheduled: a Worker takes them only once at has come, and no earlier
+// sync of the same ids removes them (a unit of work's own after-commit sync
+// included), so nothing the same unit of work records cancels them. A time
+// in the past schedules a sync as soon as a Worker runs.
+func (e *Engine) Schedule(ctx context.Context, tx DB, at time.Time, changes ...Change) error {
+	rows, err := e.changeRows(changes, time.Until(at))
 	if err != nil {
 		return err
 	}
-	cascading := idSet{}
-	for _, c := range changes {
-		if c.Cascade {
-			cascading.add(c.Entity, c.IDs...)
-		}
+	for i := range rows {
+		rows[i].scheduled = true
 	}
+	_, err = e.enqueueRows(ctx, tx, rows, false)
+	return err
+}
+
+// EnqueueAndCommit is Enqueue followed by COMMIT of tx, sent together in one
+// round trip, so queueing costs a write transaction no extra round trip. It
+// returns the rows it queued, for SyncQueued. On success the transaction is
+// committed and tx must not be used again (its connection is idle; release
+// it rather than calling tx.Commit). On error the transaction did not
+// commit; roll tx back.
+func (e *Engine) EnqueueAndCommit(ctx context.Context, tx pgx.Tx, delay time.Duration, notify bool, changes ...Change) (Queued, error) {
+	rows, err := e.changeRows(changes, delay)
+	if err != nil {
+		return Queued{}, err
+	}
+	q, err := e.enqueueCommit(ctx, tx, rows, notify, true)
+	return Queued{rows: q}, err
+}
+
+// enqueueRows queues rows on tx, with NOTIFY when asked, in one round trip.
+func (e *Engine) enqueueRows(ctx context.Context, tx DB, rows []pendingRow, notify bool) ([]queuedRow, error) {
+	return e.enqueueCommit(ctx, tx, rows, notify, false)
+}
+
+// enqueueCommit queues rows on tx with NOTIFY when asked and, with commit
+// set, COMMIT, in one round trip.
+func (e *Engine) enqueueCommit(ctx context.Context, tx DB, rows []pendingRow, notify, commit bool) (out []queuedRow, err error) {
 	p := &Pipeline{}
-	var params []db.QueueEnqueueParams
-	for _, name := range e.order {
-		var plain, casc []string
-		for _, id := range all.sorted(name) {
-			if _, ok := cascading[name][id]; ok {
-				casc = append(casc, id.String())
-			} else {
-				plain = append(plain, id.String())
-			}
-		}
-		for _, group := range []struct {
-			ids     []string
-			cascade bool
-		}{{plain, false}, {casc, true}} {
-			if len(group.ids) > 0 {
-				params = append(params, db.QueueEnqueueParams{Entity: name, Cascade: group.cascade, DelaySeconds: delay.Seconds(), Ids: group.ids})
-			}
-		}
-	}
-	var enq *db.QueueEnqueueBatchResults
+	read := e.queueEnqueue(ctx, p, rows)
 	var ntf *db.QueueNotifyBatchResults
-	if len(params) > 0 {
-		enq = e.queries.QueueEnqueue(ctx, p, params)
-		if notify {
-			ntf = e.queries.QueueNotify(ctx, p, []string{QueueChannel})
-		}
+	if len(rows) > 0 && notify {
+		ntf = e.queries.QueueNotify(ctx, p, []string{QueueChannel})
 	}
 	if commit {
 		p.queueCommit()
 	}
 	if p.Len() == 0 {
-		return nil
+		return nil, nil
 	}
 	p.Send(ctx, tx)
-	if enq != nil {
-		enq.Exec(func(_ int, qerr error) {
-			if err == nil && qerr != nil {
-				err = fmt.Errorf("queue changes in tvsync.sync_queue: %w", qerr)
-			}
-		})
-	}
+	out, err = read()
 	if ntf != nil {
 		ntf.Exec(func(_ int, qerr error) {
 			if err == nil && qerr != nil {
@@ -104,7 +140,53 @@ func (e *Engine) enqueue(ctx context.Context, tx DB, delay time.Duration, notify
 	if cerr := p.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("queue changes in tvsync.sync_queue: %w", cerr)
 	}
-	return err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// queueEnqueue queues on p the statement that inserts rows, in one sorted
+// statement, and returns the reader of the queued rows (nil rows: nothing
+// queued, nothing read).
+func (e *Engine) queueEnqueue(ctx context.Context, p *Pipeline, rows []pendingRow) func() ([]queuedRow, error) {
+	if len(rows) == 0 {
+		return func() ([]queuedRow, error) { return nil, nil }
+	}
+	slices.SortFunc(rows, func(a, b pendingRow) int {
+		if c := strings.Compare(a.entity, b.entity); c != 0 {
+			return c
+		}
+		return a.id.Compare(b.id)
+	})
+	params := db.QueueEnqueueParams{}
+	for _, r := range rows {
+		params.Entities = append(params.Entities, r.entity)
+		params.EntityIds = append(params.EntityIds, r.id.String())
+		params.Cascades = append(params.Cascades, r.cascade)
+		params.DelaysSeconds = append(params.DelaysSeconds, r.delay.Seconds())
+		params.Scheduled = append(params.Scheduled, r.scheduled)
+	}
+	res := e.queries.QueueEnqueue(ctx, p, []db.QueueEnqueueParams{params})
+	return func() (out []queuedRow, err error) {
+		res.Query(func(_ int, got []db.QueueEnqueueRow, qerr error) {
+			if qerr != nil {
+				err = fmt.Errorf("queue changes in tvsync.sync_queue: %w", qerr)
+				return
+			}
+			out = make([]queuedRow, 0, len(got))
+			for _, g := range got {
+				ent := e.entities[g.Entity]
+				id, perr := ParseID(ent.Key, g.EntityID)
+				if perr != nil {
+					err = fmt.Errorf("queue changes in tvsync.sync_queue: read back %s %q: %w", g.Entity, g.EntityID, perr)
+					return
+				}
+				out = append(out, queuedRow{seq: g.Seq, entity: g.Entity, id: id, cascade: g.Cascade})
+			}
+		})
+		return out, err
+	}
 }
 
 // QueueStats summarizes the durable queue.

@@ -334,7 +334,7 @@ func (s *rebuildSession) applyOnce(ctx context.Context, ids []ID, lockTimeout ti
 	report.Mode = ModeFull
 	// The locks are the transaction's: the savepoints of isolate need not
 	// take them again.
-	if err := e.isolate(ctx, job{mode: ModeFull, ops: opRefresh | opDelete, parent: tx, savepoint: true, locked: true}, chunk, &report, failed); err != nil {
+	if _, err := e.isolate(ctx, job{mode: ModeFull, ops: opRefresh | opDelete, parent: tx, savepoint: true, locked: true}, newBatch().sub(chunk), nil, &report, failed); err != nil {
 		return report, 0, err
 	}
 	if err := tx.Commit(ctx); err != nil {

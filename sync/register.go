@@ -80,20 +80,43 @@ func keys[K uuid.UUID | int64](ids []K) []ID {
 
 // ReadRefresh adapts the results of a sqlc :batchone refresh statement
 // whose columns are found, upserted (integers) and finished_at
-// (timestamptz): the fields Found, Upserted and FinishedAt of its row.
+// (timestamptz): the fields Found, Upserted and FinishedAt of its row. An
+// optional jsonb column changed ([{"id": text, "keys": [text] | null}], one
+// element per document written) fills RefreshResult.Changed.
 // A row type without them makes the reader fail with an error naming it.
 func ReadRefresh[R any](br BatchOne[R]) func() (RefreshResult, error) {
 	return readRow(br, refreshFields, func(v reflect.Value, f []int) RefreshResult {
-		return RefreshResult{Found: int(v.Field(f[0]).Int()), Upserted: int(v.Field(f[1]).Int()), FinishedAt: v.Field(f[2]).Interface().(time.Time)}
+		r := RefreshResult{Found: int(v.Field(f[0]).Int()), Upserted: int(v.Field(f[1]).Int()), FinishedAt: v.Field(f[2]).Interface().(time.Time)}
+		if c := v.FieldByName("Changed"); c.IsValid() && c.Type() == reflect.TypeFor[[]byte]() {
+			// Parsed by the engine, which knows the entity's key kind.
+			r.changedJSON = c.Bytes()
+			if r.changedJSON == nil {
+				r.changedJSON = []byte("[]")
+			}
+		}
+		return r
 	})
 }
 
 // ReadDelete adapts the results of a sqlc :batchone delete statement whose
 // columns are deleted (an integer) and finished_at (timestamptz): the fields
-// Deleted and FinishedAt of its row.
+// Deleted and FinishedAt of its row. An optional column deleted_ids (an
+// array of keys) fills DeleteResult.DeletedIDs.
 func ReadDelete[R any](br BatchOne[R]) func() (DeleteResult, error) {
 	return readRow(br, deleteFields, func(v reflect.Value, f []int) DeleteResult {
-		return DeleteResult{Deleted: int(v.Field(f[0]).Int()), FinishedAt: v.Field(f[1]).Interface().(time.Time)}
+		r := DeleteResult{Deleted: int(v.Field(f[0]).Int()), FinishedAt: v.Field(f[1]).Interface().(time.Time)}
+		if d := v.FieldByName("DeletedIds"); d.IsValid() {
+			switch ids := d.Interface().(type) {
+			case []uuid.UUID:
+				r.DeletedIDs = keys(ids)
+			case []int64:
+				r.DeletedIDs = keys(ids)
+			}
+			if r.DeletedIDs == nil {
+				r.DeletedIDs = []ID{}
+			}
+		}
+		return r
 	})
 }
 

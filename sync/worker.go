@@ -146,11 +146,11 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.log.InfoContext(ctx, "tvsync: worker reconnected to the database", slog.Duration("down_for", time.Since(down)))
 			down, delay = time.Time{}, reconnectMin
 		}
-		n, err := w.drain(context.WithoutCancel(ctx), conn)
+		r, err := w.drain(context.WithoutCancel(ctx), conn)
 		if err != nil {
 			w.log.ErrorContext(ctx, "tvsync: worker batch failed", slog.Any("error", err))
 		}
-		if n == w.cfg.BatchSize && err == nil {
+		if (r.Claimed == w.cfg.BatchSize || r.Queued > 0) && err == nil {
 			continue // more is probably ready
 		}
 		sleep(ctx, wake, w.cfg.PollInterval)
@@ -246,14 +246,42 @@ func (w *Worker) connectListener(ctx context.Context) (*pgx.Conn, error) {
 	return conn, nil
 }
 
-// Drain runs batches until no ready row is left and reports how many rows
-// it took. Rows that fail are retried later (after their backoff), not here.
-func (w *Worker) Drain(ctx context.Context) (int, error) {
-	total := 0
+// DrainResult says what the worker did with the rows it claimed. Every
+// claimed row counts once in Synced, Failed, Dead or Kept.
+type DrainResult struct {
+	// Claimed is how many queued rows were taken.
+	Claimed int
+	// Synced is how many were synced and removed.
+	Synced int
+	// Failed is how many failed and wait out a backoff for a retry.
+	Failed int
+	// Dead is how many failed once too often and were parked as dead.
+	Dead int
+	// Kept is how many name an entity this worker does not register, or an
+	// id that is not a key of their entity's kind: kept, with an error.
+	Kept int
+	// Queued is how many rows the synced ones queued for their dependents.
+	Queued int
+}
+
+func (r *DrainResult) add(o DrainResult) {
+	r.Claimed += o.Claimed
+	r.Synced += o.Synced
+	r.Failed += o.Failed
+	r.Dead += o.Dead
+	r.Kept += o.Kept
+	r.Queued += o.Queued
+}
+
+// Drain runs batches until no ready row is left, the dependents the
+// batches queued included, and reports what it did. Rows that fail are
+// retried later (after their backoff), not here.
+func (w *Worker) Drain(ctx context.Context) (DrainResult, error) {
+	var total DrainResult
 	for {
-		n, err := w.DrainOnce(ctx)
-		total += n
-		if err != nil || n < w.cfg.BatchSize {
+		r, err := w.DrainOnce(ctx)
+		total.add(r)
+		if err != nil || (r.Claimed < w.cfg.BatchSize && r.Queued == 0) {
 			return total, err
 		}
 	}
@@ -261,38 +289,40 @@ func (w *Worker) Drain(ctx context.Context) (int, error) {
 
 // DrainOnce takes one batch of ready rows, syncs it and removes the synced
 // rows, all in one transaction on one connection of the pool; it reports
-// how many rows it took. Ids that fail are isolated from the rest of the
-// batch and rescheduled with an exponential backoff, or parked as dead after
+// what it did with them. The dependents of what the batch changed are
+// queued in the same transaction, for the next batches. Ids that fail are
+// isolated from the rest of the batch (in savepoints) and their rows
+// rescheduled with an exponential backoff, or parked as dead after
 // MaxAttempts. Rows of entities the engine does not register are kept and
 // rescheduled (see Worker); they are not an error of the batch.
-func (w *Worker) DrainOnce(ctx context.Context) (int, error) {
+func (w *Worker) DrainOnce(ctx context.Context) (DrainResult, error) {
 	conn, err := w.pool.Acquire(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("worker: acquire a connection: %w", err)
+		return DrainResult{}, fmt.Errorf("worker: acquire a connection: %w", err)
 	}
 	return w.drain(ctx, conn)
 }
 
 // drain is DrainOnce on conn, which it releases.
-func (w *Worker) drain(ctx context.Context, conn *pgxpool.Conn) (int, error) {
+func (w *Worker) drain(ctx context.Context, conn *pgxpool.Conn) (res DrainResult, err error) {
 	w.drains.Add(1)
 	release := gosync.OnceFunc(conn.Release)
 	defer release()
 	tx, rows, err := w.claim(ctx, conn)
 	if err != nil {
-		return 0, err
+		return res, err
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }() // runs before release
+	res.Claimed = len(rows)
 	if len(rows) == 0 {
-		return 0, nil
+		return res, nil
 	}
-	claimed := idSet{}
+	claimed := newBatch()
 	unknown, malformed := textIDs{}, textIDs{}
-	var changes []Change
 	for _, r := range rows {
 		ent, ok := w.engine.entities[r.Entity]
 		if !ok {
-			unknown.add(r.Entity, r.EntityID)
+			unknown.add(r.Entity, r.EntityID, r.Seq)
 			continue
 		}
 		id, err := ParseID(ent.Key, r.EntityID)
@@ -300,15 +330,20 @@ func (w *Worker) drain(ctx context.Context, conn *pgxpool.Conn) (int, error) {
 			// Not the canonical text of a key of the entity's kind: written
 			// by hand, or by a version registering another kind. It can
 			// never sync; it fails alone and is parked in time.
-			malformed.add(r.Entity, r.EntityID)
+			malformed.add(r.Entity, r.EntityID, r.Seq)
 			continue
 		}
-		claimed.add(r.Entity, id)
-		changes = append(changes, Change{Entity: r.Entity, IDs: []ID{id}, Cascade: r.Cascade})
+		claimed.addRows(queuedRow{seq: r.Seq, entity: r.Entity, id: id, cascade: r.Cascade})
 	}
+	attempts := map[int64]int32{}
+	for _, r := range rows {
+		attempts[r.Seq] = r.Attempts
+	}
+	res.Kept = unknown.len() + malformed.len()
 	var syncErr error
-	if len(changes) > 0 {
-		_, syncErr = w.engine.syncIsolated(ctx, tx, ModeDeferred, changes)
+	var report Report
+	if claimed.size() > 0 {
+		report, syncErr = w.engine.syncIsolated(ctx, tx, ModeDeferred, claimed)
 	}
 	var failed *FailedError
 	if syncErr != nil && !errors.As(syncErr, &failed) {
@@ -323,15 +358,16 @@ func (w *Worker) drain(ctx context.Context, conn *pgxpool.Conn) (int, error) {
 		if !lockTimedOut(syncErr) {
 			// A lock wait that timed out is no fault of the rows: they stay
 			// ready as they are.
-			params = w.failParams(claimed, syncErr.Error(), w.cfg.MaxAttempts)
+			params = append(params, w.failParams(claimed.seqList(), syncErr.Error(), w.cfg.MaxAttempts))
+			w.countFailed(&res, claimed.seqList(), attempts)
 		}
 		params = append(params, w.unknownParams(unknown)...)
 		params = append(params, w.malformedParams(malformed)...)
 		if ferr := w.recordFailures(rctx, w.pool, params); ferr != nil {
-			return len(rows), errors.Join(syncErr, ferr)
+			return res, errors.Join(syncErr, ferr)
 		}
 		w.logKept(ctx, unknown, malformed)
-		return len(rows), syncErr
+		return res, syncErr
 	}
 	done := claimed
 	var params []db.QueueFailParams
@@ -339,46 +375,68 @@ func (w *Worker) drain(ctx context.Context, conn *pgxpool.Conn) (int, error) {
 		bad := idSet{}
 		for name, ids := range failed.IDs {
 			bad.add(name, ids...)
-			for _, id := range ids {
-				delete(done[name], id)
+		}
+		badRows := claimed.sub(bad)
+		keep := idSet{}
+		for name, m := range claimed.ids {
+			for id := range m {
+				if !bad.has(name, id) {
+					keep.add(name, id)
+				}
 			}
 		}
-		// Failed dependents may not be queued yet: queue them, then fail them.
-		var again []Change
-		for name := range bad {
-			again = append(again, Change{Entity: name, IDs: bad.sorted(name)})
-		}
-		if err := w.engine.Enqueue(ctx, tx, 0, false, again...); err != nil {
-			return len(rows), err
-		}
-		params = w.failParams(bad, failed.Cause.Error(), w.cfg.MaxAttempts)
+		done = claimed.sub(keep)
+		params = append(params, w.failParams(badRows.seqList(), failed.Cause.Error(), w.cfg.MaxAttempts))
+		w.countFailed(&res, badRows.seqList(), attempts)
 	}
 	params = append(params, w.unknownParams(unknown)...)
 	params = append(params, w.malformedParams(malformed)...)
 	if err := w.recordFailures(ctx, tx, params); err != nil {
-		return len(rows), err
+		return res, err
 	}
-	var del []db.QueueDeleteParams
-	for _, name := range w.engine.order {
-		if ids := done.sorted(name); len(ids) > 0 {
-			del = append(del, db.QueueDeleteParams{Entity: name, Ids: idStrings(ids)})
+	if seqs := done.seqList(); len(seqs) > 0 {
+		var dead db.QueueDeleteDeadParams
+		for _, r := range done.rows() {
+			dead.Entities = append(dead.Entities, r.entity)
+			dead.EntityIds = append(dead.EntityIds, r.id.String())
 		}
-	}
-	if len(del) > 0 {
-		w.engine.queries.QueueDelete(ctx, tx, del).Exec(func(_ int, qerr error) {
-			if err == nil && qerr != nil {
-				err = fmt.Errorf("worker: remove synced rows: %w", qerr)
-			}
-		})
+		p := &Pipeline{}
+		del := w.engine.queries.QueueDelete(ctx, p, [][]int64{seqs})
+		delDead := w.engine.queries.QueueDeleteDead(ctx, p, []db.QueueDeleteDeadParams{dead})
+		p.Send(ctx, tx)
+		for _, b := range []interface{ Exec(func(int, error)) }{del, delDead} {
+			b.Exec(func(_ int, qerr error) {
+				if err == nil && qerr != nil {
+					err = fmt.Errorf("worker: remove synced rows: %w", qerr)
+				}
+			})
+		}
+		if cerr := p.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("worker: remove synced rows: %w", cerr)
+		}
 		if err != nil {
-			return len(rows), err
+			return res, err
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return len(rows), fmt.Errorf("worker: commit: %w", err)
+		return res, fmt.Errorf("worker: commit: %w", err)
 	}
+	res.Synced = len(done.seqList())
+	res.Queued = report.Queued.Len()
 	w.logKept(ctx, unknown, malformed)
-	return len(rows), syncErr
+	return res, syncErr
+}
+
+// countFailed adds the rows of seqs to res as failed, or dead when this
+// attempt parks them.
+func (w *Worker) countFailed(res *DrainResult, seqs []int64, attempts map[int64]int32) {
+	for _, s := range seqs {
+		if int(attempts[s])+1 >= w.cfg.MaxAttempts {
+			res.Dead++
+		} else {
+			res.Failed++
+		}
+	}
 }
 
 // claim begins the batch's transaction on conn, bounds its lock waits and
@@ -421,19 +479,10 @@ func lockTimedOut(err error) bool {
 	return errors.As(err, &pgErr) && pgErr.Code == "55P03"
 }
 
-// failParams records a failed attempt, with lastError, on rows of
-// registered entities: a backoff, or dead after maxAttempts.
-func (w *Worker) failParams(rows idSet, lastError string, maxAttempts int) []db.QueueFailParams {
-	var params []db.QueueFailParams
-	for _, name := range w.engine.order {
-		if ids := rows.sorted(name); len(ids) > 0 {
-			params = append(params, db.QueueFailParams{
-				Entity: name, Ids: idStrings(ids), LastError: lastError,
-				MaxAttempts: int32(maxAttempts), MaxBackoffSeconds: w.cfg.MaxBackoff.Seconds(),
-			})
-		}
-	}
-	return params
+// failParams records a failed attempt, with lastError, on the rows of
+// seqs: a backoff, or dead after maxAttempts.
+func (w *Worker) failParams(seqs []int64, lastError string, maxAttempts int) db.QueueFailParams {
+	return db.QueueFailParams{Seqs: seqs, LastError: lastError, MaxAttempts: int32(maxAttempts), MaxBackoffSeconds: w.cfg.MaxBackoff.Seconds()}
 }
 
 // unknownParams records a failed attempt on rows of entities the engine does
@@ -441,10 +490,7 @@ func (w *Worker) failParams(rows idSet, lastError string, maxAttempts int) []db.
 func (w *Worker) unknownParams(rows textIDs) []db.QueueFailParams {
 	var params []db.QueueFailParams
 	for _, name := range rows.names() {
-		params = append(params, db.QueueFailParams{
-			Entity: name, Ids: rows[name], LastError: w.unknownError(name),
-			MaxAttempts: neverPark, MaxBackoffSeconds: w.cfg.MaxBackoff.Seconds(),
-		})
+		params = append(params, w.failParams(rows.seqs(name), w.unknownError(name), neverPark))
 	}
 	return params
 }
@@ -456,22 +502,52 @@ func (w *Worker) malformedParams(rows textIDs) []db.QueueFailParams {
 	var params []db.QueueFailParams
 	for _, name := range rows.names() {
 		kind := w.engine.entities[name].Key
-		for _, id := range rows[name] {
-			params = append(params, db.QueueFailParams{
-				Entity: name, Ids: []string{id},
-				LastError:   fmt.Sprintf("%v: entity %q has %v keys: %q is not the canonical text of one", ErrKeyKind, name, kind, id),
-				MaxAttempts: int32(w.cfg.MaxAttempts), MaxBackoffSeconds: w.cfg.MaxBackoff.Seconds(),
-			})
+		for _, r := range rows[name] {
+			params = append(params, w.failParams([]int64{r.seq},
+				fmt.Sprintf("%v: entity %q has %v keys: %q is not the canonical text of one", ErrKeyKind, name, kind, r.id), w.cfg.MaxAttempts))
 		}
 	}
 	return params
 }
 
-// textIDs holds queued ids as sync_queue stores them, per entity, for the
+// textIDs holds queued rows as sync_queue stores them, per entity, for the
 // rows the worker cannot parse into IDs.
-type textIDs map[string][]string
+type textIDs map[string][]textRow
 
-func (t textIDs) add(entity, id string) { t[entity] = append(t[entity], id) }
+// textRow is a queued row's id as stored, and its seq.
+type textRow struct {
+	id  string
+	seq int64
+}
+
+func (t textIDs) add(entity, id string, seq int64) { t[entity] = append(t[entity], textRow{id, seq}) }
+
+// len is how many rows t holds.
+func (t textIDs) len() int {
+	n := 0
+	for _, rows := range t {
+		n += len(rows)
+	}
+	return n
+}
+
+// seqs returns the seqs of entity's rows.
+func (t textIDs) seqs(entity string) []int64 {
+	out := make([]int64, len(t[entity]))
+	for i, r := range t[entity] {
+		out[i] = r.seq
+	}
+	return out
+}
+
+// ids returns the ids of entity's rows.
+func (t textIDs) ids(entity string) []string {
+	out := make([]string, len(t[entity]))
+	for i, r := range t[entity] {
+		out[i] = r.id
+	}
+	return out
+}
 
 // names returns the entity names, sorted.
 func (t textIDs) names() []string {
@@ -515,8 +591,10 @@ func (w *Worker) logKept(ctx context.Context, unknown, malformed textIDs) {
 	}
 }
 
-// syncIsolated is SyncTx with failing ids isolated in savepoints of tx
-// instead of aborting it; they are returned in a *FailedError.
-func (e *Engine) syncIsolated(ctx context.Context, tx pgx.Tx, mode Mode, changes []Change) (Report, error) {
-	return e.run(ctx, job{mode: mode, ops: opRefresh | opDelete, parent: tx, savepoint: true}, changes)
+// syncIsolated syncs the claimed rows b inside tx, with failing ids
+// isolated in savepoints of tx instead of aborting it (they are returned in
+// a *FailedError), and queues in tx, ready at once, the dependents of what
+// changed.
+func (e *Engine) syncIsolated(ctx context.Context, tx pgx.Tx, mode Mode, b batch) (Report, error) {
+	return e.run(ctx, job{mode: mode, ops: opRefresh | opDelete, parent: tx, savepoint: true, follow: true}, b)
 }

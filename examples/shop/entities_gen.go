@@ -51,10 +51,10 @@ func Entities() []sync.Entity {
 				return sync.Drifts(q.CustomerVerify(ctx, conn, db.CustomerVerifyParams{After: after.Int64(), Upto: upto.Int64()}))
 			},
 			Cascades: []sync.Cascade{
-				{Entity: EntityReview, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
+				{Entity: EntityReview, Referencing: true, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
 					return sync.ReadMany(q.ReviewIDsByCustomer(ctx, p, [][]int64{sync.Int64s(ids)}))
 				}},
-				{Entity: EntityOrder, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
+				{Entity: EntityOrder, Referencing: true, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
 					return sync.ReadMany(q.OrderIDsByCustomer(ctx, p, [][]int64{sync.Int64s(ids)}))
 				}},
 			},
@@ -86,7 +86,7 @@ func Entities() []sync.Entity {
 				return sync.Drifts(q.ProductVerify(ctx, conn, db.ProductVerifyParams{After: after.Int64(), Upto: upto.Int64()}))
 			},
 			Cascades: []sync.Cascade{
-				{Entity: EntityReview, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
+				{Entity: EntityReview, Referencing: true, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
 					return sync.ReadMany(q.ReviewIDsByProduct(ctx, p, [][]int64{sync.Int64s(ids)}))
 				}},
 				{Entity: EntityOrder, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {

@@ -122,7 +122,7 @@ func TestUpgrade_FromPublicSyncObjects(t *testing.T) {
 	engine := blog.MustNewEngine(pool, tvsync.Config{})
 	n, err := tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{}).Drain(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, 11, n, "the ready rows (not the dead one)")
+	assert.Equal(t, 11, n.Claimed, "the ready rows (not the dead one)")
 	assert.Equal(t, []string{"comment 10 boom"}, texts(t, pool, "SELECT concat_ws(' ', entity, attempts, last_error) FROM tvsync.sync_queue"))
 
 	// And the blog's set still rolls all the way back and up again.

@@ -92,32 +92,19 @@ func (a *App) workerCommand() *cobra.Command {
 }
 
 // drainOnce takes batches until no ready row is left and reports what it
-// synced, what failed and what the queue still holds. Rows that fail are
-// rescheduled with a backoff by the worker, so each is taken at most once.
-func (a *App) drainOnce(ctx context.Context, engine *tvsync.Engine, w *tvsync.Worker, batch int) error {
-	took, failed := 0, 0
-	var runErr error
-	for {
-		n, err := w.DrainOnce(ctx)
-		took += n
-		var fe *tvsync.FailedError
-		if errors.As(err, &fe) {
-			for _, ids := range fe.IDs {
-				failed += len(ids)
-			}
-			err = nil
-		}
-		if err != nil {
-			failed += n // the whole batch failed; its rows were rescheduled
-			runErr = err
-			break
-		}
-		if n < batch {
-			break
-		}
+// synced, what failed or was parked, what it kept (rows of entities this
+// binary does not register, or malformed ids) and what the queue still
+// holds; it exits non-zero unless every row it took was synced. Rows that
+// fail are rescheduled with a backoff by the worker, so each is taken at
+// most once.
+func (a *App) drainOnce(ctx context.Context, engine *tvsync.Engine, w *tvsync.Worker, _ int) error {
+	r, runErr := w.Drain(ctx)
+	var fe *tvsync.FailedError
+	if errors.As(runErr, &fe) {
+		runErr = nil // counted in r
 	}
-	synced := took - min(failed, took)
-	fmt.Fprintf(a.stdout, "took %d queued rows: %d synced, %d failed\n", took, synced, failed)
+	fmt.Fprintf(a.stdout, "took %d queued rows: %d synced, %d failed, %d parked dead, %d kept (unknown entity or malformed id); %d dependents queued\n",
+		r.Claimed, r.Synced, r.Failed, r.Dead, r.Kept, r.Queued)
 	if st, err := engine.QueueStats(ctx); err == nil {
 		fmt.Fprintf(a.stdout, "left in the queue: %d pending (oldest %s), %d dead\n", st.Pending, st.OldestAge.Round(time.Millisecond), st.Dead)
 	} else if runErr == nil {
@@ -126,8 +113,9 @@ func (a *App) drainOnce(ctx context.Context, engine *tvsync.Engine, w *tvsync.Wo
 	switch {
 	case runErr != nil:
 		return runErr
-	case failed > 0:
-		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%d rows failed to sync; they are retried after a backoff (see `%s status`)", failed, a.name)}
+	case r.Failed+r.Dead+r.Kept > 0:
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%d of %d rows were not synced (%d failed and are retried after a backoff, %d parked dead, %d kept for a worker that can sync them); see `%s status` and `%s queue`",
+			r.Failed+r.Dead+r.Kept, r.Claimed, r.Failed, r.Dead, r.Kept, a.name, a.name)}
 	}
 	return nil
 }

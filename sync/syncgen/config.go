@@ -166,10 +166,22 @@ type Cascade struct {
 	// one array parameter of the declaring entity's key type, returning
 	// keys of To.
 	Lookup string `yaml:"lookup"`
+	// On, optional, lists the top-level keys of the declaring entity's
+	// document that To's documents show: a sync that changes the document
+	// follows the cascade only when one of them changed (a new or deleted
+	// document always). Empty: any change.
+	On []string `yaml:"on"`
+	// Referencing, optional with a lookup, says whether To's rows
+	// reference the declaring entity's rows, so that deleting one may
+	// delete them too (Expand then follows them before a delete to the
+	// end). A path says it by its form: `table.column` references,
+	// `table.column -> column` does not. A lookup defaults to true.
+	Referencing *bool `yaml:"referencing"`
 
 	// Parsed path: rows of table whose match column is a changed id, their
 	// column result.
 	table, match, result string
+	ref                  bool
 }
 
 var (
@@ -181,7 +193,7 @@ var (
 		"plans":     {"wide", "range"},
 		"key":       {"column", "type"},
 		"overrides": {"refresh_wide", "refresh_range"},
-		"cascade":   {"to", "path", "name", "lookup"},
+		"cascade":   {"to", "path", "name", "lookup", "on", "referencing"},
 	}
 	identRE    = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 	entityRE   = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
@@ -442,6 +454,14 @@ func (c *Config) validate() error {
 				continue
 			}
 			where += fmt.Sprintf(" (to %s)", cs.To)
+			for _, k := range cs.On {
+				if strings.TrimSpace(k) == "" || k != strings.TrimSpace(k) {
+					fail(e.line, "%s: on: %q is not a document key (want the top-level keys of %s's document that %s shows)", where, k, e.Name, cs.To)
+				}
+			}
+			if cs.Referencing != nil && cs.Path != "" {
+				fail(e.line, "%s: referencing goes with a lookup; a path says it by its form", where)
+			}
 			switch {
 			case cs.Path == "" && cs.Lookup == "":
 				fail(e.line, "%s: want a path or a lookup", where)
@@ -482,6 +502,8 @@ func (c *Config) validate() error {
 					}
 					cs.result = to.Key.Column
 				}
+				// The target's own rows hold the match column: they reference the declaring entity.
+				cs.ref = cs.table == to.Table && cs.result == to.Key.Column
 				if cs.Name == "" {
 					// PostIDsByAuthor for tb_post.author_id; PostIDsByCommentAuthor
 					// for tb_comment.author_id -> post_id.

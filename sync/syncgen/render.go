@@ -37,8 +37,8 @@ var goKey = map[KeyType]struct{ slice, ids, id, kind string }{
 // type, {min} the smallest key, {k} the command table's key column, {tb} the
 // command table, {tv} the query table, {src} the document view.
 const (
-	// upsertSQL ends every refresh: it writes the rows of the CTE src
-	// (id, data) whose data changed and counts them.
+	// upsertSQL ends the full-sync refreshes (range): it writes the rows of
+	// the CTE src (id, data) whose data changed and counts them.
 	upsertSQL = `upserted AS (
     INSERT INTO {tv} (id, data, updated_at)
     SELECT src.id, src.data, clock_timestamp() FROM src
@@ -51,6 +51,33 @@ SELECT (SELECT count(*) FROM src)::int      AS found,
        (SELECT count(*) FROM upserted)::int AS upserted,
        clock_timestamp()::timestamptz       AS finished_at;
 `
+	// upsertChangedSQL ends the refreshes of writes (by id, wide): as
+	// upsertSQL, and it also lists what changed, for the engine to follow
+	// cascades only from documents that changed: changed is a JSON array of
+	// {id, keys}, one per row written, keys the top-level document keys
+	// whose value differs from the stored row's (null for a new row). The
+	// stored row is read by id (the OFFSET 0 fence) as the statement's
+	// snapshot holds it, before the upsert.
+	upsertChangedSQL = `upserted AS (
+    INSERT INTO {tv} (id, data, updated_at)
+    SELECT src.id, src.data, clock_timestamp() FROM src
+    ON CONFLICT (id) DO UPDATE
+        SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
+        WHERE {tv}.data IS DISTINCT FROM EXCLUDED.data
+    RETURNING {tv}.id, {tv}.data
+)
+SELECT (SELECT count(*) FROM src)::int      AS found,
+       (SELECT count(*) FROM upserted)::int AS upserted,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('id', u.id::text, 'keys',
+                CASE WHEN jsonb_typeof(o.data) = 'object' AND jsonb_typeof(u.data) = 'object' THEN
+                    (SELECT coalesce(jsonb_agg(k.key ORDER BY k.key), '[]'::jsonb)
+                     FROM (SELECT jsonb_object_keys(u.data) UNION SELECT jsonb_object_keys(o.data)) AS k(key)
+                     WHERE u.data -> k.key IS DISTINCT FROM o.data -> k.key)
+                END)), '[]'::jsonb)
+        FROM upserted u
+        LEFT JOIN LATERAL (SELECT t.data FROM {tv} t WHERE t.id = u.id OFFSET 0) o ON true)::jsonb AS changed,
+       clock_timestamp()::timestamptz       AS finished_at;
+`
 	// widePlanSQL wraps a wide plan file: {comments} its leading comment
 	// lines, {file} its path, {with} "WITH" or "WITH RECURSIVE", {ctes}
 	// the CTEs of its own WITH clause as written, each line followed by
@@ -61,7 +88,7 @@ SELECT (SELECT count(*) FROM src)::int      AS found,
 {with} {ctes}src AS (
 {query}
 ),
-` + upsertSQL
+` + upsertChangedSQL
 	// rangePlanSQL wraps a range plan file.
 	rangePlanSQL = `-- name: {X}RangeRefresh :batchone
 {comments}
@@ -74,13 +101,13 @@ src AS (
 ),
 ` + upsertSQL
 	refreshSQL = `-- name: {X}Refresh :batchone
--- {X}Refresh upserts, in one statement, the {tv} documents of the given ids from their definition ({src}), writing only those whose data changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
+-- {X}Refresh upserts, in one statement, the {tv} documents of the given ids from their definition ({src}), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 WITH src AS (
     SELECT s.id, s.data
     FROM (SELECT DISTINCT unnest(@ids::{T}[]) AS id) b
     CROSS JOIN LATERAL (SELECT v.id, v.data FROM {src} v WHERE v.id = b.id OFFSET 0) s
 ),
-` + upsertSQL
+` + upsertChangedSQL
 	rangeRefreshSQL = `-- name: {X}RangeRefresh :batchone
 -- {X}RangeRefresh upserts the {tv} documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition ({src}), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
 WITH range_src AS MATERIALIZED (
@@ -91,7 +118,7 @@ src AS (
 ),
 ` + upsertSQL
 	deleteMissingSQL = `-- name: {X}DeleteMissing :batchone
--- {X}DeleteMissing removes the {tv} rows, among the given ids, whose {tb} row no longer exists: each id is probed in {tb} (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in {tv}.
+-- {X}DeleteMissing removes the {tv} rows, among the given ids, whose {tb} row no longer exists, and lists them: each id is probed in {tb} (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in {tv}.
 WITH gone AS (
     DELETE FROM {tv} t
     WHERE t.id = ANY(ARRAY(
@@ -99,7 +126,9 @@ WITH gone AS (
         WHERE NOT EXISTS (SELECT 1 FROM {tb} x WHERE x.{k} = b.id OFFSET 0)))
     RETURNING t.id
 )
-SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone;
+SELECT count(*)::int AS deleted, coalesce(array_agg(gone.id ORDER BY gone.id), '{}')::{T}[] AS deleted_ids,
+       clock_timestamp()::timestamptz AS finished_at
+FROM gone;
 `
 	rangeDeleteMissingSQL = `-- name: {X}RangeDeleteMissing :batchone
 -- {X}RangeDeleteMissing removes the {tv} rows among the chunk's locked @ids in the keyset range (@after, @upto] whose {tb} row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of {tb}.
@@ -319,7 +348,14 @@ func (c *Config) renderGo(base string) ([]byte, error) {
 				if cs.Lookup != "" {
 					stmt = cs.Lookup
 				}
-				p("{Entity: Entity%s, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {", Camel(cs.To))
+				extra := ""
+				if len(cs.On) > 0 {
+					extra += fmt.Sprintf(" On: %#v,", cs.On)
+				}
+				if cs.referencing() {
+					extra += " Referencing: true,"
+				}
+				p("{Entity: Entity%s,%s Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {", Camel(cs.To), extra)
 				p("return sync.ReadMany(q.%s(ctx, p, %s{%s(ids)}))", stmt, k.slice, k.ids)
 				p("}},")
 			}
@@ -334,4 +370,13 @@ func (c *Config) renderGo(base string) ([]byte, error) {
 		return nil, fmt.Errorf("format the generated Go of %s: %w", c.File, err)
 	}
 	return out, nil
+}
+
+// referencing reports whether the cascade's target rows reference the
+// declaring entity's rows (see Cascade.Referencing).
+func (cs Cascade) referencing() bool {
+	if cs.Lookup != "" {
+		return cs.Referencing == nil || *cs.Referencing
+	}
+	return cs.ref
 }

@@ -177,11 +177,16 @@ func (r *Runner) Run(ctx context.Context, fn func(w *Work) error) error {
 	if parent, ok := r.db.(pgx.Tx); ok {
 		return r.runSavepoint(ctx, parent, fn)
 	}
-	changes, err := r.commitUnit(ctx, fn)
-	if err != nil || r.opts.Mode != AfterCommit || len(changes) == 0 {
+	queued, err := r.commitUnit(ctx, fn)
+	if err != nil || r.opts.Mode == Deferred || queued.Len() == 0 {
 		return err
 	}
-	if _, err := r.engine.SyncAndAck(ctx, tvsync.ModeIncremental, changes...); err != nil {
+	// AfterCommit: the changes queued with the commit; Inline: the rows
+	// further along chains of cascades that the sync inside the
+	// transaction queued with it. Each sync transaction removes the rows
+	// it covers and queues the dependents it finds, so whatever is not
+	// synced when this returns stays queued for a Worker.
+	if _, err := r.engine.SyncQueued(ctx, tvsync.ModeIncremental, queued); err != nil {
 		r.log.ErrorContext(ctx, "tvsync: sync after commit failed; the changes stay queued for the worker", slog.Any("error", err))
 		return fmt.Errorf("%w: %w", ErrCommittedNotSynced, err)
 	}
@@ -195,8 +200,10 @@ type acquirer interface {
 
 // commitUnit runs fn in a transaction of its own, commits it (syncing inside
 // it in Inline mode, queueing in the others), closes the Work and releases
-// the connection. It returns the changes the Work recorded.
-func (r *Runner) commitUnit(ctx context.Context, fn func(w *Work) error) (changes []tvsync.Change, err error) {
+// the connection. It returns the rows it queued with the commit: the
+// recorded changes (AfterCommit, Deferred), or what the sync inside the
+// transaction left for after it (Inline).
+func (r *Runner) commitUnit(ctx context.Context, fn func(w *Work) error) (queued tvsync.Queued, err error) {
 	var tx pgx.Tx
 	// oneTrip: the transaction runs on a connection we see, so the queue
 	// rows and COMMIT may go in one round trip that pgx's Tx does not know
@@ -206,23 +213,23 @@ func (r *Runner) commitUnit(ctx context.Context, fn func(w *Work) error) (change
 	case acquirer:
 		conn, err := db.Acquire(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("syncuow: begin unit of work: %w", err)
+			return tvsync.Queued{}, fmt.Errorf("syncuow: begin unit of work: %w", err)
 		}
 		defer conn.Release() // after the rollback below; a connection left in a transaction is closed, not reused
 		if tx, err = conn.Begin(ctx); err != nil {
-			return nil, fmt.Errorf("syncuow: begin unit of work: %w", err)
+			return tvsync.Queued{}, fmt.Errorf("syncuow: begin unit of work: %w", err)
 		}
 		oneTrip = true
 	case *pgx.Conn:
 		if tx, err = db.Begin(ctx); err != nil {
-			return nil, fmt.Errorf("syncuow: begin unit of work: %w", err)
+			return tvsync.Queued{}, fmt.Errorf("syncuow: begin unit of work: %w", err)
 		}
 		oneTrip = true
 	default:
 		// A Beginner we do not know may release a connection only when
 		// its Tx's Commit or Rollback is called: commit through the Tx.
 		if tx, err = db.Begin(ctx); err != nil {
-			return nil, fmt.Errorf("syncuow: begin unit of work: %w", err)
+			return tvsync.Queued{}, fmt.Errorf("syncuow: begin unit of work: %w", err)
 		}
 	}
 	w := &Work{tx: tx}
@@ -238,29 +245,30 @@ func (r *Runner) commitUnit(ctx context.Context, fn func(w *Work) error) (change
 	// (a goroutine fn left behind) can slip into the commit unrecorded.
 	w.guard.close()
 	if err != nil {
-		return nil, err
+		return tvsync.Queued{}, err
 	}
-	changes = w.Changes()
-	if err := r.commit(ctx, tx, oneTrip, changes); err != nil {
-		return nil, err
+	if queued, err = r.commit(ctx, tx, oneTrip, w.Changes()); err != nil {
+		return tvsync.Queued{}, err
 	}
 	committed = true
-	return changes, nil
+	return queued, nil
 }
 
-// commit syncs or queues changes in tx as the mode says and commits tx.
-func (r *Runner) commit(ctx context.Context, tx pgx.Tx, oneTrip bool, changes []tvsync.Change) error {
+// commit syncs or queues changes in tx as the mode says and commits tx. It
+// returns the rows it queued for after the commit.
+func (r *Runner) commit(ctx context.Context, tx pgx.Tx, oneTrip bool, changes []tvsync.Change) (tvsync.Queued, error) {
 	var delay time.Duration
 	notify := false
 	switch r.opts.Mode {
 	case Inline:
-		if _, err := r.engine.SyncTx(ctx, tx, tvsync.ModeIncremental, changes...); err != nil {
-			return fmt.Errorf("syncuow: sync inside unit of work: %w", err)
+		report, err := r.engine.SyncTx(ctx, tx, tvsync.ModeIncremental, changes...)
+		if err != nil {
+			return tvsync.Queued{}, fmt.Errorf("syncuow: sync inside unit of work: %w", err)
 		}
 		if err := tx.Commit(ctx); err != nil {
-			return fmt.Errorf("syncuow: commit unit of work: %w", err)
+			return tvsync.Queued{}, fmt.Errorf("syncuow: commit unit of work: %w", err)
 		}
-		return nil
+		return report.Queued, nil
 	case AfterCommit:
 		// The safety net: a worker takes these rows only if the sync after
 		// the commit has not removed them within the grace period.
@@ -269,18 +277,21 @@ func (r *Runner) commit(ctx context.Context, tx pgx.Tx, oneTrip bool, changes []
 		notify = true
 	}
 	if oneTrip {
-		if err := r.engine.EnqueueAndCommit(ctx, tx, delay, notify, changes...); err != nil {
-			return fmt.Errorf("syncuow: commit unit of work: %w", err)
+		queued, err := r.engine.EnqueueAndCommit(ctx, tx, delay, notify, changes...)
+		if err != nil {
+			return tvsync.Queued{}, fmt.Errorf("syncuow: commit unit of work: %w", err)
 		}
-		return nil
+		return queued, nil
 	}
-	if err := r.engine.Enqueue(ctx, tx, delay, notify, changes...); err != nil {
-		return fmt.Errorf("syncuow: commit unit of work: %w", err)
+	// A Beginner we do not know commits through its Tx: queue, then commit.
+	queued, err := r.engine.Enqueue(ctx, tx, delay, notify, changes...)
+	if err != nil {
+		return tvsync.Queued{}, fmt.Errorf("syncuow: commit unit of work: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("syncuow: commit unit of work: %w", err)
+		return tvsync.Queued{}, fmt.Errorf("syncuow: commit unit of work: %w", err)
 	}
-	return nil
+	return queued, nil
 }
 
 // runSavepoint runs fn in a savepoint of parent; see Run.
@@ -330,7 +341,7 @@ func (r *Runner) runSavepoint(ctx context.Context, parent pgx.Tx, fn func(w *Wor
 	default:
 		// Deferred, and AfterCommit, which cannot see the application's
 		// commit: queue durably and wake the workers when it commits.
-		if err := r.engine.Enqueue(ctx, sp, 0, true, changes...); err != nil {
+		if _, err := r.engine.Enqueue(ctx, sp, 0, true, changes...); err != nil {
 			return fmt.Errorf("syncuow: queue changes of nested unit of work: %w", err)
 		}
 	}

@@ -25,7 +25,9 @@ WITH gone AS (
         WHERE NOT EXISTS (SELECT 1 FROM tb_customer x WHERE x.id = b.id OFFSET 0)))
     RETURNING t.id
 )
-SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone
+SELECT count(*)::int AS deleted, coalesce(array_agg(gone.id ORDER BY gone.id), '{}')::bigint[] AS deleted_ids,
+       clock_timestamp()::timestamptz AS finished_at
+FROM gone
 `
 
 type CustomerDeleteMissingBatchResults struct {
@@ -36,10 +38,11 @@ type CustomerDeleteMissingBatchResults struct {
 
 type CustomerDeleteMissingRow struct {
 	Deleted    int32
+	DeletedIds []int64
 	FinishedAt time.Time
 }
 
-// CustomerDeleteMissing removes the tv_customer rows, among the given ids, whose tb_customer row no longer exists: each id is probed in tb_customer (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_customer.
+// CustomerDeleteMissing removes the tv_customer rows, among the given ids, whose tb_customer row no longer exists, and lists them: each id is probed in tb_customer (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_customer.
 func (q *Queries) CustomerDeleteMissing(ctx context.Context, db DBTX, ids [][]int64) *CustomerDeleteMissingBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
@@ -63,7 +66,7 @@ func (b *CustomerDeleteMissingBatchResults) QueryRow(f func(int, CustomerDeleteM
 			continue
 		}
 		row := b.br.QueryRow()
-		err := row.Scan(&i.Deleted, &i.FinishedAt)
+		err := row.Scan(&i.Deleted, &i.DeletedIds, &i.FinishedAt)
 		if f != nil {
 			f(t, i, err)
 		}
@@ -290,10 +293,18 @@ upserted AS (
     ON CONFLICT (id) DO UPDATE
         SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
         WHERE tv_customer.data IS DISTINCT FROM EXCLUDED.data
-    RETURNING tv_customer.id
+    RETURNING tv_customer.id, tv_customer.data
 )
 SELECT (SELECT count(*) FROM src)::int      AS found,
        (SELECT count(*) FROM upserted)::int AS upserted,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('id', u.id::text, 'keys',
+                CASE WHEN jsonb_typeof(o.data) = 'object' AND jsonb_typeof(u.data) = 'object' THEN
+                    (SELECT coalesce(jsonb_agg(k.key ORDER BY k.key), '[]'::jsonb)
+                     FROM (SELECT jsonb_object_keys(u.data) UNION SELECT jsonb_object_keys(o.data)) AS k(key)
+                     WHERE u.data -> k.key IS DISTINCT FROM o.data -> k.key)
+                END)), '[]'::jsonb)
+        FROM upserted u
+        LEFT JOIN LATERAL (SELECT t.data FROM tv_customer t WHERE t.id = u.id OFFSET 0) o ON true)::jsonb AS changed,
        clock_timestamp()::timestamptz       AS finished_at
 `
 
@@ -306,10 +317,11 @@ type CustomerRefreshBatchResults struct {
 type CustomerRefreshRow struct {
 	Found      int32
 	Upserted   int32
+	Changed    []byte
 	FinishedAt time.Time
 }
 
-// CustomerRefresh upserts, in one statement, the tv_customer documents of the given ids from their definition (tv_customer_source), writing only those whose data changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
+// CustomerRefresh upserts, in one statement, the tv_customer documents of the given ids from their definition (tv_customer_source), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 func (q *Queries) CustomerRefresh(ctx context.Context, db DBTX, ids [][]int64) *CustomerRefreshBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
@@ -333,7 +345,12 @@ func (b *CustomerRefreshBatchResults) QueryRow(f func(int, CustomerRefreshRow, e
 			continue
 		}
 		row := b.br.QueryRow()
-		err := row.Scan(&i.Found, &i.Upserted, &i.FinishedAt)
+		err := row.Scan(
+			&i.Found,
+			&i.Upserted,
+			&i.Changed,
+			&i.FinishedAt,
+		)
 		if f != nil {
 			f(t, i, err)
 		}
@@ -353,7 +370,9 @@ WITH gone AS (
         WHERE NOT EXISTS (SELECT 1 FROM tb_order x WHERE x.id = b.id OFFSET 0)))
     RETURNING t.id
 )
-SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone
+SELECT count(*)::int AS deleted, coalesce(array_agg(gone.id ORDER BY gone.id), '{}')::bigint[] AS deleted_ids,
+       clock_timestamp()::timestamptz AS finished_at
+FROM gone
 `
 
 type OrderDeleteMissingBatchResults struct {
@@ -364,10 +383,11 @@ type OrderDeleteMissingBatchResults struct {
 
 type OrderDeleteMissingRow struct {
 	Deleted    int32
+	DeletedIds []int64
 	FinishedAt time.Time
 }
 
-// OrderDeleteMissing removes the tv_order rows, among the given ids, whose tb_order row no longer exists: each id is probed in tb_order (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_order.
+// OrderDeleteMissing removes the tv_order rows, among the given ids, whose tb_order row no longer exists, and lists them: each id is probed in tb_order (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_order.
 func (q *Queries) OrderDeleteMissing(ctx context.Context, db DBTX, ids [][]int64) *OrderDeleteMissingBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
@@ -391,7 +411,7 @@ func (b *OrderDeleteMissingBatchResults) QueryRow(f func(int, OrderDeleteMissing
 			continue
 		}
 		row := b.br.QueryRow()
-		err := row.Scan(&i.Deleted, &i.FinishedAt)
+		err := row.Scan(&i.Deleted, &i.DeletedIds, &i.FinishedAt)
 		if f != nil {
 			f(t, i, err)
 		}
@@ -679,10 +699,18 @@ upserted AS (
     ON CONFLICT (id) DO UPDATE
         SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
         WHERE tv_order.data IS DISTINCT FROM EXCLUDED.data
-    RETURNING tv_order.id
+    RETURNING tv_order.id, tv_order.data
 )
 SELECT (SELECT count(*) FROM src)::int      AS found,
        (SELECT count(*) FROM upserted)::int AS upserted,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('id', u.id::text, 'keys',
+                CASE WHEN jsonb_typeof(o.data) = 'object' AND jsonb_typeof(u.data) = 'object' THEN
+                    (SELECT coalesce(jsonb_agg(k.key ORDER BY k.key), '[]'::jsonb)
+                     FROM (SELECT jsonb_object_keys(u.data) UNION SELECT jsonb_object_keys(o.data)) AS k(key)
+                     WHERE u.data -> k.key IS DISTINCT FROM o.data -> k.key)
+                END)), '[]'::jsonb)
+        FROM upserted u
+        LEFT JOIN LATERAL (SELECT t.data FROM tv_order t WHERE t.id = u.id OFFSET 0) o ON true)::jsonb AS changed,
        clock_timestamp()::timestamptz       AS finished_at
 `
 
@@ -695,10 +723,11 @@ type OrderRefreshBatchResults struct {
 type OrderRefreshRow struct {
 	Found      int32
 	Upserted   int32
+	Changed    []byte
 	FinishedAt time.Time
 }
 
-// OrderRefresh upserts, in one statement, the tv_order documents of the given ids from their definition (tv_order_source), writing only those whose data changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
+// OrderRefresh upserts, in one statement, the tv_order documents of the given ids from their definition (tv_order_source), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 func (q *Queries) OrderRefresh(ctx context.Context, db DBTX, ids [][]int64) *OrderRefreshBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
@@ -722,7 +751,12 @@ func (b *OrderRefreshBatchResults) QueryRow(f func(int, OrderRefreshRow, error))
 			continue
 		}
 		row := b.br.QueryRow()
-		err := row.Scan(&i.Found, &i.Upserted, &i.FinishedAt)
+		err := row.Scan(
+			&i.Found,
+			&i.Upserted,
+			&i.Changed,
+			&i.FinishedAt,
+		)
 		if f != nil {
 			f(t, i, err)
 		}
@@ -742,7 +776,9 @@ WITH gone AS (
         WHERE NOT EXISTS (SELECT 1 FROM tb_product x WHERE x.id = b.id OFFSET 0)))
     RETURNING t.id
 )
-SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone
+SELECT count(*)::int AS deleted, coalesce(array_agg(gone.id ORDER BY gone.id), '{}')::bigint[] AS deleted_ids,
+       clock_timestamp()::timestamptz AS finished_at
+FROM gone
 `
 
 type ProductDeleteMissingBatchResults struct {
@@ -753,10 +789,11 @@ type ProductDeleteMissingBatchResults struct {
 
 type ProductDeleteMissingRow struct {
 	Deleted    int32
+	DeletedIds []int64
 	FinishedAt time.Time
 }
 
-// ProductDeleteMissing removes the tv_product rows, among the given ids, whose tb_product row no longer exists: each id is probed in tb_product (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_product.
+// ProductDeleteMissing removes the tv_product rows, among the given ids, whose tb_product row no longer exists, and lists them: each id is probed in tb_product (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_product.
 func (q *Queries) ProductDeleteMissing(ctx context.Context, db DBTX, ids [][]int64) *ProductDeleteMissingBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
@@ -780,7 +817,7 @@ func (b *ProductDeleteMissingBatchResults) QueryRow(f func(int, ProductDeleteMis
 			continue
 		}
 		row := b.br.QueryRow()
-		err := row.Scan(&i.Deleted, &i.FinishedAt)
+		err := row.Scan(&i.Deleted, &i.DeletedIds, &i.FinishedAt)
 		if f != nil {
 			f(t, i, err)
 		}
@@ -1007,10 +1044,18 @@ upserted AS (
     ON CONFLICT (id) DO UPDATE
         SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
         WHERE tv_product.data IS DISTINCT FROM EXCLUDED.data
-    RETURNING tv_product.id
+    RETURNING tv_product.id, tv_product.data
 )
 SELECT (SELECT count(*) FROM src)::int      AS found,
        (SELECT count(*) FROM upserted)::int AS upserted,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('id', u.id::text, 'keys',
+                CASE WHEN jsonb_typeof(o.data) = 'object' AND jsonb_typeof(u.data) = 'object' THEN
+                    (SELECT coalesce(jsonb_agg(k.key ORDER BY k.key), '[]'::jsonb)
+                     FROM (SELECT jsonb_object_keys(u.data) UNION SELECT jsonb_object_keys(o.data)) AS k(key)
+                     WHERE u.data -> k.key IS DISTINCT FROM o.data -> k.key)
+                END)), '[]'::jsonb)
+        FROM upserted u
+        LEFT JOIN LATERAL (SELECT t.data FROM tv_product t WHERE t.id = u.id OFFSET 0) o ON true)::jsonb AS changed,
        clock_timestamp()::timestamptz       AS finished_at
 `
 
@@ -1023,10 +1068,11 @@ type ProductRefreshBatchResults struct {
 type ProductRefreshRow struct {
 	Found      int32
 	Upserted   int32
+	Changed    []byte
 	FinishedAt time.Time
 }
 
-// ProductRefresh upserts, in one statement, the tv_product documents of the given ids from their definition (tv_product_source), writing only those whose data changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
+// ProductRefresh upserts, in one statement, the tv_product documents of the given ids from their definition (tv_product_source), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 func (q *Queries) ProductRefresh(ctx context.Context, db DBTX, ids [][]int64) *ProductRefreshBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
@@ -1050,7 +1096,12 @@ func (b *ProductRefreshBatchResults) QueryRow(f func(int, ProductRefreshRow, err
 			continue
 		}
 		row := b.br.QueryRow()
-		err := row.Scan(&i.Found, &i.Upserted, &i.FinishedAt)
+		err := row.Scan(
+			&i.Found,
+			&i.Upserted,
+			&i.Changed,
+			&i.FinishedAt,
+		)
 		if f != nil {
 			f(t, i, err)
 		}
@@ -1070,7 +1121,9 @@ WITH gone AS (
         WHERE NOT EXISTS (SELECT 1 FROM tb_review x WHERE x.id = b.id OFFSET 0)))
     RETURNING t.id
 )
-SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone
+SELECT count(*)::int AS deleted, coalesce(array_agg(gone.id ORDER BY gone.id), '{}')::bigint[] AS deleted_ids,
+       clock_timestamp()::timestamptz AS finished_at
+FROM gone
 `
 
 type ReviewDeleteMissingBatchResults struct {
@@ -1081,10 +1134,11 @@ type ReviewDeleteMissingBatchResults struct {
 
 type ReviewDeleteMissingRow struct {
 	Deleted    int32
+	DeletedIds []int64
 	FinishedAt time.Time
 }
 
-// ReviewDeleteMissing removes the tv_review rows, among the given ids, whose tb_review row no longer exists: each id is probed in tb_review (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_review.
+// ReviewDeleteMissing removes the tv_review rows, among the given ids, whose tb_review row no longer exists, and lists them: each id is probed in tb_review (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_review.
 func (q *Queries) ReviewDeleteMissing(ctx context.Context, db DBTX, ids [][]int64) *ReviewDeleteMissingBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
@@ -1108,7 +1162,7 @@ func (b *ReviewDeleteMissingBatchResults) QueryRow(f func(int, ReviewDeleteMissi
 			continue
 		}
 		row := b.br.QueryRow()
-		err := row.Scan(&i.Deleted, &i.FinishedAt)
+		err := row.Scan(&i.Deleted, &i.DeletedIds, &i.FinishedAt)
 		if f != nil {
 			f(t, i, err)
 		}
@@ -1396,10 +1450,18 @@ upserted AS (
     ON CONFLICT (id) DO UPDATE
         SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
         WHERE tv_review.data IS DISTINCT FROM EXCLUDED.data
-    RETURNING tv_review.id
+    RETURNING tv_review.id, tv_review.data
 )
 SELECT (SELECT count(*) FROM src)::int      AS found,
        (SELECT count(*) FROM upserted)::int AS upserted,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('id', u.id::text, 'keys',
+                CASE WHEN jsonb_typeof(o.data) = 'object' AND jsonb_typeof(u.data) = 'object' THEN
+                    (SELECT coalesce(jsonb_agg(k.key ORDER BY k.key), '[]'::jsonb)
+                     FROM (SELECT jsonb_object_keys(u.data) UNION SELECT jsonb_object_keys(o.data)) AS k(key)
+                     WHERE u.data -> k.key IS DISTINCT FROM o.data -> k.key)
+                END)), '[]'::jsonb)
+        FROM upserted u
+        LEFT JOIN LATERAL (SELECT t.data FROM tv_review t WHERE t.id = u.id OFFSET 0) o ON true)::jsonb AS changed,
        clock_timestamp()::timestamptz       AS finished_at
 `
 
@@ -1412,10 +1474,11 @@ type ReviewRefreshBatchResults struct {
 type ReviewRefreshRow struct {
 	Found      int32
 	Upserted   int32
+	Changed    []byte
 	FinishedAt time.Time
 }
 
-// ReviewRefresh upserts, in one statement, the tv_review documents of the given ids from their definition (tv_review_source), writing only those whose data changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
+// ReviewRefresh upserts, in one statement, the tv_review documents of the given ids from their definition (tv_review_source), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 func (q *Queries) ReviewRefresh(ctx context.Context, db DBTX, ids [][]int64) *ReviewRefreshBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
@@ -1439,7 +1502,12 @@ func (b *ReviewRefreshBatchResults) QueryRow(f func(int, ReviewRefreshRow, error
 			continue
 		}
 		row := b.br.QueryRow()
-		err := row.Scan(&i.Found, &i.Upserted, &i.FinishedAt)
+		err := row.Scan(
+			&i.Found,
+			&i.Upserted,
+			&i.Changed,
+			&i.FinishedAt,
+		)
 		if f != nil {
 			f(t, i, err)
 		}

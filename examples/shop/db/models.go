@@ -108,7 +108,7 @@ type TvsyncSyncLog struct {
 	StartedAt  time.Time
 }
 
-// Durable outbox: one row per (entity, id) whose tv_ row may be stale.
+// Durable outbox: one row per queued change of an (entity, id) whose tv_ row may be stale.
 type TvsyncSyncQueue struct {
 	Entity string
 	// The id, as canonical text: a lowercase hyphenated uuid or a decimal bigint, per the entity's key kind.
@@ -123,4 +123,6 @@ type TvsyncSyncQueue struct {
 	LastError   string
 	// Parked after too many failed attempts; shown by tvsync status, retried by tvsync queue retry.
 	Dead bool
+	// Names one queued change: a sync removes the rows it covered by seq.
+	Seq int64
 }

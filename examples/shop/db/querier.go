@@ -15,7 +15,7 @@ type Querier interface {
 	CustomerCreate(ctx context.Context, db DBTX, name string) (int64, error)
 	// CustomerDelete deletes a customer; its orders and their lines cascade.
 	CustomerDelete(ctx context.Context, db DBTX, id int64) (int64, error)
-	// CustomerDeleteMissing removes the tv_customer rows, among the given ids, whose tb_customer row no longer exists: each id is probed in tb_customer (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_customer.
+	// CustomerDeleteMissing removes the tv_customer rows, among the given ids, whose tb_customer row no longer exists, and lists them: each id is probed in tb_customer (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_customer.
 	CustomerDeleteMissing(ctx context.Context, db DBTX, ids [][]int64) *CustomerDeleteMissingBatchResults
 	// CustomerGetByID reads one stored tv_customer document as raw JSON bytes.
 	CustomerGetByID(ctx context.Context, db DBTX, id int64) ([]byte, error)
@@ -31,7 +31,7 @@ type Querier interface {
 	CustomerRangeDeleteMissing(ctx context.Context, db DBTX, arg []CustomerRangeDeleteMissingParams) *CustomerRangeDeleteMissingBatchResults
 	// CustomerRangeRefresh upserts the tv_customer documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition (tv_customer_source), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
 	CustomerRangeRefresh(ctx context.Context, db DBTX, arg []CustomerRangeRefreshParams) *CustomerRangeRefreshBatchResults
-	// CustomerRefresh upserts, in one statement, the tv_customer documents of the given ids from their definition (tv_customer_source), writing only those whose data changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
+	// CustomerRefresh upserts, in one statement, the tv_customer documents of the given ids from their definition (tv_customer_source), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 	CustomerRefresh(ctx context.Context, db DBTX, ids [][]int64) *CustomerRefreshBatchResults
 	// CustomerRename changes a customer's name.
 	CustomerRename(ctx context.Context, db DBTX, arg CustomerRenameParams) (int64, error)
@@ -45,7 +45,7 @@ type Querier interface {
 	OrderCreate(ctx context.Context, db DBTX, customerID int64) (int64, error)
 	// OrderDelete deletes an order; its lines cascade.
 	OrderDelete(ctx context.Context, db DBTX, id int64) (int64, error)
-	// OrderDeleteMissing removes the tv_order rows, among the given ids, whose tb_order row no longer exists: each id is probed in tb_order (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_order.
+	// OrderDeleteMissing removes the tv_order rows, among the given ids, whose tb_order row no longer exists, and lists them: each id is probed in tb_order (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_order.
 	OrderDeleteMissing(ctx context.Context, db DBTX, ids [][]int64) *OrderDeleteMissingBatchResults
 	// OrderGetByID reads one stored tv_order document as raw JSON bytes.
 	OrderGetByID(ctx context.Context, db DBTX, id int64) ([]byte, error)
@@ -67,7 +67,7 @@ type Querier interface {
 	OrderRangeDeleteMissing(ctx context.Context, db DBTX, arg []OrderRangeDeleteMissingParams) *OrderRangeDeleteMissingBatchResults
 	// OrderRangeRefresh upserts the tv_order documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition (tv_order_source), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
 	OrderRangeRefresh(ctx context.Context, db DBTX, arg []OrderRangeRefreshParams) *OrderRangeRefreshBatchResults
-	// OrderRefresh upserts, in one statement, the tv_order documents of the given ids from their definition (tv_order_source), writing only those whose data changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
+	// OrderRefresh upserts, in one statement, the tv_order documents of the given ids from their definition (tv_order_source), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 	OrderRefresh(ctx context.Context, db DBTX, ids [][]int64) *OrderRefreshBatchResults
 	// OrderVerify compares, for the ids in (@after, @upto], the stored tv_order rows with their definition (tv_order_source) and lists those missing, stale or orphaned.
 	OrderVerify(ctx context.Context, db DBTX, arg OrderVerifyParams) ([]OrderVerifyRow, error)
@@ -77,7 +77,7 @@ type Querier interface {
 	ProductCreate(ctx context.Context, db DBTX, arg ProductCreateParams) (int64, error)
 	// ProductDelete deletes a product; its reviews cascade, an order line referencing it refuses the delete.
 	ProductDelete(ctx context.Context, db DBTX, id int64) (int64, error)
-	// ProductDeleteMissing removes the tv_product rows, among the given ids, whose tb_product row no longer exists: each id is probed in tb_product (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_product.
+	// ProductDeleteMissing removes the tv_product rows, among the given ids, whose tb_product row no longer exists, and lists them: each id is probed in tb_product (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_product.
 	ProductDeleteMissing(ctx context.Context, db DBTX, ids [][]int64) *ProductDeleteMissingBatchResults
 	// ProductGetByID reads one stored tv_product document as raw JSON bytes.
 	ProductGetByID(ctx context.Context, db DBTX, id int64) ([]byte, error)
@@ -91,7 +91,7 @@ type Querier interface {
 	ProductRangeDeleteMissing(ctx context.Context, db DBTX, arg []ProductRangeDeleteMissingParams) *ProductRangeDeleteMissingBatchResults
 	// ProductRangeRefresh upserts the tv_product documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition (tv_product_source), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
 	ProductRangeRefresh(ctx context.Context, db DBTX, arg []ProductRangeRefreshParams) *ProductRangeRefreshBatchResults
-	// ProductRefresh upserts, in one statement, the tv_product documents of the given ids from their definition (tv_product_source), writing only those whose data changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
+	// ProductRefresh upserts, in one statement, the tv_product documents of the given ids from their definition (tv_product_source), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 	ProductRefresh(ctx context.Context, db DBTX, ids [][]int64) *ProductRefreshBatchResults
 	// ProductRename changes a product's name.
 	ProductRename(ctx context.Context, db DBTX, arg ProductRenameParams) (int64, error)
@@ -107,7 +107,7 @@ type Querier interface {
 	ReviewCreate(ctx context.Context, db DBTX, arg ReviewCreateParams) (int64, error)
 	// ReviewDelete deletes a review.
 	ReviewDelete(ctx context.Context, db DBTX, id int64) (int64, error)
-	// ReviewDeleteMissing removes the tv_review rows, among the given ids, whose tb_review row no longer exists: each id is probed in tb_review (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_review.
+	// ReviewDeleteMissing removes the tv_review rows, among the given ids, whose tb_review row no longer exists, and lists them: each id is probed in tb_review (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_review.
 	ReviewDeleteMissing(ctx context.Context, db DBTX, ids [][]int64) *ReviewDeleteMissingBatchResults
 	// ReviewGetByID reads one stored tv_review document as raw JSON bytes.
 	ReviewGetByID(ctx context.Context, db DBTX, id int64) ([]byte, error)
@@ -121,7 +121,7 @@ type Querier interface {
 	ReviewRangeDeleteMissing(ctx context.Context, db DBTX, arg []ReviewRangeDeleteMissingParams) *ReviewRangeDeleteMissingBatchResults
 	// ReviewRangeRefresh upserts the tv_review documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition (tv_review_source), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
 	ReviewRangeRefresh(ctx context.Context, db DBTX, arg []ReviewRangeRefreshParams) *ReviewRangeRefreshBatchResults
-	// ReviewRefresh upserts, in one statement, the tv_review documents of the given ids from their definition (tv_review_source), writing only those whose data changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
+	// ReviewRefresh upserts, in one statement, the tv_review documents of the given ids from their definition (tv_review_source), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 	ReviewRefresh(ctx context.Context, db DBTX, ids [][]int64) *ReviewRefreshBatchResults
 	// ReviewVerify compares, for the ids in (@after, @upto], the stored tv_review rows with their definition (tv_review_source) and lists those missing, stale or orphaned.
 	ReviewVerify(ctx context.Context, db DBTX, arg ReviewVerifyParams) ([]ReviewVerifyRow, error)

@@ -3,7 +3,7 @@
 ;
 
 -- name: ReviewRefresh :batchone
--- ReviewRefresh upserts, in one statement, the tv_review documents of the given ids from their definition (tv_review_source), writing only those whose data changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
+-- ReviewRefresh upserts, in one statement, the tv_review documents of the given ids from their definition (tv_review_source), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 WITH src AS (
     SELECT s.id, s.data
     FROM (SELECT DISTINCT unnest(@ids::bigint[]) AS id) b
@@ -15,10 +15,18 @@ upserted AS (
     ON CONFLICT (id) DO UPDATE
         SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
         WHERE tv_review.data IS DISTINCT FROM EXCLUDED.data
-    RETURNING tv_review.id
+    RETURNING tv_review.id, tv_review.data
 )
 SELECT (SELECT count(*) FROM src)::int      AS found,
        (SELECT count(*) FROM upserted)::int AS upserted,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('id', u.id::text, 'keys',
+                CASE WHEN jsonb_typeof(o.data) = 'object' AND jsonb_typeof(u.data) = 'object' THEN
+                    (SELECT coalesce(jsonb_agg(k.key ORDER BY k.key), '[]'::jsonb)
+                     FROM (SELECT jsonb_object_keys(u.data) UNION SELECT jsonb_object_keys(o.data)) AS k(key)
+                     WHERE u.data -> k.key IS DISTINCT FROM o.data -> k.key)
+                END)), '[]'::jsonb)
+        FROM upserted u
+        LEFT JOIN LATERAL (SELECT t.data FROM tv_review t WHERE t.id = u.id OFFSET 0) o ON true)::jsonb AS changed,
        clock_timestamp()::timestamptz       AS finished_at;
 
 -- name: ReviewRangeRefresh :batchone
@@ -42,7 +50,7 @@ SELECT (SELECT count(*) FROM src)::int      AS found,
        clock_timestamp()::timestamptz       AS finished_at;
 
 -- name: ReviewDeleteMissing :batchone
--- ReviewDeleteMissing removes the tv_review rows, among the given ids, whose tb_review row no longer exists: each id is probed in tb_review (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_review.
+-- ReviewDeleteMissing removes the tv_review rows, among the given ids, whose tb_review row no longer exists, and lists them: each id is probed in tb_review (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_review.
 WITH gone AS (
     DELETE FROM tv_review t
     WHERE t.id = ANY(ARRAY(
@@ -50,7 +58,9 @@ WITH gone AS (
         WHERE NOT EXISTS (SELECT 1 FROM tb_review x WHERE x.id = b.id OFFSET 0)))
     RETURNING t.id
 )
-SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone;
+SELECT count(*)::int AS deleted, coalesce(array_agg(gone.id ORDER BY gone.id), '{}')::bigint[] AS deleted_ids,
+       clock_timestamp()::timestamptz AS finished_at
+FROM gone;
 
 -- name: ReviewRangeDeleteMissing :batchone
 -- ReviewRangeDeleteMissing removes the tv_review rows among the chunk's locked @ids in the keyset range (@after, @upto] whose tb_review row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_review.
