@@ -29,10 +29,18 @@ upserted AS (
     ON CONFLICT (id) DO UPDATE
         SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
         WHERE tv_post.data IS DISTINCT FROM EXCLUDED.data
-    RETURNING tv_post.id
+    RETURNING tv_post.id, tv_post.data
 )
 SELECT (SELECT count(*) FROM src)::int      AS found,
        (SELECT count(*) FROM upserted)::int AS upserted,
+       (SELECT coalesce(jsonb_agg(jsonb_build_array(u.id::text,
+                CASE WHEN jsonb_typeof(o.data) = 'object' AND jsonb_typeof(u.data) = 'object' THEN
+                    (SELECT coalesce(jsonb_agg(k.key ORDER BY k.key), '[]'::jsonb)
+                     FROM (SELECT jsonb_object_keys(u.data) UNION SELECT jsonb_object_keys(o.data)) AS k(key)
+                     WHERE u.data -> k.key IS DISTINCT FROM o.data -> k.key)
+                END)), '[]'::jsonb)
+        FROM upserted u
+        LEFT JOIN LATERAL (SELECT t.data FROM tv_post t WHERE t.id = u.id OFFSET 0) o ON true)::jsonb AS changed,
        clock_timestamp()::timestamptz       AS finished_at
 `
 

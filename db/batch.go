@@ -359,7 +359,7 @@ upserted AS (
 )
 SELECT (SELECT count(*) FROM src)::int      AS found,
        (SELECT count(*) FROM upserted)::int AS upserted,
-       (SELECT coalesce(jsonb_agg(jsonb_build_object('id', u.id::text, 'keys',
+       (SELECT coalesce(jsonb_agg(jsonb_build_array(u.id::text,
                 CASE WHEN jsonb_typeof(o.data) = 'object' AND jsonb_typeof(u.data) = 'object' THEN
                     (SELECT coalesce(jsonb_agg(k.key ORDER BY k.key), '[]'::jsonb)
                      FROM (SELECT jsonb_object_keys(u.data) UNION SELECT jsonb_object_keys(o.data)) AS k(key)
@@ -849,7 +849,7 @@ upserted AS (
 )
 SELECT (SELECT count(*) FROM src)::int      AS found,
        (SELECT count(*) FROM upserted)::int AS upserted,
-       (SELECT coalesce(jsonb_agg(jsonb_build_object('id', u.id::text, 'keys',
+       (SELECT coalesce(jsonb_agg(jsonb_build_array(u.id::text,
                 CASE WHEN jsonb_typeof(o.data) = 'object' AND jsonb_typeof(u.data) = 'object' THEN
                     (SELECT coalesce(jsonb_agg(k.key ORDER BY k.key), '[]'::jsonb)
                      FROM (SELECT jsonb_object_keys(u.data) UNION SELECT jsonb_object_keys(o.data)) AS k(key)
@@ -951,7 +951,7 @@ upserted AS (
 )
 SELECT (SELECT count(*) FROM src)::int      AS found,
        (SELECT count(*) FROM upserted)::int AS upserted,
-       (SELECT coalesce(jsonb_agg(jsonb_build_object('id', u.id::text, 'keys',
+       (SELECT coalesce(jsonb_agg(jsonb_build_array(u.id::text,
                 CASE WHEN jsonb_typeof(o.data) = 'object' AND jsonb_typeof(u.data) = 'object' THEN
                     (SELECT coalesce(jsonb_agg(k.key ORDER BY k.key), '[]'::jsonb)
                      FROM (SELECT jsonb_object_keys(u.data) UNION SELECT jsonb_object_keys(o.data)) AS k(key)
@@ -1622,6 +1622,68 @@ func (b *SyncLogInsertBatchResults) Close() error {
 	return b.br.Close()
 }
 
+const syncTryLock = `-- name: SyncTryLock :batchmany
+SELECT k.key::bigint AS busy
+FROM unnest($1::bigint[]) WITH ORDINALITY AS k(key, ord)
+WHERE NOT pg_try_advisory_xact_lock(k.key)
+ORDER BY k.ord
+`
+
+type SyncTryLockBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+// SyncTryLock tries, without waiting, the advisory locks of a sync's next level inside the caller's transaction, in the given (sorted) order, and lists the keys another transaction holds.
+func (q *Queries) SyncTryLock(ctx context.Context, db DBTX, keys [][]int64) *SyncTryLockBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range keys {
+		vals := []interface{}{
+			a,
+		}
+		batch.Queue(syncTryLock, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &SyncTryLockBatchResults{br, len(keys), false}
+}
+
+func (b *SyncTryLockBatchResults) Query(f func(int, []int64, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []int64
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var busy int64
+				if err := rows.Scan(&busy); err != nil {
+					return err
+				}
+				items = append(items, busy)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *SyncTryLockBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
 const userDeleteMissing = `-- name: UserDeleteMissing :batchone
 WITH gone AS (
     DELETE FROM tv_user t
@@ -1959,7 +2021,7 @@ upserted AS (
 )
 SELECT (SELECT count(*) FROM src)::int      AS found,
        (SELECT count(*) FROM upserted)::int AS upserted,
-       (SELECT coalesce(jsonb_agg(jsonb_build_object('id', u.id::text, 'keys',
+       (SELECT coalesce(jsonb_agg(jsonb_build_array(u.id::text,
                 CASE WHEN jsonb_typeof(o.data) = 'object' AND jsonb_typeof(u.data) = 'object' THEN
                     (SELECT coalesce(jsonb_agg(k.key ORDER BY k.key), '[]'::jsonb)
                      FROM (SELECT jsonb_object_keys(u.data) UNION SELECT jsonb_object_keys(o.data)) AS k(key)

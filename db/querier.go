@@ -112,6 +112,8 @@ type Querier interface {
 	SyncLogPrune(ctx context.Context, db DBTX, before time.Time) (int64, error)
 	// SyncLogStats summarizes tvsync.sync_log per entity and mode since a time: committed batches (failed = 0), row counts, and percentiles and maximum of the committed batches' duration in microseconds (0 when none).
 	SyncLogStats(ctx context.Context, db DBTX, since time.Time) ([]SyncLogStatsRow, error)
+	// SyncTryLock tries, without waiting, the advisory locks of a sync's next level inside the caller's transaction, in the given (sorted) order, and lists the keys another transaction holds.
+	SyncTryLock(ctx context.Context, db DBTX, keys [][]int64) *SyncTryLockBatchResults
 	// UserCreate inserts a user and returns its id.
 	UserCreate(ctx context.Context, db DBTX, arg UserCreateParams) (uuid.UUID, error)
 	// UserDelete deletes a user; their posts, comments and likes cascade.

@@ -39,10 +39,10 @@ BEGIN
         SELECT o.entity, o.entity_id, o.cascade, o.enqueued_at, o.available_at, o.attempts, o.last_error, o.dead
         FROM public.sync_queue o
         ORDER BY o.entity, o.entity_id
-        ON CONFLICT (entity, entity_id) DO UPDATE
-            SET cascade      = q.cascade OR EXCLUDED.cascade,
-                enqueued_at  = least(q.enqueued_at, EXCLUDED.enqueued_at),
-                available_at = least(q.available_at, EXCLUDED.available_at);
+        -- tvsync's 00003 made the queue append-only (one row per queued
+        -- change): every moved row is a change of its own. On a queue
+        -- still keyed by (entity, entity_id) a pending row covers it.
+        ON CONFLICT DO NOTHING;
         GET DIAGNOSTICS moved = ROW_COUNT;
         DROP TABLE public.sync_queue;
         RAISE NOTICE 'moved % rows of public.sync_queue to tvsync.sync_queue', moved;

@@ -8,3 +8,10 @@ FROM (SELECT u.key FROM unnest(@keys::bigint[]) WITH ORDINALITY AS u(key, ord) O
 -- SyncLogInsert writes the tvsync.sync_log row of one entity batch; a sync queues one per entity in a single round trip.
 INSERT INTO tvsync.sync_log (entity, mode, requested, upserted, unchanged, deleted, failed, duration_us, error, started_at)
 VALUES (@entity, @mode, @requested, @upserted, @unchanged, @deleted, @failed, @duration_us, @error, @started_at);
+
+-- name: SyncTryLock :batchmany
+-- SyncTryLock tries, without waiting, the advisory locks of a sync's next level inside the caller's transaction, in the given (sorted) order, and lists the keys another transaction holds.
+SELECT k.key::bigint AS busy
+FROM unnest(@keys::bigint[]) WITH ORDINALITY AS k(key, ord)
+WHERE NOT pg_try_advisory_xact_lock(k.key)
+ORDER BY k.ord;

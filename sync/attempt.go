@@ -232,7 +232,7 @@ func (e *Engine) begin(ctx context.Context, j job, p *Pipeline) (tx pgx.Tx, rele
 }
 
 // dependents looks up, in one round trip, the rows that embed the chunk's
-// seeds (unless already in the batch) and the documents it inserted,
+// seeds and the documents it inserted,
 // deleted or changed in a key a cascade is on. It leaves out the ids of
 // the chunk itself, synced in this transaction after the writes that made
 // them stale, and those of skip (synced or queued at this level).
@@ -251,7 +251,7 @@ func (e *Engine) dependents(ctx context.Context, tx DB, j job, chunk batch, work
 		for _, c := range ent.Cascades {
 			var ids []ID
 			for _, id := range w.ids {
-				if !j.seedsDone && chunk.seeds.has(w.name, id) {
+				if chunk.seeds.has(w.name, id) {
 					ids = append(ids, id)
 					continue
 				}
@@ -283,23 +283,22 @@ func changedDocs(ent *Entity, w pending) (map[ID][]string, error) {
 		r := w.changed
 		changes := r.Changed
 		if changes == nil && r.changedJSON != nil {
-			var raw []struct {
-				ID   string   `json:"id"`
-				Keys []string `json:"keys"`
-			}
+			var raw [][]json.RawMessage // [[id, keys or null], ...]
 			if err := json.Unmarshal(r.changedJSON, &raw); err != nil {
 				return nil, fmt.Errorf("refresh %s: read the changed column: %w", ent.View, err)
 			}
 			changes = make([]DocChange, len(raw))
 			for i, c := range raw {
-				id, err := ParseID(ent.Key, c.ID)
+				var text string
+				var keys []string
+				if len(c) != 2 || json.Unmarshal(c[0], &text) != nil || json.Unmarshal(c[1], &keys) != nil {
+					return nil, fmt.Errorf("refresh %s: changed element %d: want [id, keys or null]", ent.View, i)
+				}
+				id, err := ParseID(ent.Key, text)
 				if err != nil {
-					return nil, fmt.Errorf("refresh %s: changed id %q: %w", ent.View, c.ID, err)
+					return nil, fmt.Errorf("refresh %s: changed id %q: %w", ent.View, text, err)
 				}
-				changes[i] = DocChange{ID: id, Keys: c.Keys}
-				if c.Keys == nil {
-					changes[i].Keys = nil
-				}
+				changes[i] = DocChange{ID: id, Keys: keys}
 			}
 		}
 		switch {

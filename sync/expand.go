@@ -119,23 +119,3 @@ func (e *Engine) Expand(ctx context.Context, conn DB, changes ...Change) ([]Chan
 	}
 	return out, nil
 }
-
-// expandSeeds adds to b, on conn, the rows that the cascades of b's seeds
-// reach, one step: the rows a sync inside a transaction locks and refreshes
-// with the changes when they all fit.
-func (e *Engine) expandSeeds(ctx context.Context, conn DB, b batch) (idSet, error) {
-	p := &Pipeline{}
-	var reads []lookup
-	for _, name := range e.order {
-		ids := b.seeds.sorted(name)
-		if len(ids) == 0 {
-			continue
-		}
-		for _, c := range e.entities[name].Cascades {
-			reads = append(reads, lookup{entity: c.Entity, read: c.Lookup(p, ids)})
-		}
-	}
-	reached := idSet{}
-	err := e.lookUp(ctx, conn, p, reads, func(r lookup, id ID) { reached.add(r.entity, id) })
-	return reached, err
-}

@@ -110,3 +110,39 @@ func (e *Engine) lock(ctx context.Context, conn DB, s idSet) error {
 	}
 	return nil
 }
+
+// tryLock takes, in tx and without waiting, the locks of the ids of b that
+// it can, and splits b into the part it locked and the part whose locks
+// another transaction holds. It never waits, so it cannot deadlock.
+func (e *Engine) tryLock(ctx context.Context, tx DB, b batch) (got, busy batch, err error) {
+	l := lockPlan{}
+	l.add(e.lockPrefix, b.ids)
+	p := &Pipeline{}
+	res := e.queries.SyncTryLock(ctx, p, [][]int64{l.sorted()})
+	p.Send(ctx, tx)
+	held := map[int64]bool{}
+	res.Query(func(_ int, keys []int64, qerr error) {
+		err = qerr
+		for _, k := range keys {
+			held[k] = true
+		}
+	})
+	if cerr := p.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return batch{}, batch{}, fmt.Errorf("try sync locks: %w", err)
+	}
+	free, taken := idSet{}, idSet{}
+	for name, m := range b.ids {
+		eh := entityHash(name)
+		for id := range m {
+			if held[lockKey(e.lockPrefix, eh, id)] {
+				taken.add(name, id)
+			} else {
+				free.add(name, id)
+			}
+		}
+	}
+	return b.sub(free), b.sub(taken), nil
+}

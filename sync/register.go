@@ -81,8 +81,8 @@ func keys[K uuid.UUID | int64](ids []K) []ID {
 // ReadRefresh adapts the results of a sqlc :batchone refresh statement
 // whose columns are found, upserted (integers) and finished_at
 // (timestamptz): the fields Found, Upserted and FinishedAt of its row. An
-// optional jsonb column changed ([{"id": text, "keys": [text] | null}], one
-// element per document written) fills RefreshResult.Changed.
+// optional jsonb column changed ([[id as text, [key, ...] or null], ...],
+// one element per document written) fills RefreshResult.Changed.
 // A row type without them makes the reader fail with an error naming it.
 func ReadRefresh[R any](br BatchOne[R]) func() (RefreshResult, error) {
 	return readRow(br, refreshFields, func(v reflect.Value, f []int) RefreshResult {

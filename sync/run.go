@@ -69,12 +69,15 @@ func (e *Engine) ownJob(mode Mode) job {
 
 // SyncTx is Sync inside the caller's transaction: the tv_ rows change, and
 // the advisory locks are held, until tx commits or rolls back. It syncs
-// there the changes and, when they fit in Config.InlineLimit ids with
-// them, the rows their Cascade changes reach; it queues in tx, for after
-// the commit, whatever did not fit and the rows further along chains of
-// cascades from the documents it changed, and returns them in
-// Report.Queued: call SyncQueued with them once tx has committed (a Worker
-// takes them after Config.CascadeGrace otherwise). It does not isolate
+// there the changes (waiting for their locks in one sorted statement) and
+// then, level after level, the rows their cascades reach, as far as they
+// fit in Config.InlineLimit ids and no other transaction holds their locks
+// (tried without waiting, so that two such syncs cannot deadlock); the
+// cascades are looked up once the changes' locks are held, so a row a
+// concurrent transaction attaches meanwhile is found. What did not fit, or
+// was locked, is queued in tx, for after the commit, and returned in
+// Report.Queued: call SyncQueued with it once tx has committed (a Worker
+// takes it after Config.CascadeGrace otherwise). It does not isolate
 // failing ids: any error aborts tx, so the writes and their sync commit or
 // fail together.
 func (e *Engine) SyncTx(ctx context.Context, tx pgx.Tx, mode Mode, changes ...Change) (Report, error) {
@@ -88,26 +91,30 @@ func (e *Engine) SyncTx(ctx context.Context, tx pgx.Tx, mode Mode, changes ...Ch
 		rows, err := e.enqueueRows(ctx, tx, pendingRows(b, e.cfg.CascadeGrace), false)
 		return Report{Mode: mode, Queued: Queued{rows: rows}}, err
 	}
-	if j.follow && b.seeds.size() > 0 {
-		reached, err := e.expandSeeds(ctx, tx, b)
-		if err != nil {
-			return Report{Mode: mode}, err
-		}
-		with := idSet{}
-		for _, s := range []idSet{b.ids, reached} {
-			for name, m := range s {
-				for id := range m {
-					with.add(name, id)
-				}
-			}
-		}
-		if with.size() <= e.cfg.InlineLimit {
-			// The seeds' dependents are synced here, with them: their
-			// cascades need no second look.
-			b.ids, j.seedsDone = with, true
-		}
-	}
 	return e.run(ctx, j, b)
+}
+
+// inlineNext decides, for a sync inside the caller's transaction, which of
+// the dependents a level queued there are synced there too: those that fit
+// in what is left of Config.InlineLimit and whose locks no other
+// transaction holds (tried without waiting, so a sync that waits for a lock
+// only ever waits in its first statement, and cannot deadlock). It returns
+// them, with their queued rows to remove as they sync, and adds the others
+// to report.Queued, for after the commit.
+func (e *Engine) inlineNext(ctx context.Context, tx pgx.Tx, next batch, synced int, report *Report) (batch, error) {
+	if next.size() == 0 {
+		return next, nil
+	}
+	if synced+next.size() > e.cfg.InlineLimit {
+		report.Queued.rows = append(report.Queued.rows, next.rows()...)
+		return newBatch(), nil
+	}
+	got, busy, err := e.tryLock(ctx, tx, next)
+	if err != nil {
+		return batch{}, err
+	}
+	report.Queued.rows = append(report.Queued.rows, busy.rows()...)
+	return got, nil
 }
 
 // run syncs b level by level as j says: each level in chunks, each chunk's
@@ -117,6 +124,7 @@ func (e *Engine) run(ctx context.Context, j job, b batch) (Report, error) {
 	start := time.Now()
 	report := Report{Mode: j.mode}
 	failed := &FailedError{IDs: map[string][]ID{}}
+	synced := 0 // ids synced in the caller's transaction so far
 	for level := 0; b.size() > 0; level++ {
 		if level == maxLevels {
 			e.log.WarnContext(ctx, "tvsync: cascades still change documents after many levels; the rest stays queued for a worker",
@@ -157,11 +165,24 @@ func (e *Engine) run(ctx context.Context, j job, b batch) (Report, error) {
 				return report, err
 			}
 		}
-		if j.parent != nil {
+		if j.parent != nil && j.savepoint {
+			// A worker's batch: the dependents are queued for its next ones.
 			report.Queued = Queued{rows: next.rows()}
 			break
 		}
-		b, j.seedsDone = next, false
+		if j.parent != nil {
+			// Inside the caller's transaction: the next level there too, as
+			// far as it fits and its locks are free; its rows, queued by this
+			// transaction, are removed as it syncs them.
+			synced += b.size()
+			var err error
+			if next, err = e.inlineNext(ctx, j.parent, next, synced, &report); err != nil {
+				report.Duration = time.Since(start)
+				return report, err
+			}
+			j.ack = true
+		}
+		b = next
 	}
 	report.Duration = time.Since(start)
 	if len(failed.IDs) > 0 {
@@ -211,8 +232,6 @@ type job struct {
 	// follow looks up the dependents of the chunk's seeds and of the
 	// documents it changed, and queues them in the same transaction.
 	follow bool
-	// seedsDone says the seeds' dependents are already in the batch.
-	seedsDone bool
 	// delay is how long the queued dependents wait before a Worker may
 	// take them.
 	delay time.Duration

@@ -77,7 +77,7 @@ func TestCLI_MigrateRunsTvsyncsOwnSetFirstWithItsVersionTable(t *testing.T) {
 	url := emptyDatabase(t)
 	code, out, errOut := runCLI(t, "--database-url", url, "migrate", "up")
 	require.Equal(t, 0, code, errOut)
-	assert.Regexp(t, `^applied tvsync 00001_tvsync.sql \(\S+\)\napplied tvsync 00002_sync_queue_text_ids.sql \(\S+\)\napplied blog 00001_schema.sql `, out)
+	assert.Regexp(t, `^applied tvsync 00001_tvsync.sql \(\S+\)\napplied tvsync 00002_sync_queue_text_ids.sql \(\S+\)\napplied tvsync 00003_sync_queue_rows.sql \(\S+\)\napplied blog 00001_schema.sql `, out)
 
 	pool, err := pgxpool.New(ctx, url)
 	require.NoError(t, err)
@@ -86,7 +86,7 @@ func TestCLI_MigrateRunsTvsyncsOwnSetFirstWithItsVersionTable(t *testing.T) {
 		require.NoError(t, pool.QueryRow(ctx, "SELECT array_agg(version_id ORDER BY id) FROM "+table).Scan(&v))
 		return v
 	}
-	assert.Equal(t, []int64{0, 1, 2}, versions("tvsync.tvsync_migrations"))
+	assert.Equal(t, []int64{0, 1, 2, 3}, versions("tvsync.tvsync_migrations"))
 	assert.Equal(t, []int64{0, 1, 2, 3, 4, 5, 6}, versions("public.goose_db_version"))
 
 	code, out, errOut = runCLI(t, "--database-url", url, "migrate", "status")
@@ -101,12 +101,12 @@ func TestCLI_MigrateRunsTvsyncsOwnSetFirstWithItsVersionTable(t *testing.T) {
 	code, _, errOut = runCLI(t, "--database-url", url, "migrate", "down", "--set", "tvsync")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "tvsync migrate down: migrate down tvsync: syncmigrate: tvsync.sync_queue still holds rows: 1 rows wait")
-	assert.Equal(t, []int64{0, 1, 2}, versions("tvsync.tvsync_migrations"), "nothing rolled back")
+	assert.Equal(t, []int64{0, 1, 2, 3}, versions("tvsync.tvsync_migrations"), "nothing rolled back")
 
 	code, out, errOut = runCLI(t, "--database-url", url, "migrate", "down", "--set", "blog")
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, "rolled back blog 00006_post_document_functions.sql")
-	assert.Equal(t, []int64{0, 1, 2}, versions("tvsync.tvsync_migrations"), "the blog's roll-back leaves tvsync's history alone")
+	assert.Equal(t, []int64{0, 1, 2, 3}, versions("tvsync.tvsync_migrations"), "the blog's roll-back leaves tvsync's history alone")
 }
 
 // logField matches one key=value of a text log line; the value may be quoted.
@@ -267,16 +267,38 @@ func TestWorker_OnceReportsSyncedFailedAndLeft(t *testing.T) {
 	require.NoError(t, err)
 	code, out, errOut := runCLI(t, "--database-url", url, "worker", "--once")
 	assert.Equal(t, 1, code, "a row failed: "+errOut)
-	assert.Equal(t, "took 5 queued rows: 4 synced, 1 failed\nleft in the queue: 1 pending (oldest ", out[:strings.Index(out, "(oldest ")+8])
+	assert.Equal(t, "took 5 queued rows: 4 synced, 1 failed, 0 parked dead, 0 kept (unknown entity or malformed id); 0 dependents queued\nleft in the queue: 1 pending (oldest ", out[:strings.Index(out, "(oldest ")+8])
 	assert.Regexp(t, `\), 0 dead\n$`, out)
-	assert.Contains(t, errOut, "tvsync worker: 1 rows failed to sync; they are retried after a backoff (see `tvsync status`)")
+	assert.Contains(t, errOut, "tvsync worker: 1 of 5 rows were not synced (1 failed and are retried after a backoff, 0 parked dead, 0 kept for a worker that can sync them); see `tvsync status` and `tvsync queue`")
 
 	// Once the post can be synced and its backoff is over, it drains.
 	_, err = pool.Exec(ctx, `ALTER TABLE tv_post DROP CONSTRAINT no_poison; UPDATE tvsync.sync_queue SET available_at = now()`)
 	require.NoError(t, err)
 	code, out, errOut = runCLI(t, "--database-url", url, "worker", "--once")
 	assert.Equal(t, 0, code, errOut)
-	assert.Equal(t, "took 1 queued rows: 1 synced, 0 failed\nleft in the queue: 0 pending (oldest 0s), 0 dead\n", out)
+	assert.Equal(t, "took 1 queued rows: 1 synced, 0 failed, 0 parked dead, 0 kept (unknown entity or malformed id); 0 dependents queued\nleft in the queue: 0 pending (oldest 0s), 0 dead\n", out)
+}
+
+// Issue 18, item 8: worker --once counts rows it parks dead and rows it
+// keeps (an entity it does not register) as not synced, and exits 1.
+func TestWorker_OnceReportsParkedAndKeptRowsAsNotSynced(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url, pool := statsDB(t)
+	ids := metricsPosts(t, pool, 2)
+	engine := blog.MustNewEngine(pool, tvsync.Config{})
+	require.NoError(t, queuedErr(engine.Enqueue(ctx, pool, 0, false, tvsync.Change{Entity: blog.EntityPost, IDs: tvsync.UUIDKeys(ids)})))
+	_, err := pool.Exec(ctx, `INSERT INTO tvsync.sync_queue (entity, entity_id) VALUES ('ghost', '42')`)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `UPDATE tb_post SET title = 'poison' WHERE id = $1`, ids[0])
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `ALTER TABLE tv_post ADD CONSTRAINT no_poison CHECK (data->>'title' <> 'poison')`)
+	require.NoError(t, err)
+
+	code, out, errOut := runCLI(t, "--database-url", url, "worker", "--once", "--max-attempts", "1")
+	assert.Equal(t, 1, code, "rows were parked or kept: "+errOut)
+	assert.True(t, strings.HasPrefix(out, "took 3 queued rows: 1 synced, 0 failed, 1 parked dead, 1 kept (unknown entity or malformed id); 0 dependents queued\n"), out)
+	assert.Contains(t, errOut, "2 of 3 rows were not synced (0 failed and are retried after a backoff, 1 parked dead, 1 kept for a worker that can sync them)")
 }
 
 func TestCLI_SyncTakes100kIDsFromStdinOrAFile(t *testing.T) {

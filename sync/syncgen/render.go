@@ -54,7 +54,7 @@ SELECT (SELECT count(*) FROM src)::int      AS found,
 	// upsertChangedSQL ends the refreshes of writes (by id, wide): as
 	// upsertSQL, and it also lists what changed, for the engine to follow
 	// cascades only from documents that changed: changed is a JSON array of
-	// {id, keys}, one per row written, keys the top-level document keys
+	// [id, keys], one per row written, keys the top-level document keys
 	// whose value differs from the stored row's (null for a new row). The
 	// stored row is read by id (the OFFSET 0 fence) as the statement's
 	// snapshot holds it, before the upsert.
@@ -68,7 +68,7 @@ SELECT (SELECT count(*) FROM src)::int      AS found,
 )
 SELECT (SELECT count(*) FROM src)::int      AS found,
        (SELECT count(*) FROM upserted)::int AS upserted,
-       (SELECT coalesce(jsonb_agg(jsonb_build_object('id', u.id::text, 'keys',
+       (SELECT coalesce(jsonb_agg(jsonb_build_array(u.id::text,
                 CASE WHEN jsonb_typeof(o.data) = 'object' AND jsonb_typeof(u.data) = 'object' THEN
                     (SELECT coalesce(jsonb_agg(k.key ORDER BY k.key), '[]'::jsonb)
                      FROM (SELECT jsonb_object_keys(u.data) UNION SELECT jsonb_object_keys(o.data)) AS k(key)

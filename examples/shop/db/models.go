@@ -125,4 +125,6 @@ type TvsyncSyncQueue struct {
 	Dead bool
 	// Names one queued change: a sync removes the rows it covered by seq.
 	Seq int64
+	// A re-sync asked for at a time (a document that ages): only that time makes it ready; no earlier sync of the id removes it.
+	Scheduled bool
 }

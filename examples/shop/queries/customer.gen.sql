@@ -19,7 +19,7 @@ upserted AS (
 )
 SELECT (SELECT count(*) FROM src)::int      AS found,
        (SELECT count(*) FROM upserted)::int AS upserted,
-       (SELECT coalesce(jsonb_agg(jsonb_build_object('id', u.id::text, 'keys',
+       (SELECT coalesce(jsonb_agg(jsonb_build_array(u.id::text,
                 CASE WHEN jsonb_typeof(o.data) = 'object' AND jsonb_typeof(u.data) = 'object' THEN
                     (SELECT coalesce(jsonb_agg(k.key ORDER BY k.key), '[]'::jsonb)
                      FROM (SELECT jsonb_object_keys(u.data) UNION SELECT jsonb_object_keys(o.data)) AS k(key)
