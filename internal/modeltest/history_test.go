@@ -32,6 +32,12 @@ type op struct {
 // engine's.
 type domainError struct{ err error }
 
+// domainCodes are the SQLSTATEs a unit of work's own statements may meet
+// among concurrent units: a foreign key to a row another unit deleted, a
+// key drawn twice, a deadlock or a serialization failure between row locks.
+// Any other error of theirs is the harness's.
+var domainCodes = []string{"23503", "23505", "40P01", "40001"}
+
 func (e domainError) Error() string { return e.err.Error() }
 func (e domainError) Unwrap() error { return e.err }
 
@@ -202,6 +208,11 @@ func (m *model) reparentOp(r *rand.Rand, e *Entity, id string, fk *FK) op {
 	if r.IntN(5) > 0 {
 		target = m.ids.pick(r, fk.To)
 	}
+	return m.moveOp(e, id, fk, target)
+}
+
+// moveOp points fk of e's row id to target ("" for null); see reparentOp.
+func (m *model) moveOp(e *Entity, id string, fk *FK, target string) op {
 	return op{desc: fmt.Sprintf("reparent %s %s.%s", e.Name, id, fk.Column), run: func(ctx context.Context, w *syncuow.Work) error {
 		old, err := query(ctx, w.Tx(), fmt.Sprintf("SELECT coalesce(%s::text, '') FROM %s WHERE id = $1::%s FOR UPDATE", fk.Column, m.g.Table(e), e.Key), id)
 		if err != nil || len(old) == 0 {
@@ -382,7 +393,7 @@ func (m *model) unit(ctx context.Context, runner *syncuow.Runner, ops []op, tr *
 		m.fig.ok.Add(1)
 	case tr != nil && tr.Fired():
 		m.fig.interrupted.Add(1)
-	case errors.As(err, new(domainError)):
+	case errors.As(err, new(domainError)) && errors.As(err, &pgErr) && slices.Contains(domainCodes, pgErr.Code):
 		m.fig.domain.Add(1)
 	case m.faulty() && errors.As(err, &pgErr) && pgErr.ConstraintName == faultConstraint:
 		m.fig.rejected.Add(1) // the injected failure of one dependent
