@@ -51,10 +51,10 @@ var issueItems = []issueItem{
 	{itemInlineRace, 0, "inline units of work among the concurrent ones: an inline sync expands its cascades before it takes its locks, so a dependent attached meanwhile by another unit (whose sync read the parent's old data) is missed; TestInlineRenameRacesAttach replays it"},
 }
 
-// fixed marks the items of issue 18 that the engine has fixed: the model
-// then checks them in every run, `make test` included. Flip an entry to
-// true in the commit that fixes the item (and delete the entry's skip
-// from the report of `go test -v`).
+// fixed marks the items that the engine has fixed: the model then checks
+// them in every run, `make test` included (the item's subtest, and "all"
+// once every item is fixed, stop being skipped). Flip an entry to true in
+// the commit that fixes the item.
 var fixed = map[string]bool{
 	itemChains:     false,
 	itemTail:       false,

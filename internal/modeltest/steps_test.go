@@ -54,17 +54,17 @@ func (m *model) step(ctx context.Context, r *rand.Rand, step int) {
 	m.fig.steps.Add(1)
 	k := r.IntN(100)
 	switch {
-	case k < 35:
+	case k < 33:
 		m.stepUnit(ctx, r, step)
-	case k < 45:
+	case k < 43:
 		m.stepBurst(ctx, r, step)
-	case k < 53:
+	case k < 51:
 		m.stepCancelAfterCommit(ctx, r, step)
-	case k < 59:
+	case k < 57:
 		m.stepCancelAnywhere(ctx, r, step)
-	case k < 63:
+	case k < 64:
 		m.stepConcurrent(ctx, r, step)
-	case k < 67:
+	case k < 68:
 		m.stepHot(ctx, r, step)
 	case k < 75:
 		m.stepDrain(ctx, r, step)
