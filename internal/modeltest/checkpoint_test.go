@@ -56,7 +56,7 @@ func (m *model) rest(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		m.fig.deadAtRest.Add(n)
+		m.fig.DeadAtRest.Add(n)
 		if _, err := w.Drain(ctx); err != nil {
 			return fmt.Errorf("worker drain with no fault left: %w", err)
 		}
@@ -75,7 +75,7 @@ func (m *model) rest(ctx context.Context) error {
 // reported with the steps since the last checkpoint, then repaired by a
 // full sync so that later checkpoints see only their own.
 func (m *model) checkpoint(ctx context.Context, step int) {
-	m.fig.checkpoints.Add(1)
+	m.fig.Checkpoints.Add(1)
 	if err := m.rest(ctx); err != nil {
 		m.unexpected(step, fmt.Errorf("at rest: %w", err))
 	}
@@ -97,8 +97,8 @@ func (m *model) checkpoint(ctx context.Context, step int) {
 		}
 	}
 	if len(drift) > 0 {
-		m.fig.drift.Add(int64(len(drift)))
-		m.fig.driftCheckpoints.Add(1)
+		m.fig.Drift.Add(int64(len(drift)))
+		m.fig.DriftCheckpoints.Add(1)
 		m.t.Errorf("checkpoint after step %d: %d document(s) drifted (reproduce with -model.seed=%d):\n%ssteps since the last checkpoint:\n    %s",
 			step, len(drift), m.seed, driftList(drift), strings.Join(m.history, "\n    "))
 		for _, e := range m.g.Entities {

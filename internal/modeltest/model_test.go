@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	gosync "sync"
@@ -167,11 +168,12 @@ func TestModel(t *testing.T) {
 				items[name] = true
 			}
 			start := time.Now()
+			var total figures
 			for i := uint64(0); ; i++ {
 				s := seed + i
-				t.Run(fmt.Sprintf("seed=%d", s), func(t *testing.T) { runRound(t, s, items, v) })
+				t.Run(fmt.Sprintf("seed=%d", s), func(t *testing.T) { runRound(t, s, items, v, &total) })
 				if v.duration == 0 || time.Since(start) > v.duration {
-					t.Logf("model %s: %d round(s) in %v", c.name, i+1, time.Since(start).Round(time.Second))
+					t.Logf("model %s: %d round(s) (seeds %d to %d) in %v: %s", c.name, i+1, seed, s, time.Since(start).Round(time.Second), total.String())
 					return
 				}
 			}
@@ -224,7 +226,7 @@ func newPool(t *testing.T, url string, n int32, app string) *pgxpool.Pool {
 
 // runRound generates a graph from seed, builds its database, runs the
 // history and judges it.
-func runRound(t *testing.T, seed uint64, items map[string]bool, v variant) {
+func runRound(t *testing.T, seed uint64, items map[string]bool, v variant, total *figures) {
 	ctx, cancel := context.WithTimeout(t.Context(), max(v.duration, 0)+10*time.Minute)
 	defer cancel()
 	r := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
@@ -261,6 +263,7 @@ func runRound(t *testing.T, seed uint64, items map[string]bool, v variant) {
 		}
 	}
 	t.Logf("model: seed %d: %s", seed, m.fig.String())
+	total.add(&m.fig)
 	if t.Failed() {
 		t.Logf("model: reproduce with -model.seed=%d -run 'TestModel/%s'", seed, strings.SplitN(t.Name(), "/", 3)[1])
 	}
@@ -300,23 +303,40 @@ func (m *model) seedRows(ctx context.Context, r *rand.Rand, v variant) {
 
 // figures are what a round did, printed at its end.
 type figures struct {
-	steps, checkpoints                                 atomic.Int64
-	units                                              [3]atomic.Int64 // by syncuow.Mode
-	ok, domain, interrupted, rejected                  atomic.Int64
-	enqueueDeadlocks, unexpected                       atomic.Int64
-	cancelAfterCommit, cancelAnywhere                  atomic.Int64
-	workerCancelled, workerTerminated, dependentFaults atomic.Int64
-	concurrent, hot, drains, bigCascades               atomic.Int64
-	deadAtRest, drift, driftCheckpoints                atomic.Int64
+	Steps, Checkpoints                                 atomic.Int64
+	Units                                              [3]atomic.Int64 // by syncuow.Mode
+	Ok, Domain, Interrupted, Rejected                  atomic.Int64
+	EnqueueDeadlocks, Unexpected                       atomic.Int64
+	CancelAfterCommit, CancelAnywhere                  atomic.Int64
+	WorkerCancelled, WorkerTerminated, DependentFaults atomic.Int64
+	Concurrent, Hot, Drains, BigCascades               atomic.Int64
+	DeadAtRest, Drift, DriftCheckpoints                atomic.Int64
 }
 
+// add adds the counts of o to f.
+func (f *figures) add(o *figures) {
+	fv, ov := reflect.ValueOf(f).Elem(), reflect.ValueOf(o).Elem()
+	for i := range fv.NumField() {
+		switch a := fv.Field(i).Addr().Interface().(type) {
+		case *atomic.Int64:
+			a.Add(ov.Field(i).Addr().Interface().(*atomic.Int64).Load())
+		case *[3]atomic.Int64:
+			b := ov.Field(i).Addr().Interface().(*[3]atomic.Int64)
+			for j := range a {
+				a[j].Add(b[j].Load())
+			}
+		}
+	}
+}
+
+// String gives the figures in one paragraph.
 func (f *figures) String() string {
 	return fmt.Sprintf("%d steps, %d checkpoints; units of work: %d after-commit, %d inline, %d deferred "+
 		"(%d ok, %d rolled back by their own statements, %d interrupted by a fault, %d rejected by the failing dependent, %d enqueue deadlocks tolerated, %d unexpected); "+
 		"faults: %d after-commit cancels, %d cancels anywhere, %d workers cancelled, %d workers' backends terminated, %d dependents failing; "+
 		"%d concurrent steps, %d hot steps, %d worker drains, %d cascades above BatchSize %d; %d dead rows revived at rest; drift %d (at %d checkpoints)",
-		f.steps.Load(), f.checkpoints.Load(), f.units[syncuow.AfterCommit].Load(), f.units[syncuow.Inline].Load(), f.units[syncuow.Deferred].Load(),
-		f.ok.Load(), f.domain.Load(), f.interrupted.Load(), f.rejected.Load(), f.enqueueDeadlocks.Load(), f.unexpected.Load(),
-		f.cancelAfterCommit.Load(), f.cancelAnywhere.Load(), f.workerCancelled.Load(), f.workerTerminated.Load(), f.dependentFaults.Load(),
-		f.concurrent.Load(), f.hot.Load(), f.drains.Load(), f.bigCascades.Load(), batchSize, f.deadAtRest.Load(), f.drift.Load(), f.driftCheckpoints.Load())
+		f.Steps.Load(), f.Checkpoints.Load(), f.Units[syncuow.AfterCommit].Load(), f.Units[syncuow.Inline].Load(), f.Units[syncuow.Deferred].Load(),
+		f.Ok.Load(), f.Domain.Load(), f.Interrupted.Load(), f.Rejected.Load(), f.EnqueueDeadlocks.Load(), f.Unexpected.Load(),
+		f.CancelAfterCommit.Load(), f.CancelAnywhere.Load(), f.WorkerCancelled.Load(), f.WorkerTerminated.Load(), f.DependentFaults.Load(),
+		f.Concurrent.Load(), f.Hot.Load(), f.Drains.Load(), f.BigCascades.Load(), batchSize, f.DeadAtRest.Load(), f.Drift.Load(), f.DriftCheckpoints.Load())
 }

@@ -45,13 +45,13 @@ func (m *model) unexpected(step int, err error) {
 	if err == nil {
 		return
 	}
-	m.fig.unexpected.Add(1)
+	m.fig.Unexpected.Add(1)
 	m.t.Errorf("step %d: %v (reproduce with -model.seed=%d)", step, err, m.seed)
 }
 
 // step draws and runs one step of the history.
 func (m *model) step(ctx context.Context, r *rand.Rand, step int) {
-	m.fig.steps.Add(1)
+	m.fig.Steps.Add(1)
 	k := r.IntN(100)
 	switch {
 	case k < 33:
@@ -150,7 +150,7 @@ func (m *model) stepCancelAfterCommit(ctx context.Context, r *rand.Rand, step in
 	err := m.unit(cctx, m.runners[syncuow.AfterCommit], ops, tr)
 	cancel()
 	if tr.Fired() {
-		m.fig.cancelAfterCommit.Add(1)
+		m.fig.CancelAfterCommit.Add(1)
 	}
 	m.unexpected(step, err)
 }
@@ -171,7 +171,7 @@ func (m *model) stepCancelAnywhere(ctx context.Context, r *rand.Rand, step int) 
 	err := m.unit(cctx, m.runners[mode], ops, tr)
 	cancel()
 	if tr.Fired() {
-		m.fig.cancelAnywhere.Add(1)
+		m.fig.CancelAnywhere.Add(1)
 	}
 	m.unexpected(step, err)
 }
@@ -179,7 +179,7 @@ func (m *model) stepCancelAnywhere(ctx context.Context, r *rand.Rand, step int) 
 // stepConcurrent runs four goroutines of 2 to 5 units each on a pool of two
 // connections, with a worker running beside them half the time.
 func (m *model) stepConcurrent(ctx context.Context, r *rand.Rand, step int) {
-	m.fig.concurrent.Add(1)
+	m.fig.Concurrent.Add(1)
 	wctx, stopWorker := context.WithCancel(ctx)
 	var worker, writers gosync.WaitGroup
 	if r.IntN(2) == 0 {
@@ -233,7 +233,7 @@ func (m *model) stepHot(ctx context.Context, r *rand.Rand, step int) {
 		m.stepConcurrent(ctx, r, step)
 		return
 	}
-	m.fig.hot.Add(1)
+	m.fig.Hot.Add(1)
 	m.note("%d: hot units (8 goroutines on 8 connections) on %s %s and %s", step, fk.To.Name, p, q)
 	errs := make([]error, 8)
 	var writers gosync.WaitGroup
@@ -266,7 +266,7 @@ func (m *model) stepHot(ctx context.Context, r *rand.Rand, step int) {
 
 // stepDrain drains the queue with a worker of random batch size.
 func (m *model) stepDrain(ctx context.Context, r *rand.Rand, step int) {
-	m.fig.drains.Add(1)
+	m.fig.Drains.Add(1)
 	w := tvsync.NewWorker(m.engine, m.pool, tvsync.WorkerConfig{BatchSize: 1 + r.IntN(40), MaxAttempts: 3, MaxBackoff: time.Second})
 	m.note("%d: worker drain", step)
 	if _, err := w.Drain(ctx); err != nil && !m.faulty() {
@@ -294,9 +294,9 @@ func (m *model) stepKillWorker(ctx context.Context, r *rand.Rand, step int) {
 	cancel()
 	if tr.Fired() {
 		if terminate {
-			m.fig.workerTerminated.Add(1)
+			m.fig.WorkerTerminated.Add(1)
 		} else {
-			m.fig.workerCancelled.Add(1)
+			m.fig.WorkerCancelled.Add(1)
 		}
 		return
 	}
@@ -325,7 +325,7 @@ func (m *model) stepFault(ctx context.Context, r *rand.Rand, step int) {
 	_, err = m.pool.Exec(ctx, fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s CHECK (id <> '%s'::%s) NOT VALID", m.g.View(f.entity), faultConstraint, f.id, f.entity.Key))
 	require.NoError(m.t, err, "harness: inject the fault")
 	m.fault.Store(f)
-	m.fig.dependentFaults.Add(1)
+	m.fig.DependentFaults.Add(1)
 	kids, err := query(ctx, m.pool, fmt.Sprintf("SELECT id::text FROM %s WHERE %s = $1::%s ORDER BY id", m.g.Table(fk.From), fk.Column, fk.To.Key), f.id)
 	require.NoError(m.t, err)
 	ops := []op{m.insertOp(r, fk.From, map[*FK]string{fk: f.id})}

@@ -179,7 +179,7 @@ func (m *model) renameOp(r *rand.Rand, e *Entity, id string) op {
 				return err
 			}
 			if n > batchSize {
-				m.fig.bigCascades.Add(1)
+				m.fig.BigCascades.Add(1)
 			}
 		}
 		return nil
@@ -378,7 +378,7 @@ func (m *model) burstOps(r *rand.Rand, fk *FK, parent string) []op {
 // for an outcome no fault explains.
 func (m *model) unit(ctx context.Context, runner *syncuow.Runner, ops []op, tr *trip) error {
 	mode := runner.Mode()
-	m.fig.units[mode].Add(1)
+	m.fig.Units[mode].Add(1)
 	err := runner.Run(ctx, func(w *syncuow.Work) error {
 		for _, o := range ops {
 			if err := o.run(ctx, w); err != nil {
@@ -390,15 +390,15 @@ func (m *model) unit(ctx context.Context, runner *syncuow.Runner, ops []op, tr *
 	var pgErr *pgconn.PgError
 	switch {
 	case err == nil:
-		m.fig.ok.Add(1)
+		m.fig.Ok.Add(1)
 	case tr != nil && tr.Fired():
-		m.fig.interrupted.Add(1)
+		m.fig.Interrupted.Add(1)
 	case errors.As(err, new(domainError)) && errors.As(err, &pgErr) && slices.Contains(domainCodes, pgErr.Code):
-		m.fig.domain.Add(1)
+		m.fig.Domain.Add(1)
 	case m.faulty() && errors.As(err, &pgErr) && pgErr.ConstraintName == faultConstraint:
-		m.fig.rejected.Add(1) // the injected failure of one dependent
+		m.fig.Rejected.Add(1) // the injected failure of one dependent
 	case errors.As(err, &pgErr) && pgErr.Code == "40P01" && !m.items[itemDeadlock]:
-		m.fig.enqueueDeadlocks.Add(1) // issue 18 item 5, not checked yet
+		m.fig.EnqueueDeadlocks.Add(1) // issue 18 item 5, not checked yet
 	default:
 		descs := make([]string, len(ops))
 		for i, o := range ops {
