@@ -71,6 +71,7 @@ var (
 	longFlag     = flag.Bool("model.long", false, "the long variant (make model): more rows and steps per round, rounds for 10 minutes per subtest unless -model.duration says otherwise")
 	enableFlag   = flag.String("model.enable", "", "comma-separated items to check although not marked fixed: "+itemChains+", "+itemTail+", "+itemDependent+", "+itemDeadlock+", "+itemInlineRace+", or all")
 	checkFlag    = flag.Int("model.check-every", 0, "steps between two checkpoints instead of the variant's")
+	expandFlag   = flag.Bool("model.expand-writes", false, "units of work record every row their changes reach (engine.Expand, transitively) before they commit: a check of the harness, with which the chains subtest passes against an engine that follows cascades one level only")
 )
 
 // batchSize is the engine's Config.BatchSize: small, so that cascades

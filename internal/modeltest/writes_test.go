@@ -385,6 +385,15 @@ func (m *model) unit(ctx context.Context, runner *syncuow.Runner, ops []op, tr *
 				return domainError{fmt.Errorf("%s: %w", o.desc, err)}
 			}
 		}
+		if *expandFlag {
+			// The harness's own check of item 1: record everything the
+			// changes reach, so that the engine need not follow chains.
+			expanded, err := m.engine.Expand(ctx, w.Tx(), w.Changes()...)
+			if err != nil {
+				return fmt.Errorf("expand the unit's changes: %w", err)
+			}
+			w.Record(expanded...)
+		}
 		return nil
 	})
 	var pgErr *pgconn.PgError
