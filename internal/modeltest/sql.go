@@ -2,6 +2,7 @@ package modeltest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -94,26 +95,7 @@ func (g *Graph) Registration() []tvsync.Entity {
 
 func (g *Graph) entity(e *Entity) tvsync.Entity {
 	k := e.Key.String()
-	refresh := fmt.Sprintf(`WITH src AS (
-    SELECT s.id, s.data
-    FROM (SELECT DISTINCT unnest($1::text[]::%[1]s[]) AS id) b
-    CROSS JOIN LATERAL (SELECT v.id, v.data FROM %[2]s v WHERE v.id = b.id OFFSET 0) s
-), up AS (
-    INSERT INTO %[3]s AS t (id, data, updated_at)
-    SELECT src.id, src.data, clock_timestamp() FROM src
-    ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
-        WHERE t.data IS DISTINCT FROM EXCLUDED.data
-    RETURNING t.id
-)
-SELECT (SELECT count(*) FROM src)::int AS found, (SELECT count(*) FROM up)::int AS upserted,
-       ARRAY(SELECT id::text FROM up ORDER BY id) AS changed, clock_timestamp() AS finished_at`, k, g.Source(e), g.View(e))
-	deleteMissing := fmt.Sprintf(`WITH gone AS (
-    DELETE FROM %[2]s t
-    WHERE t.id = ANY($1::text[]::%[1]s[]) AND NOT EXISTS (SELECT 1 FROM %[3]s x WHERE x.id = t.id)
-    RETURNING t.id
-)
-SELECT (SELECT count(*) FROM gone)::int AS deleted, ARRAY(SELECT id::text FROM gone ORDER BY id) AS deleted_ids,
-       clock_timestamp() AS finished_at`, k, g.View(e), g.Table(e))
+	refresh, deleteMissing := g.refreshSQL(e), g.deleteSQL(e)
 	listAfter := func(table string) string {
 		// t.id in ORDER BY: a bare id would name the text output column.
 		return fmt.Sprintf("SELECT t.id::text FROM %s t WHERE t.id >= $1::%s AND (t.id > $1::%s OR t.id = %s) ORDER BY t.id LIMIT $2",
@@ -138,16 +120,16 @@ ORDER BY coalesce(s.id, t.id)`, g.Source(e), inRange("v"), g.View(e), inRange("r
 			br := queue(p, refresh, idTexts(ids))
 			return func() (tvsync.RefreshResult, error) {
 				var found, upserted int
-				var changed []string
+				var changedJSON []byte
 				var at time.Time
-				if err := br.QueryRow().Scan(&found, &upserted, &changed, &at); err != nil {
+				if err := br.QueryRow().Scan(&found, &upserted, &changedJSON, &at); err != nil {
 					return tvsync.RefreshResult{}, err
 				}
-				ids, err := parseIDs(e.Key, changed)
+				changed, err := parseChanged(e.Key, changedJSON)
 				if err != nil {
 					return tvsync.RefreshResult{}, err
 				}
-				return refreshResult(found, upserted, at, ids), nil
+				return refreshResult(found, upserted, at, changed), nil
 			}
 		},
 		DeleteMissing: func(p *tvsync.Pipeline, ids []tvsync.ID) func() (tvsync.DeleteResult, error) {
@@ -200,6 +182,49 @@ ORDER BY coalesce(s.id, t.id)`, g.Source(e), inRange("v"), g.View(e), inRange("r
 	return ent
 }
 
+// refreshSQL is e's refresh statement: it upserts the documents of the ids
+// ($1, their text) from the view, writing only those that changed, and
+// returns found, upserted, changed (a JSON array of {"id", "keys"}: the
+// documents written and the top-level keys whose value changed, null for a
+// new document) and finished_at.
+func (g *Graph) refreshSQL(e *Entity) string {
+	k := e.Key.String()
+	return fmt.Sprintf(`WITH src AS (
+    SELECT s.id, s.data
+    FROM (SELECT DISTINCT unnest($1::text[]::%[1]s[]) AS id) b
+    CROSS JOIN LATERAL (SELECT v.id, v.data FROM %[2]s v WHERE v.id = b.id OFFSET 0) s
+), old AS (
+    SELECT o.id, o.data FROM %[3]s o WHERE o.id IN (SELECT src.id FROM src)
+), up AS (
+    INSERT INTO %[3]s AS t (id, data, updated_at)
+    SELECT src.id, src.data, clock_timestamp() FROM src
+    ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
+        WHERE t.data IS DISTINCT FROM EXCLUDED.data
+    RETURNING t.id, t.data
+)
+SELECT (SELECT count(*) FROM src)::int AS found, (SELECT count(*) FROM up)::int AS upserted,
+       coalesce((SELECT jsonb_agg(jsonb_build_object('id', up.id::text, 'keys', CASE WHEN old.id IS NULL THEN NULL ELSE (
+                     SELECT coalesce(jsonb_agg(key ORDER BY key), '[]'::jsonb)
+                     FROM jsonb_each(up.data) n FULL JOIN jsonb_each(old.data) o USING (key)
+                     WHERE n.value IS DISTINCT FROM o.value) END) ORDER BY up.id)
+                 FROM up LEFT JOIN old ON old.id = up.id), '[]'::jsonb) AS changed,
+       clock_timestamp() AS finished_at`, k, g.Source(e), g.View(e))
+}
+
+// deleteSQL is e's delete statement: it removes the tv_ rows of the ids
+// ($1, their text) whose tb_ row is gone and returns deleted, deleted_ids
+// (text) and finished_at.
+func (g *Graph) deleteSQL(e *Entity) string {
+	k := e.Key.String()
+	return fmt.Sprintf(`WITH gone AS (
+    DELETE FROM %[2]s t
+    WHERE t.id = ANY($1::text[]::%[1]s[]) AND NOT EXISTS (SELECT 1 FROM %[3]s x WHERE x.id = t.id)
+    RETURNING t.id
+)
+SELECT (SELECT count(*) FROM gone)::int AS deleted, ARRAY(SELECT id::text FROM gone ORDER BY id) AS deleted_ids,
+       clock_timestamp() AS finished_at`, k, g.View(e), g.Table(e))
+}
+
 // lookup is a cascade Lookup running query, which lists ids of kind as
 // text for the ids of its only parameter.
 func (g *Graph) lookup(kind tvsync.KeyKind, query string) func(p *tvsync.Pipeline, ids []tvsync.ID) func() ([]tvsync.ID, error) {
@@ -219,19 +244,55 @@ func (g *Graph) lookup(kind tvsync.KeyKind, query string) func(p *tvsync.Pipelin
 	}
 }
 
+// docChange is one document a refresh statement inserted or changed: its
+// id and the top-level keys of its document whose value changed (nil for a
+// new document: every key changed).
+type docChange struct {
+	id   tvsync.ID
+	keys []string
+}
+
+// parseChanged parses the changed column of a refresh statement: a JSON
+// array of {"id": text, "keys": [text] or null}.
+func parseChanged(kind tvsync.KeyKind, raw []byte) ([]docChange, error) {
+	var rows []struct {
+		ID   string   `json:"id"`
+		Keys []string `json:"keys"`
+	}
+	if err := json.Unmarshal(raw, &rows); err != nil {
+		return nil, fmt.Errorf("parse the changed documents: %w", err)
+	}
+	out := make([]docChange, len(rows))
+	for i, r := range rows {
+		id, err := tvsync.ParseID(kind, r.ID)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = docChange{id: id, keys: r.Keys}
+	}
+	return out, nil
+}
+
 // refreshResult converts what a refresh statement returned: the ids found,
-// the rows upserted, the database clock, and changed, the ids whose tv_ row
-// the statement inserted or changed. It is the one place that builds a
-// tvsync.RefreshResult: when the engine's RefreshResult gains its Changed
-// field (issue 18), set it here (Changed: changed).
-func refreshResult(found, upserted int, at time.Time, changed []tvsync.ID) tvsync.RefreshResult {
+// the rows upserted, the database clock, and changed, the documents it
+// inserted or changed with their changed keys (never nil). It is the one
+// place that builds a tvsync.RefreshResult: when the engine's RefreshResult
+// has its Changed field (issue 18; Changed []tvsync.DocChange on the
+// lead's branch), set it here:
+//
+//	r.Changed = make([]tvsync.DocChange, len(changed))
+//	for i, c := range changed {
+//		r.Changed[i] = tvsync.DocChange{ID: c.id, Keys: c.keys}
+//	}
+func refreshResult(found, upserted int, at time.Time, changed []docChange) tvsync.RefreshResult {
+	r := tvsync.RefreshResult{Found: found, Upserted: upserted, FinishedAt: at}
 	_ = changed
-	return tvsync.RefreshResult{Found: found, Upserted: upserted, FinishedAt: at}
+	return r
 }
 
 // deleteResult converts what a delete statement returned; deleted lists the
-// ids whose tv_ row it removed. It is the one place that builds a
-// tvsync.DeleteResult: when the engine's DeleteResult gains its DeletedIDs
+// ids whose tv_ row it removed (never nil). It is the one place that builds
+// a tvsync.DeleteResult: when the engine's DeleteResult has its DeletedIDs
 // field (issue 18), set it here (DeletedIDs: deleted).
 func deleteResult(n int, at time.Time, deleted []tvsync.ID) tvsync.DeleteResult {
 	_ = deleted
