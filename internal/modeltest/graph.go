@@ -147,6 +147,26 @@ func (g *Graph) addFK(r *rand.Rand, from, to *Entity) *FK {
 	return fk
 }
 
+// ParentKeys are the top-level keys of fk.To's document that fk.From's
+// documents show (its title): what a cascade from fk.To to fk.From is "on"
+// (tvsync.Cascade.On, issue 18).
+func (fk *FK) ParentKeys() []string { return []string{"title"} }
+
+// ChildKeys are the top-level keys of fk.From's document that fk.To's
+// documents show through fk: the key itself (moving a child changes which
+// parent counts or lists it), its title when listed, its num when listed
+// with it.
+func (fk *FK) ChildKeys() []string {
+	keys := []string{fk.Column}
+	if fk.List {
+		keys = append(keys, "title")
+	}
+	if fk.ListNum {
+		keys = append(keys, "num")
+	}
+	return keys
+}
+
 // NumEmbedded reports whether some document embeds e's num (a list
 // back-edge with ListNum): a write of num must then cascade.
 func (e *Entity) NumEmbedded() bool {

@@ -169,12 +169,18 @@ ORDER BY coalesce(s.id, t.id)`, g.Source(e), inRange("v"), g.View(e), inRange("r
 			})
 		},
 	}
-	// Children show this entity's title: a change of it reaches them.
+	// Children show this entity's title: a change of it reaches them. On
+	// an engine with tvsync.Cascade.On and Referencing (issue 18), add to
+	// this literal: On: fk.ParentKeys(), Referencing: true (the children
+	// reference this entity: a delete may delete them, or set their key
+	// to null, and Expand must follow them to the end).
 	for _, fk := range e.Children {
 		ent.Cascades = append(ent.Cascades, tvsync.Cascade{Entity: fk.From.Name, Lookup: g.lookup(fk.From.Key,
 			fmt.Sprintf("SELECT DISTINCT c.id::text FROM %s c WHERE c.%s = ANY($1::text[]::%s[])", g.Table(fk.From), fk.Column, k))})
 	}
-	// Parents count or list this entity's rows: a change of one reaches its parent.
+	// Parents count or list this entity's rows: a change of one reaches its
+	// parent. On an engine with tvsync.Cascade.On (issue 18), add to this
+	// literal: On: fk.ChildKeys().
 	for _, fk := range e.FKs {
 		ent.Cascades = append(ent.Cascades, tvsync.Cascade{Entity: fk.To.Name, Lookup: g.lookup(fk.To.Key,
 			fmt.Sprintf("SELECT DISTINCT x.%s::text FROM %s x WHERE x.id = ANY($1::text[]::%s[]) AND x.%s IS NOT NULL", fk.Column, g.Table(e), k, fk.Column))})
