@@ -9,7 +9,7 @@ SHOP_GEN  := $(GO) -C examples/shop tool tvsync-gen
 # Where Debian puts the PostgreSQL server binaries (initdb, postgres).
 PG_BIN  := $(shell pg_config --bindir 2>/dev/null)
 
-.PHONY: all generate check-generated vet test test-shop chaos demo bench postgres
+.PHONY: all generate check-generated vet test test-shop chaos model demo bench postgres
 
 all: test
 
@@ -51,6 +51,16 @@ test-shop: postgres
 ## CHAOS_ARGS='-chaos.duration 10m -chaos.faults worker-kill,terminate,restart'.
 chaos: postgres
 	$(GO) test -race -count=1 -timeout 30m -v -run '^TestChaos$$' ./internal/chaos -chaos.long $(CHAOS_ARGS)
+
+## model: the long model-based test (internal/modeltest): rounds of random entity graphs (chains, diamonds, cycles, count
+## back-edges; uuid and bigint keys) and random histories of units of work in every sync mode, with cancels, one failing
+## dependent, killed workers, cascades above BatchSize and concurrent writers, every document judged against an independent
+## Go recomputation; prints each round's figures. `make test` runs one short round. The items of issue 18 that the engine
+## has not fixed are skipped unless enabled; tune with MODEL_ARGS, e.g. MODEL_ARGS='-model.duration 30m -model.enable all'
+## (the duration is per subtest: add -run TestModel/all for one run with every item on), or MODEL_ARGS='-model.seed 42' to replay.
+MODEL_TIMEOUT ?= 3h
+model: postgres
+	$(GO) test -race -count=1 -timeout $(MODEL_TIMEOUT) -v -run '^TestModel$$' ./internal/modeltest -model.long $(MODEL_ARGS)
 
 ## demo: the main job end to end on a throwaway PostgreSQL (or on $$DATABASE_URL when set)
 demo: postgres
