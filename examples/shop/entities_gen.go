@@ -54,7 +54,7 @@ func Entities() []sync.Entity {
 				{Entity: EntityReview, Referencing: true, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
 					return sync.ReadMany(q.ReviewIDsByCustomer(ctx, p, [][]int64{sync.Int64s(ids)}))
 				}},
-				{Entity: EntityOrder, Referencing: true, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
+				{Entity: EntityOrder, On: []string{"name"}, Referencing: true, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
 					return sync.ReadMany(q.OrderIDsByCustomer(ctx, p, [][]int64{sync.Int64s(ids)}))
 				}},
 			},
@@ -89,7 +89,7 @@ func Entities() []sync.Entity {
 				{Entity: EntityReview, Referencing: true, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
 					return sync.ReadMany(q.ReviewIDsByProduct(ctx, p, [][]int64{sync.Int64s(ids)}))
 				}},
-				{Entity: EntityOrder, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
+				{Entity: EntityOrder, On: []string{"name"}, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
 					return sync.ReadMany(q.OrderIDsByProduct(ctx, p, [][]int64{sync.Int64s(ids)}))
 				}},
 			},

@@ -169,20 +169,18 @@ ORDER BY coalesce(s.id, t.id)`, g.Source(e), inRange("v"), g.View(e), inRange("r
 			})
 		},
 	}
-	// Children show this entity's title: a change of it reaches them. On
-	// an engine with tvsync.Cascade.On and Referencing (issue 18), add to
-	// this literal: On: fk.ParentKeys(), Referencing: true (the children
-	// reference this entity: a delete may delete them, or set their key
-	// to null, and Expand must follow them to the end).
+	// Children show this entity's title: a change of it reaches them
+	// (On). They reference this entity: a delete may delete them, or set
+	// their key to null, and Expand must follow them to the end
+	// (Referencing).
 	for _, fk := range e.Children {
-		ent.Cascades = append(ent.Cascades, tvsync.Cascade{Entity: fk.From.Name, Lookup: g.lookup(fk.From.Key,
+		ent.Cascades = append(ent.Cascades, tvsync.Cascade{Entity: fk.From.Name, On: fk.ParentKeys(), Referencing: true, Lookup: g.lookup(fk.From.Key,
 			fmt.Sprintf("SELECT DISTINCT c.id::text FROM %s c WHERE c.%s = ANY($1::text[]::%s[])", g.Table(fk.From), fk.Column, k))})
 	}
-	// Parents count or list this entity's rows: a change of one reaches its
-	// parent. On an engine with tvsync.Cascade.On (issue 18), add to this
-	// literal: On: fk.ChildKeys().
+	// Parents count or list this entity's rows: a change of one of the keys
+	// they show reaches its parent (On).
 	for _, fk := range e.FKs {
-		ent.Cascades = append(ent.Cascades, tvsync.Cascade{Entity: fk.To.Name, Lookup: g.lookup(fk.To.Key,
+		ent.Cascades = append(ent.Cascades, tvsync.Cascade{Entity: fk.To.Name, On: fk.ChildKeys(), Lookup: g.lookup(fk.To.Key,
 			fmt.Sprintf("SELECT DISTINCT x.%s::text FROM %s x WHERE x.id = ANY($1::text[]::%s[]) AND x.%s IS NOT NULL", fk.Column, g.Table(e), k, fk.Column))})
 	}
 	return ent
@@ -282,27 +280,21 @@ func parseChanged(kind tvsync.KeyKind, raw []byte) ([]docChange, error) {
 // refreshResult converts what a refresh statement returned: the ids found,
 // the rows upserted, the database clock, and changed, the documents it
 // inserted or changed with their changed keys (never nil). It is the one
-// place that builds a tvsync.RefreshResult: when the engine's RefreshResult
-// has its Changed field (issue 18; Changed []tvsync.DocChange on the
-// lead's branch), set it here:
-//
-//	r.Changed = make([]tvsync.DocChange, len(changed))
-//	for i, c := range changed {
-//		r.Changed[i] = tvsync.DocChange{ID: c.id, Keys: c.keys}
-//	}
+// place that builds a tvsync.RefreshResult.
 func refreshResult(found, upserted int, at time.Time, changed []docChange) tvsync.RefreshResult {
 	r := tvsync.RefreshResult{Found: found, Upserted: upserted, FinishedAt: at}
-	_ = changed
+	r.Changed = make([]tvsync.DocChange, len(changed))
+	for i, c := range changed {
+		r.Changed[i] = tvsync.DocChange{ID: c.id, Keys: c.keys}
+	}
 	return r
 }
 
 // deleteResult converts what a delete statement returned; deleted lists the
 // ids whose tv_ row it removed (never nil). It is the one place that builds
-// a tvsync.DeleteResult: when the engine's DeleteResult has its DeletedIDs
-// field (issue 18), set it here (DeletedIDs: deleted).
+// a tvsync.DeleteResult.
 func deleteResult(n int, at time.Time, deleted []tvsync.ID) tvsync.DeleteResult {
-	_ = deleted
-	return tvsync.DeleteResult{Deleted: n, FinishedAt: at}
+	return tvsync.DeleteResult{Deleted: n, DeletedIDs: deleted, FinishedAt: at}
 }
 
 // queue queues one statement on the pipeline and returns its results, to
