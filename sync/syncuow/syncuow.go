@@ -46,6 +46,25 @@ var (
 	// the moment its fn returned): the transaction is over and its
 	// connection back where it came from.
 	ErrDone = errors.New("syncuow: unit of work used after its Run returned")
+	// ErrTxOwnedByUnitOfWork is returned by Commit and Rollback on a Work's
+	// Tx: the unit of work commits when fn returns nil and rolls back when
+	// it returns an error. The transaction is left as it was. Savepoints
+	// begun on the Tx commit (release) and roll back as usual.
+	ErrTxOwnedByUnitOfWork = errors.New("syncuow: the unit of work owns its transaction: it commits when fn returns nil; return an error from fn to roll back")
+	// ErrStatementInFlight is returned by Run when a statement sent through
+	// the Work (by a goroutine fn started, or Rows fn left unread) was still
+	// running when fn returned: the unit of work is rolled back, since
+	// that statement's changes could not have been recorded.
+	ErrStatementInFlight = errors.New("syncuow: a statement sent through the unit of work was still running when fn returned; rolled back")
+	// ErrTxEndedBehindUnitOfWork is returned by Run when fn ended the
+	// transaction itself (COMMIT or ROLLBACK sent as SQL, out of pgx's
+	// sight): what it wrote before may be committed without its changes
+	// synced. Run queues the recorded changes for a Worker and names them.
+	ErrTxEndedBehindUnitOfWork = errors.New("syncuow: the unit of work's transaction was ended behind its back (COMMIT or ROLLBACK sent as SQL)")
+	// ErrTxAborted is returned by Run when fn returned nil from a failed
+	// transaction (a statement failed and fn went on): it is rolled back
+	// and nothing is synced or queued.
+	ErrTxAborted = errors.New("syncuow: fn returned nil but a statement of the unit of work failed, aborting its transaction; rolled back")
 )
 
 // Beginner is what a unit of work begins on: *pgxpool.Pool, *pgx.Conn, or a
@@ -136,7 +155,13 @@ func (r *Runner) Mode() Mode { return r.opts.Mode }
 // returns an error or panics, the transaction rolls back (even when ctx is
 // cancelled) and nothing is synced or queued; fn's error is returned as is
 // and a panic goes on up. The Work is closed as soon as fn returns: using it,
-// or its Tx, afterwards fails with ErrDone.
+// or its Tx, afterwards fails with ErrDone. If a statement sent through the
+// Work is still in flight then (a goroutine fn did not wait for, Rows fn did
+// not close), Run cancels it, waits for it to end and rolls back with
+// ErrStatementInFlight, even when fn returned nil. If fn ended the
+// transaction with SQL pgx did not see, Run returns
+// ErrTxEndedBehindUnitOfWork (having queued the recorded changes for a
+// Worker); if fn returned nil from an aborted transaction, ErrTxAborted.
 //
 // On a pool, Run holds one connection while fn runs and releases it as soon
 // as the transaction ends, before the sync that follows the commit in
@@ -226,26 +251,50 @@ func (r *Runner) commitUnit(ctx context.Context, fn func(w *Work) error) (change
 		}
 	}
 	w := &Work{tx: tx}
+	interrupt := interrupter(ctx, tx)
 	committed := false
 	defer func() {
-		w.guard.close()
+		w.guard.close(interrupt) // after a panic: wait for what is in flight before rolling back
 		if !committed {
 			_ = tx.Rollback(context.WithoutCancel(ctx))
 		}
 	}()
 	err = fn(w)
 	// The unit of work ends with fn: nothing sent through it from now on
-	// (a goroutine fn left behind) can slip into the commit unrecorded.
-	w.guard.close()
+	// (a goroutine fn left behind) can slip into the commit unrecorded, and
+	// a statement still in flight makes it roll back.
+	inFlight := w.guard.close(interrupt)
 	if err != nil {
 		return nil, err
 	}
+	if inFlight {
+		return nil, ErrStatementInFlight
+	}
 	changes = w.Changes()
+	if err := checkOpen(tx, changes); err != nil {
+		return nil, r.queueEnded(ctx, tx, changes, err)
+	}
 	if err := r.commit(ctx, tx, oneTrip, changes); err != nil {
 		return nil, err
 	}
 	committed = true
 	return changes, nil
+}
+
+// queueEnded handles a transaction fn ended behind the unit of work's back
+// (err from checkOpen): what was written before may have committed, so the
+// recorded changes are queued for a Worker, outside any transaction, on the
+// connection that is now idle. A sync of a change whose write rolled back
+// is harmless. Other errors are returned as they are.
+func (r *Runner) queueEnded(ctx context.Context, tx pgx.Tx, changes []tvsync.Change, err error) error {
+	if !errors.Is(err, ErrTxEndedBehindUnitOfWork) || len(changes) == 0 {
+		return err
+	}
+	if qerr := r.engine.Enqueue(ctx, tx.Conn(), 0, true, changes...); qerr != nil {
+		return fmt.Errorf("%w; queueing them for a worker failed too: %w", err, qerr)
+	}
+	r.log.ErrorContext(ctx, "tvsync: a unit of work's transaction was ended behind its back; its changes are queued for the worker", slog.String("changes", describe(changes)))
+	return fmt.Errorf("%w; they are queued for a worker", err)
 }
 
 // commit syncs or queues changes in tx as the mode says and commits tx.
@@ -291,19 +340,27 @@ func (r *Runner) runSavepoint(ctx context.Context, parent pgx.Tx, fn func(w *Wor
 		return fmt.Errorf("syncuow: begin nested unit of work (savepoint): %w", err)
 	}
 	w := &Work{tx: sp}
+	interrupt := interrupter(ctx, sp)
 	released := false
 	defer func() {
-		w.guard.close()
+		w.guard.close(interrupt)
 		if !released {
 			_ = sp.Rollback(context.WithoutCancel(ctx))
 		}
 	}()
 	err = fn(w)
-	w.guard.close()
+	inFlight := w.guard.close(interrupt)
 	if err != nil {
 		return err
 	}
+	if inFlight {
+		return ErrStatementInFlight
+	}
 	changes := w.Changes()
+	if err := checkOpen(sp, changes); err != nil {
+		// Ended: whoever owns the enclosing transaction sees it too.
+		return fmt.Errorf("syncuow: nested unit of work: %w", err)
+	}
 	if outer != nil {
 		// Release and merge under the outer Work's guard, so the outer unit
 		// of work cannot end between the two: its commit either sees both
