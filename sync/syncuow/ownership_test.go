@@ -2,6 +2,7 @@ package syncuow_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -172,4 +173,70 @@ func TestRun_FailedTransactionIsReported(t *testing.T) {
 			require.NoError(t, r.Run(ctx, func(w *syncuow.Work) error { _, err := createUser(ctx, w, "after"); return err }))
 		})
 	}
+}
+
+// TestRun_TxEndedBehindItsBackThenFnFailedStillQueues: fn commits with SQL,
+// then fails. What it wrote before is committed whatever Run does, so Run
+// still queues the recorded changes and reports both errors.
+func TestRun_TxEndedBehindItsBackThenFnFailedStillQueues(t *testing.T) {
+	t.Parallel()
+	ctx := deadline(t)
+	url := testdb.URL(t)
+	pool := poolOf(t, url, 2)
+	r := syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{})
+	boom := errors.New("boom")
+	var id uuid.UUID
+	err := r.Run(ctx, func(w *syncuow.Work) (err error) {
+		if id, err = createUser(ctx, w, "committed"); err != nil {
+			return err
+		}
+		if _, err := w.Tx().Exec(ctx, "COMMIT"); err != nil {
+			return err
+		}
+		return boom
+	})
+	require.ErrorIs(t, err, syncuow.ErrTxEndedBehindUnitOfWork)
+	require.ErrorIs(t, err, boom)
+	assert.Equal(t, 1, count(t, pool, "SELECT count(*) FROM tb_user WHERE id = $1", id), "committed behind the unit of work's back")
+	drain(t, ctx, url)
+	assert.Equal(t, "committed", tvName(t, pool, id), "queued, then synced by the worker")
+	assertNoDrift(t, pool)
+}
+
+// TestRun_NestedTxEndedBehindItsBackIsQueuedByTheOuter: a nested unit of
+// work whose fn commits the enclosing transaction with SQL hands its changes
+// to the outer Work; the outer unit of work finds its transaction ended and
+// queues both units' changes.
+func TestRun_NestedTxEndedBehindItsBackIsQueuedByTheOuter(t *testing.T) {
+	t.Parallel()
+	ctx := deadline(t)
+	url := testdb.URL(t)
+	pool := poolOf(t, url, 2)
+	engine := blog.MustNewEngine(pool, tvsync.Config{})
+	r := syncuow.New(pool, engine, syncuow.Options{})
+	var outer, nested uuid.UUID
+	err := r.Run(ctx, func(w *syncuow.Work) (err error) {
+		if outer, err = createUser(ctx, w, "outer"); err != nil {
+			return err
+		}
+		err = syncuow.New(w.Tx(), engine, syncuow.Options{}).Run(ctx, func(n *syncuow.Work) (err error) {
+			if nested, err = createUser(ctx, n, "nested"); err != nil {
+				return err
+			}
+			_, err = n.Tx().Exec(ctx, "COMMIT")
+			return err
+		})
+		require.ErrorIs(t, err, syncuow.ErrTxEndedBehindUnitOfWork)
+		return nil // ignored
+	})
+	require.ErrorIs(t, err, syncuow.ErrTxEndedBehindUnitOfWork)
+	assert.ErrorContains(t, err, nested.String(), "the outer names the nested unit's changes too")
+	for _, id := range []uuid.UUID{outer, nested} {
+		all, _ := queued(t, pool, id)
+		assert.Equal(t, 1, all)
+	}
+	drain(t, ctx, url)
+	assert.Equal(t, "outer", tvName(t, pool, outer))
+	assert.Equal(t, "nested", tvName(t, pool, nested))
+	assertNoDrift(t, pool)
 }

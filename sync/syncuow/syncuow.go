@@ -263,38 +263,18 @@ func (r *Runner) commitUnit(ctx context.Context, fn func(w *Work) error) (change
 	// The unit of work ends with fn: nothing sent through it from now on
 	// (a goroutine fn left behind) can slip into the commit unrecorded, and
 	// a statement still in flight makes it roll back.
-	inFlight := w.guard.close(interrupt)
-	if err != nil {
-		return nil, err
-	}
-	if inFlight {
-		return nil, ErrStatementInFlight
+	if w.guard.close(interrupt) {
+		return nil, inFlightError(err)
 	}
 	changes = w.Changes()
-	if err := checkOpen(tx, changes); err != nil {
-		return nil, r.queueEnded(ctx, tx, changes, err)
+	if err := r.checkEnded(ctx, tx, changes, err); err != nil {
+		return nil, err
 	}
 	if err := r.commit(ctx, tx, oneTrip, changes); err != nil {
 		return nil, err
 	}
 	committed = true
 	return changes, nil
-}
-
-// queueEnded handles a transaction fn ended behind the unit of work's back
-// (err from checkOpen): what was written before may have committed, so the
-// recorded changes are queued for a Worker, outside any transaction, on the
-// connection that is now idle. A sync of a change whose write rolled back
-// is harmless. Other errors are returned as they are.
-func (r *Runner) queueEnded(ctx context.Context, tx pgx.Tx, changes []tvsync.Change, err error) error {
-	if !errors.Is(err, ErrTxEndedBehindUnitOfWork) || len(changes) == 0 {
-		return err
-	}
-	if qerr := r.engine.Enqueue(ctx, tx.Conn(), 0, true, changes...); qerr != nil {
-		return fmt.Errorf("%w; queueing them for a worker failed too: %w", err, qerr)
-	}
-	r.log.ErrorContext(ctx, "tvsync: a unit of work's transaction was ended behind its back; its changes are queued for the worker", slog.String("changes", describe(changes)))
-	return fmt.Errorf("%w; they are queued for a worker", err)
 }
 
 // commit syncs or queues changes in tx as the mode says and commits tx.
@@ -349,16 +329,18 @@ func (r *Runner) runSavepoint(ctx context.Context, parent pgx.Tx, fn func(w *Wor
 		}
 	}()
 	err = fn(w)
-	inFlight := w.guard.close(interrupt)
-	if err != nil {
-		return err
-	}
-	if inFlight {
-		return ErrStatementInFlight
+	if w.guard.close(interrupt) {
+		return inFlightError(err)
 	}
 	changes := w.Changes()
-	if err := checkOpen(sp, changes); err != nil {
-		// Ended: whoever owns the enclosing transaction sees it too.
+	if outer != nil && txStatus(sp) == 'I' {
+		// fn ended the enclosing transaction: hand the changes to the
+		// outer Work, which finds it ended too and queues them all.
+		_ = outer.guard.do("record", func() error { outer.record(changes); return nil })
+		return fmt.Errorf("syncuow: nested unit of work: %w; its changes are left to the enclosing unit of work: %s",
+			ErrTxEndedBehindUnitOfWork, describe(changes))
+	}
+	if err := r.checkEnded(ctx, sp, changes, err); err != nil {
 		return fmt.Errorf("syncuow: nested unit of work: %w", err)
 	}
 	if outer != nil {

@@ -3,6 +3,7 @@ package syncuow
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -47,17 +48,45 @@ func txStatus(tx pgx.Tx) byte {
 	return conn.PgConn().TxStatus()
 }
 
-// checkOpen returns an error when tx is no longer a healthy transaction
-// once fn returned nil: ended by SQL pgx did not see (idle), or aborted by
-// a failed statement fn went past.
-func checkOpen(tx pgx.Tx, changes []tvsync.Change) error {
-	switch txStatus(tx) {
-	case 'I':
-		return fmt.Errorf("%w: changes not synced with it: %s", ErrTxEndedBehindUnitOfWork, describe(changes))
-	case 'E':
-		return ErrTxAborted
+// inFlightError is what Run returns when statements were in flight when fn
+// returned: fn's own error if it failed, ErrStatementInFlight otherwise.
+func inFlightError(fnErr error) error {
+	if fnErr != nil {
+		return fnErr
 	}
-	return nil
+	return ErrStatementInFlight
+}
+
+// checkEnded returns the error that ends the unit of work once fn returned
+// fnErr, before anything is committed: fnErr, unless fn ended the
+// transaction with SQL pgx did not see (the connection is idle). Then what
+// was written before may have committed, so the recorded changes are queued
+// for a Worker outside any transaction, on that idle connection (a sync of
+// a change whose write rolled back is harmless), and the error, naming
+// them, wraps ErrTxEndedBehindUnitOfWork (and fnErr, if any). When fn
+// returned nil from an aborted transaction, it is ErrTxAborted.
+func (r *Runner) checkEnded(ctx context.Context, tx pgx.Tx, changes []tvsync.Change, fnErr error) error {
+	switch status := txStatus(tx); {
+	case status == 'I':
+	case status == 'E' && fnErr == nil:
+		return ErrTxAborted
+	default:
+		return fnErr
+	}
+	err := fmt.Errorf("%w: changes not synced with it: %s", ErrTxEndedBehindUnitOfWork, describe(changes))
+	if len(changes) > 0 {
+		if qerr := r.engine.Enqueue(ctx, tx.Conn(), 0, true, changes...); qerr != nil {
+			err = fmt.Errorf("%w; queueing them for a worker failed too: %w", err, qerr)
+		} else {
+			r.log.ErrorContext(ctx, "tvsync: a unit of work's transaction was ended behind its back; its changes are queued for the worker",
+				slog.String("changes", describe(changes)))
+			err = fmt.Errorf("%w; they are queued for a worker", err)
+		}
+	}
+	if fnErr != nil {
+		return fmt.Errorf("%w (and fn failed: %w)", err, fnErr)
+	}
+	return err
 }
 
 // describe names changes as "entity id id ...; entity (cascade) id ...",
