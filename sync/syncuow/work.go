@@ -45,7 +45,11 @@ func (w *Work) Tx() pgx.Tx { return guardedTx{Tx: w.tx, w: w, owned: true} }
 
 // Record adds changes to sync when the unit of work commits, deduplicated by
 // (entity, id, cascade). Changes recorded after Run's fn returned are
-// ignored: the unit of work is over. Record is safe for concurrent use.
+// ignored: the unit of work is over. Record is safe for concurrent use, but
+// fn must wait for the goroutines it starts: a statement of theirs still in
+// flight when fn returns rolls the unit of work back, while one that ended
+// before but whose Record comes after commits unrecorded (the unit of work
+// cannot tell that goroutine from fn).
 func (w *Work) Record(changes ...tvsync.Change) {
 	_ = w.guard.do("record", func() error {
 		w.record(changes)
