@@ -49,10 +49,11 @@ var renameBy = []struct {
 
 // holdRowLock locks id's tb_user row on a connection of its own. The lock
 // is released when Run has returned (released is closed), or, so that an
-// implementation that waits for the straggler does not hang the test, after
-// 5 seconds. Either way the straggler's statement is blocked when fn
-// returns: the outcome does not depend on that timer.
-func holdRowLock(t *testing.T, ctx context.Context, url string, id uuid.UUID) (released chan struct{}) {
+// implementation that waits for the straggler does not hang the test, 5
+// seconds after fn returned (fnReturned is closed). Either way the
+// straggler's statement is blocked when fn returns: the outcome does not
+// depend on that timer.
+func holdRowLock(t *testing.T, ctx context.Context, url string, id uuid.UUID) (fnReturned, released chan struct{}) {
 	t.Helper()
 	holder, err := pgx.Connect(ctx, url)
 	require.NoError(t, err)
@@ -61,18 +62,22 @@ func holdRowLock(t *testing.T, ctx context.Context, url string, id uuid.UUID) (r
 	require.NoError(t, err)
 	_, err = holder.Exec(ctx, "SELECT 1 FROM tb_user WHERE id = $1 FOR UPDATE", id)
 	require.NoError(t, err)
-	released = make(chan struct{})
+	fnReturned, released = make(chan struct{}), make(chan struct{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		select {
 		case <-released:
-		case <-time.After(5 * time.Second):
+		case <-fnReturned:
+			select {
+			case <-released:
+			case <-time.After(5 * time.Second):
+			}
 		}
 		_, _ = holder.Exec(context.Background(), "ROLLBACK")
 	}()
 	t.Cleanup(func() { <-done })
-	return released
+	return fnReturned, released
 }
 
 // waitBlocked returns once the backend pid waits for a lock.
@@ -112,10 +117,11 @@ func TestRun_StatementInFlightWhenFnReturnsIsNeverCommitted(t *testing.T) {
 				if mode == syncuow.Deferred {
 					drain(t, ctx, url)
 				}
-				released := holdRowLock(t, ctx, url, victim)
+				fnReturned, released := holdRowLock(t, ctx, url, victim)
 
 				straggler := make(chan error, 1)
 				err := r.Run(ctx, func(w *syncuow.Work) error {
+					defer close(fnReturned)
 					if _, err := createUser(ctx, w, "inside"); err != nil {
 						return err
 					}
@@ -195,13 +201,14 @@ func TestRun_NestedStatementInFlightRollsBackTheSavepointOnly(t *testing.T) {
 		victim, err = createUser(ctx, w, "victim")
 		return err
 	}))
-	released := holdRowLock(t, ctx, url, victim)
+	fnReturned, released := holdRowLock(t, ctx, url, victim)
 	straggler := make(chan error, 1)
 	require.NoError(t, r.Run(ctx, func(w *syncuow.Work) (err error) {
 		if outer, err = createUser(ctx, w, "outer"); err != nil {
 			return err
 		}
 		err = syncuow.New(w.Tx(), engine, syncuow.Options{}).Run(ctx, func(n *syncuow.Work) error {
+			defer close(fnReturned)
 			if _, err := createUser(ctx, n, "nested"); err != nil {
 				return err
 			}
