@@ -30,8 +30,11 @@ type UnitOfWork struct {
 // Tx returns the unit of work's transaction, for writes of the
 // application's own; record what they affect with Record. Like the unit of
 // work, it fails with ErrUnitOfWorkDone once InTx's fn has returned (its
-// LargeObjects and Conn are not guarded: do not keep them). Begin on it
-// starts a savepoint.
+// LargeObjects and Conn are not guarded: do not keep them). Its Commit and
+// Rollback fail with syncuow.ErrTxOwnedByUnitOfWork: InTx commits when fn
+// returns nil and rolls back when it returns an error. Begin on it starts a
+// savepoint, whose Commit and Rollback work as usual. See syncuow.Work.Tx
+// for statements still in flight when fn returns.
 func (u *UnitOfWork) Tx() pgx.Tx { return u.tx }
 
 // Record adds changes to sync when the unit of work commits.

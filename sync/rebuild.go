@@ -143,14 +143,17 @@ func (s *rebuildSession) build(ctx context.Context, res *RebuildResult, opts Reb
 	count := "SELECT count(*) FROM pg_temp." + s.view + " WHERE id = ANY($1)"
 	after, first := MinID(ent.Key), true
 	for {
-		ids, err := ent.IDsAfter(ctx, s.conn, after, opts.ChunkSize)
+		// From MinID the listing is inclusive: a page of one holding just
+		// MinID would make it the cursor again, forever (see pageLimit).
+		limit := pageLimit(ent.Key, after, opts.ChunkSize)
+		ids, err := ent.IDsAfter(ctx, s.conn, after, limit)
 		if err != nil {
 			return fmt.Errorf("list ids after %s: %w", after, err)
 		}
 		if err := e.checkKinds(ent, ids); err != nil {
 			return fmt.Errorf("list ids after %s: %w", after, err)
 		}
-		more := len(ids) == opts.ChunkSize
+		more := len(ids) == limit
 		if len(ids) > 0 {
 			after = ids[len(ids)-1]
 		}

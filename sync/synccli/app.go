@@ -197,9 +197,9 @@ func (a *App) Open(ctx context.Context) (*pgxpool.Pool, error) {
 
 // OpenURL is Open on a given URL.
 func (a *App) OpenURL(ctx context.Context, url string) (*pgxpool.Pool, error) {
-	cfg, err := pgxpool.ParseConfig(url)
+	cfg, err := parseDSN(url)
 	if err != nil {
-		return nil, Usagef("database URL: %s", Redact(err.Error()))
+		return nil, err
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -9,19 +9,24 @@ import (
 )
 
 var (
-	// urlPassword matches the password of a URL's user information:
-	// scheme://user:PASSWORD@.
-	urlPassword = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#@\s]*:)[^@\s]*@`)
+	// urlPassword matches the password of a URL's user information,
+	// scheme://user:PASSWORD@, up to the last '@' before the URL ends (at
+	// whitespace): a password may hold unencoded '@'s, and a user name too
+	// (user@corp:PASSWORD@host).
+	urlPassword = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#\s]*:)\S*@`)
 	// kvPassword matches a password setting of a key/value connection
-	// string: password=secret or password='se cret'.
-	kvPassword = regexp.MustCompile(`(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'` + "`" + `]+)`)
+	// string: password=secret, password=se\ cret (a backslash escapes the
+	// next character, a space included) or password='se cret'. A backtick,
+	// with a colon, or a double quote that ends the value before whitespace
+	// is kept: it is the quoting of the message around the string.
+	kvPassword = regexp.MustCompile(`(?i)(\bpassword\s*=\s*)(?:'(?:[^'\\]|\\.)*'|(?:\\.|[^\s\\])+?)(` + "`" + `:?|")?(\s|$)`)
 )
 
 // Redact returns s with every password of a connection URL or key/value
 // connection string in it replaced by "xxxxx".
 func Redact(s string) string {
 	s = urlPassword.ReplaceAllString(s, "${1}xxxxx@")
-	return kvPassword.ReplaceAllString(s, "${1}xxxxx")
+	return kvPassword.ReplaceAllString(s, "${1}xxxxx${2}${3}")
 }
 
 // redactAttr is the log handlers' ReplaceAttr: it redacts passwords in

@@ -1,148 +1,166 @@
 package syncuow
 
 import (
-	"context"
 	"fmt"
 	gosync "sync"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgtype"
 )
 
-// guard tells whether a unit of work is still open. Run closes it when fn
-// returns: from then on the transaction belongs to Run (which commits it,
-// possibly through a pipeline that pgx does not see, and returns the
-// connection to the pool), and every use through the Work fails.
+// guard tells whether a unit of work is still open and which statements sent
+// through it are still in flight. Run closes it when fn returns: from then on
+// the transaction belongs to Run (which commits it, possibly through a
+// pipeline that pgx does not see, and returns the connection to the pool),
+// and every use through the Work fails with ErrDone.
+//
+// A statement is in flight from the moment it is sent until its results are
+// read: a call (Exec, CopyFrom, Prepare, Begin, Commit...) until it returns;
+// Rows, a Row and BatchResults until they are closed (a Row by its Scan).
+// A statement still in flight when fn returns was sent by fn's goroutine
+// that nobody waited for, or left unread: its changes could never be
+// recorded, so close reports it and Run rolls back.
 type guard struct {
-	mu     gosync.RWMutex
+	mu     gosync.Mutex
+	idle   *gosync.Cond // broadcast when calls drops to zero
 	closed bool
+	// cut: close found statements in flight; the unit of work rolls back.
+	cut   bool
+	calls int                   // calls under way
+	open  map[*pending]struct{} // results sent but not yet read to the end
 }
 
-// close ends the unit of work; it waits for a statement being sent through it.
-func (g *guard) close() {
-	g.mu.Lock()
-	g.closed = true
-	g.mu.Unlock()
+func (g *guard) init() {
+	if g.idle == nil {
+		g.idle = gosync.NewCond(&g.mu)
+	}
 }
 
-// do runs send unless the unit of work is closed, holding it open meanwhile.
+// do runs send unless the unit of work is closed, counting it in flight
+// meanwhile. A call that was in flight when the unit of work closed fails
+// with ErrDone whatever it did: the unit of work rolls back.
 func (g *guard) do(what string, send func() error) error {
-	g.mu.RLock()
-	defer g.mu.RUnlock()
+	g.mu.Lock()
+	g.init()
 	if g.closed {
+		g.mu.Unlock()
 		return fmt.Errorf("%s: %w", what, ErrDone)
 	}
-	return send()
-}
-
-// guardedTx is the pgx.Tx of a Work: it forwards to the real transaction
-// while the Work is open and fails once it is closed. LargeObjects and Conn
-// are not guarded. A savepoint begun on it is guarded by the same Work.
-type guardedTx struct {
-	pgx.Tx
-	w *Work
-}
-
-func (t guardedTx) Begin(ctx context.Context) (pgx.Tx, error) {
-	var nested pgx.Tx
-	err := t.w.guard.do("begin savepoint", func() (err error) {
-		nested, err = t.Tx.Begin(ctx)
-		return err
-	})
-	if err != nil {
-		return nil, err
+	g.calls++
+	g.mu.Unlock()
+	err := send()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.calls--
+	if g.calls == 0 {
+		g.idle.Broadcast()
 	}
-	return guardedTx{Tx: nested, w: t.w}, nil
-}
-
-func (t guardedTx) Commit(ctx context.Context) error {
-	return t.w.guard.do("commit", func() error { return t.Tx.Commit(ctx) })
-}
-
-func (t guardedTx) Rollback(ctx context.Context) error {
-	return t.w.guard.do("rollback", func() error { return t.Tx.Rollback(ctx) })
-}
-
-func (t guardedTx) CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (n int64, err error) {
-	err = t.w.guard.do("copy", func() (err error) {
-		n, err = t.Tx.CopyFrom(ctx, table, columns, src)
-		return err
-	})
-	return n, err
-}
-
-func (t guardedTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
-	var res pgx.BatchResults
-	if err := t.w.guard.do("send batch", func() error {
-		res = t.Tx.SendBatch(ctx, b)
-		return nil
-	}); err != nil {
-		return errBatch{err}
-	}
-	return res
-}
-
-func (t guardedTx) Prepare(ctx context.Context, name, sql string) (sd *pgconn.StatementDescription, err error) {
-	err = t.w.guard.do("prepare", func() (err error) {
-		sd, err = t.Tx.Prepare(ctx, name, sql)
-		return err
-	})
-	return sd, err
-}
-
-func (t guardedTx) Exec(ctx context.Context, sql string, args ...any) (tag pgconn.CommandTag, err error) {
-	err = t.w.guard.do("exec", func() (err error) {
-		tag, err = t.Tx.Exec(ctx, sql, args...)
-		return err
-	})
-	return tag, err
-}
-
-func (t guardedTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	var rows pgx.Rows
-	if err := t.w.guard.do("query", func() (err error) {
-		rows, err = t.Tx.Query(ctx, sql, args...)
-		return err
-	}); err != nil {
-		if rows == nil {
-			rows = errRows{err}
+	if g.cut {
+		if err != nil {
+			return fmt.Errorf("%s: %w (%w)", what, ErrDone, err)
 		}
-		return rows, err
+		return fmt.Errorf("%s: statement still running when fn returned, rolled back: %w", what, ErrDone)
 	}
-	return rows, nil
+	return err
 }
 
-func (t guardedTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	var row pgx.Row
-	if err := t.w.guard.do("query", func() error {
-		row = t.Tx.QueryRow(ctx, sql, args...)
-		return nil
-	}); err != nil {
-		return errRows{err}
+// track registers results that stay in flight until they are read; call it
+// from inside do, so that close sees them once the call has returned.
+func (g *guard) track(closeFn func()) *pending {
+	p := &pending{g: g, closeFn: closeFn}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.open == nil {
+		g.open = map[*pending]struct{}{}
 	}
-	return row
+	g.open[p] = struct{}{}
+	return p
 }
 
-// errRows is the pgx.Rows (and pgx.Row) of a statement that was not sent.
-type errRows struct{ err error }
+// forget drops results that were read to the end.
+func (g *guard) forget(p *pending) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.open, p)
+}
 
-func (r errRows) Close()                                       {}
-func (r errRows) Err() error                                   { return r.err }
-func (r errRows) CommandTag() pgconn.CommandTag                { return pgconn.CommandTag{} }
-func (r errRows) FieldDescriptions() []pgconn.FieldDescription { return nil }
-func (r errRows) Next() bool                                   { return false }
-func (r errRows) Scan(...any) error                            { return r.err }
-func (r errRows) Values() ([]any, error)                       { return nil, r.err }
-func (r errRows) RawValues() [][]byte                          { return nil }
-func (r errRows) Conn() *pgx.Conn                              { return nil }
-func (r errRows) TypeMap() *pgtype.Map                         { return pgtype.NewMap() }
+// wasCut tells whether close found statements in flight.
+func (g *guard) wasCut() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.cut
+}
 
-// errBatch is the pgx.BatchResults of a batch that was not sent.
-type errBatch struct{ err error }
+// close ends the unit of work and tells whether statements were in flight.
+// If some were, it calls interrupt (which cancels what the server is running
+// for the connection, so a statement blocked on a lock ends now), waits for
+// the calls under way to return, and closes the results nobody read (waiting
+// for a read under way), so the connection is idle and Run may roll back.
+// Calling close again returns the first answer.
+func (g *guard) close(interrupt func()) bool {
+	g.mu.Lock()
+	g.init()
+	if g.closed {
+		defer g.mu.Unlock()
+		return g.cut
+	}
+	g.closed = true
+	g.cut = g.calls > 0 || len(g.open) > 0
+	cut := g.cut
+	g.mu.Unlock()
+	if !cut {
+		return false
+	}
+	if interrupt != nil {
+		interrupt()
+	}
+	g.mu.Lock()
+	for g.calls > 0 {
+		g.idle.Wait()
+	}
+	open := make([]*pending, 0, len(g.open))
+	for p := range g.open {
+		open = append(open, p)
+	}
+	g.mu.Unlock()
+	for _, p := range open {
+		p.cutOff()
+	}
+	return true
+}
 
-func (b errBatch) Exec() (pgconn.CommandTag, error) { return pgconn.CommandTag{}, b.err }
-func (b errBatch) Query() (pgx.Rows, error)         { return errRows{b.err}, b.err }
-func (b errBatch) QueryRow() pgx.Row                { return errRows{b.err} }
-func (b errBatch) Close() error                     { return b.err }
-func (b errBatch) Tx() pgx.Tx                       { return nil }
+// pending is a statement whose results are read after the call that sent it
+// returned. Its mutex is held while they are read, so that close can take
+// them from a goroutine that is reading them without a data race.
+type pending struct {
+	mu      gosync.Mutex
+	g       *guard
+	closeFn func() // closes the results, reading what is left
+	done    bool
+}
+
+// finish marks the results read to the end; p.mu is held.
+func (p *pending) finish() {
+	if !p.done {
+		p.done = true
+		p.g.forget(p)
+	}
+}
+
+// cutOff closes results nobody read to the end.
+func (p *pending) cutOff() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.done {
+		p.closeFn()
+		p.finish()
+	}
+}
+
+// err is the error of results read after the unit of work was cut off.
+func (p *pending) err(what string, err error) error {
+	if p.g.wasCut() {
+		if err != nil {
+			return fmt.Errorf("%s: %w (%w)", what, ErrDone, err)
+		}
+		return fmt.Errorf("%s: results cut off when fn returned, rolled back: %w", what, ErrDone)
+	}
+	return err
+}

@@ -46,6 +46,25 @@ var (
 	// the moment its fn returned): the transaction is over and its
 	// connection back where it came from.
 	ErrDone = errors.New("syncuow: unit of work used after its Run returned")
+	// ErrTxOwnedByUnitOfWork is returned by Commit and Rollback on a Work's
+	// Tx: the unit of work commits when fn returns nil and rolls back when
+	// it returns an error. The transaction is left as it was. Savepoints
+	// begun on the Tx commit (release) and roll back as usual.
+	ErrTxOwnedByUnitOfWork = errors.New("syncuow: the unit of work owns its transaction: it commits when fn returns nil; return an error from fn to roll back")
+	// ErrStatementInFlight is returned by Run when a statement sent through
+	// the Work (by a goroutine fn started, or Rows fn left unread) was still
+	// running when fn returned: the unit of work is rolled back, since
+	// that statement's changes could not have been recorded.
+	ErrStatementInFlight = errors.New("syncuow: a statement sent through the unit of work was still running when fn returned; rolled back")
+	// ErrTxEndedBehindUnitOfWork is returned by Run when fn ended the
+	// transaction itself (COMMIT or ROLLBACK sent as SQL, out of pgx's
+	// sight): what it wrote before may be committed without its changes
+	// synced. Run queues the recorded changes for a Worker and names them.
+	ErrTxEndedBehindUnitOfWork = errors.New("syncuow: the unit of work's transaction was ended behind its back (COMMIT or ROLLBACK sent as SQL)")
+	// ErrTxAborted is returned by Run when fn returned nil from a failed
+	// transaction (a statement failed and fn went on): it is rolled back
+	// and nothing is synced or queued.
+	ErrTxAborted = errors.New("syncuow: fn returned nil but a statement of the unit of work failed, aborting its transaction; rolled back")
 )
 
 // Beginner is what a unit of work begins on: *pgxpool.Pool, *pgx.Conn, or a
@@ -136,7 +155,13 @@ func (r *Runner) Mode() Mode { return r.opts.Mode }
 // returns an error or panics, the transaction rolls back (even when ctx is
 // cancelled) and nothing is synced or queued; fn's error is returned as is
 // and a panic goes on up. The Work is closed as soon as fn returns: using it,
-// or its Tx, afterwards fails with ErrDone.
+// or its Tx, afterwards fails with ErrDone. If a statement sent through the
+// Work is still in flight then (a goroutine fn did not wait for, Rows fn did
+// not close), Run cancels it, waits for it to end and rolls back with
+// ErrStatementInFlight, even when fn returned nil. If fn ended the
+// transaction with SQL pgx did not see, Run returns
+// ErrTxEndedBehindUnitOfWork (having queued the recorded changes for a
+// Worker); if fn returned nil from an aborted transaction, ErrTxAborted.
 //
 // On a pool, Run holds one connection while fn runs and releases it as soon
 // as the transaction ends, before the sync that follows the commit in
@@ -233,21 +258,26 @@ func (r *Runner) commitUnit(ctx context.Context, fn func(w *Work) error) (queued
 		}
 	}
 	w := &Work{tx: tx}
+	interrupt := interrupter(ctx, tx)
 	committed := false
 	defer func() {
-		w.guard.close()
+		w.guard.close(interrupt) // after a panic: wait for what is in flight before rolling back
 		if !committed {
 			_ = tx.Rollback(context.WithoutCancel(ctx))
 		}
 	}()
 	err = fn(w)
 	// The unit of work ends with fn: nothing sent through it from now on
-	// (a goroutine fn left behind) can slip into the commit unrecorded.
-	w.guard.close()
-	if err != nil {
+	// (a goroutine fn left behind) can slip into the commit unrecorded, and
+	// a statement still in flight makes it roll back.
+	if w.guard.close(interrupt) {
+		return tvsync.Queued{}, inFlightError(err)
+	}
+	changes := w.Changes()
+	if err := r.checkEnded(ctx, tx, changes, err); err != nil {
 		return tvsync.Queued{}, err
 	}
-	if queued, err = r.commit(ctx, tx, oneTrip, w.Changes()); err != nil {
+	if queued, err = r.commit(ctx, tx, oneTrip, changes); err != nil {
 		return tvsync.Queued{}, err
 	}
 	committed = true
@@ -302,19 +332,29 @@ func (r *Runner) runSavepoint(ctx context.Context, parent pgx.Tx, fn func(w *Wor
 		return fmt.Errorf("syncuow: begin nested unit of work (savepoint): %w", err)
 	}
 	w := &Work{tx: sp}
+	interrupt := interrupter(ctx, sp)
 	released := false
 	defer func() {
-		w.guard.close()
+		w.guard.close(interrupt)
 		if !released {
 			_ = sp.Rollback(context.WithoutCancel(ctx))
 		}
 	}()
 	err = fn(w)
-	w.guard.close()
-	if err != nil {
-		return err
+	if w.guard.close(interrupt) {
+		return inFlightError(err)
 	}
 	changes := w.Changes()
+	if outer != nil && txStatus(sp) == 'I' {
+		// fn ended the enclosing transaction: hand the changes to the
+		// outer Work, which finds it ended too and queues them all.
+		_ = outer.guard.do("record", func() error { outer.record(changes); return nil })
+		return fmt.Errorf("syncuow: nested unit of work: %w; its changes are left to the enclosing unit of work: %s",
+			ErrTxEndedBehindUnitOfWork, describe(changes))
+	}
+	if err := r.checkEnded(ctx, sp, changes, err); err != nil {
+		return fmt.Errorf("syncuow: nested unit of work: %w", err)
+	}
 	if outer != nil {
 		// Release and merge under the outer Work's guard, so the outer unit
 		// of work cannot end between the two: its commit either sees both

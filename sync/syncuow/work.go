@@ -30,16 +30,26 @@ type changeKey struct {
 }
 
 // Tx returns the unit of work's transaction, for the domain's writes; record
-// what they affect with Record. It fails with ErrDone once Run's fn has
-// returned, statements from goroutines fn left behind included (its
-// LargeObjects and Conn are not guarded: do not keep them). Begin on it
-// starts a savepoint; a Runner given it as its Beginner runs a nested unit
-// of work whose changes merge into this one.
-func (w *Work) Tx() pgx.Tx { return guardedTx{Tx: w.tx, w: w} }
+// what they affect with Record. Its Commit and Rollback fail with
+// ErrTxOwnedByUnitOfWork and change nothing: the unit of work commits when
+// fn returns nil and rolls back when it returns an error. It fails with
+// ErrDone once Run's fn has returned, statements from goroutines fn left
+// behind included; a statement still in flight when fn returns (Rows not
+// yet closed included) makes Run roll back with ErrStatementInFlight. Its
+// LargeObjects and Conn are not guarded: do not keep them, and do not end
+// the transaction through them (Run reports ErrTxEndedBehindUnitOfWork).
+// Begin on it starts a savepoint whose Commit and Rollback work as usual; a
+// Runner given it as its Beginner runs a nested unit of work whose changes
+// merge into this one.
+func (w *Work) Tx() pgx.Tx { return guardedTx{Tx: w.tx, w: w, owned: true} }
 
 // Record adds changes to sync when the unit of work commits, deduplicated by
 // (entity, id, cascade). Changes recorded after Run's fn returned are
-// ignored: the unit of work is over. Record is safe for concurrent use.
+// ignored: the unit of work is over. Record is safe for concurrent use, but
+// fn must wait for the goroutines it starts: a statement of theirs still in
+// flight when fn returns rolls the unit of work back, while one that ended
+// before but whose Record comes after commits unrecorded (the unit of work
+// cannot tell that goroutine from fn).
 func (w *Work) Record(changes ...tvsync.Change) {
 	_ = w.guard.do("record", func() error {
 		w.record(changes)
