@@ -58,11 +58,12 @@ demo: postgres
 
 ## bench: the side-by-side benchmark suite at the main scale (10k users, 100k posts, 500k comments) on a
 ## throwaway PostgreSQL (or $$DATABASE_URL's server); prints the table, writes docs/benchmarks/latest.{md,png}.
-## `go run ./cmd/tvsync bench --scale 1m` measures the scale table (full sync per row at 100k and 1M posts, peak RSS) and adds it
-## to latest.md; it keeps its seeded data sets as template databases in /var/tmp/tvsync-bench-1m (--data-dir), so only its
-## first run seeds. `go test -bench . ./bench` runs the Go benchmarks.
+## `go run ./cmd/tvsync-bench --scale 1m` measures the scale table (full sync per row at 100k and 1M posts, peak RSS) and adds
+## it to latest.md; it keeps its seeded data sets as template databases in /var/tmp/tvsync-bench-1m (--data-dir), so only its
+## first run seeds. `go test -bench . ./internal/bench` runs the Go benchmarks. The suite is a command of its own
+## (cmd/tvsync-bench), so the tvsync binary links none of it.
 bench: postgres
-	$(GO) run ./cmd/tvsync bench --out docs/benchmarks
+	$(GO) run ./cmd/tvsync-bench --out docs/benchmarks
 
 ## postgres: install the PostgreSQL server binaries when they are missing
 postgres:
