@@ -9,7 +9,7 @@ SHOP_GEN  := $(GO) -C examples/shop tool tvsync-gen
 # Where Debian puts the PostgreSQL server binaries (initdb, postgres).
 PG_BIN  := $(shell pg_config --bindir 2>/dev/null)
 
-.PHONY: all generate check-generated vet test test-shop chaos demo bench postgres
+.PHONY: all generate check-generated vet cross test test-shop chaos demo bench postgres
 
 all: test
 
@@ -34,8 +34,17 @@ vet:
 	$(GO) vet ./...
 	$(GO) -C examples/shop vet ./...
 
-## test: generated code fresh, go vet clean, every test green under -race against a real PostgreSQL
-test: postgres check-generated vet
+## cross: the module and the shop example build for macOS and Windows too (Linux is built by every test run); the
+## unix-only pieces (the throwaway PostgreSQL server, the bench's nanosleep) sit behind build tags
+cross:
+	@for os in darwin windows; do \
+		echo "cross-build: GOOS=$$os go build ./... (tvsync and examples/shop)"; \
+		GOOS=$$os $(GO) build ./... && GOOS=$$os $(GO) -C examples/shop build ./... || exit 1; \
+	done
+
+## test: generated code fresh, go vet clean, builds for linux, darwin and windows, every test green under -race against
+## a real PostgreSQL
+test: postgres check-generated vet cross
 	$(GO) test -race -count=1 -timeout 9m ./...
 	$(GO) -C examples/shop test -race -count=1 -timeout 3m ./...
 
