@@ -35,8 +35,9 @@ func TestMigrate_KitsOwnSetRunsFirstNextToATeamsSet(t *testing.T) {
 	pool := testdb.Empty(t)
 	run := func(args ...string) (int, string, string) {
 		var out, errOut bytes.Buffer
-		cli := New(Config{Name: "shop", NewEngine: widgets, Migrations: []syncmigrate.Set{shopMigrations},
+		cli, err := New(Config{Name: "shop", NewEngine: widgets, Migrations: []syncmigrate.Set{shopMigrations},
 			Stdout: &out, Stderr: &errOut, Stdin: strings.NewReader("")})
+		require.NoError(t, err)
 		code := cli.Execute(ctx, append([]string{"--database-url", pool.Config().ConnString()}, args...))
 		return code, out.String(), errOut.String()
 	}
@@ -70,13 +71,16 @@ func TestMigrate_KitsOwnSetRunsFirstNextToATeamsSet(t *testing.T) {
 }
 
 // TestNew_RefusesASetTakingTheKitsOwnName: an application set named
-// "tvsync", or recording in tvsync's version table, is a programming error.
+// "tvsync", or recording in tvsync's version table, is an error naming
+// Config.Migrations.
 func TestNew_RefusesASetTakingTheKitsOwnName(t *testing.T) {
 	t.Parallel()
 	for _, set := range []syncmigrate.Set{
 		{Name: "tvsync", FS: fstest.MapFS{}},
 		{Name: "mine", FS: fstest.MapFS{}, VersionTable: "tvsync.tvsync_migrations"},
 	} {
-		assert.Panics(t, func() { New(Config{Name: "shop", NewEngine: widgets, Migrations: []syncmigrate.Set{set}}) }, set.Name)
+		cli, err := New(Config{Name: "shop", NewEngine: widgets, Migrations: []syncmigrate.Set{set}})
+		assert.ErrorContains(t, err, "synccli: Config.Migrations: syncmigrate: migration set", set.Name)
+		assert.Nil(t, cli, set.Name)
 	}
 }
