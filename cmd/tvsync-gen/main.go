@@ -13,6 +13,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -32,12 +33,16 @@ func main() {
 
 // run runs the kit's gen command with args (its flags: --file, --check).
 func run(ctx context.Context, args []string) int {
-	cli := synccli.New(synccli.Config{
+	cli, err := synccli.New(synccli.Config{
 		Name:  "tvsync-gen",
 		Short: "tvsync-gen writes the sync statements and Go registration of the entities declared in tvsync.yaml.",
 		NewEngine: func(*pgxpool.Pool, tvsync.Config) (*tvsync.Engine, error) {
 			return nil, errors.New("tvsync-gen registers no entity: it only generates")
 		},
 	})
+	if err != nil { // cannot happen: the config above is valid
+		fmt.Fprintln(os.Stderr, err)
+		return synccli.ExitFailure
+	}
 	return cli.Execute(ctx, append([]string{"gen"}, args...))
 }

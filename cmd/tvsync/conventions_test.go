@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tvsync/tvsync/internal/seed"
-	"github.com/tvsync/tvsync/internal/testdb"
 )
 
 // commandPaths lists every command of the tvsync binary, as the words after
@@ -118,7 +117,6 @@ func TestCLI_UsageErrorsExitTwoBeforeConnecting(t *testing.T) {
 		{[]string{"seed", "--posts", "0", "--comments", "5"}, "tvsync seed: --comments 5 needs --posts above 0"},
 		{[]string{"seed", "--users", "2", "--posts", "2", "--likes", "5"}, "tvsync seed: --likes 5: want at most --users × --posts = 4 distinct pairs"},
 		{[]string{"demo", "--users", "-1"}, "tvsync demo: --users -1: want 0 to 10000000"},
-		{[]string{"bench", "--scale", "huge"}, `tvsync bench: --scale "huge": want main, 1m or tiny`},
 		{[]string{"verify", "--format", "xml"}, `tvsync verify: --format "xml": want table or json`},
 		{[]string{"verify", "--entity", "postz"}, `tvsync verify: --entity "postz": unknown entity`},
 		{[]string{"status", "--format", "yaml"}, `tvsync status: --format "yaml": want table or json`},
@@ -264,14 +262,6 @@ func TestCLI_NeverPrintsThePassword(t *testing.T) {
 				code, out := run(args...)
 				assert.Equal(t, 0, code, "%v: %s", args, out)
 			}
-
-			// The benchmark suite creates databases of its own: it needs a
-			// superuser.
-			dbURL := url
-			url = withPassword(t, testdb.ServerURL("postgres"), secret)
-			code, benchOut := run("bench", "--scale", "tiny", "--out", "")
-			assert.Equal(t, 0, code, benchOut)
-			url = dbURL
 
 			// The worker until SIGTERM, serving metrics.
 			var env []string

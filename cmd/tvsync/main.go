@@ -1,7 +1,8 @@
 // Command tvsync operates tvsync's blog on a PostgreSQL database: every
 // command of the sync/synccli kit (migrate, sync, verify, rebuild, explain,
 // worker, status, stats, queue, sync-log, triggers) over the blog's
-// entities and migrations, plus the blog's demo, seed and bench.
+// entities and migrations, plus the blog's demo and seed. The benchmark
+// suite is a command of its own, cmd/tvsync-bench.
 //
 // The database comes from --database-url or DATABASE_URL. Only "tvsync
 // demo" starts a throwaway PostgreSQL when neither is set. Run "tvsync
@@ -33,7 +34,7 @@ func config() synccli.Config {
 		// The kit runs tvsync's own set (schema tvsync) before these.
 		Migrations: []syncmigrate.Set{{Name: "blog", FS: migrations.FS}},
 		Commands: func(app *synccli.App) []*cobra.Command {
-			return []*cobra.Command{demoCommand(app), seedCommand(app), benchCommand(app)}
+			return []*cobra.Command{demoCommand(app), seedCommand(app)}
 		},
 	}
 }

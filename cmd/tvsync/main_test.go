@@ -41,7 +41,11 @@ func runCLIContext(ctx context.Context, t *testing.T, args ...string) (code int,
 func execute(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, args ...string) int {
 	cfg := config()
 	cfg.Stdin, cfg.Stdout, cfg.Stderr = stdin, stdout, stderr
-	return synccli.New(cfg).Execute(ctx, args)
+	cli, err := synccli.New(cfg)
+	if err != nil {
+		panic(err) // config() is the binary's: main reports the same error
+	}
+	return cli.Execute(ctx, args)
 }
 
 // lockedBuffer is a bytes.Buffer safe for a writer and a reader at once.
@@ -125,4 +129,10 @@ func withPassword(t *testing.T, raw, password string) string {
 }
 
 // newCLI returns the tvsync CLI on the process's streams.
-func newCLI() *synccli.CLI { return synccli.New(config()) }
+func newCLI() *synccli.CLI {
+	cli, err := synccli.New(config())
+	if err != nil {
+		panic(err) // config() is the binary's: main reports the same error
+	}
+	return cli
+}

@@ -27,11 +27,11 @@ import (
 	"github.com/tvsync/tvsync/blog"
 	"github.com/tvsync/tvsync/internal/expect"
 	"github.com/tvsync/tvsync/internal/migrate"
-	"github.com/tvsync/tvsync/internal/pgserver"
 	"github.com/tvsync/tvsync/internal/seed"
 	"github.com/tvsync/tvsync/internal/workload"
 	"github.com/tvsync/tvsync/repository"
 	tvsync "github.com/tvsync/tvsync/sync"
+	"github.com/tvsync/tvsync/sync/syncdbtest"
 )
 
 // A fault the chaos test can inject.
@@ -201,7 +201,7 @@ func TestChaos(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), v.duration+4*time.Minute)
 	defer cancel()
 
-	srv, err := pgserver.Start(ctx, pgserver.Options{Settings: map[string]string{
+	srv, err := syncdbtest.Start(ctx, syncdbtest.ServerOptions{Settings: map[string]string{
 		"max_connections": "300",
 		// Ends the backend of a SIGKILLed worker even while it waits for a lock.
 		"client_connection_check_interval": "1s",

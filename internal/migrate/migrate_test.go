@@ -52,31 +52,35 @@ func TestMigrations_UpDownUpOneByOne(t *testing.T) {
 	require.NoError(t, err)
 	defer own.Close()
 
-	_, err = own.DownTo(ctx, 0, false)
+	all := &syncmigrate.MigrateOpts{TargetVersion: -1}
+	_, err = own.Migrate(ctx, syncmigrate.DirectionDown, all)
 	require.Error(t, err, "tvsync.ts cannot go while the blog's views call it")
 	assert.Equal(t, tvsyncTables, tables(t, db, "tvsync"), "the failed rollback of 00001 changed nothing")
 	// goose rolls back one migration per transaction: 00003 (the
 	// append-only queue) and 00002 (the queue's text ids) went before
 	// 00001 refused. Apply them again.
-	again, err := own.Up(ctx)
+	again, err := own.Migrate(ctx, syncmigrate.DirectionUp, nil)
 	require.NoError(t, err)
-	require.Len(t, again, 2)
+	require.Len(t, again.Versions, 2)
 
-	downBlog, err := blog.DownTo(ctx, 0)
+	downBlog, err := blog.Migrate(ctx, syncmigrate.DirectionDown, all)
 	require.NoError(t, err)
-	downOwn, err := own.DownTo(ctx, 0, false)
+	downOwn, err := own.Migrate(ctx, syncmigrate.DirectionDown, all)
 	require.NoError(t, err)
-	assert.Len(t, append(downBlog, downOwn...), len(up))
+	assert.Len(t, append(downBlog.Versions, downOwn.Versions...), len(up))
 	assert.Empty(t, tables(t, db, "public"), "every Down undoes its Up")
 	assert.Empty(t, tables(t, db, "tvsync"))
 
-	for range downOwn {
-		_, err := own.UpByOne(ctx)
+	one := &syncmigrate.MigrateOpts{MaxSteps: 1}
+	for range downOwn.Versions {
+		res, err := own.Migrate(ctx, syncmigrate.DirectionUp, one)
 		require.NoError(t, err)
+		require.Len(t, res.Versions, 1)
 	}
-	for range downBlog {
-		_, err := blog.UpByOne(ctx)
+	for range downBlog.Versions {
+		res, err := blog.Migrate(ctx, syncmigrate.DirectionUp, one)
 		require.NoError(t, err)
+		require.Len(t, res.Versions, 1)
 	}
 	assert.Equal(t, blogTables, tables(t, db, "public"))
 	assert.Equal(t, tvsyncTables, tables(t, db, "tvsync"))

@@ -21,6 +21,7 @@ import (
 	"github.com/tvsync/tvsync/internal/seed"
 	"github.com/tvsync/tvsync/internal/testdb"
 	tvsync "github.com/tvsync/tvsync/sync"
+	"github.com/tvsync/tvsync/sync/syncmigrate"
 )
 
 // texts returns the first column of every row of sql, as text.
@@ -87,7 +88,7 @@ func TestUpgrade_FromPublicSyncObjects(t *testing.T) {
 	require.NoError(t, err)
 	var paths []string
 	for _, r := range applied {
-		paths = append(paths, r.Source.Path)
+		paths = append(paths, r.Name)
 	}
 	assert.Equal(t, []string{"00001_tvsync.sql", "00002_sync_queue_text_ids.sql", "00003_sync_queue_rows.sql", "00004_bounded_document_views.sql", "00005_move_public_sync_objects.sql",
 		"00006_post_document_functions.sql"}, paths, "tvsync's set, then the blog's bounded views, upgrade and post document functions")
@@ -130,7 +131,7 @@ func TestUpgrade_FromPublicSyncObjects(t *testing.T) {
 	blog, err := migrate.New(pool, nil)
 	require.NoError(t, err)
 	defer blog.Close()
-	_, err = blog.DownTo(ctx, 0)
+	_, err = blog.Migrate(ctx, syncmigrate.DirectionDown, &syncmigrate.MigrateOpts{TargetVersion: -1})
 	require.NoError(t, err)
 	_, err = migrate.Up(ctx, pool, nil)
 	require.NoError(t, err)
@@ -184,7 +185,7 @@ func TestUpgrade_RefusesWithoutTvsyncsSet(t *testing.T) {
 	blog, err := migrate.New(pool, nil)
 	require.NoError(t, err)
 	defer blog.Close()
-	_, err = blog.Up(ctx)
+	_, err = blog.Migrate(ctx, syncmigrate.DirectionUp, nil)
 	require.ErrorContains(t, err, "apply tvsync's migrations")
 	assert.Equal(t, []string{"post"}, texts(t, pool, "SELECT entity FROM public.sync_queue"))
 }

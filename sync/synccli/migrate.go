@@ -2,19 +2,13 @@ package synccli
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
-	"github.com/pressly/goose/v3/lock"
 	"github.com/spf13/cobra"
-
-	"github.com/tvsync/tvsync/internal/goosestore"
 	"github.com/tvsync/tvsync/sync/syncmigrate"
 )
 
@@ -32,7 +26,7 @@ func (a *App) migrateCommand() *cobra.Command {
 		RunE: parentRun,
 	}
 	cmd.PersistentFlags().StringVar(&setName, "set", "", "migration set to act on (default: every set for up and status; the only set for down and redo)")
-	verb := func(use, short string, run func(ctx context.Context, ms []*migrator) error) *cobra.Command {
+	verb := func(use, short string, run func(ctx context.Context, ms []*syncmigrate.Migrator) error) *cobra.Command {
 		return &cobra.Command{
 			Use:   use,
 			Short: short,
@@ -51,25 +45,21 @@ func (a *App) migrateCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				defer func() {
-					for _, m := range ms {
-						_ = m.db.Close()
-					}
-				}()
+				defer closeAll(ms)
 				return run(ctx, ms)
 			},
 		}
 	}
-	up := verb("up [--set NAME]", "apply every pending migration", func(ctx context.Context, ms []*migrator) error {
+	up := verb("up [--set NAME]", "apply every pending migration", func(ctx context.Context, ms []*syncmigrate.Migrator) error {
 		applied := 0
 		for _, m := range ms {
-			res, err := m.Up(ctx)
-			for _, r := range res {
-				fmt.Fprintf(a.stdout, "applied %s %s (%s)\n", m.set.Name, r.Source.Path, r.Duration.Round(time.Millisecond))
+			res, err := m.Migrate(ctx, syncmigrate.DirectionUp, nil)
+			for _, r := range res.Versions {
+				fmt.Fprintf(a.stdout, "applied %s %s (%s)\n", m.Set().Name, r.Name, r.Duration.Round(time.Millisecond))
 			}
-			applied += len(res)
+			applied += len(res.Versions)
 			if err != nil {
-				return fmt.Errorf("migrate up %s: %w", m.set.Name, err)
+				return fmt.Errorf("migrate up %s: %w", m.Set().Name, err)
 			}
 		}
 		if applied == 0 {
@@ -77,42 +67,50 @@ func (a *App) migrateCommand() *cobra.Command {
 		}
 		return nil
 	})
-	down := verb("down [--set NAME] [--force]", "roll back the latest migration of a set", func(ctx context.Context, ms []*migrator) error {
-		r, err := ms[0].down(ctx, force)
-		if r != nil {
-			fmt.Fprintf(a.stdout, "rolled back %s %s (%s)\n", ms[0].set.Name, r.Source.Path, r.Duration.Round(time.Millisecond))
+	down := verb("down [--set NAME] [--force]", "roll back the latest migration of a set", func(ctx context.Context, ms []*syncmigrate.Migrator) error {
+		m := ms[0]
+		res, err := rollBack(ctx, m, force)
+		for _, r := range res {
+			fmt.Fprintf(a.stdout, "rolled back %s %s (%s)\n", m.Set().Name, r.Name, r.Duration.Round(time.Millisecond))
 		}
 		if err != nil {
-			return fmt.Errorf("migrate down %s: %w", ms[0].set.Name, err)
+			return fmt.Errorf("migrate down %s: %w", m.Set().Name, err)
 		}
 		return nil
 	})
 	down.Flags().BoolVar(&force, "force", false, "roll back even when the set refuses to (for tvsync's own set: while the sync queue holds rows)")
-	redo := verb("redo [--set NAME]", "roll back the latest migration of a set and apply it again", func(ctx context.Context, ms []*migrator) error {
+	redo := verb("redo [--set NAME]", "roll back the latest migration of a set and apply it again", func(ctx context.Context, ms []*syncmigrate.Migrator) error {
 		m := ms[0]
-		r, err := m.down(ctx, false)
+		down, err := rollBack(ctx, m, false)
 		if err != nil {
-			return fmt.Errorf("migrate redo %s: %w", m.set.Name, err)
+			return fmt.Errorf("migrate redo %s: %w", m.Set().Name, err)
 		}
-		fmt.Fprintf(a.stdout, "rolled back %s %s\n", m.set.Name, r.Source.Path)
-		if r, err = m.UpByOne(ctx); err != nil {
-			return fmt.Errorf("migrate redo %s: %w", m.set.Name, err)
+		fmt.Fprintf(a.stdout, "rolled back %s %s\n", m.Set().Name, down[0].Name)
+		up, err := m.Migrate(ctx, syncmigrate.DirectionUp, &syncmigrate.MigrateOpts{MaxSteps: 1})
+		if err == nil && len(up.Versions) == 0 {
+			err = errors.New("the rolled back migration is not pending")
 		}
-		fmt.Fprintf(a.stdout, "applied %s %s\n", m.set.Name, r.Source.Path)
+		if err != nil {
+			return fmt.Errorf("migrate redo %s: %w", m.Set().Name, err)
+		}
+		fmt.Fprintf(a.stdout, "applied %s %s\n", m.Set().Name, up.Versions[0].Name)
 		return nil
 	})
-	status := verb("status [--set NAME]", "list the migrations of every set, applied or pending", func(ctx context.Context, ms []*migrator) error {
+	status := verb("status [--set NAME]", "list the migrations of every set, applied or pending", func(ctx context.Context, ms []*syncmigrate.Migrator) error {
 		for _, m := range ms {
 			st, err := m.Status(ctx)
 			if err != nil {
-				return fmt.Errorf("migrate status %s: %w", m.set.Name, err)
+				return fmt.Errorf("migrate status %s: %w", m.Set().Name, err)
 			}
 			for _, s := range st {
-				applied := "pending"
+				state, applied := "pending", "pending"
+				if s.Applied {
+					state = "applied"
+				}
 				if !s.AppliedAt.IsZero() {
 					applied = s.AppliedAt.Format("2006-01-02 15:04:05")
 				}
-				fmt.Fprintf(a.stdout, "%-8s %-8s %-20s %s\n", m.set.Name, s.State, applied, s.Source.Path)
+				fmt.Fprintf(a.stdout, "%-8s %-8s %-20s %s\n", m.Set().Name, state, applied, s.Name)
 			}
 		}
 		return nil
@@ -149,50 +147,36 @@ func (a *App) selectSets(name string, all bool) ([]syncmigrate.Set, error) {
 	return nil, Usagef("--set is required: the migration sets are %s", strings.Join(names, ", "))
 }
 
-// migrator runs one migration set.
-type migrator struct {
-	*goose.Provider
-	set  syncmigrate.Set
-	pool *pgxpool.Pool
-	db   *sql.DB
-}
-
-// migrators returns a goose provider per set on pool, each with its version
+// migrators returns a migrator per set on pool, each with its version
 // table (its schema created with it) and a session lock, so that two
-// processes never migrate at once.
-func (a *App) migrators(pool *pgxpool.Pool, sets []syncmigrate.Set) ([]*migrator, error) {
-	var ms []*migrator
+// processes never migrate at once, logging through the run's logger.
+func (a *App) migrators(pool *pgxpool.Pool, sets []syncmigrate.Set) ([]*syncmigrate.Migrator, error) {
+	var ms []*syncmigrate.Migrator
 	for _, set := range sets {
-		store, err := goosestore.New(set.Table())
+		m, err := syncmigrate.New(pool, &syncmigrate.Config{Set: set, Logger: a.log})
 		if err != nil {
-			return ms, fmt.Errorf("migrations %s: %w", set.Name, err)
-		}
-		locker, err := lock.NewPostgresSessionLocker()
-		if err != nil {
-			return ms, fmt.Errorf("migrations %s: session locker: %w", set.Name, err)
-		}
-		db := stdlib.OpenDBFromPool(pool)
-		p, err := goose.NewProvider(goose.DialectCustom, db, set.FS, goose.WithStore(store), goose.WithSessionLocker(locker), goose.WithSlog(a.log))
-		if err != nil {
-			_ = db.Close()
 			return ms, fmt.Errorf("load the migrations of %s: %w", set.Name, err)
 		}
-		ms = append(ms, &migrator{Provider: p, set: set, pool: pool, db: db})
+		ms = append(ms, m)
 	}
 	return ms, nil
 }
 
-// down rolls back the set's latest migration, through the set's own Down
-// when it has one (which gets force).
-func (m *migrator) down(ctx context.Context, force bool) (*goose.MigrationResult, error) {
-	if m.set.Down != nil {
-		return m.set.Down(ctx, m.pool, force)
+// closeAll closes the migrators.
+func closeAll(ms []*syncmigrate.Migrator) {
+	for _, m := range ms {
+		_ = m.Close()
 	}
-	r, err := m.Down(ctx)
-	if errors.Is(err, goose.ErrNoNextVersion) {
+}
+
+// rollBack rolls back the latest migration of m's set (force: even when the
+// set's CheckDown refuses) and returns it.
+func rollBack(ctx context.Context, m *syncmigrate.Migrator, force bool) ([]syncmigrate.MigrateVersion, error) {
+	res, err := m.Migrate(ctx, syncmigrate.DirectionDown, &syncmigrate.MigrateOpts{Force: force})
+	if errors.Is(err, syncmigrate.ErrNoMigration) {
 		return nil, errors.New("no migration to roll back")
 	}
-	return r, err
+	return res.Versions, err
 }
 
 // MigrateUp applies every pending migration of every set of the binary on
@@ -200,19 +184,15 @@ func (m *migrator) down(ctx context.Context, force bool) (*goose.MigrationResult
 // binary's own commands (a demo on a throwaway database).
 func (a *App) MigrateUp(ctx context.Context, pool *pgxpool.Pool) (applied int, err error) {
 	ms, err := a.migrators(pool, a.sets())
-	defer func() {
-		for _, m := range ms {
-			_ = m.db.Close()
-		}
-	}()
+	defer closeAll(ms)
 	if err != nil {
 		return 0, err
 	}
 	for _, m := range ms {
-		res, err := m.Up(ctx)
-		applied += len(res)
+		res, err := m.Migrate(ctx, syncmigrate.DirectionUp, nil)
+		applied += len(res.Versions)
 		if err != nil {
-			return applied, fmt.Errorf("migrate up %s: %w", m.set.Name, err)
+			return applied, fmt.Errorf("migrate up %s: %w", m.Set().Name, err)
 		}
 	}
 	return applied, nil

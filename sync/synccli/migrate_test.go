@@ -35,15 +35,16 @@ func TestMigrate_KitsOwnSetRunsFirstNextToATeamsSet(t *testing.T) {
 	pool := testdb.Empty(t)
 	run := func(args ...string) (int, string, string) {
 		var out, errOut bytes.Buffer
-		cli := New(Config{Name: "shop", NewEngine: widgets, Migrations: []syncmigrate.Set{shopMigrations},
+		cli, err := New(Config{Name: "shop", NewEngine: widgets, Migrations: []syncmigrate.Set{shopMigrations},
 			Stdout: &out, Stderr: &errOut, Stdin: strings.NewReader("")})
+		require.NoError(t, err)
 		code := cli.Execute(ctx, append([]string{"--database-url", pool.Config().ConnString()}, args...))
 		return code, out.String(), errOut.String()
 	}
 
 	code, out, errOut := run("migrate", "up")
 	require.Equal(t, ExitOK, code, errOut)
-	assert.Regexp(t, `^applied tvsync 00001_tvsync.sql \(\S+\)\napplied tvsync 00002_sync_queue_text_ids.sql \(\S+\)\napplied shop 00001_shop.sql \(\S+\)\n$`, out)
+	assert.Regexp(t, `^applied tvsync 00001_tvsync.sql \(\S+\)\napplied tvsync 00002_sync_queue_text_ids.sql \(\S+\)\napplied tvsync 00003_sync_queue_rows.sql \(\S+\)\napplied shop 00001_shop.sql \(\S+\)\n$`, out)
 
 	var tables []string
 	require.NoError(t, pool.QueryRow(ctx, `SELECT array_agg(schemaname || '.' || tablename ORDER BY schemaname || '.' || tablename) FROM pg_tables
@@ -53,10 +54,11 @@ func TestMigrate_KitsOwnSetRunsFirstNextToATeamsSet(t *testing.T) {
 	code, out, errOut = run("migrate", "status")
 	require.Equal(t, ExitOK, code, errOut)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	require.Len(t, lines, 3)
+	require.Len(t, lines, 4)
 	assert.Regexp(t, `^tvsync\s+applied\s+.*00001_tvsync.sql$`, lines[0])
 	assert.Regexp(t, `^tvsync\s+applied\s+.*00002_sync_queue_text_ids.sql$`, lines[1])
-	assert.Regexp(t, `^shop\s+applied\s+.*00001_shop.sql$`, lines[2])
+	assert.Regexp(t, `^tvsync\s+applied\s+.*00003_sync_queue_rows.sql$`, lines[2])
+	assert.Regexp(t, `^shop\s+applied\s+.*00001_shop.sql$`, lines[3])
 
 	code, _, errOut = run("migrate", "down")
 	assert.Equal(t, ExitUsage, code)
@@ -66,17 +68,20 @@ func TestMigrate_KitsOwnSetRunsFirstNextToATeamsSet(t *testing.T) {
 	assert.Contains(t, out, "rolled back shop 00001_shop.sql")
 	code, out, errOut = run("migrate", "down", "--set", "tvsync")
 	require.Equal(t, ExitOK, code, errOut)
-	assert.Contains(t, out, "rolled back tvsync 00002_sync_queue_text_ids.sql", "an empty queue needs no --force")
+	assert.Contains(t, out, "rolled back tvsync 00003_sync_queue_rows.sql", "an empty queue needs no --force")
 }
 
 // TestNew_RefusesASetTakingTheKitsOwnName: an application set named
-// "tvsync", or recording in tvsync's version table, is a programming error.
+// "tvsync", or recording in tvsync's version table, is an error naming
+// Config.Migrations.
 func TestNew_RefusesASetTakingTheKitsOwnName(t *testing.T) {
 	t.Parallel()
 	for _, set := range []syncmigrate.Set{
 		{Name: "tvsync", FS: fstest.MapFS{}},
 		{Name: "mine", FS: fstest.MapFS{}, VersionTable: "tvsync.tvsync_migrations"},
 	} {
-		assert.Panics(t, func() { New(Config{Name: "shop", NewEngine: widgets, Migrations: []syncmigrate.Set{set}}) }, set.Name)
+		cli, err := New(Config{Name: "shop", NewEngine: widgets, Migrations: []syncmigrate.Set{set}})
+		assert.ErrorContains(t, err, "synccli: Config.Migrations: syncmigrate: migration set", set.Name)
+		assert.Nil(t, cli, set.Name)
 	}
 }

@@ -38,6 +38,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"unicode"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -88,22 +89,26 @@ type Config struct {
 	Stdout, Stderr io.Writer
 }
 
+// stderr is where Main reports an invalid Config: Stderr, or the process's.
+func (c Config) stderr() io.Writer {
+	if c.Stderr != nil {
+		return c.Stderr
+	}
+	return os.Stderr
+}
+
 // CLI is a configured command line. Build it with New and run it with
 // Execute or Main.
 type CLI struct {
 	cfg Config
 }
 
-// New returns the CLI for cfg. It panics when cfg has no Name or no
-// NewEngine, or names one of its migration sets "tvsync", programming
-// errors.
-func New(cfg Config) *CLI {
-	if cfg.Name == "" || cfg.NewEngine == nil {
-		panic("synccli: Config needs a Name and a NewEngine")
-	}
-	if err := syncmigrate.CheckSets(cfg.Migrations); err != nil {
-		panic(fmt.Sprintf("synccli: %v", err))
-	}
+// New returns the CLI for cfg, or an error naming the first invalid field
+// of cfg: a Name that is empty or not one word, a nil NewEngine, Migrations
+// that fail syncmigrate.CheckSets (one named "tvsync", two sharing a
+// version table, ...), or Commands that return a command the kit already
+// has (or none at all). Nil Stdin, Stdout and Stderr become the process's.
+func New(cfg Config) (*CLI, error) {
 	if cfg.Stdin == nil {
 		cfg.Stdin = os.Stdin
 	}
@@ -113,10 +118,53 @@ func New(cfg Config) *CLI {
 	if cfg.Stderr == nil {
 		cfg.Stderr = os.Stderr
 	}
-	return &CLI{cfg: cfg}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &CLI{cfg: cfg}, nil
 }
 
-// Main runs the CLI on the process's arguments and exits with its status.
+// validate returns an error naming the first invalid field of c.
+func (c Config) validate() error {
+	switch {
+	case c.Name == "":
+		return errors.New("synccli: Config.Name is required (the program name)")
+	case strings.ContainsFunc(c.Name, unicode.IsSpace):
+		return fmt.Errorf("synccli: Config.Name %q: want one word, the program name", c.Name)
+	case c.NewEngine == nil:
+		return errors.New("synccli: Config.NewEngine is required (it registers the binary's entities)")
+	}
+	if err := syncmigrate.CheckSets(c.Migrations); err != nil {
+		return fmt.Errorf("synccli: Config.Migrations: %w", err)
+	}
+	if c.Commands == nil {
+		return nil
+	}
+	kitApp := newApp(c.withoutCommands())
+	kit := map[string]bool{}
+	for _, cmd := range kitApp.root.Commands() {
+		kit[cmd.Name()] = true
+	}
+	for i, cmd := range c.Commands(kitApp) {
+		switch {
+		case cmd == nil:
+			return fmt.Errorf("synccli: Config.Commands: command %d is nil", i)
+		case kit[cmd.Name()]:
+			return fmt.Errorf("synccli: Config.Commands: command %q is one of the kit's", cmd.Name())
+		}
+		kit[cmd.Name()] = true
+	}
+	return nil
+}
+
+// withoutCommands is c without its own commands.
+func (c Config) withoutCommands() Config {
+	c.Commands = nil
+	return c
+}
+
+// Main runs the CLI on the process's arguments and exits with its status;
+// an invalid cfg (see New) is reported on Stderr with ExitFailure.
 // The first SIGINT or SIGTERM cancels the running command (which then exits
 // 130, or 0 for a worker that stopped cleanly); a second one kills the
 // process.
@@ -126,7 +174,13 @@ func Main(cfg Config) {
 		<-ctx.Done()
 		stop() // a second signal gets the default behaviour: exit at once
 	}()
-	code := New(cfg).Execute(ctx, os.Args[1:])
+	cli, err := New(cfg)
+	if err != nil {
+		fmt.Fprintln(cfg.stderr(), err)
+		stop()
+		os.Exit(ExitFailure)
+	}
+	code := cli.Execute(ctx, os.Args[1:])
 	stop()
 	os.Exit(code)
 }

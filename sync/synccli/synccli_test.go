@@ -16,6 +16,7 @@ import (
 
 	"github.com/tvsync/tvsync/internal/triggers"
 	tvsync "github.com/tvsync/tvsync/sync"
+	"github.com/tvsync/tvsync/sync/syncmigrate"
 )
 
 // widgets registers one entity that is not tvsync's blog; its statements
@@ -38,7 +39,8 @@ func widgets(pool *pgxpool.Pool, cfg tvsync.Config) (*tvsync.Engine, error) {
 func execute(ctx context.Context, t *testing.T, extra func(*App) []*cobra.Command, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	cli := New(Config{Name: "shop", NewEngine: widgets, Commands: extra, Stdout: &out, Stderr: &errOut, Stdin: strings.NewReader("")})
+	cli, err := New(Config{Name: "shop", NewEngine: widgets, Commands: extra, Stdout: &out, Stderr: &errOut, Stdin: strings.NewReader("")})
+	require.NoError(t, err)
 	code = cli.Execute(ctx, args)
 	return code, out.String(), errOut.String()
 }
@@ -159,4 +161,41 @@ func TestPrintTriggers_CatalogNamesCannotForgeLinesOrDriveTheTerminal(t *testing
 	assert.NotContains(t, out.String(), "\x1b")
 	assert.NotContains(t, out.String(), "\r")
 	assert.Contains(t, out.String(), `"tb_x\nFAKE\tline"`)
+}
+
+// TestNew_RejectsInvalidConfigNamingTheField: each invalid Config is an
+// error naming its field, and no CLI.
+func TestNew_RejectsInvalidConfigNamingTheField(t *testing.T) {
+	t.Parallel()
+	valid := Config{Name: "shop", NewEngine: widgets}
+	with := func(change func(*Config)) Config {
+		c := valid
+		change(&c)
+		return c
+	}
+	for _, tc := range []struct {
+		cfg  Config
+		want string
+	}{
+		{with(func(c *Config) { c.Name = "" }), "synccli: Config.Name is required"},
+		{with(func(c *Config) { c.Name = "my shop" }), `synccli: Config.Name "my shop": want one word`},
+		{with(func(c *Config) { c.NewEngine = nil }), "synccli: Config.NewEngine is required"},
+		{with(func(c *Config) { c.Migrations = []syncmigrate.Set{{Name: "tvsync", FS: shopMigrations.FS}} }), `synccli: Config.Migrations: syncmigrate: migration set name "tvsync" is taken`},
+		{with(func(c *Config) {
+			c.Commands = func(*App) []*cobra.Command { return []*cobra.Command{{Use: "sync"}} }
+		}), `synccli: Config.Commands: command "sync" is one of the kit's`},
+		{with(func(c *Config) {
+			c.Commands = func(*App) []*cobra.Command { return []*cobra.Command{{Use: "seed"}, {Use: "seed"}} }
+		}), `synccli: Config.Commands: command "seed" is one of the kit's`},
+		{with(func(c *Config) { c.Commands = func(*App) []*cobra.Command { return []*cobra.Command{nil} } }), "synccli: Config.Commands: command 0 is nil"},
+	} {
+		cli, err := New(tc.cfg)
+		assert.ErrorContains(t, err, tc.want)
+		assert.Nil(t, cli)
+	}
+	cli, err := New(with(func(c *Config) {
+		c.Commands = func(*App) []*cobra.Command { return []*cobra.Command{{Use: "seed"}} }
+	}))
+	require.NoError(t, err)
+	assert.NotNil(t, cli)
 }

@@ -252,7 +252,10 @@ type metricsServer struct {
 // every entity of queue start at zero. It fails, serving nothing, when addr
 // cannot be listened on (a usage error). Close the server to stop it.
 func (a *App) startMetrics(pool *pgxpool.Pool, queue *tvsync.Engine, addr string) (*tvsync.Engine, *metricsServer, error) {
-	m := syncmetrics.New(syncmetrics.Options{Queue: queue, Entities: queue.Entities(), Logger: a.log})
+	m, err := syncmetrics.New(syncmetrics.Options{Queue: queue, Entities: queue.Entities(), Logger: a.log})
+	if err != nil {
+		return nil, nil, err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(m, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	engine, err := a.engineWith(pool, tvsync.Config{Observer: m})

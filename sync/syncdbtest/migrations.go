@@ -10,11 +10,8 @@ import (
 	"io/fs"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jackc/pgx/v5/stdlib" // also registers database/sql driver "pgx" for pgtestdb
 	"github.com/peterldowns/pgtestdb"
-	"github.com/pressly/goose/v3"
 
-	"github.com/tvsync/tvsync/internal/goosestore"
 	"github.com/tvsync/tvsync/sync/syncmigrate"
 )
 
@@ -80,20 +77,13 @@ func (m *setsMigrator) Migrate(ctx context.Context, _ *sql.DB, conf pgtestdb.Con
 }
 
 // upSet applies every migration of set on pool, recorded in its version
-// table (whose schema goosestore creates).
+// table (whose schema the migrator creates).
 func upSet(ctx context.Context, pool *pgxpool.Pool, set syncmigrate.Set) (err error) {
-	store, err := goosestore.New(set.Table())
+	m, err := syncmigrate.New(pool, &syncmigrate.Config{Set: set})
 	if err != nil {
 		return err
 	}
-	db := stdlib.OpenDBFromPool(pool)
-	defer func() { err = errors.Join(err, db.Close()) }()
-	p, err := goose.NewProvider(goose.DialectCustom, db, set.FS, goose.WithStore(store))
-	if err != nil {
-		return fmt.Errorf("load migrations: %w", err)
-	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("up: %w", err)
-	}
-	return nil
+	defer func() { err = errors.Join(err, m.Close()) }()
+	_, err = m.Migrate(ctx, syncmigrate.DirectionUp, nil)
+	return err
 }

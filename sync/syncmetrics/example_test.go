@@ -16,7 +16,10 @@ func Example() {
 	var pool *pgxpool.Pool // the application's pool
 
 	queue := blog.MustNewEngine(pool, sync.Config{})
-	m := syncmetrics.New(syncmetrics.Options{Queue: queue, Entities: queue.Entities()}) // both optional
+	m, err := syncmetrics.New(syncmetrics.Options{Queue: queue, Entities: queue.Entities()}) // both optional
+	if err != nil {
+		panic(err) // an invalid option, named in err
+	}
 	prometheus.MustRegister(m)
 	engine := blog.MustNewEngine(pool, sync.Config{Observer: m})
 

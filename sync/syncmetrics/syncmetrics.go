@@ -6,7 +6,8 @@
 //
 //	queue, err := sync.NewEngine(pool, sync.Config{}, entities...)
 //	// ...
-//	m := syncmetrics.New(syncmetrics.Options{Queue: queue, Entities: queue.Entities()})
+//	m, err := syncmetrics.New(syncmetrics.Options{Queue: queue, Entities: queue.Entities()})
+//	// ...
 //	prometheus.MustRegister(m)
 //	engine, err := sync.NewEngine(pool, sync.Config{Observer: m}, entities...)
 //
@@ -35,6 +36,7 @@ package syncmetrics
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -56,30 +58,54 @@ const (
 // histogram: from half a millisecond to ten seconds.
 var DurationBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
-// DefaultQueueTimeout bounds how long a scrape waits for the queue stats.
-const DefaultQueueTimeout = 2 * time.Second
+// Defaults of Options.
+const (
+	// DefaultNamespace prefixes every metric name when Options.Namespace is
+	// empty.
+	DefaultNamespace = "tvsync"
+	// DefaultQueueTimeout bounds how long a scrape waits for the queue
+	// stats when Options.QueueTimeout is zero.
+	DefaultQueueTimeout = 2 * time.Second
+)
 
 // QueueStatser reads the durable queue's stats; *sync.Engine satisfies it.
 type QueueStatser interface {
 	QueueStats(ctx context.Context) (sync.QueueStats, error)
 }
 
-// Options configures New. The zero value is usable.
+// Options configures New. The zero value is usable; New rejects the values
+// described as invalid, naming the field.
 type Options struct {
-	// Namespace prefixes every metric name; empty means "tvsync".
+	// Namespace prefixes every metric name; empty means DefaultNamespace.
+	// It must make valid Prometheus metric names.
 	Namespace string
 	// Queue, if set, is read at every scrape for the queue gauges.
 	Queue QueueStatser
 	// QueueTimeout bounds each scrape's queue read; zero means
-	// DefaultQueueTimeout.
+	// DefaultQueueTimeout, and a negative value is invalid.
 	QueueTimeout time.Duration
 	// Logger receives a warning when a scrape cannot read the queue; nil
 	// discards it.
 	Logger *slog.Logger
 	// Entities, if set, are the registered entities (Engine.Entities):
 	// their sync series start at zero for every mode and outcome, so that
-	// they exist before the first sync, as Prometheus advises.
+	// they exist before the first sync, as Prometheus advises. An empty
+	// name is invalid.
 	Entities []string
+}
+
+// validate returns an error naming the first invalid field of o. The
+// namespace is checked by New, against the metric names it makes.
+func (o Options) validate() error {
+	if o.QueueTimeout < 0 {
+		return fmt.Errorf("syncmetrics: Options.QueueTimeout %s: want 0 (DefaultQueueTimeout, %s) or more", o.QueueTimeout, DefaultQueueTimeout)
+	}
+	for i, entity := range o.Entities {
+		if entity == "" {
+			return fmt.Errorf("syncmetrics: Options.Entities[%d]: empty entity name", i)
+		}
+	}
+	return nil
 }
 
 // modes are the sync modes whose series Options.Entities pre-initializes.
@@ -105,11 +131,15 @@ type Metrics struct {
 }
 
 // New returns unregistered metrics; register them with a
-// prometheus.Registerer and pass them as sync.Config.Observer.
-func New(opts Options) *Metrics {
+// prometheus.Registerer and pass them as sync.Config.Observer. It returns
+// an error naming the field when opts holds an invalid value (see Options).
+func New(opts Options) (*Metrics, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
 	ns := opts.Namespace
 	if ns == "" {
-		ns = "tvsync"
+		ns = DefaultNamespace
 	}
 	m := &Metrics{
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -156,7 +186,12 @@ func New(opts Options) *Metrics {
 			Help: "Scrapes that could not read sync_queue; the queue gauges are left out of those scrapes.",
 		})
 	}
-	return m
+	// Registering on a registry of its own checks every metric's name
+	// with Prometheus's own rules, as the caller's registry would later.
+	if err := prometheus.NewRegistry().Register(m); err != nil {
+		return nil, fmt.Errorf("syncmetrics: Options.Namespace %q: %w", opts.Namespace, err)
+	}
+	return m, nil
 }
 
 // ObserveSync records one entity batch. It implements sync.Observer.

@@ -34,7 +34,8 @@ type testBundle struct {
 func setup(t *testing.T) testBundle {
 	t.Helper()
 	pool := testdb.New(t)
-	m := syncmetrics.New(syncmetrics.Options{Queue: blog.MustNewEngine(pool, sync.Config{})})
+	m, err := syncmetrics.New(syncmetrics.Options{Queue: blog.MustNewEngine(pool, sync.Config{})})
+	require.NoError(t, err)
 	reg := prometheus.NewPedanticRegistry()
 	require.NoError(t, reg.Register(m))
 	return testBundle{pool: pool, metrics: m, reg: reg, engine: blog.MustNewEngine(pool, sync.Config{Observer: m})}
@@ -182,7 +183,8 @@ func TestMetrics_AFailingQueueReadLeavesTheGaugesOutAndCountsTheError(t *testing
 		"timeout":     blockingQueue{},
 	} {
 		t.Run(name, func(t *testing.T) {
-			m := syncmetrics.New(syncmetrics.Options{Queue: q, QueueTimeout: 20 * time.Millisecond})
+			m, err := syncmetrics.New(syncmetrics.Options{Queue: q, QueueTimeout: 20 * time.Millisecond})
+			require.NoError(t, err)
 			reg := prometheus.NewPedanticRegistry()
 			require.NoError(t, reg.Register(m))
 			m.ObserveSync(sync.EntityResult{Entity: "post", Mode: sync.ModeFull, Requested: 3, Upserted: 3, Duration: 2 * time.Millisecond})
@@ -208,7 +210,8 @@ tvsync_queue_scrape_errors_total 2
 
 func TestMetrics_NamespaceAndNoQueue(t *testing.T) {
 	t.Parallel()
-	m := syncmetrics.New(syncmetrics.Options{Namespace: "app"})
+	m, err := syncmetrics.New(syncmetrics.Options{Namespace: "app"})
+	require.NoError(t, err)
 	m.ObserveSync(sync.EntityResult{Entity: "user", Mode: sync.ModeIncremental, Requested: 2, Upserted: 1, Unchanged: 1, Duration: 3 * time.Millisecond})
 	// An isolated failure counts a failed row but no batch and no duration.
 	m.ObserveSync(sync.EntityResult{Entity: "user", Mode: sync.ModeIncremental, Requested: 1, Failed: 1, FailedIDs: []sync.ID{sync.UUIDKey(uuid.New())}, Err: "boom"})
@@ -237,7 +240,8 @@ app_sync_rows_total{entity="user",outcome="upserted"} 1
 
 func TestMetrics_EntitiesStartAtZeroBeforeTheFirstSync(t *testing.T) {
 	t.Parallel()
-	m := syncmetrics.New(syncmetrics.Options{Entities: []string{"order", "product"}})
+	m, err := syncmetrics.New(syncmetrics.Options{Entities: []string{"order", "product"}})
+	require.NoError(t, err)
 	reg := prometheus.NewPedanticRegistry()
 	require.NoError(t, reg.Register(m))
 
@@ -265,4 +269,34 @@ tvsync_sync_rows_total{entity="product",outcome="missing"} 0
 tvsync_sync_rows_total{entity="product",outcome="unchanged"} 0
 tvsync_sync_rows_total{entity="product",outcome="upserted"} 0
 `), "tvsync_sync_rows_total"))
+}
+
+// TestNew_RejectsInvalidOptionsNamingTheField: each invalid value is an
+// error naming its field, and no metrics; the zero value takes the
+// exported defaults.
+func TestNew_RejectsInvalidOptionsNamingTheField(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		opts syncmetrics.Options
+		want string
+	}{
+		{syncmetrics.Options{QueueTimeout: -time.Second}, "syncmetrics: Options.QueueTimeout -1s: want 0 (DefaultQueueTimeout, 2s) or more"},
+		{syncmetrics.Options{Entities: []string{"post", ""}}, "syncmetrics: Options.Entities[1]: empty entity name"},
+		{syncmetrics.Options{Namespace: "\xff"}, `syncmetrics: Options.Namespace "\xff": `},
+	} {
+		m, err := syncmetrics.New(tc.opts)
+		assert.ErrorContains(t, err, tc.want)
+		assert.Nil(t, m)
+	}
+
+	m, err := syncmetrics.New(syncmetrics.Options{})
+	require.NoError(t, err)
+	m.ObserveSync(sync.EntityResult{Entity: "user", Mode: sync.ModeIncremental, Requested: 1, Upserted: 1})
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(m))
+	n, err := testutil.GatherAndCount(reg, syncmetrics.DefaultNamespace+"_sync_batches_total")
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "metric names start with DefaultNamespace")
+	assert.Equal(t, "tvsync", syncmetrics.DefaultNamespace)
+	assert.Equal(t, 2*time.Second, syncmetrics.DefaultQueueTimeout)
 }

@@ -36,20 +36,21 @@ type Set struct {
 	// Two sets cannot share a version table, and none can use tvsync's
 	// (tvsync.tvsync_migrations).
 	VersionTable string
-	// Down, if set, rolls back the set's latest migration for synccli's
-	// "migrate down" and "redo" instead of goose's plain Down; force is
-	// "migrate down --force" (redo passes false). A set uses it to refuse a
-	// roll-back that would lose data unless forced, as Own's does while
+	// CheckDown, if set, runs before Migrate rolls any of the set's
+	// migrations back (synccli's "migrate down" and "redo"), unless forced
+	// (MigrateOpts.Force, "migrate down --force"); its error refuses the
+	// roll-back, which then changes nothing. A set uses it to refuse a
+	// roll-back that would lose data, as Own's does while
 	// tvsync.sync_queue holds rows. syncdbtest, which only migrates up,
 	// ignores it.
-	Down func(ctx context.Context, pool *pgxpool.Pool, force bool) (*goose.MigrationResult, error)
+	CheckDown func(ctx context.Context, pool *pgxpool.Pool) error
 }
 
 // Own returns tvsync's own set, "tvsync": this package's files (FS),
-// recorded in VersionTable, rolled back by Down (refused while
-// tvsync.sync_queue holds rows, unless forced).
+// recorded in VersionTable, whose roll-back is refused while
+// tvsync.sync_queue holds rows, unless forced (CheckDown, ErrQueueNotEmpty).
 func Own() Set {
-	return Set{Name: OwnSetName, FS: FS, VersionTable: VersionTable, Down: Down}
+	return Set{Name: OwnSetName, FS: FS, VersionTable: VersionTable, CheckDown: checkQueue}
 }
 
 // Table returns the set's version table: VersionTable, or goose's default

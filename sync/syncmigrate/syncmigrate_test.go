@@ -96,9 +96,11 @@ func TestUp_NextToATeamsMigrations(t *testing.T) {
 
 	res, err := syncmigrate.Up(ctx, pool)
 	require.NoError(t, err)
-	require.Len(t, res, 2)
-	assert.Equal(t, "00001_tvsync.sql", res[0].Source.Path)
-	assert.Equal(t, "00002_sync_queue_text_ids.sql", res[1].Source.Path)
+	require.Len(t, res.Versions, 3)
+	assert.Equal(t, syncmigrate.DirectionUp, res.Direction)
+	assert.Equal(t, syncmigrate.MigrateVersion{Version: 1, Name: "00001_tvsync.sql", Duration: res.Versions[0].Duration}, res.Versions[0])
+	assert.Equal(t, syncmigrate.MigrateVersion{Version: 2, Name: "00002_sync_queue_text_ids.sql", Duration: res.Versions[1].Duration}, res.Versions[1])
+	assert.Equal(t, syncmigrate.MigrateVersion{Version: 3, Name: "00003_sync_queue_rows.sql", Duration: res.Versions[2].Duration}, res.Versions[2])
 	assert.Equal(t, before, outside(t, pool), "nothing outside schema tvsync changed")
 
 	var objects []string
@@ -108,17 +110,17 @@ func TestUp_NextToATeamsMigrations(t *testing.T) {
 		    UNION ALL SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.pronamespace = 'tvsync'::regnamespace) s`).Scan(&objects))
 	assert.Equal(t, []string{
 		"sync_log r", "sync_log_id_seq S", "sync_log_pkey i", "sync_log_started_at_idx i",
-		"sync_queue r", "sync_queue_pkey i", "sync_queue_ready_idx i",
+		"sync_queue r", "sync_queue_entity_id_idx i", "sync_queue_pkey i", "sync_queue_ready_idx i", "sync_queue_seq_seq S",
 		"tvsync.ts(timestamp with time zone)",
 		"tvsync_migrations r", "tvsync_migrations_id_seq S", "tvsync_migrations_pkey i",
 	}, objects)
 	var versions []int64
 	require.NoError(t, pool.QueryRow(ctx, "SELECT array_agg(version_id ORDER BY id) FROM tvsync.tvsync_migrations").Scan(&versions))
-	assert.Equal(t, []int64{0, 1, 2}, versions)
+	assert.Equal(t, []int64{0, 1, 2, 3}, versions)
 
 	again, err := syncmigrate.Up(ctx, pool)
 	require.NoError(t, err)
-	assert.Empty(t, again)
+	assert.Empty(t, again.Versions)
 	more, err := team.Up(ctx)
 	require.NoError(t, err)
 	assert.Empty(t, more, "the team's history does not see tvsync's migrations")
@@ -136,7 +138,7 @@ func TestUp_ConcurrentFirstRuns(t *testing.T) {
 	for i := range applied {
 		wg.Go(func() {
 			res, err := syncmigrate.Up(ctx, pool)
-			applied[i], errs[i] = len(res), err
+			applied[i], errs[i] = len(res.Versions), err
 		})
 	}
 	wg.Wait()
@@ -168,7 +170,13 @@ func TestDown_RefusesWhileRowsAreQueued(t *testing.T) {
 	_, err = pool.Exec(ctx, `INSERT INTO tvsync.sync_queue (entity, entity_id) VALUES ('post', gen_random_uuid()), ('user', gen_random_uuid())`)
 	require.NoError(t, err)
 
-	_, err = syncmigrate.Down(ctx, pool, false)
+	m, err := syncmigrate.New(pool, nil)
+	require.NoError(t, err)
+	defer m.Close()
+	down := func(force bool) (*syncmigrate.MigrateResult, error) {
+		return m.Migrate(ctx, syncmigrate.DirectionDown, &syncmigrate.MigrateOpts{Force: force})
+	}
+	_, err = down(false)
 	require.ErrorIs(t, err, syncmigrate.ErrQueueNotEmpty)
 	assert.Contains(t, err.Error(), "2 rows")
 	assert.Equal(t, int64(2), version(t, db), "nothing was rolled back")
@@ -177,9 +185,9 @@ func TestDown_RefusesWhileRowsAreQueued(t *testing.T) {
 	assert.Equal(t, 2, queued, "the queued rows are kept")
 
 	for range 2 {
-		r, err := syncmigrate.Down(ctx, pool, true)
+		r, err := down(true)
 		require.NoError(t, err)
-		require.NotNil(t, r)
+		require.Len(t, r.Versions, 1)
 	}
 	assert.Equal(t, int64(0), version(t, db))
 	var left []string
@@ -190,12 +198,12 @@ func TestDown_RefusesWhileRowsAreQueued(t *testing.T) {
 	_, err = syncmigrate.Up(ctx, pool)
 	require.NoError(t, err)
 	for range 2 {
-		_, err = syncmigrate.Down(ctx, pool, false)
+		_, err = down(false)
 		require.NoError(t, err, "an empty queue needs no force")
 	}
 	assert.Equal(t, int64(0), version(t, db))
-	_, err = syncmigrate.Down(ctx, pool, false)
-	require.ErrorIs(t, err, goose.ErrNoNextVersion, "nothing left to roll back")
+	_, err = down(false)
+	require.ErrorIs(t, err, syncmigrate.ErrNoMigration, "nothing left to roll back")
 }
 
 // TestSyncQueueTextIDs_HoldsEveryKeyKindAndRollsBackItsUUIDs: migration 2
@@ -211,13 +219,13 @@ func TestSyncQueueTextIDs_HoldsEveryKeyKindAndRollsBackItsUUIDs(t *testing.T) {
 	m, err := syncmigrate.New(pool, nil)
 	require.NoError(t, err)
 	defer m.Close()
-	_, err = m.UpTo(ctx, 1)
+	_, err = m.Migrate(ctx, syncmigrate.DirectionUp, &syncmigrate.MigrateOpts{TargetVersion: 1})
 	require.NoError(t, err)
 	u := "0190c1c6-7e2a-7b3c-9d4e-5f6a7b8c9d0e"
 	_, err = pool.Exec(ctx, "INSERT INTO tvsync.sync_queue (entity, entity_id) VALUES ('post', $1)", u)
 	require.NoError(t, err)
 
-	_, err = m.UpTo(ctx, 2)
+	_, err = m.Migrate(ctx, syncmigrate.DirectionUp, &syncmigrate.MigrateOpts{TargetVersion: 2})
 	require.NoError(t, err)
 	_, err = pool.Exec(ctx, "INSERT INTO tvsync.sync_queue (entity, entity_id) VALUES ('order', '-42')")
 	require.NoError(t, err)
@@ -225,7 +233,7 @@ func TestSyncQueueTextIDs_HoldsEveryKeyKindAndRollsBackItsUUIDs(t *testing.T) {
 	require.NoError(t, pool.QueryRow(ctx, "SELECT array_agg(entity_id ORDER BY entity) FROM tvsync.sync_queue").Scan(&ids))
 	assert.Equal(t, []string{"-42", u}, ids, "the uuid kept its canonical text, a bigint id queues")
 
-	_, err = m.Down(ctx, true)
+	_, err = m.Migrate(ctx, syncmigrate.DirectionDown, &syncmigrate.MigrateOpts{Force: true})
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), version(t, db))
 	var typ string

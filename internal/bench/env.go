@@ -13,7 +13,7 @@
 //
 // Every measurement is a function of its own (MeasureBatchSync,
 // MeasureWritePath, MeasureFullRebuild, MeasureReadPath, MeasureDeferredLag,
-// MeasureWideCrossover, MeasureScale), used both by Run (the `tvsync bench`
+// MeasureWideCrossover, MeasureScale), used both by Run (the `tvsync-bench`
 // command and `make bench`) and by the thin Go benchmarks of bench_test.go.
 package bench
 

@@ -101,14 +101,14 @@ func TestWriteFiles_MainReportCarriesTheLatest1MScaleTable(t *testing.T) {
 
 	_, _, err := main.WriteFiles(dir)
 	require.NoError(t, err)
-	assert.Contains(t, read("latest.md"), "Not measured yet: run `tvsync bench --scale 1m`")
+	assert.Contains(t, read("latest.md"), "Not measured yet: run `tvsync-bench --scale 1m`")
 
 	md, _, err := large.WriteFiles(dir)
 	require.NoError(t, err)
 	assert.Equal(t, filepath.Join(dir, "latest-1m.md"), md)
 	assert.Contains(t, read("latest-1m.md"), "| 1m | 1000002 |")
 	latest := read("latest.md")
-	assert.Contains(t, latest, "Measured by `tvsync bench --scale 1m` on 2026-11-25 11:00 UTC", "the 1M run rewrites latest.md")
+	assert.Contains(t, latest, "Measured by `tvsync-bench --scale 1m` on 2026-11-25 11:00 UTC", "the 1M run rewrites latest.md")
 	assert.Contains(t, latest, "## 1. Batch sync", "with the main run's sections")
 	assert.Contains(t, latest, "full sync per row at 1000002 posts ≤ 1.2× the figure at 100002 posts")
 

@@ -369,7 +369,7 @@ func (r *Results) scaleSection(b *strings.Builder) {
 	s := r.ScaleTable
 	if s == nil {
 		if r.Scale.Name == ScaleMain.Name {
-			b.WriteString("## Scale: full sync per row at 100k and 1M posts\n\nNot measured yet: run `tvsync bench --scale 1m` (it writes its results next to these and adds this table here).\n\n")
+			b.WriteString("## Scale: full sync per row at 100k and 1M posts\n\nNot measured yet: run `tvsync-bench --scale 1m` (it writes its results next to these and adds this table here).\n\n")
 		}
 		return
 	}

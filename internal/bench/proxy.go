@@ -3,11 +3,9 @@ package bench
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	gosync "sync"
-	"syscall"
 	"time"
 )
 
@@ -175,20 +173,5 @@ func (p *Proxy) pipe(ctx context.Context, done context.CancelFunc, dst, src net.
 	}
 	done()
 	for range ch { // wait for the reader, unblocked by the closed connections
-	}
-}
-
-// sleepUntil sleeps until t with nanosleep: Go's timers wake about 1 ms
-// late on Linux, twice the delay the proxy is for.
-func sleepUntil(t time.Time) {
-	for {
-		d := time.Until(t) - sleepSlack
-		if d <= 0 {
-			return
-		}
-		ts := syscall.NsecToTimespec(int64(d))
-		if err := syscall.Nanosleep(&ts, nil); !errors.Is(err, syscall.EINTR) {
-			return
-		}
 	}
 }

@@ -65,7 +65,7 @@ func benchEnv(b *testing.B) *Env {
 }
 
 func TestPostRefreshSQL_IsTheStatementSqlcGenerates(t *testing.T) {
-	generated, err := os.ReadFile("../db/batch.go")
+	generated, err := os.ReadFile("../../db/batch.go")
 	require.NoError(t, err)
 	assert.Contains(t, string(generated), "const postRefresh = `"+PostRefreshSQL+"`",
 		"bench.PostRefreshSQL must be the PostRefresh text of db/: update it from queries/post.sql")

@@ -64,7 +64,7 @@ func withScaleTable(main, large *Results) *Results {
 	}
 	out := *main
 	out.ScaleTable = large.ScaleTable
-	out.ScaleTableFrom = fmt.Sprintf("by `tvsync bench --scale %s` on %s (that run took %s)",
+	out.ScaleTableFrom = fmt.Sprintf("by `tvsync-bench --scale %s` on %s (that run took %s)",
 		large.Scale.Name, large.Started.UTC().Format("2006-01-02 15:04 UTC"), large.Took.Round(time.Second))
 	return &out
 }
