@@ -367,11 +367,12 @@ func (e *Engine) sourceIDs(ctx context.Context, conn DB, ent *Entity, after ID, 
 	var (
 		rows pgx.Rows
 		err  error
+		c    = keyCollate(ent.Key) // a text key's order is COLLATE "C"
 	)
 	if first {
-		rows, err = conn.Query(ctx, "SELECT c.id::text AS key, c.given FROM "+checkSource+" c ORDER BY c.id LIMIT $1", e.cfg.BatchSize)
+		rows, err = conn.Query(ctx, "SELECT c.id::text AS key, c.given FROM "+checkSource+" c ORDER BY c.id"+c+" LIMIT $1", e.cfg.BatchSize)
 	} else {
-		rows, err = conn.Query(ctx, "SELECT c.id::text AS key, c.given FROM "+checkSource+" c WHERE c.id > $1 ORDER BY c.id LIMIT $2", keyArg(after), e.cfg.BatchSize)
+		rows, err = conn.Query(ctx, "SELECT c.id::text AS key, c.given FROM "+checkSource+" c WHERE c.id"+c+" > $1 ORDER BY c.id"+c+" LIMIT $2", keyArg(after), e.cfg.BatchSize)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("list ids of %s after %s: %w", ent.Source, after, err)

@@ -210,13 +210,17 @@ func (s *rebuildSession) build(ctx context.Context, res *RebuildResult, opts Reb
 // shadow's or exists on one side only, then drops the shadow table so that
 // the entity's statements resolve to the live table again.
 func (s *rebuildSession) compare(ctx context.Context, res *RebuildResult, opts RebuildOptions) error {
-	bound := "SELECT id::text AS key FROM pg_temp." + s.view + " WHERE id >= $1 ORDER BY id OFFSET $2 LIMIT 1"
+	kind := s.ent.Key
+	// A text key compares and sorts COLLATE "C" (nextID's order); the last
+	// range of a text key has no upper bound ($2 is NULL).
+	c := keyCollate(kind)
+	bound := "SELECT id::text AS key FROM pg_temp." + s.view + " WHERE id" + c + " >= $1 ORDER BY id" + c + " OFFSET $2 LIMIT 1"
+	inRange := fmt.Sprintf("id%[1]s >= $1 AND ($2::%[2]s IS NULL OR id%[1]s <= $2)", c, kind)
 	diff := fmt.Sprintf(`INSERT INTO pg_temp.%s (id)
 		SELECT coalesce(s.id, l.id)
-		FROM (SELECT id, data FROM pg_temp.%s WHERE id BETWEEN $1 AND $2) s
-		FULL JOIN (SELECT id, data FROM %s WHERE id BETWEEN $1 AND $2) l ON l.id = s.id
-		WHERE s.data IS DISTINCT FROM l.data`, rebuildIDs, s.view, s.live)
-	kind := s.ent.Key
+		FROM (SELECT id, data FROM pg_temp.%s WHERE %s) s
+		FULL JOIN (SELECT id, data FROM %s WHERE %s) l ON l.id = s.id
+		WHERE s.data IS DISTINCT FROM l.data`, rebuildIDs, s.view, inRange, s.live, inRange)
 	for lo := MinID(kind); ; {
 		hi := MaxID(kind)
 		var text string
@@ -353,8 +357,15 @@ func lockConflict(err error) bool {
 // nextID returns the key that follows id in its kind's order; id must not
 // be MaxID.
 func nextID(id ID) ID {
-	if id.kind == KeyBigint {
+	switch id.kind {
+	case KeyBigint:
 		return IntKey(id.Int64() + 1)
+	case KeyInteger:
+		return Int32Key(id.Int32() + 1)
+	case KeyText:
+		// The first text after s under COLLATE "C": s and the smallest
+		// character a text can hold (never NUL).
+		return TextKey(id.s + "\x01")
 	}
 	for i := len(id.b) - 1; i >= 0; i-- {
 		id.b[i]++

@@ -91,7 +91,7 @@ func (e *Engine) openRebuildSession(ctx context.Context, ent Entity) (_ *rebuild
 	for _, stmt := range []string{
 		"DROP TABLE IF EXISTS pg_temp." + s.view + ", pg_temp." + rebuildIDs,
 		"CREATE TEMPORARY TABLE " + s.view + " (LIKE " + s.live + " INCLUDING ALL)",
-		"CREATE TEMPORARY TABLE " + rebuildIDs + " (id " + ent.Key.String() + " PRIMARY KEY)",
+		"CREATE TEMPORARY TABLE " + rebuildIDs + " (id " + ent.Key.String() + keyCollate(ent.Key) + " PRIMARY KEY)",
 		// Statements this session prepared earlier were planned against the
 		// live table; an unqualified name that a new temporary table now
 		// shadows does not invalidate them on its own.
