@@ -23,10 +23,26 @@
 // Per entity X it generates XRefresh, XRangeRefresh, XDeleteMissing,
 // XRangeDeleteMissing, XIDsAfter, XViewIDsAfter and XVerify, and one
 // bounded :batchmany look-up per cascade path. A cascade path reads
-// `<table>.<column>[ -> <column>]`: the rows of table whose column equals a
-// changed id, and of each the column after the arrow, or the target's key
-// column when there is none (then table must be the target's command
-// table). A cascade may instead name a hand-written look-up (lookup:).
+// `[<schema>.]<table>.<column>[ -> <column>]`: the rows of table whose
+// column equals a changed id, and of each the column after the arrow, or
+// the target's key column when there is none (then table must be the
+// target's command table, named as the target names it). A cascade may
+// instead name a hand-written look-up (lookup:).
+//
+// The key's type (key.type) is uuid, bigint, integer or text. A text key
+// is compared and sorted COLLATE "C" in every keyset statement, whatever
+// its column's collation, so that a walk neither skips nor repeats a key
+// (sync.KeyText), and the statements with an upper bound @upto also take
+// @upto_open (the last range of a walk has none).
+//
+// Tables, tv_ tables, views and the tables of cascade paths may be
+// schema-qualified (`table: lib.tb_book`, `path: lib.tb_loan.book_id ->
+// member_id`): the generated statements then name them so, every time,
+// and run the same whatever the connection's search_path, which an object
+// planted in a schema earlier on the path cannot divert. (Rebuild builds
+// its shadow copy by resolving the tv_ table's unqualified name to a
+// temporary table, so it refuses an entity whose tv_ table is named with
+// its schema.)
 //
 // A hand-tuned plan of the documents is a plan file, named under plans:
 // (wide, range): ONE hand-written query returning (id, data), the
@@ -58,7 +74,8 @@
 // every table's columns, in table order, read from the schema sqlc reads.
 //
 // Every name that reaches SQL is checked to be a plain lower-case
-// identifier that is not a reserved word; nothing is interpolated raw.
+// identifier that is not a reserved word (each part of a qualified one), so
+// none needs quoting; nothing is interpolated raw.
 package syncgen
 
 import (
@@ -78,9 +95,17 @@ type KeyType string
 
 // The key types the generator supports.
 const (
-	KeyUUID   KeyType = "uuid"
-	KeyBigint KeyType = "bigint"
+	KeyUUID    KeyType = "uuid"
+	KeyBigint  KeyType = "bigint"
+	KeyInteger KeyType = "integer"
+	// KeyText keys compare and sort COLLATE "C" in every keyset statement
+	// (sync.KeyText), and the statements that take an upper bound @upto
+	// also take @upto_open: true for the last range, which has none.
+	KeyText KeyType = "text"
 )
+
+// keyTypes lists the key types in the order messages name them.
+var keyTypes = []KeyType{KeyUUID, KeyBigint, KeyInteger, KeyText}
 
 // Config is a parsed, validated declaration file.
 type Config struct {
@@ -188,7 +213,7 @@ var (
 	goNameRE   = regexp.MustCompile(`^[A-Z][A-Za-z0-9]*$`)
 	goIdentRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	importRE   = regexp.MustCompile(`^[A-Za-z0-9_.~-]+(/[A-Za-z0-9_.~-]+)*$`)
-	pathRE     = regexp.MustCompile(`^\s*([^.\s]+)\.([^\s-]+)\s*(?:->\s*(\S+)\s*)?$`)
+	pathRE     = regexp.MustCompile(`^\s*([^.\s-]+(?:\.[^.\s-]+){1,2})\s*(?:->\s*(\S+)\s*)?$`)
 	pathArrow  = regexp.MustCompile(`->`)
 	reservedPG = map[string]bool{}
 )
@@ -396,12 +421,19 @@ func (c *Config) validate() error {
 			}
 			return false
 		}
-		ident("table", e.Table)
-		ident("tv", e.TV)
-		ident("source", e.Source)
+		qualified := func(field, v string) {
+			if v == "" {
+				fail(e.line, "entity %q: %s: missing", e.Name, field)
+			} else if msg := checkQualified(v); msg != "" {
+				fail(e.line, "entity %q: %s %q: %s", e.Name, field, v, msg)
+			}
+		}
+		qualified("table", e.Table)
+		qualified("tv", e.TV)
+		qualified("source", e.Source)
 		ident("key.column", e.Key.Column)
-		if e.Key.Type != KeyUUID && e.Key.Type != KeyBigint {
-			fail(e.line, "entity %q: key.type %q: want uuid or bigint", e.Name, e.Key.Type)
+		if !slices.Contains(keyTypes, e.Key.Type) {
+			fail(e.line, "entity %q: key.type %q: want uuid, bigint, integer or text", e.Name, e.Key.Type)
 		}
 		x := Camel(e.Name)
 		for _, s := range []string{"Refresh", "DeleteMissing", "RangeDeleteMissing", "IDsAfter", "ViewIDsAfter", "Verify"} {
@@ -457,11 +489,19 @@ func (c *Config) validate() error {
 			default:
 				m := pathRE.FindStringSubmatch(cs.Path)
 				if m == nil || len(pathArrow.FindAllString(cs.Path, -1)) > 1 {
-					fail(e.line, "%s: path %q: want <table>.<column>[ -> <column>]", where, cs.Path)
+					fail(e.line, "%s: path %q: want [<schema>.]<table>.<column>[ -> <column>]", where, cs.Path)
 					continue
 				}
+				// The column is after the last dot: a schema-qualified
+				// table has two.
+				dot := strings.LastIndex(m[1], ".")
+				table, match := m[1][:dot], m[1][dot+1:]
 				ok := true
-				for _, kp := range [][2]string{{"table", m[1]}, {"column", m[2]}, {"result column", m[3]}} {
+				if msg := checkQualified(table); msg != "" {
+					fail(e.line, "%s: path %q: table %q: %s", where, cs.Path, table, msg)
+					ok = false
+				}
+				for _, kp := range [][2]string{{"column", match}, {"result column", m[2]}} {
 					k, part := kp[0], kp[1]
 					if part == "" && k == "result column" {
 						continue
@@ -474,7 +514,7 @@ func (c *Config) validate() error {
 				if !ok {
 					continue
 				}
-				cs.table, cs.match, cs.result = m[1], m[2], m[3]
+				cs.table, cs.match, cs.result = table, match, m[2]
 				if cs.result == "" {
 					if cs.table != to.Table {
 						fail(e.line, "%s: path %q: without -> the rows must be %s's command table %s (or name the key column: %s.%s -> <column>)", where, cs.Path, to.Name, to.Table, cs.table, cs.match)
@@ -487,7 +527,7 @@ func (c *Config) validate() error {
 					// for tb_comment.author_id -> post_id.
 					cs.Name = Camel(cs.To) + "IDsBy" + Camel(strings.TrimSuffix(cs.match, "_id"))
 					if cs.table != to.Table {
-						cs.Name = Camel(cs.To) + "IDsBy" + Camel(strings.TrimPrefix(cs.table, "tb_")) + Camel(strings.TrimSuffix(cs.match, "_id"))
+						cs.Name = Camel(cs.To) + "IDsBy" + Camel(strings.TrimPrefix(bareName(cs.table), "tb_")) + Camel(strings.TrimSuffix(cs.match, "_id"))
 					}
 				}
 				if !goNameRE.MatchString(cs.Name) {
@@ -500,6 +540,35 @@ func (c *Config) validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// checkQualified checks a table or view name, plain ("tb_book") or
+// schema-qualified ("lib.tb_book"), and says what is wrong with it, or
+// returns "".
+func checkQualified(v string) string {
+	parts := strings.Split(v, ".")
+	if len(parts) > 2 {
+		return "want <name> or <schema>.<name>: it has more than one dot"
+	}
+	what := []string{"the name"}
+	if len(parts) == 2 {
+		what = []string{"the schema", "the name"}
+	}
+	for i, p := range parts {
+		switch {
+		case p == "":
+			return fmt.Sprintf("%s is empty (want <name> or <schema>.<name>)", what[i])
+		case !identRE.MatchString(p):
+			return fmt.Sprintf("%s %q is not a plain lower-case SQL identifier ([a-z_][a-z0-9_]*)", what[i], p)
+		case reservedPG[p]:
+			return fmt.Sprintf("%s %q is a reserved word of PostgreSQL", what[i], p)
+		}
+	}
+	return ""
+}
+
+// bareName is the name of a possibly schema-qualified table, without its
+// schema: how SQL refers to the table within a statement that names it.
+func bareName(v string) string { return v[strings.LastIndex(v, ".")+1:] }
 
 func entityNames(es []Entity) []string {
 	var out []string

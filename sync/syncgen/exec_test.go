@@ -2,6 +2,7 @@ package syncgen_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -383,5 +384,159 @@ func TestPlanStatements_RunOnPostgreSQL(t *testing.T) {
 		assert.True(t, e.tvMatchesSource("tv_tag", "tv_tag_source"))
 		found, upserted = e.refresh("TagRangeRefresh", map[string]any{"after": nilTag, "upto": tagB, "ids": []uuid.UUID{tagB}})
 		assert.Equal(t, [2]int{1, 0}, [2]int{found, upserted})
+	})
+}
+
+// keysDecl declares a library in schema lib: branches keyed by an
+// integer, books by their ISBN (text), each book embedding its branch's
+// name.
+const keysDecl = `
+version: 1
+sql: {out: q}
+go: {out: g/entities_gen.go, package: g, queries: example.com/x/db}
+entities:
+  - name: branch
+    table: lib.tb_branch
+    key: {column: id, type: integer}
+    tv: lib.tv_branch
+    source: lib.tv_branch_source
+    cascades:
+      - {to: book, path: lib.tb_book.branch_id}
+  - name: book
+    table: lib.tb_book
+    key: {column: isbn, type: text}
+    tv: lib.tv_book
+    source: lib.tv_book_source
+`
+
+// keysSchema creates the library in schema %[2]s, the ISBNs in a column
+// of collation %[1]s (one that orders text otherwise than C). Created in
+// schema planted, it is the decoy that an unqualified name would find first.
+const keysSchema = `
+CREATE SCHEMA %[2]s;
+CREATE TABLE %[2]s.tb_branch (id integer PRIMARY KEY, name text NOT NULL);
+CREATE TABLE %[2]s.tb_book (isbn text COLLATE %[1]s PRIMARY KEY, branch_id integer NOT NULL REFERENCES %[2]s.tb_branch, title text NOT NULL);
+CREATE INDEX ON %[2]s.tb_book (branch_id);
+CREATE TABLE %[2]s.tv_branch (id integer PRIMARY KEY, data jsonb NOT NULL, updated_at timestamptz NOT NULL);
+CREATE TABLE %[2]s.tv_book (id text COLLATE %[1]s PRIMARY KEY, data jsonb NOT NULL, updated_at timestamptz NOT NULL);
+CREATE VIEW %[2]s.tv_branch_source AS SELECT b.id, jsonb_build_object('name', b.name) AS data FROM %[2]s.tb_branch b;
+CREATE VIEW %[2]s.tv_book_source AS
+    SELECT k.isbn AS id, jsonb_build_object('title', k.title, 'branch', b.name) AS data FROM %[2]s.tb_book k JOIN %[2]s.tb_branch b ON b.id = k.branch_id;
+`
+
+type textDrift struct {
+	ID      string
+	Problem string
+}
+
+func (textDrift) isRow() {}
+
+// TestGeneratedStatements_IntegerAndTextKeys executes the statements
+// rendered for an integer and a text key on a real PostgreSQL, the text
+// keys in a column of a non-C collation (ICU's root locale, where '_x' <
+// '1' < 'a' < 'B' < 'é' < 'Z'): every keyset statement compares and sorts
+// COLLATE "C", so a walk page by page from the smallest key (”) lists each
+// key exactly once in C order; a range with @upto_open has no upper bound;
+// the smallest integer (math.MinInt32) is included from itself. The
+// entities live in schema lib, declared schema-qualified, and the
+// statements run with search_path set to planted, public, where a decoy
+// of every table and view waits under the same names: the statements name
+// lib's and never touch the decoys.
+func TestGeneratedStatements_IntegerAndTextKeys(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	cfg, err := syncgen.Parse("tvsync.yaml", []byte(keysDecl))
+	require.NoError(t, err)
+	owner := syncdbtest.New(t)
+	pc, err := pgxpool.ParseConfig(owner.Config().ConnString())
+	require.NoError(t, err)
+	pc.ConnConfig.RuntimeParams["search_path"] = "planted, public"
+	planted, err := pgxpool.NewWithConfig(ctx, pc)
+	require.NoError(t, err)
+	t.Cleanup(planted.Close)
+	e := execEnv{t: t, ctx: ctx, pool: planted, stmts: statementsOf(t, cfg)}
+	var coll string
+	err = e.pool.QueryRow(ctx, `SELECT collname FROM pg_collation WHERE collname IN ('und-x-icu', 'en-x-icu', 'en_US.utf8') ORDER BY collname DESC LIMIT 1`).Scan(&coll)
+	if err == pgx.ErrNoRows {
+		t.Skip("the server has no ICU or en_US collation")
+	}
+	require.NoError(t, err)
+	e.exec(fmt.Sprintf(keysSchema, pgx.Identifier{coll}.Sanitize(), "lib"))
+	e.exec(fmt.Sprintf(keysSchema, pgx.Identifier{coll}.Sanitize(), "planted"))
+	e.exec(`INSERT INTO planted.tb_branch VALUES (0, 'decoy'); INSERT INTO planted.tb_book VALUES ('', 0, 'decoy'), ('1', 0, 'decoy')`)
+	t.Cleanup(func() {
+		var n int
+		require.NoError(t, owner.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM planted.tv_book) + (SELECT count(*) FROM planted.tv_branch)
+			+ (SELECT count(*) FROM planted.tb_book WHERE title <> 'decoy') + (SELECT count(*) FROM planted.tb_book)`).Scan(&n))
+		assert.Equal(t, 2, n, "the decoys in the schema first on the search_path are untouched")
+	})
+	const minInt = int32(math.MinInt32)
+	e.exec(`INSERT INTO lib.tb_branch VALUES ($1, 'min'), (0, 'zero'), ($2, 'max')`, minInt, int32(math.MaxInt32))
+	isbns := []string{"", "_x", "1", "10", "9", "a", "a b", "B", "b", "e", "é", "Z", "z"}
+	e.exec(`INSERT INTO lib.tb_book SELECT k, 0, 'T' || k FROM unnest($1::text[]) k`, isbns)
+	var collated, inC []string
+	require.NoError(t, e.pool.QueryRow(ctx, `SELECT array_agg(isbn ORDER BY isbn), array_agg(isbn ORDER BY isbn COLLATE "C") FROM lib.tb_book`).Scan(&collated, &inC))
+	require.NotEqual(t, inC, collated, "the column's collation orders the keys otherwise than C")
+
+	t.Run("a walk lists every key once, in C order, from the empty one", func(t *testing.T) {
+		e := e.on(t)
+		for _, stmt := range []string{"BookIDsAfter", "BookViewIDsAfter"} {
+			if stmt == "BookViewIDsAfter" {
+				found, upserted := e.refresh("BookRefresh", map[string]any{"ids": isbns})
+				require.Equal(t, [2]int{len(isbns), len(isbns)}, [2]int{found, upserted})
+			}
+			for _, page := range []int{2, 3, 100} {
+				var walked []string
+				after := ""
+				for {
+					ids := rowsOf[string](e, stmt, map[string]any{"after": after, "page_size": page})
+					walked = append(walked, ids...)
+					if len(ids) < page {
+						break
+					}
+					after = ids[len(ids)-1]
+				}
+				assert.Equal(t, inC, walked, "%s, pages of %d", stmt, page)
+			}
+		}
+	})
+
+	t.Run("ranges are C-ordered, from the empty key, open-ended with upto_open", func(t *testing.T) {
+		e := e.on(t)
+		e.exec(`UPDATE lib.tb_book SET title = title || '!'`)
+		found, upserted := e.refresh("BookRangeRefresh", map[string]any{"after": "", "upto": "1", "upto_open": false, "ids": isbns})
+		assert.Equal(t, [2]int{2, 2}, [2]int{found, upserted}, "'' and '1' only: '_x' sorts before '1' in the column's collation, not in C")
+		found, upserted = e.refresh("BookRangeRefresh", map[string]any{"after": "Z", "upto": "", "upto_open": true, "ids": isbns})
+		assert.Equal(t, [2]int{7, 7}, [2]int{found, upserted}, "after Z in C order: _x, a, a b, b, e, z, é")
+		found, upserted = e.refresh("BookRangeRefresh", map[string]any{"after": "1", "upto": "Z", "upto_open": false, "ids": isbns})
+		assert.Equal(t, [2]int{4, 4}, [2]int{found, upserted}, "(1, Z]: 10, 9, B, Z")
+		assert.True(t, e.tvMatchesSource("lib.tv_book", "lib.tv_book_source"))
+	})
+
+	t.Run("verify and range delete-missing, C-ordered and open-ended", func(t *testing.T) {
+		e := e.on(t)
+		e.exec(`DELETE FROM lib.tv_book WHERE id = ''`)                                        // missing, at the smallest key
+		e.exec(`UPDATE lib.tv_book SET data = '{}' WHERE id IN ('é', '_x')`)                   // stale
+		e.exec(`INSERT INTO lib.tv_book VALUES ('ü-orphan', '{}', now()), ('0', '{}', now())`) // orphaned
+		assert.Equal(t, []textDrift{{"", "missing"}, {"0", "orphaned"}, {"_x", "stale"}, {"é", "stale"}, {"ü-orphan", "orphaned"}},
+			rowsOf[textDrift](e, "BookVerify", map[string]any{"after": "", "upto": "", "upto_open": true}), "the whole key range, in C order")
+		assert.Equal(t, []textDrift{{"", "missing"}, {"0", "orphaned"}},
+			rowsOf[textDrift](e, "BookVerify", map[string]any{"after": "", "upto": "9", "upto_open": false}), "['', 9]")
+		assert.Equal(t, []textDrift{{"_x", "stale"}},
+			rowsOf[textDrift](e, "BookVerify", map[string]any{"after": "1", "upto": "_x", "upto_open": false}), "(1, _x]")
+		assert.Equal(t, 1, e.deleted("BookRangeDeleteMissing", map[string]any{"after": "", "upto": "1", "upto_open": false, "ids": []string{"", "0", "ü-orphan"}}), "0 only")
+		assert.Equal(t, 1, e.deleted("BookRangeDeleteMissing", map[string]any{"after": "é", "upto": "", "upto_open": true, "ids": []string{"ü-orphan"}}), "the orphan past every key")
+		assert.Equal(t, 0, e.deleted("BookDeleteMissing", map[string]any{"ids": isbns}))
+	})
+
+	t.Run("integer keys: the smallest included from itself, the largest reached", func(t *testing.T) {
+		e := e.on(t)
+		assert.Equal(t, []int32{minInt, 0}, rowsOf[int32](e, "BranchIDsAfter", map[string]any{"after": minInt, "page_size": 2}))
+		assert.Equal(t, []int32{0, math.MaxInt32}, rowsOf[int32](e, "BranchIDsAfter", map[string]any{"after": minInt + 1, "page_size": 5}))
+		found, upserted := e.refresh("BranchRangeRefresh", map[string]any{"after": minInt, "upto": int32(math.MaxInt32), "ids": []int32{minInt, 0, math.MaxInt32}})
+		assert.Equal(t, [2]int{3, 3}, [2]int{found, upserted})
+		assert.Equal(t, []int32{minInt, 0, math.MaxInt32}, rowsOf[int32](e, "BranchViewIDsAfter", map[string]any{"after": minInt, "page_size": 5}))
+		books := rowsOf[string](e, "BookIDsByBranch", map[string]any{"ids": []int32{0, minInt}})
+		assert.ElementsMatch(t, isbns, books)
 	})
 }

@@ -23,19 +23,38 @@ type File struct {
 // minKey is the smallest key of each type, the first cursor of a walk
 // (sync.MinID), which a keyset bound includes.
 var minKey = map[KeyType]string{
-	KeyUUID:   "'00000000-0000-0000-0000-000000000000'",
-	KeyBigint: "-9223372036854775808",
+	KeyUUID:    "'00000000-0000-0000-0000-000000000000'",
+	KeyBigint:  "-9223372036854775808",
+	KeyInteger: "-2147483648",
+	KeyText:    "''",
 }
 
 // goKey is how the registration converts ids of each key type.
 var goKey = map[KeyType]struct{ slice, ids, id, kind string }{
-	KeyUUID:   {"[][]uuid.UUID", "sync.UUIDs", "UUID", "sync.KeyUUID"},
-	KeyBigint: {"[][]int64", "sync.Int64s", "Int64", "sync.KeyBigint"},
+	KeyUUID:    {"[][]uuid.UUID", "sync.UUIDs", "UUID", "sync.KeyUUID"},
+	KeyBigint:  {"[][]int64", "sync.Int64s", "Int64", "sync.KeyBigint"},
+	KeyInteger: {"[][]int32", "sync.Int32s", "Int32", "sync.KeyInteger"},
+	KeyText:    {"[][]string", "sync.Texts", "Text", "sync.KeyText"},
+}
+
+// keyOrder fills the placeholders of a key's order in the statements: {C}
+// follows every key compared by order or sorted, and {upto}…{/upto} wraps
+// every comparison with the upper bound @upto. A text key compares and
+// sorts COLLATE "C" whatever its column's collation (so that a keyset walk
+// neither skips nor repeats a key, sync.KeyText), and its last range has
+// no upper bound (@upto_open); the other keys need neither.
+func keyOrder(t KeyType) []string {
+	if t == KeyText {
+		return []string{"{C}", ` COLLATE "C"`, "{upto}", "(@upto_open::boolean OR ", "{/upto}", ")"}
+	}
+	return []string{"{C}", "", "{upto}", "", "{/upto}", ""}
 }
 
 // The generated statements. {X} is the entity's CamelCase name, {T} its key
-// type, {min} the smallest key, {k} the command table's key column, {tb} the
-// command table, {tv} the query table, {src} the document view.
+// type, {min} the smallest key, {C} and {upto}…{/upto} its order (keyOrder), {k} the command table's key column, {tb} the
+// command table, {tv} the query table ({tvref} its name without its schema:
+// how the statement that names it refers to it), {src} the document view;
+// each as declared, schema-qualified when the declaration qualifies it.
 const (
 	// upsertSQL ends every refresh: it writes the rows of the CTE src
 	// (id, data) whose data changed and counts them.
@@ -44,8 +63,8 @@ const (
     SELECT src.id, src.data, clock_timestamp() FROM src
     ON CONFLICT (id) DO UPDATE
         SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
-        WHERE {tv}.data IS DISTINCT FROM EXCLUDED.data
-    RETURNING {tv}.id
+        WHERE {tvref}.data IS DISTINCT FROM EXCLUDED.data
+    RETURNING {tvref}.id
 )
 SELECT (SELECT count(*) FROM src)::int      AS found,
        (SELECT count(*) FROM upserted)::int AS upserted,
@@ -84,7 +103,7 @@ WITH src AS (
 	rangeRefreshSQL = `-- name: {X}RangeRefresh :batchone
 -- {X}RangeRefresh upserts the {tv} documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition ({src}), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
 WITH range_src AS MATERIALIZED (
-    SELECT s.id, s.data FROM {src} s WHERE s.id >= @after::{T} AND (s.id > @after::{T} OR s.id = {min}) AND s.id <= @upto::{T}
+    SELECT s.id, s.data FROM {src} s WHERE s.id{C} >= @after::{T} AND (s.id{C} > @after::{T} OR s.id = {min}) AND {upto}s.id{C} <= @upto::{T}{/upto}
 ),
 src AS (
     SELECT r.id, r.data FROM range_src r WHERE r.id IN (SELECT unnest(@ids::{T}[]))
@@ -105,27 +124,27 @@ SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at F
 -- {X}RangeDeleteMissing removes the {tv} rows among the chunk's locked @ids in the keyset range (@after, @upto] whose {tb} row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of {tb}.
 WITH gone AS (
     DELETE FROM {tv} t
-    WHERE t.id >= @after::{T} AND (t.id > @after::{T} OR t.id = {min}) AND t.id <= @upto::{T}
+    WHERE t.id{C} >= @after::{T} AND (t.id{C} > @after::{T} OR t.id = {min}) AND {upto}t.id{C} <= @upto::{T}{/upto}
       AND t.id IN (SELECT unnest(@ids::{T}[]))
-      AND NOT EXISTS (SELECT 1 FROM {tb} x WHERE x.{k} = t.id AND x.{k} >= @after::{T} AND x.{k} <= @upto::{T})
+      AND NOT EXISTS (SELECT 1 FROM {tb} x WHERE x.{k} = t.id AND x.{k}{C} >= @after::{T} AND {upto}x.{k}{C} <= @upto::{T}{/upto})
     RETURNING t.id
 )
 SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone;
 `
 	idsAfterSQL = `-- name: {X}IDsAfter :many
 -- {X}IDsAfter lists {tb} ids in id order after a keyset cursor, for full sync.
-SELECT {k} FROM {tb} WHERE {k} >= @after::{T} AND ({k} > @after::{T} OR {k} = {min}) ORDER BY {k} LIMIT @page_size::int;
+SELECT {k} FROM {tb} WHERE {k}{C} >= @after::{T} AND ({k}{C} > @after::{T} OR {k} = {min}) ORDER BY {k}{C} LIMIT @page_size::int;
 `
 	viewIDsAfterSQL = `-- name: {X}ViewIDsAfter :many
 -- {X}ViewIDsAfter lists {tv} ids in id order after a keyset cursor, to find orphans during full sync.
-SELECT id FROM {tv} WHERE id >= @after::{T} AND (id > @after::{T} OR id = {min}) ORDER BY id LIMIT @page_size::int;
+SELECT id FROM {tv} WHERE id{C} >= @after::{T} AND (id{C} > @after::{T} OR id = {min}) ORDER BY id{C} LIMIT @page_size::int;
 `
 	verifySQL = `-- name: {X}Verify :many
 -- {X}Verify compares, for the ids in (@after, @upto], the stored {tv} rows with their definition ({src}) and lists those missing, stale or orphaned.
-SELECT coalesce(s.id, t.id)::{T} AS id,
+SELECT coalesce(s.id, t.id)::{T}{C} AS id,
        (CASE WHEN t.id IS NULL THEN 'missing' WHEN s.id IS NULL THEN 'orphaned' ELSE 'stale' END)::text AS problem
-FROM (SELECT v.id, v.data FROM {src} v WHERE v.id >= @after::{T} AND (v.id > @after::{T} OR v.id = {min}) AND v.id <= @upto::{T}) s
-FULL JOIN (SELECT r.id, r.data FROM {tv} r WHERE r.id >= @after::{T} AND (r.id > @after::{T} OR r.id = {min}) AND r.id <= @upto::{T}) t ON t.id = s.id
+FROM (SELECT v.id, v.data FROM {src} v WHERE v.id{C} >= @after::{T} AND (v.id{C} > @after::{T} OR v.id = {min}) AND {upto}v.id{C} <= @upto::{T}{/upto}) s
+FULL JOIN (SELECT r.id, r.data FROM {tv} r WHERE r.id{C} >= @after::{T} AND (r.id{C} > @after::{T} OR r.id = {min}) AND {upto}r.id{C} <= @upto::{T}{/upto}) t ON t.id = s.id
 WHERE s.data IS DISTINCT FROM t.data
 ORDER BY 1;
 `
@@ -193,7 +212,7 @@ func (c *Config) renderSQL(base string, e *Entity) ([]byte, error) {
 			ctes = pl.ctes + ",\n"
 		}
 		// One pass: the file's text is inserted as it is, never substituted.
-		plans = append(plans, strings.NewReplacer("{X}", Camel(e.Name), "{T}", string(e.Key.Type), "{tv}", e.TV,
+		plans = append(plans, strings.NewReplacer("{X}", Camel(e.Name), "{T}", string(e.Key.Type), "{tv}", e.TV, "{tvref}", bareName(e.TV),
 			"{decl}", base, "{file}", path.Clean(filepath.ToSlash(p.file)),
 			"{comments}", comments, "{with}", with, "{ctes}", ctes, "{query}", pl.query).Replace(p.template))
 	}
@@ -202,8 +221,8 @@ func (c *Config) renderSQL(base string, e *Entity) ([]byte, error) {
 	// sqlc reads the comments above a query's "-- name:" line into its Go
 	// doc comment and its text: the empty statement ends the header first.
 	b.WriteString("-- (The empty statement below keeps this header out of the first query.)\n;\n")
-	r := strings.NewReplacer("{X}", Camel(e.Name), "{T}", string(e.Key.Type), "{min}", minKey[e.Key.Type],
-		"{k}", e.Key.Column, "{tb}", e.Table, "{tv}", e.TV, "{src}", e.Source)
+	r := strings.NewReplacer(append([]string{"{X}", Camel(e.Name), "{T}", string(e.Key.Type), "{min}", minKey[e.Key.Type],
+		"{k}", e.Key.Column, "{tb}", e.Table, "{tv}", e.TV, "{tvref}", bareName(e.TV), "{src}", e.Source}, keyOrder(e.Key.Type)...)...)
 	stmts := []string{r.Replace(refreshSQL)}
 	if e.Plans.Wide != "" {
 		stmts = append(stmts, plans[0])
@@ -276,9 +295,14 @@ func (c *Config) renderGo(base string) ([]byte, error) {
 			p("return sync.ReadRefresh(q.%s(ctx, p, %s{%s(ids)}))", stmt, k.slice, k.ids)
 			p("},")
 		}
+		// A text key's last range has no upper bound: @upto_open.
+		open := ""
+		if e.Key.Type == KeyText {
+			open = ", UptoOpen: upto.IsMax()"
+		}
 		rangeStmt := func(field, stmt, result, read string) {
 			p("%s: func(p *sync.Pipeline, after, upto sync.ID, ids []sync.ID) func() (sync.%s, error) {", field, result)
-			p("return sync.%s(q.%s(ctx, p, []%s.%sParams{{After: after.%s(), Upto: upto.%s(), Ids: %s(ids)}}))", read, stmt, qpkg, stmt, k.id, k.id, k.ids)
+			p("return sync.%s(q.%s(ctx, p, []%s.%sParams{{After: after.%s(), Upto: upto.%s()%s, Ids: %s(ids)}}))", read, stmt, qpkg, stmt, k.id, k.id, open, k.ids)
 			p("},")
 		}
 		listing := func(field, stmt string) {
@@ -310,7 +334,7 @@ func (c *Config) renderGo(base string) ([]byte, error) {
 		listing("IDsAfter", x+"IDsAfter")
 		listing("ViewIDsAfter", x+"ViewIDsAfter")
 		p("Verify: func(ctx context.Context, conn sync.DB, after, upto sync.ID) ([]sync.Drift, error) {")
-		p("return sync.Drifts(q.%sVerify(ctx, conn, %s.%sVerifyParams{After: after.%s(), Upto: upto.%s()}))", x, qpkg, x, k.id, k.id)
+		p("return sync.Drifts(q.%sVerify(ctx, conn, %s.%sVerifyParams{After: after.%s(), Upto: upto.%s()%s}))", x, qpkg, x, k.id, k.id, open)
 		p("},")
 		if len(e.Cascades) > 0 {
 			p("Cascades: []sync.Cascade{")
