@@ -30,8 +30,11 @@ var (
 	widgets = syncmigrate.Set{Name: "widgets", FS: sub("testdata/widgets"), VersionTable: "widgets.widget_migrations"}
 	// gadgets records in goose's default version table.
 	gadgets = syncmigrate.Set{Name: "gadgets", FS: sub("testdata/gadgets")}
+	// library keeps its version table in schema lib, which its first
+	// migration creates.
+	library = syncmigrate.Set{Name: "library", FS: sub("testdata/library"), VersionTable: "lib.library_migrations"}
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(syncdbtest.Main(m, syncdbtest.Options{Migrations: []syncmigrate.Set{widgets, gadgets}}))
+	os.Exit(syncdbtest.Main(m, syncdbtest.Options{Migrations: []syncmigrate.Set{widgets, gadgets, library}}))
 }
