@@ -126,6 +126,12 @@ type Entity struct {
 	Source string
 	// Key is the kind of the entity's primary key; the zero value is KeyUUID.
 	Key KeyKind
+	// Columns, optional, are the tv_ table's columns besides id, data and
+	// updated_at that the statements fill from the Source view's columns of
+	// the same names (a tenant, an owner, a status the API filters on).
+	// CheckPlans and Rebuild compare them with data; the generated Verify
+	// does too.
+	Columns []string
 	// Refresh queues the upsert of the tv_ rows of ids from the tb_ tables.
 	Refresh func(p *Pipeline, ids []ID) func() (RefreshResult, error)
 	// RefreshWide, optional, is Refresh planned for large batches (set-based

@@ -216,11 +216,13 @@ func (s *rebuildSession) compare(ctx context.Context, res *RebuildResult, opts R
 	c := keyCollate(kind)
 	bound := "SELECT id::text AS key FROM pg_temp." + s.view + " WHERE id" + c + " >= $1 ORDER BY id" + c + " OFFSET $2 LIMIT 1"
 	inRange := fmt.Sprintf("id%[1]s >= $1 AND ($2::%[2]s IS NULL OR id%[1]s <= $2)", c, kind)
-	diff := fmt.Sprintf(`INSERT INTO pg_temp.%s (id)
+	// The extra columns (Entity.Columns) are compared with data.
+	diff := fmt.Sprintf(`INSERT INTO pg_temp.%[1]s (id)
 		SELECT coalesce(s.id, l.id)
-		FROM (SELECT id, data FROM pg_temp.%s WHERE %s) s
-		FULL JOIN (SELECT id, data FROM %s WHERE %s) l ON l.id = s.id
-		WHERE s.data IS DISTINCT FROM l.data`, rebuildIDs, s.view, inRange, s.live, inRange)
+		FROM (SELECT id, data%[8]s FROM pg_temp.%[2]s WHERE %[3]s) s
+		FULL JOIN (SELECT id, data%[8]s FROM %[4]s WHERE %[5]s) l ON l.id = s.id
+		WHERE (s.data%[6]s) IS DISTINCT FROM (l.data%[7]s)`, rebuildIDs, s.view, inRange, s.live, inRange,
+		columnList("s.", s.ent.Columns), columnList("l.", s.ent.Columns), columnList("", s.ent.Columns))
 	for lo := MinID(kind); ; {
 		hi := MaxID(kind)
 		var text string

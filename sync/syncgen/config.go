@@ -151,6 +151,13 @@ type Entity struct {
 	// Plans name hand-written document queries that the generated wide
 	// and range refresh statements wrap (see Plans).
 	Plans Plans `yaml:"plans"`
+	// Columns, optional, are the tv_ table's columns besides id, data and
+	// updated_at (a tenant, an owner, a status the API filters on): the
+	// refresh fills each from the view's column of the same name, which
+	// the view returns beside id and data (a plan's query too, in this
+	// order, after data). A row whose column changes while its document
+	// does not is still written, and verify compares them too.
+	Columns []string `yaml:"columns"`
 	// Overrides name hand-written statements that replace or add a plan.
 	Overrides Overrides `yaml:"overrides"`
 	// Cascades list the entities whose documents embed this one.
@@ -202,7 +209,7 @@ var (
 		"top":       {"version", "sql", "go", "sqlc", "entities"},
 		"sql":       {"out"},
 		"go":        {"out", "package", "queries"},
-		"entity":    {"name", "table", "key", "tv", "source", "plans", "overrides", "cascades"},
+		"entity":    {"name", "table", "key", "tv", "source", "columns", "plans", "overrides", "cascades"},
 		"plans":     {"wide", "range"},
 		"key":       {"column", "type"},
 		"overrides": {"refresh_wide", "refresh_range"},
@@ -427,6 +434,18 @@ func (c *Config) validate() error {
 			} else if msg := checkQualified(v); msg != "" {
 				fail(e.line, "entity %q: %s %q: %s", e.Name, field, v, msg)
 			}
+		}
+		seen := map[string]bool{}
+		for _, col := range e.Columns {
+			switch {
+			case !identRE.MatchString(col) || reservedPG[col]:
+				fail(e.line, "entity %q: columns: %q is not a plain lower-case SQL identifier that is no reserved word", e.Name, col)
+			case col == "id" || col == "data" || col == "updated_at":
+				fail(e.line, "entity %q: columns: %q is one of the tv_ table's own columns (id, data, updated_at): list only the others", e.Name, col)
+			case seen[col]:
+				fail(e.line, "entity %q: columns: %q listed twice", e.Name, col)
+			}
+			seen[col] = true
 		}
 		qualified("table", e.Table)
 		qualified("tv", e.TV)

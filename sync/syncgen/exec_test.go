@@ -540,3 +540,75 @@ func TestGeneratedStatements_IntegerAndTextKeys(t *testing.T) {
 		assert.ElementsMatch(t, isbns, books)
 	})
 }
+
+// TestGeneratedStatements_ExtraColumns executes the statements of an
+// entity whose tv_ table has columns besides id, data and updated_at
+// (columns: [customer_id, status]), filled from the view's: refresh, range
+// refresh and a wide plan write them; a row whose column changes while its
+// document does not is still written (and only it); verify reports a row
+// whose column alone drifted.
+func TestGeneratedStatements_ExtraColumns(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dir := t.TempDir()
+	decl := `
+version: 1
+sql: {out: q}
+go: {out: g/entities_gen.go, package: g, queries: example.com/x/db}
+entities:
+  - name: order
+    table: tb_order
+    key: {column: id, type: bigint}
+    tv: tv_order
+    source: tv_order_source
+    columns: [customer_id, status]
+    plans: {wide: q/plans/order_wide.sql}
+`
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "tvsync.yaml"), []byte(decl), 0o644))
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "q", "plans"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "q", "plans", "order_wide.sql"), []byte(
+		"SELECT o.id, jsonb_build_object('note', o.note) AS data, o.customer_id, o.status FROM tb_order o WHERE o.id = ANY(@ids::bigint[])\n"), 0o644))
+	cfg, err := syncgen.Load(filepath.Join(dir, "tvsync.yaml"))
+	require.NoError(t, err)
+	e := execEnv{t: t, ctx: ctx, pool: syncdbtest.New(t), stmts: statementsOf(t, cfg)}
+	e.exec(`
+CREATE TABLE tb_order (id bigint PRIMARY KEY, customer_id bigint NOT NULL, status text, note text NOT NULL);
+CREATE TABLE tv_order (id bigint PRIMARY KEY, data jsonb NOT NULL, customer_id bigint NOT NULL, status text, updated_at timestamptz NOT NULL);
+CREATE VIEW tv_order_source AS SELECT o.id, jsonb_build_object('note', o.note) AS data, o.customer_id, o.status FROM tb_order o;
+INSERT INTO tb_order VALUES (1, 10, 'new', 'a'), (2, 20, NULL, 'b'), (3, 30, 'paid', 'c');`)
+	type row struct {
+		ID       int64
+		Customer int64
+		Status   *string
+	}
+	rows := func() []row {
+		r, err := e.pool.Query(ctx, `SELECT id, customer_id, status FROM tv_order ORDER BY id`)
+		require.NoError(t, err)
+		out, err := pgx.CollectRows(r, pgx.RowToStructByPos[row])
+		require.NoError(t, err)
+		return out
+	}
+	str := func(s string) *string { return &s }
+
+	found, upserted := e.refresh("OrderRefresh", map[string]any{"ids": []int64{1, 2, 3}})
+	assert.Equal(t, [2]int{3, 3}, [2]int{found, upserted})
+	assert.Equal(t, []row{{1, 10, str("new")}, {2, 20, nil}, {3, 30, str("paid")}}, rows())
+
+	e.exec(`UPDATE tb_order SET customer_id = 11 WHERE id = 1; UPDATE tb_order SET status = 'new' WHERE id = 2`)
+	found, upserted = e.refresh("OrderRefresh", map[string]any{"ids": []int64{1, 2, 3}})
+	assert.Equal(t, [2]int{3, 2}, [2]int{found, upserted}, "the documents are the same, the columns of 1 and 2 changed")
+	assert.Equal(t, []row{{1, 11, str("new")}, {2, 20, str("new")}, {3, 30, str("paid")}}, rows())
+
+	e.exec(`UPDATE tb_order SET status = NULL WHERE id = 3`)
+	found, upserted = e.refresh("OrderRangeRefresh", map[string]any{"after": int64(math.MinInt64), "upto": int64(3), "ids": []int64{1, 2, 3}})
+	assert.Equal(t, [2]int{3, 1}, [2]int{found, upserted})
+	e.exec(`UPDATE tb_order SET customer_id = 31 WHERE id = 3`)
+	found, upserted = e.refresh("OrderWideRefresh", map[string]any{"ids": []int64{1, 2, 3}})
+	assert.Equal(t, [2]int{3, 1}, [2]int{found, upserted})
+	assert.Equal(t, []row{{1, 11, str("new")}, {2, 20, str("new")}, {3, 31, nil}}, rows())
+	assert.Empty(t, rowsOf[drift](e, "OrderVerify", map[string]any{"after": int64(math.MinInt64), "upto": int64(math.MaxInt64)}))
+
+	e.exec(`UPDATE tv_order SET status = 'lost' WHERE id = 2; UPDATE tv_order SET customer_id = 0 WHERE id = 3`)
+	assert.Equal(t, []drift{{2, "stale"}, {3, "stale"}},
+		rowsOf[drift](e, "OrderVerify", map[string]any{"after": int64(math.MinInt64), "upto": int64(math.MaxInt64)}), "a column alone drifted")
+}

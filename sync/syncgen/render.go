@@ -37,6 +37,35 @@ var goKey = map[KeyType]struct{ slice, ids, id, kind string }{
 	KeyText:    {"[][]string", "sync.Texts", "Text", "sync.KeyText"},
 }
 
+// extraColumns fills the placeholders of the entity's extra tv_ columns
+// (Entity.Columns), which the refresh fills from the view's columns of the
+// same names beside id and data: {cols} lists them (", a, b"), {s.cols}
+// (and {v.cols}, {r.cols}, {src.cols}) each qualified, {set.cols} their
+// assignments from EXCLUDED; {changed} is the upsert's condition and
+// {drifted} verify's, which compare them with data, so that a column that
+// changes while the document does not is still written, and verified.
+func extraColumns(tvref string, cols []string) []string {
+	list := func(prefix string) string {
+		var b strings.Builder
+		for _, c := range cols {
+			b.WriteString(", " + prefix + c)
+		}
+		return b.String()
+	}
+	var set strings.Builder
+	for _, c := range cols {
+		set.WriteString(", " + c + " = EXCLUDED." + c)
+	}
+	changed := tvref + ".data IS DISTINCT FROM EXCLUDED.data"
+	drifted := "s.data IS DISTINCT FROM t.data"
+	if len(cols) > 0 {
+		changed = "(" + tvref + ".data" + list(tvref+".") + ") IS DISTINCT FROM (EXCLUDED.data" + list("EXCLUDED.") + ")"
+		drifted = "(s.data" + list("s.") + ") IS DISTINCT FROM (t.data" + list("t.") + ")"
+	}
+	return []string{"{cols}", list(""), "{s.cols}", list("s."), "{v.cols}", list("v."), "{r.cols}", list("r."),
+		"{src.cols}", list("src."), "{set.cols}", set.String(), "{changed}", changed, "{drifted}", drifted}
+}
+
 // keyOrder fills the placeholders of a key's order in the statements: {C}
 // follows every key compared by order or sorted, and {upto}…{/upto} wraps
 // every comparison with the upper bound @upto. A text key compares and
@@ -59,11 +88,11 @@ const (
 	// upsertSQL ends every refresh: it writes the rows of the CTE src
 	// (id, data) whose data changed and counts them.
 	upsertSQL = `upserted AS (
-    INSERT INTO {tv} (id, data, updated_at)
-    SELECT src.id, src.data, clock_timestamp() FROM src
+    INSERT INTO {tv} (id, data{cols}, updated_at)
+    SELECT src.id, src.data{src.cols}, clock_timestamp() FROM src
     ON CONFLICT (id) DO UPDATE
-        SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
-        WHERE {tvref}.data IS DISTINCT FROM EXCLUDED.data
+        SET data = EXCLUDED.data{set.cols}, updated_at = EXCLUDED.updated_at
+        WHERE {changed}
     RETURNING {tvref}.id
 )
 SELECT (SELECT count(*) FROM src)::int      AS found,
@@ -89,24 +118,24 @@ SELECT (SELECT count(*) FROM src)::int      AS found,
 {query}
 ),
 src AS (
-    SELECT r.id, r.data FROM range_src r WHERE r.id IN (SELECT unnest(@ids::{T}[]))
+    SELECT r.id, r.data{r.cols} FROM range_src r WHERE r.id IN (SELECT unnest(@ids::{T}[]))
 ),
 ` + upsertSQL
 	refreshSQL = `-- name: {X}Refresh :batchone
 -- {X}Refresh upserts, in one statement, the {tv} documents of the given ids from their definition ({src}), writing only those whose data changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 WITH src AS (
-    SELECT s.id, s.data
+    SELECT s.id, s.data{s.cols}
     FROM (SELECT DISTINCT unnest(@ids::{T}[]) AS id) b
-    CROSS JOIN LATERAL (SELECT v.id, v.data FROM {src} v WHERE v.id = b.id OFFSET 0) s
+    CROSS JOIN LATERAL (SELECT v.id, v.data{v.cols} FROM {src} v WHERE v.id = b.id OFFSET 0) s
 ),
 ` + upsertSQL
 	rangeRefreshSQL = `-- name: {X}RangeRefresh :batchone
 -- {X}RangeRefresh upserts the {tv} documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition ({src}), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
 WITH range_src AS MATERIALIZED (
-    SELECT s.id, s.data FROM {src} s WHERE s.id{C} >= @after::{T} AND (s.id{C} > @after::{T} OR s.id = {min}) AND {upto}s.id{C} <= @upto::{T}{/upto}
+    SELECT s.id, s.data{s.cols} FROM {src} s WHERE s.id{C} >= @after::{T} AND (s.id{C} > @after::{T} OR s.id = {min}) AND {upto}s.id{C} <= @upto::{T}{/upto}
 ),
 src AS (
-    SELECT r.id, r.data FROM range_src r WHERE r.id IN (SELECT unnest(@ids::{T}[]))
+    SELECT r.id, r.data{r.cols} FROM range_src r WHERE r.id IN (SELECT unnest(@ids::{T}[]))
 ),
 ` + upsertSQL
 	deleteMissingSQL = `-- name: {X}DeleteMissing :batchone
@@ -143,9 +172,9 @@ SELECT id FROM {tv} WHERE id{C} >= @after::{T} AND (id{C} > @after::{T} OR id = 
 -- {X}Verify compares, for the ids in (@after, @upto], the stored {tv} rows with their definition ({src}) and lists those missing, stale or orphaned.
 SELECT coalesce(s.id, t.id)::{T}{C} AS id,
        (CASE WHEN t.id IS NULL THEN 'missing' WHEN s.id IS NULL THEN 'orphaned' ELSE 'stale' END)::text AS problem
-FROM (SELECT v.id, v.data FROM {src} v WHERE v.id{C} >= @after::{T} AND (v.id{C} > @after::{T} OR v.id = {min}) AND {upto}v.id{C} <= @upto::{T}{/upto}) s
-FULL JOIN (SELECT r.id, r.data FROM {tv} r WHERE r.id{C} >= @after::{T} AND (r.id{C} > @after::{T} OR r.id = {min}) AND {upto}r.id{C} <= @upto::{T}{/upto}) t ON t.id = s.id
-WHERE s.data IS DISTINCT FROM t.data
+FROM (SELECT v.id, v.data{v.cols} FROM {src} v WHERE v.id{C} >= @after::{T} AND (v.id{C} > @after::{T} OR v.id = {min}) AND {upto}v.id{C} <= @upto::{T}{/upto}) s
+FULL JOIN (SELECT r.id, r.data{r.cols} FROM {tv} r WHERE r.id{C} >= @after::{T} AND (r.id{C} > @after::{T} OR r.id = {min}) AND {upto}r.id{C} <= @upto::{T}{/upto}) t ON t.id = s.id
+WHERE {drifted}
 ORDER BY 1;
 `
 	// cascadeSQL: {N} the statement, {to} the target entity, {ct} the
@@ -212,9 +241,9 @@ func (c *Config) renderSQL(base string, e *Entity) ([]byte, error) {
 			ctes = pl.ctes + ",\n"
 		}
 		// One pass: the file's text is inserted as it is, never substituted.
-		plans = append(plans, strings.NewReplacer("{X}", Camel(e.Name), "{T}", string(e.Key.Type), "{tv}", e.TV, "{tvref}", bareName(e.TV),
+		plans = append(plans, strings.NewReplacer(append([]string{"{X}", Camel(e.Name), "{T}", string(e.Key.Type), "{tv}", e.TV, "{tvref}", bareName(e.TV),
 			"{decl}", base, "{file}", path.Clean(filepath.ToSlash(p.file)),
-			"{comments}", comments, "{with}", with, "{ctes}", ctes, "{query}", pl.query).Replace(p.template))
+			"{comments}", comments, "{with}", with, "{ctes}", ctes, "{query}", pl.query}, extraColumns(bareName(e.TV), e.Columns)...)...).Replace(p.template))
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "-- Code generated by tvsync gen from %s (entity %s); DO NOT EDIT.\n", base, e.Name)
@@ -222,7 +251,8 @@ func (c *Config) renderSQL(base string, e *Entity) ([]byte, error) {
 	// doc comment and its text: the empty statement ends the header first.
 	b.WriteString("-- (The empty statement below keeps this header out of the first query.)\n;\n")
 	r := strings.NewReplacer(append([]string{"{X}", Camel(e.Name), "{T}", string(e.Key.Type), "{min}", minKey[e.Key.Type],
-		"{k}", e.Key.Column, "{tb}", e.Table, "{tv}", e.TV, "{tvref}", bareName(e.TV), "{src}", e.Source}, keyOrder(e.Key.Type)...)...)
+		"{k}", e.Key.Column, "{tb}", e.Table, "{tv}", e.TV, "{tvref}", bareName(e.TV), "{src}", e.Source},
+		append(keyOrder(e.Key.Type), extraColumns(bareName(e.TV), e.Columns)...)...)...)
 	stmts := []string{r.Replace(refreshSQL)}
 	if e.Plans.Wide != "" {
 		stmts = append(stmts, plans[0])
@@ -315,6 +345,9 @@ func (c *Config) renderGo(base string) ([]byte, error) {
 		p("View: %q,", e.TV)
 		p("Source: %q,", e.Source)
 		p("Key: %s,", k.kind)
+		if len(e.Columns) > 0 {
+			p("Columns: %#v,", e.Columns)
+		}
 		batch("Refresh", x+"Refresh")
 		switch {
 		case e.Plans.Wide != "":
