@@ -10,10 +10,11 @@ import (
 	"github.com/tvsync/tvsync/sync/syncmigrate"
 )
 
-// testdata holds two migration sets of a team: widgets (tb_widget, its view
-// and tv_widget) and gadgets (which references tb_widget).
+// testdata holds three migration sets of a team: widgets (tb_widget, its
+// view and tv_widget), gadgets (which references tb_widget) and library
+// (schema lib, created by its first migration, with its version table).
 //
-//go:embed testdata/widgets/*.sql testdata/gadgets/*.sql
+//go:embed testdata/widgets/*.sql testdata/gadgets/*.sql testdata/library/*.sql
 var testdata embed.FS
 
 // sub returns directory dir of testdata.
