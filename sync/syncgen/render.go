@@ -68,15 +68,16 @@ func extraColumns(tvref string, cols []string) []string {
 
 // keyOrder fills the placeholders of a key's order in the statements: {C}
 // follows every key compared by order or sorted, and {upto}…{/upto} wraps
-// every comparison with the upper bound @upto. A text key compares and
+// every comparison with the upper bound @upto; verify sorts its rows
+// ORDER BY {byid}. A text key compares and
 // sorts COLLATE "C" whatever its column's collation (so that a keyset walk
 // neither skips nor repeats a key, sync.KeyText), and its last range has
 // no upper bound (@upto_open); the other keys need neither.
 func keyOrder(t KeyType) []string {
 	if t == KeyText {
-		return []string{"{C}", ` COLLATE "C"`, "{upto}", "(@upto_open::boolean OR ", "{/upto}", ")"}
+		return []string{"{C}", ` COLLATE "C"`, "{upto}", "(@upto_open::boolean OR ", "{/upto}", ")", "{byid}", `coalesce(s.id, t.id) COLLATE "C"`}
 	}
-	return []string{"{C}", "", "{upto}", "", "{/upto}", ""}
+	return []string{"{C}", "", "{upto}", "", "{/upto}", "", "{byid}", "1"}
 }
 
 // The generated statements. {X} is the entity's CamelCase name, {T} its key
@@ -170,12 +171,12 @@ SELECT id FROM {tv} WHERE id{C} >= @after::{T} AND (id{C} > @after::{T} OR id = 
 `
 	verifySQL = `-- name: {X}Verify :many
 -- {X}Verify compares, for the ids in (@after, @upto], the stored {tv} rows with their definition ({src}) and lists those missing, stale or orphaned.
-SELECT coalesce(s.id, t.id)::{T}{C} AS id,
+SELECT coalesce(s.id, t.id)::{T} AS id,
        (CASE WHEN t.id IS NULL THEN 'missing' WHEN s.id IS NULL THEN 'orphaned' ELSE 'stale' END)::text AS problem
 FROM (SELECT v.id, v.data{v.cols} FROM {src} v WHERE v.id{C} >= @after::{T} AND (v.id{C} > @after::{T} OR v.id = {min}) AND {upto}v.id{C} <= @upto::{T}{/upto}) s
 FULL JOIN (SELECT r.id, r.data{r.cols} FROM {tv} r WHERE r.id{C} >= @after::{T} AND (r.id{C} > @after::{T} OR r.id = {min}) AND {upto}r.id{C} <= @upto::{T}{/upto}) t ON t.id = s.id
 WHERE {drifted}
-ORDER BY 1;
+ORDER BY {byid};
 `
 	// cascadeSQL: {N} the statement, {to} the target entity, {ct} the
 	// table of the path, {m} its match column, {r} its result column.
