@@ -15,6 +15,12 @@ import (
 // entity is running, in this process or any other.
 var ErrRebuildRunning = errors.New("tvsync: another rebuild of this entity is running")
 
+// ErrRebuildQualified is returned by Rebuild for an entity whose tv_ table
+// (Entity.View) is named with its schema ("shop.tv_order"): the rebuild's
+// shadow copy relies on the unqualified name resolving to a temporary
+// table, which such statements never do. Run a full sync instead.
+var ErrRebuildQualified = errors.New("tvsync: cannot rebuild a schema-qualified tv_ table")
+
 // RebuildOptions tunes Rebuild. The zero value is usable.
 type RebuildOptions struct {
 	// ChunkSize is how many ids each build statement and comparison
