@@ -32,8 +32,11 @@
 // The key's type (key.type) is uuid, bigint, integer or text. A text key
 // is compared and sorted COLLATE "C" in every keyset statement, whatever
 // its column's collation, so that a walk neither skips nor repeats a key
-// (sync.KeyText), and the statements with an upper bound @upto also take
-// @upto_open (the last range of a walk has none).
+// (sync.KeyText; give the column COLLATE "C" so that its index serves
+// them). Its full sync walks id lists, so it has no range statements (nor
+// plans.range), and its verify has a second statement, XVerifyToEnd, for
+// the last range: no text is the largest, and an upper bound a parameter
+// could switch off would make the generic plan read to the end each time.
 //
 // Tables, tv_ tables, views and the tables of cascade paths may be
 // schema-qualified (`table: lib.tb_book`, `path: lib.tb_loan.book_id ->
@@ -99,8 +102,9 @@ const (
 	KeyBigint  KeyType = "bigint"
 	KeyInteger KeyType = "integer"
 	// KeyText keys compare and sort COLLATE "C" in every keyset statement
-	// (sync.KeyText), and the statements that take an upper bound @upto
-	// also take @upto_open: true for the last range, which has none.
+	// (sync.KeyText); their full sync walks id lists (no range
+	// statements), and XVerifyToEnd verifies the last range, which has no
+	// upper bound.
 	KeyText KeyType = "text"
 )
 
@@ -456,6 +460,9 @@ func (c *Config) validate() error {
 		}
 		x := Camel(e.Name)
 		for _, s := range []string{"Refresh", "DeleteMissing", "RangeDeleteMissing", "IDsAfter", "ViewIDsAfter", "Verify"} {
+			if s == "RangeDeleteMissing" && e.Key.Type == KeyText {
+				continue
+			}
 			addQuery(e, x+s, "generated statement")
 		}
 		for _, o := range [][2]string{{"refresh_wide", e.Overrides.RefreshWide}, {"refresh_range", e.Overrides.RefreshRange}} {
@@ -467,9 +474,15 @@ func (c *Config) validate() error {
 		if e.Plans.Wide != "" {
 			addQuery(e, x+"WideRefresh", "plans.wide statement")
 		}
-		if e.Plans.Range != "" {
+		switch {
+		case e.Key.Type == KeyText:
+			if e.Plans.set["range"] || e.Overrides.set["refresh_range"] {
+				fail(e.line, "entity %q: a text key's full sync walks id lists, with no range statement: remove plans.range and overrides.refresh_range", e.Name)
+			}
+			addQuery(e, x+"VerifyToEnd", "generated statement")
+		case e.Plans.Range != "":
 			addQuery(e, x+"RangeRefresh", "plans.range statement")
-		} else if e.Overrides.RefreshRange == "" {
+		case e.Overrides.RefreshRange == "":
 			addQuery(e, x+"RangeRefresh", "generated statement")
 		}
 		if goNameRE.MatchString(e.Overrides.RefreshRange) {

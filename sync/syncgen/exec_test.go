@@ -436,8 +436,8 @@ func (textDrift) isRow() {}
 // keys in a column of a non-C collation (ICU's root locale, where '_x' <
 // '1' < 'a' < 'B' < 'é' < 'Z'): every keyset statement compares and sorts
 // COLLATE "C", so a walk page by page from the smallest key (”) lists each
-// key exactly once in C order; a range with @upto_open has no upper bound;
-// the smallest integer (math.MinInt32) is included from itself. The
+// key exactly once in C order; verify's last range (XVerifyToEnd) has no
+// upper bound; the smallest integer (math.MinInt32) is included from itself. The
 // entities live in schema lib, declared schema-qualified, and the
 // statements run with search_path set to planted, public, where a decoy
 // of every table and view waits under the same names: the statements name
@@ -501,32 +501,25 @@ func TestGeneratedStatements_IntegerAndTextKeys(t *testing.T) {
 		}
 	})
 
-	t.Run("ranges are C-ordered, from the empty key, open-ended with upto_open", func(t *testing.T) {
+	t.Run("verify is C-ordered, from the empty key; its last range has no end", func(t *testing.T) {
 		e := e.on(t)
-		e.exec(`UPDATE lib.tb_book SET title = title || '!'`)
-		found, upserted := e.refresh("BookRangeRefresh", map[string]any{"after": "", "upto": "1", "upto_open": false, "ids": isbns})
-		assert.Equal(t, [2]int{2, 2}, [2]int{found, upserted}, "'' and '1' only: '_x' sorts before '1' in the column's collation, not in C")
-		found, upserted = e.refresh("BookRangeRefresh", map[string]any{"after": "Z", "upto": "", "upto_open": true, "ids": isbns})
-		assert.Equal(t, [2]int{7, 7}, [2]int{found, upserted}, "after Z in C order: _x, a, a b, b, e, z, é")
-		found, upserted = e.refresh("BookRangeRefresh", map[string]any{"after": "1", "upto": "Z", "upto_open": false, "ids": isbns})
-		assert.Equal(t, [2]int{4, 4}, [2]int{found, upserted}, "(1, Z]: 10, 9, B, Z")
-		assert.True(t, e.tvMatchesSource("lib.tv_book", "lib.tv_book_source"))
-	})
-
-	t.Run("verify and range delete-missing, C-ordered and open-ended", func(t *testing.T) {
-		e := e.on(t)
+		_, isRanged := e.stmts["BookRangeRefresh"]
+		assert.False(t, isRanged, "a text key's full sync walks id lists")
 		e.exec(`DELETE FROM lib.tv_book WHERE id = ''`)                                        // missing, at the smallest key
 		e.exec(`UPDATE lib.tv_book SET data = '{}' WHERE id IN ('é', '_x')`)                   // stale
 		e.exec(`INSERT INTO lib.tv_book VALUES ('ü-orphan', '{}', now()), ('0', '{}', now())`) // orphaned
 		assert.Equal(t, []textDrift{{"", "missing"}, {"0", "orphaned"}, {"_x", "stale"}, {"é", "stale"}, {"ü-orphan", "orphaned"}},
-			rowsOf[textDrift](e, "BookVerify", map[string]any{"after": "", "upto": "", "upto_open": true}), "the whole key range, in C order")
+			rowsOf[textDrift](e, "BookVerifyToEnd", map[string]any{"after": ""}), "the whole key range, in C order")
 		assert.Equal(t, []textDrift{{"", "missing"}, {"0", "orphaned"}},
-			rowsOf[textDrift](e, "BookVerify", map[string]any{"after": "", "upto": "9", "upto_open": false}), "['', 9]")
+			rowsOf[textDrift](e, "BookVerify", map[string]any{"after": "", "upto": "9"}), "['', 9]: '_x' sorts before '1' in the column's collation, not in C")
 		assert.Equal(t, []textDrift{{"_x", "stale"}},
-			rowsOf[textDrift](e, "BookVerify", map[string]any{"after": "1", "upto": "_x", "upto_open": false}), "(1, _x]")
-		assert.Equal(t, 1, e.deleted("BookRangeDeleteMissing", map[string]any{"after": "", "upto": "1", "upto_open": false, "ids": []string{"", "0", "ü-orphan"}}), "0 only")
-		assert.Equal(t, 1, e.deleted("BookRangeDeleteMissing", map[string]any{"after": "é", "upto": "", "upto_open": true, "ids": []string{"ü-orphan"}}), "the orphan past every key")
-		assert.Equal(t, 0, e.deleted("BookDeleteMissing", map[string]any{"ids": isbns}))
+			rowsOf[textDrift](e, "BookVerify", map[string]any{"after": "1", "upto": "_x"}), "(1, _x]")
+		assert.Equal(t, []textDrift{{"é", "stale"}, {"ü-orphan", "orphaned"}},
+			rowsOf[textDrift](e, "BookVerifyToEnd", map[string]any{"after": "z"}), "(z, ∞)")
+		assert.Equal(t, 2, e.deleted("BookDeleteMissing", map[string]any{"ids": append(isbns, "0", "ü-orphan")}), "the orphans")
+		found, upserted := e.refresh("BookRefresh", map[string]any{"ids": isbns})
+		assert.Equal(t, [2]int{len(isbns), 3}, [2]int{found, upserted})
+		assert.True(t, e.tvMatchesSource("lib.tv_book", "lib.tv_book_source"))
 	})
 
 	t.Run("integer keys: the smallest included from itself, the largest reached", func(t *testing.T) {

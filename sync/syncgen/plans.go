@@ -62,11 +62,6 @@ type planKind struct {
 var (
 	widePlan  = planKind{"plans.wide", "WideRefresh", []string{"ids"}, "the documents of the ids of @ids"}
 	rangePlan = planKind{"plans.range", "RangeRefresh", []string{"after", "upto"}, "the documents of the keyset range (@after, @upto]; tvsync gen adds the @ids restriction"}
-	// textRangePlan is rangePlan for a text key: the last range has no
-	// upper bound (@upto_open), and the key compares COLLATE "C":
-	// `x COLLATE "C" >= @after AND (x COLLATE "C" > @after OR x = '') AND
-	// (@upto_open OR x COLLATE "C" <= @upto)`.
-	textRangePlan = planKind{"plans.range", "RangeRefresh", []string{"after", "upto", "upto_open"}, "the documents of the keyset range (@after, @upto], or (@after, ∞) when @upto_open; tvsync gen adds the @ids restriction"}
 )
 
 // plan is a parsed plan file.
@@ -117,9 +112,6 @@ func (c *Config) readPlan(e *Entity, kind planKind, file string) (plan, error) {
 	src, err := os.ReadFile(filepath.Join(filepath.Dir(c.File), filepath.FromSlash(file)))
 	if err != nil {
 		return plan{}, fmt.Errorf("%s: %w", where, err)
-	}
-	if kind.field == rangePlan.field && e.Key.Type == KeyText {
-		kind = textRangePlan
 	}
 	p, err := parsePlan(string(src), kind)
 	if err != nil {

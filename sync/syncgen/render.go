@@ -67,21 +67,23 @@ func extraColumns(tvref string, cols []string) []string {
 }
 
 // keyOrder fills the placeholders of a key's order in the statements: {C}
-// follows every key compared by order or sorted, and {upto}…{/upto} wraps
-// every comparison with the upper bound @upto; verify sorts its rows
-// ORDER BY {byid}. A text key compares and
-// sorts COLLATE "C" whatever its column's collation (so that a keyset walk
-// neither skips nor repeats a key, sync.KeyText), and its last range has
-// no upper bound (@upto_open); the other keys need neither.
+// follows every key compared by order or sorted (COLLATE "C" for a text
+// key, whatever its column's collation, so that a keyset walk neither skips
+// nor repeats a key: sync.KeyText), and verify sorts its rows ORDER BY
+// {byid}. XVerifyToEnd, the verify of a text key's last range, has no
+// upper bound: no text is the largest,
+// and a bound that a parameter could switch off (@upto IS NULL OR …) would
+// make a generic plan read every key after @after. (A text key's full sync
+// walks id lists: it has no range statements.)
 func keyOrder(t KeyType) []string {
 	if t == KeyText {
-		return []string{"{C}", ` COLLATE "C"`, "{upto}", "(@upto_open::boolean OR ", "{/upto}", ")", "{byid}", `coalesce(s.id, t.id) COLLATE "C"`}
+		return []string{"{C}", ` COLLATE "C"`, "{byid}", `coalesce(s.id, t.id) COLLATE "C"`}
 	}
-	return []string{"{C}", "", "{upto}", "", "{/upto}", "", "{byid}", "1"}
+	return []string{"{C}", "", "{byid}", "1"}
 }
 
 // The generated statements. {X} is the entity's CamelCase name, {T} its key
-// type, {min} the smallest key, {C} and {upto}…{/upto} its order (keyOrder), {k} the command table's key column, {tb} the
+// type, {min} the smallest key, {C} and {byid} its order (keyOrder), {k} the command table's key column, {tb} the
 // command table, {tv} the query table ({tvref} its name without its schema:
 // how the statement that names it refers to it), {src} the document view;
 // each as declared, schema-qualified when the declaration qualifies it.
@@ -133,7 +135,7 @@ WITH src AS (
 	rangeRefreshSQL = `-- name: {X}RangeRefresh :batchone
 -- {X}RangeRefresh upserts the {tv} documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition ({src}), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
 WITH range_src AS MATERIALIZED (
-    SELECT s.id, s.data{s.cols} FROM {src} s WHERE s.id{C} >= @after::{T} AND (s.id{C} > @after::{T} OR s.id = {min}) AND {upto}s.id{C} <= @upto::{T}{/upto}
+    SELECT s.id, s.data{s.cols} FROM {src} s WHERE s.id{C} >= @after::{T} AND (s.id{C} > @after::{T} OR s.id = {min}) AND s.id{C} <= @upto::{T}
 ),
 src AS (
     SELECT r.id, r.data{r.cols} FROM range_src r WHERE r.id IN (SELECT unnest(@ids::{T}[]))
@@ -154,9 +156,9 @@ SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at F
 -- {X}RangeDeleteMissing removes the {tv} rows among the chunk's locked @ids in the keyset range (@after, @upto] whose {tb} row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of {tb}.
 WITH gone AS (
     DELETE FROM {tv} t
-    WHERE t.id{C} >= @after::{T} AND (t.id{C} > @after::{T} OR t.id = {min}) AND {upto}t.id{C} <= @upto::{T}{/upto}
+    WHERE t.id{C} >= @after::{T} AND (t.id{C} > @after::{T} OR t.id = {min}) AND t.id{C} <= @upto::{T}
       AND t.id IN (SELECT unnest(@ids::{T}[]))
-      AND NOT EXISTS (SELECT 1 FROM {tb} x WHERE x.{k} = t.id AND x.{k}{C} >= @after::{T} AND {upto}x.{k}{C} <= @upto::{T}{/upto})
+      AND NOT EXISTS (SELECT 1 FROM {tb} x WHERE x.{k} = t.id AND x.{k}{C} >= @after::{T} AND x.{k}{C} <= @upto::{T})
     RETURNING t.id
 )
 SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone;
@@ -173,8 +175,18 @@ SELECT id FROM {tv} WHERE id{C} >= @after::{T} AND (id{C} > @after::{T} OR id = 
 -- {X}Verify compares, for the ids in (@after, @upto], the stored {tv} rows with their definition ({src}) and lists those missing, stale or orphaned.
 SELECT coalesce(s.id, t.id)::{T} AS id,
        (CASE WHEN t.id IS NULL THEN 'missing' WHEN s.id IS NULL THEN 'orphaned' ELSE 'stale' END)::text AS problem
-FROM (SELECT v.id, v.data{v.cols} FROM {src} v WHERE v.id{C} >= @after::{T} AND (v.id{C} > @after::{T} OR v.id = {min}) AND {upto}v.id{C} <= @upto::{T}{/upto}) s
-FULL JOIN (SELECT r.id, r.data{r.cols} FROM {tv} r WHERE r.id{C} >= @after::{T} AND (r.id{C} > @after::{T} OR r.id = {min}) AND {upto}r.id{C} <= @upto::{T}{/upto}) t ON t.id = s.id
+FROM (SELECT v.id, v.data{v.cols} FROM {src} v WHERE v.id{C} >= @after::{T} AND (v.id{C} > @after::{T} OR v.id = {min}) AND v.id{C} <= @upto::{T}) s
+FULL JOIN (SELECT r.id, r.data{r.cols} FROM {tv} r WHERE r.id{C} >= @after::{T} AND (r.id{C} > @after::{T} OR r.id = {min}) AND r.id{C} <= @upto::{T}) t ON t.id = s.id
+WHERE {drifted}
+ORDER BY {byid};
+`
+	// verifyToEndSQL is verifySQL for a text key's last range, (@after, ∞).
+	verifyToEndSQL = `-- name: {X}VerifyToEnd :many
+-- {X}VerifyToEnd is {X}Verify for the last range of a walk, every id after @after (a text key has no largest value).
+SELECT coalesce(s.id, t.id)::{T} AS id,
+       (CASE WHEN t.id IS NULL THEN 'missing' WHEN s.id IS NULL THEN 'orphaned' ELSE 'stale' END)::text AS problem
+FROM (SELECT v.id, v.data{v.cols} FROM {src} v WHERE v.id{C} >= @after::{T} AND (v.id{C} > @after::{T} OR v.id = {min})) s
+FULL JOIN (SELECT r.id, r.data{r.cols} FROM {tv} r WHERE r.id{C} >= @after::{T} AND (r.id{C} > @after::{T} OR r.id = {min})) t ON t.id = s.id
 WHERE {drifted}
 ORDER BY {byid};
 `
@@ -259,14 +271,22 @@ func (c *Config) renderSQL(base string, e *Entity) ([]byte, error) {
 		stmts = append(stmts, plans[0])
 		plans = plans[1:]
 	}
+	text := e.Key.Type == KeyText
 	switch {
+	case text: // full sync by id lists: no range statements
 	case e.Plans.Range != "":
 		stmts = append(stmts, plans[0])
 	case e.Overrides.RefreshRange == "":
 		stmts = append(stmts, r.Replace(rangeRefreshSQL))
 	}
 	for _, s := range []string{deleteMissingSQL, rangeDeleteMissingSQL, idsAfterSQL, viewIDsAfterSQL, verifySQL} {
+		if text && s == rangeDeleteMissingSQL {
+			continue
+		}
 		stmts = append(stmts, r.Replace(s))
+	}
+	if text {
+		stmts = append(stmts, r.Replace(verifyToEndSQL))
 	}
 	for _, s := range stmts {
 		b.WriteString("\n")
@@ -326,14 +346,9 @@ func (c *Config) renderGo(base string) ([]byte, error) {
 			p("return sync.ReadRefresh(q.%s(ctx, p, %s{%s(ids)}))", stmt, k.slice, k.ids)
 			p("},")
 		}
-		// A text key's last range has no upper bound: @upto_open.
-		open := ""
-		if e.Key.Type == KeyText {
-			open = ", UptoOpen: upto.IsMax()"
-		}
 		rangeStmt := func(field, stmt, result, read string) {
 			p("%s: func(p *sync.Pipeline, after, upto sync.ID, ids []sync.ID) func() (sync.%s, error) {", field, result)
-			p("return sync.%s(q.%s(ctx, p, []%s.%sParams{{After: after.%s(), Upto: upto.%s()%s, Ids: %s(ids)}}))", read, stmt, qpkg, stmt, k.id, k.id, open, k.ids)
+			p("return sync.%s(q.%s(ctx, p, []%s.%sParams{{After: after.%s(), Upto: upto.%s(), Ids: %s(ids)}}))", read, stmt, qpkg, stmt, k.id, k.id, k.ids)
 			p("},")
 		}
 		listing := func(field, stmt string) {
@@ -360,15 +375,22 @@ func (c *Config) renderGo(base string) ([]byte, error) {
 		if e.Plans.Range == "" && e.Overrides.RefreshRange != "" {
 			rangeRefresh = e.Overrides.RefreshRange
 		}
-		rangeStmt("RefreshRange", rangeRefresh, "RefreshResult", "ReadRefresh")
-		rangeStmt("DeleteMissingRange", x+"RangeDeleteMissing", "DeleteResult", "ReadDelete")
+		if e.Key.Type != KeyText { // a text key's full sync walks id lists
+			rangeStmt("RefreshRange", rangeRefresh, "RefreshResult", "ReadRefresh")
+			rangeStmt("DeleteMissingRange", x+"RangeDeleteMissing", "DeleteResult", "ReadDelete")
+		}
 		p("DeleteMissing: func(p *sync.Pipeline, ids []sync.ID) func() (sync.DeleteResult, error) {")
 		p("return sync.ReadDelete(q.%sDeleteMissing(ctx, p, %s{%s(ids)}))", x, k.slice, k.ids)
 		p("},")
 		listing("IDsAfter", x+"IDsAfter")
 		listing("ViewIDsAfter", x+"ViewIDsAfter")
 		p("Verify: func(ctx context.Context, conn sync.DB, after, upto sync.ID) ([]sync.Drift, error) {")
-		p("return sync.Drifts(q.%sVerify(ctx, conn, %s.%sVerifyParams{After: after.%s(), Upto: upto.%s()%s}))", x, qpkg, x, k.id, k.id, open)
+		if e.Key.Type == KeyText {
+			p("if upto.IsMax() { // the last range: no text is the largest")
+			p("return sync.Drifts(q.%sVerifyToEnd(ctx, conn, after.Text()))", x)
+			p("}")
+		}
+		p("return sync.Drifts(q.%sVerify(ctx, conn, %s.%sVerifyParams{After: after.%s(), Upto: upto.%s()}))", x, qpkg, x, k.id, k.id)
 		p("},")
 		if len(e.Cascades) > 0 {
 			p("Cascades: []sync.Cascade{")
