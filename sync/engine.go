@@ -4,7 +4,8 @@
 // The Engine is domain-agnostic: each entity is registered with the sqlc
 // statements that refresh and delete its tv_ rows for a batch of ids, the
 // statements that list its ids for full sync, and the cascades that say which
-// other entities embed it, and the kind of its key (uuid or bigint, see ID).
+// other entities embed it, and the kind of its key (uuid, bigint, integer or
+// text, see ID).
 // Sync expands the cascades, removes duplicate ids, takes one advisory lock
 // per (entity, id) so overlapping syncs converge on the newest committed
 // data, and sends every entity's batch to PostgreSQL in one round trip.
@@ -79,7 +80,8 @@ type DB interface {
 // registered in Entity.Cascades) are synced too.
 //
 // Every id must be of the entity's key kind (Entity.Key): build them with
-// UUIDKey / UUIDKeys or IntKey / IntKeys.
+// UUIDKey / UUIDKeys, IntKey / IntKeys, Int32Key / Int32Keys or TextKey /
+// TextKeys.
 type Change struct {
 	Entity  string
 	IDs     []ID
@@ -144,6 +146,12 @@ type Entity struct {
 	Source string
 	// Key is the kind of the entity's primary key; the zero value is KeyUUID.
 	Key KeyKind
+	// Columns, optional, are the tv_ table's columns besides id, data and
+	// updated_at that the statements fill from the Source view's columns of
+	// the same names (a tenant, an owner, a status the API filters on).
+	// CheckPlans and Rebuild compare them with data; the generated Verify
+	// does too.
+	Columns []string
 	// Refresh queues the upsert of the tv_ rows of ids from the tb_ tables.
 	Refresh func(p *Pipeline, ids []ID) func() (RefreshResult, error)
 	// RefreshWide, optional, is Refresh planned for large batches (set-based
@@ -162,10 +170,13 @@ type Entity struct {
 	//
 	// In every keyset statement (the ranges, IDsAfter, ViewIDsAfter and
 	// Verify) the cursor after is exclusive except for MinID of the key
-	// kind (the all-zero uuid, or math.MinInt64), where a walk starts: from
-	// MinID, the range or listing starts at the very first id, MinID
-	// included, so that a walk covers every key. In SQL: `id >= @after AND
-	// (id > @after OR id = <min>) AND id <= @upto`.
+	// kind (the all-zero uuid, math.MinInt64, math.MinInt32 or ''), where
+	// a walk starts: from MinID, the range or listing starts at the very
+	// first id, MinID included, so that a walk covers every key. In SQL:
+	// `id >= @after AND (id > @after OR id = <min>) AND id <= @upto`. A
+	// text key compares and sorts COLLATE "C" (each comparison and ORDER BY
+	// of the key says so), and its last range has no upper bound (upto
+	// IsMax): `AND (@upto_open OR id <= @upto COLLATE "C")`.
 	RefreshRange       func(p *Pipeline, after, upto ID, ids []ID) func() (RefreshResult, error)
 	DeleteMissingRange func(p *Pipeline, after, upto ID, ids []ID) func() (DeleteResult, error)
 	// DeleteMissing queues the deletion of the tv_ rows of ids whose tb_ row is gone.
@@ -329,7 +340,7 @@ func NewEngine(pool Beginner, cfg Config, entities ...Entity) (*Engine, error) {
 		case (ent.RefreshRange == nil) != (ent.DeleteMissingRange == nil):
 			return nil, fmt.Errorf("tvsync: entity %q needs both RefreshRange and DeleteMissingRange, or neither", ent.Name)
 		case !ent.Key.valid():
-			return nil, fmt.Errorf("tvsync: entity %q has an invalid key kind %v (want KeyUUID or KeyBigint)", ent.Name, ent.Key)
+			return nil, fmt.Errorf("tvsync: entity %q has an invalid key kind %v (want KeyUUID, KeyBigint, KeyInteger or KeyText)", ent.Name, ent.Key)
 		case e.entities[ent.Name] != nil:
 			return nil, fmt.Errorf("tvsync: entity %q registered twice", ent.Name)
 		}

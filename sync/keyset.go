@@ -1,11 +1,13 @@
 package sync
 
 // Keyset walks. Every keyset statement takes a cursor after which it lists
-// or covers ids; MinID of the key kind (the all-zero uuid, or
-// math.MinInt64), the cursor a walk starts from, is the exception: a range
-// or listing from MinID starts at the very first id, MinID included (see
-// queries/README.md). A walk from MinID to MaxID therefore covers the whole
-// key range.
+// or covers ids; MinID of the key kind (the all-zero uuid, math.MinInt64,
+// math.MinInt32 or the empty text), the cursor a walk starts from, is the
+// exception: a range or listing from MinID starts at the very first id,
+// MinID included (see queries/README.md). A walk from MinID to MaxID
+// therefore covers the whole key range. Text keys are walked in COLLATE "C"
+// order, the order of ID.Compare, whatever the column's collation; their
+// MaxID is an open bound, no key.
 
 // pageLimit is how many ids to list after the cursor for a page of chunk
 // ids. A page listed from MinID must reach past MinID itself: with a chunk

@@ -14,7 +14,7 @@ import (
 // after the earlier one committed. Locks are taken in one statement, in
 // ascending key order, so that no two syncs can deadlock on them. Nothing
 // depends on the order of the keys themselves: random uuids, time-ordered
-// UUIDv7 and bigint sequences spread alike, so syncs (and full-sync chunks)
+// UUIDv7, integer sequences and text keys spread alike, so syncs (and full-sync chunks)
 // of different ids never wait for each other however close their ids are.
 //
 // A transaction of the engine's own holds at most Config.BatchSize ids of
@@ -55,7 +55,14 @@ func entityHash(entity string) uint32 {
 // hashes to eh: the prefix, then 31 bits of hash.
 func lockKey(prefix int64, eh uint32, id ID) int64 {
 	h := (eh ^ uint32(id.kind)) * fnvPrime32
-	h = fnv32(h, id.b[:])
+	if id.kind == KeyText {
+		for i := 0; i < len(id.s); i++ {
+			h ^= uint32(id.s[i])
+			h *= fnvPrime32
+		}
+	} else {
+		h = fnv32(h, id.b[:])
+	}
 	return prefix<<32 | int64(h&0x7fffffff)
 }
 

@@ -242,7 +242,7 @@ func (e *Engine) CheckPlans(ctx context.Context, entity string) (PlanCheck, erro
 	// compares the tv_ table with its documents. given marks every other id
 	// in id order (the second, the fourth, …): those of the subset pass.
 	for _, step := range []struct{ what, sql string }{
-		{"read " + ent.Source, "CREATE TEMP TABLE " + checkSource + " ON COMMIT DROP AS SELECT s.id, s.data, row_number() OVER (ORDER BY s.id) % 2 = 0 AS given FROM " + source + " s"},
+		{"read " + ent.Source, "CREATE TEMP TABLE " + checkSource + " ON COMMIT DROP AS SELECT s.id, s.data" + columnList("s.", ent.Columns) + ", row_number() OVER (ORDER BY s.id) % 2 = 0 AS given FROM " + source + " s"},
 		{"index the ids of " + ent.Source + " (an id it holds twice, or null?)", "ALTER TABLE " + checkSource + " ADD PRIMARY KEY (id)"},
 		{"analyze the copy of " + ent.Source, "ANALYZE " + checkSource},
 	} {
@@ -367,11 +367,12 @@ func (e *Engine) sourceIDs(ctx context.Context, conn DB, ent *Entity, after ID, 
 	var (
 		rows pgx.Rows
 		err  error
+		c    = keyCollate(ent.Key) // a text key's order is COLLATE "C"
 	)
 	if first {
-		rows, err = conn.Query(ctx, "SELECT c.id::text AS key, c.given FROM "+checkSource+" c ORDER BY c.id LIMIT $1", e.cfg.BatchSize)
+		rows, err = conn.Query(ctx, "SELECT c.id::text AS key, c.given FROM "+checkSource+" c ORDER BY c.id"+c+" LIMIT $1", e.cfg.BatchSize)
 	} else {
-		rows, err = conn.Query(ctx, "SELECT c.id::text AS key, c.given FROM "+checkSource+" c WHERE c.id > $1 ORDER BY c.id LIMIT $2", keyArg(after), e.cfg.BatchSize)
+		rows, err = conn.Query(ctx, "SELECT c.id::text AS key, c.given FROM "+checkSource+" c WHERE c.id"+c+" > $1 ORDER BY c.id"+c+" LIMIT $2", keyArg(after), e.cfg.BatchSize)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("list ids of %s after %s: %w", ent.Source, after, err)
@@ -402,7 +403,7 @@ func (e *Engine) sourceIDs(ctx context.Context, conn DB, ent *Entity, after ID, 
 func comparePlan(ctx context.Context, conn DB, ent *Entity, view string, subset bool, res *PlanResult) error {
 	want, missing, stale, extra := checkSource, PlanMissing, PlanStale, PlanExtra
 	if subset {
-		want = `(SELECT c.id, c.data FROM ` + checkSource + ` c WHERE c.given)`
+		want = `(SELECT c.id, c.data` + columnList("c.", ent.Columns) + ` FROM ` + checkSource + ` c WHERE c.given)`
 		missing, stale, extra = PlanSubsetMissing, PlanSubsetStale, PlanOutside
 	}
 	rows, err := conn.Query(ctx, `
@@ -411,7 +412,7 @@ func comparePlan(ctx context.Context, conn DB, ent *Entity, view string, subset 
 			SELECT coalesce(t.id, s.id) AS id,
 			       CASE WHEN t.id IS NULL THEN $2 WHEN s.id IS NULL THEN $3 ELSE $4 END AS problem
 			FROM `+view+` t FULL JOIN `+want+` s ON s.id = t.id
-			WHERE t.id IS NULL OR s.id IS NULL OR t.data IS DISTINCT FROM s.data
+			WHERE t.id IS NULL OR s.id IS NULL OR (t.data`+columnList("t.", ent.Columns)+`) IS DISTINCT FROM (s.data`+columnList("s.", ent.Columns)+`)
 		) d
 		GROUP BY problem`, planSamples, missing, extra, stale)
 	if err != nil {
@@ -439,4 +440,14 @@ func comparePlan(ctx context.Context, conn DB, ent *Entity, view string, subset 
 		}
 	}
 	return nil
+}
+
+// columnList lists an entity's extra tv_ columns (Entity.Columns), each
+// after a comma and qualified by prefix (", s.owner_id"), quoted.
+func columnList(prefix string, cols []string) string {
+	var b strings.Builder
+	for _, c := range cols {
+		b.WriteString(", " + prefix + pgx.Identifier{c}.Sanitize())
+	}
+	return b.String()
 }

@@ -15,6 +15,12 @@ import (
 // entity is running, in this process or any other.
 var ErrRebuildRunning = errors.New("tvsync: another rebuild of this entity is running")
 
+// ErrRebuildQualified is returned by Rebuild for an entity whose tv_ table
+// (Entity.View) is named with its schema ("shop.tv_order"): the rebuild's
+// shadow copy relies on the unqualified name resolving to a temporary
+// table, which such statements never do. Run a full sync instead.
+var ErrRebuildQualified = errors.New("tvsync: cannot rebuild a schema-qualified tv_ table")
+
 // RebuildOptions tunes Rebuild. The zero value is usable.
 type RebuildOptions struct {
 	// ChunkSize is how many ids each build statement and comparison
@@ -213,13 +219,19 @@ func (s *rebuildSession) build(ctx context.Context, res *RebuildResult, opts Reb
 // shadow's or exists on one side only, then drops the shadow table so that
 // the entity's statements resolve to the live table again.
 func (s *rebuildSession) compare(ctx context.Context, res *RebuildResult, opts RebuildOptions) error {
-	bound := "SELECT id::text AS key FROM pg_temp." + s.view + " WHERE id >= $1 ORDER BY id OFFSET $2 LIMIT 1"
-	diff := fmt.Sprintf(`INSERT INTO pg_temp.%s (id)
-		SELECT coalesce(s.id, l.id)
-		FROM (SELECT id, data FROM pg_temp.%s WHERE id BETWEEN $1 AND $2) s
-		FULL JOIN (SELECT id, data FROM %s WHERE id BETWEEN $1 AND $2) l ON l.id = s.id
-		WHERE s.data IS DISTINCT FROM l.data`, rebuildIDs, s.view, s.live)
 	kind := s.ent.Key
+	// A text key compares and sorts COLLATE "C" (nextID's order); the last
+	// range of a text key has no upper bound ($2 is NULL).
+	c := keyCollate(kind)
+	bound := "SELECT id::text AS key FROM pg_temp." + s.view + " WHERE id" + c + " >= $1 ORDER BY id" + c + " OFFSET $2 LIMIT 1"
+	inRange := fmt.Sprintf("id%[1]s >= $1 AND ($2::%[2]s IS NULL OR id%[1]s <= $2)", c, kind)
+	// The extra columns (Entity.Columns) are compared with data.
+	diff := fmt.Sprintf(`INSERT INTO pg_temp.%[1]s (id)
+		SELECT coalesce(s.id, l.id)
+		FROM (SELECT id, data%[8]s FROM pg_temp.%[2]s WHERE %[3]s) s
+		FULL JOIN (SELECT id, data%[8]s FROM %[4]s WHERE %[5]s) l ON l.id = s.id
+		WHERE (s.data%[6]s) IS DISTINCT FROM (l.data%[7]s)`, rebuildIDs, s.view, inRange, s.live, inRange,
+		columnList("s.", s.ent.Columns), columnList("l.", s.ent.Columns), columnList("", s.ent.Columns))
 	for lo := MinID(kind); ; {
 		hi := MaxID(kind)
 		var text string
@@ -356,8 +368,15 @@ func lockConflict(err error) bool {
 // nextID returns the key that follows id in its kind's order; id must not
 // be MaxID.
 func nextID(id ID) ID {
-	if id.kind == KeyBigint {
+	switch id.kind {
+	case KeyBigint:
 		return IntKey(id.Int64() + 1)
+	case KeyInteger:
+		return Int32Key(id.Int32() + 1)
+	case KeyText:
+		// The first text after s under COLLATE "C": s and the smallest
+		// character a text can hold (never NUL).
+		return TextKey(id.s + "\x01")
 	}
 	for i := len(id.b) - 1; i >= 0; i-- {
 		id.b[i]++

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -37,6 +38,12 @@ type rebuildSession struct {
 // table and the table of ids to apply, both temporary. On error the session
 // is already closed.
 func (e *Engine) openRebuildSession(ctx context.Context, ent Entity) (_ *rebuildSession, err error) {
+	if strings.Contains(ent.View, ".") {
+		// The shadow copy works by name resolution, which a statement that
+		// names the schema never goes through.
+		return nil, fmt.Errorf("%w: %s is named with its schema, and a rebuild builds its shadow copy under the unqualified name: "+
+			"rebuild it with a full sync (sync --all, Engine.FullSync) instead", ErrRebuildQualified, ent.View)
+	}
 	s := &rebuildSession{e: e, ent: &ent, view: pgx.Identifier{ent.View}.Sanitize()}
 	switch p := e.pool.(type) {
 	case acquirer:
@@ -91,7 +98,7 @@ func (e *Engine) openRebuildSession(ctx context.Context, ent Entity) (_ *rebuild
 	for _, stmt := range []string{
 		"DROP TABLE IF EXISTS pg_temp." + s.view + ", pg_temp." + rebuildIDs,
 		"CREATE TEMPORARY TABLE " + s.view + " (LIKE " + s.live + " INCLUDING ALL)",
-		"CREATE TEMPORARY TABLE " + rebuildIDs + " (id " + ent.Key.String() + " PRIMARY KEY)",
+		"CREATE TEMPORARY TABLE " + rebuildIDs + " (id " + ent.Key.String() + keyCollate(ent.Key) + " PRIMARY KEY)",
 		// Statements this session prepared earlier were planned against the
 		// live table; an unqualified name that a new temporary table now
 		// shadows does not invalidate them on its own.

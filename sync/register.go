@@ -47,9 +47,16 @@ func ReadOne[R, T any](br BatchOne[R], conv func(R) T) func() (T, error) {
 	}
 }
 
+// Key is the Go type sqlc gives a key column of each KeyKind: uuid.UUID
+// (with the override of uuid to github.com/google/uuid.UUID), int64
+// (bigint), int32 (integer) or string (text).
+type Key interface {
+	uuid.UUID | int64 | int32 | string
+}
+
 // ReadMany adapts the results of a sqlc :batchmany method that lists ids (a
 // cascade Lookup) to a reader of IDs.
-func ReadMany[K uuid.UUID | int64](br BatchMany[K]) func() ([]ID, error) {
+func ReadMany[K Key](br BatchMany[K]) func() ([]ID, error) {
 	return func() (out []ID, err error) {
 		br.Query(func(_ int, ids []K, qerr error) { out, err = keys(ids), qerr })
 		return out, err
@@ -58,14 +65,14 @@ func ReadMany[K uuid.UUID | int64](br BatchMany[K]) func() ([]ID, error) {
 
 // Keys converts the ids a sqlc listing returns (IDsAfter, ViewIDsAfter),
 // passing its error through: return sync.Keys(q.ProductIDsAfter(ctx, conn, params)).
-func Keys[K uuid.UUID | int64](ids []K, err error) ([]ID, error) {
+func Keys[K Key](ids []K, err error) ([]ID, error) {
 	if err != nil {
 		return nil, err
 	}
 	return keys(ids), nil
 }
 
-func keys[K uuid.UUID | int64](ids []K) []ID {
+func keys[K Key](ids []K) []ID {
 	out := make([]ID, len(ids))
 	for i, k := range ids {
 		switch k := any(k).(type) {
@@ -73,6 +80,10 @@ func keys[K uuid.UUID | int64](ids []K) []ID {
 			out[i] = UUIDKey(k)
 		case int64:
 			out[i] = IntKey(k)
+		case int32:
+			out[i] = Int32Key(k)
+		case string:
+			out[i] = TextKey(k)
 		}
 	}
 	return out
@@ -121,7 +132,7 @@ func ReadDelete[R any](br BatchOne[R]) func() (DeleteResult, error) {
 }
 
 // Drifts converts the rows of a sqlc verify statement whose columns are id
-// (uuid or bigint) and problem (text: missing, stale or orphaned), passing
+// (uuid, bigint, integer or text) and problem (text: missing, stale or orphaned), passing
 // its error through: return sync.Drifts(q.ProductVerify(ctx, conn, params)).
 func Drifts[R any](rows []R, err error) ([]Drift, error) {
 	if err != nil {
@@ -140,6 +151,10 @@ func Drifts[R any](rows []R, err error) ([]Drift, error) {
 			out[i].ID = UUIDKey(id)
 		case int64:
 			out[i].ID = IntKey(id)
+		case int32:
+			out[i].ID = Int32Key(id)
+		case string:
+			out[i].ID = TextKey(id)
 		}
 	}
 	return out, nil
@@ -156,7 +171,7 @@ var (
 	timestamp     = []reflect.Type{reflect.TypeFor[time.Time]()}
 	refreshFields = []field{{"Found", integer}, {"Upserted", integer}, {"FinishedAt", timestamp}}
 	deleteFields  = []field{{"Deleted", integer}, {"FinishedAt", timestamp}}
-	driftFields   = []field{{"ID", []reflect.Type{reflect.TypeFor[uuid.UUID](), reflect.TypeFor[int64]()}}, {"Problem", []reflect.Type{reflect.TypeFor[string]()}}}
+	driftFields   = []field{{"ID", []reflect.Type{reflect.TypeFor[uuid.UUID](), reflect.TypeFor[int64](), reflect.TypeFor[int32](), reflect.TypeFor[string]()}}, {"Problem", []reflect.Type{reflect.TypeFor[string]()}}}
 )
 
 // fieldCache maps a row type and its wanted fields to their indexes.

@@ -96,7 +96,7 @@ func TestCLI_UsageErrorsExitTwoBeforeConnecting(t *testing.T) {
 		{[]string{"sync", "--entity", "post", "--all", "--mode", "repair"}, `tvsync sync: --mode "repair": --all always runs a full sync`},
 		{[]string{"sync", "--entity", "post"}, "tvsync sync: give exactly one of --ids (or --ids-file) and --all"},
 		{[]string{"sync", "--entity", "post", "--all", "--ids", id}, "tvsync sync: give exactly one of --ids (or --ids-file) and --all"},
-		{[]string{"sync", "--all"}, "tvsync sync: --entity is required"},
+		{[]string{"sync", "--ids", id}, "tvsync sync: --entity is required (or --all without it, for every entity)"},
 		{[]string{"sync", "--entity", "postz", "--all"}, `tvsync sync: --entity "postz": unknown entity (registered: comment, post, user)`},
 		{[]string{"sync", "--entity", "post", "--ids", "not-a-uuid"}, `"not-a-uuid" is not a uuid (the key of entity "post")`},
 		{[]string{"sync", "--entity", "post", "--ids-file", "/nonexistent/ids"}, "tvsync sync: --ids-file: open /nonexistent/ids: no such file or directory"},

@@ -26,8 +26,8 @@ func Entities() []sync.Entity {
 	return []sync.Entity{
 		{
 			Name:   EntityCustomer,
-			View:   "tv_customer",
-			Source: "tv_customer_source",
+			View:   "shop.tv_customer",
+			Source: "shop.tv_customer_source",
 			Key:    sync.KeyBigint,
 			Refresh: func(p *sync.Pipeline, ids []sync.ID) func() (sync.RefreshResult, error) {
 				return sync.ReadRefresh(q.CustomerRefresh(ctx, p, [][]int64{sync.Int64s(ids)}))
@@ -61,44 +61,42 @@ func Entities() []sync.Entity {
 		},
 		{
 			Name:   EntityProduct,
-			View:   "tv_product",
-			Source: "tv_product_source",
-			Key:    sync.KeyBigint,
+			View:   "shop.tv_product",
+			Source: "shop.tv_product_source",
+			Key:    sync.KeyText,
 			Refresh: func(p *sync.Pipeline, ids []sync.ID) func() (sync.RefreshResult, error) {
-				return sync.ReadRefresh(q.ProductRefresh(ctx, p, [][]int64{sync.Int64s(ids)}))
-			},
-			RefreshRange: func(p *sync.Pipeline, after, upto sync.ID, ids []sync.ID) func() (sync.RefreshResult, error) {
-				return sync.ReadRefresh(q.ProductRangeRefresh(ctx, p, []db.ProductRangeRefreshParams{{After: after.Int64(), Upto: upto.Int64(), Ids: sync.Int64s(ids)}}))
-			},
-			DeleteMissingRange: func(p *sync.Pipeline, after, upto sync.ID, ids []sync.ID) func() (sync.DeleteResult, error) {
-				return sync.ReadDelete(q.ProductRangeDeleteMissing(ctx, p, []db.ProductRangeDeleteMissingParams{{After: after.Int64(), Upto: upto.Int64(), Ids: sync.Int64s(ids)}}))
+				return sync.ReadRefresh(q.ProductRefresh(ctx, p, [][]string{sync.Texts(ids)}))
 			},
 			DeleteMissing: func(p *sync.Pipeline, ids []sync.ID) func() (sync.DeleteResult, error) {
-				return sync.ReadDelete(q.ProductDeleteMissing(ctx, p, [][]int64{sync.Int64s(ids)}))
+				return sync.ReadDelete(q.ProductDeleteMissing(ctx, p, [][]string{sync.Texts(ids)}))
 			},
 			IDsAfter: func(ctx context.Context, conn sync.DB, after sync.ID, limit int) ([]sync.ID, error) {
-				return sync.Keys(q.ProductIDsAfter(ctx, conn, db.ProductIDsAfterParams{After: after.Int64(), PageSize: int32(limit)}))
+				return sync.Keys(q.ProductIDsAfter(ctx, conn, db.ProductIDsAfterParams{After: after.Text(), PageSize: int32(limit)}))
 			},
 			ViewIDsAfter: func(ctx context.Context, conn sync.DB, after sync.ID, limit int) ([]sync.ID, error) {
-				return sync.Keys(q.ProductViewIDsAfter(ctx, conn, db.ProductViewIDsAfterParams{After: after.Int64(), PageSize: int32(limit)}))
+				return sync.Keys(q.ProductViewIDsAfter(ctx, conn, db.ProductViewIDsAfterParams{After: after.Text(), PageSize: int32(limit)}))
 			},
 			Verify: func(ctx context.Context, conn sync.DB, after, upto sync.ID) ([]sync.Drift, error) {
-				return sync.Drifts(q.ProductVerify(ctx, conn, db.ProductVerifyParams{After: after.Int64(), Upto: upto.Int64()}))
+				if upto.IsMax() { // the last range: no text is the largest
+					return sync.Drifts(q.ProductVerifyToEnd(ctx, conn, after.Text()))
+				}
+				return sync.Drifts(q.ProductVerify(ctx, conn, db.ProductVerifyParams{After: after.Text(), Upto: upto.Text()}))
 			},
 			Cascades: []sync.Cascade{
 				{Entity: EntityReview, Referencing: true, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
-					return sync.ReadMany(q.ReviewIDsByProduct(ctx, p, [][]int64{sync.Int64s(ids)}))
+					return sync.ReadMany(q.ReviewIDsByProduct(ctx, p, [][]string{sync.Texts(ids)}))
 				}},
 				{Entity: EntityOrder, On: []string{"name"}, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
-					return sync.ReadMany(q.OrderIDsByProduct(ctx, p, [][]int64{sync.Int64s(ids)}))
+					return sync.ReadMany(q.OrderIDsByProduct(ctx, p, [][]string{sync.Texts(ids)}))
 				}},
 			},
 		},
 		{
-			Name:   EntityOrder,
-			View:   "tv_order",
-			Source: "tv_order_source",
-			Key:    sync.KeyBigint,
+			Name:    EntityOrder,
+			View:    "shop.tv_order",
+			Source:  "shop.tv_order_source",
+			Key:     sync.KeyBigint,
+			Columns: []string{"customer_id"},
 			Refresh: func(p *sync.Pipeline, ids []sync.ID) func() (sync.RefreshResult, error) {
 				return sync.ReadRefresh(q.OrderRefresh(ctx, p, [][]int64{sync.Int64s(ids)}))
 			},
@@ -131,8 +129,8 @@ func Entities() []sync.Entity {
 		},
 		{
 			Name:   EntityReview,
-			View:   "tv_review",
-			Source: "tv_review_source",
+			View:   "shop.tv_review",
+			Source: "shop.tv_review_source",
 			Key:    sync.KeyBigint,
 			Refresh: func(p *sync.Pipeline, ids []sync.ID) func() (sync.RefreshResult, error) {
 				return sync.ReadRefresh(q.ReviewRefresh(ctx, p, [][]int64{sync.Int64s(ids)}))

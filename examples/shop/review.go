@@ -11,13 +11,13 @@ import (
 
 // AddReview adds a customer's review of a product, rated 1 to 5 with a
 // non-empty body, and returns its id. It records its tv_review.
-func (u *UnitOfWork) AddReview(ctx context.Context, productID, customerID int64, rating int32, body string) (int64, error) {
+func (u *UnitOfWork) AddReview(ctx context.Context, productID string, customerID int64, rating int32, body string) (int64, error) {
 	if rating < 1 || rating > 5 || strings.TrimSpace(body) == "" {
-		return 0, fmt.Errorf("add review of product %d by customer %d (rating %d): %w", productID, customerID, rating, ErrInvalid)
+		return 0, fmt.Errorf("add review of product %q by customer %d (rating %d): %w", productID, customerID, rating, ErrInvalid)
 	}
 	id, err := u.q.ReviewCreate(ctx, u.w.Tx(), db.ReviewCreateParams{ProductID: productID, CustomerID: customerID, Rating: rating, Body: body})
 	if err != nil {
-		return 0, fmt.Errorf("add review of product %d by customer %d: %w", productID, customerID, foreignKey(err))
+		return 0, fmt.Errorf("add review of product %q by customer %d: %w", productID, customerID, foreignKey(err))
 	}
 	u.record(EntityReview, false, id)
 	return id, nil

@@ -19,7 +19,7 @@ type reviewDoc struct {
 	Rating  int32  `json:"rating"`
 	Body    string `json:"body"`
 	Product struct {
-		ID   int64  `json:"id"`
+		ID   string `json:"id"`
 		Name string `json:"name"`
 	} `json:"product"`
 	Author struct {
@@ -36,7 +36,7 @@ func (f fixture) review(t *testing.T, id int64) reviewDoc {
 
 // addReviews adds, in one unit of work, a review by each customer of each
 // product, and returns their ids, customer by customer.
-func (f fixture) addReviews(t *testing.T, customers, products []int64) []int64 {
+func (f fixture) addReviews(t *testing.T, customers []int64, products []string) []int64 {
 	t.Helper()
 	var ids []int64
 	f.do(t, func(u *shop.UnitOfWork) error {
@@ -85,15 +85,15 @@ func TestReview_AddBuildsItsDocument(t *testing.T) {
 	require.ErrorIs(t, err, shop.ErrInvalid)
 	assert.Contains(t, err.Error(), "rating 6")
 	err = f.shop.InTx(ctx, func(u *shop.UnitOfWork) error {
-		_, err := u.AddReview(ctx, 4242, ada, 3, "Missing.")
+		_, err := u.AddReview(ctx, "NO-4242", ada, 3, "Missing.")
 		return err
 	})
 	require.ErrorIs(t, err, shop.ErrNotFound)
 	assert.Contains(t, err.Error(), "4242")
-	assert.Equal(t, 1, f.count(t, "SELECT count(*) FROM tv_review"))
+	assert.Equal(t, 1, f.count(t, "SELECT count(*) FROM shop.tv_review"))
 
 	f.do(t, func(u *shop.UnitOfWork) error { return u.DeleteReview(ctx, id) })
-	assert.Zero(t, f.count(t, "SELECT count(*) FROM tv_review"))
+	assert.Zero(t, f.count(t, "SELECT count(*) FROM shop.tv_review"))
 	err = f.shop.InTx(ctx, func(u *shop.UnitOfWork) error { return u.DeleteReview(ctx, id) })
 	require.ErrorIs(t, err, shop.ErrNotFound)
 	f.requireNoDrift(t)
@@ -115,7 +115,7 @@ func TestCascade_RenamesReachTvReview(t *testing.T) {
 	adas := f.addReviews(t, []int64{ada}, products)     // ada on products 0 and 1
 	bobs := f.addReviews(t, []int64{bob}, products[1:]) // bob on product 1
 	var before time.Time
-	require.NoError(t, f.pool.QueryRow(ctx, "SELECT updated_at FROM tv_review WHERE id = $1", bobs[0]).Scan(&before))
+	require.NoError(t, f.pool.QueryRow(ctx, "SELECT updated_at FROM shop.tv_review WHERE id = $1", bobs[0]).Scan(&before))
 
 	f.do(t, func(u *shop.UnitOfWork) error { return u.RenameProduct(ctx, products[0], "Teapot") })
 	assert.Equal(t, "Teapot", f.review(t, adas[0]).Product.Name)
@@ -127,7 +127,7 @@ func TestCascade_RenamesReachTvReview(t *testing.T) {
 	}
 	assert.Equal(t, "Bob", f.review(t, bobs[0]).Author.Name)
 	var after time.Time
-	require.NoError(t, f.pool.QueryRow(ctx, "SELECT updated_at FROM tv_review WHERE id = $1", bobs[0]).Scan(&after))
+	require.NoError(t, f.pool.QueryRow(ctx, "SELECT updated_at FROM shop.tv_review WHERE id = $1", bobs[0]).Scan(&after))
 	assert.Equal(t, before, after, "a review of neither the product nor the customer was rewritten")
 	f.requireNoDrift(t)
 }
@@ -150,12 +150,12 @@ func TestDelete_CustomerRemovesItsReviews(t *testing.T) {
 	})
 	adas := f.addReviews(t, []int64{ada}, products)
 	bobs := f.addReviews(t, []int64{bob}, products[:1])
-	require.Equal(t, 4, f.count(t, "SELECT count(*) FROM tv_review"))
+	require.Equal(t, 4, f.count(t, "SELECT count(*) FROM shop.tv_review"))
 
 	f.do(t, func(u *shop.UnitOfWork) error { return u.DeleteCustomer(ctx, ada) })
 
-	assert.Zero(t, f.count(t, "SELECT count(*) FROM tv_review WHERE id = ANY($1)", adas))
-	assert.Equal(t, 1, f.count(t, "SELECT count(*) FROM tv_review"))
+	assert.Zero(t, f.count(t, "SELECT count(*) FROM shop.tv_review WHERE id = ANY($1)", adas))
+	assert.Equal(t, 1, f.count(t, "SELECT count(*) FROM shop.tv_review"))
 	assert.Equal(t, "Bob", f.review(t, bobs[0]).Author.Name)
 	f.requireNoDrift(t)
 }
@@ -175,17 +175,17 @@ func TestDelete_ProductRemovesItsReviews(t *testing.T) {
 	})
 	sold := f.addReviews(t, []int64{ada}, products[:1])
 	unsold := f.addReviews(t, []int64{ada}, products[1:2])
-	require.Equal(t, 2, f.count(t, "SELECT count(*) FROM tv_review"))
+	require.Equal(t, 2, f.count(t, "SELECT count(*) FROM shop.tv_review"))
 
 	f.do(t, func(u *shop.UnitOfWork) error { return u.DeleteProduct(ctx, products[1]) })
-	assert.Zero(t, f.count(t, "SELECT count(*) FROM tv_product WHERE id = $1", products[1]))
-	assert.Zero(t, f.count(t, "SELECT count(*) FROM tv_review WHERE id = ANY($1)", unsold))
+	assert.Zero(t, f.count(t, "SELECT count(*) FROM shop.tv_product WHERE id = $1", products[1]))
+	assert.Zero(t, f.count(t, "SELECT count(*) FROM shop.tv_review WHERE id = ANY($1)", unsold))
 	f.requireNoDrift(t)
 
 	err := f.shop.InTx(ctx, func(u *shop.UnitOfWork) error { return u.DeleteProduct(ctx, products[0]) })
 	require.ErrorIs(t, err, shop.ErrInvalid)
-	assert.Contains(t, err.Error(), fmt.Sprintf("product %d", products[0]))
-	assert.Equal(t, 1, f.count(t, "SELECT count(*) FROM tb_review WHERE id = ANY($1)", sold), "the refused delete changed nothing")
-	require.ErrorIs(t, f.shop.InTx(ctx, func(u *shop.UnitOfWork) error { return u.DeleteProduct(ctx, 987654321) }), shop.ErrNotFound)
+	assert.Contains(t, err.Error(), fmt.Sprintf("product %q", products[0]))
+	assert.Equal(t, 1, f.count(t, "SELECT count(*) FROM shop.tb_review WHERE id = ANY($1)", sold), "the refused delete changed nothing")
+	require.ErrorIs(t, f.shop.InTx(ctx, func(u *shop.UnitOfWork) error { return u.DeleteProduct(ctx, "NO-987654321") }), shop.ErrNotFound)
 	f.requireNoDrift(t)
 }

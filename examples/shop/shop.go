@@ -86,9 +86,26 @@ func (s *Shop) GetCustomer(ctx context.Context, id int64) (json.RawMessage, erro
 }
 
 // GetProduct reads the stored tv_product document of a product.
-func (s *Shop) GetProduct(ctx context.Context, id int64) (json.RawMessage, error) {
-	data, err := s.q.ProductGetByID(ctx, s.pool, id)
-	return document("product", id, data, err)
+func (s *Shop) GetProduct(ctx context.Context, sku string) (json.RawMessage, error) {
+	data, err := s.q.ProductGetByID(ctx, s.pool, sku)
+	return document("product", sku, data, err)
+}
+
+// OrdersOfCustomer reads the stored tv_order documents of a customer's
+// orders, newest first: a filter on tv_order's own customer_id column
+// (declared under columns: in tvsync.yaml, kept in step by every sync of
+// the order), so it reads no tb_ table. A customer without orders, or
+// unknown, has none.
+func (s *Shop) OrdersOfCustomer(ctx context.Context, customerID int64) ([]json.RawMessage, error) {
+	docs, err := s.q.OrdersOfCustomer(ctx, s.pool, customerID)
+	if err != nil {
+		return nil, fmt.Errorf("get the orders of customer %d: %w", customerID, err)
+	}
+	out := make([]json.RawMessage, len(docs))
+	for i, d := range docs {
+		out[i] = json.RawMessage(d)
+	}
+	return out, nil
 }
 
 // GetOrder reads the stored tv_order document of an order.
@@ -99,9 +116,9 @@ func (s *Shop) GetOrder(ctx context.Context, id int64) (json.RawMessage, error) 
 
 // document returns a read document, or an error naming it (ErrNotFound when
 // it has no tv_ row).
-func document(entity string, id int64, data []byte, err error) (json.RawMessage, error) {
+func document[K int64 | string](entity string, id K, data []byte, err error) (json.RawMessage, error) {
 	if err != nil {
-		return nil, fmt.Errorf("get %s %d: %w", entity, id, notFound(err))
+		return nil, fmt.Errorf("get %s %v: %w", entity, id, notFound(err))
 	}
 	return json.RawMessage(data), nil
 }

@@ -29,7 +29,7 @@ type (
 		} `json:"customer"`
 		Lines []struct {
 			Product struct {
-				ID   int64  `json:"id"`
+				ID   string `json:"id"`
 				Name string `json:"name"`
 			} `json:"product"`
 			Quantity       int32 `json:"quantity"`
@@ -39,7 +39,7 @@ type (
 		TotalCents int64 `json:"totalCents"`
 	}
 	productDoc struct {
-		ID         int64  `json:"id"`
+		ID         string `json:"id"`
 		Name       string `json:"name"`
 		PriceCents int64  `json:"priceCents"`
 		UnitsSold  int64  `json:"unitsSold"`
@@ -90,7 +90,7 @@ func (f fixture) order(t *testing.T, id int64) orderDoc {
 	return decode[orderDoc](t)(f.shop.GetOrder(context.Background(), id))
 }
 
-func (f fixture) product(t *testing.T, id int64) productDoc {
+func (f fixture) product(t *testing.T, id string) productDoc {
 	t.Helper()
 	return decode[productDoc](t)(f.shop.GetProduct(context.Background(), id))
 }
@@ -129,18 +129,21 @@ func (f fixture) requireNoDrift(t *testing.T) {
 	}
 }
 
-// catalog creates a customer and products priced 100, 250, 1000... cents.
-func (f fixture) catalog(t *testing.T, customer string, products int) (int64, []int64) {
+// catalog creates a customer and products priced 100, 250, 1000... cents,
+// keyed by SKUs that sort otherwise in C and in a natural-language
+// collation ("MUG-0", "cup-1", "Élan-2", "_tee-3", ...).
+func (f fixture) catalog(t *testing.T, customer string, products int) (int64, []string) {
 	t.Helper()
 	var cust int64
-	ids := make([]int64, products)
+	ids := make([]string, products)
 	f.do(t, func(u *shop.UnitOfWork) (err error) {
 		ctx := context.Background()
 		if cust, err = u.CreateCustomer(ctx, customer); err != nil {
 			return err
 		}
 		for i := range ids {
-			if ids[i], err = u.CreateProduct(ctx, fmt.Sprintf("product %d", i), []int64{100, 250, 1000, 5}[i%4]); err != nil {
+			ids[i] = fmt.Sprintf("%s-%d", []string{"MUG", "cup", "Élan", "_tee"}[i%4], i)
+			if err = u.CreateProduct(ctx, ids[i], fmt.Sprintf("product %d", i), []int64{100, 250, 1000, 5}[i%4]); err != nil {
 				return err
 			}
 		}
@@ -219,7 +222,7 @@ func TestCascade_ProductRenameUpdatesEveryOrderContainingIt(t *testing.T) {
 		return err
 	})
 	var before time.Time
-	require.NoError(t, f.pool.QueryRow(ctx, "SELECT updated_at FROM tv_order WHERE id = $1", without).Scan(&before))
+	require.NoError(t, f.pool.QueryRow(ctx, "SELECT updated_at FROM shop.tv_order WHERE id = $1", without).Scan(&before))
 
 	f.do(t, func(u *shop.UnitOfWork) error { return u.RenameProduct(ctx, products[0], "Espresso cup") })
 
@@ -231,7 +234,7 @@ func TestCascade_ProductRenameUpdatesEveryOrderContainingIt(t *testing.T) {
 	}
 	assert.Equal(t, "Espresso cup", f.product(t, products[0]).Name)
 	var after time.Time
-	require.NoError(t, f.pool.QueryRow(ctx, "SELECT updated_at FROM tv_order WHERE id = $1", without).Scan(&after))
+	require.NoError(t, f.pool.QueryRow(ctx, "SELECT updated_at FROM shop.tv_order WHERE id = $1", without).Scan(&after))
 	assert.Equal(t, before, after, "the order without the product was rewritten")
 	f.requireNoDrift(t)
 }
@@ -294,9 +297,9 @@ func TestDelete_CustomerRemovesItsOrdersAndUpdatesUnitsSold(t *testing.T) {
 
 	f.do(t, func(u *shop.UnitOfWork) error { return u.DeleteCustomer(ctx, ada) })
 
-	assert.Zero(t, f.count(t, "SELECT count(*) FROM tv_customer WHERE id = $1", ada))
-	assert.Zero(t, f.count(t, "SELECT count(*) FROM tv_order WHERE id = ANY($1)", adaOrders))
-	assert.Zero(t, f.count(t, "SELECT count(*) FROM tb_order_line WHERE order_id = ANY($1)", adaOrders), "lines cascade")
+	assert.Zero(t, f.count(t, "SELECT count(*) FROM shop.tv_customer WHERE id = $1", ada))
+	assert.Zero(t, f.count(t, "SELECT count(*) FROM shop.tv_order WHERE id = ANY($1)", adaOrders))
+	assert.Zero(t, f.count(t, "SELECT count(*) FROM shop.tb_order_line WHERE order_id = ANY($1)", adaOrders), "lines cascade")
 	assert.Equal(t, int64(2), f.product(t, products[0]).UnitsSold)
 	assert.Equal(t, int64(0), f.product(t, products[1]).UnitsSold)
 	assert.Equal(t, int64(0), f.product(t, products[2]).UnitsSold)
@@ -323,7 +326,7 @@ func TestDelete_OrderUpdatesItsCustomerAndProducts(t *testing.T) {
 
 	f.do(t, func(u *shop.UnitOfWork) error { return u.DeleteOrder(ctx, o1) })
 
-	assert.Zero(t, f.count(t, "SELECT count(*) FROM tv_order WHERE id = $1", o1))
+	assert.Zero(t, f.count(t, "SELECT count(*) FROM shop.tv_order WHERE id = $1", o1))
 	assert.Equal(t, customerDoc{ID: cust, Name: "Ada", OrderCount: 1, LifetimeTotalCents: 250}, f.customer(t, cust))
 	assert.Equal(t, int64(0), f.product(t, products[0]).UnitsSold)
 	assert.Equal(t, int64(1), f.product(t, products[1]).UnitsSold)
@@ -344,7 +347,7 @@ func TestNoOp_SecondSyncOfUnchangedIDsUpsertsNothing(t *testing.T) {
 		return err
 	})
 	stamps := func() (out []time.Time) {
-		rows, err := f.pool.Query(ctx, "SELECT updated_at FROM tv_order UNION ALL SELECT updated_at FROM tv_product UNION ALL SELECT updated_at FROM tv_customer ORDER BY 1")
+		rows, err := f.pool.Query(ctx, "SELECT updated_at FROM shop.tv_order UNION ALL SELECT updated_at FROM shop.tv_product UNION ALL SELECT updated_at FROM shop.tv_customer ORDER BY 1")
 		require.NoError(t, err)
 		for rows.Next() {
 			var ts time.Time
@@ -358,7 +361,7 @@ func TestNoOp_SecondSyncOfUnchangedIDsUpsertsNothing(t *testing.T) {
 
 	rep, err := f.engine.Sync(ctx, tvsync.ModeIncremental,
 		tvsync.Change{Entity: shop.EntityOrder, IDs: tvsync.IntKeys([]int64{order}), Cascade: true},
-		tvsync.Change{Entity: shop.EntityProduct, IDs: tvsync.IntKeys(products), Cascade: true},
+		tvsync.Change{Entity: shop.EntityProduct, IDs: tvsync.TextKeys(products), Cascade: true},
 		tvsync.Change{Entity: shop.EntityCustomer, IDs: tvsync.IntKeys([]int64{cust}), Cascade: true})
 	require.NoError(t, err)
 
@@ -386,15 +389,15 @@ func TestFullSync_RepairsRowsPlantedAndRemovedBehindTheEngine(t *testing.T) {
 		return err
 	})
 	_, err := f.pool.Exec(ctx, `
-		WITH c AS (INSERT INTO tb_customer (name) SELECT 'bulk ' || g FROM generate_series(1, 30) g RETURNING id),
-		     o AS (INSERT INTO tb_order (customer_id) SELECT id FROM c RETURNING id)
-		INSERT INTO tb_order_line (order_id, product_id, quantity, unit_price_cents) SELECT id, $1, 3, 999 FROM o`, products[1])
+		WITH c AS (INSERT INTO shop.tb_customer (name) SELECT 'bulk ' || g FROM generate_series(1, 30) g RETURNING id),
+		     o AS (INSERT INTO shop.tb_order (customer_id) SELECT id FROM c RETURNING id)
+		INSERT INTO shop.tb_order_line (order_id, product_id, quantity, unit_price_cents) SELECT id, $1, 3, 999 FROM o`, products[1])
 	require.NoError(t, err)
-	_, err = f.pool.Exec(ctx, `UPDATE tv_order SET data = jsonb_set(data, '{totalCents}', '1') WHERE id = $1`, synced)
+	_, err = f.pool.Exec(ctx, `UPDATE shop.tv_order SET data = jsonb_set(data, '{totalCents}', '1') WHERE id = $1`, synced)
 	require.NoError(t, err)
-	_, err = f.pool.Exec(ctx, `INSERT INTO tv_order (id, data) VALUES (9000000001, '{}'), (-5, '{}')`)
+	_, err = f.pool.Exec(ctx, `INSERT INTO shop.tv_order (id, data, customer_id) VALUES (9000000001, '{}', 0), (-5, '{}', 0)`)
 	require.NoError(t, err)
-	_, err = f.pool.Exec(ctx, `DELETE FROM tv_product WHERE id = $1`, products[0])
+	_, err = f.pool.Exec(ctx, `DELETE FROM shop.tv_product WHERE id = $1`, products[0])
 	require.NoError(t, err)
 
 	for _, e := range []string{shop.EntityCustomer, shop.EntityProduct, shop.EntityOrder} {
@@ -402,9 +405,9 @@ func TestFullSync_RepairsRowsPlantedAndRemovedBehindTheEngine(t *testing.T) {
 		require.NoError(t, err, e)
 	}
 
-	assert.Equal(t, 31, f.count(t, "SELECT count(*) FROM tv_order"))
-	assert.Equal(t, 31, f.count(t, "SELECT count(*) FROM tv_customer"))
-	assert.Zero(t, f.count(t, "SELECT count(*) FROM tv_order WHERE id IN (9000000001, -5)"))
+	assert.Equal(t, 31, f.count(t, "SELECT count(*) FROM shop.tv_order"))
+	assert.Equal(t, 31, f.count(t, "SELECT count(*) FROM shop.tv_customer"))
+	assert.Zero(t, f.count(t, "SELECT count(*) FROM shop.tv_order WHERE id IN (9000000001, -5)"))
 	assert.Equal(t, int64(100), f.order(t, synced).TotalCents)
 	assert.Equal(t, productDoc{ID: products[0], Name: "product 0", PriceCents: 100, UnitsSold: 1}, f.product(t, products[0]))
 	assert.Equal(t, int64(90), f.product(t, products[1]).UnitsSold)
@@ -418,18 +421,19 @@ func TestWorker_DeferredModeThenWorkerDrainsTheQueue(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t, syncuow.Deferred, 0)
-	var cust, product, order int64
+	var cust, order int64
+	const product = "TEA-1"
 	f.do(t, func(u *shop.UnitOfWork) (err error) {
 		if cust, err = u.CreateCustomer(ctx, "Ada"); err != nil {
 			return err
 		}
-		if product, err = u.CreateProduct(ctx, "Teapot", 2500); err != nil {
+		if err = u.CreateProduct(ctx, product, "Teapot", 2500); err != nil {
 			return err
 		}
 		order, err = u.CreateOrder(ctx, cust, shop.Line{ProductID: product, Quantity: 2})
 		return err
 	})
-	assert.Zero(t, f.count(t, "SELECT (SELECT count(*) FROM tv_order) + (SELECT count(*) FROM tv_product) + (SELECT count(*) FROM tv_customer)"))
+	assert.Zero(t, f.count(t, "SELECT (SELECT count(*) FROM shop.tv_order) + (SELECT count(*) FROM shop.tv_product) + (SELECT count(*) FROM shop.tv_customer)"))
 	require.Positive(t, f.count(t, "SELECT count(*) FROM tvsync.sync_queue"))
 
 	n, err := tvsync.NewWorker(f.engine, f.pool, tvsync.WorkerConfig{}).Drain(ctx)
@@ -520,14 +524,14 @@ func TestUnitOfWork_FailedWriteRollsBackAndNamesItsInput(t *testing.T) {
 		if _, err := u.CreateCustomer(ctx, "Bob"); err != nil {
 			return err
 		}
-		_, err := u.CreateOrder(ctx, cust, shop.Line{ProductID: products[0], Quantity: 1}, shop.Line{ProductID: 424242, Quantity: 1})
+		_, err := u.CreateOrder(ctx, cust, shop.Line{ProductID: products[0], Quantity: 1}, shop.Line{ProductID: "NO-424242", Quantity: 1})
 		return err
 	})
 	require.ErrorIs(t, err, shop.ErrNotFound)
 	assert.Contains(t, err.Error(), "424242")
-	assert.Zero(t, f.count(t, "SELECT count(*) FROM tb_order"))
-	assert.Equal(t, 1, f.count(t, "SELECT count(*) FROM tb_customer"), "Bob rolled back")
-	assert.Equal(t, 1, f.count(t, "SELECT count(*) FROM tv_customer"))
+	assert.Zero(t, f.count(t, "SELECT count(*) FROM shop.tb_order"))
+	assert.Equal(t, 1, f.count(t, "SELECT count(*) FROM shop.tb_customer"), "Bob rolled back")
+	assert.Equal(t, 1, f.count(t, "SELECT count(*) FROM shop.tv_customer"))
 
 	err = f.shop.InTx(ctx, func(u *shop.UnitOfWork) error { return u.RenameCustomer(ctx, 777, "Nobody") })
 	require.ErrorIs(t, err, shop.ErrNotFound)
@@ -540,5 +544,62 @@ func TestUnitOfWork_FailedWriteRollsBackAndNamesItsInput(t *testing.T) {
 	})
 	require.ErrorIs(t, err, shop.ErrNotFound)
 	assert.Contains(t, err.Error(), "779")
+	f.requireNoDrift(t)
+}
+
+// TestOrdersOfCustomer_FiltersOnTheExtraColumnKeptInStep lists a
+// customer's orders through tv_order's own customer_id column (declared
+// under columns:, filled by every sync of the order): each customer sees
+// exactly its orders, newest first. A customer_id planted wrong while the
+// document is right is drift that verify finds (the column alone) and
+// repairs.
+func TestOrdersOfCustomer_FiltersOnTheExtraColumnKeptInStep(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t, syncuow.AfterCommit, 0)
+	ada, products := f.catalog(t, "Ada", 2)
+	var bob int64
+	var adas []int64
+	f.do(t, func(u *shop.UnitOfWork) (err error) {
+		if bob, err = u.CreateCustomer(ctx, "Bob"); err != nil {
+			return err
+		}
+		for i := range 3 {
+			id, err := u.CreateOrder(ctx, ada, shop.Line{ProductID: products[i%2], Quantity: int32(1 + i)})
+			if err != nil {
+				return err
+			}
+			adas = append(adas, id)
+		}
+		_, err = u.CreateOrder(ctx, bob, shop.Line{ProductID: products[0], Quantity: 9})
+		return err
+	})
+	ids := func(customer int64) []int64 {
+		t.Helper()
+		docs, err := f.shop.OrdersOfCustomer(ctx, customer)
+		require.NoError(t, err)
+		out := make([]int64, len(docs))
+		for i, d := range docs {
+			var o orderDoc
+			require.NoError(t, json.Unmarshal(d, &o))
+			assert.Equal(t, customer, o.Customer.ID)
+			out[i] = o.ID
+		}
+		return out
+	}
+	assert.Equal(t, []int64{adas[2], adas[1], adas[0]}, ids(ada), "newest first")
+	assert.Len(t, ids(bob), 1)
+	none, err := f.shop.OrdersOfCustomer(ctx, 424242)
+	require.NoError(t, err)
+	assert.Empty(t, none)
+
+	_, err = f.pool.Exec(ctx, `UPDATE shop.tv_order SET customer_id = $1 WHERE id = $2`, bob, adas[0])
+	require.NoError(t, err)
+	res, err := f.engine.Verify(ctx, shop.EntityOrder, tvsync.VerifyOptions{Repair: true})
+	require.NoError(t, err)
+	assert.Equal(t, 1, res.Stale, "the column alone drifted")
+	assert.Equal(t, []tvsync.ID{tvsync.IntKey(adas[0])}, res.Samples[tvsync.DriftStale])
+	assert.Equal(t, 1, res.Repaired)
+	assert.Equal(t, []int64{adas[2], adas[1], adas[0]}, ids(ada))
 	f.requireNoDrift(t)
 }

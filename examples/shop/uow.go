@@ -16,7 +16,7 @@ import (
 // Line is one line of a new order: a quantity of a product, priced at the
 // product's current price.
 type Line struct {
-	ProductID int64
+	ProductID string // the product's SKU
 	Quantity  int32
 }
 
@@ -37,6 +37,13 @@ func (u *UnitOfWork) Work() *syncuow.Work { return u.w }
 func (u *UnitOfWork) record(entity string, cascade bool, ids ...int64) {
 	if len(ids) > 0 {
 		u.w.Record(tvsync.Change{Entity: entity, IDs: tvsync.IntKeys(ids), Cascade: cascade})
+	}
+}
+
+// recordProducts records products, by SKU (a text key), as record does.
+func (u *UnitOfWork) recordProducts(cascade bool, skus ...string) {
+	if len(skus) > 0 {
+		u.w.Record(tvsync.Change{Entity: EntityProduct, IDs: tvsync.TextKeys(skus), Cascade: cascade})
 	}
 }
 
@@ -104,40 +111,44 @@ func (u *UnitOfWork) DeleteCustomer(ctx context.Context, id int64) error {
 	}
 	u.record(EntityCustomer, false, id)
 	u.record(EntityOrder, false, orders...)
-	u.record(EntityProduct, false, products...)
+	u.recordProducts(false, products...)
 	u.record(EntityReview, false, reviews...)
 	return nil
 }
 
-// CreateProduct inserts a product at a unit price in cents and returns its
-// id. It records its tv_product.
-func (u *UnitOfWork) CreateProduct(ctx context.Context, name string, priceCents int64) (int64, error) {
-	if strings.TrimSpace(name) == "" || priceCents < 0 {
-		return 0, fmt.Errorf("create product %q at %d cents: %w", name, priceCents, ErrInvalid)
+// CreateProduct inserts a product under its SKU (its key: any non-empty
+// text) at a unit price in cents. It records its tv_product. A SKU taken
+// already is ErrInvalid.
+func (u *UnitOfWork) CreateProduct(ctx context.Context, sku, name string, priceCents int64) error {
+	if sku == "" || strings.TrimSpace(name) == "" || priceCents < 0 {
+		return fmt.Errorf("create product %q (%q at %d cents): %w", sku, name, priceCents, ErrInvalid)
 	}
-	id, err := u.q.ProductCreate(ctx, u.w.Tx(), db.ProductCreateParams{Name: name, PriceCents: priceCents})
-	if err != nil {
-		return 0, fmt.Errorf("create product %q: %w", name, err)
+	if _, err := u.q.ProductCreate(ctx, u.w.Tx(), db.ProductCreateParams{ID: sku, Name: name, PriceCents: priceCents}); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+			return fmt.Errorf("create product %q: the SKU is taken: %w", sku, ErrInvalid)
+		}
+		return fmt.Errorf("create product %q: %w", sku, err)
 	}
-	u.record(EntityProduct, false, id)
-	return id, nil
+	u.recordProducts(false, sku)
+	return nil
 }
 
 // RenameProduct changes a product's name. It records its tv_product and, by
 // cascade, the tv_order of every order with a line of it and the tv_review
 // of each of its reviews.
-func (u *UnitOfWork) RenameProduct(ctx context.Context, id int64, name string) error {
+func (u *UnitOfWork) RenameProduct(ctx context.Context, id, name string) error {
 	if strings.TrimSpace(name) == "" {
-		return fmt.Errorf("rename product %d: empty name: %w", id, ErrInvalid)
+		return fmt.Errorf("rename product %q: empty name: %w", id, ErrInvalid)
 	}
 	n, err := u.q.ProductRename(ctx, u.w.Tx(), db.ProductRenameParams{ID: id, Name: name})
 	if err != nil {
-		return fmt.Errorf("rename product %d: %w", id, err)
+		return fmt.Errorf("rename product %q: %w", id, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("rename product %d: %w", id, ErrNotFound)
+		return fmt.Errorf("rename product %q: %w", id, ErrNotFound)
 	}
-	u.record(EntityProduct, true, id)
+	u.recordProducts(true, id)
 	return nil
 }
 
@@ -147,26 +158,26 @@ func (u *UnitOfWork) RenameProduct(ctx context.Context, id int64, name string) e
 // find: the product is locked first, so no review or order line can
 // reference it meanwhile. A product on an order is refused (ErrInvalid):
 // its orders embed it.
-func (u *UnitOfWork) DeleteProduct(ctx context.Context, id int64) error {
+func (u *UnitOfWork) DeleteProduct(ctx context.Context, id string) error {
 	n, err := u.q.ProductLockForDelete(ctx, u.w.Tx(), id)
 	if err != nil {
-		return fmt.Errorf("delete product %d: %w", id, err)
+		return fmt.Errorf("delete product %q: %w", id, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("delete product %d: %w", id, ErrNotFound)
+		return fmt.Errorf("delete product %q: %w", id, ErrNotFound)
 	}
 	reviews, err := u.q.ProductReviewIDs(ctx, u.w.Tx(), id)
 	if err != nil {
-		return fmt.Errorf("delete product %d: look up its reviews: %w", id, err)
+		return fmt.Errorf("delete product %q: look up its reviews: %w", id, err)
 	}
 	if _, err := u.q.ProductDelete(ctx, u.w.Tx(), id); err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "23503" {
-			return fmt.Errorf("delete product %d: it is on an order (%s): %w", id, pgErr.Detail, ErrInvalid)
+			return fmt.Errorf("delete product %q: it is on an order (%s): %w", id, pgErr.Detail, ErrInvalid)
 		}
-		return fmt.Errorf("delete product %d: %w", id, err)
+		return fmt.Errorf("delete product %q: %w", id, err)
 	}
-	u.record(EntityProduct, false, id)
+	u.recordProducts(false, id)
 	u.record(EntityReview, false, reviews...)
 	return nil
 }
@@ -179,12 +190,12 @@ func (u *UnitOfWork) CreateOrder(ctx context.Context, customerID int64, lines ..
 	if len(lines) == 0 {
 		return 0, fmt.Errorf("create order of customer %d: no lines: %w", customerID, ErrInvalid)
 	}
-	products := make([]int64, len(lines))
+	products := make([]string, len(lines))
 	quantities := make([]int32, len(lines))
-	seen := make(map[int64]bool, len(lines))
+	seen := make(map[string]bool, len(lines))
 	for i, l := range lines {
 		if l.Quantity < 1 || seen[l.ProductID] {
-			return 0, fmt.Errorf("create order of customer %d: line %d (product %d, quantity %d): %w", customerID, i, l.ProductID, l.Quantity, ErrInvalid)
+			return 0, fmt.Errorf("create order of customer %d: line %d (product %q, quantity %d): %w", customerID, i, l.ProductID, l.Quantity, ErrInvalid)
 		}
 		seen[l.ProductID] = true
 		products[i], quantities[i] = l.ProductID, l.Quantity
@@ -207,16 +218,16 @@ func (u *UnitOfWork) CreateOrder(ctx context.Context, customerID int64, lines ..
 // SetLineQuantity changes the quantity of the line of a product in an
 // order. It records the order's tv_order and, by cascade, its customer's
 // tv_customer (lifetime total) and its products' tv_product (units sold).
-func (u *UnitOfWork) SetLineQuantity(ctx context.Context, orderID, productID int64, quantity int32) error {
+func (u *UnitOfWork) SetLineQuantity(ctx context.Context, orderID int64, productID string, quantity int32) error {
 	if quantity < 1 {
-		return fmt.Errorf("set quantity of product %d in order %d to %d: %w", productID, orderID, quantity, ErrInvalid)
+		return fmt.Errorf("set quantity of product %q in order %d to %d: %w", productID, orderID, quantity, ErrInvalid)
 	}
 	n, err := u.q.OrderLineSetQuantity(ctx, u.w.Tx(), db.OrderLineSetQuantityParams{OrderID: orderID, ProductID: productID, Quantity: quantity})
 	if err != nil {
-		return fmt.Errorf("set quantity of product %d in order %d: %w", productID, orderID, err)
+		return fmt.Errorf("set quantity of product %q in order %d: %w", productID, orderID, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("set quantity of product %d in order %d: no such line: %w", productID, orderID, ErrNotFound)
+		return fmt.Errorf("set quantity of product %q in order %d: no such line: %w", productID, orderID, ErrNotFound)
 	}
 	u.record(EntityOrder, true, orderID)
 	return nil
@@ -240,7 +251,7 @@ func (u *UnitOfWork) DeleteOrder(ctx context.Context, id int64) error {
 	}
 	u.record(EntityOrder, false, id)
 	u.record(EntityCustomer, false, customerID)
-	u.record(EntityProduct, false, products...)
+	u.recordProducts(false, products...)
 	return nil
 }
 

@@ -40,7 +40,7 @@ func TestVet_RulesHoldOnTheShop(t *testing.T) {
 	pool := shopAt(t, vetOrders)
 	dbURL := pool.Config().ConnString()
 	var orders int
-	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM tb_order").Scan(&orders))
+	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM shop.tb_order").Scan(&orders))
 	require.Equal(t, vetOrders, orders)
 
 	sqlc := []string{"go", "-C", filepath.Join(shopDir, "..", "..", "tools"), "tool", "sqlc"} // the repository's pinned sqlc
@@ -54,7 +54,7 @@ func TestVet_RulesHoldOnTheShop(t *testing.T) {
 	t.Run("EachRuleFiresOnItsFixture", func(t *testing.T) {
 		tables, err := syncvet.Tables(ctx, pool)
 		require.NoError(t, err)
-		require.Subset(t, tables, []string{"tb_order_line", "tv_review", "tvsync.sync_queue"})
+		require.Subset(t, tables, []string{"shop.tb_order_line", "shop.tv_review", "tvsync.sync_queue"})
 		fixtures := syncvet.Fixtures{
 			Config:  filepath.Join(shopDir, "sqlc.yaml"),
 			Queries: []string{filepath.Join(shopDir, "testdata", "vetfixtures")},

@@ -96,7 +96,7 @@ func TestGen_BadDeclarationFailsNamingIt(t *testing.T) {
 	code, out, errOut := execute(context.Background(), t, nil, "gen", "--file", decl)
 	assert.Equal(t, ExitFailure, code)
 	assert.Empty(t, out)
-	assert.Equal(t, "shop gen: "+decl+`:5: entity "widget": key.type "serial": want uuid or bigint`+"\n", errOut)
+	assert.Equal(t, "shop gen: "+decl+`:5: entity "widget": key.type "serial": want uuid, bigint, integer or text`+"\n", errOut)
 	assert.NoDirExists(t, filepath.Join(dir, "queries"))
 
 	code, _, errOut = execute(context.Background(), t, nil, "gen", "--file", filepath.Join(dir, "missing.yaml"))

@@ -8,10 +8,12 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tvsync/tvsync/internal/testdb"
+	tvsync "github.com/tvsync/tvsync/sync"
 	"github.com/tvsync/tvsync/sync/syncmigrate"
 )
 
@@ -69,6 +71,85 @@ func TestMigrate_KitsOwnSetRunsFirstNextToATeamsSet(t *testing.T) {
 	code, out, errOut = run("migrate", "down", "--set", "tvsync")
 	require.Equal(t, ExitOK, code, errOut)
 	assert.Contains(t, out, "rolled back tvsync 00003_sync_queue_rows.sql", "an empty queue needs no --force")
+}
+
+// TestMigrate_ASetsVersionTableMayLiveInTheSchemaItsFirstMigrationCreates:
+// a team keeps its tables and its goose version table in schema lib, which
+// its first migration creates (CREATE SCHEMA lib, no IF NOT EXISTS). A
+// status first leaves no trace; up applies the set as written (tvsync
+// creates neither the schema nor the table ahead of it, which failed with
+// 42P06), recording it in lib.lib_migrations; status and down work on it.
+func TestMigrate_ASetsVersionTableMayLiveInTheSchemaItsFirstMigrationCreates(t *testing.T) {
+	ctx := context.Background()
+	pool := testdb.Empty(t)
+	lib := syncmigrate.Set{
+		Name: "lib",
+		FS: fstest.MapFS{
+			"00001_lib.sql":  {Data: []byte("-- +goose Up\nCREATE SCHEMA lib;\nCREATE TABLE lib.tb_book (isbn text PRIMARY KEY);\n-- +goose Down\nDROP TABLE lib.tb_book;\n")},
+			"00002_loan.sql": {Data: []byte("-- +goose Up\nCREATE TABLE lib.tb_loan (id bigint PRIMARY KEY, isbn text NOT NULL REFERENCES lib.tb_book);\n-- +goose Down\nDROP TABLE lib.tb_loan;\n")},
+		},
+		VersionTable: "lib.lib_migrations",
+	}
+	// books lists its ids with an unqualified name, as statements did before
+	// tvsync.yaml could name a schema: on this search_path it is not found.
+	books := func(pool *pgxpool.Pool, cfg tvsync.Config) (*tvsync.Engine, error) {
+		return tvsync.NewEngine(pool, cfg, tvsync.Entity{
+			Name:          "book",
+			Key:           tvsync.KeyText,
+			Refresh:       func(*tvsync.Pipeline, []tvsync.ID) func() (tvsync.RefreshResult, error) { panic("not run") },
+			DeleteMissing: func(*tvsync.Pipeline, []tvsync.ID) func() (tvsync.DeleteResult, error) { panic("not run") },
+			IDsAfter: func(ctx context.Context, conn tvsync.DB, _ tvsync.ID, _ int) ([]tvsync.ID, error) {
+				_, err := conn.Exec(ctx, "SELECT isbn FROM tb_book")
+				return nil, err
+			},
+			ViewIDsAfter: func(context.Context, tvsync.DB, tvsync.ID, int) ([]tvsync.ID, error) { return nil, nil },
+		})
+	}
+	run := func(args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		cli, err := New(Config{Name: "library", NewEngine: books, Migrations: []syncmigrate.Set{lib},
+			Stdout: &out, Stderr: &errOut, Stdin: strings.NewReader("")})
+		require.NoError(t, err)
+		code := cli.Execute(ctx, append([]string{"--database-url", pool.Config().ConnString()}, args...))
+		return code, out.String(), errOut.String()
+	}
+	schemaExists := func() bool {
+		var ok bool
+		require.NoError(t, pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'lib')").Scan(&ok))
+		return ok
+	}
+
+	code, out, errOut := run("migrate", "status")
+	require.Equal(t, ExitOK, code, errOut)
+	assert.Regexp(t, `(?m)^lib\s+pending\s+.*00001_lib.sql$`, out)
+	assert.False(t, schemaExists(), "a status creates nothing")
+	code, _, errOut = run("sync", "--entity", "book", "--all")
+	assert.Equal(t, ExitFailure, code)
+	assert.Contains(t, errOut, "the database is not migrated: run `library migrate up` (pending: tvsync, lib)")
+	assert.False(t, schemaExists(), "the check of the migrations creates nothing")
+
+	code, out, errOut = run("migrate", "up")
+	require.Equal(t, ExitOK, code, errOut)
+	assert.Regexp(t, `applied lib 00001_lib.sql \(\S+\)\napplied lib 00002_loan.sql \(\S+\)\n$`, out)
+	var versions []int64
+	require.NoError(t, pool.QueryRow(ctx, "SELECT array_agg(version_id ORDER BY id) FROM lib.lib_migrations WHERE is_applied").Scan(&versions))
+	assert.Equal(t, []int64{0, 1, 2}, versions)
+
+	code, out, errOut = run("migrate", "status")
+	require.Equal(t, ExitOK, code, errOut)
+	assert.Regexp(t, `(?m)^lib\s+applied\s+.*00002_loan.sql$`, out)
+	// Migrated: a name that misses its schema is not "not migrated".
+	code, _, errOut = run("sync", "--entity", "book", "--all")
+	assert.Equal(t, ExitFailure, code)
+	assert.Contains(t, errOut, `relation "tb_book" does not exist`)
+	assert.Contains(t, errOut, "every migration is applied: the statement names an object that does not exist under that name")
+	assert.NotContains(t, errOut, "not migrated")
+	code, out, errOut = run("migrate", "down", "--set", "lib")
+	require.Equal(t, ExitOK, code, errOut)
+	assert.Contains(t, out, "rolled back lib 00002_loan.sql")
+	code, out, errOut = run("migrate", "up")
+	require.Equal(t, ExitOK, code, errOut)
+	assert.Contains(t, out, "applied lib 00002_loan.sql")
 }
 
 // TestNew_RefusesASetTakingTheKitsOwnName: an application set named

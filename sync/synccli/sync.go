@@ -26,15 +26,16 @@ func (a *App) syncCommand() *cobra.Command {
 		ids                   idList
 	)
 	cmd := &cobra.Command{
-		Use:   "sync --entity E (--ids a,b,c | --ids-file PATH | --all)",
-		Short: "sync ids of an entity, or all of it",
+		Use:   "sync (--entity E (--ids a,b,c | --ids-file PATH) | [--entity E] --all)",
+		Short: "sync ids of an entity, or all of it, or every entity",
 		Long: "Sync the tv_ rows of the given ids of an entity (and the entities that embed them), or with --all\n" +
-			"rebuild every row of the entity in keyset chunks on all cores, with a progress report.\n" +
+			"rebuild every row of the entity in keyset chunks on all cores, with a progress report;\n" +
+			"--all without --entity rebuilds every entity, one after the other, in name order.\n" +
 			"Give many ids with --ids-file (one or more per line; - reads stdin).",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			if entity == "" {
-				return Usagef("--entity is required")
+			if entity == "" && !all {
+				return Usagef("--entity is required (or --all without it, for every entity)")
 			}
 			if idsFile != "" {
 				more, err := readIDs(idsFile, a.stdin)
@@ -65,12 +66,15 @@ func (a *App) syncCommand() *cobra.Command {
 				return err
 			}
 			defer s.close()
-			if _, err := entities(s.engine, entity); err != nil {
-				return err
-			}
-			keys, err := parseIDs(s.engine, entity, ids)
+			names, err := entities(s.engine, entity)
 			if err != nil {
 				return err
+			}
+			var keys []tvsync.ID
+			if !all {
+				if keys, err = parseIDs(s.engine, entity, ids); err != nil {
+					return err
+				}
 			}
 			if err := s.ping(ctx); err != nil {
 				return err
@@ -80,13 +84,18 @@ func (a *App) syncCommand() *cobra.Command {
 				printReport(a.stdout, report)
 				return err
 			}
-			report, err := a.FullSync(ctx, s.pool, s.engine, entity, tvsync.FullOptions{Workers: workers, ChunkSize: chunk})
-			printReport(a.stdout, report)
-			return err
+			for _, name := range names {
+				report, err := a.FullSync(ctx, s.pool, s.engine, name, tvsync.FullOptions{Workers: workers, ChunkSize: chunk})
+				printReport(a.stdout, report)
+				if err != nil {
+					return err
+				}
+			}
+			return nil
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&entity, "entity", "", "entity to sync (required)")
+	f.StringVar(&entity, "entity", "", "entity to sync (required with --ids; with --all, every entity when absent)")
 	f.Var(&ids, "ids", "comma-separated ids to sync (repeatable)")
 	f.StringVar(&idsFile, "ids-file", "", "read the ids to sync from `PATH` (white space or comma separated; - for stdin)")
 	f.BoolVar(&all, "all", false, "full sync: rebuild every row of the entity")

@@ -34,10 +34,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 	"unicode"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -224,7 +226,7 @@ func (c *CLI) Execute(ctx context.Context, args []string) int {
 		fmt.Fprintf(a.stderr, "%s: %s\n", path, message(exit.Err))
 		return exit.Code
 	}
-	fmt.Fprintf(a.stderr, "%s: %s%s\n", path, message(err), a.hint(err))
+	fmt.Fprintf(a.stderr, "%s: %s%s\n", path, message(err), a.hint(ctx, err))
 	return ExitFailure
 }
 
@@ -234,13 +236,60 @@ func message(err error) string {
 	return Redact(strings.TrimPrefix(err.Error(), "tvsync: "))
 }
 
-// hint suggests the fix for errors an operator can fix at once.
-func (a *App) hint(err error) string {
+// hint suggests the fix for errors an operator can fix at once. A table or
+// schema that does not exist (42P01, 3F000) means an unmigrated database
+// only when a migration is pending: hint asks the database, and when every
+// set is applied says so instead, pointing at the name (a schema missing
+// from the declaration, or a search_path the statement relied on).
+func (a *App) hint(ctx context.Context, err error) string {
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table
-		return fmt.Sprintf("\nthe database is not migrated: run `%s migrate up`", a.name)
+	if !errors.As(err, &pgErr) || (pgErr.Code != "42P01" && pgErr.Code != "3F000") { // undefined_table, invalid_schema_name
+		return ""
 	}
-	return ""
+	pending, perr := a.pending(context.WithoutCancel(ctx))
+	switch {
+	case perr != nil:
+		a.log.DebugContext(ctx, "could not check the migrations", slog.Any("error", perr))
+		return fmt.Sprintf("\nis the database migrated? run `%s migrate status`", a.name)
+	case len(pending) > 0:
+		return fmt.Sprintf("\nthe database is not migrated: run `%s migrate up` (pending: %s)", a.name, strings.Join(pending, ", "))
+	}
+	return "\nevery migration is applied: the statement names an object that does not exist under that name; " +
+		"name it with its schema in tvsync.yaml (table: lib.tb_x) and regenerate, rather than rely on a search_path"
+}
+
+// pending names the migration sets that have a migration to apply.
+func (a *App) pending(ctx context.Context) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	pool, err := a.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer pool.Close()
+	ms, err := a.migrators(pool, a.sets())
+	defer func() {
+		for _, m := range ms {
+			_ = m.Close()
+		}
+	}()
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, m := range ms {
+		status, err := m.Status(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("migrations %s: %w", m.Set().Name, err)
+		}
+		for _, st := range status {
+			if !st.Applied {
+				names = append(names, m.Set().Name)
+				break
+			}
+		}
+	}
+	return names, nil
 }
 
 // ErrUsage is matched (with errors.Is) by every usage error: a command line

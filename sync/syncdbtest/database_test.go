@@ -18,13 +18,15 @@ import (
 // TestNew_MigratesTvsyncFirstThenEachSetInItsVersionTable: a database of
 // New holds tvsync's schema and both team sets, each recorded in its own
 // version table, applied in order (the widget view calls tvsync.ts, the
-// gadget table references tb_widget).
+// gadget table references tb_widget; the library set's first migration
+// creates the schema of its own version table).
 func TestNew_MigratesTvsyncFirstThenEachSetInItsVersionTable(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool := syncdbtest.New(t)
 
 	assert.Equal(t, []string{
+		"lib.library_migrations", "lib.tb_book",
 		"public.goose_db_version", "public.tb_gadget", "public.tb_widget", "public.tv_widget",
 		"tvsync.sync_log", "tvsync.sync_queue", "tvsync.tvsync_migrations",
 		"widgets.widget_migrations",
@@ -33,6 +35,7 @@ func TestNew_MigratesTvsyncFirstThenEachSetInItsVersionTable(t *testing.T) {
 		"tvsync.tvsync_migrations":  {1, 2},
 		"widgets.widget_migrations": {1},
 		"goose_db_version":          {1},
+		"lib.library_migrations":    {1}, // in the schema its first migration creates
 	} {
 		var got []int64
 		require.NoError(t, pool.QueryRow(ctx,

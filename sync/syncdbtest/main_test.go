@@ -10,10 +10,11 @@ import (
 	"github.com/tvsync/tvsync/sync/syncmigrate"
 )
 
-// testdata holds two migration sets of a team: widgets (tb_widget, its view
-// and tv_widget) and gadgets (which references tb_widget).
+// testdata holds three migration sets of a team: widgets (tb_widget, its
+// view and tv_widget), gadgets (which references tb_widget) and library
+// (schema lib, created by its first migration, with its version table).
 //
-//go:embed testdata/widgets/*.sql testdata/gadgets/*.sql
+//go:embed testdata/widgets/*.sql testdata/gadgets/*.sql testdata/library/*.sql
 var testdata embed.FS
 
 // sub returns directory dir of testdata.
@@ -30,8 +31,11 @@ var (
 	widgets = syncmigrate.Set{Name: "widgets", FS: sub("testdata/widgets"), VersionTable: "widgets.widget_migrations"}
 	// gadgets records in goose's default version table.
 	gadgets = syncmigrate.Set{Name: "gadgets", FS: sub("testdata/gadgets")}
+	// library keeps its version table in schema lib, which its first
+	// migration creates.
+	library = syncmigrate.Set{Name: "library", FS: sub("testdata/library"), VersionTable: "lib.library_migrations"}
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(syncdbtest.Main(m, syncdbtest.Options{Migrations: []syncmigrate.Set{widgets, gadgets}}))
+	os.Exit(syncdbtest.Main(m, syncdbtest.Options{Migrations: []syncmigrate.Set{widgets, gadgets, library}}))
 }

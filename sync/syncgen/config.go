@@ -23,10 +23,29 @@
 // Per entity X it generates XRefresh, XRangeRefresh, XDeleteMissing,
 // XRangeDeleteMissing, XIDsAfter, XViewIDsAfter and XVerify, and one
 // bounded :batchmany look-up per cascade path. A cascade path reads
-// `<table>.<column>[ -> <column>]`: the rows of table whose column equals a
-// changed id, and of each the column after the arrow, or the target's key
-// column when there is none (then table must be the target's command
-// table). A cascade may instead name a hand-written look-up (lookup:).
+// `[<schema>.]<table>.<column>[ -> <column>]`: the rows of table whose
+// column equals a changed id, and of each the column after the arrow, or
+// the target's key column when there is none (then table must be the
+// target's command table, named as the target names it). A cascade may
+// instead name a hand-written look-up (lookup:).
+//
+// The key's type (key.type) is uuid, bigint, integer or text. A text key
+// is compared and sorted COLLATE "C" in every keyset statement, whatever
+// its column's collation, so that a walk neither skips nor repeats a key
+// (sync.KeyText; give the column COLLATE "C" so that its index serves
+// them). Its full sync walks id lists, so it has no range statements (nor
+// plans.range), and its verify has a second statement, XVerifyToEnd, for
+// the last range: no text is the largest, and an upper bound a parameter
+// could switch off would make the generic plan read to the end each time.
+//
+// Tables, tv_ tables, views and the tables of cascade paths may be
+// schema-qualified (`table: lib.tb_book`, `path: lib.tb_loan.book_id ->
+// member_id`): the generated statements then name them so, every time,
+// and run the same whatever the connection's search_path, which an object
+// planted in a schema earlier on the path cannot divert. (Rebuild builds
+// its shadow copy by resolving the tv_ table's unqualified name to a
+// temporary table, so it refuses an entity whose tv_ table is named with
+// its schema.)
 //
 // A hand-tuned plan of the documents is a plan file, named under plans:
 // (wide, range): ONE hand-written query returning (id, data), the
@@ -58,7 +77,8 @@
 // every table's columns, in table order, read from the schema sqlc reads.
 //
 // Every name that reaches SQL is checked to be a plain lower-case
-// identifier that is not a reserved word; nothing is interpolated raw.
+// identifier that is not a reserved word (each part of a qualified one), so
+// none needs quoting; nothing is interpolated raw.
 package syncgen
 
 import (
@@ -78,9 +98,18 @@ type KeyType string
 
 // The key types the generator supports.
 const (
-	KeyUUID   KeyType = "uuid"
-	KeyBigint KeyType = "bigint"
+	KeyUUID    KeyType = "uuid"
+	KeyBigint  KeyType = "bigint"
+	KeyInteger KeyType = "integer"
+	// KeyText keys compare and sort COLLATE "C" in every keyset statement
+	// (sync.KeyText); their full sync walks id lists (no range
+	// statements), and XVerifyToEnd verifies the last range, which has no
+	// upper bound.
+	KeyText KeyType = "text"
 )
+
+// keyTypes lists the key types in the order messages name them.
+var keyTypes = []KeyType{KeyUUID, KeyBigint, KeyInteger, KeyText}
 
 // Config is a parsed, validated declaration file.
 type Config struct {
@@ -126,6 +155,13 @@ type Entity struct {
 	// Plans name hand-written document queries that the generated wide
 	// and range refresh statements wrap (see Plans).
 	Plans Plans `yaml:"plans"`
+	// Columns, optional, are the tv_ table's columns besides id, data and
+	// updated_at (a tenant, an owner, a status the API filters on): the
+	// refresh fills each from the view's column of the same name, which
+	// the view returns beside id and data (a plan's query too, in this
+	// order, after data). A row whose column changes while its document
+	// does not is still written, and verify compares them too.
+	Columns []string `yaml:"columns"`
 	// Overrides name hand-written statements that replace or add a plan.
 	Overrides Overrides `yaml:"overrides"`
 	// Cascades list the entities whose documents embed this one.
@@ -189,7 +225,7 @@ var (
 		"top":       {"version", "sql", "go", "sqlc", "entities"},
 		"sql":       {"out"},
 		"go":        {"out", "package", "queries"},
-		"entity":    {"name", "table", "key", "tv", "source", "plans", "overrides", "cascades"},
+		"entity":    {"name", "table", "key", "tv", "source", "columns", "plans", "overrides", "cascades"},
 		"plans":     {"wide", "range"},
 		"key":       {"column", "type"},
 		"overrides": {"refresh_wide", "refresh_range"},
@@ -200,7 +236,7 @@ var (
 	goNameRE   = regexp.MustCompile(`^[A-Z][A-Za-z0-9]*$`)
 	goIdentRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	importRE   = regexp.MustCompile(`^[A-Za-z0-9_.~-]+(/[A-Za-z0-9_.~-]+)*$`)
-	pathRE     = regexp.MustCompile(`^\s*([^.\s]+)\.([^\s-]+)\s*(?:->\s*(\S+)\s*)?$`)
+	pathRE     = regexp.MustCompile(`^\s*([^.\s-]+(?:\.[^.\s-]+){1,2})\s*(?:->\s*(\S+)\s*)?$`)
 	pathArrow  = regexp.MustCompile(`->`)
 	reservedPG = map[string]bool{}
 )
@@ -408,15 +444,37 @@ func (c *Config) validate() error {
 			}
 			return false
 		}
-		ident("table", e.Table)
-		ident("tv", e.TV)
-		ident("source", e.Source)
+		qualified := func(field, v string) {
+			if v == "" {
+				fail(e.line, "entity %q: %s: missing", e.Name, field)
+			} else if msg := checkQualified(v); msg != "" {
+				fail(e.line, "entity %q: %s %q: %s", e.Name, field, v, msg)
+			}
+		}
+		seen := map[string]bool{}
+		for _, col := range e.Columns {
+			switch {
+			case !identRE.MatchString(col) || reservedPG[col]:
+				fail(e.line, "entity %q: columns: %q is not a plain lower-case SQL identifier that is no reserved word", e.Name, col)
+			case col == "id" || col == "data" || col == "updated_at":
+				fail(e.line, "entity %q: columns: %q is one of the tv_ table's own columns (id, data, updated_at): list only the others", e.Name, col)
+			case seen[col]:
+				fail(e.line, "entity %q: columns: %q listed twice", e.Name, col)
+			}
+			seen[col] = true
+		}
+		qualified("table", e.Table)
+		qualified("tv", e.TV)
+		qualified("source", e.Source)
 		ident("key.column", e.Key.Column)
-		if e.Key.Type != KeyUUID && e.Key.Type != KeyBigint {
-			fail(e.line, "entity %q: key.type %q: want uuid or bigint", e.Name, e.Key.Type)
+		if !slices.Contains(keyTypes, e.Key.Type) {
+			fail(e.line, "entity %q: key.type %q: want uuid, bigint, integer or text", e.Name, e.Key.Type)
 		}
 		x := Camel(e.Name)
 		for _, s := range []string{"Refresh", "DeleteMissing", "RangeDeleteMissing", "IDsAfter", "ViewIDsAfter", "Verify"} {
+			if s == "RangeDeleteMissing" && e.Key.Type == KeyText {
+				continue
+			}
 			addQuery(e, x+s, "generated statement")
 		}
 		for _, o := range [][2]string{{"refresh_wide", e.Overrides.RefreshWide}, {"refresh_range", e.Overrides.RefreshRange}} {
@@ -428,9 +486,15 @@ func (c *Config) validate() error {
 		if e.Plans.Wide != "" {
 			addQuery(e, x+"WideRefresh", "plans.wide statement")
 		}
-		if e.Plans.Range != "" {
+		switch {
+		case e.Key.Type == KeyText:
+			if e.Plans.set["range"] || e.Overrides.set["refresh_range"] {
+				fail(e.line, "entity %q: a text key's full sync walks id lists, with no range statement: remove plans.range and overrides.refresh_range", e.Name)
+			}
+			addQuery(e, x+"VerifyToEnd", "generated statement")
+		case e.Plans.Range != "":
 			addQuery(e, x+"RangeRefresh", "plans.range statement")
-		} else if e.Overrides.RefreshRange == "" {
+		case e.Overrides.RefreshRange == "":
 			addQuery(e, x+"RangeRefresh", "generated statement")
 		}
 		if goNameRE.MatchString(e.Overrides.RefreshRange) {
@@ -477,11 +541,19 @@ func (c *Config) validate() error {
 			default:
 				m := pathRE.FindStringSubmatch(cs.Path)
 				if m == nil || len(pathArrow.FindAllString(cs.Path, -1)) > 1 {
-					fail(e.line, "%s: path %q: want <table>.<column>[ -> <column>]", where, cs.Path)
+					fail(e.line, "%s: path %q: want [<schema>.]<table>.<column>[ -> <column>]", where, cs.Path)
 					continue
 				}
+				// The column is after the last dot: a schema-qualified
+				// table has two.
+				dot := strings.LastIndex(m[1], ".")
+				table, match := m[1][:dot], m[1][dot+1:]
 				ok := true
-				for _, kp := range [][2]string{{"table", m[1]}, {"column", m[2]}, {"result column", m[3]}} {
+				if msg := checkQualified(table); msg != "" {
+					fail(e.line, "%s: path %q: table %q: %s", where, cs.Path, table, msg)
+					ok = false
+				}
+				for _, kp := range [][2]string{{"column", match}, {"result column", m[2]}} {
 					k, part := kp[0], kp[1]
 					if part == "" && k == "result column" {
 						continue
@@ -494,7 +566,7 @@ func (c *Config) validate() error {
 				if !ok {
 					continue
 				}
-				cs.table, cs.match, cs.result = m[1], m[2], m[3]
+				cs.table, cs.match, cs.result = table, match, m[2]
 				if cs.result == "" {
 					if cs.table != to.Table {
 						fail(e.line, "%s: path %q: without -> the rows must be %s's command table %s (or name the key column: %s.%s -> <column>)", where, cs.Path, to.Name, to.Table, cs.table, cs.match)
@@ -509,7 +581,7 @@ func (c *Config) validate() error {
 					// for tb_comment.author_id -> post_id.
 					cs.Name = Camel(cs.To) + "IDsBy" + Camel(strings.TrimSuffix(cs.match, "_id"))
 					if cs.table != to.Table {
-						cs.Name = Camel(cs.To) + "IDsBy" + Camel(strings.TrimPrefix(cs.table, "tb_")) + Camel(strings.TrimSuffix(cs.match, "_id"))
+						cs.Name = Camel(cs.To) + "IDsBy" + Camel(strings.TrimPrefix(bareName(cs.table), "tb_")) + Camel(strings.TrimSuffix(cs.match, "_id"))
 					}
 				}
 				if !goNameRE.MatchString(cs.Name) {
@@ -522,6 +594,35 @@ func (c *Config) validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// checkQualified checks a table or view name, plain ("tb_book") or
+// schema-qualified ("lib.tb_book"), and says what is wrong with it, or
+// returns "".
+func checkQualified(v string) string {
+	parts := strings.Split(v, ".")
+	if len(parts) > 2 {
+		return "want <name> or <schema>.<name>: it has more than one dot"
+	}
+	what := []string{"the name"}
+	if len(parts) == 2 {
+		what = []string{"the schema", "the name"}
+	}
+	for i, p := range parts {
+		switch {
+		case p == "":
+			return fmt.Sprintf("%s is empty (want <name> or <schema>.<name>)", what[i])
+		case !identRE.MatchString(p):
+			return fmt.Sprintf("%s %q is not a plain lower-case SQL identifier ([a-z_][a-z0-9_]*)", what[i], p)
+		case reservedPG[p]:
+			return fmt.Sprintf("%s %q is a reserved word of PostgreSQL", what[i], p)
+		}
+	}
+	return ""
+}
+
+// bareName is the name of a possibly schema-qualified table, without its
+// schema: how SQL refers to the table within a statement that names it.
+func bareName(v string) string { return v[strings.LastIndex(v, ".")+1:] }
 
 func entityNames(es []Entity) []string {
 	var out []string

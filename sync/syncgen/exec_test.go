@@ -2,6 +2,7 @@ package syncgen_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -384,4 +385,223 @@ func TestPlanStatements_RunOnPostgreSQL(t *testing.T) {
 		found, upserted = e.refresh("TagRangeRefresh", map[string]any{"after": nilTag, "upto": tagB, "ids": []uuid.UUID{tagB}})
 		assert.Equal(t, [2]int{1, 0}, [2]int{found, upserted})
 	})
+}
+
+// keysDecl declares a library in schema lib: branches keyed by an
+// integer, books by their ISBN (text), each book embedding its branch's
+// name.
+const keysDecl = `
+version: 1
+sql: {out: q}
+go: {out: g/entities_gen.go, package: g, queries: example.com/x/db}
+entities:
+  - name: branch
+    table: lib.tb_branch
+    key: {column: id, type: integer}
+    tv: lib.tv_branch
+    source: lib.tv_branch_source
+    cascades:
+      - {to: book, path: lib.tb_book.branch_id}
+  - name: book
+    table: lib.tb_book
+    key: {column: isbn, type: text}
+    tv: lib.tv_book
+    source: lib.tv_book_source
+`
+
+// keysSchema creates the library in schema %[2]s, the ISBNs in a column
+// of collation %[1]s (one that orders text otherwise than C). Created in
+// schema planted, it is the decoy that an unqualified name would find first.
+const keysSchema = `
+CREATE SCHEMA %[2]s;
+CREATE TABLE %[2]s.tb_branch (id integer PRIMARY KEY, name text NOT NULL);
+CREATE TABLE %[2]s.tb_book (isbn text COLLATE %[1]s PRIMARY KEY, branch_id integer NOT NULL REFERENCES %[2]s.tb_branch, title text NOT NULL);
+CREATE INDEX ON %[2]s.tb_book (branch_id);
+CREATE TABLE %[2]s.tv_branch (id integer PRIMARY KEY, data jsonb NOT NULL, updated_at timestamptz NOT NULL);
+CREATE TABLE %[2]s.tv_book (id text COLLATE %[1]s PRIMARY KEY, data jsonb NOT NULL, updated_at timestamptz NOT NULL);
+CREATE VIEW %[2]s.tv_branch_source AS SELECT b.id, jsonb_build_object('name', b.name) AS data FROM %[2]s.tb_branch b;
+CREATE VIEW %[2]s.tv_book_source AS
+    SELECT k.isbn AS id, jsonb_build_object('title', k.title, 'branch', b.name) AS data FROM %[2]s.tb_book k JOIN %[2]s.tb_branch b ON b.id = k.branch_id;
+`
+
+type textDrift struct {
+	ID      string
+	Problem string
+}
+
+func (textDrift) isRow() {}
+
+// TestGeneratedStatements_IntegerAndTextKeys executes the statements
+// rendered for an integer and a text key on a real PostgreSQL, the text
+// keys in a column of a non-C collation (ICU's root locale, where '_x' <
+// '1' < 'a' < 'B' < 'é' < 'Z'): every keyset statement compares and sorts
+// COLLATE "C", so a walk page by page from the smallest key (”) lists each
+// key exactly once in C order; verify's last range (XVerifyToEnd) has no
+// upper bound; the smallest integer (math.MinInt32) is included from itself. The
+// entities live in schema lib, declared schema-qualified, and the
+// statements run with search_path set to planted, public, where a decoy
+// of every table and view waits under the same names: the statements name
+// lib's and never touch the decoys.
+func TestGeneratedStatements_IntegerAndTextKeys(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	cfg, err := syncgen.Parse("tvsync.yaml", []byte(keysDecl))
+	require.NoError(t, err)
+	owner := syncdbtest.New(t)
+	pc, err := pgxpool.ParseConfig(owner.Config().ConnString())
+	require.NoError(t, err)
+	pc.ConnConfig.RuntimeParams["search_path"] = "planted, public"
+	planted, err := pgxpool.NewWithConfig(ctx, pc)
+	require.NoError(t, err)
+	t.Cleanup(planted.Close)
+	e := execEnv{t: t, ctx: ctx, pool: planted, stmts: statementsOf(t, cfg)}
+	var coll string
+	err = e.pool.QueryRow(ctx, `SELECT collname FROM pg_collation WHERE collname IN ('und-x-icu', 'en-x-icu', 'en_US.utf8') ORDER BY collname DESC LIMIT 1`).Scan(&coll)
+	if err == pgx.ErrNoRows {
+		t.Skip("the server has no ICU or en_US collation")
+	}
+	require.NoError(t, err)
+	e.exec(fmt.Sprintf(keysSchema, pgx.Identifier{coll}.Sanitize(), "lib"))
+	e.exec(fmt.Sprintf(keysSchema, pgx.Identifier{coll}.Sanitize(), "planted"))
+	e.exec(`INSERT INTO planted.tb_branch VALUES (0, 'decoy'); INSERT INTO planted.tb_book VALUES ('', 0, 'decoy'), ('1', 0, 'decoy')`)
+	t.Cleanup(func() {
+		var n int
+		require.NoError(t, owner.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM planted.tv_book) + (SELECT count(*) FROM planted.tv_branch)
+			+ (SELECT count(*) FROM planted.tb_book WHERE title <> 'decoy') + (SELECT count(*) FROM planted.tb_book)`).Scan(&n))
+		assert.Equal(t, 2, n, "the decoys in the schema first on the search_path are untouched")
+	})
+	const minInt = int32(math.MinInt32)
+	e.exec(`INSERT INTO lib.tb_branch VALUES ($1, 'min'), (0, 'zero'), ($2, 'max')`, minInt, int32(math.MaxInt32))
+	isbns := []string{"", "_x", "1", "10", "9", "a", "a b", "B", "b", "e", "é", "Z", "z"}
+	e.exec(`INSERT INTO lib.tb_book SELECT k, 0, 'T' || k FROM unnest($1::text[]) k`, isbns)
+	var collated, inC []string
+	require.NoError(t, e.pool.QueryRow(ctx, `SELECT array_agg(isbn ORDER BY isbn), array_agg(isbn ORDER BY isbn COLLATE "C") FROM lib.tb_book`).Scan(&collated, &inC))
+	require.NotEqual(t, inC, collated, "the column's collation orders the keys otherwise than C")
+
+	t.Run("a walk lists every key once, in C order, from the empty one", func(t *testing.T) {
+		e := e.on(t)
+		for _, stmt := range []string{"BookIDsAfter", "BookViewIDsAfter"} {
+			if stmt == "BookViewIDsAfter" {
+				found, upserted := e.refresh("BookRefresh", map[string]any{"ids": isbns})
+				require.Equal(t, [2]int{len(isbns), len(isbns)}, [2]int{found, upserted})
+			}
+			for _, page := range []int{2, 3, 100} {
+				var walked []string
+				after := ""
+				for {
+					ids := rowsOf[string](e, stmt, map[string]any{"after": after, "page_size": page})
+					walked = append(walked, ids...)
+					if len(ids) < page {
+						break
+					}
+					after = ids[len(ids)-1]
+				}
+				assert.Equal(t, inC, walked, "%s, pages of %d", stmt, page)
+			}
+		}
+	})
+
+	t.Run("verify is C-ordered, from the empty key; its last range has no end", func(t *testing.T) {
+		e := e.on(t)
+		_, isRanged := e.stmts["BookRangeRefresh"]
+		assert.False(t, isRanged, "a text key's full sync walks id lists")
+		e.exec(`DELETE FROM lib.tv_book WHERE id = ''`)                                        // missing, at the smallest key
+		e.exec(`UPDATE lib.tv_book SET data = '{}' WHERE id IN ('é', '_x')`)                   // stale
+		e.exec(`INSERT INTO lib.tv_book VALUES ('ü-orphan', '{}', now()), ('0', '{}', now())`) // orphaned
+		assert.Equal(t, []textDrift{{"", "missing"}, {"0", "orphaned"}, {"_x", "stale"}, {"é", "stale"}, {"ü-orphan", "orphaned"}},
+			rowsOf[textDrift](e, "BookVerifyToEnd", map[string]any{"after": ""}), "the whole key range, in C order")
+		assert.Equal(t, []textDrift{{"", "missing"}, {"0", "orphaned"}},
+			rowsOf[textDrift](e, "BookVerify", map[string]any{"after": "", "upto": "9"}), "['', 9]: '_x' sorts before '1' in the column's collation, not in C")
+		assert.Equal(t, []textDrift{{"_x", "stale"}},
+			rowsOf[textDrift](e, "BookVerify", map[string]any{"after": "1", "upto": "_x"}), "(1, _x]")
+		assert.Equal(t, []textDrift{{"é", "stale"}, {"ü-orphan", "orphaned"}},
+			rowsOf[textDrift](e, "BookVerifyToEnd", map[string]any{"after": "z"}), "(z, ∞)")
+		assert.Equal(t, 2, e.deleted("BookDeleteMissing", map[string]any{"ids": append(isbns, "0", "ü-orphan")}), "the orphans")
+		found, upserted := e.refresh("BookRefresh", map[string]any{"ids": isbns})
+		assert.Equal(t, [2]int{len(isbns), 3}, [2]int{found, upserted})
+		assert.True(t, e.tvMatchesSource("lib.tv_book", "lib.tv_book_source"))
+	})
+
+	t.Run("integer keys: the smallest included from itself, the largest reached", func(t *testing.T) {
+		e := e.on(t)
+		assert.Equal(t, []int32{minInt, 0}, rowsOf[int32](e, "BranchIDsAfter", map[string]any{"after": minInt, "page_size": 2}))
+		assert.Equal(t, []int32{0, math.MaxInt32}, rowsOf[int32](e, "BranchIDsAfter", map[string]any{"after": minInt + 1, "page_size": 5}))
+		found, upserted := e.refresh("BranchRangeRefresh", map[string]any{"after": minInt, "upto": int32(math.MaxInt32), "ids": []int32{minInt, 0, math.MaxInt32}})
+		assert.Equal(t, [2]int{3, 3}, [2]int{found, upserted})
+		assert.Equal(t, []int32{minInt, 0, math.MaxInt32}, rowsOf[int32](e, "BranchViewIDsAfter", map[string]any{"after": minInt, "page_size": 5}))
+		books := rowsOf[string](e, "BookIDsByBranch", map[string]any{"ids": []int32{0, minInt}})
+		assert.ElementsMatch(t, isbns, books)
+	})
+}
+
+// TestGeneratedStatements_ExtraColumns executes the statements of an
+// entity whose tv_ table has columns besides id, data and updated_at
+// (columns: [customer_id, status]), filled from the view's: refresh, range
+// refresh and a wide plan write them; a row whose column changes while its
+// document does not is still written (and only it); verify reports a row
+// whose column alone drifted.
+func TestGeneratedStatements_ExtraColumns(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dir := t.TempDir()
+	decl := `
+version: 1
+sql: {out: q}
+go: {out: g/entities_gen.go, package: g, queries: example.com/x/db}
+entities:
+  - name: order
+    table: tb_order
+    key: {column: id, type: bigint}
+    tv: tv_order
+    source: tv_order_source
+    columns: [customer_id, status]
+    plans: {wide: q/plans/order_wide.sql}
+`
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "tvsync.yaml"), []byte(decl), 0o644))
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "q", "plans"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "q", "plans", "order_wide.sql"), []byte(
+		"SELECT o.id, jsonb_build_object('note', o.note) AS data, o.customer_id, o.status FROM tb_order o WHERE o.id = ANY(@ids::bigint[])\n"), 0o644))
+	cfg, err := syncgen.Load(filepath.Join(dir, "tvsync.yaml"))
+	require.NoError(t, err)
+	e := execEnv{t: t, ctx: ctx, pool: syncdbtest.New(t), stmts: statementsOf(t, cfg)}
+	e.exec(`
+CREATE TABLE tb_order (id bigint PRIMARY KEY, customer_id bigint NOT NULL, status text, note text NOT NULL);
+CREATE TABLE tv_order (id bigint PRIMARY KEY, data jsonb NOT NULL, customer_id bigint NOT NULL, status text, updated_at timestamptz NOT NULL);
+CREATE VIEW tv_order_source AS SELECT o.id, jsonb_build_object('note', o.note) AS data, o.customer_id, o.status FROM tb_order o;
+INSERT INTO tb_order VALUES (1, 10, 'new', 'a'), (2, 20, NULL, 'b'), (3, 30, 'paid', 'c');`)
+	type row struct {
+		ID       int64
+		Customer int64
+		Status   *string
+	}
+	rows := func() []row {
+		r, err := e.pool.Query(ctx, `SELECT id, customer_id, status FROM tv_order ORDER BY id`)
+		require.NoError(t, err)
+		out, err := pgx.CollectRows(r, pgx.RowToStructByPos[row])
+		require.NoError(t, err)
+		return out
+	}
+	str := func(s string) *string { return &s }
+
+	found, upserted := e.refresh("OrderRefresh", map[string]any{"ids": []int64{1, 2, 3}})
+	assert.Equal(t, [2]int{3, 3}, [2]int{found, upserted})
+	assert.Equal(t, []row{{1, 10, str("new")}, {2, 20, nil}, {3, 30, str("paid")}}, rows())
+
+	e.exec(`UPDATE tb_order SET customer_id = 11 WHERE id = 1; UPDATE tb_order SET status = 'new' WHERE id = 2`)
+	found, upserted = e.refresh("OrderRefresh", map[string]any{"ids": []int64{1, 2, 3}})
+	assert.Equal(t, [2]int{3, 2}, [2]int{found, upserted}, "the documents are the same, the columns of 1 and 2 changed")
+	assert.Equal(t, []row{{1, 11, str("new")}, {2, 20, str("new")}, {3, 30, str("paid")}}, rows())
+
+	e.exec(`UPDATE tb_order SET status = NULL WHERE id = 3`)
+	found, upserted = e.refresh("OrderRangeRefresh", map[string]any{"after": int64(math.MinInt64), "upto": int64(3), "ids": []int64{1, 2, 3}})
+	assert.Equal(t, [2]int{3, 1}, [2]int{found, upserted})
+	e.exec(`UPDATE tb_order SET customer_id = 31 WHERE id = 3`)
+	found, upserted = e.refresh("OrderWideRefresh", map[string]any{"ids": []int64{1, 2, 3}})
+	assert.Equal(t, [2]int{3, 1}, [2]int{found, upserted})
+	assert.Equal(t, []row{{1, 11, str("new")}, {2, 20, str("new")}, {3, 31, nil}}, rows())
+	assert.Empty(t, rowsOf[drift](e, "OrderVerify", map[string]any{"after": int64(math.MinInt64), "upto": int64(math.MaxInt64)}))
+
+	e.exec(`UPDATE tv_order SET status = 'lost' WHERE id = 2; UPDATE tv_order SET customer_id = 0 WHERE id = 3`)
+	assert.Equal(t, []drift{{2, "stale"}, {3, "stale"}},
+		rowsOf[drift](e, "OrderVerify", map[string]any{"after": int64(math.MinInt64), "upto": int64(math.MaxInt64)}), "a column alone drifted")
 }

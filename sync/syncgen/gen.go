@@ -35,6 +35,17 @@ func Generate(path string) ([]File, error) {
 	for i := range files {
 		files[i].Path = filepath.Join(dir, files[i].Path)
 	}
+	// The sqlc.yaml the generated code compiles with: the declared one, or
+	// one next to the declarations.
+	sqlcPath := filepath.Join(dir, filepath.FromSlash(cfg.Sqlc))
+	if cfg.Sqlc == "" {
+		sqlcPath = filepath.Join(dir, "sqlc.yaml")
+	}
+	if _, err := os.Stat(sqlcPath); err == nil || cfg.Sqlc != "" {
+		if err := cfg.checkSqlcTypes(sqlcPath); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.Sqlc != "" {
 		f, err := renderSqlc(filepath.Join(dir, filepath.FromSlash(cfg.Sqlc)))
 		if err != nil {

@@ -23,29 +23,80 @@ type File struct {
 // minKey is the smallest key of each type, the first cursor of a walk
 // (sync.MinID), which a keyset bound includes.
 var minKey = map[KeyType]string{
-	KeyUUID:   "'00000000-0000-0000-0000-000000000000'",
-	KeyBigint: "-9223372036854775808",
+	KeyUUID:    "'00000000-0000-0000-0000-000000000000'",
+	KeyBigint:  "-9223372036854775808",
+	KeyInteger: "-2147483648",
+	KeyText:    "''",
 }
 
 // goKey is how the registration converts ids of each key type.
 var goKey = map[KeyType]struct{ slice, ids, id, kind string }{
-	KeyUUID:   {"[][]uuid.UUID", "sync.UUIDs", "UUID", "sync.KeyUUID"},
-	KeyBigint: {"[][]int64", "sync.Int64s", "Int64", "sync.KeyBigint"},
+	KeyUUID:    {"[][]uuid.UUID", "sync.UUIDs", "UUID", "sync.KeyUUID"},
+	KeyBigint:  {"[][]int64", "sync.Int64s", "Int64", "sync.KeyBigint"},
+	KeyInteger: {"[][]int32", "sync.Int32s", "Int32", "sync.KeyInteger"},
+	KeyText:    {"[][]string", "sync.Texts", "Text", "sync.KeyText"},
+}
+
+// extraColumns fills the placeholders of the entity's extra tv_ columns
+// (Entity.Columns), which the refresh fills from the view's columns of the
+// same names beside id and data: {cols} lists them (", a, b"), {s.cols}
+// (and {v.cols}, {r.cols}, {src.cols}) each qualified, {set.cols} their
+// assignments from EXCLUDED; {changed} is the upsert's condition and
+// {drifted} verify's, which compare them with data, so that a column that
+// changes while the document does not is still written, and verified.
+func extraColumns(tvref string, cols []string) []string {
+	list := func(prefix string) string {
+		var b strings.Builder
+		for _, c := range cols {
+			b.WriteString(", " + prefix + c)
+		}
+		return b.String()
+	}
+	var set strings.Builder
+	for _, c := range cols {
+		set.WriteString(", " + c + " = EXCLUDED." + c)
+	}
+	changed := tvref + ".data IS DISTINCT FROM EXCLUDED.data"
+	drifted := "s.data IS DISTINCT FROM t.data"
+	if len(cols) > 0 {
+		changed = "(" + tvref + ".data" + list(tvref+".") + ") IS DISTINCT FROM (EXCLUDED.data" + list("EXCLUDED.") + ")"
+		drifted = "(s.data" + list("s.") + ") IS DISTINCT FROM (t.data" + list("t.") + ")"
+	}
+	return []string{"{cols}", list(""), "{s.cols}", list("s."), "{v.cols}", list("v."), "{r.cols}", list("r."),
+		"{src.cols}", list("src."), "{set.cols}", set.String(), "{changed}", changed, "{drifted}", drifted}
+}
+
+// keyOrder fills the placeholders of a key's order in the statements: {C}
+// follows every key compared by order or sorted (COLLATE "C" for a text
+// key, whatever its column's collation, so that a keyset walk neither skips
+// nor repeats a key: sync.KeyText), and verify sorts its rows ORDER BY
+// {byid}. XVerifyToEnd, the verify of a text key's last range, has no
+// upper bound: no text is the largest,
+// and a bound that a parameter could switch off (@upto IS NULL OR …) would
+// make a generic plan read every key after @after. (A text key's full sync
+// walks id lists: it has no range statements.)
+func keyOrder(t KeyType) []string {
+	if t == KeyText {
+		return []string{"{C}", ` COLLATE "C"`, "{byid}", `coalesce(s.id, t.id) COLLATE "C"`}
+	}
+	return []string{"{C}", "", "{byid}", "1"}
 }
 
 // The generated statements. {X} is the entity's CamelCase name, {T} its key
-// type, {min} the smallest key, {k} the command table's key column, {tb} the
-// command table, {tv} the query table, {src} the document view.
+// type, {min} the smallest key, {C} and {byid} its order (keyOrder), {k} the command table's key column, {tb} the
+// command table, {tv} the query table ({tvref} its name without its schema:
+// how the statement that names it refers to it), {src} the document view;
+// each as declared, schema-qualified when the declaration qualifies it.
 const (
 	// upsertSQL ends the full-sync refreshes (range): it writes the rows of
 	// the CTE src (id, data) whose data changed and counts them.
 	upsertSQL = `upserted AS (
-    INSERT INTO {tv} (id, data, updated_at)
-    SELECT src.id, src.data, clock_timestamp() FROM src
+    INSERT INTO {tv} (id, data{cols}, updated_at)
+    SELECT src.id, src.data{src.cols}, clock_timestamp() FROM src
     ON CONFLICT (id) DO UPDATE
-        SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
-        WHERE {tv}.data IS DISTINCT FROM EXCLUDED.data
-    RETURNING {tv}.id
+        SET data = EXCLUDED.data{set.cols}, updated_at = EXCLUDED.updated_at
+        WHERE {changed}
+    RETURNING {tvref}.id
 )
 SELECT (SELECT count(*) FROM src)::int      AS found,
        (SELECT count(*) FROM upserted)::int AS upserted,
@@ -59,12 +110,12 @@ SELECT (SELECT count(*) FROM src)::int      AS found,
 	// stored row is read by id (the OFFSET 0 fence) as the statement's
 	// snapshot holds it, before the upsert.
 	upsertChangedSQL = `upserted AS (
-    INSERT INTO {tv} (id, data, updated_at)
-    SELECT src.id, src.data, clock_timestamp() FROM src
+    INSERT INTO {tv} (id, data{cols}, updated_at)
+    SELECT src.id, src.data{src.cols}, clock_timestamp() FROM src
     ON CONFLICT (id) DO UPDATE
-        SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
-        WHERE {tv}.data IS DISTINCT FROM EXCLUDED.data
-    RETURNING {tv}.id, {tv}.data
+        SET data = EXCLUDED.data{set.cols}, updated_at = EXCLUDED.updated_at
+        WHERE {changed}
+    RETURNING {tvref}.id, {tvref}.data
 )
 SELECT (SELECT count(*) FROM src)::int      AS found,
        (SELECT count(*) FROM upserted)::int AS upserted,
@@ -97,24 +148,24 @@ SELECT (SELECT count(*) FROM src)::int      AS found,
 {query}
 ),
 src AS (
-    SELECT r.id, r.data FROM range_src r WHERE r.id IN (SELECT unnest(@ids::{T}[]))
+    SELECT r.id, r.data{r.cols} FROM range_src r WHERE r.id IN (SELECT unnest(@ids::{T}[]))
 ),
 ` + upsertSQL
 	refreshSQL = `-- name: {X}Refresh :batchone
 -- {X}Refresh upserts, in one statement, the {tv} documents of the given ids from their definition ({src}), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 WITH src AS (
-    SELECT s.id, s.data
+    SELECT s.id, s.data{s.cols}
     FROM (SELECT DISTINCT unnest(@ids::{T}[]) AS id) b
-    CROSS JOIN LATERAL (SELECT v.id, v.data FROM {src} v WHERE v.id = b.id OFFSET 0) s
+    CROSS JOIN LATERAL (SELECT v.id, v.data{v.cols} FROM {src} v WHERE v.id = b.id OFFSET 0) s
 ),
 ` + upsertChangedSQL
 	rangeRefreshSQL = `-- name: {X}RangeRefresh :batchone
 -- {X}RangeRefresh upserts the {tv} documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition ({src}), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
 WITH range_src AS MATERIALIZED (
-    SELECT s.id, s.data FROM {src} s WHERE s.id >= @after::{T} AND (s.id > @after::{T} OR s.id = {min}) AND s.id <= @upto::{T}
+    SELECT s.id, s.data{s.cols} FROM {src} s WHERE s.id{C} >= @after::{T} AND (s.id{C} > @after::{T} OR s.id = {min}) AND s.id{C} <= @upto::{T}
 ),
 src AS (
-    SELECT r.id, r.data FROM range_src r WHERE r.id IN (SELECT unnest(@ids::{T}[]))
+    SELECT r.id, r.data{r.cols} FROM range_src r WHERE r.id IN (SELECT unnest(@ids::{T}[]))
 ),
 ` + upsertSQL
 	deleteMissingSQL = `-- name: {X}DeleteMissing :batchone
@@ -134,29 +185,39 @@ FROM gone;
 -- {X}RangeDeleteMissing removes the {tv} rows among the chunk's locked @ids in the keyset range (@after, @upto] whose {tb} row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of {tb}.
 WITH gone AS (
     DELETE FROM {tv} t
-    WHERE t.id >= @after::{T} AND (t.id > @after::{T} OR t.id = {min}) AND t.id <= @upto::{T}
+    WHERE t.id{C} >= @after::{T} AND (t.id{C} > @after::{T} OR t.id = {min}) AND t.id{C} <= @upto::{T}
       AND t.id IN (SELECT unnest(@ids::{T}[]))
-      AND NOT EXISTS (SELECT 1 FROM {tb} x WHERE x.{k} = t.id AND x.{k} >= @after::{T} AND x.{k} <= @upto::{T})
+      AND NOT EXISTS (SELECT 1 FROM {tb} x WHERE x.{k} = t.id AND x.{k}{C} >= @after::{T} AND x.{k}{C} <= @upto::{T})
     RETURNING t.id
 )
 SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone;
 `
 	idsAfterSQL = `-- name: {X}IDsAfter :many
 -- {X}IDsAfter lists {tb} ids in id order after a keyset cursor, for full sync.
-SELECT {k} FROM {tb} WHERE {k} >= @after::{T} AND ({k} > @after::{T} OR {k} = {min}) ORDER BY {k} LIMIT @page_size::int;
+SELECT {k} FROM {tb} WHERE {k}{C} >= @after::{T} AND ({k}{C} > @after::{T} OR {k} = {min}) ORDER BY {k}{C} LIMIT @page_size::int;
 `
 	viewIDsAfterSQL = `-- name: {X}ViewIDsAfter :many
 -- {X}ViewIDsAfter lists {tv} ids in id order after a keyset cursor, to find orphans during full sync.
-SELECT id FROM {tv} WHERE id >= @after::{T} AND (id > @after::{T} OR id = {min}) ORDER BY id LIMIT @page_size::int;
+SELECT id FROM {tv} WHERE id{C} >= @after::{T} AND (id{C} > @after::{T} OR id = {min}) ORDER BY id{C} LIMIT @page_size::int;
 `
 	verifySQL = `-- name: {X}Verify :many
 -- {X}Verify compares, for the ids in (@after, @upto], the stored {tv} rows with their definition ({src}) and lists those missing, stale or orphaned.
 SELECT coalesce(s.id, t.id)::{T} AS id,
        (CASE WHEN t.id IS NULL THEN 'missing' WHEN s.id IS NULL THEN 'orphaned' ELSE 'stale' END)::text AS problem
-FROM (SELECT v.id, v.data FROM {src} v WHERE v.id >= @after::{T} AND (v.id > @after::{T} OR v.id = {min}) AND v.id <= @upto::{T}) s
-FULL JOIN (SELECT r.id, r.data FROM {tv} r WHERE r.id >= @after::{T} AND (r.id > @after::{T} OR r.id = {min}) AND r.id <= @upto::{T}) t ON t.id = s.id
-WHERE s.data IS DISTINCT FROM t.data
-ORDER BY 1;
+FROM (SELECT v.id, v.data{v.cols} FROM {src} v WHERE v.id{C} >= @after::{T} AND (v.id{C} > @after::{T} OR v.id = {min}) AND v.id{C} <= @upto::{T}) s
+FULL JOIN (SELECT r.id, r.data{r.cols} FROM {tv} r WHERE r.id{C} >= @after::{T} AND (r.id{C} > @after::{T} OR r.id = {min}) AND r.id{C} <= @upto::{T}) t ON t.id = s.id
+WHERE {drifted}
+ORDER BY {byid};
+`
+	// verifyToEndSQL is verifySQL for a text key's last range, (@after, ∞).
+	verifyToEndSQL = `-- name: {X}VerifyToEnd :many
+-- {X}VerifyToEnd is {X}Verify for the last range of a walk, every id after @after (a text key has no largest value).
+SELECT coalesce(s.id, t.id)::{T} AS id,
+       (CASE WHEN t.id IS NULL THEN 'missing' WHEN s.id IS NULL THEN 'orphaned' ELSE 'stale' END)::text AS problem
+FROM (SELECT v.id, v.data{v.cols} FROM {src} v WHERE v.id{C} >= @after::{T} AND (v.id{C} > @after::{T} OR v.id = {min})) s
+FULL JOIN (SELECT r.id, r.data{r.cols} FROM {tv} r WHERE r.id{C} >= @after::{T} AND (r.id{C} > @after::{T} OR r.id = {min})) t ON t.id = s.id
+WHERE {drifted}
+ORDER BY {byid};
 `
 	// cascadeSQL: {N} the statement, {to} the target entity, {ct} the
 	// table of the path, {m} its match column, {r} its result column.
@@ -222,30 +283,39 @@ func (c *Config) renderSQL(base string, e *Entity) ([]byte, error) {
 			ctes = pl.ctes + ",\n"
 		}
 		// One pass: the file's text is inserted as it is, never substituted.
-		plans = append(plans, strings.NewReplacer("{X}", Camel(e.Name), "{T}", string(e.Key.Type), "{tv}", e.TV,
+		plans = append(plans, strings.NewReplacer(append([]string{"{X}", Camel(e.Name), "{T}", string(e.Key.Type), "{tv}", e.TV, "{tvref}", bareName(e.TV),
 			"{decl}", base, "{file}", path.Clean(filepath.ToSlash(p.file)),
-			"{comments}", comments, "{with}", with, "{ctes}", ctes, "{query}", pl.query).Replace(p.template))
+			"{comments}", comments, "{with}", with, "{ctes}", ctes, "{query}", pl.query}, extraColumns(bareName(e.TV), e.Columns)...)...).Replace(p.template))
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "-- Code generated by tvsync gen from %s (entity %s); DO NOT EDIT.\n", base, e.Name)
 	// sqlc reads the comments above a query's "-- name:" line into its Go
 	// doc comment and its text: the empty statement ends the header first.
 	b.WriteString("-- (The empty statement below keeps this header out of the first query.)\n;\n")
-	r := strings.NewReplacer("{X}", Camel(e.Name), "{T}", string(e.Key.Type), "{min}", minKey[e.Key.Type],
-		"{k}", e.Key.Column, "{tb}", e.Table, "{tv}", e.TV, "{src}", e.Source)
+	r := strings.NewReplacer(append([]string{"{X}", Camel(e.Name), "{T}", string(e.Key.Type), "{min}", minKey[e.Key.Type],
+		"{k}", e.Key.Column, "{tb}", e.Table, "{tv}", e.TV, "{tvref}", bareName(e.TV), "{src}", e.Source},
+		append(keyOrder(e.Key.Type), extraColumns(bareName(e.TV), e.Columns)...)...)...)
 	stmts := []string{r.Replace(refreshSQL)}
 	if e.Plans.Wide != "" {
 		stmts = append(stmts, plans[0])
 		plans = plans[1:]
 	}
+	text := e.Key.Type == KeyText
 	switch {
+	case text: // full sync by id lists: no range statements
 	case e.Plans.Range != "":
 		stmts = append(stmts, plans[0])
 	case e.Overrides.RefreshRange == "":
 		stmts = append(stmts, r.Replace(rangeRefreshSQL))
 	}
 	for _, s := range []string{deleteMissingSQL, rangeDeleteMissingSQL, idsAfterSQL, viewIDsAfterSQL, verifySQL} {
+		if text && s == rangeDeleteMissingSQL {
+			continue
+		}
 		stmts = append(stmts, r.Replace(s))
+	}
+	if text {
+		stmts = append(stmts, r.Replace(verifyToEndSQL))
 	}
 	for _, s := range stmts {
 		b.WriteString("\n")
@@ -320,6 +390,9 @@ func (c *Config) renderGo(base string) ([]byte, error) {
 		p("View: %q,", e.TV)
 		p("Source: %q,", e.Source)
 		p("Key: %s,", k.kind)
+		if len(e.Columns) > 0 {
+			p("Columns: %#v,", e.Columns)
+		}
 		batch("Refresh", x+"Refresh")
 		switch {
 		case e.Plans.Wide != "":
@@ -331,14 +404,21 @@ func (c *Config) renderGo(base string) ([]byte, error) {
 		if e.Plans.Range == "" && e.Overrides.RefreshRange != "" {
 			rangeRefresh = e.Overrides.RefreshRange
 		}
-		rangeStmt("RefreshRange", rangeRefresh, "RefreshResult", "ReadRefresh")
-		rangeStmt("DeleteMissingRange", x+"RangeDeleteMissing", "DeleteResult", "ReadDelete")
+		if e.Key.Type != KeyText { // a text key's full sync walks id lists
+			rangeStmt("RefreshRange", rangeRefresh, "RefreshResult", "ReadRefresh")
+			rangeStmt("DeleteMissingRange", x+"RangeDeleteMissing", "DeleteResult", "ReadDelete")
+		}
 		p("DeleteMissing: func(p *sync.Pipeline, ids []sync.ID) func() (sync.DeleteResult, error) {")
 		p("return sync.ReadDelete(q.%sDeleteMissing(ctx, p, %s{%s(ids)}))", x, k.slice, k.ids)
 		p("},")
 		listing("IDsAfter", x+"IDsAfter")
 		listing("ViewIDsAfter", x+"ViewIDsAfter")
 		p("Verify: func(ctx context.Context, conn sync.DB, after, upto sync.ID) ([]sync.Drift, error) {")
+		if e.Key.Type == KeyText {
+			p("if upto.IsMax() { // the last range: no text is the largest")
+			p("return sync.Drifts(q.%sVerifyToEnd(ctx, conn, after.Text()))", x)
+			p("}")
+		}
 		p("return sync.Drifts(q.%sVerify(ctx, conn, %s.%sVerifyParams{After: after.%s(), Upto: upto.%s()}))", x, qpkg, x, k.id, k.id)
 		p("},")
 		if len(e.Cascades) > 0 {

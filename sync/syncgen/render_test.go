@@ -30,11 +30,12 @@ func golden(t *testing.T, files []syncgen.File) []byte {
 }
 
 // TestRender_Golden renders a uuid declaration (a blog with overrides and a
-// hand-written look-up) and a bigint one (keys named after their tables, a
-// cascade through a join table) and compares every file with
+// hand-written look-up), a bigint one (keys named after their tables, a
+// cascade through a join table) and a schema-qualified one with integer
+// and text keys (COLLATE "C", VerifyToEnd) and compares every file with
 // testdata/<name>.golden (go test ./sync/syncgen -run TestRender_Golden -update).
 func TestRender_Golden(t *testing.T) {
-	for _, name := range []string{"uuid", "bigint"} {
+	for _, name := range []string{"uuid", "bigint", "keys"} {
 		t.Run(name, func(t *testing.T) {
 			cfg, err := syncgen.Load(filepath.Join("testdata", name+".yaml"))
 			require.NoError(t, err)

@@ -19,10 +19,10 @@ var (
 
 const customerDeleteMissing = `-- name: CustomerDeleteMissing :batchone
 WITH gone AS (
-    DELETE FROM tv_customer t
+    DELETE FROM shop.tv_customer t
     WHERE t.id = ANY(ARRAY(
         SELECT b.id FROM unnest($1::bigint[]) AS b(id)
-        WHERE NOT EXISTS (SELECT 1 FROM tb_customer x WHERE x.id = b.id OFFSET 0)))
+        WHERE NOT EXISTS (SELECT 1 FROM shop.tb_customer x WHERE x.id = b.id OFFSET 0)))
     RETURNING t.id
 )
 SELECT count(*)::int AS deleted, coalesce(array_agg(gone.id ORDER BY gone.id), '{}')::bigint[] AS deleted_ids,
@@ -42,7 +42,7 @@ type CustomerDeleteMissingRow struct {
 	FinishedAt time.Time
 }
 
-// CustomerDeleteMissing removes the tv_customer rows, among the given ids, whose tb_customer row no longer exists, and lists them: each id is probed in tb_customer (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_customer.
+// CustomerDeleteMissing removes the shop.tv_customer rows, among the given ids, whose shop.tb_customer row no longer exists, and lists them: each id is probed in shop.tb_customer (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in shop.tv_customer.
 func (q *Queries) CustomerDeleteMissing(ctx context.Context, db DBTX, ids [][]int64) *CustomerDeleteMissingBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
@@ -81,7 +81,7 @@ func (b *CustomerDeleteMissingBatchResults) Close() error {
 const customerIDsByOrder = `-- name: CustomerIDsByOrder :batchmany
 SELECT DISTINCT r.customer_id
 FROM (SELECT DISTINCT unnest($1::bigint[]) AS id) b
-CROSS JOIN LATERAL (SELECT t.customer_id FROM tb_order t WHERE t.id = b.id OFFSET 0) r
+CROSS JOIN LATERAL (SELECT t.customer_id FROM shop.tb_order t WHERE t.id = b.id OFFSET 0) r
 `
 
 type CustomerIDsByOrderBatchResults struct {
@@ -90,7 +90,7 @@ type CustomerIDsByOrderBatchResults struct {
 	closed bool
 }
 
-// CustomerIDsByOrder lists the customer ids whose documents embed the given order ids: the customer_id of the tb_order rows whose id is one of them, read id by id through the index of tb_order.id (the OFFSET 0 fence), so the work follows the batch, never the table.
+// CustomerIDsByOrder lists the customer ids whose documents embed the given order ids: the customer_id of the shop.tb_order rows whose id is one of them, read id by id through the index of shop.tb_order.id (the OFFSET 0 fence), so the work follows the batch, never the table.
 func (q *Queries) CustomerIDsByOrder(ctx context.Context, db DBTX, ids [][]int64) *CustomerIDsByOrderBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
@@ -141,10 +141,10 @@ func (b *CustomerIDsByOrderBatchResults) Close() error {
 
 const customerRangeDeleteMissing = `-- name: CustomerRangeDeleteMissing :batchone
 WITH gone AS (
-    DELETE FROM tv_customer t
+    DELETE FROM shop.tv_customer t
     WHERE t.id >= $1::bigint AND (t.id > $1::bigint OR t.id = -9223372036854775808) AND t.id <= $2::bigint
       AND t.id IN (SELECT unnest($3::bigint[]))
-      AND NOT EXISTS (SELECT 1 FROM tb_customer x WHERE x.id = t.id AND x.id >= $1::bigint AND x.id <= $2::bigint)
+      AND NOT EXISTS (SELECT 1 FROM shop.tb_customer x WHERE x.id = t.id AND x.id >= $1::bigint AND x.id <= $2::bigint)
     RETURNING t.id
 )
 SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone
@@ -167,7 +167,7 @@ type CustomerRangeDeleteMissingRow struct {
 	FinishedAt time.Time
 }
 
-// CustomerRangeDeleteMissing removes the tv_customer rows among the chunk's locked @ids in the keyset range (@after, @upto] whose tb_customer row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_customer.
+// CustomerRangeDeleteMissing removes the shop.tv_customer rows among the chunk's locked @ids in the keyset range (@after, @upto] whose shop.tb_customer row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of shop.tb_customer.
 func (q *Queries) CustomerRangeDeleteMissing(ctx context.Context, db DBTX, arg []CustomerRangeDeleteMissingParams) *CustomerRangeDeleteMissingBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
@@ -207,13 +207,13 @@ func (b *CustomerRangeDeleteMissingBatchResults) Close() error {
 
 const customerRangeRefresh = `-- name: CustomerRangeRefresh :batchone
 WITH range_src AS MATERIALIZED (
-    SELECT s.id, s.data FROM tv_customer_source s WHERE s.id >= $1::bigint AND (s.id > $1::bigint OR s.id = -9223372036854775808) AND s.id <= $2::bigint
+    SELECT s.id, s.data FROM shop.tv_customer_source s WHERE s.id >= $1::bigint AND (s.id > $1::bigint OR s.id = -9223372036854775808) AND s.id <= $2::bigint
 ),
 src AS (
     SELECT r.id, r.data FROM range_src r WHERE r.id IN (SELECT unnest($3::bigint[]))
 ),
 upserted AS (
-    INSERT INTO tv_customer (id, data, updated_at)
+    INSERT INTO shop.tv_customer (id, data, updated_at)
     SELECT src.id, src.data, clock_timestamp() FROM src
     ON CONFLICT (id) DO UPDATE
         SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
@@ -243,7 +243,7 @@ type CustomerRangeRefreshRow struct {
 	FinishedAt time.Time
 }
 
-// CustomerRangeRefresh upserts the tv_customer documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition (tv_customer_source), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
+// CustomerRangeRefresh upserts the shop.tv_customer documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition (shop.tv_customer_source), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
 func (q *Queries) CustomerRangeRefresh(ctx context.Context, db DBTX, arg []CustomerRangeRefreshParams) *CustomerRangeRefreshBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
@@ -285,10 +285,10 @@ const customerRefresh = `-- name: CustomerRefresh :batchone
 WITH src AS (
     SELECT s.id, s.data
     FROM (SELECT DISTINCT unnest($1::bigint[]) AS id) b
-    CROSS JOIN LATERAL (SELECT v.id, v.data FROM tv_customer_source v WHERE v.id = b.id OFFSET 0) s
+    CROSS JOIN LATERAL (SELECT v.id, v.data FROM shop.tv_customer_source v WHERE v.id = b.id OFFSET 0) s
 ),
 upserted AS (
-    INSERT INTO tv_customer (id, data, updated_at)
+    INSERT INTO shop.tv_customer (id, data, updated_at)
     SELECT src.id, src.data, clock_timestamp() FROM src
     ON CONFLICT (id) DO UPDATE
         SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
@@ -304,7 +304,7 @@ SELECT (SELECT count(*) FROM src)::int      AS found,
                      WHERE u.data -> k.key IS DISTINCT FROM o.data -> k.key)
                 END)), '[]'::jsonb)
         FROM upserted u
-        LEFT JOIN LATERAL (SELECT t.data FROM tv_customer t WHERE t.id = u.id OFFSET 0) o ON true)::jsonb AS changed,
+        LEFT JOIN LATERAL (SELECT t.data FROM shop.tv_customer t WHERE t.id = u.id OFFSET 0) o ON true)::jsonb AS changed,
        clock_timestamp()::timestamptz       AS finished_at
 `
 
@@ -321,7 +321,7 @@ type CustomerRefreshRow struct {
 	FinishedAt time.Time
 }
 
-// CustomerRefresh upserts, in one statement, the tv_customer documents of the given ids from their definition (tv_customer_source), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
+// CustomerRefresh upserts, in one statement, the shop.tv_customer documents of the given ids from their definition (shop.tv_customer_source), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 func (q *Queries) CustomerRefresh(ctx context.Context, db DBTX, ids [][]int64) *CustomerRefreshBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
@@ -364,10 +364,10 @@ func (b *CustomerRefreshBatchResults) Close() error {
 
 const orderDeleteMissing = `-- name: OrderDeleteMissing :batchone
 WITH gone AS (
-    DELETE FROM tv_order t
+    DELETE FROM shop.tv_order t
     WHERE t.id = ANY(ARRAY(
         SELECT b.id FROM unnest($1::bigint[]) AS b(id)
-        WHERE NOT EXISTS (SELECT 1 FROM tb_order x WHERE x.id = b.id OFFSET 0)))
+        WHERE NOT EXISTS (SELECT 1 FROM shop.tb_order x WHERE x.id = b.id OFFSET 0)))
     RETURNING t.id
 )
 SELECT count(*)::int AS deleted, coalesce(array_agg(gone.id ORDER BY gone.id), '{}')::bigint[] AS deleted_ids,
@@ -387,7 +387,7 @@ type OrderDeleteMissingRow struct {
 	FinishedAt time.Time
 }
 
-// OrderDeleteMissing removes the tv_order rows, among the given ids, whose tb_order row no longer exists, and lists them: each id is probed in tb_order (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_order.
+// OrderDeleteMissing removes the shop.tv_order rows, among the given ids, whose shop.tb_order row no longer exists, and lists them: each id is probed in shop.tb_order (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in shop.tv_order.
 func (q *Queries) OrderDeleteMissing(ctx context.Context, db DBTX, ids [][]int64) *OrderDeleteMissingBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
@@ -426,7 +426,7 @@ func (b *OrderDeleteMissingBatchResults) Close() error {
 const orderIDsByCustomer = `-- name: OrderIDsByCustomer :batchmany
 SELECT DISTINCT r.id
 FROM (SELECT DISTINCT unnest($1::bigint[]) AS id) b
-CROSS JOIN LATERAL (SELECT t.id FROM tb_order t WHERE t.customer_id = b.id OFFSET 0) r
+CROSS JOIN LATERAL (SELECT t.id FROM shop.tb_order t WHERE t.customer_id = b.id OFFSET 0) r
 `
 
 type OrderIDsByCustomerBatchResults struct {
@@ -435,7 +435,7 @@ type OrderIDsByCustomerBatchResults struct {
 	closed bool
 }
 
-// OrderIDsByCustomer lists the order ids whose documents embed the given customer ids: the id of the tb_order rows whose customer_id is one of them, read id by id through the index of tb_order.customer_id (the OFFSET 0 fence), so the work follows the batch, never the table.
+// OrderIDsByCustomer lists the order ids whose documents embed the given customer ids: the id of the shop.tb_order rows whose customer_id is one of them, read id by id through the index of shop.tb_order.customer_id (the OFFSET 0 fence), so the work follows the batch, never the table.
 func (q *Queries) OrderIDsByCustomer(ctx context.Context, db DBTX, ids [][]int64) *OrderIDsByCustomerBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
@@ -486,8 +486,8 @@ func (b *OrderIDsByCustomerBatchResults) Close() error {
 
 const orderIDsByProduct = `-- name: OrderIDsByProduct :batchmany
 SELECT DISTINCT r.order_id
-FROM (SELECT DISTINCT unnest($1::bigint[]) AS id) b
-CROSS JOIN LATERAL (SELECT t.order_id FROM tb_order_line t WHERE t.product_id = b.id OFFSET 0) r
+FROM (SELECT DISTINCT unnest($1::text[]) AS id) b
+CROSS JOIN LATERAL (SELECT t.order_id FROM shop.tb_order_line t WHERE t.product_id = b.id OFFSET 0) r
 `
 
 type OrderIDsByProductBatchResults struct {
@@ -496,8 +496,8 @@ type OrderIDsByProductBatchResults struct {
 	closed bool
 }
 
-// OrderIDsByProduct lists the order ids whose documents embed the given product ids: the order_id of the tb_order_line rows whose product_id is one of them, read id by id through the index of tb_order_line.product_id (the OFFSET 0 fence), so the work follows the batch, never the table.
-func (q *Queries) OrderIDsByProduct(ctx context.Context, db DBTX, ids [][]int64) *OrderIDsByProductBatchResults {
+// OrderIDsByProduct lists the order ids whose documents embed the given product ids: the order_id of the shop.tb_order_line rows whose product_id is one of them, read id by id through the index of shop.tb_order_line.product_id (the OFFSET 0 fence), so the work follows the batch, never the table.
+func (q *Queries) OrderIDsByProduct(ctx context.Context, db DBTX, ids [][]string) *OrderIDsByProductBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
 		vals := []interface{}{
@@ -547,10 +547,10 @@ func (b *OrderIDsByProductBatchResults) Close() error {
 
 const orderRangeDeleteMissing = `-- name: OrderRangeDeleteMissing :batchone
 WITH gone AS (
-    DELETE FROM tv_order t
+    DELETE FROM shop.tv_order t
     WHERE t.id >= $1::bigint AND (t.id > $1::bigint OR t.id = -9223372036854775808) AND t.id <= $2::bigint
       AND t.id IN (SELECT unnest($3::bigint[]))
-      AND NOT EXISTS (SELECT 1 FROM tb_order x WHERE x.id = t.id AND x.id >= $1::bigint AND x.id <= $2::bigint)
+      AND NOT EXISTS (SELECT 1 FROM shop.tb_order x WHERE x.id = t.id AND x.id >= $1::bigint AND x.id <= $2::bigint)
     RETURNING t.id
 )
 SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone
@@ -573,7 +573,7 @@ type OrderRangeDeleteMissingRow struct {
 	FinishedAt time.Time
 }
 
-// OrderRangeDeleteMissing removes the tv_order rows among the chunk's locked @ids in the keyset range (@after, @upto] whose tb_order row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_order.
+// OrderRangeDeleteMissing removes the shop.tv_order rows among the chunk's locked @ids in the keyset range (@after, @upto] whose shop.tb_order row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of shop.tb_order.
 func (q *Queries) OrderRangeDeleteMissing(ctx context.Context, db DBTX, arg []OrderRangeDeleteMissingParams) *OrderRangeDeleteMissingBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
@@ -613,17 +613,17 @@ func (b *OrderRangeDeleteMissingBatchResults) Close() error {
 
 const orderRangeRefresh = `-- name: OrderRangeRefresh :batchone
 WITH range_src AS MATERIALIZED (
-    SELECT s.id, s.data FROM tv_order_source s WHERE s.id >= $1::bigint AND (s.id > $1::bigint OR s.id = -9223372036854775808) AND s.id <= $2::bigint
+    SELECT s.id, s.data, s.customer_id FROM shop.tv_order_source s WHERE s.id >= $1::bigint AND (s.id > $1::bigint OR s.id = -9223372036854775808) AND s.id <= $2::bigint
 ),
 src AS (
-    SELECT r.id, r.data FROM range_src r WHERE r.id IN (SELECT unnest($3::bigint[]))
+    SELECT r.id, r.data, r.customer_id FROM range_src r WHERE r.id IN (SELECT unnest($3::bigint[]))
 ),
 upserted AS (
-    INSERT INTO tv_order (id, data, updated_at)
-    SELECT src.id, src.data, clock_timestamp() FROM src
+    INSERT INTO shop.tv_order (id, data, customer_id, updated_at)
+    SELECT src.id, src.data, src.customer_id, clock_timestamp() FROM src
     ON CONFLICT (id) DO UPDATE
-        SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
-        WHERE tv_order.data IS DISTINCT FROM EXCLUDED.data
+        SET data = EXCLUDED.data, customer_id = EXCLUDED.customer_id, updated_at = EXCLUDED.updated_at
+        WHERE (tv_order.data, tv_order.customer_id) IS DISTINCT FROM (EXCLUDED.data, EXCLUDED.customer_id)
     RETURNING tv_order.id
 )
 SELECT (SELECT count(*) FROM src)::int      AS found,
@@ -649,7 +649,7 @@ type OrderRangeRefreshRow struct {
 	FinishedAt time.Time
 }
 
-// OrderRangeRefresh upserts the tv_order documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition (tv_order_source), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
+// OrderRangeRefresh upserts the shop.tv_order documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition (shop.tv_order_source), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
 func (q *Queries) OrderRangeRefresh(ctx context.Context, db DBTX, arg []OrderRangeRefreshParams) *OrderRangeRefreshBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
@@ -689,16 +689,16 @@ func (b *OrderRangeRefreshBatchResults) Close() error {
 
 const orderRefresh = `-- name: OrderRefresh :batchone
 WITH src AS (
-    SELECT s.id, s.data
+    SELECT s.id, s.data, s.customer_id
     FROM (SELECT DISTINCT unnest($1::bigint[]) AS id) b
-    CROSS JOIN LATERAL (SELECT v.id, v.data FROM tv_order_source v WHERE v.id = b.id OFFSET 0) s
+    CROSS JOIN LATERAL (SELECT v.id, v.data, v.customer_id FROM shop.tv_order_source v WHERE v.id = b.id OFFSET 0) s
 ),
 upserted AS (
-    INSERT INTO tv_order (id, data, updated_at)
-    SELECT src.id, src.data, clock_timestamp() FROM src
+    INSERT INTO shop.tv_order (id, data, customer_id, updated_at)
+    SELECT src.id, src.data, src.customer_id, clock_timestamp() FROM src
     ON CONFLICT (id) DO UPDATE
-        SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
-        WHERE tv_order.data IS DISTINCT FROM EXCLUDED.data
+        SET data = EXCLUDED.data, customer_id = EXCLUDED.customer_id, updated_at = EXCLUDED.updated_at
+        WHERE (tv_order.data, tv_order.customer_id) IS DISTINCT FROM (EXCLUDED.data, EXCLUDED.customer_id)
     RETURNING tv_order.id, tv_order.data
 )
 SELECT (SELECT count(*) FROM src)::int      AS found,
@@ -710,7 +710,7 @@ SELECT (SELECT count(*) FROM src)::int      AS found,
                      WHERE u.data -> k.key IS DISTINCT FROM o.data -> k.key)
                 END)), '[]'::jsonb)
         FROM upserted u
-        LEFT JOIN LATERAL (SELECT t.data FROM tv_order t WHERE t.id = u.id OFFSET 0) o ON true)::jsonb AS changed,
+        LEFT JOIN LATERAL (SELECT t.data FROM shop.tv_order t WHERE t.id = u.id OFFSET 0) o ON true)::jsonb AS changed,
        clock_timestamp()::timestamptz       AS finished_at
 `
 
@@ -727,7 +727,7 @@ type OrderRefreshRow struct {
 	FinishedAt time.Time
 }
 
-// OrderRefresh upserts, in one statement, the tv_order documents of the given ids from their definition (tv_order_source), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
+// OrderRefresh upserts, in one statement, the shop.tv_order documents of the given ids from their definition (shop.tv_order_source), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 func (q *Queries) OrderRefresh(ctx context.Context, db DBTX, ids [][]int64) *OrderRefreshBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
@@ -770,13 +770,13 @@ func (b *OrderRefreshBatchResults) Close() error {
 
 const productDeleteMissing = `-- name: ProductDeleteMissing :batchone
 WITH gone AS (
-    DELETE FROM tv_product t
+    DELETE FROM shop.tv_product t
     WHERE t.id = ANY(ARRAY(
-        SELECT b.id FROM unnest($1::bigint[]) AS b(id)
-        WHERE NOT EXISTS (SELECT 1 FROM tb_product x WHERE x.id = b.id OFFSET 0)))
+        SELECT b.id FROM unnest($1::text[]) AS b(id)
+        WHERE NOT EXISTS (SELECT 1 FROM shop.tb_product x WHERE x.id = b.id OFFSET 0)))
     RETURNING t.id
 )
-SELECT count(*)::int AS deleted, coalesce(array_agg(gone.id ORDER BY gone.id), '{}')::bigint[] AS deleted_ids,
+SELECT count(*)::int AS deleted, coalesce(array_agg(gone.id ORDER BY gone.id), '{}')::text[] AS deleted_ids,
        clock_timestamp()::timestamptz AS finished_at
 FROM gone
 `
@@ -789,12 +789,12 @@ type ProductDeleteMissingBatchResults struct {
 
 type ProductDeleteMissingRow struct {
 	Deleted    int32
-	DeletedIds []int64
+	DeletedIds []string
 	FinishedAt time.Time
 }
 
-// ProductDeleteMissing removes the tv_product rows, among the given ids, whose tb_product row no longer exists, and lists them: each id is probed in tb_product (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_product.
-func (q *Queries) ProductDeleteMissing(ctx context.Context, db DBTX, ids [][]int64) *ProductDeleteMissingBatchResults {
+// ProductDeleteMissing removes the shop.tv_product rows, among the given ids, whose shop.tb_product row no longer exists, and lists them: each id is probed in shop.tb_product (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in shop.tv_product.
+func (q *Queries) ProductDeleteMissing(ctx context.Context, db DBTX, ids [][]string) *ProductDeleteMissingBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
 		vals := []interface{}{
@@ -832,7 +832,7 @@ func (b *ProductDeleteMissingBatchResults) Close() error {
 const productIDsByOrder = `-- name: ProductIDsByOrder :batchmany
 SELECT DISTINCT r.product_id
 FROM (SELECT DISTINCT unnest($1::bigint[]) AS id) b
-CROSS JOIN LATERAL (SELECT t.product_id FROM tb_order_line t WHERE t.order_id = b.id OFFSET 0) r
+CROSS JOIN LATERAL (SELECT t.product_id FROM shop.tb_order_line t WHERE t.order_id = b.id OFFSET 0) r
 `
 
 type ProductIDsByOrderBatchResults struct {
@@ -841,7 +841,7 @@ type ProductIDsByOrderBatchResults struct {
 	closed bool
 }
 
-// ProductIDsByOrder lists the product ids whose documents embed the given order ids: the product_id of the tb_order_line rows whose order_id is one of them, read id by id through the index of tb_order_line.order_id (the OFFSET 0 fence), so the work follows the batch, never the table.
+// ProductIDsByOrder lists the product ids whose documents embed the given order ids: the product_id of the shop.tb_order_line rows whose order_id is one of them, read id by id through the index of shop.tb_order_line.order_id (the OFFSET 0 fence), so the work follows the batch, never the table.
 func (q *Queries) ProductIDsByOrder(ctx context.Context, db DBTX, ids [][]int64) *ProductIDsByOrderBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
@@ -854,10 +854,10 @@ func (q *Queries) ProductIDsByOrder(ctx context.Context, db DBTX, ids [][]int64)
 	return &ProductIDsByOrderBatchResults{br, len(ids), false}
 }
 
-func (b *ProductIDsByOrderBatchResults) Query(f func(int, []int64, error)) {
+func (b *ProductIDsByOrderBatchResults) Query(f func(int, []string, error)) {
 	defer b.br.Close()
 	for t := 0; t < b.tot; t++ {
-		var items []int64
+		var items []string
 		if b.closed {
 			if f != nil {
 				f(t, items, ErrBatchAlreadyClosed)
@@ -871,7 +871,7 @@ func (b *ProductIDsByOrderBatchResults) Query(f func(int, []int64, error)) {
 			}
 			defer rows.Close()
 			for rows.Next() {
-				var product_id int64
+				var product_id string
 				if err := rows.Scan(&product_id); err != nil {
 					return err
 				}
@@ -890,156 +890,14 @@ func (b *ProductIDsByOrderBatchResults) Close() error {
 	return b.br.Close()
 }
 
-const productRangeDeleteMissing = `-- name: ProductRangeDeleteMissing :batchone
-WITH gone AS (
-    DELETE FROM tv_product t
-    WHERE t.id >= $1::bigint AND (t.id > $1::bigint OR t.id = -9223372036854775808) AND t.id <= $2::bigint
-      AND t.id IN (SELECT unnest($3::bigint[]))
-      AND NOT EXISTS (SELECT 1 FROM tb_product x WHERE x.id = t.id AND x.id >= $1::bigint AND x.id <= $2::bigint)
-    RETURNING t.id
-)
-SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone
-`
-
-type ProductRangeDeleteMissingBatchResults struct {
-	br     pgx.BatchResults
-	tot    int
-	closed bool
-}
-
-type ProductRangeDeleteMissingParams struct {
-	After int64
-	Upto  int64
-	Ids   []int64
-}
-
-type ProductRangeDeleteMissingRow struct {
-	Deleted    int32
-	FinishedAt time.Time
-}
-
-// ProductRangeDeleteMissing removes the tv_product rows among the chunk's locked @ids in the keyset range (@after, @upto] whose tb_product row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_product.
-func (q *Queries) ProductRangeDeleteMissing(ctx context.Context, db DBTX, arg []ProductRangeDeleteMissingParams) *ProductRangeDeleteMissingBatchResults {
-	batch := &pgx.Batch{}
-	for _, a := range arg {
-		vals := []interface{}{
-			a.After,
-			a.Upto,
-			a.Ids,
-		}
-		batch.Queue(productRangeDeleteMissing, vals...)
-	}
-	br := db.SendBatch(ctx, batch)
-	return &ProductRangeDeleteMissingBatchResults{br, len(arg), false}
-}
-
-func (b *ProductRangeDeleteMissingBatchResults) QueryRow(f func(int, ProductRangeDeleteMissingRow, error)) {
-	defer b.br.Close()
-	for t := 0; t < b.tot; t++ {
-		var i ProductRangeDeleteMissingRow
-		if b.closed {
-			if f != nil {
-				f(t, i, ErrBatchAlreadyClosed)
-			}
-			continue
-		}
-		row := b.br.QueryRow()
-		err := row.Scan(&i.Deleted, &i.FinishedAt)
-		if f != nil {
-			f(t, i, err)
-		}
-	}
-}
-
-func (b *ProductRangeDeleteMissingBatchResults) Close() error {
-	b.closed = true
-	return b.br.Close()
-}
-
-const productRangeRefresh = `-- name: ProductRangeRefresh :batchone
-WITH range_src AS MATERIALIZED (
-    SELECT s.id, s.data FROM tv_product_source s WHERE s.id >= $1::bigint AND (s.id > $1::bigint OR s.id = -9223372036854775808) AND s.id <= $2::bigint
-),
-src AS (
-    SELECT r.id, r.data FROM range_src r WHERE r.id IN (SELECT unnest($3::bigint[]))
-),
-upserted AS (
-    INSERT INTO tv_product (id, data, updated_at)
-    SELECT src.id, src.data, clock_timestamp() FROM src
-    ON CONFLICT (id) DO UPDATE
-        SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
-        WHERE tv_product.data IS DISTINCT FROM EXCLUDED.data
-    RETURNING tv_product.id
-)
-SELECT (SELECT count(*) FROM src)::int      AS found,
-       (SELECT count(*) FROM upserted)::int AS upserted,
-       clock_timestamp()::timestamptz       AS finished_at
-`
-
-type ProductRangeRefreshBatchResults struct {
-	br     pgx.BatchResults
-	tot    int
-	closed bool
-}
-
-type ProductRangeRefreshParams struct {
-	After int64
-	Upto  int64
-	Ids   []int64
-}
-
-type ProductRangeRefreshRow struct {
-	Found      int32
-	Upserted   int32
-	FinishedAt time.Time
-}
-
-// ProductRangeRefresh upserts the tv_product documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition (tv_product_source), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
-func (q *Queries) ProductRangeRefresh(ctx context.Context, db DBTX, arg []ProductRangeRefreshParams) *ProductRangeRefreshBatchResults {
-	batch := &pgx.Batch{}
-	for _, a := range arg {
-		vals := []interface{}{
-			a.After,
-			a.Upto,
-			a.Ids,
-		}
-		batch.Queue(productRangeRefresh, vals...)
-	}
-	br := db.SendBatch(ctx, batch)
-	return &ProductRangeRefreshBatchResults{br, len(arg), false}
-}
-
-func (b *ProductRangeRefreshBatchResults) QueryRow(f func(int, ProductRangeRefreshRow, error)) {
-	defer b.br.Close()
-	for t := 0; t < b.tot; t++ {
-		var i ProductRangeRefreshRow
-		if b.closed {
-			if f != nil {
-				f(t, i, ErrBatchAlreadyClosed)
-			}
-			continue
-		}
-		row := b.br.QueryRow()
-		err := row.Scan(&i.Found, &i.Upserted, &i.FinishedAt)
-		if f != nil {
-			f(t, i, err)
-		}
-	}
-}
-
-func (b *ProductRangeRefreshBatchResults) Close() error {
-	b.closed = true
-	return b.br.Close()
-}
-
 const productRefresh = `-- name: ProductRefresh :batchone
 WITH src AS (
     SELECT s.id, s.data
-    FROM (SELECT DISTINCT unnest($1::bigint[]) AS id) b
-    CROSS JOIN LATERAL (SELECT v.id, v.data FROM tv_product_source v WHERE v.id = b.id OFFSET 0) s
+    FROM (SELECT DISTINCT unnest($1::text[]) AS id) b
+    CROSS JOIN LATERAL (SELECT v.id, v.data FROM shop.tv_product_source v WHERE v.id = b.id OFFSET 0) s
 ),
 upserted AS (
-    INSERT INTO tv_product (id, data, updated_at)
+    INSERT INTO shop.tv_product (id, data, updated_at)
     SELECT src.id, src.data, clock_timestamp() FROM src
     ON CONFLICT (id) DO UPDATE
         SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
@@ -1055,7 +913,7 @@ SELECT (SELECT count(*) FROM src)::int      AS found,
                      WHERE u.data -> k.key IS DISTINCT FROM o.data -> k.key)
                 END)), '[]'::jsonb)
         FROM upserted u
-        LEFT JOIN LATERAL (SELECT t.data FROM tv_product t WHERE t.id = u.id OFFSET 0) o ON true)::jsonb AS changed,
+        LEFT JOIN LATERAL (SELECT t.data FROM shop.tv_product t WHERE t.id = u.id OFFSET 0) o ON true)::jsonb AS changed,
        clock_timestamp()::timestamptz       AS finished_at
 `
 
@@ -1072,8 +930,8 @@ type ProductRefreshRow struct {
 	FinishedAt time.Time
 }
 
-// ProductRefresh upserts, in one statement, the tv_product documents of the given ids from their definition (tv_product_source), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
-func (q *Queries) ProductRefresh(ctx context.Context, db DBTX, ids [][]int64) *ProductRefreshBatchResults {
+// ProductRefresh upserts, in one statement, the shop.tv_product documents of the given ids from their definition (shop.tv_product_source), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
+func (q *Queries) ProductRefresh(ctx context.Context, db DBTX, ids [][]string) *ProductRefreshBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
 		vals := []interface{}{
@@ -1115,10 +973,10 @@ func (b *ProductRefreshBatchResults) Close() error {
 
 const reviewDeleteMissing = `-- name: ReviewDeleteMissing :batchone
 WITH gone AS (
-    DELETE FROM tv_review t
+    DELETE FROM shop.tv_review t
     WHERE t.id = ANY(ARRAY(
         SELECT b.id FROM unnest($1::bigint[]) AS b(id)
-        WHERE NOT EXISTS (SELECT 1 FROM tb_review x WHERE x.id = b.id OFFSET 0)))
+        WHERE NOT EXISTS (SELECT 1 FROM shop.tb_review x WHERE x.id = b.id OFFSET 0)))
     RETURNING t.id
 )
 SELECT count(*)::int AS deleted, coalesce(array_agg(gone.id ORDER BY gone.id), '{}')::bigint[] AS deleted_ids,
@@ -1138,7 +996,7 @@ type ReviewDeleteMissingRow struct {
 	FinishedAt time.Time
 }
 
-// ReviewDeleteMissing removes the tv_review rows, among the given ids, whose tb_review row no longer exists, and lists them: each id is probed in tb_review (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_review.
+// ReviewDeleteMissing removes the shop.tv_review rows, among the given ids, whose shop.tb_review row no longer exists, and lists them: each id is probed in shop.tb_review (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in shop.tv_review.
 func (q *Queries) ReviewDeleteMissing(ctx context.Context, db DBTX, ids [][]int64) *ReviewDeleteMissingBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
@@ -1177,7 +1035,7 @@ func (b *ReviewDeleteMissingBatchResults) Close() error {
 const reviewIDsByCustomer = `-- name: ReviewIDsByCustomer :batchmany
 SELECT DISTINCT r.id
 FROM (SELECT DISTINCT unnest($1::bigint[]) AS id) b
-CROSS JOIN LATERAL (SELECT t.id FROM tb_review t WHERE t.customer_id = b.id OFFSET 0) r
+CROSS JOIN LATERAL (SELECT t.id FROM shop.tb_review t WHERE t.customer_id = b.id OFFSET 0) r
 `
 
 type ReviewIDsByCustomerBatchResults struct {
@@ -1186,7 +1044,7 @@ type ReviewIDsByCustomerBatchResults struct {
 	closed bool
 }
 
-// ReviewIDsByCustomer lists the review ids whose documents embed the given customer ids: the id of the tb_review rows whose customer_id is one of them, read id by id through the index of tb_review.customer_id (the OFFSET 0 fence), so the work follows the batch, never the table.
+// ReviewIDsByCustomer lists the review ids whose documents embed the given customer ids: the id of the shop.tb_review rows whose customer_id is one of them, read id by id through the index of shop.tb_review.customer_id (the OFFSET 0 fence), so the work follows the batch, never the table.
 func (q *Queries) ReviewIDsByCustomer(ctx context.Context, db DBTX, ids [][]int64) *ReviewIDsByCustomerBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
@@ -1237,8 +1095,8 @@ func (b *ReviewIDsByCustomerBatchResults) Close() error {
 
 const reviewIDsByProduct = `-- name: ReviewIDsByProduct :batchmany
 SELECT DISTINCT r.id
-FROM (SELECT DISTINCT unnest($1::bigint[]) AS id) b
-CROSS JOIN LATERAL (SELECT t.id FROM tb_review t WHERE t.product_id = b.id OFFSET 0) r
+FROM (SELECT DISTINCT unnest($1::text[]) AS id) b
+CROSS JOIN LATERAL (SELECT t.id FROM shop.tb_review t WHERE t.product_id = b.id OFFSET 0) r
 `
 
 type ReviewIDsByProductBatchResults struct {
@@ -1247,8 +1105,8 @@ type ReviewIDsByProductBatchResults struct {
 	closed bool
 }
 
-// ReviewIDsByProduct lists the review ids whose documents embed the given product ids: the id of the tb_review rows whose product_id is one of them, read id by id through the index of tb_review.product_id (the OFFSET 0 fence), so the work follows the batch, never the table.
-func (q *Queries) ReviewIDsByProduct(ctx context.Context, db DBTX, ids [][]int64) *ReviewIDsByProductBatchResults {
+// ReviewIDsByProduct lists the review ids whose documents embed the given product ids: the id of the shop.tb_review rows whose product_id is one of them, read id by id through the index of shop.tb_review.product_id (the OFFSET 0 fence), so the work follows the batch, never the table.
+func (q *Queries) ReviewIDsByProduct(ctx context.Context, db DBTX, ids [][]string) *ReviewIDsByProductBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {
 		vals := []interface{}{
@@ -1298,10 +1156,10 @@ func (b *ReviewIDsByProductBatchResults) Close() error {
 
 const reviewRangeDeleteMissing = `-- name: ReviewRangeDeleteMissing :batchone
 WITH gone AS (
-    DELETE FROM tv_review t
+    DELETE FROM shop.tv_review t
     WHERE t.id >= $1::bigint AND (t.id > $1::bigint OR t.id = -9223372036854775808) AND t.id <= $2::bigint
       AND t.id IN (SELECT unnest($3::bigint[]))
-      AND NOT EXISTS (SELECT 1 FROM tb_review x WHERE x.id = t.id AND x.id >= $1::bigint AND x.id <= $2::bigint)
+      AND NOT EXISTS (SELECT 1 FROM shop.tb_review x WHERE x.id = t.id AND x.id >= $1::bigint AND x.id <= $2::bigint)
     RETURNING t.id
 )
 SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone
@@ -1324,7 +1182,7 @@ type ReviewRangeDeleteMissingRow struct {
 	FinishedAt time.Time
 }
 
-// ReviewRangeDeleteMissing removes the tv_review rows among the chunk's locked @ids in the keyset range (@after, @upto] whose tb_review row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_review.
+// ReviewRangeDeleteMissing removes the shop.tv_review rows among the chunk's locked @ids in the keyset range (@after, @upto] whose shop.tb_review row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of shop.tb_review.
 func (q *Queries) ReviewRangeDeleteMissing(ctx context.Context, db DBTX, arg []ReviewRangeDeleteMissingParams) *ReviewRangeDeleteMissingBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
@@ -1364,13 +1222,13 @@ func (b *ReviewRangeDeleteMissingBatchResults) Close() error {
 
 const reviewRangeRefresh = `-- name: ReviewRangeRefresh :batchone
 WITH range_src AS MATERIALIZED (
-    SELECT s.id, s.data FROM tv_review_source s WHERE s.id >= $1::bigint AND (s.id > $1::bigint OR s.id = -9223372036854775808) AND s.id <= $2::bigint
+    SELECT s.id, s.data FROM shop.tv_review_source s WHERE s.id >= $1::bigint AND (s.id > $1::bigint OR s.id = -9223372036854775808) AND s.id <= $2::bigint
 ),
 src AS (
     SELECT r.id, r.data FROM range_src r WHERE r.id IN (SELECT unnest($3::bigint[]))
 ),
 upserted AS (
-    INSERT INTO tv_review (id, data, updated_at)
+    INSERT INTO shop.tv_review (id, data, updated_at)
     SELECT src.id, src.data, clock_timestamp() FROM src
     ON CONFLICT (id) DO UPDATE
         SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
@@ -1400,7 +1258,7 @@ type ReviewRangeRefreshRow struct {
 	FinishedAt time.Time
 }
 
-// ReviewRangeRefresh upserts the tv_review documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition (tv_review_source), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
+// ReviewRangeRefresh upserts the shop.tv_review documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition (shop.tv_review_source), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
 func (q *Queries) ReviewRangeRefresh(ctx context.Context, db DBTX, arg []ReviewRangeRefreshParams) *ReviewRangeRefreshBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
@@ -1442,10 +1300,10 @@ const reviewRefresh = `-- name: ReviewRefresh :batchone
 WITH src AS (
     SELECT s.id, s.data
     FROM (SELECT DISTINCT unnest($1::bigint[]) AS id) b
-    CROSS JOIN LATERAL (SELECT v.id, v.data FROM tv_review_source v WHERE v.id = b.id OFFSET 0) s
+    CROSS JOIN LATERAL (SELECT v.id, v.data FROM shop.tv_review_source v WHERE v.id = b.id OFFSET 0) s
 ),
 upserted AS (
-    INSERT INTO tv_review (id, data, updated_at)
+    INSERT INTO shop.tv_review (id, data, updated_at)
     SELECT src.id, src.data, clock_timestamp() FROM src
     ON CONFLICT (id) DO UPDATE
         SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
@@ -1461,7 +1319,7 @@ SELECT (SELECT count(*) FROM src)::int      AS found,
                      WHERE u.data -> k.key IS DISTINCT FROM o.data -> k.key)
                 END)), '[]'::jsonb)
         FROM upserted u
-        LEFT JOIN LATERAL (SELECT t.data FROM tv_review t WHERE t.id = u.id OFFSET 0) o ON true)::jsonb AS changed,
+        LEFT JOIN LATERAL (SELECT t.data FROM shop.tv_review t WHERE t.id = u.id OFFSET 0) o ON true)::jsonb AS changed,
        clock_timestamp()::timestamptz       AS finished_at
 `
 
@@ -1478,7 +1336,7 @@ type ReviewRefreshRow struct {
 	FinishedAt time.Time
 }
 
-// ReviewRefresh upserts, in one statement, the tv_review documents of the given ids from their definition (tv_review_source), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
+// ReviewRefresh upserts, in one statement, the shop.tv_review documents of the given ids from their definition (shop.tv_review_source), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 func (q *Queries) ReviewRefresh(ctx context.Context, db DBTX, ids [][]int64) *ReviewRefreshBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range ids {

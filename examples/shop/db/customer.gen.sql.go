@@ -10,7 +10,7 @@ import (
 )
 
 const customerIDsAfter = `-- name: CustomerIDsAfter :many
-SELECT id FROM tb_customer WHERE id >= $1::bigint AND (id > $1::bigint OR id = -9223372036854775808) ORDER BY id LIMIT $2::int
+SELECT id FROM shop.tb_customer WHERE id >= $1::bigint AND (id > $1::bigint OR id = -9223372036854775808) ORDER BY id LIMIT $2::int
 `
 
 type CustomerIDsAfterParams struct {
@@ -18,7 +18,7 @@ type CustomerIDsAfterParams struct {
 	PageSize int32
 }
 
-// CustomerIDsAfter lists tb_customer ids in id order after a keyset cursor, for full sync.
+// CustomerIDsAfter lists shop.tb_customer ids in id order after a keyset cursor, for full sync.
 func (q *Queries) CustomerIDsAfter(ctx context.Context, db DBTX, arg CustomerIDsAfterParams) ([]int64, error) {
 	rows, err := db.Query(ctx, customerIDsAfter, arg.After, arg.PageSize)
 	if err != nil {
@@ -42,8 +42,8 @@ func (q *Queries) CustomerIDsAfter(ctx context.Context, db DBTX, arg CustomerIDs
 const customerVerify = `-- name: CustomerVerify :many
 SELECT coalesce(s.id, t.id)::bigint AS id,
        (CASE WHEN t.id IS NULL THEN 'missing' WHEN s.id IS NULL THEN 'orphaned' ELSE 'stale' END)::text AS problem
-FROM (SELECT v.id, v.data FROM tv_customer_source v WHERE v.id >= $1::bigint AND (v.id > $1::bigint OR v.id = -9223372036854775808) AND v.id <= $2::bigint) s
-FULL JOIN (SELECT r.id, r.data FROM tv_customer r WHERE r.id >= $1::bigint AND (r.id > $1::bigint OR r.id = -9223372036854775808) AND r.id <= $2::bigint) t ON t.id = s.id
+FROM (SELECT v.id, v.data FROM shop.tv_customer_source v WHERE v.id >= $1::bigint AND (v.id > $1::bigint OR v.id = -9223372036854775808) AND v.id <= $2::bigint) s
+FULL JOIN (SELECT r.id, r.data FROM shop.tv_customer r WHERE r.id >= $1::bigint AND (r.id > $1::bigint OR r.id = -9223372036854775808) AND r.id <= $2::bigint) t ON t.id = s.id
 WHERE s.data IS DISTINCT FROM t.data
 ORDER BY 1
 `
@@ -58,7 +58,7 @@ type CustomerVerifyRow struct {
 	Problem string
 }
 
-// CustomerVerify compares, for the ids in (@after, @upto], the stored tv_customer rows with their definition (tv_customer_source) and lists those missing, stale or orphaned.
+// CustomerVerify compares, for the ids in (@after, @upto], the stored shop.tv_customer rows with their definition (shop.tv_customer_source) and lists those missing, stale or orphaned.
 func (q *Queries) CustomerVerify(ctx context.Context, db DBTX, arg CustomerVerifyParams) ([]CustomerVerifyRow, error) {
 	rows, err := db.Query(ctx, customerVerify, arg.After, arg.Upto)
 	if err != nil {
@@ -80,7 +80,7 @@ func (q *Queries) CustomerVerify(ctx context.Context, db DBTX, arg CustomerVerif
 }
 
 const customerViewIDsAfter = `-- name: CustomerViewIDsAfter :many
-SELECT id FROM tv_customer WHERE id >= $1::bigint AND (id > $1::bigint OR id = -9223372036854775808) ORDER BY id LIMIT $2::int
+SELECT id FROM shop.tv_customer WHERE id >= $1::bigint AND (id > $1::bigint OR id = -9223372036854775808) ORDER BY id LIMIT $2::int
 `
 
 type CustomerViewIDsAfterParams struct {
@@ -88,7 +88,7 @@ type CustomerViewIDsAfterParams struct {
 	PageSize int32
 }
 
-// CustomerViewIDsAfter lists tv_customer ids in id order after a keyset cursor, to find orphans during full sync.
+// CustomerViewIDsAfter lists shop.tv_customer ids in id order after a keyset cursor, to find orphans during full sync.
 func (q *Queries) CustomerViewIDsAfter(ctx context.Context, db DBTX, arg CustomerViewIDsAfterParams) ([]int64, error) {
 	rows, err := db.Query(ctx, customerViewIDsAfter, arg.After, arg.PageSize)
 	if err != nil {

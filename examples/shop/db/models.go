@@ -9,86 +9,90 @@ import (
 )
 
 // Customers; deleting one deletes its orders and their lines.
-type TbCustomer struct {
+type ShopTbCustomer struct {
 	ID        int64
 	Name      string
 	CreatedAt time.Time
 }
 
-type TbOrder struct {
+type ShopTbOrder struct {
 	ID         int64
 	CustomerID int64
 	CreatedAt  time.Time
 }
 
 // One line per product of an order: a quantity at the unit price of the moment.
-type TbOrderLine struct {
+type ShopTbOrderLine struct {
 	OrderID        int64
-	ProductID      int64
+	ProductID      string
 	Quantity       int32
 	UnitPriceCents int64
 }
 
-// Products; a product on an order line cannot be deleted.
-type TbProduct struct {
-	ID   int64
+// Products, keyed by their SKU; a product on an order line cannot be deleted.
+type ShopTbProduct struct {
+	// The SKU. COLLATE "C": tvsync walks text keys in that order, which the index then serves.
+	ID   string
 	Name string
 	// Current unit price in cents; a line keeps the price of the moment it was ordered.
 	PriceCents int64
 }
 
-type TbReview struct {
+type ShopTbReview struct {
 	ID         int64
-	ProductID  int64
+	ProductID  string
 	CustomerID int64
 	Rating     int32
 	Body       string
 	CreatedAt  time.Time
 }
 
-type TvCustomer struct {
+type ShopTvCustomer struct {
 	ID        int64
 	Data      []byte
 	UpdatedAt time.Time
 }
 
 // Definition of tv_customer documents: {id, name, orderCount, lifetimeTotalCents (over all its orders)}.
-type TvCustomerSource struct {
+type ShopTvCustomerSource struct {
 	ID   int64
 	Data []byte
 }
 
-type TvOrder struct {
-	ID        int64
-	Data      []byte
-	UpdatedAt time.Time
-}
-
-// Definition of tv_order documents: {id, createdAt, customer {id, name}, lines[] {product {id, name}, quantity, unitPriceCents, lineTotalCents} by product id, totalCents}.
-type TvOrderSource struct {
+type ShopTvOrder struct {
 	ID   int64
 	Data []byte
+	// The customer of the order, beside its document: the API lists a customer's orders by it (tvsync.yaml columns:).
+	CustomerID int64
+	UpdatedAt  time.Time
 }
 
-type TvProduct struct {
-	ID        int64
+// Definition of tv_order documents: {id, createdAt, customer {id, name}, lines[] {product {id, name}, quantity, unitPriceCents, lineTotalCents} by product id, totalCents}, and of the column customer_id.
+type ShopTvOrderSource struct {
+	ID         int64
+	Data       []byte
+	CustomerID int64
+}
+
+type ShopTvProduct struct {
+	ID        string
 	Data      []byte
 	UpdatedAt time.Time
 }
 
 // Definition of tv_product documents: {id, name, priceCents, unitsSold (over every order line)}.
-type TvProductSource struct {
-	ID   int64
+type ShopTvProductSource struct {
+	ID   string
 	Data []byte
 }
 
-type TvReview struct {
+type ShopTvReview struct {
 	ID        int64
 	Data      []byte
 	UpdatedAt time.Time
 }
 
-type TvReviewSource struct {
+type ShopTvReviewSource struct {
 	ID   int64
 	Data []byte
 }

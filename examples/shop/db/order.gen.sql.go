@@ -10,7 +10,7 @@ import (
 )
 
 const orderIDsAfter = `-- name: OrderIDsAfter :many
-SELECT id FROM tb_order WHERE id >= $1::bigint AND (id > $1::bigint OR id = -9223372036854775808) ORDER BY id LIMIT $2::int
+SELECT id FROM shop.tb_order WHERE id >= $1::bigint AND (id > $1::bigint OR id = -9223372036854775808) ORDER BY id LIMIT $2::int
 `
 
 type OrderIDsAfterParams struct {
@@ -18,7 +18,7 @@ type OrderIDsAfterParams struct {
 	PageSize int32
 }
 
-// OrderIDsAfter lists tb_order ids in id order after a keyset cursor, for full sync.
+// OrderIDsAfter lists shop.tb_order ids in id order after a keyset cursor, for full sync.
 func (q *Queries) OrderIDsAfter(ctx context.Context, db DBTX, arg OrderIDsAfterParams) ([]int64, error) {
 	rows, err := db.Query(ctx, orderIDsAfter, arg.After, arg.PageSize)
 	if err != nil {
@@ -42,9 +42,9 @@ func (q *Queries) OrderIDsAfter(ctx context.Context, db DBTX, arg OrderIDsAfterP
 const orderVerify = `-- name: OrderVerify :many
 SELECT coalesce(s.id, t.id)::bigint AS id,
        (CASE WHEN t.id IS NULL THEN 'missing' WHEN s.id IS NULL THEN 'orphaned' ELSE 'stale' END)::text AS problem
-FROM (SELECT v.id, v.data FROM tv_order_source v WHERE v.id >= $1::bigint AND (v.id > $1::bigint OR v.id = -9223372036854775808) AND v.id <= $2::bigint) s
-FULL JOIN (SELECT r.id, r.data FROM tv_order r WHERE r.id >= $1::bigint AND (r.id > $1::bigint OR r.id = -9223372036854775808) AND r.id <= $2::bigint) t ON t.id = s.id
-WHERE s.data IS DISTINCT FROM t.data
+FROM (SELECT v.id, v.data, v.customer_id FROM shop.tv_order_source v WHERE v.id >= $1::bigint AND (v.id > $1::bigint OR v.id = -9223372036854775808) AND v.id <= $2::bigint) s
+FULL JOIN (SELECT r.id, r.data, r.customer_id FROM shop.tv_order r WHERE r.id >= $1::bigint AND (r.id > $1::bigint OR r.id = -9223372036854775808) AND r.id <= $2::bigint) t ON t.id = s.id
+WHERE (s.data, s.customer_id) IS DISTINCT FROM (t.data, t.customer_id)
 ORDER BY 1
 `
 
@@ -58,7 +58,7 @@ type OrderVerifyRow struct {
 	Problem string
 }
 
-// OrderVerify compares, for the ids in (@after, @upto], the stored tv_order rows with their definition (tv_order_source) and lists those missing, stale or orphaned.
+// OrderVerify compares, for the ids in (@after, @upto], the stored shop.tv_order rows with their definition (shop.tv_order_source) and lists those missing, stale or orphaned.
 func (q *Queries) OrderVerify(ctx context.Context, db DBTX, arg OrderVerifyParams) ([]OrderVerifyRow, error) {
 	rows, err := db.Query(ctx, orderVerify, arg.After, arg.Upto)
 	if err != nil {
@@ -80,7 +80,7 @@ func (q *Queries) OrderVerify(ctx context.Context, db DBTX, arg OrderVerifyParam
 }
 
 const orderViewIDsAfter = `-- name: OrderViewIDsAfter :many
-SELECT id FROM tv_order WHERE id >= $1::bigint AND (id > $1::bigint OR id = -9223372036854775808) ORDER BY id LIMIT $2::int
+SELECT id FROM shop.tv_order WHERE id >= $1::bigint AND (id > $1::bigint OR id = -9223372036854775808) ORDER BY id LIMIT $2::int
 `
 
 type OrderViewIDsAfterParams struct {
@@ -88,7 +88,7 @@ type OrderViewIDsAfterParams struct {
 	PageSize int32
 }
 
-// OrderViewIDsAfter lists tv_order ids in id order after a keyset cursor, to find orphans during full sync.
+// OrderViewIDsAfter lists shop.tv_order ids in id order after a keyset cursor, to find orphans during full sync.
 func (q *Queries) OrderViewIDsAfter(ctx context.Context, db DBTX, arg OrderViewIDsAfterParams) ([]int64, error) {
 	rows, err := db.Query(ctx, orderViewIDsAfter, arg.After, arg.PageSize)
 	if err != nil {

@@ -10,24 +10,24 @@ import (
 )
 
 const productIDsAfter = `-- name: ProductIDsAfter :many
-SELECT id FROM tb_product WHERE id >= $1::bigint AND (id > $1::bigint OR id = -9223372036854775808) ORDER BY id LIMIT $2::int
+SELECT id FROM shop.tb_product WHERE id COLLATE "C" >= $1::text AND (id COLLATE "C" > $1::text OR id = '') ORDER BY id COLLATE "C" LIMIT $2::int
 `
 
 type ProductIDsAfterParams struct {
-	After    int64
+	After    string
 	PageSize int32
 }
 
-// ProductIDsAfter lists tb_product ids in id order after a keyset cursor, for full sync.
-func (q *Queries) ProductIDsAfter(ctx context.Context, db DBTX, arg ProductIDsAfterParams) ([]int64, error) {
+// ProductIDsAfter lists shop.tb_product ids in id order after a keyset cursor, for full sync.
+func (q *Queries) ProductIDsAfter(ctx context.Context, db DBTX, arg ProductIDsAfterParams) ([]string, error) {
 	rows, err := db.Query(ctx, productIDsAfter, arg.After, arg.PageSize)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []int64
+	var items []string
 	for rows.Next() {
-		var id int64
+		var id string
 		if err := rows.Scan(&id); err != nil {
 			return nil, err
 		}
@@ -40,25 +40,25 @@ func (q *Queries) ProductIDsAfter(ctx context.Context, db DBTX, arg ProductIDsAf
 }
 
 const productVerify = `-- name: ProductVerify :many
-SELECT coalesce(s.id, t.id)::bigint AS id,
+SELECT coalesce(s.id, t.id)::text AS id,
        (CASE WHEN t.id IS NULL THEN 'missing' WHEN s.id IS NULL THEN 'orphaned' ELSE 'stale' END)::text AS problem
-FROM (SELECT v.id, v.data FROM tv_product_source v WHERE v.id >= $1::bigint AND (v.id > $1::bigint OR v.id = -9223372036854775808) AND v.id <= $2::bigint) s
-FULL JOIN (SELECT r.id, r.data FROM tv_product r WHERE r.id >= $1::bigint AND (r.id > $1::bigint OR r.id = -9223372036854775808) AND r.id <= $2::bigint) t ON t.id = s.id
+FROM (SELECT v.id, v.data FROM shop.tv_product_source v WHERE v.id COLLATE "C" >= $1::text AND (v.id COLLATE "C" > $1::text OR v.id = '') AND v.id COLLATE "C" <= $2::text) s
+FULL JOIN (SELECT r.id, r.data FROM shop.tv_product r WHERE r.id COLLATE "C" >= $1::text AND (r.id COLLATE "C" > $1::text OR r.id = '') AND r.id COLLATE "C" <= $2::text) t ON t.id = s.id
 WHERE s.data IS DISTINCT FROM t.data
-ORDER BY 1
+ORDER BY coalesce(s.id, t.id) COLLATE "C"
 `
 
 type ProductVerifyParams struct {
-	After int64
-	Upto  int64
+	After string
+	Upto  string
 }
 
 type ProductVerifyRow struct {
-	ID      int64
+	ID      string
 	Problem string
 }
 
-// ProductVerify compares, for the ids in (@after, @upto], the stored tv_product rows with their definition (tv_product_source) and lists those missing, stale or orphaned.
+// ProductVerify compares, for the ids in (@after, @upto], the stored shop.tv_product rows with their definition (shop.tv_product_source) and lists those missing, stale or orphaned.
 func (q *Queries) ProductVerify(ctx context.Context, db DBTX, arg ProductVerifyParams) ([]ProductVerifyRow, error) {
 	rows, err := db.Query(ctx, productVerify, arg.After, arg.Upto)
 	if err != nil {
@@ -79,25 +79,60 @@ func (q *Queries) ProductVerify(ctx context.Context, db DBTX, arg ProductVerifyP
 	return items, nil
 }
 
+const productVerifyToEnd = `-- name: ProductVerifyToEnd :many
+SELECT coalesce(s.id, t.id)::text AS id,
+       (CASE WHEN t.id IS NULL THEN 'missing' WHEN s.id IS NULL THEN 'orphaned' ELSE 'stale' END)::text AS problem
+FROM (SELECT v.id, v.data FROM shop.tv_product_source v WHERE v.id COLLATE "C" >= $1::text AND (v.id COLLATE "C" > $1::text OR v.id = '')) s
+FULL JOIN (SELECT r.id, r.data FROM shop.tv_product r WHERE r.id COLLATE "C" >= $1::text AND (r.id COLLATE "C" > $1::text OR r.id = '')) t ON t.id = s.id
+WHERE s.data IS DISTINCT FROM t.data
+ORDER BY coalesce(s.id, t.id) COLLATE "C"
+`
+
+type ProductVerifyToEndRow struct {
+	ID      string
+	Problem string
+}
+
+// ProductVerifyToEnd is ProductVerify for the last range of a walk, every id after @after (a text key has no largest value).
+func (q *Queries) ProductVerifyToEnd(ctx context.Context, db DBTX, after string) ([]ProductVerifyToEndRow, error) {
+	rows, err := db.Query(ctx, productVerifyToEnd, after)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ProductVerifyToEndRow
+	for rows.Next() {
+		var i ProductVerifyToEndRow
+		if err := rows.Scan(&i.ID, &i.Problem); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const productViewIDsAfter = `-- name: ProductViewIDsAfter :many
-SELECT id FROM tv_product WHERE id >= $1::bigint AND (id > $1::bigint OR id = -9223372036854775808) ORDER BY id LIMIT $2::int
+SELECT id FROM shop.tv_product WHERE id COLLATE "C" >= $1::text AND (id COLLATE "C" > $1::text OR id = '') ORDER BY id COLLATE "C" LIMIT $2::int
 `
 
 type ProductViewIDsAfterParams struct {
-	After    int64
+	After    string
 	PageSize int32
 }
 
-// ProductViewIDsAfter lists tv_product ids in id order after a keyset cursor, to find orphans during full sync.
-func (q *Queries) ProductViewIDsAfter(ctx context.Context, db DBTX, arg ProductViewIDsAfterParams) ([]int64, error) {
+// ProductViewIDsAfter lists shop.tv_product ids in id order after a keyset cursor, to find orphans during full sync.
+func (q *Queries) ProductViewIDsAfter(ctx context.Context, db DBTX, arg ProductViewIDsAfterParams) ([]string, error) {
 	rows, err := db.Query(ctx, productViewIDsAfter, arg.After, arg.PageSize)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []int64
+	var items []string
 	for rows.Next() {
-		var id int64
+		var id string
 		if err := rows.Scan(&id); err != nil {
 			return nil, err
 		}

@@ -15,46 +15,46 @@ type Querier interface {
 	CustomerCreate(ctx context.Context, db DBTX, name string) (int64, error)
 	// CustomerDelete deletes a customer; its orders and their lines cascade.
 	CustomerDelete(ctx context.Context, db DBTX, id int64) (int64, error)
-	// CustomerDeleteMissing removes the tv_customer rows, among the given ids, whose tb_customer row no longer exists, and lists them: each id is probed in tb_customer (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_customer.
+	// CustomerDeleteMissing removes the shop.tv_customer rows, among the given ids, whose shop.tb_customer row no longer exists, and lists them: each id is probed in shop.tb_customer (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in shop.tv_customer.
 	CustomerDeleteMissing(ctx context.Context, db DBTX, ids [][]int64) *CustomerDeleteMissingBatchResults
 	// CustomerGetByID reads one stored tv_customer document as raw JSON bytes.
 	CustomerGetByID(ctx context.Context, db DBTX, id int64) ([]byte, error)
-	// CustomerIDsAfter lists tb_customer ids in id order after a keyset cursor, for full sync.
+	// CustomerIDsAfter lists shop.tb_customer ids in id order after a keyset cursor, for full sync.
 	CustomerIDsAfter(ctx context.Context, db DBTX, arg CustomerIDsAfterParams) ([]int64, error)
-	// CustomerIDsByOrder lists the customer ids whose documents embed the given order ids: the customer_id of the tb_order rows whose id is one of them, read id by id through the index of tb_order.id (the OFFSET 0 fence), so the work follows the batch, never the table.
+	// CustomerIDsByOrder lists the customer ids whose documents embed the given order ids: the customer_id of the shop.tb_order rows whose id is one of them, read id by id through the index of shop.tb_order.id (the OFFSET 0 fence), so the work follows the batch, never the table.
 	CustomerIDsByOrder(ctx context.Context, db DBTX, ids [][]int64) *CustomerIDsByOrderBatchResults
 	// CustomerLockForDelete locks a customer row so that no order can reference it until the deleting transaction ends.
 	CustomerLockForDelete(ctx context.Context, db DBTX, id int64) (int64, error)
 	// CustomerOrderIDsLock lists and locks the orders of a customer (so no line can be added to them until the transaction ends), in id order.
 	CustomerOrderIDsLock(ctx context.Context, db DBTX, customerID int64) ([]int64, error)
-	// CustomerRangeDeleteMissing removes the tv_customer rows among the chunk's locked @ids in the keyset range (@after, @upto] whose tb_customer row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_customer.
+	// CustomerRangeDeleteMissing removes the shop.tv_customer rows among the chunk's locked @ids in the keyset range (@after, @upto] whose shop.tb_customer row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of shop.tb_customer.
 	CustomerRangeDeleteMissing(ctx context.Context, db DBTX, arg []CustomerRangeDeleteMissingParams) *CustomerRangeDeleteMissingBatchResults
-	// CustomerRangeRefresh upserts the tv_customer documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition (tv_customer_source), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
+	// CustomerRangeRefresh upserts the shop.tv_customer documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition (shop.tv_customer_source), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
 	CustomerRangeRefresh(ctx context.Context, db DBTX, arg []CustomerRangeRefreshParams) *CustomerRangeRefreshBatchResults
-	// CustomerRefresh upserts, in one statement, the tv_customer documents of the given ids from their definition (tv_customer_source), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
+	// CustomerRefresh upserts, in one statement, the shop.tv_customer documents of the given ids from their definition (shop.tv_customer_source), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 	CustomerRefresh(ctx context.Context, db DBTX, ids [][]int64) *CustomerRefreshBatchResults
 	// CustomerRename changes a customer's name.
 	CustomerRename(ctx context.Context, db DBTX, arg CustomerRenameParams) (int64, error)
 	// CustomerReviewIDs lists the reviews of a customer, in id order (a delete of the customer takes them with it).
 	CustomerReviewIDs(ctx context.Context, db DBTX, customerID int64) ([]int64, error)
-	// CustomerVerify compares, for the ids in (@after, @upto], the stored tv_customer rows with their definition (tv_customer_source) and lists those missing, stale or orphaned.
+	// CustomerVerify compares, for the ids in (@after, @upto], the stored shop.tv_customer rows with their definition (shop.tv_customer_source) and lists those missing, stale or orphaned.
 	CustomerVerify(ctx context.Context, db DBTX, arg CustomerVerifyParams) ([]CustomerVerifyRow, error)
-	// CustomerViewIDsAfter lists tv_customer ids in id order after a keyset cursor, to find orphans during full sync.
+	// CustomerViewIDsAfter lists shop.tv_customer ids in id order after a keyset cursor, to find orphans during full sync.
 	CustomerViewIDsAfter(ctx context.Context, db DBTX, arg CustomerViewIDsAfterParams) ([]int64, error)
 	// OrderCreate inserts an order of a customer (without lines) and returns its id.
 	OrderCreate(ctx context.Context, db DBTX, customerID int64) (int64, error)
 	// OrderDelete deletes an order; its lines cascade.
 	OrderDelete(ctx context.Context, db DBTX, id int64) (int64, error)
-	// OrderDeleteMissing removes the tv_order rows, among the given ids, whose tb_order row no longer exists, and lists them: each id is probed in tb_order (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_order.
+	// OrderDeleteMissing removes the shop.tv_order rows, among the given ids, whose shop.tb_order row no longer exists, and lists them: each id is probed in shop.tb_order (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in shop.tv_order.
 	OrderDeleteMissing(ctx context.Context, db DBTX, ids [][]int64) *OrderDeleteMissingBatchResults
 	// OrderGetByID reads one stored tv_order document as raw JSON bytes.
 	OrderGetByID(ctx context.Context, db DBTX, id int64) ([]byte, error)
-	// OrderIDsAfter lists tb_order ids in id order after a keyset cursor, for full sync.
+	// OrderIDsAfter lists shop.tb_order ids in id order after a keyset cursor, for full sync.
 	OrderIDsAfter(ctx context.Context, db DBTX, arg OrderIDsAfterParams) ([]int64, error)
-	// OrderIDsByCustomer lists the order ids whose documents embed the given customer ids: the id of the tb_order rows whose customer_id is one of them, read id by id through the index of tb_order.customer_id (the OFFSET 0 fence), so the work follows the batch, never the table.
+	// OrderIDsByCustomer lists the order ids whose documents embed the given customer ids: the id of the shop.tb_order rows whose customer_id is one of them, read id by id through the index of shop.tb_order.customer_id (the OFFSET 0 fence), so the work follows the batch, never the table.
 	OrderIDsByCustomer(ctx context.Context, db DBTX, ids [][]int64) *OrderIDsByCustomerBatchResults
-	// OrderIDsByProduct lists the order ids whose documents embed the given product ids: the order_id of the tb_order_line rows whose product_id is one of them, read id by id through the index of tb_order_line.product_id (the OFFSET 0 fence), so the work follows the batch, never the table.
-	OrderIDsByProduct(ctx context.Context, db DBTX, ids [][]int64) *OrderIDsByProductBatchResults
+	// OrderIDsByProduct lists the order ids whose documents embed the given product ids: the order_id of the shop.tb_order_line rows whose product_id is one of them, read id by id through the index of shop.tb_order_line.product_id (the OFFSET 0 fence), so the work follows the batch, never the table.
+	OrderIDsByProduct(ctx context.Context, db DBTX, ids [][]string) *OrderIDsByProductBatchResults
 	// OrderLineSetQuantity changes the quantity of the line of a product in an order.
 	OrderLineSetQuantity(ctx context.Context, db DBTX, arg OrderLineSetQuantityParams) (int64, error)
 	// OrderLinesAdd adds lines to an order, one per product (@product_ids and @quantities side by side), each at the product's current price; a product that does not exist adds no line, so callers compare the count.
@@ -62,70 +62,70 @@ type Querier interface {
 	// OrderLockForDelete locks an order row (so no line can be added to it until the transaction ends) and returns its customer.
 	OrderLockForDelete(ctx context.Context, db DBTX, id int64) (int64, error)
 	// OrderProductIDs lists the products on the lines of the given orders, in id order, order by order through the line's primary key.
-	OrderProductIDs(ctx context.Context, db DBTX, orderIds []int64) ([]int64, error)
-	// OrderRangeDeleteMissing removes the tv_order rows among the chunk's locked @ids in the keyset range (@after, @upto] whose tb_order row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_order.
+	OrderProductIDs(ctx context.Context, db DBTX, orderIds []int64) ([]string, error)
+	// OrderRangeDeleteMissing removes the shop.tv_order rows among the chunk's locked @ids in the keyset range (@after, @upto] whose shop.tb_order row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of shop.tb_order.
 	OrderRangeDeleteMissing(ctx context.Context, db DBTX, arg []OrderRangeDeleteMissingParams) *OrderRangeDeleteMissingBatchResults
-	// OrderRangeRefresh upserts the tv_order documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition (tv_order_source), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
+	// OrderRangeRefresh upserts the shop.tv_order documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition (shop.tv_order_source), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
 	OrderRangeRefresh(ctx context.Context, db DBTX, arg []OrderRangeRefreshParams) *OrderRangeRefreshBatchResults
-	// OrderRefresh upserts, in one statement, the tv_order documents of the given ids from their definition (tv_order_source), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
+	// OrderRefresh upserts, in one statement, the shop.tv_order documents of the given ids from their definition (shop.tv_order_source), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 	OrderRefresh(ctx context.Context, db DBTX, ids [][]int64) *OrderRefreshBatchResults
-	// OrderVerify compares, for the ids in (@after, @upto], the stored tv_order rows with their definition (tv_order_source) and lists those missing, stale or orphaned.
+	// OrderVerify compares, for the ids in (@after, @upto], the stored shop.tv_order rows with their definition (shop.tv_order_source) and lists those missing, stale or orphaned.
 	OrderVerify(ctx context.Context, db DBTX, arg OrderVerifyParams) ([]OrderVerifyRow, error)
-	// OrderViewIDsAfter lists tv_order ids in id order after a keyset cursor, to find orphans during full sync.
+	// OrderViewIDsAfter lists shop.tv_order ids in id order after a keyset cursor, to find orphans during full sync.
 	OrderViewIDsAfter(ctx context.Context, db DBTX, arg OrderViewIDsAfterParams) ([]int64, error)
-	// ProductCreate inserts a product at a unit price in cents and returns its id.
+	// OrdersOfCustomer reads the stored tv_order documents of a customer, newest first, through tv_order's own customer_id column and its index: no tb_ table is read.
+	OrdersOfCustomer(ctx context.Context, db DBTX, customerID int64) ([][]byte, error)
+	// ProductCreate inserts a product under its SKU at a unit price in cents.
 	ProductCreate(ctx context.Context, db DBTX, arg ProductCreateParams) (int64, error)
 	// ProductDelete deletes a product; its reviews cascade, an order line referencing it refuses the delete.
-	ProductDelete(ctx context.Context, db DBTX, id int64) (int64, error)
-	// ProductDeleteMissing removes the tv_product rows, among the given ids, whose tb_product row no longer exists, and lists them: each id is probed in tb_product (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_product.
-	ProductDeleteMissing(ctx context.Context, db DBTX, ids [][]int64) *ProductDeleteMissingBatchResults
+	ProductDelete(ctx context.Context, db DBTX, id string) (int64, error)
+	// ProductDeleteMissing removes the shop.tv_product rows, among the given ids, whose shop.tb_product row no longer exists, and lists them: each id is probed in shop.tb_product (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in shop.tv_product.
+	ProductDeleteMissing(ctx context.Context, db DBTX, ids [][]string) *ProductDeleteMissingBatchResults
 	// ProductGetByID reads one stored tv_product document as raw JSON bytes.
-	ProductGetByID(ctx context.Context, db DBTX, id int64) ([]byte, error)
-	// ProductIDsAfter lists tb_product ids in id order after a keyset cursor, for full sync.
-	ProductIDsAfter(ctx context.Context, db DBTX, arg ProductIDsAfterParams) ([]int64, error)
-	// ProductIDsByOrder lists the product ids whose documents embed the given order ids: the product_id of the tb_order_line rows whose order_id is one of them, read id by id through the index of tb_order_line.order_id (the OFFSET 0 fence), so the work follows the batch, never the table.
+	ProductGetByID(ctx context.Context, db DBTX, id string) ([]byte, error)
+	// ProductIDsAfter lists shop.tb_product ids in id order after a keyset cursor, for full sync.
+	ProductIDsAfter(ctx context.Context, db DBTX, arg ProductIDsAfterParams) ([]string, error)
+	// ProductIDsByOrder lists the product ids whose documents embed the given order ids: the product_id of the shop.tb_order_line rows whose order_id is one of them, read id by id through the index of shop.tb_order_line.order_id (the OFFSET 0 fence), so the work follows the batch, never the table.
 	ProductIDsByOrder(ctx context.Context, db DBTX, ids [][]int64) *ProductIDsByOrderBatchResults
 	// ProductLockForDelete locks a product row so no order line or review can reference it until the deleting transaction ends.
-	ProductLockForDelete(ctx context.Context, db DBTX, id int64) (int64, error)
-	// ProductRangeDeleteMissing removes the tv_product rows among the chunk's locked @ids in the keyset range (@after, @upto] whose tb_product row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_product.
-	ProductRangeDeleteMissing(ctx context.Context, db DBTX, arg []ProductRangeDeleteMissingParams) *ProductRangeDeleteMissingBatchResults
-	// ProductRangeRefresh upserts the tv_product documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition (tv_product_source), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
-	ProductRangeRefresh(ctx context.Context, db DBTX, arg []ProductRangeRefreshParams) *ProductRangeRefreshBatchResults
-	// ProductRefresh upserts, in one statement, the tv_product documents of the given ids from their definition (tv_product_source), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
-	ProductRefresh(ctx context.Context, db DBTX, ids [][]int64) *ProductRefreshBatchResults
+	ProductLockForDelete(ctx context.Context, db DBTX, id string) (int64, error)
+	// ProductRefresh upserts, in one statement, the shop.tv_product documents of the given ids from their definition (shop.tv_product_source), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
+	ProductRefresh(ctx context.Context, db DBTX, ids [][]string) *ProductRefreshBatchResults
 	// ProductRename changes a product's name.
 	ProductRename(ctx context.Context, db DBTX, arg ProductRenameParams) (int64, error)
 	// ProductReviewIDs lists the reviews of a product, in id order (a delete of the product takes them with it).
-	ProductReviewIDs(ctx context.Context, db DBTX, productID int64) ([]int64, error)
-	// ProductVerify compares, for the ids in (@after, @upto], the stored tv_product rows with their definition (tv_product_source) and lists those missing, stale or orphaned.
+	ProductReviewIDs(ctx context.Context, db DBTX, productID string) ([]int64, error)
+	// ProductVerify compares, for the ids in (@after, @upto], the stored shop.tv_product rows with their definition (shop.tv_product_source) and lists those missing, stale or orphaned.
 	ProductVerify(ctx context.Context, db DBTX, arg ProductVerifyParams) ([]ProductVerifyRow, error)
-	// ProductViewIDsAfter lists tv_product ids in id order after a keyset cursor, to find orphans during full sync.
-	ProductViewIDsAfter(ctx context.Context, db DBTX, arg ProductViewIDsAfterParams) ([]int64, error)
+	// ProductVerifyToEnd is ProductVerify for the last range of a walk, every id after @after (a text key has no largest value).
+	ProductVerifyToEnd(ctx context.Context, db DBTX, after string) ([]ProductVerifyToEndRow, error)
+	// ProductViewIDsAfter lists shop.tv_product ids in id order after a keyset cursor, to find orphans during full sync.
+	ProductViewIDsAfter(ctx context.Context, db DBTX, arg ProductViewIDsAfterParams) ([]string, error)
 	// The review's writes and reads, hand-written (its sync statements are
 	// generated in review.gen.sql).
 	// ReviewCreate inserts a review of a product by a customer and returns its id.
 	ReviewCreate(ctx context.Context, db DBTX, arg ReviewCreateParams) (int64, error)
 	// ReviewDelete deletes a review.
 	ReviewDelete(ctx context.Context, db DBTX, id int64) (int64, error)
-	// ReviewDeleteMissing removes the tv_review rows, among the given ids, whose tb_review row no longer exists, and lists them: each id is probed in tb_review (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_review.
+	// ReviewDeleteMissing removes the shop.tv_review rows, among the given ids, whose shop.tb_review row no longer exists, and lists them: each id is probed in shop.tb_review (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in shop.tv_review.
 	ReviewDeleteMissing(ctx context.Context, db DBTX, ids [][]int64) *ReviewDeleteMissingBatchResults
 	// ReviewGetByID reads one stored tv_review document as raw JSON bytes.
 	ReviewGetByID(ctx context.Context, db DBTX, id int64) ([]byte, error)
-	// ReviewIDsAfter lists tb_review ids in id order after a keyset cursor, for full sync.
+	// ReviewIDsAfter lists shop.tb_review ids in id order after a keyset cursor, for full sync.
 	ReviewIDsAfter(ctx context.Context, db DBTX, arg ReviewIDsAfterParams) ([]int64, error)
-	// ReviewIDsByCustomer lists the review ids whose documents embed the given customer ids: the id of the tb_review rows whose customer_id is one of them, read id by id through the index of tb_review.customer_id (the OFFSET 0 fence), so the work follows the batch, never the table.
+	// ReviewIDsByCustomer lists the review ids whose documents embed the given customer ids: the id of the shop.tb_review rows whose customer_id is one of them, read id by id through the index of shop.tb_review.customer_id (the OFFSET 0 fence), so the work follows the batch, never the table.
 	ReviewIDsByCustomer(ctx context.Context, db DBTX, ids [][]int64) *ReviewIDsByCustomerBatchResults
-	// ReviewIDsByProduct lists the review ids whose documents embed the given product ids: the id of the tb_review rows whose product_id is one of them, read id by id through the index of tb_review.product_id (the OFFSET 0 fence), so the work follows the batch, never the table.
-	ReviewIDsByProduct(ctx context.Context, db DBTX, ids [][]int64) *ReviewIDsByProductBatchResults
-	// ReviewRangeDeleteMissing removes the tv_review rows among the chunk's locked @ids in the keyset range (@after, @upto] whose tb_review row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_review.
+	// ReviewIDsByProduct lists the review ids whose documents embed the given product ids: the id of the shop.tb_review rows whose product_id is one of them, read id by id through the index of shop.tb_review.product_id (the OFFSET 0 fence), so the work follows the batch, never the table.
+	ReviewIDsByProduct(ctx context.Context, db DBTX, ids [][]string) *ReviewIDsByProductBatchResults
+	// ReviewRangeDeleteMissing removes the shop.tv_review rows among the chunk's locked @ids in the keyset range (@after, @upto] whose shop.tb_review row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of shop.tb_review.
 	ReviewRangeDeleteMissing(ctx context.Context, db DBTX, arg []ReviewRangeDeleteMissingParams) *ReviewRangeDeleteMissingBatchResults
-	// ReviewRangeRefresh upserts the tv_review documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition (tv_review_source), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
+	// ReviewRangeRefresh upserts the shop.tv_review documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition (shop.tv_review_source), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
 	ReviewRangeRefresh(ctx context.Context, db DBTX, arg []ReviewRangeRefreshParams) *ReviewRangeRefreshBatchResults
-	// ReviewRefresh upserts, in one statement, the tv_review documents of the given ids from their definition (tv_review_source), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
+	// ReviewRefresh upserts, in one statement, the shop.tv_review documents of the given ids from their definition (shop.tv_review_source), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 	ReviewRefresh(ctx context.Context, db DBTX, ids [][]int64) *ReviewRefreshBatchResults
-	// ReviewVerify compares, for the ids in (@after, @upto], the stored tv_review rows with their definition (tv_review_source) and lists those missing, stale or orphaned.
+	// ReviewVerify compares, for the ids in (@after, @upto], the stored shop.tv_review rows with their definition (shop.tv_review_source) and lists those missing, stale or orphaned.
 	ReviewVerify(ctx context.Context, db DBTX, arg ReviewVerifyParams) ([]ReviewVerifyRow, error)
-	// ReviewViewIDsAfter lists tv_review ids in id order after a keyset cursor, to find orphans during full sync.
+	// ReviewViewIDsAfter lists shop.tv_review ids in id order after a keyset cursor, to find orphans during full sync.
 	ReviewViewIDsAfter(ctx context.Context, db DBTX, arg ReviewViewIDsAfterParams) ([]int64, error)
 }
 

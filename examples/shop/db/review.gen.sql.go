@@ -10,7 +10,7 @@ import (
 )
 
 const reviewIDsAfter = `-- name: ReviewIDsAfter :many
-SELECT id FROM tb_review WHERE id >= $1::bigint AND (id > $1::bigint OR id = -9223372036854775808) ORDER BY id LIMIT $2::int
+SELECT id FROM shop.tb_review WHERE id >= $1::bigint AND (id > $1::bigint OR id = -9223372036854775808) ORDER BY id LIMIT $2::int
 `
 
 type ReviewIDsAfterParams struct {
@@ -18,7 +18,7 @@ type ReviewIDsAfterParams struct {
 	PageSize int32
 }
 
-// ReviewIDsAfter lists tb_review ids in id order after a keyset cursor, for full sync.
+// ReviewIDsAfter lists shop.tb_review ids in id order after a keyset cursor, for full sync.
 func (q *Queries) ReviewIDsAfter(ctx context.Context, db DBTX, arg ReviewIDsAfterParams) ([]int64, error) {
 	rows, err := db.Query(ctx, reviewIDsAfter, arg.After, arg.PageSize)
 	if err != nil {
@@ -42,8 +42,8 @@ func (q *Queries) ReviewIDsAfter(ctx context.Context, db DBTX, arg ReviewIDsAfte
 const reviewVerify = `-- name: ReviewVerify :many
 SELECT coalesce(s.id, t.id)::bigint AS id,
        (CASE WHEN t.id IS NULL THEN 'missing' WHEN s.id IS NULL THEN 'orphaned' ELSE 'stale' END)::text AS problem
-FROM (SELECT v.id, v.data FROM tv_review_source v WHERE v.id >= $1::bigint AND (v.id > $1::bigint OR v.id = -9223372036854775808) AND v.id <= $2::bigint) s
-FULL JOIN (SELECT r.id, r.data FROM tv_review r WHERE r.id >= $1::bigint AND (r.id > $1::bigint OR r.id = -9223372036854775808) AND r.id <= $2::bigint) t ON t.id = s.id
+FROM (SELECT v.id, v.data FROM shop.tv_review_source v WHERE v.id >= $1::bigint AND (v.id > $1::bigint OR v.id = -9223372036854775808) AND v.id <= $2::bigint) s
+FULL JOIN (SELECT r.id, r.data FROM shop.tv_review r WHERE r.id >= $1::bigint AND (r.id > $1::bigint OR r.id = -9223372036854775808) AND r.id <= $2::bigint) t ON t.id = s.id
 WHERE s.data IS DISTINCT FROM t.data
 ORDER BY 1
 `
@@ -58,7 +58,7 @@ type ReviewVerifyRow struct {
 	Problem string
 }
 
-// ReviewVerify compares, for the ids in (@after, @upto], the stored tv_review rows with their definition (tv_review_source) and lists those missing, stale or orphaned.
+// ReviewVerify compares, for the ids in (@after, @upto], the stored shop.tv_review rows with their definition (shop.tv_review_source) and lists those missing, stale or orphaned.
 func (q *Queries) ReviewVerify(ctx context.Context, db DBTX, arg ReviewVerifyParams) ([]ReviewVerifyRow, error) {
 	rows, err := db.Query(ctx, reviewVerify, arg.After, arg.Upto)
 	if err != nil {
@@ -80,7 +80,7 @@ func (q *Queries) ReviewVerify(ctx context.Context, db DBTX, arg ReviewVerifyPar
 }
 
 const reviewViewIDsAfter = `-- name: ReviewViewIDsAfter :many
-SELECT id FROM tv_review WHERE id >= $1::bigint AND (id > $1::bigint OR id = -9223372036854775808) ORDER BY id LIMIT $2::int
+SELECT id FROM shop.tv_review WHERE id >= $1::bigint AND (id > $1::bigint OR id = -9223372036854775808) ORDER BY id LIMIT $2::int
 `
 
 type ReviewViewIDsAfterParams struct {
@@ -88,7 +88,7 @@ type ReviewViewIDsAfterParams struct {
 	PageSize int32
 }
 
-// ReviewViewIDsAfter lists tv_review ids in id order after a keyset cursor, to find orphans during full sync.
+// ReviewViewIDsAfter lists shop.tv_review ids in id order after a keyset cursor, to find orphans during full sync.
 func (q *Queries) ReviewViewIDsAfter(ctx context.Context, db DBTX, arg ReviewViewIDsAfterParams) ([]int64, error) {
 	rows, err := db.Query(ctx, reviewViewIDsAfter, arg.After, arg.PageSize)
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 )
 
 const customerReviewIDs = `-- name: CustomerReviewIDs :many
-SELECT id FROM tb_review WHERE customer_id = $1 ORDER BY id
+SELECT id FROM shop.tb_review WHERE customer_id = $1 ORDER BY id
 `
 
 // CustomerReviewIDs lists the reviews of a customer, in id order (a delete of the customer takes them with it).
@@ -35,11 +35,11 @@ func (q *Queries) CustomerReviewIDs(ctx context.Context, db DBTX, customerID int
 }
 
 const productReviewIDs = `-- name: ProductReviewIDs :many
-SELECT id FROM tb_review WHERE product_id = $1 ORDER BY id
+SELECT id FROM shop.tb_review WHERE product_id = $1 ORDER BY id
 `
 
 // ProductReviewIDs lists the reviews of a product, in id order (a delete of the product takes them with it).
-func (q *Queries) ProductReviewIDs(ctx context.Context, db DBTX, productID int64) ([]int64, error) {
+func (q *Queries) ProductReviewIDs(ctx context.Context, db DBTX, productID string) ([]int64, error) {
 	rows, err := db.Query(ctx, productReviewIDs, productID)
 	if err != nil {
 		return nil, err
@@ -61,11 +61,11 @@ func (q *Queries) ProductReviewIDs(ctx context.Context, db DBTX, productID int64
 
 const reviewCreate = `-- name: ReviewCreate :one
 
-INSERT INTO tb_review (product_id, customer_id, rating, body) VALUES ($1, $2, $3, $4) RETURNING id
+INSERT INTO shop.tb_review (product_id, customer_id, rating, body) VALUES ($1, $2, $3, $4) RETURNING id
 `
 
 type ReviewCreateParams struct {
-	ProductID  int64
+	ProductID  string
 	CustomerID int64
 	Rating     int32
 	Body       string
@@ -87,7 +87,7 @@ func (q *Queries) ReviewCreate(ctx context.Context, db DBTX, arg ReviewCreatePar
 }
 
 const reviewDelete = `-- name: ReviewDelete :execrows
-DELETE FROM tb_review WHERE id = $1
+DELETE FROM shop.tb_review WHERE id = $1
 `
 
 // ReviewDelete deletes a review.
@@ -100,7 +100,7 @@ func (q *Queries) ReviewDelete(ctx context.Context, db DBTX, id int64) (int64, e
 }
 
 const reviewGetByID = `-- name: ReviewGetByID :one
-SELECT data FROM tv_review WHERE id = $1
+SELECT data FROM shop.tv_review WHERE id = $1
 `
 
 // ReviewGetByID reads one stored tv_review document as raw JSON bytes.

@@ -11,7 +11,7 @@ import (
 
 const customerCreate = `-- name: CustomerCreate :one
 
-INSERT INTO tb_customer (name) VALUES ($1) RETURNING id
+INSERT INTO shop.tb_customer (name) VALUES ($1) RETURNING id
 `
 
 // The shop's writes and reads, hand-written. The sync statements of each
@@ -25,7 +25,7 @@ func (q *Queries) CustomerCreate(ctx context.Context, db DBTX, name string) (int
 }
 
 const customerDelete = `-- name: CustomerDelete :execrows
-DELETE FROM tb_customer WHERE id = $1
+DELETE FROM shop.tb_customer WHERE id = $1
 `
 
 // CustomerDelete deletes a customer; its orders and their lines cascade.
@@ -38,7 +38,7 @@ func (q *Queries) CustomerDelete(ctx context.Context, db DBTX, id int64) (int64,
 }
 
 const customerGetByID = `-- name: CustomerGetByID :one
-SELECT data FROM tv_customer WHERE id = $1
+SELECT data FROM shop.tv_customer WHERE id = $1
 `
 
 // CustomerGetByID reads one stored tv_customer document as raw JSON bytes.
@@ -50,7 +50,7 @@ func (q *Queries) CustomerGetByID(ctx context.Context, db DBTX, id int64) ([]byt
 }
 
 const customerLockForDelete = `-- name: CustomerLockForDelete :execrows
-SELECT 1 FROM tb_customer WHERE id = $1 FOR UPDATE
+SELECT 1 FROM shop.tb_customer WHERE id = $1 FOR UPDATE
 `
 
 // CustomerLockForDelete locks a customer row so that no order can reference it until the deleting transaction ends.
@@ -63,7 +63,7 @@ func (q *Queries) CustomerLockForDelete(ctx context.Context, db DBTX, id int64) 
 }
 
 const customerOrderIDsLock = `-- name: CustomerOrderIDsLock :many
-SELECT id FROM tb_order WHERE customer_id = $1 ORDER BY id FOR UPDATE
+SELECT id FROM shop.tb_order WHERE customer_id = $1 ORDER BY id FOR UPDATE
 `
 
 // CustomerOrderIDsLock lists and locks the orders of a customer (so no line can be added to them until the transaction ends), in id order.
@@ -88,7 +88,7 @@ func (q *Queries) CustomerOrderIDsLock(ctx context.Context, db DBTX, customerID 
 }
 
 const customerRename = `-- name: CustomerRename :execrows
-UPDATE tb_customer SET name = $1 WHERE id = $2
+UPDATE shop.tb_customer SET name = $1 WHERE id = $2
 `
 
 type CustomerRenameParams struct {
@@ -106,7 +106,7 @@ func (q *Queries) CustomerRename(ctx context.Context, db DBTX, arg CustomerRenam
 }
 
 const orderCreate = `-- name: OrderCreate :one
-INSERT INTO tb_order (customer_id) VALUES ($1) RETURNING id
+INSERT INTO shop.tb_order (customer_id) VALUES ($1) RETURNING id
 `
 
 // OrderCreate inserts an order of a customer (without lines) and returns its id.
@@ -118,7 +118,7 @@ func (q *Queries) OrderCreate(ctx context.Context, db DBTX, customerID int64) (i
 }
 
 const orderDelete = `-- name: OrderDelete :execrows
-DELETE FROM tb_order WHERE id = $1
+DELETE FROM shop.tb_order WHERE id = $1
 `
 
 // OrderDelete deletes an order; its lines cascade.
@@ -131,7 +131,7 @@ func (q *Queries) OrderDelete(ctx context.Context, db DBTX, id int64) (int64, er
 }
 
 const orderGetByID = `-- name: OrderGetByID :one
-SELECT data FROM tv_order WHERE id = $1
+SELECT data FROM shop.tv_order WHERE id = $1
 `
 
 // OrderGetByID reads one stored tv_order document as raw JSON bytes.
@@ -143,13 +143,13 @@ func (q *Queries) OrderGetByID(ctx context.Context, db DBTX, id int64) ([]byte, 
 }
 
 const orderLineSetQuantity = `-- name: OrderLineSetQuantity :execrows
-UPDATE tb_order_line SET quantity = $1 WHERE order_id = $2 AND product_id = $3
+UPDATE shop.tb_order_line SET quantity = $1 WHERE order_id = $2 AND product_id = $3
 `
 
 type OrderLineSetQuantityParams struct {
 	Quantity  int32
 	OrderID   int64
-	ProductID int64
+	ProductID string
 }
 
 // OrderLineSetQuantity changes the quantity of the line of a product in an order.
@@ -162,15 +162,15 @@ func (q *Queries) OrderLineSetQuantity(ctx context.Context, db DBTX, arg OrderLi
 }
 
 const orderLinesAdd = `-- name: OrderLinesAdd :execrows
-INSERT INTO tb_order_line (order_id, product_id, quantity, unit_price_cents)
+INSERT INTO shop.tb_order_line (order_id, product_id, quantity, unit_price_cents)
 SELECT $1::bigint, p.id, l.quantity, p.price_cents
-FROM (SELECT unnest($2::bigint[]) AS product_id, unnest($3::int[]) AS quantity) l
-JOIN tb_product p ON p.id = l.product_id
+FROM (SELECT unnest($2::text[]) AS product_id, unnest($3::int[]) AS quantity) l
+JOIN shop.tb_product p ON p.id = l.product_id
 `
 
 type OrderLinesAddParams struct {
 	OrderID    int64
-	ProductIds []int64
+	ProductIds []string
 	Quantities []int32
 }
 
@@ -184,7 +184,7 @@ func (q *Queries) OrderLinesAdd(ctx context.Context, db DBTX, arg OrderLinesAddP
 }
 
 const orderLockForDelete = `-- name: OrderLockForDelete :one
-SELECT customer_id FROM tb_order WHERE id = $1 FOR UPDATE
+SELECT customer_id FROM shop.tb_order WHERE id = $1 FOR UPDATE
 `
 
 // OrderLockForDelete locks an order row (so no line can be added to it until the transaction ends) and returns its customer.
@@ -198,20 +198,20 @@ func (q *Queries) OrderLockForDelete(ctx context.Context, db DBTX, id int64) (in
 const orderProductIDs = `-- name: OrderProductIDs :many
 SELECT DISTINCT l.product_id
 FROM (SELECT DISTINCT unnest($1::bigint[]) AS id) b
-CROSS JOIN LATERAL (SELECT l.product_id FROM tb_order_line l WHERE l.order_id = b.id OFFSET 0) l
+CROSS JOIN LATERAL (SELECT l.product_id FROM shop.tb_order_line l WHERE l.order_id = b.id OFFSET 0) l
 ORDER BY l.product_id
 `
 
 // OrderProductIDs lists the products on the lines of the given orders, in id order, order by order through the line's primary key.
-func (q *Queries) OrderProductIDs(ctx context.Context, db DBTX, orderIds []int64) ([]int64, error) {
+func (q *Queries) OrderProductIDs(ctx context.Context, db DBTX, orderIds []int64) ([]string, error) {
 	rows, err := db.Query(ctx, orderProductIDs, orderIds)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []int64
+	var items []string
 	for rows.Next() {
-		var product_id int64
+		var product_id string
 		if err := rows.Scan(&product_id); err != nil {
 			return nil, err
 		}
@@ -223,29 +223,56 @@ func (q *Queries) OrderProductIDs(ctx context.Context, db DBTX, orderIds []int64
 	return items, nil
 }
 
-const productCreate = `-- name: ProductCreate :one
-INSERT INTO tb_product (name, price_cents) VALUES ($1, $2) RETURNING id
+const ordersOfCustomer = `-- name: OrdersOfCustomer :many
+SELECT data FROM shop.tv_order WHERE customer_id = $1 ORDER BY id DESC
+`
+
+// OrdersOfCustomer reads the stored tv_order documents of a customer, newest first, through tv_order's own customer_id column and its index: no tb_ table is read.
+func (q *Queries) OrdersOfCustomer(ctx context.Context, db DBTX, customerID int64) ([][]byte, error) {
+	rows, err := db.Query(ctx, ordersOfCustomer, customerID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items [][]byte
+	for rows.Next() {
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
+			return nil, err
+		}
+		items = append(items, data)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const productCreate = `-- name: ProductCreate :execrows
+INSERT INTO shop.tb_product (id, name, price_cents) VALUES ($1, $2, $3)
 `
 
 type ProductCreateParams struct {
+	ID         string
 	Name       string
 	PriceCents int64
 }
 
-// ProductCreate inserts a product at a unit price in cents and returns its id.
+// ProductCreate inserts a product under its SKU at a unit price in cents.
 func (q *Queries) ProductCreate(ctx context.Context, db DBTX, arg ProductCreateParams) (int64, error) {
-	row := db.QueryRow(ctx, productCreate, arg.Name, arg.PriceCents)
-	var id int64
-	err := row.Scan(&id)
-	return id, err
+	result, err := db.Exec(ctx, productCreate, arg.ID, arg.Name, arg.PriceCents)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const productDelete = `-- name: ProductDelete :execrows
-DELETE FROM tb_product WHERE id = $1
+DELETE FROM shop.tb_product WHERE id = $1
 `
 
 // ProductDelete deletes a product; its reviews cascade, an order line referencing it refuses the delete.
-func (q *Queries) ProductDelete(ctx context.Context, db DBTX, id int64) (int64, error) {
+func (q *Queries) ProductDelete(ctx context.Context, db DBTX, id string) (int64, error) {
 	result, err := db.Exec(ctx, productDelete, id)
 	if err != nil {
 		return 0, err
@@ -254,11 +281,11 @@ func (q *Queries) ProductDelete(ctx context.Context, db DBTX, id int64) (int64, 
 }
 
 const productGetByID = `-- name: ProductGetByID :one
-SELECT data FROM tv_product WHERE id = $1
+SELECT data FROM shop.tv_product WHERE id = $1
 `
 
 // ProductGetByID reads one stored tv_product document as raw JSON bytes.
-func (q *Queries) ProductGetByID(ctx context.Context, db DBTX, id int64) ([]byte, error) {
+func (q *Queries) ProductGetByID(ctx context.Context, db DBTX, id string) ([]byte, error) {
 	row := db.QueryRow(ctx, productGetByID, id)
 	var data []byte
 	err := row.Scan(&data)
@@ -266,11 +293,11 @@ func (q *Queries) ProductGetByID(ctx context.Context, db DBTX, id int64) ([]byte
 }
 
 const productLockForDelete = `-- name: ProductLockForDelete :execrows
-SELECT 1 FROM tb_product WHERE id = $1 FOR UPDATE
+SELECT 1 FROM shop.tb_product WHERE id = $1 FOR UPDATE
 `
 
 // ProductLockForDelete locks a product row so no order line or review can reference it until the deleting transaction ends.
-func (q *Queries) ProductLockForDelete(ctx context.Context, db DBTX, id int64) (int64, error) {
+func (q *Queries) ProductLockForDelete(ctx context.Context, db DBTX, id string) (int64, error) {
 	result, err := db.Exec(ctx, productLockForDelete, id)
 	if err != nil {
 		return 0, err
@@ -279,12 +306,12 @@ func (q *Queries) ProductLockForDelete(ctx context.Context, db DBTX, id int64) (
 }
 
 const productRename = `-- name: ProductRename :execrows
-UPDATE tb_product SET name = $1 WHERE id = $2
+UPDATE shop.tb_product SET name = $1 WHERE id = $2
 `
 
 type ProductRenameParams struct {
 	Name string
-	ID   int64
+	ID   string
 }
 
 // ProductRename changes a product's name.

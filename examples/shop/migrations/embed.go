@@ -1,7 +1,8 @@
 // Package migrations holds the shop's goose SQL migrations, embedded so that
 // the CLI and the tests run exactly the files sqlc reads as the schema. They
-// are recorded in their own version table, shop_migrations (VersionTable),
-// next to tvsync's own set (schema tvsync), which must run first.
+// are recorded in their own version table, shop.shop_migrations
+// (VersionTable), in the schema shop that the first migration creates, next
+// to tvsync's own set (schema tvsync), which must run first.
 package migrations
 
 import (
@@ -11,7 +12,7 @@ import (
 )
 
 // VersionTable is the goose version table of the shop's migrations.
-const VersionTable = "shop_migrations"
+const VersionTable = "shop.shop_migrations"
 
 // FS holds every migration file (*.sql) of this folder, in goose's format.
 //

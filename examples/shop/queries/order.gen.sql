@@ -3,18 +3,18 @@
 ;
 
 -- name: OrderRefresh :batchone
--- OrderRefresh upserts, in one statement, the tv_order documents of the given ids from their definition (tv_order_source), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
+-- OrderRefresh upserts, in one statement, the shop.tv_order documents of the given ids from their definition (shop.tv_order_source), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 WITH src AS (
-    SELECT s.id, s.data
+    SELECT s.id, s.data, s.customer_id
     FROM (SELECT DISTINCT unnest(@ids::bigint[]) AS id) b
-    CROSS JOIN LATERAL (SELECT v.id, v.data FROM tv_order_source v WHERE v.id = b.id OFFSET 0) s
+    CROSS JOIN LATERAL (SELECT v.id, v.data, v.customer_id FROM shop.tv_order_source v WHERE v.id = b.id OFFSET 0) s
 ),
 upserted AS (
-    INSERT INTO tv_order (id, data, updated_at)
-    SELECT src.id, src.data, clock_timestamp() FROM src
+    INSERT INTO shop.tv_order (id, data, customer_id, updated_at)
+    SELECT src.id, src.data, src.customer_id, clock_timestamp() FROM src
     ON CONFLICT (id) DO UPDATE
-        SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
-        WHERE tv_order.data IS DISTINCT FROM EXCLUDED.data
+        SET data = EXCLUDED.data, customer_id = EXCLUDED.customer_id, updated_at = EXCLUDED.updated_at
+        WHERE (tv_order.data, tv_order.customer_id) IS DISTINCT FROM (EXCLUDED.data, EXCLUDED.customer_id)
     RETURNING tv_order.id, tv_order.data
 )
 SELECT (SELECT count(*) FROM src)::int      AS found,
@@ -26,23 +26,23 @@ SELECT (SELECT count(*) FROM src)::int      AS found,
                      WHERE u.data -> k.key IS DISTINCT FROM o.data -> k.key)
                 END)), '[]'::jsonb)
         FROM upserted u
-        LEFT JOIN LATERAL (SELECT t.data FROM tv_order t WHERE t.id = u.id OFFSET 0) o ON true)::jsonb AS changed,
+        LEFT JOIN LATERAL (SELECT t.data FROM shop.tv_order t WHERE t.id = u.id OFFSET 0) o ON true)::jsonb AS changed,
        clock_timestamp()::timestamptz       AS finished_at;
 
 -- name: OrderRangeRefresh :batchone
--- OrderRangeRefresh upserts the tv_order documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition (tv_order_source), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
+-- OrderRangeRefresh upserts the shop.tv_order documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition (shop.tv_order_source), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
 WITH range_src AS MATERIALIZED (
-    SELECT s.id, s.data FROM tv_order_source s WHERE s.id >= @after::bigint AND (s.id > @after::bigint OR s.id = -9223372036854775808) AND s.id <= @upto::bigint
+    SELECT s.id, s.data, s.customer_id FROM shop.tv_order_source s WHERE s.id >= @after::bigint AND (s.id > @after::bigint OR s.id = -9223372036854775808) AND s.id <= @upto::bigint
 ),
 src AS (
-    SELECT r.id, r.data FROM range_src r WHERE r.id IN (SELECT unnest(@ids::bigint[]))
+    SELECT r.id, r.data, r.customer_id FROM range_src r WHERE r.id IN (SELECT unnest(@ids::bigint[]))
 ),
 upserted AS (
-    INSERT INTO tv_order (id, data, updated_at)
-    SELECT src.id, src.data, clock_timestamp() FROM src
+    INSERT INTO shop.tv_order (id, data, customer_id, updated_at)
+    SELECT src.id, src.data, src.customer_id, clock_timestamp() FROM src
     ON CONFLICT (id) DO UPDATE
-        SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
-        WHERE tv_order.data IS DISTINCT FROM EXCLUDED.data
+        SET data = EXCLUDED.data, customer_id = EXCLUDED.customer_id, updated_at = EXCLUDED.updated_at
+        WHERE (tv_order.data, tv_order.customer_id) IS DISTINCT FROM (EXCLUDED.data, EXCLUDED.customer_id)
     RETURNING tv_order.id
 )
 SELECT (SELECT count(*) FROM src)::int      AS found,
@@ -50,12 +50,12 @@ SELECT (SELECT count(*) FROM src)::int      AS found,
        clock_timestamp()::timestamptz       AS finished_at;
 
 -- name: OrderDeleteMissing :batchone
--- OrderDeleteMissing removes the tv_order rows, among the given ids, whose tb_order row no longer exists, and lists them: each id is probed in tb_order (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_order.
+-- OrderDeleteMissing removes the shop.tv_order rows, among the given ids, whose shop.tb_order row no longer exists, and lists them: each id is probed in shop.tb_order (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in shop.tv_order.
 WITH gone AS (
-    DELETE FROM tv_order t
+    DELETE FROM shop.tv_order t
     WHERE t.id = ANY(ARRAY(
         SELECT b.id FROM unnest(@ids::bigint[]) AS b(id)
-        WHERE NOT EXISTS (SELECT 1 FROM tb_order x WHERE x.id = b.id OFFSET 0)))
+        WHERE NOT EXISTS (SELECT 1 FROM shop.tb_order x WHERE x.id = b.id OFFSET 0)))
     RETURNING t.id
 )
 SELECT count(*)::int AS deleted, coalesce(array_agg(gone.id ORDER BY gone.id), '{}')::bigint[] AS deleted_ids,
@@ -63,41 +63,41 @@ SELECT count(*)::int AS deleted, coalesce(array_agg(gone.id ORDER BY gone.id), '
 FROM gone;
 
 -- name: OrderRangeDeleteMissing :batchone
--- OrderRangeDeleteMissing removes the tv_order rows among the chunk's locked @ids in the keyset range (@after, @upto] whose tb_order row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_order.
+-- OrderRangeDeleteMissing removes the shop.tv_order rows among the chunk's locked @ids in the keyset range (@after, @upto] whose shop.tb_order row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of shop.tb_order.
 WITH gone AS (
-    DELETE FROM tv_order t
+    DELETE FROM shop.tv_order t
     WHERE t.id >= @after::bigint AND (t.id > @after::bigint OR t.id = -9223372036854775808) AND t.id <= @upto::bigint
       AND t.id IN (SELECT unnest(@ids::bigint[]))
-      AND NOT EXISTS (SELECT 1 FROM tb_order x WHERE x.id = t.id AND x.id >= @after::bigint AND x.id <= @upto::bigint)
+      AND NOT EXISTS (SELECT 1 FROM shop.tb_order x WHERE x.id = t.id AND x.id >= @after::bigint AND x.id <= @upto::bigint)
     RETURNING t.id
 )
 SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone;
 
 -- name: OrderIDsAfter :many
--- OrderIDsAfter lists tb_order ids in id order after a keyset cursor, for full sync.
-SELECT id FROM tb_order WHERE id >= @after::bigint AND (id > @after::bigint OR id = -9223372036854775808) ORDER BY id LIMIT @page_size::int;
+-- OrderIDsAfter lists shop.tb_order ids in id order after a keyset cursor, for full sync.
+SELECT id FROM shop.tb_order WHERE id >= @after::bigint AND (id > @after::bigint OR id = -9223372036854775808) ORDER BY id LIMIT @page_size::int;
 
 -- name: OrderViewIDsAfter :many
--- OrderViewIDsAfter lists tv_order ids in id order after a keyset cursor, to find orphans during full sync.
-SELECT id FROM tv_order WHERE id >= @after::bigint AND (id > @after::bigint OR id = -9223372036854775808) ORDER BY id LIMIT @page_size::int;
+-- OrderViewIDsAfter lists shop.tv_order ids in id order after a keyset cursor, to find orphans during full sync.
+SELECT id FROM shop.tv_order WHERE id >= @after::bigint AND (id > @after::bigint OR id = -9223372036854775808) ORDER BY id LIMIT @page_size::int;
 
 -- name: OrderVerify :many
--- OrderVerify compares, for the ids in (@after, @upto], the stored tv_order rows with their definition (tv_order_source) and lists those missing, stale or orphaned.
+-- OrderVerify compares, for the ids in (@after, @upto], the stored shop.tv_order rows with their definition (shop.tv_order_source) and lists those missing, stale or orphaned.
 SELECT coalesce(s.id, t.id)::bigint AS id,
        (CASE WHEN t.id IS NULL THEN 'missing' WHEN s.id IS NULL THEN 'orphaned' ELSE 'stale' END)::text AS problem
-FROM (SELECT v.id, v.data FROM tv_order_source v WHERE v.id >= @after::bigint AND (v.id > @after::bigint OR v.id = -9223372036854775808) AND v.id <= @upto::bigint) s
-FULL JOIN (SELECT r.id, r.data FROM tv_order r WHERE r.id >= @after::bigint AND (r.id > @after::bigint OR r.id = -9223372036854775808) AND r.id <= @upto::bigint) t ON t.id = s.id
-WHERE s.data IS DISTINCT FROM t.data
+FROM (SELECT v.id, v.data, v.customer_id FROM shop.tv_order_source v WHERE v.id >= @after::bigint AND (v.id > @after::bigint OR v.id = -9223372036854775808) AND v.id <= @upto::bigint) s
+FULL JOIN (SELECT r.id, r.data, r.customer_id FROM shop.tv_order r WHERE r.id >= @after::bigint AND (r.id > @after::bigint OR r.id = -9223372036854775808) AND r.id <= @upto::bigint) t ON t.id = s.id
+WHERE (s.data, s.customer_id) IS DISTINCT FROM (t.data, t.customer_id)
 ORDER BY 1;
 
 -- name: CustomerIDsByOrder :batchmany
--- CustomerIDsByOrder lists the customer ids whose documents embed the given order ids: the customer_id of the tb_order rows whose id is one of them, read id by id through the index of tb_order.id (the OFFSET 0 fence), so the work follows the batch, never the table.
+-- CustomerIDsByOrder lists the customer ids whose documents embed the given order ids: the customer_id of the shop.tb_order rows whose id is one of them, read id by id through the index of shop.tb_order.id (the OFFSET 0 fence), so the work follows the batch, never the table.
 SELECT DISTINCT r.customer_id
 FROM (SELECT DISTINCT unnest(@ids::bigint[]) AS id) b
-CROSS JOIN LATERAL (SELECT t.customer_id FROM tb_order t WHERE t.id = b.id OFFSET 0) r;
+CROSS JOIN LATERAL (SELECT t.customer_id FROM shop.tb_order t WHERE t.id = b.id OFFSET 0) r;
 
 -- name: ProductIDsByOrder :batchmany
--- ProductIDsByOrder lists the product ids whose documents embed the given order ids: the product_id of the tb_order_line rows whose order_id is one of them, read id by id through the index of tb_order_line.order_id (the OFFSET 0 fence), so the work follows the batch, never the table.
+-- ProductIDsByOrder lists the product ids whose documents embed the given order ids: the product_id of the shop.tb_order_line rows whose order_id is one of them, read id by id through the index of shop.tb_order_line.order_id (the OFFSET 0 fence), so the work follows the batch, never the table.
 SELECT DISTINCT r.product_id
 FROM (SELECT DISTINCT unnest(@ids::bigint[]) AS id) b
-CROSS JOIN LATERAL (SELECT t.product_id FROM tb_order_line t WHERE t.order_id = b.id OFFSET 0) r;
+CROSS JOIN LATERAL (SELECT t.product_id FROM shop.tb_order_line t WHERE t.order_id = b.id OFFSET 0) r;

@@ -3,14 +3,14 @@
 ;
 
 -- name: ProductRefresh :batchone
--- ProductRefresh upserts, in one statement, the tv_product documents of the given ids from their definition (tv_product_source), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
+-- ProductRefresh upserts, in one statement, the shop.tv_product documents of the given ids from their definition (shop.tv_product_source), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 WITH src AS (
     SELECT s.id, s.data
-    FROM (SELECT DISTINCT unnest(@ids::bigint[]) AS id) b
-    CROSS JOIN LATERAL (SELECT v.id, v.data FROM tv_product_source v WHERE v.id = b.id OFFSET 0) s
+    FROM (SELECT DISTINCT unnest(@ids::text[]) AS id) b
+    CROSS JOIN LATERAL (SELECT v.id, v.data FROM shop.tv_product_source v WHERE v.id = b.id OFFSET 0) s
 ),
 upserted AS (
-    INSERT INTO tv_product (id, data, updated_at)
+    INSERT INTO shop.tv_product (id, data, updated_at)
     SELECT src.id, src.data, clock_timestamp() FROM src
     ON CONFLICT (id) DO UPDATE
         SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
@@ -26,78 +26,56 @@ SELECT (SELECT count(*) FROM src)::int      AS found,
                      WHERE u.data -> k.key IS DISTINCT FROM o.data -> k.key)
                 END)), '[]'::jsonb)
         FROM upserted u
-        LEFT JOIN LATERAL (SELECT t.data FROM tv_product t WHERE t.id = u.id OFFSET 0) o ON true)::jsonb AS changed,
-       clock_timestamp()::timestamptz       AS finished_at;
-
--- name: ProductRangeRefresh :batchone
--- ProductRangeRefresh upserts the tv_product documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition (tv_product_source), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
-WITH range_src AS MATERIALIZED (
-    SELECT s.id, s.data FROM tv_product_source s WHERE s.id >= @after::bigint AND (s.id > @after::bigint OR s.id = -9223372036854775808) AND s.id <= @upto::bigint
-),
-src AS (
-    SELECT r.id, r.data FROM range_src r WHERE r.id IN (SELECT unnest(@ids::bigint[]))
-),
-upserted AS (
-    INSERT INTO tv_product (id, data, updated_at)
-    SELECT src.id, src.data, clock_timestamp() FROM src
-    ON CONFLICT (id) DO UPDATE
-        SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
-        WHERE tv_product.data IS DISTINCT FROM EXCLUDED.data
-    RETURNING tv_product.id
-)
-SELECT (SELECT count(*) FROM src)::int      AS found,
-       (SELECT count(*) FROM upserted)::int AS upserted,
+        LEFT JOIN LATERAL (SELECT t.data FROM shop.tv_product t WHERE t.id = u.id OFFSET 0) o ON true)::jsonb AS changed,
        clock_timestamp()::timestamptz       AS finished_at;
 
 -- name: ProductDeleteMissing :batchone
--- ProductDeleteMissing removes the tv_product rows, among the given ids, whose tb_product row no longer exists, and lists them: each id is probed in tb_product (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_product.
+-- ProductDeleteMissing removes the shop.tv_product rows, among the given ids, whose shop.tb_product row no longer exists, and lists them: each id is probed in shop.tb_product (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in shop.tv_product.
 WITH gone AS (
-    DELETE FROM tv_product t
+    DELETE FROM shop.tv_product t
     WHERE t.id = ANY(ARRAY(
-        SELECT b.id FROM unnest(@ids::bigint[]) AS b(id)
-        WHERE NOT EXISTS (SELECT 1 FROM tb_product x WHERE x.id = b.id OFFSET 0)))
+        SELECT b.id FROM unnest(@ids::text[]) AS b(id)
+        WHERE NOT EXISTS (SELECT 1 FROM shop.tb_product x WHERE x.id = b.id OFFSET 0)))
     RETURNING t.id
 )
-SELECT count(*)::int AS deleted, coalesce(array_agg(gone.id ORDER BY gone.id), '{}')::bigint[] AS deleted_ids,
+SELECT count(*)::int AS deleted, coalesce(array_agg(gone.id ORDER BY gone.id), '{}')::text[] AS deleted_ids,
        clock_timestamp()::timestamptz AS finished_at
 FROM gone;
 
--- name: ProductRangeDeleteMissing :batchone
--- ProductRangeDeleteMissing removes the tv_product rows among the chunk's locked @ids in the keyset range (@after, @upto] whose tb_product row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_product.
-WITH gone AS (
-    DELETE FROM tv_product t
-    WHERE t.id >= @after::bigint AND (t.id > @after::bigint OR t.id = -9223372036854775808) AND t.id <= @upto::bigint
-      AND t.id IN (SELECT unnest(@ids::bigint[]))
-      AND NOT EXISTS (SELECT 1 FROM tb_product x WHERE x.id = t.id AND x.id >= @after::bigint AND x.id <= @upto::bigint)
-    RETURNING t.id
-)
-SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone;
-
 -- name: ProductIDsAfter :many
--- ProductIDsAfter lists tb_product ids in id order after a keyset cursor, for full sync.
-SELECT id FROM tb_product WHERE id >= @after::bigint AND (id > @after::bigint OR id = -9223372036854775808) ORDER BY id LIMIT @page_size::int;
+-- ProductIDsAfter lists shop.tb_product ids in id order after a keyset cursor, for full sync.
+SELECT id FROM shop.tb_product WHERE id COLLATE "C" >= @after::text AND (id COLLATE "C" > @after::text OR id = '') ORDER BY id COLLATE "C" LIMIT @page_size::int;
 
 -- name: ProductViewIDsAfter :many
--- ProductViewIDsAfter lists tv_product ids in id order after a keyset cursor, to find orphans during full sync.
-SELECT id FROM tv_product WHERE id >= @after::bigint AND (id > @after::bigint OR id = -9223372036854775808) ORDER BY id LIMIT @page_size::int;
+-- ProductViewIDsAfter lists shop.tv_product ids in id order after a keyset cursor, to find orphans during full sync.
+SELECT id FROM shop.tv_product WHERE id COLLATE "C" >= @after::text AND (id COLLATE "C" > @after::text OR id = '') ORDER BY id COLLATE "C" LIMIT @page_size::int;
 
 -- name: ProductVerify :many
--- ProductVerify compares, for the ids in (@after, @upto], the stored tv_product rows with their definition (tv_product_source) and lists those missing, stale or orphaned.
-SELECT coalesce(s.id, t.id)::bigint AS id,
+-- ProductVerify compares, for the ids in (@after, @upto], the stored shop.tv_product rows with their definition (shop.tv_product_source) and lists those missing, stale or orphaned.
+SELECT coalesce(s.id, t.id)::text AS id,
        (CASE WHEN t.id IS NULL THEN 'missing' WHEN s.id IS NULL THEN 'orphaned' ELSE 'stale' END)::text AS problem
-FROM (SELECT v.id, v.data FROM tv_product_source v WHERE v.id >= @after::bigint AND (v.id > @after::bigint OR v.id = -9223372036854775808) AND v.id <= @upto::bigint) s
-FULL JOIN (SELECT r.id, r.data FROM tv_product r WHERE r.id >= @after::bigint AND (r.id > @after::bigint OR r.id = -9223372036854775808) AND r.id <= @upto::bigint) t ON t.id = s.id
+FROM (SELECT v.id, v.data FROM shop.tv_product_source v WHERE v.id COLLATE "C" >= @after::text AND (v.id COLLATE "C" > @after::text OR v.id = '') AND v.id COLLATE "C" <= @upto::text) s
+FULL JOIN (SELECT r.id, r.data FROM shop.tv_product r WHERE r.id COLLATE "C" >= @after::text AND (r.id COLLATE "C" > @after::text OR r.id = '') AND r.id COLLATE "C" <= @upto::text) t ON t.id = s.id
 WHERE s.data IS DISTINCT FROM t.data
-ORDER BY 1;
+ORDER BY coalesce(s.id, t.id) COLLATE "C";
+
+-- name: ProductVerifyToEnd :many
+-- ProductVerifyToEnd is ProductVerify for the last range of a walk, every id after @after (a text key has no largest value).
+SELECT coalesce(s.id, t.id)::text AS id,
+       (CASE WHEN t.id IS NULL THEN 'missing' WHEN s.id IS NULL THEN 'orphaned' ELSE 'stale' END)::text AS problem
+FROM (SELECT v.id, v.data FROM shop.tv_product_source v WHERE v.id COLLATE "C" >= @after::text AND (v.id COLLATE "C" > @after::text OR v.id = '')) s
+FULL JOIN (SELECT r.id, r.data FROM shop.tv_product r WHERE r.id COLLATE "C" >= @after::text AND (r.id COLLATE "C" > @after::text OR r.id = '')) t ON t.id = s.id
+WHERE s.data IS DISTINCT FROM t.data
+ORDER BY coalesce(s.id, t.id) COLLATE "C";
 
 -- name: ReviewIDsByProduct :batchmany
--- ReviewIDsByProduct lists the review ids whose documents embed the given product ids: the id of the tb_review rows whose product_id is one of them, read id by id through the index of tb_review.product_id (the OFFSET 0 fence), so the work follows the batch, never the table.
+-- ReviewIDsByProduct lists the review ids whose documents embed the given product ids: the id of the shop.tb_review rows whose product_id is one of them, read id by id through the index of shop.tb_review.product_id (the OFFSET 0 fence), so the work follows the batch, never the table.
 SELECT DISTINCT r.id
-FROM (SELECT DISTINCT unnest(@ids::bigint[]) AS id) b
-CROSS JOIN LATERAL (SELECT t.id FROM tb_review t WHERE t.product_id = b.id OFFSET 0) r;
+FROM (SELECT DISTINCT unnest(@ids::text[]) AS id) b
+CROSS JOIN LATERAL (SELECT t.id FROM shop.tb_review t WHERE t.product_id = b.id OFFSET 0) r;
 
 -- name: OrderIDsByProduct :batchmany
--- OrderIDsByProduct lists the order ids whose documents embed the given product ids: the order_id of the tb_order_line rows whose product_id is one of them, read id by id through the index of tb_order_line.product_id (the OFFSET 0 fence), so the work follows the batch, never the table.
+-- OrderIDsByProduct lists the order ids whose documents embed the given product ids: the order_id of the shop.tb_order_line rows whose product_id is one of them, read id by id through the index of shop.tb_order_line.product_id (the OFFSET 0 fence), so the work follows the batch, never the table.
 SELECT DISTINCT r.order_id
-FROM (SELECT DISTINCT unnest(@ids::bigint[]) AS id) b
-CROSS JOIN LATERAL (SELECT t.order_id FROM tb_order_line t WHERE t.product_id = b.id OFFSET 0) r;
+FROM (SELECT DISTINCT unnest(@ids::text[]) AS id) b
+CROSS JOIN LATERAL (SELECT t.order_id FROM shop.tb_order_line t WHERE t.product_id = b.id OFFSET 0) r;

@@ -3,14 +3,14 @@
 ;
 
 -- name: ReviewRefresh :batchone
--- ReviewRefresh upserts, in one statement, the tv_review documents of the given ids from their definition (tv_review_source), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
+-- ReviewRefresh upserts, in one statement, the shop.tv_review documents of the given ids from their definition (shop.tv_review_source), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.
 WITH src AS (
     SELECT s.id, s.data
     FROM (SELECT DISTINCT unnest(@ids::bigint[]) AS id) b
-    CROSS JOIN LATERAL (SELECT v.id, v.data FROM tv_review_source v WHERE v.id = b.id OFFSET 0) s
+    CROSS JOIN LATERAL (SELECT v.id, v.data FROM shop.tv_review_source v WHERE v.id = b.id OFFSET 0) s
 ),
 upserted AS (
-    INSERT INTO tv_review (id, data, updated_at)
+    INSERT INTO shop.tv_review (id, data, updated_at)
     SELECT src.id, src.data, clock_timestamp() FROM src
     ON CONFLICT (id) DO UPDATE
         SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
@@ -26,19 +26,19 @@ SELECT (SELECT count(*) FROM src)::int      AS found,
                      WHERE u.data -> k.key IS DISTINCT FROM o.data -> k.key)
                 END)), '[]'::jsonb)
         FROM upserted u
-        LEFT JOIN LATERAL (SELECT t.data FROM tv_review t WHERE t.id = u.id OFFSET 0) o ON true)::jsonb AS changed,
+        LEFT JOIN LATERAL (SELECT t.data FROM shop.tv_review t WHERE t.id = u.id OFFSET 0) o ON true)::jsonb AS changed,
        clock_timestamp()::timestamptz       AS finished_at;
 
 -- name: ReviewRangeRefresh :batchone
--- ReviewRangeRefresh upserts the tv_review documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition (tv_review_source), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
+-- ReviewRangeRefresh upserts the shop.tv_review documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition (shop.tv_review_source), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
 WITH range_src AS MATERIALIZED (
-    SELECT s.id, s.data FROM tv_review_source s WHERE s.id >= @after::bigint AND (s.id > @after::bigint OR s.id = -9223372036854775808) AND s.id <= @upto::bigint
+    SELECT s.id, s.data FROM shop.tv_review_source s WHERE s.id >= @after::bigint AND (s.id > @after::bigint OR s.id = -9223372036854775808) AND s.id <= @upto::bigint
 ),
 src AS (
     SELECT r.id, r.data FROM range_src r WHERE r.id IN (SELECT unnest(@ids::bigint[]))
 ),
 upserted AS (
-    INSERT INTO tv_review (id, data, updated_at)
+    INSERT INTO shop.tv_review (id, data, updated_at)
     SELECT src.id, src.data, clock_timestamp() FROM src
     ON CONFLICT (id) DO UPDATE
         SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
@@ -50,12 +50,12 @@ SELECT (SELECT count(*) FROM src)::int      AS found,
        clock_timestamp()::timestamptz       AS finished_at;
 
 -- name: ReviewDeleteMissing :batchone
--- ReviewDeleteMissing removes the tv_review rows, among the given ids, whose tb_review row no longer exists, and lists them: each id is probed in tb_review (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in tv_review.
+-- ReviewDeleteMissing removes the shop.tv_review rows, among the given ids, whose shop.tb_review row no longer exists, and lists them: each id is probed in shop.tb_review (the OFFSET 0 fence keeps the planner from hashing the whole table), and only the ids found gone are looked up in shop.tv_review.
 WITH gone AS (
-    DELETE FROM tv_review t
+    DELETE FROM shop.tv_review t
     WHERE t.id = ANY(ARRAY(
         SELECT b.id FROM unnest(@ids::bigint[]) AS b(id)
-        WHERE NOT EXISTS (SELECT 1 FROM tb_review x WHERE x.id = b.id OFFSET 0)))
+        WHERE NOT EXISTS (SELECT 1 FROM shop.tb_review x WHERE x.id = b.id OFFSET 0)))
     RETURNING t.id
 )
 SELECT count(*)::int AS deleted, coalesce(array_agg(gone.id ORDER BY gone.id), '{}')::bigint[] AS deleted_ids,
@@ -63,29 +63,29 @@ SELECT count(*)::int AS deleted, coalesce(array_agg(gone.id ORDER BY gone.id), '
 FROM gone;
 
 -- name: ReviewRangeDeleteMissing :batchone
--- ReviewRangeDeleteMissing removes the tv_review rows among the chunk's locked @ids in the keyset range (@after, @upto] whose tb_review row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_review.
+-- ReviewRangeDeleteMissing removes the shop.tv_review rows among the chunk's locked @ids in the keyset range (@after, @upto] whose shop.tb_review row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of shop.tb_review.
 WITH gone AS (
-    DELETE FROM tv_review t
+    DELETE FROM shop.tv_review t
     WHERE t.id >= @after::bigint AND (t.id > @after::bigint OR t.id = -9223372036854775808) AND t.id <= @upto::bigint
       AND t.id IN (SELECT unnest(@ids::bigint[]))
-      AND NOT EXISTS (SELECT 1 FROM tb_review x WHERE x.id = t.id AND x.id >= @after::bigint AND x.id <= @upto::bigint)
+      AND NOT EXISTS (SELECT 1 FROM shop.tb_review x WHERE x.id = t.id AND x.id >= @after::bigint AND x.id <= @upto::bigint)
     RETURNING t.id
 )
 SELECT count(*)::int AS deleted, clock_timestamp()::timestamptz AS finished_at FROM gone;
 
 -- name: ReviewIDsAfter :many
--- ReviewIDsAfter lists tb_review ids in id order after a keyset cursor, for full sync.
-SELECT id FROM tb_review WHERE id >= @after::bigint AND (id > @after::bigint OR id = -9223372036854775808) ORDER BY id LIMIT @page_size::int;
+-- ReviewIDsAfter lists shop.tb_review ids in id order after a keyset cursor, for full sync.
+SELECT id FROM shop.tb_review WHERE id >= @after::bigint AND (id > @after::bigint OR id = -9223372036854775808) ORDER BY id LIMIT @page_size::int;
 
 -- name: ReviewViewIDsAfter :many
--- ReviewViewIDsAfter lists tv_review ids in id order after a keyset cursor, to find orphans during full sync.
-SELECT id FROM tv_review WHERE id >= @after::bigint AND (id > @after::bigint OR id = -9223372036854775808) ORDER BY id LIMIT @page_size::int;
+-- ReviewViewIDsAfter lists shop.tv_review ids in id order after a keyset cursor, to find orphans during full sync.
+SELECT id FROM shop.tv_review WHERE id >= @after::bigint AND (id > @after::bigint OR id = -9223372036854775808) ORDER BY id LIMIT @page_size::int;
 
 -- name: ReviewVerify :many
--- ReviewVerify compares, for the ids in (@after, @upto], the stored tv_review rows with their definition (tv_review_source) and lists those missing, stale or orphaned.
+-- ReviewVerify compares, for the ids in (@after, @upto], the stored shop.tv_review rows with their definition (shop.tv_review_source) and lists those missing, stale or orphaned.
 SELECT coalesce(s.id, t.id)::bigint AS id,
        (CASE WHEN t.id IS NULL THEN 'missing' WHEN s.id IS NULL THEN 'orphaned' ELSE 'stale' END)::text AS problem
-FROM (SELECT v.id, v.data FROM tv_review_source v WHERE v.id >= @after::bigint AND (v.id > @after::bigint OR v.id = -9223372036854775808) AND v.id <= @upto::bigint) s
-FULL JOIN (SELECT r.id, r.data FROM tv_review r WHERE r.id >= @after::bigint AND (r.id > @after::bigint OR r.id = -9223372036854775808) AND r.id <= @upto::bigint) t ON t.id = s.id
+FROM (SELECT v.id, v.data FROM shop.tv_review_source v WHERE v.id >= @after::bigint AND (v.id > @after::bigint OR v.id = -9223372036854775808) AND v.id <= @upto::bigint) s
+FULL JOIN (SELECT r.id, r.data FROM shop.tv_review r WHERE r.id >= @after::bigint AND (r.id > @after::bigint OR r.id = -9223372036854775808) AND r.id <= @upto::bigint) t ON t.id = s.id
 WHERE s.data IS DISTINCT FROM t.data
 ORDER BY 1;

@@ -2,7 +2,7 @@
 // command of tvsync's CLI kit (migrate, sync, verify [--repair], rebuild,
 // explain, worker, status, stats, queue, sync-log, triggers) over the
 // shop's entities, with tvsync's migrations and the shop's (version table
-// shop_migrations). The database comes from --database-url or DATABASE_URL.
+// shop.shop_migrations). The database comes from --database-url or DATABASE_URL.
 package main
 
 import (

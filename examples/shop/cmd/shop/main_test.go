@@ -92,8 +92,8 @@ func TestVerify_FindsAndRepairsDriftPlantedInTvOrder(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		pr, err := u.CreateProduct(ctx, "Teapot", 2500)
-		if err != nil {
+		const pr = "TEA-1"
+		if err := u.CreateProduct(ctx, pr, "Teapot", 2500); err != nil {
 			return err
 		}
 		if stale, err = u.CreateOrder(ctx, c, shop.Line{ProductID: pr, Quantity: 1}); err != nil {
@@ -102,9 +102,9 @@ func TestVerify_FindsAndRepairsDriftPlantedInTvOrder(t *testing.T) {
 		kept, err = u.CreateOrder(ctx, c, shop.Line{ProductID: pr, Quantity: 2})
 		return err
 	}))
-	_, err = p.Exec(ctx, `UPDATE tv_order SET data = jsonb_set(data, '{totalCents}', '1') WHERE id = $1`, stale)
+	_, err = p.Exec(ctx, `UPDATE shop.tv_order SET data = jsonb_set(data, '{totalCents}', '1') WHERE id = $1`, stale)
 	require.NoError(t, err)
-	_, err = p.Exec(ctx, `INSERT INTO tv_order (id, data) VALUES (987654321, '{"id": 987654321}')`)
+	_, err = p.Exec(ctx, `INSERT INTO shop.tv_order (id, data, customer_id) VALUES (987654321, '{"id": 987654321}', 0)`)
 	require.NoError(t, err)
 
 	code, out := run(t, url, "verify")
@@ -122,14 +122,15 @@ func TestVerify_FindsAndRepairsDriftPlantedInTvOrder(t *testing.T) {
 	assert.Equal(t, synccli.ExitOK, code)
 	assert.Regexp(t, `order +checked=2 missing=0 stale=0 orphaned=0`, out)
 	var total int64
-	require.NoError(t, p.QueryRow(ctx, `SELECT (data->>'totalCents')::bigint FROM tv_order WHERE id = $1`, stale).Scan(&total))
+	require.NoError(t, p.QueryRow(ctx, `SELECT (data->>'totalCents')::bigint FROM shop.tv_order WHERE id = $1`, stale).Scan(&total))
 	assert.Equal(t, int64(2500), total)
 }
 
 // TestMigrateUp_CreatesNoBlogTableAndTwoVersionTables runs "shop migrate up"
 // on an empty database: the shop's tables and tvsync's schema exist, no
 // table of tvsync's blog does, and the two sets keep their own version
-// tables (tvsync.tvsync_migrations and shop_migrations, no goose_db_version).
+// tables (tvsync.tvsync_migrations and shop.shop_migrations, in the schema
+// shop that the shop's first migration creates; no goose_db_version).
 func TestMigrateUp_CreatesNoBlogTableAndTwoVersionTables(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -145,8 +146,8 @@ func TestMigrateUp_CreatesNoBlogTableAndTwoVersionTables(t *testing.T) {
 		require.NoError(t, pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", rel).Scan(&ok))
 		return ok
 	}
-	for _, rel := range []string{"tb_customer", "tb_product", "tb_order", "tb_order_line", "tb_review", "tv_customer", "tv_product", "tv_order", "tv_review",
-		"tv_order_source", "tv_review_source", "tvsync.sync_queue", "tvsync.sync_log", "tvsync.tvsync_migrations", "public.shop_migrations"} {
+	for _, rel := range []string{"shop.tb_customer", "shop.tb_product", "shop.tb_order", "shop.tb_order_line", "shop.tb_review", "shop.tv_customer", "shop.tv_product", "shop.tv_order", "shop.tv_review",
+		"shop.tv_order_source", "shop.tv_review_source", "tvsync.sync_queue", "tvsync.sync_log", "tvsync.tvsync_migrations", "shop.shop_migrations"} {
 		assert.True(t, exists(rel), "%s missing", rel)
 	}
 	for _, rel := range []string{"tb_user", "tb_post", "tb_comment", "tb_post_like", "tv_user", "tv_post", "tv_comment",
@@ -158,7 +159,7 @@ func TestMigrateUp_CreatesNoBlogTableAndTwoVersionTables(t *testing.T) {
 		WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND c.relname ~ '(user|post|comment)'`).Scan(&blogish))
 	assert.Zero(t, blogish, "a relation of the blog")
 	var shopVersion, tvsyncVersion int64
-	require.NoError(t, pool.QueryRow(ctx, `SELECT (SELECT max(version_id) FROM shop_migrations WHERE is_applied),
+	require.NoError(t, pool.QueryRow(ctx, `SELECT (SELECT max(version_id) FROM shop.shop_migrations WHERE is_applied),
 		(SELECT max(version_id) FROM tvsync.tvsync_migrations WHERE is_applied)`).Scan(&shopVersion, &tvsyncVersion))
 	assert.Equal(t, int64(2), shopVersion)
 	assert.Positive(t, tvsyncVersion)
@@ -177,4 +178,69 @@ func TestGen_CheckFindsTheCommittedFilesFresh(t *testing.T) {
 	t.Parallel()
 	code, out := run(t, "", "gen", "--check", "--file", filepath.Join("..", "..", "tvsync.yaml"))
 	assert.Equal(t, synccli.ExitOK, code, out)
+}
+
+// TestSync_AllWithoutEntitySyncsEveryEntityOfASeededDatabase seeds the
+// shop with plain SQL (as a data migration would), products keyed by SKUs
+// that sort otherwise in C than in a natural-language collation: "shop
+// sync --all" with no --entity fills every tv_ table (it wanted one call
+// per entity), tv_order's customer_id column included, and verify finds
+// nothing; "shop sync --entity product --ids" takes text SKUs.
+func TestSync_AllWithoutEntitySyncsEveryEntityOfASeededDatabase(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := syncdbtest.URL(t)
+	p, err := pgxpool.New(ctx, url)
+	require.NoError(t, err)
+	defer p.Close()
+	_, err = p.Exec(ctx, `
+		INSERT INTO shop.tb_customer (name) VALUES ('Ada'), ('Bob');
+		INSERT INTO shop.tb_product (id, name, price_cents) VALUES ('B-1', 'Bowl', 900), ('a-2', 'Apron', 1500), ('_z', 'Zester', 700), ('Élan', 'Élan vase', 4000);
+		INSERT INTO shop.tb_order (customer_id) SELECT id FROM shop.tb_customer;
+		INSERT INTO shop.tb_order_line (order_id, product_id, quantity, unit_price_cents)
+			SELECT o.id, p.id, 2, p.price_cents FROM shop.tb_order o CROSS JOIN shop.tb_product p WHERE p.id IN ('B-1', '_z');
+		INSERT INTO shop.tb_review (product_id, customer_id, rating, body) SELECT 'a-2', id, 5, 'Good.' FROM shop.tb_customer;`)
+	require.NoError(t, err)
+
+	code, out := run(t, url, "sync", "--all")
+	require.Equal(t, synccli.ExitOK, code, out)
+	for _, e := range []string{"customer", "order", "product", "review"} {
+		assert.Regexp(t, `(?m)^`+e+` +mode=full`, out)
+	}
+	var missing int
+	require.NoError(t, p.QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM shop.tb_customer c WHERE NOT EXISTS (SELECT 1 FROM shop.tv_customer v WHERE v.id = c.id)) +
+		(SELECT count(*) FROM shop.tb_product x WHERE NOT EXISTS (SELECT 1 FROM shop.tv_product v WHERE v.id = x.id)) +
+		(SELECT count(*) FROM shop.tb_order o WHERE NOT EXISTS (SELECT 1 FROM shop.tv_order v WHERE v.id = o.id AND v.customer_id = o.customer_id)) +
+		(SELECT count(*) FROM shop.tb_review r WHERE NOT EXISTS (SELECT 1 FROM shop.tv_review v WHERE v.id = r.id))`).Scan(&missing))
+	assert.Zero(t, missing, "every row has its document")
+	code, out = run(t, url, "verify")
+	assert.Equal(t, synccli.ExitOK, code, out)
+	assert.Regexp(t, `product +checked=4 missing=0 stale=0 orphaned=0`, out)
+
+	_, err = p.Exec(ctx, `UPDATE shop.tb_product SET name = name || ' (new)' WHERE id IN ('_z', 'Élan')`)
+	require.NoError(t, err)
+	code, out = run(t, url, "sync", "--entity", "product", "--ids", "_z,Élan")
+	require.Equal(t, synccli.ExitOK, code, out)
+	assert.Regexp(t, `product +mode=incremental +requested=2 upserted=2`, out)
+	assert.Regexp(t, `order +mode=incremental +requested=2 upserted=2`, out, "both orders embed _z")
+	code, out = run(t, url, "verify")
+	assert.Equal(t, synccli.ExitOK, code, out)
+
+	code, out = run(t, url, "sync", "--ids", "_z")
+	assert.Equal(t, synccli.ExitUsage, code)
+	assert.Contains(t, out, "--entity is required (or --all without it, for every entity)")
+}
+
+// TestRebuild_RefusesTheSchemaQualifiedTables: the shop names its tv_
+// tables with their schema, which a rebuild's shadow copy (resolved by the
+// unqualified name) cannot serve: "shop rebuild" refuses, naming the table
+// and the full sync to run instead, and changes nothing.
+func TestRebuild_RefusesTheSchemaQualifiedTables(t *testing.T) {
+	t.Parallel()
+	url := syncdbtest.URL(t)
+	code, out := run(t, url, "rebuild", "--entity", "order")
+	assert.Equal(t, synccli.ExitFailure, code)
+	assert.Contains(t, out, "cannot rebuild a schema-qualified tv_ table: shop.tv_order is named with its schema")
+	assert.Contains(t, out, "full sync (sync --all")
 }
