@@ -347,7 +347,8 @@ func TestExplainGeneric_ExplainsThePlanWithoutTheArgumentsAndRollsBack(t *testin
 	custom, err := plancheck.Explain(ctx, pool, stmts[0])
 	require.NoError(t, err)
 	assert.False(t, custom.Generic)
-	assert.NotContains(t, string(custom.JSON), "$1", "a custom plan holds the batch's ids")
+	// (Subplans' own outputs are named $0, $1, … too: look for the ids' use.)
+	assert.NotContains(t, string(custom.JSON), "unnest($1", "a custom plan holds the batch's ids")
 	for range 2 { // twice: nothing is left on the connection to collide with
 		generic, err := plancheck.ExplainGeneric(ctx, pool, stmts[0])
 		require.NoError(t, err)

@@ -32,7 +32,7 @@ func TestNew_MigratesTvsyncFirstThenEachSetInItsVersionTable(t *testing.T) {
 		"widgets.widget_migrations",
 	}, tables(t, pool))
 	for table, want := range map[string][]int64{
-		"tvsync.tvsync_migrations":  {1, 2},
+		"tvsync.tvsync_migrations":  {1, 2, 3},
 		"widgets.widget_migrations": {1},
 		"goose_db_version":          {1},
 		"lib.library_migrations":    {1}, // in the schema its first migration creates

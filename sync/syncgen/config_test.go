@@ -106,7 +106,7 @@ func TestParse_Errors(t *testing.T) {
 		{"unknown entity key", "tv: tv_bag", "tv: tv_bag\n    view: tv_bag",
 			`tvsync.yaml:16: entity "bag": unknown key "view" (want name, table, key, tv, source, columns, plans, overrides, cascades)`},
 		{"unknown cascade key", "{to: item, path: tb_item.bag_id}", "{to: item, pth: tb_item.bag_id}",
-			`tvsync.yaml:20: entity "bag": cascade 1: unknown key "pth" (want to, path, name, lookup)`},
+			`tvsync.yaml:20: entity "bag": cascade 1: unknown key "pth" (want to, path, name, lookup, on, referencing)`},
 		{"path and lookup", "{to: item, path: tb_item.bag_id}", "{to: item, path: tb_item.bag_id, lookup: ItemIDsOfBag}",
 			`tvsync.yaml:12: entity "bag": cascade 1 (to item): path and lookup are exclusive`},
 		{"bad lookup name", "{to: item, path: tb_item.bag_id}", "{to: item, lookup: 'x; drop'}",

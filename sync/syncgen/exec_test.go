@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -149,18 +148,28 @@ func (e execEnv) refresh(name string, named map[string]any) (found, upserted int
 	e.t.Helper()
 	s, ok := e.stmts[name]
 	require.True(e.t, ok, name)
-	var at time.Time
-	require.NoError(e.t, e.pool.QueryRow(e.ctx, s.sql, s.args(e.t, named)...).Scan(&found, &upserted, &at), name)
-	return found, upserted
+	// found and upserted lead; a write refresh also lists what changed.
+	vals := e.first(name, s.sql, s.args(e.t, named))
+	return int(vals[0].(int32)), int(vals[1].(int32))
+}
+
+// first runs sql and returns the values of its one row.
+func (e execEnv) first(name, sql string, args []any) []any {
+	e.t.Helper()
+	rows, err := e.pool.Query(e.ctx, sql, args...)
+	require.NoError(e.t, err, name)
+	defer rows.Close()
+	require.True(e.t, rows.Next(), name)
+	vals, err := rows.Values()
+	require.NoError(e.t, err, name)
+	return vals
 }
 
 func (e execEnv) deleted(name string, named map[string]any) int {
 	e.t.Helper()
 	s := e.stmts[name]
-	var n int
-	var at time.Time
-	require.NoError(e.t, e.pool.QueryRow(e.ctx, s.sql, s.args(e.t, named)...).Scan(&n, &at), name)
-	return n
+	// deleted leads; DeleteMissing also lists the ids.
+	return int(e.first(name, s.sql, s.args(e.t, named))[0].(int32))
 }
 
 func rowsOf[T any](e execEnv, name string, named map[string]any) []T {

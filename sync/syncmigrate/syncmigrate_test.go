@@ -145,7 +145,7 @@ func TestUp_ConcurrentFirstRuns(t *testing.T) {
 	for _, err := range errs {
 		require.NoError(t, err)
 	}
-	assert.ElementsMatch(t, []int{2, 0, 0, 0}, applied, "one run applied the migrations, the others found them applied")
+	assert.ElementsMatch(t, []int{3, 0, 0, 0}, applied, "one run applied the migrations, the others found them applied")
 }
 
 // version is tvsync's current migration version.
@@ -179,12 +179,12 @@ func TestDown_RefusesWhileRowsAreQueued(t *testing.T) {
 	_, err = down(false)
 	require.ErrorIs(t, err, syncmigrate.ErrQueueNotEmpty)
 	assert.Contains(t, err.Error(), "2 rows")
-	assert.Equal(t, int64(2), version(t, db), "nothing was rolled back")
+	assert.Equal(t, int64(3), version(t, db), "nothing was rolled back")
 	var queued int
 	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM tvsync.sync_queue").Scan(&queued))
 	assert.Equal(t, 2, queued, "the queued rows are kept")
 
-	for range 2 {
+	for range 3 {
 		r, err := down(true)
 		require.NoError(t, err)
 		require.Len(t, r.Versions, 1)
@@ -197,7 +197,7 @@ func TestDown_RefusesWhileRowsAreQueued(t *testing.T) {
 	// Up again; with the queue empty, Down needs no force.
 	_, err = syncmigrate.Up(ctx, pool)
 	require.NoError(t, err)
-	for range 2 {
+	for range 3 {
 		_, err = down(false)
 		require.NoError(t, err, "an empty queue needs no force")
 	}
