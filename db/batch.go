@@ -1020,7 +1020,7 @@ func (b *PostWideRefreshBatchResults) Close() error {
 const queueAck = `-- name: QueueAck :batchone
 WITH acked AS (
     DELETE FROM tvsync.sync_queue q
-    WHERE q.seq IN (SELECT s.seq FROM tvsync.sync_queue s WHERE s.seq = ANY($1::bigint[]) ORDER BY s.seq FOR UPDATE SKIP LOCKED)
+    WHERE q.seq IN (SELECT s.seq FROM tvsync.sync_queue s WHERE s.namespace = $1::text AND s.seq = ANY($2::bigint[]) ORDER BY s.seq FOR UPDATE SKIP LOCKED)
     RETURNING q.seq
 )
 SELECT count(*)::int AS acked FROM acked
@@ -1032,17 +1032,23 @@ type QueueAckBatchResults struct {
 	closed bool
 }
 
-// QueueAck removes, inside the sync that covers them, the queued rows of the given seqs that no worker holds (a worker holding one syncs it too).
-func (q *Queries) QueueAck(ctx context.Context, db DBTX, seqs [][]int64) *QueueAckBatchResults {
+type QueueAckParams struct {
+	Namespace string
+	Seqs      []int64
+}
+
+// QueueAck removes, inside the sync that covers them, the queued rows of the namespace and the given seqs that no worker holds (a worker holding one syncs it too).
+func (q *Queries) QueueAck(ctx context.Context, db DBTX, arg []QueueAckParams) *QueueAckBatchResults {
 	batch := &pgx.Batch{}
-	for _, a := range seqs {
+	for _, a := range arg {
 		vals := []interface{}{
-			a,
+			a.Namespace,
+			a.Seqs,
 		}
 		batch.Queue(queueAck, vals...)
 	}
 	br := db.SendBatch(ctx, batch)
-	return &QueueAckBatchResults{br, len(seqs), false}
+	return &QueueAckBatchResults{br, len(arg), false}
 }
 
 func (b *QueueAckBatchResults) QueryRow(f func(int, int32, error)) {
@@ -1122,14 +1128,14 @@ func (b *QueueBatchTimeoutsBatchResults) Close() error {
 const queueClaim = `-- name: QueueClaim :batchmany
 WITH ready AS (
     SELECT r.entity, r.entity_id FROM tvsync.sync_queue r
-    WHERE NOT r.dead AND r.available_at <= now()
+    WHERE r.namespace = $1::text AND NOT r.dead AND r.available_at <= now()
     ORDER BY r.available_at, r.seq
-    LIMIT $1::int
+    LIMIT $2::int
     FOR UPDATE SKIP LOCKED
 )
 SELECT q.seq, q.entity, q.entity_id, q.cascade, q.attempts
 FROM tvsync.sync_queue q
-WHERE (q.entity, q.entity_id) IN (SELECT ready.entity, ready.entity_id FROM ready)
+WHERE q.namespace = $1::text AND (q.entity, q.entity_id) IN (SELECT ready.entity, ready.entity_id FROM ready)
   AND NOT q.dead AND (q.available_at <= now() OR (NOT q.scheduled AND q.attempts = 0))
 ORDER BY q.seq
 FOR UPDATE OF q SKIP LOCKED
@@ -1141,6 +1147,11 @@ type QueueClaimBatchResults struct {
 	closed bool
 }
 
+type QueueClaimParams struct {
+	Namespace string
+	BatchSize int32
+}
+
 type QueueClaimRow struct {
 	Seq      int64
 	Entity   string
@@ -1149,17 +1160,18 @@ type QueueClaimRow struct {
 	Attempts int32
 }
 
-// QueueClaim locks a batch of ready rows that no other worker holds, oldest first, with the other rows of their ids that are neither scheduled for later nor waiting out a failure's backoff (one sync covers them all).
-func (q *Queries) QueueClaim(ctx context.Context, db DBTX, batchSize []int32) *QueueClaimBatchResults {
+// QueueClaim locks a batch of the namespace's ready rows that no other worker holds, oldest first, with the other rows of their ids that are neither scheduled for later nor waiting out a failure's backoff (one sync covers them all).
+func (q *Queries) QueueClaim(ctx context.Context, db DBTX, arg []QueueClaimParams) *QueueClaimBatchResults {
 	batch := &pgx.Batch{}
-	for _, a := range batchSize {
+	for _, a := range arg {
 		vals := []interface{}{
-			a,
+			a.Namespace,
+			a.BatchSize,
 		}
 		batch.Queue(queueClaim, vals...)
 	}
 	br := db.SendBatch(ctx, batch)
-	return &QueueClaimBatchResults{br, len(batchSize), false}
+	return &QueueClaimBatchResults{br, len(arg), false}
 }
 
 func (b *QueueClaimBatchResults) Query(f func(int, []QueueClaimRow, error)) {
@@ -1205,7 +1217,7 @@ func (b *QueueClaimBatchResults) Close() error {
 }
 
 const queueDelete = `-- name: QueueDelete :batchexec
-DELETE FROM tvsync.sync_queue WHERE seq = ANY($1::bigint[])
+DELETE FROM tvsync.sync_queue WHERE namespace = $1::text AND seq = ANY($2::bigint[])
 `
 
 type QueueDeleteBatchResults struct {
@@ -1214,17 +1226,23 @@ type QueueDeleteBatchResults struct {
 	closed bool
 }
 
-// QueueDelete removes claimed rows, by seq, once their sync has succeeded.
-func (q *Queries) QueueDelete(ctx context.Context, db DBTX, seqs [][]int64) *QueueDeleteBatchResults {
+type QueueDeleteParams struct {
+	Namespace string
+	Seqs      []int64
+}
+
+// QueueDelete removes claimed rows of the namespace, by seq, once their sync has succeeded.
+func (q *Queries) QueueDelete(ctx context.Context, db DBTX, arg []QueueDeleteParams) *QueueDeleteBatchResults {
 	batch := &pgx.Batch{}
-	for _, a := range seqs {
+	for _, a := range arg {
 		vals := []interface{}{
-			a,
+			a.Namespace,
+			a.Seqs,
 		}
 		batch.Queue(queueDelete, vals...)
 	}
 	br := db.SendBatch(ctx, batch)
-	return &QueueDeleteBatchResults{br, len(seqs), false}
+	return &QueueDeleteBatchResults{br, len(arg), false}
 }
 
 func (b *QueueDeleteBatchResults) Exec(f func(int, error)) {
@@ -1251,8 +1269,8 @@ func (b *QueueDeleteBatchResults) Close() error {
 const queueDeleteDead = `-- name: QueueDeleteDead :batchexec
 DELETE FROM tvsync.sync_queue
 WHERE seq IN (SELECT d.seq FROM tvsync.sync_queue d
-              WHERE d.dead AND (d.entity, d.entity_id) IN (
-                    SELECT ($1::text[])[g.i], ($2::text[])[g.i] FROM generate_subscripts($1::text[], 1) AS g(i))
+              WHERE d.namespace = $1::text AND d.dead AND (d.entity, d.entity_id) IN (
+                    SELECT ($2::text[])[g.i], ($3::text[])[g.i] FROM generate_subscripts($2::text[], 1) AS g(i))
               FOR UPDATE SKIP LOCKED)
 `
 
@@ -1263,15 +1281,17 @@ type QueueDeleteDeadBatchResults struct {
 }
 
 type QueueDeleteDeadParams struct {
+	Namespace string
 	Entities  []string
 	EntityIds []string
 }
 
-// QueueDeleteDead removes the parked rows, that no one holds, of ids a sync has just synced after they were parked: that sync covered them.
+// QueueDeleteDead removes the namespace's parked rows, that no one holds, of ids a sync has just synced after they were parked: that sync covered them.
 func (q *Queries) QueueDeleteDead(ctx context.Context, db DBTX, arg []QueueDeleteDeadParams) *QueueDeleteDeadBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
 		vals := []interface{}{
+			a.Namespace,
 			a.Entities,
 			a.EntityIds,
 		}
@@ -1303,18 +1323,18 @@ func (b *QueueDeleteDeadBatchResults) Close() error {
 }
 
 const queueEnqueue = `-- name: QueueEnqueue :batchmany
-INSERT INTO tvsync.sync_queue (entity, entity_id, cascade, available_at, attempts, last_error, scheduled)
-SELECT c.entity, c.entity_id, c.cascade,
+INSERT INTO tvsync.sync_queue (namespace, entity, entity_id, cascade, available_at, attempts, last_error, scheduled)
+SELECT $1::text, c.entity, c.entity_id, c.cascade,
        CASE WHEN c.scheduled THEN now() + make_interval(secs => c.delay_seconds)
             ELSE greatest(now() + make_interval(secs => c.delay_seconds), f.available_at) END,
        CASE WHEN c.scheduled THEN 0 ELSE coalesce(f.attempts, 0) END, coalesce(f.last_error, ''), c.scheduled
-FROM (SELECT ($1::text[])[g.i] AS entity, ($2::text[])[g.i] AS entity_id,
-             ($3::boolean[])[g.i] AS cascade, ($4::float8[])[g.i] AS delay_seconds,
-             ($5::boolean[])[g.i] AS scheduled
-      FROM generate_subscripts($1::text[], 1) AS g(i)) AS c
+FROM (SELECT ($2::text[])[g.i] AS entity, ($3::text[])[g.i] AS entity_id,
+             ($4::boolean[])[g.i] AS cascade, ($5::float8[])[g.i] AS delay_seconds,
+             ($6::boolean[])[g.i] AS scheduled
+      FROM generate_subscripts($2::text[], 1) AS g(i)) AS c
 LEFT JOIN LATERAL (
     SELECT q.available_at, q.attempts, q.last_error FROM tvsync.sync_queue q
-    WHERE q.entity = c.entity AND q.entity_id = c.entity_id AND q.attempts > 0 AND NOT q.dead
+    WHERE q.namespace = $1::text AND q.entity = c.entity AND q.entity_id = c.entity_id AND q.attempts > 0 AND NOT q.dead
     ORDER BY q.attempts DESC, q.seq LIMIT 1) f ON true
 ORDER BY c.entity, c.entity_id
 RETURNING seq, entity, entity_id, cascade
@@ -1327,6 +1347,7 @@ type QueueEnqueueBatchResults struct {
 }
 
 type QueueEnqueueParams struct {
+	Namespace     string
 	Entities      []string
 	EntityIds     []string
 	Cascades      []bool
@@ -1341,11 +1362,12 @@ type QueueEnqueueRow struct {
 	Cascade  bool
 }
 
-// QueueEnqueue records, in the calling transaction, that ids (their canonical text) need a sync, each after its delay: one new row per change, a plain INSERT that never waits for another transaction; a row inherits the backoff and attempts of a failing pending row of the same id, so writes do not hasten its retries (a scheduled re-sync keeps its time).
+// QueueEnqueue records, in the calling transaction and the engine's namespace, that ids (their canonical text) need a sync, each after its delay: one new row per change, a plain INSERT that never waits for another transaction; a row inherits the backoff and attempts of a failing pending row of the same id, so writes do not hasten its retries (a scheduled re-sync keeps its time).
 func (q *Queries) QueueEnqueue(ctx context.Context, db DBTX, arg []QueueEnqueueParams) *QueueEnqueueBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
 		vals := []interface{}{
+			a.Namespace,
 			a.Entities,
 			a.EntityIds,
 			a.Cascades,
@@ -1405,7 +1427,7 @@ SET attempts     = attempts + 1,
     last_error   = $1::text,
     available_at = now() + least(interval '1 second' * power(2, least(attempts, 30)), make_interval(secs => $2::float8)),
     dead         = attempts + 1 >= $3::int
-WHERE seq = ANY($4::bigint[])
+WHERE namespace = $4::text AND seq = ANY($5::bigint[])
 `
 
 type QueueFailBatchResults struct {
@@ -1418,10 +1440,11 @@ type QueueFailParams struct {
 	LastError         string
 	MaxBackoffSeconds float64
 	MaxAttempts       int32
+	Namespace         string
 	Seqs              []int64
 }
 
-// QueueFail records a failed attempt on claimed rows: retry after a backoff (1s doubling per attempt, capped), or park them as dead after max_attempts.
+// QueueFail records a failed attempt on claimed rows of the namespace: retry after a backoff (1s doubling per attempt, capped), or park them as dead after max_attempts.
 func (q *Queries) QueueFail(ctx context.Context, db DBTX, arg []QueueFailParams) *QueueFailBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
@@ -1429,6 +1452,7 @@ func (q *Queries) QueueFail(ctx context.Context, db DBTX, arg []QueueFailParams)
 			a.LastError,
 			a.MaxBackoffSeconds,
 			a.MaxAttempts,
+			a.Namespace,
 			a.Seqs,
 		}
 		batch.Queue(queueFail, vals...)
@@ -1556,8 +1580,8 @@ func (b *SyncLockBatchResults) Close() error {
 }
 
 const syncLogInsert = `-- name: SyncLogInsert :batchexec
-INSERT INTO tvsync.sync_log (entity, mode, requested, upserted, unchanged, deleted, failed, duration_us, error, started_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+INSERT INTO tvsync.sync_log (namespace, entity, mode, requested, upserted, unchanged, deleted, failed, duration_us, error, started_at)
+VALUES ($1::text, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 `
 
 type SyncLogInsertBatchResults struct {
@@ -1567,6 +1591,7 @@ type SyncLogInsertBatchResults struct {
 }
 
 type SyncLogInsertParams struct {
+	Namespace  string
 	Entity     string
 	Mode       string
 	Requested  int32
@@ -1579,11 +1604,12 @@ type SyncLogInsertParams struct {
 	StartedAt  time.Time
 }
 
-// SyncLogInsert writes the tvsync.sync_log row of one entity batch; a sync queues one per entity in a single round trip.
+// SyncLogInsert writes the tvsync.sync_log row of one entity batch, in the engine's namespace; a sync queues one per entity in a single round trip.
 func (q *Queries) SyncLogInsert(ctx context.Context, db DBTX, arg []SyncLogInsertParams) *SyncLogInsertBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
 		vals := []interface{}{
+			a.Namespace,
 			a.Entity,
 			a.Mode,
 			a.Requested,

@@ -87,6 +87,12 @@ type TvUserSource struct {
 	Data []byte
 }
 
+// The namespaces of tvsync.sync_queue and tvsync.sync_log rows each role may touch (row-level security; the owner is exempt).
+type TvsyncNamespaceRole struct {
+	Namespace string
+	Role      string
+}
+
 // One row per synced entity batch: what was asked, what changed, how long it took.
 type TvsyncSyncLog struct {
 	ID         int64
@@ -100,6 +106,8 @@ type TvsyncSyncLog struct {
 	DurationUs int64
 	Error      string
 	StartedAt  time.Time
+	// The application whose engine synced the batch (sync.Config.Namespace).
+	Namespace string
 }
 
 // Durable outbox: one row per queued change of an (entity, id) whose tv_ row may be stale.
@@ -121,4 +129,6 @@ type TvsyncSyncQueue struct {
 	Seq int64
 	// A re-sync asked for at a time (a document that ages): only that time makes it ready; no earlier sync of the id removes it.
 	Scheduled bool
+	// The application that queued the row (sync.Config.Namespace): only its workers take it.
+	Namespace string
 }

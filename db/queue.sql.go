@@ -13,9 +13,14 @@ import (
 const queueDeadList = `-- name: QueueDeadList :many
 SELECT d.entity, d.entity_id, d.attempts, d.last_error, d.enqueued_at
 FROM (SELECT DISTINCT ON (q.entity, q.entity_id) q.entity, q.entity_id, q.attempts, q.last_error, q.enqueued_at
-      FROM tvsync.sync_queue q WHERE q.dead ORDER BY q.entity, q.entity_id, q.enqueued_at, q.seq) d
-ORDER BY d.enqueued_at LIMIT $1::int
+      FROM tvsync.sync_queue q WHERE q.namespace = $1::text AND q.dead ORDER BY q.entity, q.entity_id, q.enqueued_at, q.seq) d
+ORDER BY d.enqueued_at LIMIT $2::int
 `
+
+type QueueDeadListParams struct {
+	Namespace string
+	MaxRows   int32
+}
 
 type QueueDeadListRow struct {
 	Entity     string
@@ -25,9 +30,9 @@ type QueueDeadListRow struct {
 	EnqueuedAt time.Time
 }
 
-// QueueDeadList shows parked ids with their last error, oldest first (one line per id, of its oldest parked row).
-func (q *Queries) QueueDeadList(ctx context.Context, db DBTX, maxRows int32) ([]QueueDeadListRow, error) {
-	rows, err := db.Query(ctx, queueDeadList, maxRows)
+// QueueDeadList shows the namespace's parked ids with their last error, oldest first (one line per id, of its oldest parked row).
+func (q *Queries) QueueDeadList(ctx context.Context, db DBTX, arg QueueDeadListParams) ([]QueueDeadListRow, error) {
+	rows, err := db.Query(ctx, queueDeadList, arg.Namespace, arg.MaxRows)
 	if err != nil {
 		return nil, err
 	}
@@ -53,12 +58,12 @@ func (q *Queries) QueueDeadList(ctx context.Context, db DBTX, maxRows int32) ([]
 }
 
 const queueRetryDead = `-- name: QueueRetryDead :execrows
-UPDATE tvsync.sync_queue SET dead = false, attempts = 0, available_at = now(), last_error = '' WHERE dead
+UPDATE tvsync.sync_queue SET dead = false, attempts = 0, available_at = now(), last_error = '' WHERE namespace = $1::text AND dead
 `
 
-// QueueRetryDead revives every parked row for an immediate retry.
-func (q *Queries) QueueRetryDead(ctx context.Context, db DBTX) (int64, error) {
-	result, err := db.Exec(ctx, queueRetryDead)
+// QueueRetryDead revives every parked row of the namespace for an immediate retry.
+func (q *Queries) QueueRetryDead(ctx context.Context, db DBTX, namespace string) (int64, error) {
+	result, err := db.Exec(ctx, queueRetryDead, namespace)
 	if err != nil {
 		return 0, err
 	}
@@ -71,7 +76,13 @@ SELECT count(DISTINCT (entity, entity_id)) FILTER (WHERE NOT dead)::bigint AS pe
        count(DISTINCT (entity, entity_id)) FILTER (WHERE dead)::bigint AS dead,
        count(DISTINCT (entity, entity_id)) FILTER (WHERE entity <> ALL($1::text[]))::bigint AS unregistered
 FROM tvsync.sync_queue
+WHERE namespace = $2::text
 `
+
+type QueueStatsParams struct {
+	Registered []string
+	Namespace  string
+}
 
 type QueueStatsRow struct {
 	Pending          int64
@@ -80,9 +91,9 @@ type QueueStatsRow struct {
 	Unregistered     int64
 }
 
-// QueueStats summarizes the queue for tvsync status and metrics: (entity, id) pairs pending, the oldest pending row's age, rows parked as dead, rows naming none of the registered entities.
-func (q *Queries) QueueStats(ctx context.Context, db DBTX, registered []string) (QueueStatsRow, error) {
-	row := db.QueryRow(ctx, queueStats, registered)
+// QueueStats summarizes the namespace's rows of the queue for tvsync status and metrics: (entity, id) pairs pending, the oldest pending row's age, rows parked as dead, rows naming none of the registered entities.
+func (q *Queries) QueueStats(ctx context.Context, db DBTX, arg QueueStatsParams) (QueueStatsRow, error) {
+	row := db.QueryRow(ctx, queueStats, arg.Registered, arg.Namespace)
 	var i QueueStatsRow
 	err := row.Scan(
 		&i.Pending,

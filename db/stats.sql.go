@@ -11,12 +11,17 @@ import (
 )
 
 const syncLogPrune = `-- name: SyncLogPrune :execrows
-DELETE FROM tvsync.sync_log WHERE started_at < $1::timestamptz
+DELETE FROM tvsync.sync_log WHERE namespace = $1::text AND started_at < $2::timestamptz
 `
 
-// SyncLogPrune deletes the tvsync.sync_log rows of batches that started before a time (through sync_log_started_at_idx) and reports how many.
-func (q *Queries) SyncLogPrune(ctx context.Context, db DBTX, before time.Time) (int64, error) {
-	result, err := db.Exec(ctx, syncLogPrune, before)
+type SyncLogPruneParams struct {
+	Namespace string
+	Before    time.Time
+}
+
+// SyncLogPrune deletes the namespace's tvsync.sync_log rows of batches that started before a time (through sync_log_started_at_idx) and reports how many.
+func (q *Queries) SyncLogPrune(ctx context.Context, db DBTX, arg SyncLogPruneParams) (int64, error) {
+	result, err := db.Exec(ctx, syncLogPrune, arg.Namespace, arg.Before)
 	if err != nil {
 		return 0, err
 	}
@@ -37,10 +42,15 @@ SELECT entity,
        coalesce(percentile_cont(0.99) WITHIN GROUP (ORDER BY duration_us) FILTER (WHERE failed = 0), 0)::float8 AS p99_us,
        coalesce(max(duration_us) FILTER (WHERE failed = 0), 0)::bigint AS max_us
 FROM tvsync.sync_log
-WHERE started_at >= $1::timestamptz
+WHERE namespace = $1::text AND started_at >= $2::timestamptz
 GROUP BY entity, mode
 ORDER BY entity, mode
 `
+
+type SyncLogStatsParams struct {
+	Namespace string
+	Since     time.Time
+}
 
 type SyncLogStatsRow struct {
 	Entity    string
@@ -57,9 +67,9 @@ type SyncLogStatsRow struct {
 	MaxUs     int64
 }
 
-// SyncLogStats summarizes tvsync.sync_log per entity and mode since a time: committed batches (failed = 0), row counts, and percentiles and maximum of the committed batches' duration in microseconds (0 when none).
-func (q *Queries) SyncLogStats(ctx context.Context, db DBTX, since time.Time) ([]SyncLogStatsRow, error) {
-	rows, err := db.Query(ctx, syncLogStats, since)
+// SyncLogStats summarizes the namespace's rows of tvsync.sync_log per entity and mode since a time: committed batches (failed = 0), row counts, and percentiles and maximum of the committed batches' duration in microseconds (0 when none).
+func (q *Queries) SyncLogStats(ctx context.Context, db DBTX, arg SyncLogStatsParams) ([]SyncLogStatsRow, error) {
+	rows, err := db.Query(ctx, syncLogStats, arg.Namespace, arg.Since)
 	if err != nil {
 		return nil, err
 	}

@@ -5,9 +5,9 @@ SELECT count(pg_advisory_xact_lock(k.key))::int AS locks,
 FROM (SELECT u.key FROM unnest(@keys::bigint[]) WITH ORDINALITY AS u(key, ord) ORDER BY u.ord) AS k;
 
 -- name: SyncLogInsert :batchexec
--- SyncLogInsert writes the tvsync.sync_log row of one entity batch; a sync queues one per entity in a single round trip.
-INSERT INTO tvsync.sync_log (entity, mode, requested, upserted, unchanged, deleted, failed, duration_us, error, started_at)
-VALUES (@entity, @mode, @requested, @upserted, @unchanged, @deleted, @failed, @duration_us, @error, @started_at);
+-- SyncLogInsert writes the tvsync.sync_log row of one entity batch, in the engine's namespace; a sync queues one per entity in a single round trip.
+INSERT INTO tvsync.sync_log (namespace, entity, mode, requested, upserted, unchanged, deleted, failed, duration_us, error, started_at)
+VALUES (@namespace::text, @entity, @mode, @requested, @upserted, @unchanged, @deleted, @failed, @duration_us, @error, @started_at);
 
 -- name: SyncTryLock :batchmany
 -- SyncTryLock tries, without waiting, the advisory locks of a sync's next level inside the caller's transaction, in the given (sorted) order, and lists the keys another transaction holds.

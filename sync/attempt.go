@@ -57,7 +57,7 @@ func (e *Engine) attempt(ctx context.Context, j job, chunk batch, skip idSet) (r
 		work = append(work, pending{name: name, ids: ids})
 	}
 	if seqs := chunk.seqList(); j.ack && len(seqs) > 0 {
-		ack = e.queries.QueueAck(ctx, p, [][]int64{seqs})
+		ack = e.queries.QueueAck(ctx, p, []db.QueueAckParams{{Namespace: e.cfg.Namespace, Seqs: seqs}})
 	}
 	// The lock statement runs (and reads the clock the durations start
 	// from) even with no keys to take.

@@ -249,8 +249,23 @@ type Config struct {
 	// locks cannot collide with the application's own advisory locks, as
 	// River's option of the same name. Every engine and worker syncing the
 	// same tables must use the same prefix. Zero means
-	// DefaultAdvisoryLockPrefix.
+	// DefaultAdvisoryLockPrefix in the default namespace, and
+	// NamespaceLockPrefix(Namespace) in any other, so that two applications
+	// in one database never share a lock.
 	AdvisoryLockPrefix int32
+	// Namespace names the application's rows of tvsync.sync_queue and
+	// tvsync.sync_log when several applications share one database (as
+	// River's schema option): the engine and its workers only ever queue,
+	// claim, acknowledge, fail, count, list, retry and log rows of their own
+	// namespace, listen on a channel of their own (Engine.QueueChannel) and
+	// take advisory locks of their own (see AdvisoryLockPrefix). Empty is
+	// the default namespace, that of a single application. Otherwise it is
+	// a lowercase letter then up to 31 lowercase letters, digits or
+	// underscores ("billing", "tenant_42"). Every engine and worker of one
+	// application must use the same namespace; syncmigrate.GrantApp lets
+	// an application role touch only the rows of the namespaces granted to
+	// it.
+	Namespace string
 	// InlineLimit caps how many ids a sync inside the caller's transaction
 	// (SyncTx, a unit of work's Inline mode) locks and refreshes there: the
 	// changes, with the rows their Cascade changes reach when all fit.
@@ -326,8 +341,11 @@ func NewEngine(pool Beginner, cfg Config, entities ...Entity) (*Engine, error) {
 	if cfg.WideThreshold == 0 {
 		cfg.WideThreshold = 500
 	}
+	if err := CheckNamespace(cfg.Namespace); err != nil {
+		return nil, fmt.Errorf("tvsync: Config.Namespace: %w", err)
+	}
 	if cfg.AdvisoryLockPrefix == 0 {
-		cfg.AdvisoryLockPrefix = DefaultAdvisoryLockPrefix
+		cfg.AdvisoryLockPrefix = NamespaceLockPrefix(cfg.Namespace)
 	}
 	e := &Engine{pool: pool, cfg: cfg, log: cfg.Logger, entities: map[string]*Entity{}, queries: db.New(), lockPrefix: int64(cfg.AdvisoryLockPrefix)}
 	for i := range entities {
@@ -417,6 +435,10 @@ func (e *Engine) checkKinds(ent *Entity, ids []ID) error {
 
 // Logger returns the engine's logger.
 func (e *Engine) Logger() *slog.Logger { return e.log }
+
+// Namespace returns the engine's namespace (Config.Namespace): "" for the
+// default one.
+func (e *Engine) Namespace() string { return e.cfg.Namespace }
 
 // Pool returns the pool the engine runs its own transactions on.
 func (e *Engine) Pool() Beginner { return e.pool }

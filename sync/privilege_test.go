@@ -39,6 +39,7 @@ func readmeGrants(t *testing.T, role, database string) string {
 	require.Contains(t, all, " app;")
 	all = strings.ReplaceAll(all, " app;", " "+pgx.Identifier{role}.Sanitize()+";")
 	all = strings.ReplaceAll(all, "ROLE app ", "ROLE "+pgx.Identifier{role}.Sanitize()+" ")
+	all = strings.ReplaceAll(all, "'app'", "'"+strings.ReplaceAll(role, "'", "''")+"'")
 	return strings.ReplaceAll(all, "appdb", pgx.Identifier{database}.Sanitize())
 }
 

@@ -50,7 +50,7 @@ func (e *Engine) changeRows(changes []Change, delay time.Duration) ([]pendingRow
 }
 
 // Enqueue records changes in the durable tvsync.sync_queue on tx, normally
-// the write transaction: one row per (entity, id), which a Worker may take
+// the write transaction, in the engine's namespace: one row per (entity, id), which a Worker may take
 // once delay has passed; notify wakes listening workers when tx commits.
 // Queueing is a plain INSERT: it never waits for another transaction, so it
 // cannot deadlock with a unit of work or a worker. A row of an id that is
@@ -115,7 +115,7 @@ func (e *Engine) enqueueCommit(ctx context.Context, tx DB, rows []pendingRow, no
 	read := e.queueEnqueue(ctx, p, rows)
 	var ntf *db.QueueNotifyBatchResults
 	if len(rows) > 0 && notify {
-		ntf = e.queries.QueueNotify(ctx, p, []string{QueueChannel})
+		ntf = e.queries.QueueNotify(ctx, p, []string{e.QueueChannel()})
 	}
 	if commit {
 		p.queueCommit()
@@ -159,7 +159,7 @@ func (e *Engine) queueEnqueue(ctx context.Context, p *Pipeline, rows []pendingRo
 		}
 		return a.id.Compare(b.id)
 	})
-	params := db.QueueEnqueueParams{}
+	params := db.QueueEnqueueParams{Namespace: e.cfg.Namespace}
 	for _, r := range rows {
 		params.Entities = append(params.Entities, r.entity)
 		params.EntityIds = append(params.EntityIds, r.id.String())
@@ -205,9 +205,10 @@ type QueueStats struct {
 }
 
 // QueueStats reads the queue's depth, the age of its oldest row, its dead
-// rows and the rows of entities the engine does not register.
+// rows and the rows of entities the engine does not register, counting only
+// the rows of the engine's namespace (Config.Namespace).
 func (e *Engine) QueueStats(ctx context.Context) (QueueStats, error) {
-	row, err := e.queries.QueueStats(ctx, e.pool, e.order)
+	row, err := e.queries.QueueStats(ctx, e.pool, db.QueueStatsParams{Namespace: e.cfg.Namespace, Registered: e.order})
 	if err != nil {
 		return QueueStats{}, fmt.Errorf("read tvsync.sync_queue stats: %w", err)
 	}
@@ -229,9 +230,10 @@ type DeadItem struct {
 	EnqueuedAt time.Time
 }
 
-// DeadItems lists up to limit parked rows, oldest first.
+// DeadItems lists up to limit parked rows of the engine's namespace, oldest
+// first.
 func (e *Engine) DeadItems(ctx context.Context, limit int) ([]DeadItem, error) {
-	rows, err := e.queries.QueueDeadList(ctx, e.pool, int32(limit))
+	rows, err := e.queries.QueueDeadList(ctx, e.pool, db.QueueDeadListParams{Namespace: e.cfg.Namespace, MaxRows: int32(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("list dead tvsync.sync_queue rows: %w", err)
 	}
@@ -242,9 +244,10 @@ func (e *Engine) DeadItems(ctx context.Context, limit int) ([]DeadItem, error) {
 	return out, nil
 }
 
-// RetryDead revives every parked row for an immediate retry and reports how many.
+// RetryDead revives every parked row of the engine's namespace for an
+// immediate retry and reports how many.
 func (e *Engine) RetryDead(ctx context.Context) (int64, error) {
-	n, err := e.queries.QueueRetryDead(ctx, e.pool)
+	n, err := e.queries.QueueRetryDead(ctx, e.pool, e.cfg.Namespace)
 	if err != nil {
 		return 0, fmt.Errorf("retry dead tvsync.sync_queue rows: %w", err)
 	}

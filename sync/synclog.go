@@ -26,7 +26,7 @@ func (e *Engine) writeQueueAndLog(ctx context.Context, conn DB, enq []pendingRow
 		params := make([]db.SyncLogInsertParams, len(results))
 		for i, r := range results {
 			params[i] = db.SyncLogInsertParams{
-				Entity: r.Entity, Mode: string(r.Mode), Requested: int32(r.Requested), Upserted: int32(r.Upserted),
+				Namespace: e.cfg.Namespace, Entity: r.Entity, Mode: string(r.Mode), Requested: int32(r.Requested), Upserted: int32(r.Upserted),
 				Unchanged: int32(r.Unchanged), Deleted: int32(r.Deleted), Failed: int32(r.Failed),
 				DurationUs: r.Duration.Microseconds(), Error: r.Err, StartedAt: r.StartedAt,
 			}

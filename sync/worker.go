@@ -220,7 +220,7 @@ func (w *Worker) listen(ctx context.Context, wake chan<- struct{}) {
 
 // connectListener opens a connection outside the pool, configured as the
 // pool's are (its BeforeConnect and AfterConnect hooks included), and
-// listens on QueueChannel.
+// listens on the engine's QueueChannel.
 func (w *Worker) connectListener(ctx context.Context) (*pgx.Conn, error) {
 	cfg := w.pool.Config() // a copy
 	cc := cfg.ConnConfig
@@ -239,9 +239,10 @@ func (w *Worker) connectListener(ctx context.Context) (*pgx.Conn, error) {
 			return nil, fmt.Errorf("worker: set up the LISTEN connection: %w", err)
 		}
 	}
-	if _, err := conn.Exec(ctx, "LISTEN "+QueueChannel); err != nil {
+	channel := w.engine.QueueChannel()
+	if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
 		_ = conn.Close(ctx)
-		return nil, fmt.Errorf("worker: LISTEN %s: %w", QueueChannel, err)
+		return nil, fmt.Errorf("worker: LISTEN %s: %w", channel, err)
 	}
 	return conn, nil
 }
@@ -395,13 +396,13 @@ func (w *Worker) drain(ctx context.Context, conn *pgxpool.Conn) (res DrainResult
 		return res, err
 	}
 	if seqs := done.seqList(); len(seqs) > 0 {
-		var dead db.QueueDeleteDeadParams
+		dead := db.QueueDeleteDeadParams{Namespace: w.engine.cfg.Namespace}
 		for _, r := range done.rows() {
 			dead.Entities = append(dead.Entities, r.entity)
 			dead.EntityIds = append(dead.EntityIds, r.id.String())
 		}
 		p := &Pipeline{}
-		del := w.engine.queries.QueueDelete(ctx, p, [][]int64{seqs})
+		del := w.engine.queries.QueueDelete(ctx, p, []db.QueueDeleteParams{{Namespace: w.engine.cfg.Namespace, Seqs: seqs}})
 		delDead := w.engine.queries.QueueDeleteDead(ctx, p, []db.QueueDeleteDeadParams{dead})
 		p.Send(ctx, tx)
 		for _, b := range []interface{ Exec(func(int, error)) }{del, delDead} {
@@ -446,7 +447,7 @@ func (w *Worker) claim(ctx context.Context, conn *pgxpool.Conn) (pgx.Tx, []db.Qu
 	timeouts := w.engine.queries.QueueBatchTimeouts(ctx, p, []db.QueueBatchTimeoutsParams{{
 		LockTimeoutMs: max(w.cfg.LockTimeout, 0).Milliseconds(), StatementTimeoutMs: max(w.cfg.StatementTimeout, 0).Milliseconds(),
 	}})
-	claim := w.engine.queries.QueueClaim(ctx, p, []int32{int32(w.cfg.BatchSize)})
+	claim := w.engine.queries.QueueClaim(ctx, p, []db.QueueClaimParams{{Namespace: w.engine.cfg.Namespace, BatchSize: int32(w.cfg.BatchSize)}})
 	tx, err := p.SendInTx(ctx, conn)
 	if err != nil {
 		return nil, nil, fmt.Errorf("worker: %w", err)
@@ -482,7 +483,7 @@ func lockTimedOut(err error) bool {
 // failParams records a failed attempt, with lastError, on the rows of
 // seqs: a backoff, or dead after maxAttempts.
 func (w *Worker) failParams(seqs []int64, lastError string, maxAttempts int) db.QueueFailParams {
-	return db.QueueFailParams{Seqs: seqs, LastError: lastError, MaxAttempts: int32(maxAttempts), MaxBackoffSeconds: w.cfg.MaxBackoff.Seconds()}
+	return db.QueueFailParams{Namespace: w.engine.cfg.Namespace, Seqs: seqs, LastError: lastError, MaxAttempts: int32(maxAttempts), MaxBackoffSeconds: w.cfg.MaxBackoff.Seconds()}
 }
 
 // unknownParams records a failed attempt on rows of entities the engine does

@@ -116,7 +116,7 @@ func demoCommand(app *synccli.App) *cobra.Command {
 			fmt.Fprintln(out, pretty.String())
 
 			fmt.Fprintf(out, "== sync metrics (from sync_log, as '%s stats' shows them)\n", app.Name())
-			return synccli.PrintStats(ctx, out, pool, time.Now().Add(-time.Hour))
+			return synccli.PrintStats(ctx, out, pool, "", time.Now().Add(-time.Hour))
 		},
 	}
 	seedFlags(cmd, &opts)

@@ -167,6 +167,8 @@ func TestStatsAndPrune_RejectBadInputNamingTheValue(t *testing.T) {
 		{[]string{"sync-log", "prune"}, "--older-than is required"},
 		{[]string{"sync-log"}, "tvsync sync-log: missing subcommand: want prune"},
 		{[]string{"sync-log", "drop"}, `tvsync sync-log: unknown subcommand "drop": want prune`},
+		{[]string{"--namespace", "Billing", "stats"}, `--namespace: tvsync: invalid namespace "Billing"`},
+		{[]string{"--namespace", "a-b", "status"}, `--namespace: tvsync: invalid namespace "a-b"`},
 	} {
 		code, out, errOut := runArgs(t, url, tc.args...)
 		assert.Equal(t, 2, code, tc.args)
@@ -297,4 +299,59 @@ func TestWorker_ServesMetricsWhileRunningAndStopsWithIt(t *testing.T) {
 	assert.Contains(t, stderr.String(), "tvsync worker stopped")
 	_, err := http.Get(metricsURL)
 	assert.Error(t, err, "the metrics server stopped with the worker")
+}
+
+// TestStatsStatusAndPrune_SeeOnlyTheirNamespace: with two applications'
+// sync_log and queue rows in one database, stats, status and sync-log
+// prune with --namespace read and delete only that namespace's rows, and
+// without it only the default namespace's.
+func TestStatsStatusAndPrune_SeeOnlyTheirNamespace(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url, pool := statsDB(t)
+	_, err := pool.Exec(ctx, `
+		INSERT INTO tvsync.sync_log (namespace, entity, mode, requested, upserted, unchanged, deleted, failed, duration_us, started_at) VALUES
+		    ('', 'post', 'incremental', 1, 1, 0, 0, 0, 1000, now() - interval '1000 hours'),
+		    ('', 'post', 'incremental', 2, 2, 0, 0, 0, 1000, now()),
+		    ('billing', 'post', 'incremental', 30, 30, 0, 0, 0, 1000, now() - interval '1000 hours'),
+		    ('billing', 'user', 'full', 40, 40, 0, 0, 0, 1000, now());
+		INSERT INTO tvsync.sync_queue (namespace, entity, entity_id) VALUES
+		    ('billing', 'user', gen_random_uuid()), ('billing', 'user', gen_random_uuid()), ('', 'post', gen_random_uuid())`)
+	require.NoError(t, err)
+
+	type statsJSON struct {
+		Entities []struct {
+			Entity    string `json:"entity"`
+			Requested int64  `json:"requested"`
+		} `json:"entities"`
+	}
+	stats := func(args ...string) statsJSON {
+		code, out, errOut := runArgs(t, url, append(args, "stats", "--since", "1h", "--format", "json")...)
+		require.Equal(t, 0, code, errOut)
+		var s statsJSON
+		require.NoError(t, json.Unmarshal([]byte(out), &s), out)
+		return s
+	}
+	b := stats("--namespace", "billing")
+	require.Len(t, b.Entities, 1)
+	assert.Equal(t, "user", b.Entities[0].Entity)
+	assert.Equal(t, int64(40), b.Entities[0].Requested)
+	d := stats()
+	require.Len(t, d.Entities, 1)
+	assert.Equal(t, int64(2), d.Entities[0].Requested, "the default namespace's only")
+
+	code, out, errOut := runArgs(t, url, "--namespace", "billing", "status", "--format", "json")
+	require.Equal(t, 0, code, errOut)
+	var st struct {
+		Pending int64 `json:"pending"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &st), out)
+	assert.Equal(t, int64(2), st.Pending, "billing's two queued ids")
+
+	code, out, errOut = runArgs(t, url, "--namespace", "billing", "sync-log", "prune", "--older-than", "720h")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "deleted 1 sync_log rows")
+	var kept []int32
+	require.NoError(t, pool.QueryRow(ctx, "SELECT array_agg(requested ORDER BY requested) FROM tvsync.sync_log").Scan(&kept))
+	assert.Equal(t, []int32{1, 2, 40}, kept, "the default namespace's old row is not billing's to prune")
 }

@@ -33,6 +33,7 @@ type App struct {
 	progress   string
 	progressIv time.Duration
 	urlFlag    string
+	namespace  string
 }
 
 // newApp builds the command tree of one run.
@@ -67,6 +68,7 @@ func newApp(cfg Config) *App {
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.urlFlag, "database-url", "", "PostgreSQL URL (default: $DATABASE_URL; its password is never printed)")
 	pf.StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	pf.StringVar(&a.namespace, "namespace", cfg.Namespace, "the application's namespace of queue and sync_log rows, when several share the database (default: none)")
 	pf.StringVar(&a.progress, "progress", "auto", "progress of long commands: auto (a bar on a terminal, log lines otherwise), bar, log or none")
 	pf.DurationVar(&a.progressIv, "progress-interval", 2*time.Second, "how often progress is logged as a line (--progress log)")
 	a.root = root
@@ -149,6 +151,9 @@ func (a *App) setup() error {
 	}
 	if !slices.Contains([]string{"auto", "bar", "log", "none"}, a.progress) {
 		return Usagef("--progress %q: want auto, bar, log or none", a.progress)
+	}
+	if err := tvsync.CheckNamespace(a.namespace); err != nil {
+		return Usagef("--namespace: %v", err)
 	}
 	if a.progressIv < 10*time.Millisecond || a.progressIv > time.Hour {
 		return Usagef("--progress-interval %s: want 10ms to 1h", a.progressIv)
@@ -243,6 +248,7 @@ func (a *App) Engine(pool *pgxpool.Pool) (*tvsync.Engine, error) {
 
 func (a *App) engineWith(pool *pgxpool.Pool, cfg tvsync.Config) (*tvsync.Engine, error) {
 	cfg.Logger = a.log
+	cfg.Namespace = a.namespace
 	e, err := a.cfg.NewEngine(pool, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("build the sync engine: %w", err)

@@ -72,7 +72,7 @@ func (a *App) statsCommand() *cobra.Command {
 			}
 			defer pool.Close()
 			since := time.Now().Add(-window).UTC().Truncate(time.Microsecond)
-			report, err := loadStats(ctx, pool, since)
+			report, err := loadStats(ctx, pool, a.namespace, since)
 			if err != nil {
 				return err
 			}
@@ -89,18 +89,20 @@ func (a *App) statsCommand() *cobra.Command {
 }
 
 // PrintStats prints the table of the stats command for the batches of
-// sync_log that started since a time.
-func PrintStats(ctx context.Context, w io.Writer, conn tvsync.DB, since time.Time) error {
-	report, err := loadStats(ctx, conn, since)
+// sync_log of namespace (tvsync.Config.Namespace, "" for the default one)
+// that started since a time.
+func PrintStats(ctx context.Context, w io.Writer, conn tvsync.DB, namespace string, since time.Time) error {
+	report, err := loadStats(ctx, conn, namespace, since)
 	if err != nil {
 		return err
 	}
 	return printStatsTable(w, report)
 }
 
-// loadStats summarizes sync_log since a time, per entity and mode.
-func loadStats(ctx context.Context, conn tvsync.DB, since time.Time) (statsReport, error) {
-	rows, err := db.New().SyncLogStats(ctx, conn, since)
+// loadStats summarizes the sync_log rows of namespace since a time, per
+// entity and mode.
+func loadStats(ctx context.Context, conn tvsync.DB, namespace string, since time.Time) (statsReport, error) {
+	rows, err := db.New().SyncLogStats(ctx, conn, db.SyncLogStatsParams{Namespace: namespace, Since: since})
 	if err != nil {
 		return statsReport{}, fmt.Errorf("read sync_log since %s: %w", since.Format(time.RFC3339), err)
 	}
@@ -155,7 +157,7 @@ func (a *App) syncLogCommand() *cobra.Command {
 			}
 			defer pool.Close()
 			before := time.Now().Add(-olderThan).UTC().Truncate(time.Microsecond)
-			n, err := db.New().SyncLogPrune(ctx, pool, before)
+			n, err := db.New().SyncLogPrune(ctx, pool, db.SyncLogPruneParams{Namespace: a.namespace, Before: before})
 			if err != nil {
 				return fmt.Errorf("prune sync_log rows started before %s: %w", before.Format(time.RFC3339), err)
 			}

@@ -80,6 +80,11 @@ type Config struct {
 	// back the latest migration of one set. They must pass
 	// syncmigrate.CheckSets (so none is named "tvsync").
 	Migrations []syncmigrate.Set
+	// Namespace is the default of the --namespace flag: the namespace of
+	// the application's rows of tvsync.sync_queue and tvsync.sync_log
+	// (tvsync.Config.Namespace), which every command's engine, stats and
+	// sync-log prune act on. Empty is the default namespace.
+	Namespace string
 	// Commands, if set, returns the binary's own commands (a demo, a seed),
 	// which get the shared flags, logger and connection through app. Give
 	// them a RunE (not Run, and no PersistentPreRun): the kit wraps it to

@@ -28,11 +28,11 @@ func TestNew_MigratesTvsyncFirstThenEachSetInItsVersionTable(t *testing.T) {
 	assert.Equal(t, []string{
 		"lib.library_migrations", "lib.tb_book",
 		"public.goose_db_version", "public.tb_gadget", "public.tb_widget", "public.tv_widget",
-		"tvsync.sync_log", "tvsync.sync_queue", "tvsync.tvsync_migrations",
+		"tvsync.namespace_role", "tvsync.sync_log", "tvsync.sync_queue", "tvsync.tvsync_migrations",
 		"widgets.widget_migrations",
 	}, tables(t, pool))
 	for table, want := range map[string][]int64{
-		"tvsync.tvsync_migrations":  {1, 2, 3},
+		"tvsync.tvsync_migrations":  {1, 2, 3, 4},
 		"widgets.widget_migrations": {1},
 		"goose_db_version":          {1},
 		"lib.library_migrations":    {1}, // in the schema its first migration creates

@@ -3,11 +3,14 @@ package syncmigrate_test
 import (
 	"context"
 	"database/sql"
+	"io/fs"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"testing/fstest"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -96,11 +99,13 @@ func TestUp_NextToATeamsMigrations(t *testing.T) {
 
 	res, err := syncmigrate.Up(ctx, pool)
 	require.NoError(t, err)
-	require.Len(t, res.Versions, 3)
+	files := ownFiles(t)
+	require.Len(t, res.Versions, len(files))
 	assert.Equal(t, syncmigrate.DirectionUp, res.Direction)
-	assert.Equal(t, syncmigrate.MigrateVersion{Version: 1, Name: "00001_tvsync.sql", Duration: res.Versions[0].Duration}, res.Versions[0])
-	assert.Equal(t, syncmigrate.MigrateVersion{Version: 2, Name: "00002_sync_queue_text_ids.sql", Duration: res.Versions[1].Duration}, res.Versions[1])
-	assert.Equal(t, syncmigrate.MigrateVersion{Version: 3, Name: "00003_sync_queue_rows.sql", Duration: res.Versions[2].Duration}, res.Versions[2])
+	for i, f := range files {
+		assert.Equal(t, f, res.Versions[i].Name)
+		assert.Equal(t, int64(i+1), res.Versions[i].Version)
+	}
 	assert.Equal(t, before, outside(t, pool), "nothing outside schema tvsync changed")
 
 	var objects []string
@@ -109,6 +114,7 @@ func TestUp_NextToATeamsMigrations(t *testing.T) {
 		    SELECT c.relname || ' ' || c.relkind::text AS o FROM pg_class c WHERE c.relnamespace = 'tvsync'::regnamespace
 		    UNION ALL SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.pronamespace = 'tvsync'::regnamespace) s`).Scan(&objects))
 	assert.Equal(t, []string{
+		"namespace_role r", "namespace_role_pkey i",
 		"sync_log r", "sync_log_id_seq S", "sync_log_pkey i", "sync_log_started_at_idx i",
 		"sync_queue r", "sync_queue_entity_id_idx i", "sync_queue_pkey i", "sync_queue_ready_idx i", "sync_queue_seq_seq S",
 		"tvsync.ts(timestamp with time zone)",
@@ -116,7 +122,11 @@ func TestUp_NextToATeamsMigrations(t *testing.T) {
 	}, objects)
 	var versions []int64
 	require.NoError(t, pool.QueryRow(ctx, "SELECT array_agg(version_id ORDER BY id) FROM tvsync.tvsync_migrations").Scan(&versions))
-	assert.Equal(t, []int64{0, 1, 2, 3}, versions)
+	want := []int64{0}
+	for i := range files {
+		want = append(want, int64(i+1))
+	}
+	assert.Equal(t, want, versions)
 
 	again, err := syncmigrate.Up(ctx, pool)
 	require.NoError(t, err)
@@ -145,7 +155,16 @@ func TestUp_ConcurrentFirstRuns(t *testing.T) {
 	for _, err := range errs {
 		require.NoError(t, err)
 	}
-	assert.ElementsMatch(t, []int{3, 0, 0, 0}, applied, "one run applied the migrations, the others found them applied")
+	assert.ElementsMatch(t, []int{len(ownFiles(t)), 0, 0, 0}, applied, "one run applied the migrations, the others found them applied")
+}
+
+// ownFiles lists tvsync's migration files, in order.
+func ownFiles(t *testing.T) []string {
+	t.Helper()
+	files, err := fs.Glob(syncmigrate.FS, "*.sql")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	return files
 }
 
 // version is tvsync's current migration version.
@@ -179,12 +198,13 @@ func TestDown_RefusesWhileRowsAreQueued(t *testing.T) {
 	_, err = down(false)
 	require.ErrorIs(t, err, syncmigrate.ErrQueueNotEmpty)
 	assert.Contains(t, err.Error(), "2 rows")
-	assert.Equal(t, int64(3), version(t, db), "nothing was rolled back")
+	n := len(ownFiles(t))
+	assert.Equal(t, int64(n), version(t, db), "nothing was rolled back")
 	var queued int
 	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM tvsync.sync_queue").Scan(&queued))
 	assert.Equal(t, 2, queued, "the queued rows are kept")
 
-	for range 3 {
+	for range n {
 		r, err := down(true)
 		require.NoError(t, err)
 		require.Len(t, r.Versions, 1)
@@ -197,7 +217,7 @@ func TestDown_RefusesWhileRowsAreQueued(t *testing.T) {
 	// Up again; with the queue empty, Down needs no force.
 	_, err = syncmigrate.Up(ctx, pool)
 	require.NoError(t, err)
-	for range 3 {
+	for range n {
 		_, err = down(false)
 		require.NoError(t, err, "an empty queue needs no force")
 	}
@@ -241,4 +261,66 @@ func TestSyncQueueTextIDs_HoldsEveryKeyKindAndRollsBackItsUUIDs(t *testing.T) {
 	assert.Equal(t, "uuid", typ)
 	require.NoError(t, pool.QueryRow(ctx, "SELECT array_agg(entity_id::text ORDER BY entity) FROM tvsync.sync_queue").Scan(&ids))
 	assert.Equal(t, []string{u}, ids, "the uuid row is kept, the bigint one dropped")
+}
+
+// TestUp_NamespacesKeepAnAppRoleGrantedBefore: a database migrated before
+// namespaces, whose application role was granted tvsync's privileges by an
+// older GrantApp (no namespace), keeps working once 00004 enables row-level
+// security: the role keeps the default namespace, sees the rows queued
+// before, and queues new ones; a role granted nothing sees no row.
+func TestUp_NamespacesKeepAnAppRoleGrantedBefore(t *testing.T) {
+	ctx := context.Background()
+	pool := testdb.Empty(t)
+	m, err := syncmigrate.New(pool, nil)
+	require.NoError(t, err)
+	defer m.Close()
+	_, err = m.Migrate(ctx, syncmigrate.DirectionUp, &syncmigrate.MigrateOpts{TargetVersion: 3})
+	require.NoError(t, err)
+	suffix := strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	app, other := "tvsync_old_app_"+suffix, "tvsync_other_"+suffix
+	for _, r := range []string{app, other} {
+		_, err = pool.Exec(ctx, "CREATE ROLE "+r+" NOLOGIN")
+		require.NoError(t, err)
+		t.Cleanup(func() {
+			_, err := pool.Exec(context.Background(), "DROP OWNED BY "+r+"; DROP ROLE "+r)
+			assert.NoError(t, err)
+		})
+		// What GrantApp granted before namespaces.
+		_, err = pool.Exec(ctx, "GRANT USAGE ON SCHEMA tvsync TO "+r+"; GRANT SELECT, INSERT, UPDATE, DELETE ON tvsync.sync_queue TO "+r+"; GRANT INSERT ON tvsync.sync_log TO "+r)
+		require.NoError(t, err)
+	}
+	_, err = pool.Exec(ctx, "REVOKE ALL ON tvsync.sync_queue FROM "+other)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, "INSERT INTO tvsync.sync_queue (entity, entity_id) VALUES ('post', gen_random_uuid())")
+	require.NoError(t, err)
+
+	_, err = m.Migrate(ctx, syncmigrate.DirectionUp, nil)
+	require.NoError(t, err)
+	// other lost its queue grants before the upgrade: it gets no namespace
+	// (granting it the queue again gives it no row).
+	_, err = pool.Exec(ctx, "GRANT SELECT, INSERT ON tvsync.sync_queue TO "+other+"; GRANT SELECT ON tvsync.namespace_role TO "+app+", "+other)
+	require.NoError(t, err)
+
+	as := func(role, sql string) (int64, error) {
+		var n int64
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "SET LOCAL ROLE "+role); err != nil {
+				return err
+			}
+			tag, err := tx.Exec(ctx, sql)
+			n = tag.RowsAffected()
+			return err
+		})
+		return n, err
+	}
+	n, err := as(app, "SELECT * FROM tvsync.sync_queue")
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), n, "the role granted before sees the default namespace's row")
+	_, err = as(app, "INSERT INTO tvsync.sync_queue (entity, entity_id) VALUES ('post', gen_random_uuid())")
+	assert.NoError(t, err, "and queues in it")
+	n, err = as(other, "SELECT * FROM tvsync.sync_queue")
+	require.NoError(t, err)
+	assert.Zero(t, n, "a role that had no queue grant has no namespace")
+	_, err = as(other, "INSERT INTO tvsync.sync_queue (entity, entity_id) VALUES ('post', gen_random_uuid())")
+	assert.ErrorContains(t, err, "row-level security")
 }

@@ -36,7 +36,7 @@ func TestTables_ListsWhatQueriesReadAndNoVersionTable(t *testing.T) {
 	require.NoError(t, err)
 	assert.ElementsMatch(t, []string{
 		`app."Odd Name"`, "app.events", "tb_versions", "tb_widget", "tv_widget",
-		"tvsync.sync_log", "tvsync.sync_queue",
+		"tvsync.namespace_role", "tvsync.sync_log", "tvsync.sync_queue",
 	}, tables)
 
 	all, err := syncvet.Tables(ctx, pool)
