@@ -99,7 +99,7 @@ type Querier interface {
 	QueueFail(ctx context.Context, db DBTX, arg []QueueFailParams) *QueueFailBatchResults
 	// QueueNotify wakes the workers listening on the given channel when the transaction commits.
 	QueueNotify(ctx context.Context, db DBTX, channel []string) *QueueNotifyBatchResults
-	// QueueRetryDead revives every parked row of the namespace for an immediate retry.
+	// QueueRetryDead revives every parked row of the namespace for an immediate retry and counts the ids revived.
 	QueueRetryDead(ctx context.Context, db DBTX, namespace string) (int64, error)
 	// QueueStats summarizes the namespace's rows of the queue for tvsync status and metrics: (entity, id) pairs pending, the oldest pending row's age, rows parked as dead, rows naming none of the registered entities.
 	QueueStats(ctx context.Context, db DBTX, arg QueueStatsParams) (QueueStatsRow, error)

@@ -57,17 +57,21 @@ func (q *Queries) QueueDeadList(ctx context.Context, db DBTX, arg QueueDeadListP
 	return items, nil
 }
 
-const queueRetryDead = `-- name: QueueRetryDead :execrows
-UPDATE tvsync.sync_queue SET dead = false, attempts = 0, available_at = now(), last_error = '' WHERE namespace = $1::text AND dead
+const queueRetryDead = `-- name: QueueRetryDead :one
+WITH revived AS (
+    UPDATE tvsync.sync_queue SET dead = false, attempts = 0, available_at = now(), last_error = ''
+    WHERE namespace = $1::text AND dead
+    RETURNING entity, entity_id
+)
+SELECT count(DISTINCT (entity, entity_id))::bigint AS revived FROM revived
 `
 
-// QueueRetryDead revives every parked row of the namespace for an immediate retry.
+// QueueRetryDead revives every parked row of the namespace for an immediate retry and counts the ids revived.
 func (q *Queries) QueueRetryDead(ctx context.Context, db DBTX, namespace string) (int64, error) {
-	result, err := db.Exec(ctx, queueRetryDead, namespace)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
+	row := db.QueryRow(ctx, queueRetryDead, namespace)
+	var revived int64
+	err := row.Scan(&revived)
+	return revived, err
 }
 
 const queueStats = `-- name: QueueStats :one

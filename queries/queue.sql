@@ -87,6 +87,11 @@ FROM (SELECT DISTINCT ON (q.entity, q.entity_id) q.entity, q.entity_id, q.attemp
       FROM tvsync.sync_queue q WHERE q.namespace = @namespace::text AND q.dead ORDER BY q.entity, q.entity_id, q.enqueued_at, q.seq) d
 ORDER BY d.enqueued_at LIMIT @max_rows::int;
 
--- name: QueueRetryDead :execrows
--- QueueRetryDead revives every parked row of the namespace for an immediate retry.
-UPDATE tvsync.sync_queue SET dead = false, attempts = 0, available_at = now(), last_error = '' WHERE namespace = @namespace::text AND dead;
+-- name: QueueRetryDead :one
+-- QueueRetryDead revives every parked row of the namespace for an immediate retry and counts the ids revived.
+WITH revived AS (
+    UPDATE tvsync.sync_queue SET dead = false, attempts = 0, available_at = now(), last_error = ''
+    WHERE namespace = @namespace::text AND dead
+    RETURNING entity, entity_id
+)
+SELECT count(DISTINCT (entity, entity_id))::bigint AS revived FROM revived;

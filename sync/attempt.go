@@ -233,9 +233,8 @@ func (e *Engine) begin(ctx context.Context, j job, p *Pipeline) (tx pgx.Tx, rele
 
 // dependents looks up, in one round trip, the rows that embed the chunk's
 // seeds and the documents it inserted,
-// deleted or changed in a key a cascade is on. It leaves out the ids of
-// the chunk itself, synced in this transaction after the writes that made
-// them stale, and those of skip (synced or queued at this level).
+// deleted or changed in a key a cascade is on, but those of skip (queued at
+// this level already).
 func (e *Engine) dependents(ctx context.Context, tx DB, j job, chunk batch, work []pending, skip idSet) (idSet, error) {
 	p := &Pipeline{}
 	var reads []lookup
@@ -267,7 +266,7 @@ func (e *Engine) dependents(ctx context.Context, tx DB, j job, chunk batch, work
 	}
 	found := idSet{}
 	err := e.lookUp(ctx, tx, p, reads, func(r lookup, id ID) {
-		if !chunk.ids.has(r.entity, id) && !skip.has(r.entity, id) {
+		if !skip.has(r.entity, id) {
 			found.add(r.entity, id)
 		}
 	})

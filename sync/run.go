@@ -132,17 +132,14 @@ func (e *Engine) run(ctx context.Context, j job, b batch) (Report, error) {
 			break
 		}
 		next := newBatch()
-		// skip: the ids synced at this level, and the dependents already
-		// queued by its earlier chunks, need not be queued again: a
-		// document is built from the command tables alone, so each of them
-		// is (or will be, its row being queued) synced after the writes
-		// that made it stale.
+		// skip: the dependents already queued by this level's earlier
+		// chunks need not be queued again: they are synced at the next
+		// level, after this one. The ids synced at this level are not
+		// skipped: one synced before the change that made it stale was
+		// committed (a concurrent write, seen by a later statement) would
+		// stay stale, since the sync that saw the change is the one that
+		// must pass it on.
 		skip := idSet{}
-		for name, m := range b.ids {
-			for id := range m {
-				skip.add(name, id)
-			}
-		}
 		chunks := e.chunks(b)
 		cj := j
 		if j.parent != nil && len(chunks) > 1 && !e.skipLocks {

@@ -389,6 +389,18 @@ func (w *Worker) drain(ctx context.Context, conn *pgxpool.Conn) (res DrainResult
 		done = claimed.sub(keep)
 		params = append(params, w.failParams(badRows.seqList(), failed.Cause.Error(), w.cfg.MaxAttempts))
 		w.countFailed(&res, badRows.seqList(), attempts)
+		// A failing id that the batch also queued as a dependent of
+		// another: that row shares the failed attempt (and its backoff), so
+		// it does not retry the id at once.
+		var again []int64
+		for _, r := range report.Queued.rows {
+			if bad.has(r.entity, r.id) {
+				again = append(again, r.seq)
+			}
+		}
+		if len(again) > 0 {
+			params = append(params, w.failParams(again, failed.Cause.Error(), w.cfg.MaxAttempts))
+		}
 	}
 	params = append(params, w.unknownParams(unknown)...)
 	params = append(params, w.malformedParams(malformed)...)
