@@ -9,7 +9,7 @@ SHOP_GEN  := $(GO) -C examples/shop tool tvsync-gen
 # Where Debian puts the PostgreSQL server binaries (initdb, postgres).
 PG_BIN  := $(shell pg_config --bindir 2>/dev/null)
 
-.PHONY: all generate check-generated vet cross test test-shop chaos model demo bench postgres
+.PHONY: all generate check-generated check-files vet cross test test-shop chaos model demo bench postgres
 
 all: test
 
@@ -42,9 +42,13 @@ cross:
 		GOOS=$$os $(GO) build ./... && GOOS=$$os $(GO) -C examples/shop build ./... || exit 1; \
 	done
 
+## check-files: fail when a tracked file is a compiled binary or larger than 1 MB (build outputs belong in .gitignore)
+check-files:
+	@bash .ci/check-files
+
 ## test: generated code fresh, go vet clean, builds for linux, darwin and windows, every test green under -race against
 ## a real PostgreSQL
-test: postgres check-generated vet cross
+test: postgres check-files check-generated vet cross
 	$(GO) test -race -count=1 -timeout 9m ./...
 	$(GO) -C examples/shop test -race -count=1 -timeout 3m ./...
 
