@@ -370,7 +370,10 @@ func TestNoOp_SecondSyncOfUnchangedIDsUpsertsNothing(t *testing.T) {
 		assert.Zero(t, r.Upserted, "%s", r.Entity)
 		assert.Equal(t, r.Requested, r.Unchanged, "%s", r.Entity)
 	}
-	assert.Equal(t, 2, rep.For(shop.EntityProduct).Unchanged)
+	// The products' orders are synced after them, and the orders' products
+	// once more (a document refreshed before a concurrent change would
+	// stay stale otherwise): never an upsert.
+	assert.GreaterOrEqual(t, rep.For(shop.EntityProduct).Unchanged, 2)
 	assert.Equal(t, before, stamps())
 }
 
