@@ -64,8 +64,11 @@ var fixed = map[string]bool{
 	itemInlineRace: true,
 }
 
+// shortRunSeed is the seed of the short run's first round (make test).
+const shortRunSeed = 1000
+
 var (
-	seedFlag     = flag.Uint64("model.seed", 0, "seed of the (first) round; 0 draws one from the clock")
+	seedFlag     = flag.Uint64("model.seed", 0, "seed of the (first) round; 0 draws one from the clock in the long run, and uses a fixed one in the short run")
 	stepsFlag    = flag.Int("model.steps", 0, "steps per round instead of the variant's")
 	durationFlag = flag.Duration("model.duration", 0, "in each subtest that runs, run rounds (seed, seed+1, …: a new graph and database each) until this much time has passed")
 	longFlag     = flag.Bool("model.long", false, "the long variant (make model): more rows and steps per round, rounds for 10 minutes per subtest unless -model.duration says otherwise")
@@ -134,7 +137,14 @@ func enabled(item string) bool {
 func TestModel(t *testing.T) {
 	v := chosenVariant()
 	seed := *seedFlag
-	if seed == 0 {
+	switch {
+	case seed == 0 && !*longFlag:
+		// The short run in make test replays fixed graphs and histories
+		// (their concurrent steps still interleave as they may): rare
+		// concurrency drifts the long runs still find are open findings of
+		// issue 18, not a coin toss for CI. make model draws new seeds.
+		seed = shortRunSeed
+	case seed == 0:
 		seed = uint64(time.Now().UnixNano())
 	}
 	t.Logf("model: seed %d (reproduce with -model.seed=%d)", seed, seed)
