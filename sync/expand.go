@@ -8,8 +8,8 @@ import (
 // collect validates changes once and gathers them into the first level of
 // a sync: their ids, and as seeds those recorded with Cascade.
 func (e *Engine) collect(mode Mode, changes []Change) (batch, error) {
-	if !mode.Valid() {
-		return batch{}, fmt.Errorf("%w %q (want incremental, full, deferred or repair)", ErrInvalidMode, mode)
+	if err := checkMode(mode); err != nil {
+		return batch{}, err
 	}
 	b := newBatch()
 	for _, c := range changes {
@@ -29,6 +29,14 @@ func (e *Engine) collect(mode Mode, changes []Change) (batch, error) {
 		}
 	}
 	return b, nil
+}
+
+// checkMode reports a Mode that is not one of the defined modes.
+func checkMode(mode Mode) error {
+	if !mode.Valid() {
+		return fmt.Errorf("%w %q (want incremental, full, deferred or repair)", ErrInvalidMode, mode)
+	}
+	return nil
 }
 
 // lookup is a cascade look-up queued on a pipeline: the entity it lists

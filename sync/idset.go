@@ -66,36 +66,6 @@ type Queued struct {
 // Len is how many queued rows q names.
 func (q Queued) Len() int { return len(q.rows) }
 
-// Changes returns the changes q names, one per entity and cascade flag,
-// ids sorted.
-func (q Queued) Changes() []Change {
-	b := newBatch()
-	b.addRows(q.rows...)
-	var out []Change
-	names := make([]string, 0, len(b.ids))
-	for name := range b.ids {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		var plain, casc []ID
-		for _, id := range b.ids.sorted(name) {
-			if b.seeds.has(name, id) {
-				casc = append(casc, id)
-			} else {
-				plain = append(plain, id)
-			}
-		}
-		if len(plain) > 0 {
-			out = append(out, Change{Entity: name, IDs: plain})
-		}
-		if len(casc) > 0 {
-			out = append(out, Change{Entity: name, IDs: casc, Cascade: true})
-		}
-	}
-	return out
-}
-
 // batch is what one level of a sync covers: the ids per entity, the seeds
 // (ids whose cascades are followed whatever their refresh finds: changes
 // recorded with Cascade), and the tvsync.sync_queue rows that queued them,

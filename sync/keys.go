@@ -312,15 +312,6 @@ func Texts(ids []ID) []string {
 	return out
 }
 
-// idStrings returns the canonical text of each id.
-func idStrings(ids []ID) []string {
-	out := make([]string, len(ids))
-	for i, id := range ids {
-		out[i] = id.String()
-	}
-	return out
-}
-
 // keyArg returns id as the argument of a parameter of its column's type;
 // MaxID(KeyText) is NULL.
 func keyArg(id ID) any {

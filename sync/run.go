@@ -48,8 +48,7 @@ func (e *Engine) Sync(ctx context.Context, mode Mode, changes ...Change) (Report
 // Worker holds are left to it), so that they stay queued if the sync
 // fails or stops; a unit of work calls it after its commit.
 func (e *Engine) SyncQueued(ctx context.Context, mode Mode, q Queued) (Report, error) {
-	if !mode.Valid() {
-		_, err := e.collect(mode, nil)
+	if err := checkMode(mode); err != nil {
 		return Report{Mode: mode}, err
 	}
 	if q.Len() == 0 {

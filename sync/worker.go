@@ -320,7 +320,9 @@ func (w *Worker) drain(ctx context.Context, conn *pgxpool.Conn) (res DrainResult
 	}
 	claimed := newBatch()
 	unknown, malformed := textIDs{}, textIDs{}
+	attempts := map[int64]int32{} // per claimed row, before this batch
 	for _, r := range rows {
+		attempts[r.Seq] = r.Attempts
 		ent, ok := w.engine.entities[r.Entity]
 		if !ok {
 			unknown.add(r.Entity, r.EntityID, r.Seq)
@@ -335,10 +337,6 @@ func (w *Worker) drain(ctx context.Context, conn *pgxpool.Conn) (res DrainResult
 			continue
 		}
 		claimed.addRows(queuedRow{seq: r.Seq, entity: r.Entity, id: id, cascade: r.Cascade})
-	}
-	attempts := map[int64]int32{}
-	for _, r := range rows {
-		attempts[r.Seq] = r.Attempts
 	}
 	res.Kept = unknown.len() + malformed.len()
 	var syncErr error
