@@ -495,3 +495,67 @@ func TestUnitsOfWork_HotRowsNeverDeadlockInEnqueue(t *testing.T) {
 	require.NoError(t, err)
 	requireNoDrift(t, pool)
 }
+
+// A pool of one connection, eight goroutines, every mode, on the chain
+// declared one step at a time: inline units whose deeper levels are
+// queued for after their commit, after-commit units going on level by
+// level, deferred units drained by a worker on the same pool. Nothing
+// hangs, nothing fails, nothing drifts.
+func TestCascades_PoolOfOneManyGoroutinesEveryMode(t *testing.T) {
+	ctx := context.Background()
+	base := testdb.New(t)
+	cfg := base.Config().Copy()
+	cfg.MaxConns = 1
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	defer pool.Close()
+	e := newChainEngine(t, pool, tvsync.Config{BatchSize: 5, InlineLimit: 4, CascadeGrace: time.Nanosecond}, true, true)
+	var users []uuid.UUID
+	for i := range 4 {
+		u := insertUser(t, base, fmt.Sprintf("one-conn-%d", i))
+		p := insertPost(t, base, u, "p")
+		insertComments(t, base, p, users0(users, u), 6)
+		users = append(users, u)
+	}
+	fullSyncAll(t, e)
+	modes := []syncuow.Mode{syncuow.AfterCommit, syncuow.Inline, syncuow.Deferred}
+	var wg gosync.WaitGroup
+	errs := make(chan error, 8*6)
+	for g := range 8 {
+		wg.Go(func() {
+			runner := syncuow.New(pool, e, syncuow.Options{Mode: modes[g%3], AfterCommitGrace: time.Nanosecond})
+			for k := range 6 {
+				u := users[(g+k)%len(users)]
+				err := runner.Run(ctx, func(w *syncuow.Work) error {
+					if _, err := w.Tx().Exec(ctx, "UPDATE tb_user SET username = $2 WHERE id = $1", u, fmt.Sprintf("u%d-%d", g, k)); err != nil {
+						return err
+					}
+					w.Record(tvsync.Change{Entity: blog.EntityUser, IDs: tvsync.UUIDKeys([]uuid.UUID{u}), Cascade: true})
+					return nil
+				})
+				if err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	_, err = tvsync.NewWorker(e, pool, tvsync.WorkerConfig{}).Drain(ctx)
+	require.NoError(t, err)
+	requireNoDrift(t, base)
+	assert.Zero(t, queueRows(t, base))
+}
+
+// users0 is the first user of users, or u when there is none: comments of
+// another user than the post's author, so the chain user → comment → post
+// crosses documents.
+func users0(users []uuid.UUID, u uuid.UUID) uuid.UUID {
+	if len(users) > 0 {
+		return users[0]
+	}
+	return u
+}
