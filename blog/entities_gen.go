@@ -54,12 +54,16 @@ func Entities() []sync.Entity {
 			Cascades: []sync.Cascade{
 				{Entity: EntityPost, On: []string{"username", "fullName"}, Referencing: true, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
 					return sync.ReadMany(q.PostIDsByAuthor(ctx, p, [][]uuid.UUID{sync.UUIDs(ids)}))
+				}, Referenced: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
+					return sync.ReadMany(q.UserIDsOfPostAuthor(ctx, p, [][]uuid.UUID{sync.UUIDs(ids)}))
 				}},
 				{Entity: EntityPost, On: []string{"username"}, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
 					return sync.ReadMany(q.PostIDsCommentedByUser(ctx, p, [][]uuid.UUID{sync.UUIDs(ids)}))
 				}},
 				{Entity: EntityComment, On: []string{"username"}, Referencing: true, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
 					return sync.ReadMany(q.CommentIDsByAuthor(ctx, p, [][]uuid.UUID{sync.UUIDs(ids)}))
+				}, Referenced: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
+					return sync.ReadMany(q.UserIDsOfCommentAuthor(ctx, p, [][]uuid.UUID{sync.UUIDs(ids)}))
 				}},
 			},
 		},
@@ -95,6 +99,8 @@ func Entities() []sync.Entity {
 			Cascades: []sync.Cascade{
 				{Entity: EntityComment, On: []string{"title"}, Referencing: true, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
 					return sync.ReadMany(q.CommentIDsByPost(ctx, p, [][]uuid.UUID{sync.UUIDs(ids)}))
+				}, Referenced: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
+					return sync.ReadMany(q.PostIDsOfCommentPost(ctx, p, [][]uuid.UUID{sync.UUIDs(ids)}))
 				}},
 			},
 		},

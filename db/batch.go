@@ -666,6 +666,67 @@ func (b *PostIDsLikedByUserBatchResults) Close() error {
 	return b.br.Close()
 }
 
+const postIDsOfCommentPost = `-- name: PostIDsOfCommentPost :batchmany
+SELECT DISTINCT t.post_id
+FROM tb_comment t
+WHERE t.id = ANY($1::uuid[]) AND t.post_id IS NOT NULL
+`
+
+type PostIDsOfCommentPostBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+// PostIDsOfCommentPost lists the post ids that the given comment rows reference (their post_id), which a sync of those rows locks shared while it reads them.
+func (q *Queries) PostIDsOfCommentPost(ctx context.Context, db DBTX, ids [][]uuid.UUID) *PostIDsOfCommentPostBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range ids {
+		vals := []interface{}{
+			a,
+		}
+		batch.Queue(postIDsOfCommentPost, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &PostIDsOfCommentPostBatchResults{br, len(ids), false}
+}
+
+func (b *PostIDsOfCommentPostBatchResults) Query(f func(int, []uuid.UUID, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []uuid.UUID
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var post_id uuid.UUID
+				if err := rows.Scan(&post_id); err != nil {
+					return err
+				}
+				items = append(items, post_id)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *PostIDsOfCommentPostBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
 const postRangeDeleteMissing = `-- name: PostRangeDeleteMissing :batchone
 WITH gone AS (
     DELETE FROM tv_post t
@@ -1527,9 +1588,9 @@ func (b *QueueNotifyBatchResults) Close() error {
 }
 
 const syncLock = `-- name: SyncLock :batchone
-SELECT count(pg_advisory_xact_lock(k.key))::int AS locks,
+SELECT count(CASE WHEN k.shared THEN pg_advisory_xact_lock_shared(k.key) ELSE pg_advisory_xact_lock(k.key) END)::int AS locks,
        clock_timestamp()::timestamptz AS finished_at
-FROM (SELECT u.key FROM unnest($1::bigint[]) WITH ORDINALITY AS u(key, ord) ORDER BY u.ord) AS k
+FROM (SELECT u.key, ($1::boolean[])[u.ord] AS shared FROM unnest($2::bigint[]) WITH ORDINALITY AS u(key, ord) ORDER BY u.ord) AS k
 `
 
 type SyncLockBatchResults struct {
@@ -1538,22 +1599,28 @@ type SyncLockBatchResults struct {
 	closed bool
 }
 
+type SyncLockParams struct {
+	Shared []bool
+	Keys   []int64
+}
+
 type SyncLockRow struct {
 	Locks      int32
 	FinishedAt time.Time
 }
 
-// SyncLock takes the transaction-scoped exclusive advisory locks of a sync, one per (entity, id), in the given (sorted) order: overlapping syncs of a row run one after the other, so the later one reads the newer data (sync/locks.go).
-func (q *Queries) SyncLock(ctx context.Context, db DBTX, keys [][]int64) *SyncLockBatchResults {
+// SyncLock takes the transaction-scoped advisory locks of a sync in the given (sorted) order: exclusive on each (entity, id) it syncs, so overlapping syncs of a row run one after the other, and shared (where @shared says) on the rows those documents read through a foreign key, so a sync of a referenced row waits for a transaction that attaches to it (sync/locks.go).
+func (q *Queries) SyncLock(ctx context.Context, db DBTX, arg []SyncLockParams) *SyncLockBatchResults {
 	batch := &pgx.Batch{}
-	for _, a := range keys {
+	for _, a := range arg {
 		vals := []interface{}{
-			a,
+			a.Shared,
+			a.Keys,
 		}
 		batch.Queue(syncLock, vals...)
 	}
 	br := db.SendBatch(ctx, batch)
-	return &SyncLockBatchResults{br, len(keys), false}
+	return &SyncLockBatchResults{br, len(arg), false}
 }
 
 func (b *SyncLockBatchResults) QueryRow(f func(int, SyncLockRow, error)) {
@@ -1885,6 +1952,128 @@ func (b *UserIDsCommentingOnPostsOfAuthorBatchResults) Query(f func(int, []uuid.
 }
 
 func (b *UserIDsCommentingOnPostsOfAuthorBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const userIDsOfCommentAuthor = `-- name: UserIDsOfCommentAuthor :batchmany
+SELECT DISTINCT t.author_id
+FROM tb_comment t
+WHERE t.id = ANY($1::uuid[]) AND t.author_id IS NOT NULL
+`
+
+type UserIDsOfCommentAuthorBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+// UserIDsOfCommentAuthor lists the user ids that the given comment rows reference (their author_id), which a sync of those rows locks shared while it reads them.
+func (q *Queries) UserIDsOfCommentAuthor(ctx context.Context, db DBTX, ids [][]uuid.UUID) *UserIDsOfCommentAuthorBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range ids {
+		vals := []interface{}{
+			a,
+		}
+		batch.Queue(userIDsOfCommentAuthor, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &UserIDsOfCommentAuthorBatchResults{br, len(ids), false}
+}
+
+func (b *UserIDsOfCommentAuthorBatchResults) Query(f func(int, []uuid.UUID, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []uuid.UUID
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var author_id uuid.UUID
+				if err := rows.Scan(&author_id); err != nil {
+					return err
+				}
+				items = append(items, author_id)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *UserIDsOfCommentAuthorBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const userIDsOfPostAuthor = `-- name: UserIDsOfPostAuthor :batchmany
+SELECT DISTINCT t.author_id
+FROM tb_post t
+WHERE t.id = ANY($1::uuid[]) AND t.author_id IS NOT NULL
+`
+
+type UserIDsOfPostAuthorBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+// UserIDsOfPostAuthor lists the user ids that the given post rows reference (their author_id), which a sync of those rows locks shared while it reads them.
+func (q *Queries) UserIDsOfPostAuthor(ctx context.Context, db DBTX, ids [][]uuid.UUID) *UserIDsOfPostAuthorBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range ids {
+		vals := []interface{}{
+			a,
+		}
+		batch.Queue(userIDsOfPostAuthor, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &UserIDsOfPostAuthorBatchResults{br, len(ids), false}
+}
+
+func (b *UserIDsOfPostAuthorBatchResults) Query(f func(int, []uuid.UUID, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []uuid.UUID
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var author_id uuid.UUID
+				if err := rows.Scan(&author_id); err != nil {
+					return err
+				}
+				items = append(items, author_id)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *UserIDsOfPostAuthorBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }

@@ -51,6 +51,8 @@ type Querier interface {
 	PostIDsCommentedByUser(ctx context.Context, db DBTX, ids [][]uuid.UUID) *PostIDsCommentedByUserBatchResults
 	// PostIDsLikedByUser lists the posts the given users liked (their likeCount changes when a user goes).
 	PostIDsLikedByUser(ctx context.Context, db DBTX, userIds [][]uuid.UUID) *PostIDsLikedByUserBatchResults
+	// PostIDsOfCommentPost lists the post ids that the given comment rows reference (their post_id), which a sync of those rows locks shared while it reads them.
+	PostIDsOfCommentPost(ctx context.Context, db DBTX, ids [][]uuid.UUID) *PostIDsOfCommentPostBatchResults
 	// PostIncrementViewCount adds one view to a post; view_count is in no tv_ document.
 	PostIncrementViewCount(ctx context.Context, db DBTX, id uuid.UUID) (int64, error)
 	// PostLikeCreate records that a user likes a post; a repeated like changes nothing.
@@ -103,8 +105,8 @@ type Querier interface {
 	QueueRetryDead(ctx context.Context, db DBTX, namespace string) (int64, error)
 	// QueueStats summarizes the namespace's rows of the queue for tvsync status and metrics: (entity, id) pairs pending, the oldest pending row's age, rows parked as dead, rows naming none of the registered entities.
 	QueueStats(ctx context.Context, db DBTX, arg QueueStatsParams) (QueueStatsRow, error)
-	// SyncLock takes the transaction-scoped exclusive advisory locks of a sync, one per (entity, id), in the given (sorted) order: overlapping syncs of a row run one after the other, so the later one reads the newer data (sync/locks.go).
-	SyncLock(ctx context.Context, db DBTX, keys [][]int64) *SyncLockBatchResults
+	// SyncLock takes the transaction-scoped advisory locks of a sync in the given (sorted) order: exclusive on each (entity, id) it syncs, so overlapping syncs of a row run one after the other, and shared (where @shared says) on the rows those documents read through a foreign key, so a sync of a referenced row waits for a transaction that attaches to it (sync/locks.go).
+	SyncLock(ctx context.Context, db DBTX, arg []SyncLockParams) *SyncLockBatchResults
 	// SyncLogInsert writes the tvsync.sync_log row of one entity batch, in the engine's namespace; a sync queues one per entity in a single round trip.
 	SyncLogInsert(ctx context.Context, db DBTX, arg []SyncLogInsertParams) *SyncLogInsertBatchResults
 	// SyncLogPrune deletes the namespace's tvsync.sync_log rows of batches that started before a time (through sync_log_started_at_idx) and reports how many.
@@ -127,6 +129,10 @@ type Querier interface {
 	UserIDsCommentingOnPosts(ctx context.Context, db DBTX, postIds [][]uuid.UUID) *UserIDsCommentingOnPostsBatchResults
 	// UserIDsCommentingOnPostsOfAuthor lists the users who commented on posts written by the given users (their commentCount drops when those posts go).
 	UserIDsCommentingOnPostsOfAuthor(ctx context.Context, db DBTX, authorIds [][]uuid.UUID) *UserIDsCommentingOnPostsOfAuthorBatchResults
+	// UserIDsOfCommentAuthor lists the user ids that the given comment rows reference (their author_id), which a sync of those rows locks shared while it reads them.
+	UserIDsOfCommentAuthor(ctx context.Context, db DBTX, ids [][]uuid.UUID) *UserIDsOfCommentAuthorBatchResults
+	// UserIDsOfPostAuthor lists the user ids that the given post rows reference (their author_id), which a sync of those rows locks shared while it reads them.
+	UserIDsOfPostAuthor(ctx context.Context, db DBTX, ids [][]uuid.UUID) *UserIDsOfPostAuthorBatchResults
 	// UserLockForDelete locks a user row so no post, comment or like can reference it until the deleting transaction ends.
 	UserLockForDelete(ctx context.Context, db DBTX, id uuid.UUID) (int64, error)
 	// UserRangeDeleteMissing removes the tv_user rows among the chunk's locked @ids in the keyset range (@after, @upto] whose tb_user row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of tb_user.

@@ -169,3 +169,9 @@ ORDER BY 1;
 SELECT DISTINCT r.id
 FROM (SELECT DISTINCT unnest(@ids::uuid[]) AS id) b
 CROSS JOIN LATERAL (SELECT t.id FROM tb_comment t WHERE t.post_id = b.id OFFSET 0) r;
+
+-- name: PostIDsOfCommentPost :batchmany
+-- PostIDsOfCommentPost lists the post ids that the given comment rows reference (their post_id), which a sync of those rows locks shared while it reads them.
+SELECT DISTINCT t.post_id
+FROM tb_comment t
+WHERE t.id = ANY(@ids::uuid[]) AND t.post_id IS NOT NULL;

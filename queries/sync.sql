@@ -1,8 +1,8 @@
 -- name: SyncLock :batchone
--- SyncLock takes the transaction-scoped exclusive advisory locks of a sync, one per (entity, id), in the given (sorted) order: overlapping syncs of a row run one after the other, so the later one reads the newer data (sync/locks.go).
-SELECT count(pg_advisory_xact_lock(k.key))::int AS locks,
+-- SyncLock takes the transaction-scoped advisory locks of a sync in the given (sorted) order: exclusive on each (entity, id) it syncs, so overlapping syncs of a row run one after the other, and shared (where @shared says) on the rows those documents read through a foreign key, so a sync of a referenced row waits for a transaction that attaches to it (sync/locks.go).
+SELECT count(CASE WHEN k.shared THEN pg_advisory_xact_lock_shared(k.key) ELSE pg_advisory_xact_lock(k.key) END)::int AS locks,
        clock_timestamp()::timestamptz AS finished_at
-FROM (SELECT u.key FROM unnest(@keys::bigint[]) WITH ORDINALITY AS u(key, ord) ORDER BY u.ord) AS k;
+FROM (SELECT u.key, (@shared::boolean[])[u.ord] AS shared FROM unnest(@keys::bigint[]) WITH ORDINALITY AS u(key, ord) ORDER BY u.ord) AS k;
 
 -- name: SyncLogInsert :batchexec
 -- SyncLogInsert writes the tvsync.sync_log row of one entity batch, in the engine's namespace; a sync queues one per entity in a single round trip.

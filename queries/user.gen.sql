@@ -96,6 +96,12 @@ SELECT DISTINCT r.id
 FROM (SELECT DISTINCT unnest(@ids::uuid[]) AS id) b
 CROSS JOIN LATERAL (SELECT t.id FROM tb_post t WHERE t.author_id = b.id OFFSET 0) r;
 
+-- name: UserIDsOfPostAuthor :batchmany
+-- UserIDsOfPostAuthor lists the user ids that the given post rows reference (their author_id), which a sync of those rows locks shared while it reads them.
+SELECT DISTINCT t.author_id
+FROM tb_post t
+WHERE t.id = ANY(@ids::uuid[]) AND t.author_id IS NOT NULL;
+
 -- name: PostIDsCommentedByUser :batchmany
 -- PostIDsCommentedByUser lists the post ids whose documents embed the given user ids: the post_id of the tb_comment rows whose author_id is one of them, read id by id through the index of tb_comment.author_id (the OFFSET 0 fence), so the work follows the batch, never the table.
 SELECT DISTINCT r.post_id
@@ -107,3 +113,9 @@ CROSS JOIN LATERAL (SELECT t.post_id FROM tb_comment t WHERE t.author_id = b.id 
 SELECT DISTINCT r.id
 FROM (SELECT DISTINCT unnest(@ids::uuid[]) AS id) b
 CROSS JOIN LATERAL (SELECT t.id FROM tb_comment t WHERE t.author_id = b.id OFFSET 0) r;
+
+-- name: UserIDsOfCommentAuthor :batchmany
+-- UserIDsOfCommentAuthor lists the user ids that the given comment rows reference (their author_id), which a sync of those rows locks shared while it reads them.
+SELECT DISTINCT t.author_id
+FROM tb_comment t
+WHERE t.id = ANY(@ids::uuid[]) AND t.author_id IS NOT NULL;

@@ -56,13 +56,42 @@ func (e *Engine) attempt(ctx context.Context, j job, chunk batch, skip idSet) (r
 		}
 		work = append(work, pending{name: name, ids: ids})
 	}
+	// The rows the chunk's documents reference are locked shared: their
+	// look-ups go first, in the transaction, in a round trip of their own.
+	var tx pgx.Tx
+	var release func()
+	var commit bool
+	if j.sources && !j.locked && !e.skipLocks && j.span == nil {
+		pre := &Pipeline{}
+		reads := e.sourceReads(pre, func(yield func(string, []ID) bool) {
+			for _, w := range work {
+				if !yield(w.name, w.ids) {
+					return
+				}
+			}
+		})
+		if pre.Len() > 0 {
+			if tx, release, commit, err = e.begin(ctx, j, pre); err != nil {
+				return nil, nil, err
+			}
+			if err = e.readSources(ctx, nil, pre, reads, locks); err != nil {
+				if commit {
+					_ = tx.Rollback(context.WithoutCancel(ctx))
+				}
+				if release != nil {
+					release()
+				}
+				return nil, nil, err
+			}
+		}
+	}
 	if seqs := chunk.seqList(); j.ack && len(seqs) > 0 {
 		ack = e.queries.QueueAck(ctx, p, []db.QueueAckParams{{Namespace: e.cfg.Namespace, Seqs: seqs}})
 	}
 	// The lock statement runs (and reads the clock the durations start
 	// from) even with no keys to take.
-	keys := locks.sorted()
-	lock := e.queries.SyncLock(ctx, p, [][]int64{keys})
+	keys, shared := locks.sorted()
+	lock := e.queries.SyncLock(ctx, p, []db.SyncLockParams{{Keys: keys, Shared: shared}})
 	if j.span != nil {
 		// A keyset range of one entity: refresh and delete by range, but
 		// only the ids listed (and locked) for the chunk: an id created in
@@ -88,9 +117,12 @@ func (e *Engine) attempt(ctx context.Context, j job, chunk batch, skip idSet) (r
 	}
 	e.log.DebugContext(ctx, "tvsync: sync batch sending", slog.String("mode", string(j.mode)), slog.Int("ids", nIDs), slog.Int("locks", len(keys)), slog.Int("statements", p.Len()))
 
-	tx, release, commit, err := e.begin(ctx, j, p)
-	if err != nil {
-		return nil, nil, err
+	if tx == nil {
+		if tx, release, commit, err = e.begin(ctx, j, p); err != nil {
+			return nil, nil, err
+		}
+	} else {
+		p.Send(ctx, tx)
 	}
 	if release != nil {
 		defer release()

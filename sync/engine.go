@@ -214,6 +214,18 @@ type Cascade struct {
 	// row may delete them too: Expand, which runs before a delete, follows
 	// such cascades to the end, and the others one step.
 	Referencing bool
+	// Referenced, for a Referencing cascade, queues a statement that lists
+	// the registering entity's ids that the given rows of Entity reference
+	// (the foreign key's values, read in the caller's transaction). With
+	// it, a sync of Entity's changed rows holds a shared lock on those
+	// rows while it reads them, and a sync of a referenced row waits for
+	// it: without it, a row attached by a transaction that is not
+	// committed yet is invisible to a concurrent change of the row it
+	// attaches to, whose sync then misses it while the attaching sync
+	// reads the old data (one of the two writers must sync inside its
+	// transaction for this to happen: inline mode). Optional; tvsync gen
+	// writes it for every foreign-key path.
+	Referenced func(p *Pipeline, ids []ID) func() ([]ID, error)
 }
 
 // Config tunes an Engine. The zero value is usable.
@@ -315,6 +327,10 @@ type Engine struct {
 	// skipLocks disables the advisory locks; only tests set it, to prove the
 	// race the locks prevent.
 	skipLocks bool
+	// sources lists, by dependent entity, the cascades whose rows its
+	// documents reference (Cascade.Referenced): a sync of its changed rows
+	// locks those shared.
+	sources map[string][]source
 }
 
 // NewEngine returns an engine over pool for the given entities. It fails when
@@ -369,10 +385,18 @@ func NewEngine(pool Beginner, cfg Config, entities ...Entity) (*Engine, error) {
 		e.order = append(e.order, ent.Name)
 	}
 	slices.Sort(e.order)
-	for _, ent := range e.entities {
+	e.sources = map[string][]source{}
+	for _, name := range e.order {
+		ent := e.entities[name]
 		for _, c := range ent.Cascades {
 			if e.entities[c.Entity] == nil || c.Lookup == nil {
 				return nil, fmt.Errorf("tvsync: entity %q cascades to %q, which is not registered or has no Lookup", ent.Name, c.Entity)
+			}
+			if c.Referenced != nil {
+				if !c.Referencing {
+					return nil, fmt.Errorf("tvsync: entity %q's cascade to %q has Referenced but not Referencing: only rows that reference the entity's rows can list them", ent.Name, c.Entity)
+				}
+				e.sources[c.Entity] = append(e.sources[c.Entity], source{entity: name, read: c.Referenced})
 			}
 		}
 	}

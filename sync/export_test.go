@@ -12,7 +12,8 @@ func WorkerDrains(w *Worker) int64 { return w.drains.Load() }
 func LockKeysForTest(e *Engine, entity string, ids []ID) []int64 {
 	l := lockPlan{}
 	l.addIDs(e.lockPrefix, entity, ids)
-	return l.sorted()
+	keys, _ := l.sorted()
+	return keys
 }
 
 // RebuildKeyForTest returns the key of the session lock of a rebuild of entity on e.

@@ -66,6 +66,18 @@ type Queued struct {
 // Len is how many queued rows q names.
 func (q Queued) Len() int { return len(q.rows) }
 
+// Changes returns the changes q's rows queued, one per row, in row order:
+// to queue them again, ready at once, when no sync will follow the commit
+// that makes them visible (a unit of work inside the application's own
+// transaction).
+func (q Queued) Changes() []Change {
+	out := make([]Change, len(q.rows))
+	for i, r := range q.rows {
+		out[i] = Change{Entity: r.entity, IDs: []ID{r.id}, Cascade: r.cascade}
+	}
+	return out
+}
+
 // batch is what one level of a sync covers: the ids per entity, the seeds
 // (ids whose cascades are followed whatever their refresh finds: changes
 // recorded with Cascade), and the tvsync.sync_queue rows that queued them,

@@ -74,46 +74,126 @@ func rebuildKey(prefix int64, entity string) int64 {
 	return prefix<<32 | int64(entityHash(entity)|0x80000000)
 }
 
-// lockPlan accumulates the lock keys of one sync.
-type lockPlan map[int64]struct{}
+// lockPlan accumulates the lock keys of one sync: true marks a key taken
+// shared (a row the sync's documents read), false exclusive (a row it
+// syncs), which wins when a key is both.
+type lockPlan map[int64]bool
 
-// addIDs plans a lock on each of ids of entity.
+// addIDs plans an exclusive lock on each of ids of entity.
 func (l lockPlan) addIDs(prefix int64, entity string, ids []ID) {
 	eh := entityHash(entity)
 	for _, id := range ids {
-		l[lockKey(prefix, eh, id)] = struct{}{}
+		l[lockKey(prefix, eh, id)] = false
 	}
 }
 
-// add plans a lock on every id of s.
-func (l lockPlan) add(prefix int64, s idSet) {
-	for name, m := range s {
-		eh := entityHash(name)
-		for id := range m {
-			l[lockKey(prefix, eh, id)] = struct{}{}
+// addShared plans a shared lock on each of ids of entity, unless the key
+// is planned exclusive.
+func (l lockPlan) addShared(prefix int64, entity string, ids []ID) {
+	eh := entityHash(entity)
+	for _, id := range ids {
+		if k := lockKey(prefix, eh, id); !l.has(k) {
+			l[k] = true
 		}
 	}
 }
 
-// sorted returns the keys in acquisition order.
-func (l lockPlan) sorted() []int64 {
-	keys := make([]int64, 0, len(l))
+func (l lockPlan) has(k int64) bool { _, ok := l[k]; return ok }
+
+// add plans an exclusive lock on every id of s.
+func (l lockPlan) add(prefix int64, s idSet) {
+	for name, m := range s {
+		eh := entityHash(name)
+		for id := range m {
+			l[lockKey(prefix, eh, id)] = false
+		}
+	}
+}
+
+// sorted returns the keys in acquisition order, and whether each is shared.
+func (l lockPlan) sorted() (keys []int64, shared []bool) {
+	keys = make([]int64, 0, len(l))
 	for k := range l {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	return keys
+	shared = make([]bool, len(keys))
+	for i, k := range keys {
+		shared[i] = l[k]
+	}
+	return keys, shared
 }
 
 // lock takes the advisory locks of every id of s on conn, in one statement
-// in sorted order.
-func (e *Engine) lock(ctx context.Context, conn DB, s idSet) error {
+// in sorted order; with sources, also the shared locks of the rows their
+// documents reference (see Cascade.Referenced), looked up first.
+func (e *Engine) lock(ctx context.Context, conn DB, s idSet, sources bool) error {
 	l := lockPlan{}
 	l.add(e.lockPrefix, s)
+	if sources {
+		p := &Pipeline{}
+		reads := e.sourceReads(p, func(yield func(string, []ID) bool) {
+			for _, name := range e.order {
+				if ids := s.sorted(name); len(ids) > 0 && !yield(name, ids) {
+					return
+				}
+			}
+		})
+		if err := e.readSources(ctx, conn, p, reads, l); err != nil {
+			return err
+		}
+	}
+	keys, shared := l.sorted()
 	var err error
-	e.queries.SyncLock(ctx, conn, [][]int64{l.sorted()}).QueryRow(func(_ int, _ db.SyncLockRow, qerr error) { err = qerr })
+	e.queries.SyncLock(ctx, conn, []db.SyncLockParams{{Keys: keys, Shared: shared}}).QueryRow(func(_ int, _ db.SyncLockRow, qerr error) { err = qerr })
 	if err != nil {
 		return fmt.Errorf("take sync locks: %w", err)
+	}
+	return nil
+}
+
+// source is a cascade seen from its dependent: the rows of entity that the
+// dependent's rows reference, listed by read (Cascade.Referenced).
+type source struct {
+	entity string
+	read   func(p *Pipeline, ids []ID) func() ([]ID, error)
+}
+
+// sourceReads queues on p, for each entity and ids of each, the look-ups of
+// the rows those ids reference through Cascade.Referenced.
+func (e *Engine) sourceReads(p *Pipeline, each func(yield func(string, []ID) bool)) []lookup {
+	var reads []lookup
+	for name, ids := range each {
+		for _, src := range e.sources[name] {
+			reads = append(reads, lookup{entity: src.entity, read: src.read(p, ids)})
+		}
+	}
+	return reads
+}
+
+// readSources sends p (the look-ups of sourceReads) on conn, unless conn
+// is nil (p is sent already), and plans a shared lock on every row they
+// list.
+func (e *Engine) readSources(ctx context.Context, conn DB, p *Pipeline, reads []lookup, l lockPlan) error {
+	if p.Len() == 0 {
+		return nil
+	}
+	if conn != nil {
+		p.Send(ctx, conn)
+	}
+	for _, r := range reads {
+		ids, err := r.read()
+		if err == nil {
+			err = e.checkKinds(e.entities[r.entity], ids)
+		}
+		if err != nil {
+			_ = p.Close()
+			return fmt.Errorf("look up the %s rows to lock shared: %w", r.entity, err)
+		}
+		l.addShared(e.lockPrefix, r.entity, ids)
+	}
+	if err := p.Close(); err != nil {
+		return fmt.Errorf("look up the rows to lock shared: %w", err)
 	}
 	return nil
 }
@@ -125,7 +205,8 @@ func (e *Engine) tryLock(ctx context.Context, tx DB, b batch) (got, busy batch, 
 	l := lockPlan{}
 	l.add(e.lockPrefix, b.ids)
 	p := &Pipeline{}
-	res := e.queries.SyncTryLock(ctx, p, [][]int64{l.sorted()})
+	keys, _ := l.sorted()
+	res := e.queries.SyncTryLock(ctx, p, [][]int64{keys})
 	p.Send(ctx, tx)
 	held := map[int64]bool{}
 	res.Query(func(_ int, keys []int64, qerr error) {

@@ -341,7 +341,7 @@ func (s *rebuildSession) applyOnce(ctx context.Context, ids []ID, lockTimeout ti
 	chunk := idSet{}
 	chunk.add(s.ent.Name, ids...)
 	if !e.skipLocks {
-		if err := e.lock(ctx, tx, chunk); err != nil {
+		if err := e.lock(ctx, tx, chunk, false); err != nil {
 			return report, 0, err
 		}
 	}

@@ -141,11 +141,12 @@ func (e *Engine) run(ctx context.Context, j job, b batch) (Report, error) {
 		skip := idSet{}
 		chunks := e.chunks(b)
 		cj := j
+		cj.sources = level == 0 && j.follow && len(e.sources) > 0
 		if j.parent != nil && len(chunks) > 1 && !e.skipLocks {
 			// The chunks share the caller's transaction, and with it their
 			// locks: take them all at once, in one sorted statement, or two
 			// such syncs could each hold a chunk the other waits for.
-			if err := e.lock(ctx, j.parent, b.ids); err != nil {
+			if err := e.lock(ctx, j.parent, b.ids, cj.sources); err != nil {
 				return report, err
 			}
 			cj.locked = true
@@ -233,6 +234,10 @@ type job struct {
 	delay time.Duration
 	// locked says that parent already holds the locks of every id synced.
 	locked bool
+	// sources takes, with the exclusive locks, shared locks on the rows
+	// the synced rows reference (Cascade.Referenced): at the first level
+	// of a sync that follows cascades, whose ids are the written rows.
+	sources bool
 	// span, for a full-sync chunk of spanEntity (which registers range
 	// statements), is the keyset range (after, upto] whose listed ids the
 	// chunk syncs with the range statements.
@@ -288,7 +293,7 @@ func (e *Engine) isolate(ctx context.Context, j job, chunk batch, queued idSet, 
 		// run one after the other in the same transaction: take the locks
 		// of both at once, in one sorted statement, so that the halves
 		// cannot deadlock with another transaction.
-		if err := e.lock(ctx, j.parent, chunk.ids); err != nil {
+		if err := e.lock(ctx, j.parent, chunk.ids, j.sources); err != nil {
 			return nil, err
 		}
 		j.locked = true

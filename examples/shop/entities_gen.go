@@ -53,9 +53,13 @@ func Entities() []sync.Entity {
 			Cascades: []sync.Cascade{
 				{Entity: EntityReview, Referencing: true, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
 					return sync.ReadMany(q.ReviewIDsByCustomer(ctx, p, [][]int64{sync.Int64s(ids)}))
+				}, Referenced: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
+					return sync.ReadMany(q.CustomerIDsOfReviewCustomer(ctx, p, [][]int64{sync.Int64s(ids)}))
 				}},
 				{Entity: EntityOrder, On: []string{"name"}, Referencing: true, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
 					return sync.ReadMany(q.OrderIDsByCustomer(ctx, p, [][]int64{sync.Int64s(ids)}))
+				}, Referenced: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
+					return sync.ReadMany(q.CustomerIDsOfOrderCustomer(ctx, p, [][]int64{sync.Int64s(ids)}))
 				}},
 			},
 		},
@@ -85,6 +89,8 @@ func Entities() []sync.Entity {
 			Cascades: []sync.Cascade{
 				{Entity: EntityReview, Referencing: true, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
 					return sync.ReadMany(q.ReviewIDsByProduct(ctx, p, [][]string{sync.Texts(ids)}))
+				}, Referenced: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
+					return sync.ReadMany(q.ProductIDsOfReviewProduct(ctx, p, [][]int64{sync.Int64s(ids)}))
 				}},
 				{Entity: EntityOrder, On: []string{"name"}, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
 					return sync.ReadMany(q.OrderIDsByProduct(ctx, p, [][]string{sync.Texts(ids)}))

@@ -173,9 +173,15 @@ ORDER BY coalesce(s.id, t.id)`, g.Source(e), inRange("v"), g.View(e), inRange("r
 	// (On). They reference this entity: a delete may delete them, or set
 	// their key to null, and Expand must follow them to the end
 	// (Referencing).
+	// Referenced lists the rows of this entity the children reference, so
+	// that a sync of a child locks them shared.
 	for _, fk := range e.Children {
-		ent.Cascades = append(ent.Cascades, tvsync.Cascade{Entity: fk.From.Name, On: fk.ParentKeys(), Referencing: true, Lookup: g.lookup(fk.From.Key,
-			fmt.Sprintf("SELECT DISTINCT c.id::text FROM %s c WHERE c.%s = ANY($1::text[]::%s[])", g.Table(fk.From), fk.Column, k))})
+		ent.Cascades = append(ent.Cascades, tvsync.Cascade{Entity: fk.From.Name, On: fk.ParentKeys(), Referencing: true,
+			Lookup: g.lookup(fk.From.Key,
+				fmt.Sprintf("SELECT DISTINCT c.id::text FROM %s c WHERE c.%s = ANY($1::text[]::%s[])", g.Table(fk.From), fk.Column, k)),
+			Referenced: g.lookup(e.Key,
+				fmt.Sprintf("SELECT DISTINCT c.%s::text FROM %s c WHERE c.id = ANY($1::text[]::%s[]) AND c.%s IS NOT NULL", fk.Column, g.Table(fk.From), fk.From.Key, fk.Column)),
+		})
 	}
 	// Parents count or list this entity's rows: a change of one of the keys
 	// they show reaches its parent (On).

@@ -218,6 +218,11 @@ type Cascade struct {
 	// column result.
 	table, match, result string
 	ref                  bool
+	// referenced names the statement that lists, for rows of a
+	// referencing path, the declaring entity's ids they reference
+	// (Cascade.Referenced): UserIDsOfPostAuthor for tb_post.author_id.
+	referenced string
+	toKey      KeyType // the key type of To
 }
 
 var (
@@ -589,6 +594,11 @@ func (c *Config) validate() error {
 					continue
 				}
 				addQuery(e, cs.Name, "cascade look-up")
+				if cs.ref {
+					cs.toKey = to.Key.Type
+					cs.referenced = Camel(e.Name) + "IDsOf" + Camel(cs.To) + Camel(strings.TrimSuffix(cs.match, "_id"))
+					addQuery(e, cs.referenced, "look-up of the rows a cascade's dependents reference")
+				}
 			}
 		}
 	}

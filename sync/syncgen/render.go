@@ -227,6 +227,12 @@ SELECT DISTINCT r.{r}
 FROM (SELECT DISTINCT unnest(@ids::{T}[]) AS id) b
 CROSS JOIN LATERAL (SELECT t.{r} FROM {ct} t WHERE t.{m} = b.id OFFSET 0) r;
 `
+	referencedSQL = `-- name: {RN} :batchmany
+-- {RN} lists the {from} ids that the given {to} rows reference (their {m}), which a sync of those rows locks shared while it reads them.
+SELECT DISTINCT t.{m}
+FROM {ct} t
+WHERE t.{r} = ANY(@ids::{TT}[]) AND t.{m} IS NOT NULL;
+`
 )
 
 // Render returns the generated files of the declarations: one SQL file per
@@ -325,9 +331,14 @@ func (c *Config) renderSQL(base string, e *Entity) ([]byte, error) {
 		if cs.Lookup != "" {
 			continue
 		}
+		r := strings.NewReplacer("{N}", cs.Name, "{to}", cs.To, "{from}", e.Name, "{T}", string(e.Key.Type),
+			"{ct}", cs.table, "{m}", cs.match, "{r}", cs.result, "{RN}", cs.referenced, "{TT}", string(cs.toKey))
 		b.WriteString("\n")
-		strings.NewReplacer("{N}", cs.Name, "{to}", cs.To, "{from}", e.Name, "{T}", string(e.Key.Type),
-			"{ct}", cs.table, "{m}", cs.match, "{r}", cs.result).WriteString(&b, cascadeSQL)
+		r.WriteString(&b, cascadeSQL)
+		if cs.referenced != "" {
+			b.WriteString("\n")
+			r.WriteString(&b, referencedSQL)
+		}
 	}
 	return b.Bytes(), nil
 }
@@ -437,6 +448,11 @@ func (c *Config) renderGo(base string) ([]byte, error) {
 				}
 				p("{Entity: Entity%s,%s Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {", Camel(cs.To), extra)
 				p("return sync.ReadMany(q.%s(ctx, p, %s{%s(ids)}))", stmt, k.slice, k.ids)
+				if cs.referenced != "" {
+					tk := goKey[cs.toKey]
+					p("}, Referenced: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {")
+					p("return sync.ReadMany(q.%s(ctx, p, %s{%s(ids)}))", cs.referenced, tk.slice, tk.ids)
+				}
 				p("}},")
 			}
 			p("},")

@@ -297,3 +297,42 @@ func (t gatedTx) Commit(ctx context.Context) error {
 	<-t.g.proceed
 	return t.Tx.Commit(ctx)
 }
+
+// TestRun_NestedInlineLeavesTheRestReadyForAWorker renames, in an inline
+// unit of work inside the application's own transaction, a user whose
+// comments are more than the engine's InlineLimit: the sync inside the
+// savepoint leaves the comments for after the commit, which nothing in
+// this process sees. They must be queued ready at once (not after
+// Config.CascadeGrace), so that a worker's drain right after the
+// application commits makes every document current.
+func TestRun_NestedInlineLeavesTheRestReadyForAWorker(t *testing.T) {
+	t.Parallel()
+	ctx := deadline(t)
+	url := testdb.URL(t)
+	pool := poolOf(t, url, 2)
+	engine := blog.MustNewEngine(pool, tvsync.Config{InlineLimit: 1})
+	var user, post uuid.UUID
+	require.NoError(t, pool.QueryRow(ctx, "INSERT INTO tb_user (username, full_name) VALUES ('ada', 'Ada') RETURNING id").Scan(&user))
+	require.NoError(t, pool.QueryRow(ctx, "INSERT INTO tb_post (author_id, title, content) VALUES ($1, 'p', 'c') RETURNING id", user).Scan(&post))
+	_, err := pool.Exec(ctx, "INSERT INTO tb_comment (post_id, author_id, content) SELECT $1, $2, 'c' || g FROM generate_series(1, 5) g", post, user)
+	require.NoError(t, err)
+	for _, name := range engine.Entities() {
+		_, err := engine.FullSync(ctx, name, tvsync.FullOptions{})
+		require.NoError(t, err)
+	}
+
+	tx, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(context.Background()) }()
+	require.NoError(t, syncuow.New(tx, engine, syncuow.Options{Mode: syncuow.Inline}).Run(ctx, func(w *syncuow.Work) error {
+		return renameUser(ctx, w, user, "grace")
+	}))
+	require.NoError(t, tx.Commit(ctx))
+	assert.Equal(t, "grace", tvName(t, pool, user), "the user is synced inside the transaction")
+	assert.Positive(t, count(t, pool, "SELECT count(*) FROM tv_comment WHERE data->'author'->>'username' = 'ada'"),
+		"the test needs comments left for after the commit")
+
+	drain(t, ctx, url)
+	assert.Zero(t, count(t, pool, "SELECT count(*) FROM tvsync.sync_queue"), "the worker took every row at once")
+	assertNoDrift(t, pool)
+}

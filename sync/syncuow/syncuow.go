@@ -181,7 +181,9 @@ func (r *Runner) Mode() Mode { return r.opts.Mode }
 //     nested Runner's Mode does not matter.
 //   - Any other transaction (the application's own): Inline syncs inside
 //     the savepoint, so the tv_ rows commit with the application's
-//     transaction; Deferred queues durably with NOTIFY. AfterCommit cannot
+//     transaction (what its cascades leave for after the commit, beyond
+//     Config.InlineLimit or locked by another transaction, is queued ready
+//     for a Worker, woken when the application commits); Deferred queues durably with NOTIFY. AfterCommit cannot
 //     sync after a commit it does not see, so it behaves as Deferred: the
 //     changes are queued durably (a Worker may take them at once, woken when
 //     the application's transaction commits) and nothing is lost.
@@ -375,8 +377,18 @@ func (r *Runner) runSavepoint(ctx context.Context, parent pgx.Tx, fn func(w *Wor
 	}
 	switch r.opts.Mode {
 	case Inline:
-		if _, err := r.engine.SyncTx(ctx, sp, tvsync.ModeIncremental, changes...); err != nil {
+		report, err := r.engine.SyncTx(ctx, sp, tvsync.ModeIncremental, changes...)
+		if err != nil {
 			return fmt.Errorf("syncuow: sync inside nested unit of work: %w", err)
+		}
+		// What the sync left for after the commit (cascades beyond the
+		// InlineLimit, rows another transaction held) waits for a sync that
+		// will not come here: nothing sees the application's commit. Queue
+		// it again, ready at once, and wake the workers when it commits.
+		if report.Queued.Len() > 0 {
+			if _, err := r.engine.Enqueue(ctx, sp, 0, true, report.Queued.Changes()...); err != nil {
+				return fmt.Errorf("syncuow: queue the rest of nested unit of work's cascades: %w", err)
+			}
 		}
 	default:
 		// Deferred, and AfterCommit, which cannot see the application's

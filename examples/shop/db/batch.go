@@ -139,6 +139,128 @@ func (b *CustomerIDsByOrderBatchResults) Close() error {
 	return b.br.Close()
 }
 
+const customerIDsOfOrderCustomer = `-- name: CustomerIDsOfOrderCustomer :batchmany
+SELECT DISTINCT t.customer_id
+FROM shop.tb_order t
+WHERE t.id = ANY($1::bigint[]) AND t.customer_id IS NOT NULL
+`
+
+type CustomerIDsOfOrderCustomerBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+// CustomerIDsOfOrderCustomer lists the customer ids that the given order rows reference (their customer_id), which a sync of those rows locks shared while it reads them.
+func (q *Queries) CustomerIDsOfOrderCustomer(ctx context.Context, db DBTX, ids [][]int64) *CustomerIDsOfOrderCustomerBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range ids {
+		vals := []interface{}{
+			a,
+		}
+		batch.Queue(customerIDsOfOrderCustomer, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &CustomerIDsOfOrderCustomerBatchResults{br, len(ids), false}
+}
+
+func (b *CustomerIDsOfOrderCustomerBatchResults) Query(f func(int, []int64, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []int64
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var customer_id int64
+				if err := rows.Scan(&customer_id); err != nil {
+					return err
+				}
+				items = append(items, customer_id)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *CustomerIDsOfOrderCustomerBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const customerIDsOfReviewCustomer = `-- name: CustomerIDsOfReviewCustomer :batchmany
+SELECT DISTINCT t.customer_id
+FROM shop.tb_review t
+WHERE t.id = ANY($1::bigint[]) AND t.customer_id IS NOT NULL
+`
+
+type CustomerIDsOfReviewCustomerBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+// CustomerIDsOfReviewCustomer lists the customer ids that the given review rows reference (their customer_id), which a sync of those rows locks shared while it reads them.
+func (q *Queries) CustomerIDsOfReviewCustomer(ctx context.Context, db DBTX, ids [][]int64) *CustomerIDsOfReviewCustomerBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range ids {
+		vals := []interface{}{
+			a,
+		}
+		batch.Queue(customerIDsOfReviewCustomer, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &CustomerIDsOfReviewCustomerBatchResults{br, len(ids), false}
+}
+
+func (b *CustomerIDsOfReviewCustomerBatchResults) Query(f func(int, []int64, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []int64
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var customer_id int64
+				if err := rows.Scan(&customer_id); err != nil {
+					return err
+				}
+				items = append(items, customer_id)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *CustomerIDsOfReviewCustomerBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
 const customerRangeDeleteMissing = `-- name: CustomerRangeDeleteMissing :batchone
 WITH gone AS (
     DELETE FROM shop.tv_customer t
@@ -886,6 +1008,67 @@ func (b *ProductIDsByOrderBatchResults) Query(f func(int, []string, error)) {
 }
 
 func (b *ProductIDsByOrderBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const productIDsOfReviewProduct = `-- name: ProductIDsOfReviewProduct :batchmany
+SELECT DISTINCT t.product_id
+FROM shop.tb_review t
+WHERE t.id = ANY($1::bigint[]) AND t.product_id IS NOT NULL
+`
+
+type ProductIDsOfReviewProductBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+// ProductIDsOfReviewProduct lists the product ids that the given review rows reference (their product_id), which a sync of those rows locks shared while it reads them.
+func (q *Queries) ProductIDsOfReviewProduct(ctx context.Context, db DBTX, ids [][]int64) *ProductIDsOfReviewProductBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range ids {
+		vals := []interface{}{
+			a,
+		}
+		batch.Queue(productIDsOfReviewProduct, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &ProductIDsOfReviewProductBatchResults{br, len(ids), false}
+}
+
+func (b *ProductIDsOfReviewProductBatchResults) Query(f func(int, []string, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []string
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var product_id string
+				if err := rows.Scan(&product_id); err != nil {
+					return err
+				}
+				items = append(items, product_id)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *ProductIDsOfReviewProductBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }

@@ -23,6 +23,10 @@ type Querier interface {
 	CustomerIDsAfter(ctx context.Context, db DBTX, arg CustomerIDsAfterParams) ([]int64, error)
 	// CustomerIDsByOrder lists the customer ids whose documents embed the given order ids: the customer_id of the shop.tb_order rows whose id is one of them, read id by id through the index of shop.tb_order.id (the OFFSET 0 fence), so the work follows the batch, never the table.
 	CustomerIDsByOrder(ctx context.Context, db DBTX, ids [][]int64) *CustomerIDsByOrderBatchResults
+	// CustomerIDsOfOrderCustomer lists the customer ids that the given order rows reference (their customer_id), which a sync of those rows locks shared while it reads them.
+	CustomerIDsOfOrderCustomer(ctx context.Context, db DBTX, ids [][]int64) *CustomerIDsOfOrderCustomerBatchResults
+	// CustomerIDsOfReviewCustomer lists the customer ids that the given review rows reference (their customer_id), which a sync of those rows locks shared while it reads them.
+	CustomerIDsOfReviewCustomer(ctx context.Context, db DBTX, ids [][]int64) *CustomerIDsOfReviewCustomerBatchResults
 	// CustomerLockForDelete locks a customer row so that no order can reference it until the deleting transaction ends.
 	CustomerLockForDelete(ctx context.Context, db DBTX, id int64) (int64, error)
 	// CustomerOrderIDsLock lists and locks the orders of a customer (so no line can be added to them until the transaction ends), in id order.
@@ -87,6 +91,8 @@ type Querier interface {
 	ProductIDsAfter(ctx context.Context, db DBTX, arg ProductIDsAfterParams) ([]string, error)
 	// ProductIDsByOrder lists the product ids whose documents embed the given order ids: the product_id of the shop.tb_order_line rows whose order_id is one of them, read id by id through the index of shop.tb_order_line.order_id (the OFFSET 0 fence), so the work follows the batch, never the table.
 	ProductIDsByOrder(ctx context.Context, db DBTX, ids [][]int64) *ProductIDsByOrderBatchResults
+	// ProductIDsOfReviewProduct lists the product ids that the given review rows reference (their product_id), which a sync of those rows locks shared while it reads them.
+	ProductIDsOfReviewProduct(ctx context.Context, db DBTX, ids [][]int64) *ProductIDsOfReviewProductBatchResults
 	// ProductLockForDelete locks a product row so no order line or review can reference it until the deleting transaction ends.
 	ProductLockForDelete(ctx context.Context, db DBTX, id string) (int64, error)
 	// ProductRefresh upserts, in one statement, the shop.tv_product documents of the given ids from their definition (shop.tv_product_source), writing only those whose data changed and listing them with the document keys that changed; the definition is read id by id (the OFFSET 0 fence), so the work follows the batch, never the table.

@@ -96,8 +96,20 @@ SELECT DISTINCT r.id
 FROM (SELECT DISTINCT unnest(@ids::bigint[]) AS id) b
 CROSS JOIN LATERAL (SELECT t.id FROM shop.tb_review t WHERE t.customer_id = b.id OFFSET 0) r;
 
+-- name: CustomerIDsOfReviewCustomer :batchmany
+-- CustomerIDsOfReviewCustomer lists the customer ids that the given review rows reference (their customer_id), which a sync of those rows locks shared while it reads them.
+SELECT DISTINCT t.customer_id
+FROM shop.tb_review t
+WHERE t.id = ANY(@ids::bigint[]) AND t.customer_id IS NOT NULL;
+
 -- name: OrderIDsByCustomer :batchmany
 -- OrderIDsByCustomer lists the order ids whose documents embed the given customer ids: the id of the shop.tb_order rows whose customer_id is one of them, read id by id through the index of shop.tb_order.customer_id (the OFFSET 0 fence), so the work follows the batch, never the table.
 SELECT DISTINCT r.id
 FROM (SELECT DISTINCT unnest(@ids::bigint[]) AS id) b
 CROSS JOIN LATERAL (SELECT t.id FROM shop.tb_order t WHERE t.customer_id = b.id OFFSET 0) r;
+
+-- name: CustomerIDsOfOrderCustomer :batchmany
+-- CustomerIDsOfOrderCustomer lists the customer ids that the given order rows reference (their customer_id), which a sync of those rows locks shared while it reads them.
+SELECT DISTINCT t.customer_id
+FROM shop.tb_order t
+WHERE t.id = ANY(@ids::bigint[]) AND t.customer_id IS NOT NULL;

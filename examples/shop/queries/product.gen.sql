@@ -74,6 +74,12 @@ SELECT DISTINCT r.id
 FROM (SELECT DISTINCT unnest(@ids::text[]) AS id) b
 CROSS JOIN LATERAL (SELECT t.id FROM shop.tb_review t WHERE t.product_id = b.id OFFSET 0) r;
 
+-- name: ProductIDsOfReviewProduct :batchmany
+-- ProductIDsOfReviewProduct lists the product ids that the given review rows reference (their product_id), which a sync of those rows locks shared while it reads them.
+SELECT DISTINCT t.product_id
+FROM shop.tb_review t
+WHERE t.id = ANY(@ids::bigint[]) AND t.product_id IS NOT NULL;
+
 -- name: OrderIDsByProduct :batchmany
 -- OrderIDsByProduct lists the order ids whose documents embed the given product ids: the order_id of the shop.tb_order_line rows whose product_id is one of them, read id by id through the index of shop.tb_order_line.product_id (the OFFSET 0 fence), so the work follows the batch, never the table.
 SELECT DISTINCT r.order_id
