@@ -242,7 +242,9 @@ type Config struct {
 	//
 	// It also bounds the advisory locks a transaction holds: one per id, so
 	// at most BatchSize per entity (a full-sync chunk of FullOptions.ChunkSize
-	// ids holds that many). PostgreSQL keeps every lock of the server in one
+	// ids holds that many), plus, for the written rows a sync starts from,
+	// one shared lock per row they reference (Cascade.Referenced): at most
+	// BatchSize per such cascade, usually far fewer (many rows, few parents). PostgreSQL keeps every lock of the server in one
 	// shared table of max_locks_per_transaction × (max_connections +
 	// max_prepared_transactions) entries (64 × 100 = 6,400 by default, with
 	// some slack); a transaction that finds it full fails with "out of shared
