@@ -23,7 +23,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/tvsync/tvsync/db"
+	"github.com/tvsync/tvsync/sync/internal/dbsqlc"
 )
 
 // Mode labels why a sync runs. It is recorded in tvsync.sync_log and in metrics; the
@@ -308,7 +308,7 @@ type Engine struct {
 	log      *slog.Logger
 	entities map[string]*Entity
 	order    []string // entity names, sorted: the order of statements and locks
-	queries  *db.Queries
+	queries  *dbsqlc.Queries
 	// lockPrefix is Config.AdvisoryLockPrefix (or its default), the high
 	// half of every lock key.
 	lockPrefix int64
@@ -347,7 +347,7 @@ func NewEngine(pool Beginner, cfg Config, entities ...Entity) (*Engine, error) {
 	if cfg.AdvisoryLockPrefix == 0 {
 		cfg.AdvisoryLockPrefix = NamespaceLockPrefix(cfg.Namespace)
 	}
-	e := &Engine{pool: pool, cfg: cfg, log: cfg.Logger, entities: map[string]*Entity{}, queries: db.New(), lockPrefix: int64(cfg.AdvisoryLockPrefix)}
+	e := &Engine{pool: pool, cfg: cfg, log: cfg.Logger, entities: map[string]*Entity{}, queries: dbsqlc.New(), lockPrefix: int64(cfg.AdvisoryLockPrefix)}
 	for i := range entities {
 		ent := entities[i]
 		switch {

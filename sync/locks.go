@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/tvsync/tvsync/db"
+	"github.com/tvsync/tvsync/sync/internal/dbsqlc"
 )
 
 // The lock plan. Every sync takes, before its refresh statement takes its
@@ -111,7 +111,7 @@ func (e *Engine) lock(ctx context.Context, conn DB, s idSet) error {
 	l := lockPlan{}
 	l.add(e.lockPrefix, s)
 	var err error
-	e.queries.SyncLock(ctx, conn, [][]int64{l.sorted()}).QueryRow(func(_ int, _ db.SyncLockRow, qerr error) { err = qerr })
+	e.queries.SyncLock(ctx, conn, [][]int64{l.sorted()}).QueryRow(func(_ int, _ dbsqlc.SyncLockRow, qerr error) { err = qerr })
 	if err != nil {
 		return fmt.Errorf("take sync locks: %w", err)
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/tvsync/tvsync/db"
+	"github.com/tvsync/tvsync/sync/internal/dbsqlc"
 )
 
 // WorkerConfig tunes a Worker. The zero value is usable.
@@ -353,7 +353,7 @@ func (w *Worker) drain(ctx context.Context, conn *pgxpool.Conn) (res DrainResult
 		release()
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 		defer cancel()
-		var params []db.QueueFailParams
+		var params []dbsqlc.QueueFailParams
 		if !lockTimedOut(syncErr) {
 			// A lock wait that timed out is no fault of the rows: they stay
 			// ready as they are.
@@ -369,7 +369,7 @@ func (w *Worker) drain(ctx context.Context, conn *pgxpool.Conn) (res DrainResult
 		return res, syncErr
 	}
 	done := claimed
-	var params []db.QueueFailParams
+	var params []dbsqlc.QueueFailParams
 	if failed != nil {
 		bad := idSet{}
 		for name, ids := range failed.IDs {
@@ -406,14 +406,14 @@ func (w *Worker) drain(ctx context.Context, conn *pgxpool.Conn) (res DrainResult
 		return res, err
 	}
 	if seqs := done.seqList(); len(seqs) > 0 {
-		dead := db.QueueDeleteDeadParams{Namespace: w.engine.cfg.Namespace}
+		dead := dbsqlc.QueueDeleteDeadParams{Namespace: w.engine.cfg.Namespace}
 		for _, r := range done.rows() {
 			dead.Entities = append(dead.Entities, r.entity)
 			dead.EntityIds = append(dead.EntityIds, r.id.String())
 		}
 		p := &Pipeline{}
-		del := w.engine.queries.QueueDelete(ctx, p, []db.QueueDeleteParams{{Namespace: w.engine.cfg.Namespace, Seqs: seqs}})
-		delDead := w.engine.queries.QueueDeleteDead(ctx, p, []db.QueueDeleteDeadParams{dead})
+		del := w.engine.queries.QueueDelete(ctx, p, []dbsqlc.QueueDeleteParams{{Namespace: w.engine.cfg.Namespace, Seqs: seqs}})
+		delDead := w.engine.queries.QueueDeleteDead(ctx, p, []dbsqlc.QueueDeleteDeadParams{dead})
 		p.Send(ctx, tx)
 		for _, b := range []interface{ Exec(func(int, error)) }{del, delDead} {
 			b.Exec(func(_ int, qerr error) {
@@ -452,12 +452,12 @@ func (w *Worker) countFailed(res *DrainResult, seqs []int64, attempts map[int64]
 
 // claim begins the batch's transaction on conn, bounds its lock waits and
 // statements, and locks a batch of ready rows: one round trip.
-func (w *Worker) claim(ctx context.Context, conn *pgxpool.Conn) (pgx.Tx, []db.QueueClaimRow, error) {
+func (w *Worker) claim(ctx context.Context, conn *pgxpool.Conn) (pgx.Tx, []dbsqlc.QueueClaimRow, error) {
 	p := &Pipeline{}
-	timeouts := w.engine.queries.QueueBatchTimeouts(ctx, p, []db.QueueBatchTimeoutsParams{{
+	timeouts := w.engine.queries.QueueBatchTimeouts(ctx, p, []dbsqlc.QueueBatchTimeoutsParams{{
 		LockTimeoutMs: max(w.cfg.LockTimeout, 0).Milliseconds(), StatementTimeoutMs: max(w.cfg.StatementTimeout, 0).Milliseconds(),
 	}})
-	claim := w.engine.queries.QueueClaim(ctx, p, []db.QueueClaimParams{{Namespace: w.engine.cfg.Namespace, BatchSize: int32(w.cfg.BatchSize)}})
+	claim := w.engine.queries.QueueClaim(ctx, p, []dbsqlc.QueueClaimParams{{Namespace: w.engine.cfg.Namespace, BatchSize: int32(w.cfg.BatchSize)}})
 	tx, err := p.SendInTx(ctx, conn)
 	if err != nil {
 		return nil, nil, fmt.Errorf("worker: %w", err)
@@ -467,8 +467,8 @@ func (w *Worker) claim(ctx context.Context, conn *pgxpool.Conn) (pgx.Tx, []db.Qu
 			err = fmt.Errorf("worker: set the batch's timeouts: %w", qerr)
 		}
 	})
-	var rows []db.QueueClaimRow
-	claim.Query(func(_ int, r []db.QueueClaimRow, qerr error) {
+	var rows []dbsqlc.QueueClaimRow
+	claim.Query(func(_ int, r []dbsqlc.QueueClaimRow, qerr error) {
 		rows = r
 		if err == nil && qerr != nil {
 			err = fmt.Errorf("worker: claim queued rows: %w", qerr)
@@ -492,14 +492,14 @@ func lockTimedOut(err error) bool {
 
 // failParams records a failed attempt, with lastError, on the rows of
 // seqs: a backoff, or dead after maxAttempts.
-func (w *Worker) failParams(seqs []int64, lastError string, maxAttempts int) db.QueueFailParams {
-	return db.QueueFailParams{Namespace: w.engine.cfg.Namespace, Seqs: seqs, LastError: lastError, MaxAttempts: int32(maxAttempts), MaxBackoffSeconds: w.cfg.MaxBackoff.Seconds()}
+func (w *Worker) failParams(seqs []int64, lastError string, maxAttempts int) dbsqlc.QueueFailParams {
+	return dbsqlc.QueueFailParams{Namespace: w.engine.cfg.Namespace, Seqs: seqs, LastError: lastError, MaxAttempts: int32(maxAttempts), MaxBackoffSeconds: w.cfg.MaxBackoff.Seconds()}
 }
 
 // unknownParams records a failed attempt on rows of entities the engine does
 // not register, with an error naming the entity; they are never parked.
-func (w *Worker) unknownParams(rows textIDs) []db.QueueFailParams {
-	var params []db.QueueFailParams
+func (w *Worker) unknownParams(rows textIDs) []dbsqlc.QueueFailParams {
+	var params []dbsqlc.QueueFailParams
 	for _, name := range rows.names() {
 		params = append(params, w.failParams(rows.seqs(name), w.unknownError(name), neverPark))
 	}
@@ -509,8 +509,8 @@ func (w *Worker) unknownParams(rows textIDs) []db.QueueFailParams {
 // malformedParams records a failed attempt on rows whose id is not the
 // canonical text of a key of their entity's kind, with an error naming the
 // entity and the id; they are parked after MaxAttempts like any failing row.
-func (w *Worker) malformedParams(rows textIDs) []db.QueueFailParams {
-	var params []db.QueueFailParams
+func (w *Worker) malformedParams(rows textIDs) []dbsqlc.QueueFailParams {
+	var params []dbsqlc.QueueFailParams
 	for _, name := range rows.names() {
 		kind := w.engine.entities[name].Key
 		for _, r := range rows[name] {
@@ -576,7 +576,7 @@ func (w *Worker) unknownError(entity string) string {
 }
 
 // recordFailures runs QueueFail for params on conn.
-func (w *Worker) recordFailures(ctx context.Context, conn DB, params []db.QueueFailParams) error {
+func (w *Worker) recordFailures(ctx context.Context, conn DB, params []dbsqlc.QueueFailParams) error {
 	if len(params) == 0 {
 		return nil
 	}

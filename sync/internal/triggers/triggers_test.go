@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tvsync/tvsync/internal/testdb"
-	"github.com/tvsync/tvsync/internal/triggers"
+	"github.com/tvsync/tvsync/sync/internal/triggers"
 )
 
 func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
