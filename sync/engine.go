@@ -222,11 +222,12 @@ type Config struct {
 	Logger *slog.Logger
 	// SlowThreshold is the duration above which an incremental or deferred
 	// batch logs a warning (full-sync, rebuild and repair chunks never do);
-	// zero means 50ms, a negative value disables the warning.
+	// zero means DefaultSlowThreshold, a negative value disables the warning.
 	SlowThreshold time.Duration
 	// BatchSize caps how many ids of one entity go into one statement and one
 	// transaction of the engine's own; larger syncs are split into chunks,
-	// each in its own transaction. Zero means 1000.
+	// each in its own transaction. Zero means DefaultBatchSize; a negative
+	// value is an error of NewEngine.
 	//
 	// It also bounds the advisory locks a transaction holds: one per id, so
 	// at most BatchSize per entity (a full-sync chunk of FullOptions.ChunkSize
@@ -240,9 +241,8 @@ type Config struct {
 	// transaction of the caller's: all of their ids are locked at once.
 	BatchSize int
 	// WideThreshold is the batch size from which an entity's RefreshWide is
-	// used instead of Refresh; zero means 500 (measured on 100k posts:
-	// per-id lookups win at 10 ids, set-based aggregation from 1000 on, and
-	// runs disagree in between), negative never.
+	// used instead of Refresh; zero means DefaultWideThreshold, negative
+	// never.
 	WideThreshold int
 	// AdvisoryLockPrefix is the high 32 bits of every advisory lock key the
 	// engine takes (the low 32 bits hash the entity and id), so that its
@@ -272,11 +272,12 @@ type Config struct {
 	// Whatever does not fit, and every row further along a chain of
 	// cascades, is queued in tvsync.sync_queue in that transaction (see
 	// Report.Queued) and synced after its commit. Zero means
-	// DefaultInlineLimit.
+	// DefaultInlineLimit; a negative value is an error of NewEngine.
 	InlineLimit int
 	// CascadeGrace is how long the dependents a sync queues are left to
 	// that sync, which goes on with them at once, before a Worker may take
-	// them (it does when the syncing process dies); zero means 10 seconds.
+	// them (it does when the syncing process dies); zero means
+	// DefaultCascadeGrace; a negative value is an error of NewEngine.
 	CascadeGrace time.Duration
 	// DisableSyncLog stops the engine from writing tvsync.sync_log rows.
 	DisableSyncLog bool
@@ -284,9 +285,42 @@ type Config struct {
 	Observer Observer
 }
 
-// DefaultInlineLimit is Config.InlineLimit's default: as many advisory locks
-// as BatchSize's default, a sixth of PostgreSQL's default lock table.
-const DefaultInlineLimit = 1000
+// The defaults of Config's fields, used where a field is zero.
+const (
+	// DefaultSlowThreshold is Config.SlowThreshold's default.
+	DefaultSlowThreshold = 50 * time.Millisecond
+	// DefaultBatchSize is Config.BatchSize's default.
+	DefaultBatchSize = 1000
+	// DefaultWideThreshold is Config.WideThreshold's default, measured on
+	// 100k posts: per-id lookups win at 10 ids, set-based aggregation from
+	// 1000 on, and runs disagree in between.
+	DefaultWideThreshold = 500
+	// DefaultInlineLimit is Config.InlineLimit's default: as many advisory
+	// locks as BatchSize's default, a sixth of PostgreSQL's default lock
+	// table.
+	DefaultInlineLimit = 1000
+	// DefaultCascadeGrace is Config.CascadeGrace's default.
+	DefaultCascadeGrace = 10 * time.Second
+)
+
+// validate checks the fields of c that can be wrong: each error names the
+// field, its value and what it may be.
+func (c Config) validate() error {
+	var errs []error
+	if c.BatchSize < 0 {
+		errs = append(errs, fmt.Errorf("tvsync: Config.BatchSize: %d: want > 0 (or 0 for DefaultBatchSize, %d)", c.BatchSize, DefaultBatchSize))
+	}
+	if c.InlineLimit < 0 {
+		errs = append(errs, fmt.Errorf("tvsync: Config.InlineLimit: %d: want > 0 (or 0 for DefaultInlineLimit, %d)", c.InlineLimit, DefaultInlineLimit))
+	}
+	if c.CascadeGrace < 0 {
+		errs = append(errs, fmt.Errorf("tvsync: Config.CascadeGrace: %v: want > 0 (or 0 for DefaultCascadeGrace, %v)", c.CascadeGrace, DefaultCascadeGrace))
+	}
+	if err := CheckNamespace(c.Namespace); err != nil {
+		errs = append(errs, fmt.Errorf("tvsync: Config.Namespace: %w", err))
+	}
+	return errors.Join(errs...)
+}
 
 // Observer receives the outcome of every entity batch the engine syncs. It
 // is called synchronously after the batch commits (or fails) and must be fast
@@ -318,31 +352,32 @@ type Engine struct {
 }
 
 // NewEngine returns an engine over pool for the given entities. It fails when
-// an entity is incomplete, registered twice, or cascades to an unknown entity.
+// a field of cfg is invalid (the error names it), or an entity is
+// incomplete, registered twice, or cascades to an unknown entity.
 func NewEngine(pool Beginner, cfg Config, entities ...Entity) (*Engine, error) {
 	if pool == nil {
 		return nil, errors.New("tvsync: NewEngine needs a pool")
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.SlowThreshold == 0 {
-		cfg.SlowThreshold = 50 * time.Millisecond
+		cfg.SlowThreshold = DefaultSlowThreshold
 	}
-	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 1000
+	if cfg.BatchSize == 0 {
+		cfg.BatchSize = DefaultBatchSize
 	}
-	if cfg.InlineLimit <= 0 {
+	if cfg.InlineLimit == 0 {
 		cfg.InlineLimit = DefaultInlineLimit
 	}
-	if cfg.CascadeGrace <= 0 {
-		cfg.CascadeGrace = 10 * time.Second
+	if cfg.CascadeGrace == 0 {
+		cfg.CascadeGrace = DefaultCascadeGrace
 	}
 	if cfg.WideThreshold == 0 {
-		cfg.WideThreshold = 500
-	}
-	if err := CheckNamespace(cfg.Namespace); err != nil {
-		return nil, fmt.Errorf("tvsync: Config.Namespace: %w", err)
+		cfg.WideThreshold = DefaultWideThreshold
 	}
 	if cfg.AdvisoryLockPrefix == 0 {
 		cfg.AdvisoryLockPrefix = NamespaceLockPrefix(cfg.Namespace)

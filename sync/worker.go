@@ -21,30 +21,69 @@ import (
 
 // WorkerConfig tunes a Worker. The zero value is usable.
 type WorkerConfig struct {
-	// BatchSize is how many queued rows one transaction takes; zero means 300
-	// (about 100 ids per entity, few enough to be locked id by id, so that
-	// workers running at once do not wait for each other).
+	// BatchSize is how many queued rows one transaction takes; zero means
+	// DefaultWorkerBatchSize, a negative value is an error of NewWorker.
 	BatchSize int
 	// PollInterval is how often the worker looks at the queue when no
-	// notification arrives; zero means one second.
+	// notification arrives; zero means DefaultPollInterval, a negative
+	// value is an error of NewWorker.
 	PollInterval time.Duration
-	// MaxAttempts is how many failed attempts park a row as dead; zero means 10.
+	// MaxAttempts is how many failed attempts park a row as dead; zero
+	// means DefaultMaxAttempts, a negative value is an error of NewWorker.
 	MaxAttempts int
-	// MaxBackoff caps the exponential delay between attempts; zero means five minutes.
+	// MaxBackoff caps the exponential delay between attempts; zero means
+	// DefaultMaxBackoff, a negative value is an error of NewWorker.
 	MaxBackoff time.Duration
 	// LockTimeout bounds each lock wait of a batch (PostgreSQL's
 	// lock_timeout, set for the batch's transaction only): a batch that waits
 	// longer for a table lock (an ALTER TABLE, a rebuild's swap) or for the
 	// advisory locks of a sync of the same ids fails, and its rows stay
-	// queued, not charged an attempt, for a later try. Zero means five
-	// seconds; negative means no limit.
+	// queued, not charged an attempt, for a later try. Zero means
+	// DefaultLockTimeout; negative means no limit.
 	LockTimeout time.Duration
 	// StatementTimeout bounds each statement of a batch (PostgreSQL's
 	// statement_timeout, for the batch's transaction only); a batch that runs
-	// over it fails and its rows are charged an attempt. Zero means 30
-	// seconds; negative means no limit. With LockTimeout it bounds how long
+	// over it fails and its rows are charged an attempt. Zero means
+	// DefaultStatementTimeout; negative means no limit. With LockTimeout it bounds how long
 	// Run takes to return once its context is cancelled.
 	StatementTimeout time.Duration
+}
+
+// The defaults of WorkerConfig's fields, used where a field is zero.
+const (
+	// DefaultWorkerBatchSize is WorkerConfig.BatchSize's default: about 100
+	// ids per entity, few enough to be locked id by id, so that workers
+	// running at once do not wait for each other.
+	DefaultWorkerBatchSize = 300
+	// DefaultPollInterval is WorkerConfig.PollInterval's default.
+	DefaultPollInterval = time.Second
+	// DefaultMaxAttempts is WorkerConfig.MaxAttempts's default.
+	DefaultMaxAttempts = 10
+	// DefaultMaxBackoff is WorkerConfig.MaxBackoff's default.
+	DefaultMaxBackoff = 5 * time.Minute
+	// DefaultLockTimeout is WorkerConfig.LockTimeout's default.
+	DefaultLockTimeout = 5 * time.Second
+	// DefaultStatementTimeout is WorkerConfig.StatementTimeout's default.
+	DefaultStatementTimeout = 30 * time.Second
+)
+
+// validate checks the fields of c that can be wrong: each error names the
+// field, its value and what it may be.
+func (c WorkerConfig) validate() error {
+	var errs []error
+	if c.BatchSize < 0 {
+		errs = append(errs, fmt.Errorf("tvsync: WorkerConfig.BatchSize: %d: want > 0 (or 0 for DefaultWorkerBatchSize, %d)", c.BatchSize, DefaultWorkerBatchSize))
+	}
+	if c.PollInterval < 0 {
+		errs = append(errs, fmt.Errorf("tvsync: WorkerConfig.PollInterval: %v: want > 0 (or 0 for DefaultPollInterval, %v)", c.PollInterval, DefaultPollInterval))
+	}
+	if c.MaxAttempts < 0 {
+		errs = append(errs, fmt.Errorf("tvsync: WorkerConfig.MaxAttempts: %d: want > 0 (or 0 for DefaultMaxAttempts, %d)", c.MaxAttempts, DefaultMaxAttempts))
+	}
+	if c.MaxBackoff < 0 {
+		errs = append(errs, fmt.Errorf("tvsync: WorkerConfig.MaxBackoff: %v: want > 0 (or 0 for DefaultMaxBackoff, %v)", c.MaxBackoff, DefaultMaxBackoff))
+	}
+	return errors.Join(errs...)
 }
 
 // Worker drains the durable tvsync.sync_queue: it takes batches of ready rows with
@@ -81,27 +120,34 @@ const (
 
 // NewWorker returns a worker that syncs with e on connections of pool and
 // listens for notifications on a connection of its own, configured as the
-// pool's connections are.
-func NewWorker(e *Engine, pool *pgxpool.Pool, cfg WorkerConfig) *Worker {
-	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 300
+// pool's connections are. It fails when e or pool is nil, or a field of cfg
+// is invalid (the error names it).
+func NewWorker(e *Engine, pool *pgxpool.Pool, cfg WorkerConfig) (*Worker, error) {
+	if e == nil || pool == nil {
+		return nil, errors.New("tvsync: NewWorker needs an engine and a pool")
 	}
-	if cfg.PollInterval <= 0 {
-		cfg.PollInterval = time.Second
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
-	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = 10
+	if cfg.BatchSize == 0 {
+		cfg.BatchSize = DefaultWorkerBatchSize
 	}
-	if cfg.MaxBackoff <= 0 {
-		cfg.MaxBackoff = 5 * time.Minute
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = DefaultPollInterval
+	}
+	if cfg.MaxAttempts == 0 {
+		cfg.MaxAttempts = DefaultMaxAttempts
+	}
+	if cfg.MaxBackoff == 0 {
+		cfg.MaxBackoff = DefaultMaxBackoff
 	}
 	if cfg.LockTimeout == 0 {
-		cfg.LockTimeout = 5 * time.Second
+		cfg.LockTimeout = DefaultLockTimeout
 	}
 	if cfg.StatementTimeout == 0 {
-		cfg.StatementTimeout = 30 * time.Second
+		cfg.StatementTimeout = DefaultStatementTimeout
 	}
-	return &Worker{engine: e, pool: pool, cfg: cfg, log: e.log}
+	return &Worker{engine: e, pool: pool, cfg: cfg, log: e.Logger()}, nil
 }
 
 // Run drains the queue until ctx is cancelled, waking on notifications and
