@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math"
 	"slices"
-	"strings"
 	gosync "sync"
 	"sync/atomic"
 	"time"
@@ -355,7 +354,7 @@ func (w *Worker) drain(ctx context.Context, conn *pgxpool.Conn) (res DrainResult
 	w.drains.Add(1)
 	release := gosync.OnceFunc(conn.Release)
 	defer release()
-	tx, rows, err := w.claim(ctx, conn)
+	tx, rows, err := w.engine.claimQueued(ctx, conn, w.cfg.BatchSize, w.cfg.LockTimeout, w.cfg.StatementTimeout)
 	if err != nil {
 		return res, err
 	}
@@ -369,8 +368,8 @@ func (w *Worker) drain(ctx context.Context, conn *pgxpool.Conn) (res DrainResult
 	attempts := map[int64]int32{} // per claimed row, before this batch
 	for _, r := range rows {
 		attempts[r.Seq] = r.Attempts
-		ent, ok := w.engine.entities[r.Entity]
-		if !ok {
+		ent, err := w.engine.entity(r.Entity)
+		if err != nil {
 			unknown.add(r.Entity, r.EntityID, r.Seq)
 			continue
 		}
@@ -451,29 +450,8 @@ func (w *Worker) drain(ctx context.Context, conn *pgxpool.Conn) (res DrainResult
 	if err := w.recordFailures(ctx, tx, params); err != nil {
 		return res, err
 	}
-	if seqs := done.seqList(); len(seqs) > 0 {
-		dead := dbsqlc.QueueDeleteDeadParams{Namespace: w.engine.cfg.Namespace}
-		for _, r := range done.rows() {
-			dead.Entities = append(dead.Entities, r.entity)
-			dead.EntityIds = append(dead.EntityIds, r.id.String())
-		}
-		p := &Pipeline{}
-		del := w.engine.queries.QueueDelete(ctx, p, []dbsqlc.QueueDeleteParams{{Namespace: w.engine.cfg.Namespace, Seqs: seqs}})
-		delDead := w.engine.queries.QueueDeleteDead(ctx, p, []dbsqlc.QueueDeleteDeadParams{dead})
-		p.Send(ctx, tx)
-		for _, b := range []interface{ Exec(func(int, error)) }{del, delDead} {
-			b.Exec(func(_ int, qerr error) {
-				if err == nil && qerr != nil {
-					err = fmt.Errorf("worker: remove synced rows: %w", qerr)
-				}
-			})
-		}
-		if cerr := p.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("worker: remove synced rows: %w", cerr)
-		}
-		if err != nil {
-			return res, err
-		}
+	if err := w.engine.removeQueued(ctx, tx, done); err != nil {
+		return res, err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return res, fmt.Errorf("worker: commit: %w", err)
@@ -496,40 +474,6 @@ func (w *Worker) countFailed(res *DrainResult, seqs []int64, attempts map[int64]
 	}
 }
 
-// claim begins the batch's transaction on conn, bounds its lock waits and
-// statements, and locks a batch of ready rows: one round trip.
-func (w *Worker) claim(ctx context.Context, conn *pgxpool.Conn) (pgx.Tx, []dbsqlc.QueueClaimRow, error) {
-	p := &Pipeline{}
-	timeouts := w.engine.queries.QueueBatchTimeouts(ctx, p, []dbsqlc.QueueBatchTimeoutsParams{{
-		LockTimeoutMs: max(w.cfg.LockTimeout, 0).Milliseconds(), StatementTimeoutMs: max(w.cfg.StatementTimeout, 0).Milliseconds(),
-	}})
-	claim := w.engine.queries.QueueClaim(ctx, p, []dbsqlc.QueueClaimParams{{Namespace: w.engine.cfg.Namespace, BatchSize: int32(w.cfg.BatchSize)}})
-	tx, err := p.SendInTx(ctx, conn)
-	if err != nil {
-		return nil, nil, fmt.Errorf("worker: %w", err)
-	}
-	timeouts.Exec(func(_ int, qerr error) {
-		if err == nil && qerr != nil {
-			err = fmt.Errorf("worker: set the batch's timeouts: %w", qerr)
-		}
-	})
-	var rows []dbsqlc.QueueClaimRow
-	claim.Query(func(_ int, r []dbsqlc.QueueClaimRow, qerr error) {
-		rows = r
-		if err == nil && qerr != nil {
-			err = fmt.Errorf("worker: claim queued rows: %w", qerr)
-		}
-	})
-	if cerr := p.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("worker: claim queued rows: %w", cerr)
-	}
-	if err != nil {
-		_ = tx.Rollback(context.WithoutCancel(ctx))
-		return nil, nil, err
-	}
-	return tx, rows, nil
-}
-
 // lockTimedOut reports whether err is a lock wait cut short by lock_timeout.
 func lockTimedOut(err error) bool {
 	var pgErr *pgconn.PgError
@@ -537,9 +481,10 @@ func lockTimedOut(err error) bool {
 }
 
 // failParams records a failed attempt, with lastError, on the rows of
-// seqs: a backoff, or dead after maxAttempts.
+// seqs: a backoff, or dead after maxAttempts (the engine fills in its
+// namespace).
 func (w *Worker) failParams(seqs []int64, lastError string, maxAttempts int) dbsqlc.QueueFailParams {
-	return dbsqlc.QueueFailParams{Namespace: w.engine.cfg.Namespace, Seqs: seqs, LastError: lastError, MaxAttempts: int32(maxAttempts), MaxBackoffSeconds: w.cfg.MaxBackoff.Seconds()}
+	return dbsqlc.QueueFailParams{Seqs: seqs, LastError: lastError, MaxAttempts: int32(maxAttempts), MaxBackoffSeconds: w.cfg.MaxBackoff.Seconds()}
 }
 
 // unknownParams records a failed attempt on rows of entities the engine does
@@ -558,7 +503,8 @@ func (w *Worker) unknownParams(rows textIDs) []dbsqlc.QueueFailParams {
 func (w *Worker) malformedParams(rows textIDs) []dbsqlc.QueueFailParams {
 	var params []dbsqlc.QueueFailParams
 	for _, name := range rows.names() {
-		kind := w.engine.entities[name].Key
+		ent, _ := w.engine.entity(name) // registered: only such rows are malformed
+		kind := ent.Key
 		for _, r := range rows[name] {
 			params = append(params, w.failParams([]int64{r.seq},
 				fmt.Sprintf("%v: entity %q has %v keys: %q is not the canonical text of one", ErrKeyKind, name, kind, r.id), w.cfg.MaxAttempts))
@@ -618,21 +564,12 @@ func (t textIDs) names() []string {
 
 func (w *Worker) unknownError(entity string) string {
 	return fmt.Sprintf("%v %q (registered: %s): kept for a worker that registers it",
-		ErrUnknownEntity, entity, strings.Join(w.engine.order, ", "))
+		ErrUnknownEntity, entity, w.engine.registered())
 }
 
-// recordFailures runs QueueFail for params on conn.
+// recordFailures records the failed attempts of params on conn.
 func (w *Worker) recordFailures(ctx context.Context, conn DB, params []dbsqlc.QueueFailParams) error {
-	if len(params) == 0 {
-		return nil
-	}
-	var err error
-	w.engine.queries.QueueFail(ctx, conn, params).Exec(func(_ int, qerr error) {
-		if err == nil && qerr != nil {
-			err = fmt.Errorf("worker: record failed attempt: %w", qerr)
-		}
-	})
-	return err
+	return w.engine.failQueued(ctx, conn, params)
 }
 
 // logKept warns about claimed rows the worker could not sync: those of
@@ -640,18 +577,11 @@ func (w *Worker) recordFailures(ctx context.Context, conn DB, params []dbsqlc.Qu
 func (w *Worker) logKept(ctx context.Context, unknown, malformed textIDs) {
 	for _, name := range unknown.names() {
 		w.log.WarnContext(ctx, "tvsync: worker kept queued rows of an entity it does not register",
-			slog.String("entity", name), slog.Int("rows", len(unknown[name])), slog.String("registered", strings.Join(w.engine.order, ", ")))
+			slog.String("entity", name), slog.Int("rows", len(unknown[name])), slog.String("registered", w.engine.registered()))
 	}
 	for _, name := range malformed.names() {
+		ent, _ := w.engine.entity(name) // registered: only such rows are malformed
 		w.log.WarnContext(ctx, "tvsync: worker failed queued rows whose id is not a key of their entity's kind",
-			slog.String("entity", name), slog.String("key", w.engine.entities[name].Key.String()), slog.Any("ids", malformed[name]))
+			slog.String("entity", name), slog.String("key", ent.Key.String()), slog.Any("ids", malformed[name]))
 	}
-}
-
-// syncIsolated syncs the claimed rows b inside tx, with failing ids
-// isolated in savepoints of tx instead of aborting it (they are returned in
-// a *FailedError), and queues in tx, ready at once, the dependents of what
-// changed.
-func (e *Engine) syncIsolated(ctx context.Context, tx pgx.Tx, mode Mode, b batch) (Report, error) {
-	return e.run(ctx, job{mode: mode, ops: opRefresh | opDelete, parent: tx, savepoint: true, follow: true}, b)
 }
