@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tvsync/tvsync/sync/internal/dbsqlc"
+	"github.com/tvsync/tvsync/sync/internal/engineapi"
 )
 
 // Mode labels why a sync runs. It is recorded in tvsync.sync_log and in metrics; the
@@ -142,14 +143,14 @@ type Entity struct {
 	View string
 	// Source is the view (or set-returning function call) that defines the
 	// entity's documents, one row (id, data) per tb_ row: "tv_product_source".
-	// Optional for syncing; CheckPlans and the generator use it.
+	// Optional for syncing; checkPlans and the generator use it.
 	Source string
 	// Key is the kind of the entity's primary key; the zero value is KeyUUID.
 	Key KeyKind
 	// Columns, optional, are the tv_ table's columns besides id, data and
 	// updated_at that the statements fill from the Source view's columns of
 	// the same names (a tenant, an owner, a status the API filters on).
-	// CheckPlans and Rebuild compare them with data; the generated Verify
+	// checkPlans and Rebuild compare them with data; the generated Verify
 	// does too.
 	Columns []string
 	// Refresh queues the upsert of the tv_ rows of ids from the tb_ tables.
@@ -468,12 +469,24 @@ func (e *Engine) checkKinds(ent *Entity, ids []ID) error {
 	return nil
 }
 
-// Logger returns the engine's logger.
-func (e *Engine) Logger() *slog.Logger { return e.log }
+// logger returns the engine's logger (Config.Logger, or one that discards).
+func (e *Engine) logger() *slog.Logger { return e.log }
 
 // Namespace returns the engine's namespace (Config.Namespace): "" for the
 // default one.
 func (e *Engine) Namespace() string { return e.cfg.Namespace }
 
-// Pool returns the pool the engine runs its own transactions on.
-func (e *Engine) Pool() Beginner { return e.pool }
+// The engine's private API for its sibling packages under sync/ (package
+// engineapi): the unit of work's commit-and-queue, plancheck's database,
+// the test kit's plan check.
+func init() {
+	engineapi.Set(engineapi.Funcs[*Engine, Beginner, Change, Queued]{
+		Pool: func(e *Engine) Beginner { return e.pool },
+		EnqueueAndCommit: func(ctx context.Context, e *Engine, tx pgx.Tx, delay time.Duration, notify bool, changes ...Change) (Queued, error) {
+			return e.enqueueAndCommit(ctx, tx, delay, notify, changes...)
+		},
+		CheckPlans: func(ctx context.Context, e *Engine, entity string) (engineapi.PlanCheck, error) {
+			return e.checkPlans(ctx, entity)
+		},
+	})
+}

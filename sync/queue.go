@@ -88,13 +88,13 @@ func (e *Engine) Schedule(ctx context.Context, tx DB, at time.Time, changes ...C
 	return err
 }
 
-// EnqueueAndCommit is Enqueue followed by COMMIT of tx, sent together in one
+// enqueueAndCommit is Enqueue followed by COMMIT of tx, sent together in one
 // round trip, so queueing costs a write transaction no extra round trip. It
 // returns the rows it queued, for SyncQueued. On success the transaction is
 // committed and tx must not be used again (its connection is idle; release
 // it rather than calling tx.Commit). On error the transaction did not
 // commit; roll tx back.
-func (e *Engine) EnqueueAndCommit(ctx context.Context, tx pgx.Tx, delay time.Duration, notify bool, changes ...Change) (Queued, error) {
+func (e *Engine) enqueueAndCommit(ctx context.Context, tx pgx.Tx, delay time.Duration, notify bool, changes ...Change) (Queued, error) {
 	rows, err := e.changeRows(changes, delay)
 	if err != nil {
 		return Queued{}, err

@@ -146,7 +146,7 @@ func NewWorker(e *Engine, pool *pgxpool.Pool, cfg WorkerConfig) (*Worker, error)
 	if cfg.StatementTimeout == 0 {
 		cfg.StatementTimeout = DefaultStatementTimeout
 	}
-	return &Worker{engine: e, pool: pool, cfg: cfg, log: e.Logger()}, nil
+	return &Worker{engine: e, pool: pool, cfg: cfg, log: e.logger()}, nil
 }
 
 // Run drains the queue until ctx is cancelled, waking on notifications and

@@ -33,7 +33,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	tvsync "github.com/tvsync/tvsync/sync"
+	"github.com/tvsync/tvsync/sync/internal/engineapi"
 )
+
+// enqueueAndCommit is the engine's queue-and-commit in one round trip, the
+// unit of work's private protocol (package engineapi).
+var enqueueAndCommit = engineapi.Get[*tvsync.Engine, tvsync.Beginner, tvsync.Change, tvsync.Queued]().EnqueueAndCommit
 
 // Errors returned by Run and by a Work. Test for them with errors.Is.
 var (
@@ -330,7 +335,7 @@ func (r *Runner) commit(ctx context.Context, tx pgx.Tx, oneTrip bool, changes []
 		notify = true
 	}
 	if oneTrip {
-		queued, err := r.engine.EnqueueAndCommit(ctx, tx, delay, notify, changes...)
+		queued, err := enqueueAndCommit(ctx, r.engine, tx, delay, notify, changes...)
 		if err != nil {
 			return tvsync.Queued{}, fmt.Errorf("syncuow: commit unit of work: %w", err)
 		}

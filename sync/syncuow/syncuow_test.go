@@ -312,7 +312,8 @@ func TestRun_NilFunctionAndBadRunner(t *testing.T) {
 	r := must(syncuow.New(pool, engine, syncuow.Options{}))
 	require.ErrorContains(t, r.Run(ctx, nil), "got nil")
 	require.ErrorContains(t, r.WithMode(syncuow.Mode(9)).Run(ctx, func(*syncuow.Work) error { return nil }), "unknown mode Mode(9)")
-	require.ErrorContains(t, must(syncuow.New(nil, engine, syncuow.Options{})).Run(ctx, func(*syncuow.Work) error { return nil }), "without a database")
+	_, err := syncuow.New(nil, engine, syncuow.Options{})
+	require.ErrorContains(t, err, "syncuow: New needs a database and an engine", "a Runner without a database is refused when it is made")
 	var nilRunner *syncuow.Runner
 	require.Error(t, nilRunner.Run(ctx, func(*syncuow.Work) error { return nil }))
 	assert.Equal(t, syncuow.Deferred, r.WithMode(syncuow.Deferred).Mode())
