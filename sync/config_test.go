@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tvsync/tvsync/blog"
 	tvsync "github.com/tvsync/tvsync/sync"
 )
 
@@ -105,4 +106,32 @@ func TestWorkerConfig_InvalidFieldsAreErrorsNamingThem(t *testing.T) {
 	require.ErrorContains(t, err, "tvsync: NewWorker needs an engine and a pool")
 	_, err = tvsync.NewWorker(engine, nil, tvsync.WorkerConfig{})
 	require.ErrorContains(t, err, "tvsync: NewWorker needs an engine and a pool")
+}
+
+// TestOptions_InvalidFieldsAreErrorsNamingThem: a negative size, count or
+// timeout in FullOptions, VerifyOptions or RebuildOptions makes the call
+// fail, before it touches the database, with an error naming the field;
+// every invalid field is named at once.
+func TestOptions_InvalidFieldsAreErrorsNamingThem(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	engine, err := tvsync.NewEngine(lazyPool(t), tvsync.Config{}, blog.Entities()...)
+	require.NoError(t, err)
+
+	_, err = engine.FullSync(ctx, blog.EntityPost, tvsync.FullOptions{ChunkSize: -1, Workers: -2})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "tvsync: FullOptions.ChunkSize: -1: want > 0 (or 0 for the engine's BatchSize)")
+	assert.Contains(t, err.Error(), "tvsync: FullOptions.Workers: -2: want > 0 (or 0 for GOMAXPROCS)")
+
+	_, err = engine.Verify(ctx, blog.EntityPost, tvsync.VerifyOptions{ChunkSize: -1, Workers: -1, Samples: -3})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "tvsync: VerifyOptions.ChunkSize: -1")
+	assert.Contains(t, err.Error(), "tvsync: VerifyOptions.Workers: -1")
+	assert.Contains(t, err.Error(), "tvsync: VerifyOptions.Samples: -3: want > 0 (or 0 for 5)")
+
+	_, err = engine.Rebuild(ctx, blog.EntityPost, tvsync.RebuildOptions{ChunkSize: -1, LockTimeout: -time.Second, Attempts: -1})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "tvsync: RebuildOptions.ChunkSize: -1")
+	assert.Contains(t, err.Error(), "tvsync: RebuildOptions.LockTimeout: -1s: want > 0 (or 0 for two seconds)")
+	assert.Contains(t, err.Error(), "tvsync: RebuildOptions.Attempts: -1: want > 0 (or 0 for five)")
 }
