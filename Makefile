@@ -14,7 +14,7 @@ PG_BIN  := $(shell pg_config --bindir 2>/dev/null)
 all: test
 
 ## generate: write queries/*.gen.sql, blog/entities_gen.go and sqlc.yaml's column lists from tvsync.yaml (tvsync gen),
-## then regenerate db/ from queries/ and migrations/ with sqlc (pinned in tools/go.mod); the same for the shop example
+## then regenerate db/ from queries/ and migrations/, and the kit's sync/internal/dbsqlc from sync/internal/queries/, with sqlc (pinned in tools/go.mod); the same for the shop example
 generate:
 	$(GO) run ./cmd/tvsync gen
 	@echo "sqlc: regenerating db/ (the first run compiles sqlc from tools/go.mod: about two minutes)"
@@ -22,7 +22,7 @@ generate:
 	$(SHOP_GEN)
 	$(SHOP_SQLC) generate
 
-## check-generated: fail when tvsync gen's files or db/ (the blog's and the shop's) are not exactly what the generators write
+## check-generated: fail when tvsync gen's files or db/ (the blog's, the kit's sync/internal/dbsqlc and the shop's) are not exactly what the generators write
 check-generated:
 	@$(GO) run ./cmd/tvsync gen --check || { echo "tvsync gen's files are stale: run 'make generate' and commit the result" >&2; exit 1; }
 	@echo "sqlc: checking that db/ is what sqlc generates (the first run compiles sqlc from tools/go.mod: about two minutes)"

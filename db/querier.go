@@ -83,38 +83,6 @@ type Querier interface {
 	// PostWideRefresh is PostRefresh for large batches: the same documents as tv_post_source (built by the same functions, public.post_document and public.post_comment_element, which PostgreSQL inlines), with the batch's comments aggregated set-based (one bitmap scan, GROUP BY post_id) and joined once, instead of one aggregate per post; the engine picks it from Config.WideThreshold ids up. Posts, authors and like counts are reached from the batch id by id, each author of a comment through the index (the OFFSET 0 fences), so the work follows the batch, never the table; the two MATERIALIZED parts are joined once, never per post.
 	// Generated around the hand-written query of queries/plans/post_wide.sql (plans.wide of tvsync.yaml), which builds the documents of the ids of @ids; the upsert writes only those whose data changed.
 	PostWideRefresh(ctx context.Context, db DBTX, ids [][]uuid.UUID) *PostWideRefreshBatchResults
-	// QueueAck removes, inside the sync that covers them, the queued rows of the namespace and the given seqs that no worker holds (a worker holding one syncs it too).
-	QueueAck(ctx context.Context, db DBTX, arg []QueueAckParams) *QueueAckBatchResults
-	// QueueBatchTimeouts bounds, for the worker's batch transaction only, each lock wait and each statement (in milliseconds, 0 for no limit).
-	QueueBatchTimeouts(ctx context.Context, db DBTX, arg []QueueBatchTimeoutsParams) *QueueBatchTimeoutsBatchResults
-	// QueueClaim locks a batch of the namespace's ready rows that no other worker holds, oldest first, with the other rows of their ids that are neither scheduled for later nor waiting out a failure's backoff (one sync covers them all).
-	QueueClaim(ctx context.Context, db DBTX, arg []QueueClaimParams) *QueueClaimBatchResults
-	// QueueDeadList shows the namespace's parked ids with their last error, oldest first (one line per id, of its oldest parked row).
-	QueueDeadList(ctx context.Context, db DBTX, arg QueueDeadListParams) ([]QueueDeadListRow, error)
-	// QueueDelete removes claimed rows of the namespace, by seq, once their sync has succeeded.
-	QueueDelete(ctx context.Context, db DBTX, arg []QueueDeleteParams) *QueueDeleteBatchResults
-	// QueueDeleteDead removes the namespace's parked rows, that no one holds, of ids a sync has just synced after they were parked: that sync covered them.
-	QueueDeleteDead(ctx context.Context, db DBTX, arg []QueueDeleteDeadParams) *QueueDeleteDeadBatchResults
-	// QueueEnqueue records, in the calling transaction and the engine's namespace, that ids (their canonical text) need a sync, each after its delay: one new row per change, a plain INSERT that never waits for another transaction; a row inherits the backoff and attempts of a failing pending row of the same id, so writes do not hasten its retries (a scheduled re-sync keeps its time).
-	QueueEnqueue(ctx context.Context, db DBTX, arg []QueueEnqueueParams) *QueueEnqueueBatchResults
-	// QueueFail records a failed attempt on claimed rows of the namespace: retry after a backoff (1s doubling per attempt, capped), or park them as dead after max_attempts.
-	QueueFail(ctx context.Context, db DBTX, arg []QueueFailParams) *QueueFailBatchResults
-	// QueueNotify wakes the workers listening on the given channel when the transaction commits.
-	QueueNotify(ctx context.Context, db DBTX, channel []string) *QueueNotifyBatchResults
-	// QueueRetryDead revives every parked row of the namespace for an immediate retry and counts the ids revived.
-	QueueRetryDead(ctx context.Context, db DBTX, namespace string) (int64, error)
-	// QueueStats summarizes the namespace's rows of the queue for tvsync status and metrics: (entity, id) pairs pending, the oldest pending row's age, rows parked as dead, rows naming none of the registered entities.
-	QueueStats(ctx context.Context, db DBTX, arg QueueStatsParams) (QueueStatsRow, error)
-	// SyncLock takes the transaction-scoped advisory locks of a sync in the given (sorted) order: exclusive on each (entity, id) it syncs, so overlapping syncs of a row run one after the other, and shared (where @shared says) on the rows those documents read through a foreign key, so a sync of a referenced row waits for a transaction that attaches to it (sync/locks.go).
-	SyncLock(ctx context.Context, db DBTX, arg []SyncLockParams) *SyncLockBatchResults
-	// SyncLogInsert writes the tvsync.sync_log row of one entity batch, in the engine's namespace; a sync queues one per entity in a single round trip.
-	SyncLogInsert(ctx context.Context, db DBTX, arg []SyncLogInsertParams) *SyncLogInsertBatchResults
-	// SyncLogPrune deletes the namespace's tvsync.sync_log rows of batches that started before a time (through sync_log_started_at_idx) and reports how many.
-	SyncLogPrune(ctx context.Context, db DBTX, arg SyncLogPruneParams) (int64, error)
-	// SyncLogStats summarizes the namespace's rows of tvsync.sync_log per entity and mode since a time: committed batches (failed = 0), row counts, and percentiles and maximum of the committed batches' duration in microseconds (0 when none).
-	SyncLogStats(ctx context.Context, db DBTX, arg SyncLogStatsParams) ([]SyncLogStatsRow, error)
-	// SyncTryLock tries, without waiting, the advisory locks of a sync's next level inside the caller's transaction, in the given (sorted) order, and lists the keys another transaction holds.
-	SyncTryLock(ctx context.Context, db DBTX, keys [][]int64) *SyncTryLockBatchResults
 	// UserCreate inserts a user and returns its id.
 	UserCreate(ctx context.Context, db DBTX, arg UserCreateParams) (uuid.UUID, error)
 	// UserDelete deletes a user; their posts, comments and likes cascade.

@@ -101,7 +101,7 @@ func exercise(t *testing.T, pool, owner *pgxpool.Pool) {
 		}), mode)
 		posts = append(posts, postID)
 		if mode == repository.SyncDeferred {
-			n, err := tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{}).Drain(ctx)
+			n, err := must(tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{})).Drain(ctx)
 			require.NoError(t, err)
 			assert.Positive(t, n.Synced, "the worker synced the deferred changes")
 		}
@@ -273,7 +273,7 @@ func TestGrants_AppRoleWithExactlyTheDocumentedGrants(t *testing.T) {
 				return err
 			}
 		}
-		_, err := tvsync.NewWorker(engine, app, tvsync.WorkerConfig{}).Drain(ctx)
+		_, err := must(tvsync.NewWorker(engine, app, tvsync.WorkerConfig{})).Drain(ctx)
 		return err
 	}
 	require.NoError(t, write())

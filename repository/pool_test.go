@@ -105,7 +105,7 @@ func TestInTx_NeverNeedsASecondConnection(t *testing.T) {
 				if mode == repository.SyncDeferred {
 					// The worker is another process in production: give it a pool of its own.
 					wpool := poolOf(t, url, 2)
-					w := tvsync.NewWorker(blog.MustNewEngine(wpool, tvsync.Config{}), wpool, tvsync.WorkerConfig{})
+					w := must(tvsync.NewWorker(blog.MustNewEngine(wpool, tvsync.Config{}), wpool, tvsync.WorkerConfig{}))
 					_, err := w.Drain(ctx)
 					require.NoError(t, err)
 				}

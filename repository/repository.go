@@ -85,14 +85,19 @@ type Options struct {
 // it wraps a syncuow.Runner with the blog's typed writes and reads. It is
 // safe for concurrent use.
 type Repository struct {
-	pool    *pgxpool.Pool
-	engine  *tvsync.Engine
-	runner  *syncuow.Runner
+	pool   *pgxpool.Pool
+	engine *tvsync.Engine
+	runner *syncuow.Runner
+	// err is syncuow.New's error (an invalid Options.Sync): every unit of
+	// work returns it.
+	err     error
 	opts    Options
 	queries *db.Queries
 }
 
-// New returns a repository over pool that syncs with engine.
+// New returns a repository over pool that syncs with engine. An opts.Sync
+// that is none of the three modes makes every unit of work (InTx) fail with
+// an error naming Options.Mode, as syncuow.New reports it.
 func New(pool *pgxpool.Pool, engine *tvsync.Engine, opts Options) *Repository {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -100,19 +105,23 @@ func New(pool *pgxpool.Pool, engine *tvsync.Engine, opts Options) *Repository {
 	if opts.AfterCommitGrace <= 0 {
 		opts.AfterCommitGrace = 10 * time.Second
 	}
-	runner := syncuow.New(pool, engine, syncuow.Options{
+	runner, err := syncuow.New(pool, engine, syncuow.Options{
 		Mode:             syncuow.Mode(opts.Sync),
 		Logger:           opts.Logger,
 		AfterCommitGrace: opts.AfterCommitGrace,
 	})
-	return &Repository{pool: pool, engine: engine, runner: runner, opts: opts, queries: db.New()}
+	return &Repository{pool: pool, engine: engine, runner: runner, err: err, opts: opts, queries: db.New()}
 }
 
 // WithSyncMode returns a repository sharing r's pool and engine that syncs in mode.
 func (r *Repository) WithSyncMode(mode SyncMode) *Repository {
 	c := *r
 	c.opts.Sync = mode
-	c.runner = r.runner.WithMode(syncuow.Mode(mode))
+	c.runner, c.err = syncuow.New(r.pool, r.engine, syncuow.Options{
+		Mode:             syncuow.Mode(mode),
+		Logger:           r.opts.Logger,
+		AfterCommitGrace: r.opts.AfterCommitGrace,
+	})
 	return &c
 }
 
@@ -133,6 +142,9 @@ func (r *Repository) SyncMode() SyncMode { return r.opts.Sync }
 func (r *Repository) InTx(ctx context.Context, fn func(uow *UnitOfWork) error) error {
 	if fn == nil {
 		return fmt.Errorf("repository: InTx needs a function to run, got nil: %w", ErrInvalid)
+	}
+	if r.err != nil {
+		return fmt.Errorf("repository: %w", r.err)
 	}
 	return r.runner.Run(ctx, func(w *syncuow.Work) error {
 		return fn(&UnitOfWork{w: w, tx: w.Tx(), repo: r})

@@ -10,7 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/tvsync/tvsync/db"
+	"github.com/tvsync/tvsync/sync/internal/dbsqlc"
 )
 
 // pending is one entity's part of an attempt: its ids and the readers of
@@ -44,7 +44,7 @@ func (e *Engine) attempt(ctx context.Context, j job, chunk batch, skip idSet) (r
 	locks := lockPlan{}
 	nIDs := 0
 	var work []pending
-	var ack *db.QueueAckBatchResults
+	var ack *dbsqlc.QueueAckBatchResults
 	for _, name := range e.order {
 		ids := chunk.ids.sorted(name)
 		if len(ids) == 0 {
@@ -86,12 +86,12 @@ func (e *Engine) attempt(ctx context.Context, j job, chunk batch, skip idSet) (r
 		}
 	}
 	if seqs := chunk.seqList(); j.ack && len(seqs) > 0 {
-		ack = e.queries.QueueAck(ctx, p, []db.QueueAckParams{{Namespace: e.cfg.Namespace, Seqs: seqs}})
+		ack = e.queries.QueueAck(ctx, p, []dbsqlc.QueueAckParams{{Namespace: e.cfg.Namespace, Seqs: seqs}})
 	}
 	// The lock statement runs (and reads the clock the durations start
 	// from) even with no keys to take.
 	keys, shared := locks.sorted()
-	lock := e.queries.SyncLock(ctx, p, []db.SyncLockParams{{Keys: keys, Shared: shared}})
+	lock := e.queries.SyncLock(ctx, p, []dbsqlc.SyncLockParams{{Keys: keys, Shared: shared}})
 	if j.span != nil {
 		// A keyset range of one entity: refresh and delete by range, but
 		// only the ids listed (and locked) for the chunk: an id created in
@@ -147,7 +147,7 @@ func (e *Engine) attempt(ctx context.Context, j job, chunk batch, skip idSet) (r
 		}
 	}
 	var prev time.Time
-	lock.QueryRow(func(_ int, r db.SyncLockRow, qerr error) { prev, err = r.FinishedAt, qerr })
+	lock.QueryRow(func(_ int, r dbsqlc.SyncLockRow, qerr error) { prev, err = r.FinishedAt, qerr })
 	if err != nil {
 		return nil, nil, fmt.Errorf("take sync locks: %w", err)
 	}

@@ -278,7 +278,7 @@ func TestAfterCommit_StoppedSyncLeavesTheRestOfALargeCascadeQueued(t *testing.T)
 	defer cancel()
 	stop := &cancelAfter{n: 1, cancel: cancel}
 	e := blog.MustNewEngine(pool, tvsync.Config{BatchSize: 10, CascadeGrace: time.Nanosecond, Observer: stop})
-	runner := syncuow.New(pool, e, syncuow.Options{AfterCommitGrace: time.Nanosecond})
+	runner := must(syncuow.New(pool, e, syncuow.Options{AfterCommitGrace: time.Nanosecond}))
 	err := runner.Run(ctx, func(w *syncuow.Work) error {
 		if _, err := w.Tx().Exec(ctx, "UPDATE tb_user SET username = 'stopped-renamed' WHERE id = $1", commenter); err != nil {
 			return err
@@ -289,7 +289,7 @@ func TestAfterCommit_StoppedSyncLeavesTheRestOfALargeCascadeQueued(t *testing.T)
 	require.ErrorIs(t, err, syncuow.ErrCommittedNotSynced)
 	require.Positive(t, queueRows(t, pool), "the changes remain queued, as the error says")
 
-	_, err = tvsync.NewWorker(blog.MustNewEngine(pool, tvsync.Config{}), pool, tvsync.WorkerConfig{}).Drain(context.Background())
+	_, err = must(tvsync.NewWorker(blog.MustNewEngine(pool, tvsync.Config{}), pool, tvsync.WorkerConfig{})).Drain(context.Background())
 	require.NoError(t, err)
 	requireNoDrift(t, pool)
 	assert.Zero(t, queueRows(t, pool))
@@ -309,7 +309,7 @@ func TestAfterCommit_FailingDependentStaysQueued(t *testing.T) {
 	require.NoError(t, err)
 
 	e := blog.MustNewEngine(pool, tvsync.Config{CascadeGrace: time.Nanosecond})
-	runner := syncuow.New(pool, e, syncuow.Options{AfterCommitGrace: time.Nanosecond})
+	runner := must(syncuow.New(pool, e, syncuow.Options{AfterCommitGrace: time.Nanosecond}))
 	err = runner.Run(ctx, func(w *syncuow.Work) error {
 		if _, err := w.Tx().Exec(ctx, "UPDATE tb_user SET username = 'failing-renamed', full_name = 'x' WHERE id = $1", author); err != nil {
 			return err
@@ -329,7 +329,7 @@ func TestAfterCommit_FailingDependentStaysQueued(t *testing.T) {
 	require.NoError(t, err)
 	_, err = pool.Exec(ctx, "UPDATE tvsync.sync_queue SET available_at = now()") // past the failed attempt's backoff
 	require.NoError(t, err)
-	_, err = tvsync.NewWorker(e, pool, tvsync.WorkerConfig{}).Drain(ctx)
+	_, err = must(tvsync.NewWorker(e, pool, tvsync.WorkerConfig{})).Drain(ctx)
 	require.NoError(t, err)
 	requireNoDrift(t, pool)
 	assert.Zero(t, queueRows(t, pool))
@@ -395,7 +395,7 @@ func TestCascades_SyncInBoundedTransactions(t *testing.T) {
 			fullSyncAll(t, e)
 			probe.max = 0
 
-			err = syncuow.New(pool, e, syncuow.Options{Mode: mode}).Run(ctx, func(w *syncuow.Work) error {
+			err = must(syncuow.New(pool, e, syncuow.Options{Mode: mode})).Run(ctx, func(w *syncuow.Work) error {
 				if _, err := w.Tx().Exec(ctx, "UPDATE tb_user SET username = 'big-renamed' WHERE id = $1", commenter); err != nil {
 					return err
 				}
@@ -404,7 +404,7 @@ func TestCascades_SyncInBoundedTransactions(t *testing.T) {
 			})
 			require.NoError(t, err)
 			if mode == syncuow.Deferred {
-				res, err := tvsync.NewWorker(e, pool, tvsync.WorkerConfig{BatchSize: 100}).Drain(ctx)
+				res, err := must(tvsync.NewWorker(e, pool, tvsync.WorkerConfig{BatchSize: 100})).Drain(ctx)
 				require.NoError(t, err)
 				assert.Equal(t, res.Claimed, res.Synced, "every claimed row synced")
 				assert.Zero(t, res.Failed+res.Dead+res.Kept)
@@ -466,7 +466,7 @@ func TestUnitsOfWork_HotRowsNeverDeadlockInEnqueue(t *testing.T) {
 	}
 	fullSyncAll(t, e)
 	for _, mode := range []syncuow.Mode{syncuow.AfterCommit, syncuow.Deferred} {
-		runner := syncuow.New(pool, e, syncuow.Options{Mode: mode})
+		runner := must(syncuow.New(pool, e, syncuow.Options{Mode: mode}))
 		var wg gosync.WaitGroup
 		errs := make(chan error, 16*12)
 		for g := range 16 {
@@ -493,7 +493,7 @@ func TestUnitsOfWork_HotRowsNeverDeadlockInEnqueue(t *testing.T) {
 		}
 		require.Empty(t, all, "%s: %v", mode, errors.Join(all...))
 	}
-	_, err := tvsync.NewWorker(e, pool, tvsync.WorkerConfig{}).Drain(ctx)
+	_, err := must(tvsync.NewWorker(e, pool, tvsync.WorkerConfig{})).Drain(ctx)
 	require.NoError(t, err)
 	requireNoDrift(t, pool)
 }
@@ -525,7 +525,7 @@ func TestCascades_PoolOfOneManyGoroutinesEveryMode(t *testing.T) {
 	errs := make(chan error, 8*6)
 	for g := range 8 {
 		wg.Go(func() {
-			runner := syncuow.New(pool, e, syncuow.Options{Mode: modes[g%3], AfterCommitGrace: time.Nanosecond})
+			runner := must(syncuow.New(pool, e, syncuow.Options{Mode: modes[g%3], AfterCommitGrace: time.Nanosecond}))
 			for k := range 6 {
 				u := users[(g+k)%len(users)]
 				err := runner.Run(ctx, func(w *syncuow.Work) error {
@@ -546,7 +546,7 @@ func TestCascades_PoolOfOneManyGoroutinesEveryMode(t *testing.T) {
 	for err := range errs {
 		require.NoError(t, err)
 	}
-	_, err = tvsync.NewWorker(e, pool, tvsync.WorkerConfig{}).Drain(ctx)
+	_, err = must(tvsync.NewWorker(e, pool, tvsync.WorkerConfig{})).Drain(ctx)
 	require.NoError(t, err)
 	requireNoDrift(t, base)
 	assert.Zero(t, queueRows(t, base))

@@ -142,7 +142,7 @@ func TestCrash_KilledBeforeSyncLosesNothing(t *testing.T) {
 			assert.Equal(t, 3*writes, countRows(t, pool, "SELECT count(*) FROM tvsync.sync_queue"), "but every change is queued")
 
 			engine := blog.MustNewEngine(pool, tvsync.Config{})
-			w := tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{})
+			w := must(tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{}))
 			eventually(t, "a worker drained the queue", func() bool {
 				_, err := w.Drain(ctx)
 				require.NoError(t, err)
@@ -185,7 +185,7 @@ func TestWorker_KilledBackendMidBatchIsRetried(t *testing.T) {
 
 	g := installGate(t, pool, url)
 	g.close()
-	gatedWorker := tvsync.NewWorker(blog.MustNewEngine(gatedPool, tvsync.Config{}), gatedPool, tvsync.WorkerConfig{MaxBackoff: 50 * time.Millisecond})
+	gatedWorker := must(tvsync.NewWorker(blog.MustNewEngine(gatedPool, tvsync.Config{}), gatedPool, tvsync.WorkerConfig{MaxBackoff: 50 * time.Millisecond}))
 	done := make(chan error, 1)
 	go func() {
 		_, err := gatedWorker.DrainOnce(ctx)

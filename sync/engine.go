@@ -23,7 +23,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/tvsync/tvsync/db"
+	"github.com/tvsync/tvsync/sync/internal/dbsqlc"
+	"github.com/tvsync/tvsync/sync/internal/engineapi"
 )
 
 // Mode labels why a sync runs. It is recorded in tvsync.sync_log and in metrics; the
@@ -142,14 +143,14 @@ type Entity struct {
 	View string
 	// Source is the view (or set-returning function call) that defines the
 	// entity's documents, one row (id, data) per tb_ row: "tv_product_source".
-	// Optional for syncing; CheckPlans and the generator use it.
+	// Optional for syncing; checkPlans and the generator use it.
 	Source string
 	// Key is the kind of the entity's primary key; the zero value is KeyUUID.
 	Key KeyKind
 	// Columns, optional, are the tv_ table's columns besides id, data and
 	// updated_at that the statements fill from the Source view's columns of
 	// the same names (a tenant, an owner, a status the API filters on).
-	// CheckPlans and Rebuild compare them with data; the generated Verify
+	// checkPlans and Rebuild compare them with data; the generated Verify
 	// does too.
 	Columns []string
 	// Refresh queues the upsert of the tv_ rows of ids from the tb_ tables.
@@ -234,11 +235,12 @@ type Config struct {
 	Logger *slog.Logger
 	// SlowThreshold is the duration above which an incremental or deferred
 	// batch logs a warning (full-sync, rebuild and repair chunks never do);
-	// zero means 50ms, a negative value disables the warning.
+	// zero means DefaultSlowThreshold, a negative value disables the warning.
 	SlowThreshold time.Duration
 	// BatchSize caps how many ids of one entity go into one statement and one
 	// transaction of the engine's own; larger syncs are split into chunks,
-	// each in its own transaction. Zero means 1000.
+	// each in its own transaction. Zero means DefaultBatchSize; a negative
+	// value is an error of NewEngine.
 	//
 	// It also bounds the advisory locks a transaction holds: one per id, so
 	// at most BatchSize per entity (a full-sync chunk of FullOptions.ChunkSize
@@ -254,9 +256,8 @@ type Config struct {
 	// transaction of the caller's: all of their ids are locked at once.
 	BatchSize int
 	// WideThreshold is the batch size from which an entity's RefreshWide is
-	// used instead of Refresh; zero means 500 (measured on 100k posts:
-	// per-id lookups win at 10 ids, set-based aggregation from 1000 on, and
-	// runs disagree in between), negative never.
+	// used instead of Refresh; zero means DefaultWideThreshold, negative
+	// never.
 	WideThreshold int
 	// AdvisoryLockPrefix is the high 32 bits of every advisory lock key the
 	// engine takes (the low 32 bits hash the entity and id), so that its
@@ -286,11 +287,12 @@ type Config struct {
 	// Whatever does not fit, and every row further along a chain of
 	// cascades, is queued in tvsync.sync_queue in that transaction (see
 	// Report.Queued) and synced after its commit. Zero means
-	// DefaultInlineLimit.
+	// DefaultInlineLimit; a negative value is an error of NewEngine.
 	InlineLimit int
 	// CascadeGrace is how long the dependents a sync queues are left to
 	// that sync, which goes on with them at once, before a Worker may take
-	// them (it does when the syncing process dies); zero means 10 seconds.
+	// them (it does when the syncing process dies); zero means
+	// DefaultCascadeGrace; a negative value is an error of NewEngine.
 	CascadeGrace time.Duration
 	// DisableSyncLog stops the engine from writing tvsync.sync_log rows.
 	DisableSyncLog bool
@@ -298,9 +300,42 @@ type Config struct {
 	Observer Observer
 }
 
-// DefaultInlineLimit is Config.InlineLimit's default: as many advisory locks
-// as BatchSize's default, a sixth of PostgreSQL's default lock table.
-const DefaultInlineLimit = 1000
+// The defaults of Config's fields, used where a field is zero.
+const (
+	// DefaultSlowThreshold is Config.SlowThreshold's default.
+	DefaultSlowThreshold = 50 * time.Millisecond
+	// DefaultBatchSize is Config.BatchSize's default.
+	DefaultBatchSize = 1000
+	// DefaultWideThreshold is Config.WideThreshold's default, measured on
+	// 100k posts: per-id lookups win at 10 ids, set-based aggregation from
+	// 1000 on, and runs disagree in between.
+	DefaultWideThreshold = 500
+	// DefaultInlineLimit is Config.InlineLimit's default: as many advisory
+	// locks as BatchSize's default, a sixth of PostgreSQL's default lock
+	// table.
+	DefaultInlineLimit = 1000
+	// DefaultCascadeGrace is Config.CascadeGrace's default.
+	DefaultCascadeGrace = 10 * time.Second
+)
+
+// validate checks the fields of c that can be wrong: each error names the
+// field, its value and what it may be.
+func (c Config) validate() error {
+	var errs []error
+	if c.BatchSize < 0 {
+		errs = append(errs, fmt.Errorf("tvsync: Config.BatchSize: %d: want > 0 (or 0 for DefaultBatchSize, %d)", c.BatchSize, DefaultBatchSize))
+	}
+	if c.InlineLimit < 0 {
+		errs = append(errs, fmt.Errorf("tvsync: Config.InlineLimit: %d: want > 0 (or 0 for DefaultInlineLimit, %d)", c.InlineLimit, DefaultInlineLimit))
+	}
+	if c.CascadeGrace < 0 {
+		errs = append(errs, fmt.Errorf("tvsync: Config.CascadeGrace: %v: want > 0 (or 0 for DefaultCascadeGrace, %v)", c.CascadeGrace, DefaultCascadeGrace))
+	}
+	if err := CheckNamespace(c.Namespace); err != nil {
+		errs = append(errs, fmt.Errorf("tvsync: Config.Namespace: %w", err))
+	}
+	return errors.Join(errs...)
+}
 
 // Observer receives the outcome of every entity batch the engine syncs. It
 // is called synchronously after the batch commits (or fails) and must be fast
@@ -322,7 +357,7 @@ type Engine struct {
 	log      *slog.Logger
 	entities map[string]*Entity
 	order    []string // entity names, sorted: the order of statements and locks
-	queries  *db.Queries
+	queries  *dbsqlc.Queries
 	// lockPrefix is Config.AdvisoryLockPrefix (or its default), the high
 	// half of every lock key.
 	lockPrefix int64
@@ -336,36 +371,37 @@ type Engine struct {
 }
 
 // NewEngine returns an engine over pool for the given entities. It fails when
-// an entity is incomplete, registered twice, or cascades to an unknown entity.
+// a field of cfg is invalid (the error names it), or an entity is
+// incomplete, registered twice, or cascades to an unknown entity.
 func NewEngine(pool Beginner, cfg Config, entities ...Entity) (*Engine, error) {
 	if pool == nil {
 		return nil, errors.New("tvsync: NewEngine needs a pool")
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.SlowThreshold == 0 {
-		cfg.SlowThreshold = 50 * time.Millisecond
+		cfg.SlowThreshold = DefaultSlowThreshold
 	}
-	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 1000
+	if cfg.BatchSize == 0 {
+		cfg.BatchSize = DefaultBatchSize
 	}
-	if cfg.InlineLimit <= 0 {
+	if cfg.InlineLimit == 0 {
 		cfg.InlineLimit = DefaultInlineLimit
 	}
-	if cfg.CascadeGrace <= 0 {
-		cfg.CascadeGrace = 10 * time.Second
+	if cfg.CascadeGrace == 0 {
+		cfg.CascadeGrace = DefaultCascadeGrace
 	}
 	if cfg.WideThreshold == 0 {
-		cfg.WideThreshold = 500
-	}
-	if err := CheckNamespace(cfg.Namespace); err != nil {
-		return nil, fmt.Errorf("tvsync: Config.Namespace: %w", err)
+		cfg.WideThreshold = DefaultWideThreshold
 	}
 	if cfg.AdvisoryLockPrefix == 0 {
 		cfg.AdvisoryLockPrefix = NamespaceLockPrefix(cfg.Namespace)
 	}
-	e := &Engine{pool: pool, cfg: cfg, log: cfg.Logger, entities: map[string]*Entity{}, queries: db.New(), lockPrefix: int64(cfg.AdvisoryLockPrefix)}
+	e := &Engine{pool: pool, cfg: cfg, log: cfg.Logger, entities: map[string]*Entity{}, queries: dbsqlc.New(), lockPrefix: int64(cfg.AdvisoryLockPrefix)}
 	for i := range entities {
 		ent := entities[i]
 		switch {
@@ -459,12 +495,24 @@ func (e *Engine) checkKinds(ent *Entity, ids []ID) error {
 	return nil
 }
 
-// Logger returns the engine's logger.
-func (e *Engine) Logger() *slog.Logger { return e.log }
+// logger returns the engine's logger (Config.Logger, or one that discards).
+func (e *Engine) logger() *slog.Logger { return e.log }
 
 // Namespace returns the engine's namespace (Config.Namespace): "" for the
 // default one.
 func (e *Engine) Namespace() string { return e.cfg.Namespace }
 
-// Pool returns the pool the engine runs its own transactions on.
-func (e *Engine) Pool() Beginner { return e.pool }
+// The engine's private API for its sibling packages under sync/ (package
+// engineapi): the unit of work's commit-and-queue, plancheck's database,
+// the test kit's plan check.
+func init() {
+	engineapi.Set(engineapi.Funcs[*Engine, Beginner, Change, Queued]{
+		Pool: func(e *Engine) Beginner { return e.pool },
+		EnqueueAndCommit: func(ctx context.Context, e *Engine, tx pgx.Tx, delay time.Duration, notify bool, changes ...Change) (Queued, error) {
+			return e.enqueueAndCommit(ctx, tx, delay, notify, changes...)
+		},
+		CheckPlans: func(ctx context.Context, e *Engine, entity string) (engineapi.PlanCheck, error) {
+			return e.checkPlans(ctx, entity)
+		},
+	})
+}

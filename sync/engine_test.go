@@ -108,7 +108,7 @@ func TestWorker_StopFinishesTheBatchInHand(t *testing.T) {
 	g.close()
 
 	// Batches of 4 rows: the worker is stopped while its first batch is inside the sync.
-	w := tvsync.NewWorker(blog.MustNewEngine(gatedPool, tvsync.Config{}), gatedPool, tvsync.WorkerConfig{BatchSize: 4})
+	w := must(tvsync.NewWorker(blog.MustNewEngine(gatedPool, tvsync.Config{}), gatedPool, tvsync.WorkerConfig{BatchSize: 4}))
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- w.Run(runCtx) }()
@@ -121,7 +121,7 @@ func TestWorker_StopFinishesTheBatchInHand(t *testing.T) {
 	assert.Equal(t, 8, countRows(t, pool, fmt.Sprintf("SELECT count(*) FROM tvsync.sync_queue WHERE seq <= %d", lastSeq)),
 		"the batch in hand was finished and removed, the rest kept (beside the dependents the batch queued)")
 	assert.Zero(t, countRows(t, pool, "SELECT count(*) FROM tvsync.sync_queue WHERE attempts > 0"), "no attempt failed")
-	_, err := tvsync.NewWorker(blog.MustNewEngine(pool, tvsync.Config{}), pool, tvsync.WorkerConfig{}).Drain(ctx)
+	_, err := must(tvsync.NewWorker(blog.MustNewEngine(pool, tvsync.Config{}), pool, tvsync.WorkerConfig{})).Drain(ctx)
 	require.NoError(t, err)
 	diff, err := expect.Check(ctx, pool)
 	require.NoError(t, err)
@@ -134,7 +134,7 @@ func TestWorker_WakesOnNotifyWithoutPolling(t *testing.T) {
 	engine := blog.MustNewEngine(pool, tvsync.Config{})
 	repo := repository.New(pool, engine, repository.Options{Sync: repository.SyncDeferred})
 	// Polling once an hour: only LISTEN/NOTIFY can wake this worker in time.
-	w := tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{PollInterval: time.Hour})
+	w := must(tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{PollInterval: time.Hour}))
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- w.Run(runCtx) }()
@@ -174,7 +174,7 @@ func TestWorker_PoisonItemIsParkedDeadThenRetried(t *testing.T) {
 		poisonID, err = uow.CreatePost(ctx, u, "poison", "", true)
 		return err
 	}))
-	w := tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{MaxAttempts: 3, MaxBackoff: 10 * time.Millisecond})
+	w := must(tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{MaxAttempts: 3, MaxBackoff: 10 * time.Millisecond}))
 	eventually(t, "the poison item is parked as dead", func() bool {
 		_, err := w.Drain(ctx)
 		var failed *tvsync.FailedError

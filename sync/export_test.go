@@ -1,5 +1,7 @@
 package sync
 
+import "context"
+
 // SetSkipLocksForTest turns the per-id advisory locks off, so that tests can
 // show the race they prevent.
 func SetSkipLocksForTest(e *Engine, skip bool) { e.skipLocks = skip }
@@ -18,3 +20,29 @@ func LockKeysForTest(e *Engine, entity string, ids []ID) []int64 {
 
 // RebuildKeyForTest returns the key of the session lock of a rebuild of entity on e.
 func RebuildKeyForTest(e *Engine, entity string) int64 { return rebuildKey(e.lockPrefix, entity) }
+
+// The plan check's names (plans.go), for its tests: the check itself is
+// reached by syncdbtest through package engineapi, not from the engine's
+// public face.
+const (
+	PlanRefresh       = planRefresh
+	PlanRefreshWide   = planRefreshWide
+	PlanRefreshRange  = planRefreshRange
+	PlanMissing       = planMissing
+	PlanStale         = planStale
+	PlanExtra         = planExtra
+	PlanOutside       = planOutside
+	PlanSubsetMissing = planSubsetMissing
+	PlanSubsetStale   = planSubsetStale
+)
+
+// PlanCheck and PlanResult are the plan check's outcome types.
+type (
+	PlanCheck  = planCheck
+	PlanResult = planResult
+)
+
+// CheckPlansForTest runs the plan check of entity on e.
+func CheckPlansForTest(ctx context.Context, e *Engine, entity string) (PlanCheck, error) {
+	return e.checkPlans(ctx, entity)
+}

@@ -14,10 +14,12 @@ import (
 // FullOptions tunes FullSync. The zero value is usable.
 type FullOptions struct {
 	// ChunkSize is how many ids each transaction syncs (and locks, one
-	// advisory lock each); zero means the engine's BatchSize. Workers ×
-	// ChunkSize locks are held at once: see Config.BatchSize.
+	// advisory lock each); zero means the engine's BatchSize, negative is an
+	// error of FullSync. Workers × ChunkSize locks are held at once: see
+	// Config.BatchSize.
 	ChunkSize int
-	// Workers is how many chunks are synced at once; zero means GOMAXPROCS.
+	// Workers is how many chunks are synced at once; zero means GOMAXPROCS,
+	// negative is an error of FullSync.
 	Workers int
 	// Progress, if set, is called after each chunk with the number of ids
 	// processed so far. It is called from one goroutine at a time.
@@ -39,6 +41,9 @@ func (e *Engine) FullSync(ctx context.Context, entity string, opts FullOptions) 
 	report := Report{Mode: ModeFull}
 	ent, err := e.entity(entity)
 	if err != nil {
+		return report, err
+	}
+	if err := opts.validate(); err != nil {
 		return report, err
 	}
 	if opts.ChunkSize <= 0 {

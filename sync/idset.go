@@ -55,7 +55,7 @@ type queuedRow struct {
 }
 
 // Queued names changes left in the durable tvsync.sync_queue, by row: those
-// a unit of work queued with its commit (EnqueueAndCommit), or the
+// a unit of work queued with its commit (enqueueAndCommit), or the
 // dependents a sync inside a transaction queued there for after its commit
 // (Report.Queued). SyncQueued syncs them and removes the rows; a Worker
 // takes whatever it has not removed once the rows are due.

@@ -879,7 +879,7 @@ func TestWorker_BigintRowsSyncAndMalformedOrUnknownRowsFailAlone(t *testing.T) {
 	}
 	assert.Equal(t, want, queued, "the queue holds the canonical text of each id")
 
-	w := tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{MaxAttempts: 3, BatchSize: 8})
+	w := must(tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{MaxAttempts: 3, BatchSize: 8}))
 	for range 5 { // more rounds than MaxAttempts, every row ready again each time
 		_, err := w.Drain(ctx)
 		assert.NoError(t, err, "the rows that cannot sync fail alone, and are not the batch's error")
@@ -931,7 +931,7 @@ func TestWorker_TextAndIntegerRowsSync(t *testing.T) {
 					VALUES ('item', '2147483648', now() - interval '1 minute', now() - interval '1 minute')`)
 				require.NoError(t, err)
 			}
-			w := tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{MaxAttempts: 1, BatchSize: 3})
+			w := must(tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{MaxAttempts: 1, BatchSize: 3}))
 			_, err = w.Drain(ctx)
 			require.NoError(t, err)
 			assert.Equal(t, len(tc.ids), tvItemCount(t, pool, tc.k, tc.ids), "every queued id synced")

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/tvsync/tvsync/db"
+	"github.com/tvsync/tvsync/sync/internal/dbsqlc"
 )
 
 // The lock plan. Every sync takes, before its refresh statement takes its
@@ -145,7 +145,7 @@ func (e *Engine) lock(ctx context.Context, conn DB, s idSet, sources bool) error
 	}
 	keys, shared := l.sorted()
 	var err error
-	e.queries.SyncLock(ctx, conn, []db.SyncLockParams{{Keys: keys, Shared: shared}}).QueryRow(func(_ int, _ db.SyncLockRow, qerr error) { err = qerr })
+	e.queries.SyncLock(ctx, conn, []dbsqlc.SyncLockParams{{Keys: keys, Shared: shared}}).QueryRow(func(_ int, _ dbsqlc.SyncLockRow, qerr error) { err = qerr })
 	if err != nil {
 		return fmt.Errorf("take sync locks: %w", err)
 	}

@@ -96,7 +96,7 @@ func TestNamespace_AppsInOneDatabaseNeverTakeEachOthersRows(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, n, "A revives none of B's parked rows")
 
-	res, err := tvsync.NewWorker(engA, pool, tvsync.WorkerConfig{}).Drain(ctx)
+	res, err := must(tvsync.NewWorker(engA, pool, tvsync.WorkerConfig{})).Drain(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, 2, res.Claimed, "A's worker claims A's two rows only")
 	assert.Equal(t, 2, res.Synced)
@@ -118,7 +118,7 @@ func TestNamespace_AppsInOneDatabaseNeverTakeEachOthersRows(t *testing.T) {
 	require.Len(t, deadB, 1)
 	assert.Equal(t, parked[0].String(), deadB[0].ID)
 
-	res, err = tvsync.NewWorker(engB, pool, tvsync.WorkerConfig{}).Drain(ctx)
+	res, err = must(tvsync.NewWorker(engB, pool, tvsync.WorkerConfig{})).Drain(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, 5, res.Synced, "B's worker syncs B's five ready rows; its parked row waits for a retry")
 	for _, id := range usersB {
@@ -127,7 +127,7 @@ func TestNamespace_AppsInOneDatabaseNeverTakeEachOthersRows(t *testing.T) {
 	n, err = engB.RetryDead(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), n, "B revives its own parked row")
-	_, err = tvsync.NewWorker(engB, pool, tvsync.WorkerConfig{}).Drain(ctx)
+	_, err = must(tvsync.NewWorker(engB, pool, tvsync.WorkerConfig{})).Drain(ctx)
 	require.NoError(t, err)
 	assert.Zero(t, countRows(t, pool, "SELECT count(*) FROM tvsync.sync_queue"))
 	assert.Positive(t, countRows(t, pool, "SELECT count(*) FROM tvsync.sync_log WHERE namespace = 'app_b'"))
@@ -263,7 +263,7 @@ func TestNamespace_RoleGrantedOneNamespaceCannotTouchAnother(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, n)
 
-	res, err := tvsync.NewWorker(engA, app, tvsync.WorkerConfig{}).Drain(ctx)
+	res, err := must(tvsync.NewWorker(engA, app, tvsync.WorkerConfig{})).Drain(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, 2, res.Synced, "the role's own namespace works as usual")
 	assert.Empty(t, rowsOfIDs(t, owner, usersA...))

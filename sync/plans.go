@@ -9,57 +9,57 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// The refresh plans CheckPlans compares, as named in PlanResult.Plan.
+// The refresh plans checkPlans compares, as named in planResult.Plan.
 const (
-	// PlanRefresh is Entity.Refresh, the per-id plan of small batches.
-	PlanRefresh = "refresh"
-	// PlanRefreshWide is Entity.RefreshWide, the plan of large batches.
-	PlanRefreshWide = "refresh-wide"
-	// PlanRefreshRange is Entity.RefreshRange with DeleteMissingRange, the
+	// planRefresh is Entity.Refresh, the per-id plan of small batches.
+	planRefresh = "refresh"
+	// planRefreshWide is Entity.RefreshWide, the plan of large batches.
+	planRefreshWide = "refresh-wide"
+	// planRefreshRange is Entity.RefreshRange with DeleteMissingRange, the
 	// plan of full-sync chunks.
-	PlanRefreshRange = "refresh-range"
+	planRefreshRange = "refresh-range"
 )
 
-// The kinds of difference a PlanResult counts, the keys of its Samples.
+// The kinds of difference a planResult counts, the keys of its Samples.
 // Missing, stale and extra are found running the plan over every id of the
 // Source view; outside, subset-missing and subset-stale running it over
 // every other id (the subset pass).
 const (
-	// PlanMissing is an id of the Source view the plan wrote no tv_ row for.
-	PlanMissing = "missing"
-	// PlanStale is an id whose tv_ row the plan wrote with a document other
+	// planMissing is an id of the Source view the plan wrote no tv_ row for.
+	planMissing = "missing"
+	// planStale is an id whose tv_ row the plan wrote with a document other
 	// than the Source view's.
-	PlanStale = "stale"
-	// PlanExtra is a tv_ row the plan wrote for an id the Source view does
+	planStale = "stale"
+	// planExtra is a tv_ row the plan wrote for an id the Source view does
 	// not hold.
-	PlanExtra = "extra"
-	// PlanOutside is a tv_ row the plan wrote, in the subset pass, for an id
+	planExtra = "extra"
+	// planOutside is a tv_ row the plan wrote, in the subset pass, for an id
 	// it was not given: in production, a row written outside the batch's
 	// advisory locks, where an older snapshot's document can overwrite a
 	// newer sync's.
-	PlanOutside = "outside"
-	// PlanSubsetMissing is an id the plan was given in the subset pass and
+	planOutside = "outside"
+	// planSubsetMissing is an id the plan was given in the subset pass and
 	// wrote no tv_ row for.
-	PlanSubsetMissing = "subset-missing"
-	// PlanSubsetStale is an id the plan was given in the subset pass and
+	planSubsetMissing = "subset-missing"
+	// planSubsetStale is an id the plan was given in the subset pass and
 	// wrote a document other than the Source view's for.
-	PlanSubsetStale = "subset-stale"
+	planSubsetStale = "subset-stale"
 )
 
-// planSamples is how many ids of each kind a PlanResult keeps.
+// planSamples is how many ids of each kind a planResult keeps.
 const planSamples = 5
 
-// checkSource is the temporary table CheckPlans reads the Source view into,
+// checkSource is the temporary table checkPlans reads the Source view into,
 // once: (id primary key, data, given), given marking the ids of the subset
 // pass. It is dropped with the check's transaction.
 const checkSource = "pg_temp.tvsync_check_source"
 
-// ErrNoSource is returned by CheckPlans for an entity registered without a
+// ErrNoSource is returned by checkPlans for an entity registered without a
 // Source view to compare its plans with.
 var ErrNoSource = errors.New("tvsync: entity has no Source")
 
-// PlanCheck is what CheckPlans found for one entity.
-type PlanCheck struct {
+// planCheck is what checkPlans found for one entity.
+type planCheck struct {
 	Entity string
 	// Source is the view the plans were compared with (Entity.Source).
 	Source string
@@ -70,12 +70,12 @@ type PlanCheck struct {
 	SubsetIDs int
 	// Plans holds one result per registered plan, in the order refresh,
 	// refresh-wide, refresh-range.
-	Plans []PlanResult
+	Plans []planResult
 }
 
 // OK reports whether every plan built exactly the Source view's documents,
 // given every id and given every other id.
-func (c PlanCheck) OK() bool {
+func (c planCheck) OK() bool {
 	for _, p := range c.Plans {
 		if p.Differing() > 0 {
 			return false
@@ -86,7 +86,7 @@ func (c PlanCheck) OK() bool {
 
 // String describes the check on one line per plan, naming the first ids of
 // each kind of difference.
-func (c PlanCheck) String() string {
+func (c planCheck) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "entity %s: %d ids in %s", c.Entity, c.IDs, c.Source)
 	for _, p := range c.Plans {
@@ -98,7 +98,7 @@ func (c PlanCheck) String() string {
 		sep := ""
 		if n := p.Missing + p.Stale + p.Extra; n > 0 {
 			fmt.Fprintf(&b, "%d ids differ", n)
-			for _, kind := range []string{PlanMissing, PlanStale, PlanExtra} {
+			for _, kind := range []string{planMissing, planStale, planExtra} {
 				if n := p.count(kind); n > 0 {
 					fmt.Fprintf(&b, "; %d %s (first %v)", n, kind, p.Samples[kind])
 				}
@@ -111,9 +111,9 @@ func (c PlanCheck) String() string {
 		fmt.Fprintf(&b, "%sgiven every other id (%d ids)", sep, c.SubsetIDs)
 		sep = ": "
 		for _, k := range []struct{ kind, what string }{
-			{PlanOutside, "ids written outside the ids it was given"},
-			{PlanSubsetMissing, "of those given missing"},
-			{PlanSubsetStale, "of those given stale"},
+			{planOutside, "ids written outside the ids it was given"},
+			{planSubsetMissing, "of those given missing"},
+			{planSubsetStale, "of those given stale"},
 		} {
 			if n := p.count(k.kind); n > 0 {
 				fmt.Fprintf(&b, "%s%d %s (first %v)", sep, n, k.what, p.Samples[k.kind])
@@ -124,10 +124,10 @@ func (c PlanCheck) String() string {
 	return b.String()
 }
 
-// PlanResult is how the tv_ tables one plan built differ from the Source
+// planResult is how the tv_ tables one plan built differ from the Source
 // view: over every id, and over every other id (the subset pass).
-type PlanResult struct {
-	// Plan is PlanRefresh, PlanRefreshWide or PlanRefreshRange.
+type planResult struct {
+	// Plan is planRefresh, planRefreshWide or planRefreshRange.
 	Plan string
 	// Missing, Stale and Extra count the ids of each kind of difference
 	// when the plan ran over every id of the Source view.
@@ -137,52 +137,52 @@ type PlanResult struct {
 	// then and wrote no row, or another document, for.
 	Outside, SubsetMissing, SubsetStale int
 	// Samples holds the first ids (up to 5, in id order) of each kind,
-	// keyed by PlanMissing, PlanStale, PlanExtra, PlanOutside,
-	// PlanSubsetMissing and PlanSubsetStale.
+	// keyed by planMissing, planStale, planExtra, planOutside,
+	// planSubsetMissing and planSubsetStale.
 	Samples map[string][]ID
 }
 
 // Differing is how many differences the plan showed, over both passes (an
 // id wrong in both counts twice).
-func (r PlanResult) Differing() int {
+func (r planResult) Differing() int {
 	return r.Missing + r.Stale + r.Extra + r.Outside + r.SubsetMissing + r.SubsetStale
 }
 
-func (r PlanResult) count(kind string) int {
+func (r planResult) count(kind string) int {
 	switch kind {
-	case PlanMissing:
+	case planMissing:
 		return r.Missing
-	case PlanStale:
+	case planStale:
 		return r.Stale
-	case PlanExtra:
+	case planExtra:
 		return r.Extra
-	case PlanOutside:
+	case planOutside:
 		return r.Outside
-	case PlanSubsetMissing:
+	case planSubsetMissing:
 		return r.SubsetMissing
 	}
 	return r.SubsetStale
 }
 
 // add adds n to the count of kind.
-func (r *PlanResult) add(kind string, n int) {
+func (r *planResult) add(kind string, n int) {
 	switch kind {
-	case PlanMissing:
+	case planMissing:
 		r.Missing += n
-	case PlanStale:
+	case planStale:
 		r.Stale += n
-	case PlanExtra:
+	case planExtra:
 		r.Extra += n
-	case PlanOutside:
+	case planOutside:
 		r.Outside += n
-	case PlanSubsetMissing:
+	case planSubsetMissing:
 		r.SubsetMissing += n
 	default:
 		r.SubsetStale += n
 	}
 }
 
-// CheckPlans proves that every registered refresh plan of entity builds
+// checkPlans proves that every registered refresh plan of entity builds
 // exactly the documents of its Source view on the engine's database, and
 // only those of the ids it is given, so that a hand-tuned plan cannot drift
 // from the one definition of the documents nor write rows outside the
@@ -212,14 +212,14 @@ func (r *PlanResult) add(kind string, n int) {
 //
 // It fails with ErrUnknownEntity for an unregistered entity, ErrNoSource
 // for an entity without Source, and an error naming the entity and the plan
-// when a statement fails. Differences are not errors: see PlanCheck.OK.
+// when a statement fails. Differences are not errors: see planCheck.OK.
 // Source must name a view or table, optionally schema-qualified.
-func (e *Engine) CheckPlans(ctx context.Context, entity string) (PlanCheck, error) {
+func (e *Engine) checkPlans(ctx context.Context, entity string) (planCheck, error) {
 	ent, err := e.entity(entity)
 	if err != nil {
-		return PlanCheck{Entity: entity}, err
+		return planCheck{Entity: entity}, err
 	}
-	check := PlanCheck{Entity: entity, Source: ent.Source}
+	check := planCheck{Entity: entity, Source: ent.Source}
 	if ent.Source == "" {
 		return check, fmt.Errorf("%w: entity %q (set Entity.Source to the view that defines its documents)", ErrNoSource, entity)
 	}
@@ -261,12 +261,12 @@ func (e *Engine) CheckPlans(ctx context.Context, entity string) (PlanCheck, erro
 			return []func() error{func() error { _, err := read(); return err }}
 		}
 	}
-	plans := []plan{{PlanRefresh, refresh(ent.Refresh)}}
+	plans := []plan{{planRefresh, refresh(ent.Refresh)}}
 	if ent.RefreshWide != nil {
-		plans = append(plans, plan{PlanRefreshWide, refresh(ent.RefreshWide)})
+		plans = append(plans, plan{planRefreshWide, refresh(ent.RefreshWide)})
 	}
 	if ent.RefreshRange != nil {
-		plans = append(plans, plan{PlanRefreshRange, func(p *Pipeline, after, upto ID, ids []ID) []func() error {
+		plans = append(plans, plan{planRefreshRange, func(p *Pipeline, after, upto ID, ids []ID) []func() error {
 			read, del := ent.RefreshRange(p, after, upto, ids), ent.DeleteMissingRange(p, after, upto, ids)
 			return []func() error{
 				func() error { _, err := read(); return err },
@@ -275,7 +275,7 @@ func (e *Engine) CheckPlans(ctx context.Context, entity string) (PlanCheck, erro
 		}})
 	}
 	for i, pl := range plans {
-		res := PlanResult{Plan: pl.name, Samples: map[string][]ID{}}
+		res := planResult{Plan: pl.name, Samples: map[string][]ID{}}
 		for _, subset := range []bool{false, true} {
 			n, err := e.checkPass(ctx, tx, ent, view, pl.run, subset, &res)
 			if err != nil {
@@ -306,7 +306,7 @@ type planRun func(p *Pipeline, after, upto ID, ids []ID) []func() error
 // ranges; compares the table with the documents of the ids given; adds the
 // differences to res; and rolls the savepoint back. It returns how many ids
 // the plan was given.
-func (e *Engine) checkPass(ctx context.Context, tx pgx.Tx, ent *Entity, view string, run planRun, subset bool, res *PlanResult) (n int, err error) {
+func (e *Engine) checkPass(ctx context.Context, tx pgx.Tx, ent *Entity, view string, run planRun, subset bool, res *planResult) (n int, err error) {
 	sp, err := tx.Begin(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("savepoint: %w", err)
@@ -400,11 +400,11 @@ func (e *Engine) sourceIDs(ctx context.Context, conn DB, ent *Entity, after ID, 
 // comparePlan compares the tv_ table view with the copy of the Source
 // view, or with its rows marked given when subset is set, set-based, in
 // both directions, and adds the differences to res.
-func comparePlan(ctx context.Context, conn DB, ent *Entity, view string, subset bool, res *PlanResult) error {
-	want, missing, stale, extra := checkSource, PlanMissing, PlanStale, PlanExtra
+func comparePlan(ctx context.Context, conn DB, ent *Entity, view string, subset bool, res *planResult) error {
+	want, missing, stale, extra := checkSource, planMissing, planStale, planExtra
 	if subset {
 		want = `(SELECT c.id, c.data` + columnList("c.", ent.Columns) + ` FROM ` + checkSource + ` c WHERE c.given)`
-		missing, stale, extra = PlanSubsetMissing, PlanSubsetStale, PlanOutside
+		missing, stale, extra = planSubsetMissing, planSubsetStale, planOutside
 	}
 	rows, err := conn.Query(ctx, `
 		SELECT problem, count(*), (array_agg(id::text ORDER BY id))[1:$1]

@@ -79,7 +79,7 @@ func TestCheckPlans_BlogPlansMatchTheirSources(t *testing.T) {
 		blog.EntityComment: {800, []string{tvsync.PlanRefresh, tvsync.PlanRefreshRange}},
 	}
 	for entity, w := range want {
-		check, err := engine.CheckPlans(context.Background(), entity)
+		check, err := tvsync.CheckPlansForTest(context.Background(), engine, entity)
 		require.NoError(t, err, entity)
 		assert.Equal(t, w.ids, check.IDs, entity)
 		var plans []string
@@ -138,7 +138,7 @@ func TestCheckPlans_BrokenOverrideIsReported(t *testing.T) {
 	require.Greater(t, len(liked), 5)
 	require.Less(t, len(liked), 200, "some posts have no like: their documents stay right")
 
-	check, err := engine.CheckPlans(ctx, blog.EntityPost)
+	check, err := tvsync.CheckPlansForTest(ctx, engine, blog.EntityPost)
 	require.NoError(t, err)
 	assert.False(t, check.OK())
 	assert.Equal(t, 200, check.IDs)
@@ -171,7 +171,7 @@ func TestCheckPlans_BrokenOverrideIsReported(t *testing.T) {
 	assert.Contains(t, check.String(), fmt.Sprintf("refresh-wide: %d ids differ", len(liked)+1))
 	assert.Contains(t, check.String(), liked[0].String())
 
-	others, err := engine.CheckPlans(ctx, blog.EntityUser)
+	others, err := tvsync.CheckPlansForTest(ctx, engine, blog.EntityUser)
 	require.NoError(t, err)
 	assert.True(t, others.OK(), others.String())
 	assert.Equal(t, before, tvSnapshot(t, pool), "the checks roll back: no tv_ row changed")
@@ -200,10 +200,10 @@ func TestCheckPlans_EntityWithoutSourceIsAnError(t *testing.T) {
 	engine, err := tvsync.NewEngine(pool, tvsync.Config{}, entities...)
 	require.NoError(t, err)
 
-	_, err = engine.CheckPlans(context.Background(), blog.EntityComment)
+	_, err = tvsync.CheckPlansForTest(context.Background(), engine, blog.EntityComment)
 	require.ErrorIs(t, err, tvsync.ErrNoSource)
 	assert.Contains(t, err.Error(), `"comment"`)
-	_, err = engine.CheckPlans(context.Background(), "widget")
+	_, err = tvsync.CheckPlansForTest(context.Background(), engine, "widget")
 	require.ErrorIs(t, err, tvsync.ErrUnknownEntity)
 	assert.Contains(t, err.Error(), `"widget"`)
 
@@ -299,7 +299,7 @@ func TestCheckPlans_PlanWritingOutsideItsIDsIsReported(t *testing.T) {
 	require.Len(t, posts, 200)
 	given, others := everyOther(posts)
 
-	check, err := engine.CheckPlans(ctx, blog.EntityPost)
+	check, err := tvsync.CheckPlansForTest(ctx, engine, blog.EntityPost)
 	require.NoError(t, err)
 	assert.False(t, check.OK(), check.String())
 	assert.Equal(t, 200, check.IDs)
@@ -340,7 +340,7 @@ func TestCheckPlans_RangePlanIgnoringItsIDsIsReported(t *testing.T) {
 	require.NoError(t, err)
 	_, others := everyOther(sqlIDs(t, pool, "SELECT id FROM tv_post_source ORDER BY id"))
 
-	check, err := engine.CheckPlans(context.Background(), blog.EntityPost)
+	check, err := tvsync.CheckPlansForTest(context.Background(), engine, blog.EntityPost)
 	require.NoError(t, err)
 	assert.False(t, check.OK(), check.String())
 	require.Len(t, check.Plans, 3)
@@ -370,7 +370,7 @@ func TestCheckPlans_PlanMissingSomeOfASubsetIsReported(t *testing.T) {
 	require.NoError(t, err)
 	given, others := everyOther(sqlIDs(t, pool, "SELECT id FROM tv_post_source ORDER BY id"))
 
-	check, err := engine.CheckPlans(context.Background(), blog.EntityPost)
+	check, err := tvsync.CheckPlansForTest(context.Background(), engine, blog.EntityPost)
 	require.NoError(t, err)
 	assert.False(t, check.OK(), check.String())
 	require.Len(t, check.Plans, 3)
@@ -398,7 +398,7 @@ func TestCheckPlans_BigintKeysAreWalkedInNumericOrder(t *testing.T) {
 	engine, err := tvsync.NewEngine(pool, tvsync.Config{BatchSize: 7}, item)
 	require.NoError(t, err)
 
-	check, err := engine.CheckPlans(context.Background(), "item")
+	check, err := tvsync.CheckPlansForTest(context.Background(), engine, "item")
 	require.NoError(t, err)
 	assert.True(t, check.OK(), check.String())
 	assert.Equal(t, 30, check.IDs)
@@ -423,7 +423,7 @@ func TestCheckPlans_SourceHoldingAnIDTwiceIsAnError(t *testing.T) {
 	engine, err := tvsync.NewEngine(pool, tvsync.Config{}, item)
 	require.NoError(t, err)
 
-	_, err = engine.CheckPlans(ctx, "item")
+	_, err = tvsync.CheckPlansForTest(ctx, engine, "item")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `entity "item"`)
 	assert.Contains(t, err.Error(), "tv_item_twice")

@@ -81,7 +81,7 @@ func TestLeastPrivilege_AppRoleWorksInEveryModeBeforeAndAfterRebuild(t *testing.
 	require.NoError(t, app.QueryRow(ctx, "SELECT current_user").Scan(&who))
 	require.Equal(t, role, who)
 	engine := blog.MustNewEngine(app, tvsync.Config{})
-	worker := tvsync.NewWorker(engine, app, tvsync.WorkerConfig{})
+	worker := must(tvsync.NewWorker(engine, app, tvsync.WorkerConfig{}))
 	users := listIDs(t, owner, "SELECT id FROM tb_user ORDER BY id")
 
 	round := func(label string) {

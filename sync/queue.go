@@ -9,7 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/tvsync/tvsync/db"
+	"github.com/tvsync/tvsync/sync/internal/dbsqlc"
 )
 
 // QueueChannel is the LISTEN/NOTIFY channel on which deferred writes wake
@@ -88,13 +88,13 @@ func (e *Engine) Schedule(ctx context.Context, tx DB, at time.Time, changes ...C
 	return err
 }
 
-// EnqueueAndCommit is Enqueue followed by COMMIT of tx, sent together in one
+// enqueueAndCommit is Enqueue followed by COMMIT of tx, sent together in one
 // round trip, so queueing costs a write transaction no extra round trip. It
 // returns the rows it queued, for SyncQueued. On success the transaction is
 // committed and tx must not be used again (its connection is idle; release
 // it rather than calling tx.Commit). On error the transaction did not
 // commit; roll tx back.
-func (e *Engine) EnqueueAndCommit(ctx context.Context, tx pgx.Tx, delay time.Duration, notify bool, changes ...Change) (Queued, error) {
+func (e *Engine) enqueueAndCommit(ctx context.Context, tx pgx.Tx, delay time.Duration, notify bool, changes ...Change) (Queued, error) {
 	rows, err := e.changeRows(changes, delay)
 	if err != nil {
 		return Queued{}, err
@@ -113,7 +113,7 @@ func (e *Engine) enqueueRows(ctx context.Context, tx DB, rows []pendingRow, noti
 func (e *Engine) enqueueCommit(ctx context.Context, tx DB, rows []pendingRow, notify, commit bool) (out []queuedRow, err error) {
 	p := &Pipeline{}
 	read := e.queueEnqueue(ctx, p, rows)
-	var ntf *db.QueueNotifyBatchResults
+	var ntf *dbsqlc.QueueNotifyBatchResults
 	if len(rows) > 0 && notify {
 		ntf = e.queries.QueueNotify(ctx, p, []string{e.QueueChannel()})
 	}
@@ -159,7 +159,7 @@ func (e *Engine) queueEnqueue(ctx context.Context, p *Pipeline, rows []pendingRo
 		}
 		return a.id.Compare(b.id)
 	})
-	params := db.QueueEnqueueParams{Namespace: e.cfg.Namespace}
+	params := dbsqlc.QueueEnqueueParams{Namespace: e.cfg.Namespace}
 	for _, r := range rows {
 		params.Entities = append(params.Entities, r.entity)
 		params.EntityIds = append(params.EntityIds, r.id.String())
@@ -167,9 +167,9 @@ func (e *Engine) queueEnqueue(ctx context.Context, p *Pipeline, rows []pendingRo
 		params.DelaysSeconds = append(params.DelaysSeconds, r.delay.Seconds())
 		params.Scheduled = append(params.Scheduled, r.scheduled)
 	}
-	res := e.queries.QueueEnqueue(ctx, p, []db.QueueEnqueueParams{params})
+	res := e.queries.QueueEnqueue(ctx, p, []dbsqlc.QueueEnqueueParams{params})
 	return func() (out []queuedRow, err error) {
-		res.Query(func(_ int, got []db.QueueEnqueueRow, qerr error) {
+		res.Query(func(_ int, got []dbsqlc.QueueEnqueueRow, qerr error) {
 			if qerr != nil {
 				err = fmt.Errorf("queue changes in tvsync.sync_queue: %w", qerr)
 				return
@@ -208,7 +208,7 @@ type QueueStats struct {
 // rows and the rows of entities the engine does not register, counting only
 // the rows of the engine's namespace (Config.Namespace).
 func (e *Engine) QueueStats(ctx context.Context) (QueueStats, error) {
-	row, err := e.queries.QueueStats(ctx, e.pool, db.QueueStatsParams{Namespace: e.cfg.Namespace, Registered: e.order})
+	row, err := e.queries.QueueStats(ctx, e.pool, dbsqlc.QueueStatsParams{Namespace: e.cfg.Namespace, Registered: e.order})
 	if err != nil {
 		return QueueStats{}, fmt.Errorf("read tvsync.sync_queue stats: %w", err)
 	}
@@ -233,7 +233,7 @@ type DeadItem struct {
 // DeadItems lists up to limit parked rows of the engine's namespace, oldest
 // first.
 func (e *Engine) DeadItems(ctx context.Context, limit int) ([]DeadItem, error) {
-	rows, err := e.queries.QueueDeadList(ctx, e.pool, db.QueueDeadListParams{Namespace: e.cfg.Namespace, MaxRows: int32(limit)})
+	rows, err := e.queries.QueueDeadList(ctx, e.pool, dbsqlc.QueueDeadListParams{Namespace: e.cfg.Namespace, MaxRows: int32(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("list dead tvsync.sync_queue rows: %w", err)
 	}

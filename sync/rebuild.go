@@ -24,16 +24,18 @@ var ErrRebuildQualified = errors.New("tvsync: cannot rebuild a schema-qualified 
 // RebuildOptions tunes Rebuild. The zero value is usable.
 type RebuildOptions struct {
 	// ChunkSize is how many ids each build statement and comparison
-	// covers; zero means the engine's BatchSize. An apply transaction covers
+	// covers; zero means the engine's BatchSize (negative is an error of
+	// Rebuild). An apply transaction covers
 	// at most BatchSize of them, locked id by id as every sync locks them:
 	// live syncs of other ids never wait for a rebuild.
 	ChunkSize int
 	// LockTimeout bounds how long an apply transaction waits for the
 	// advisory locks of its ids (held by live syncs) before it gives up and
-	// is retried; zero means two seconds.
+	// is retried; zero means two seconds, negative is an error of Rebuild.
 	LockTimeout time.Duration
 	// Attempts is how many times an apply transaction is tried when it
-	// times out on its locks or is chosen as a deadlock victim; zero means five.
+	// times out on its locks or is chosen as a deadlock victim; zero means
+	// five, negative is an error of Rebuild.
 	Attempts int
 	// Progress, if set, is called after each build chunk with the rows built so far.
 	Progress func(done int)
@@ -101,6 +103,9 @@ func (e *Engine) Rebuild(ctx context.Context, entity string, opts RebuildOptions
 	res = RebuildResult{Entity: entity}
 	ent, err := e.Entity(entity)
 	if err != nil {
+		return res, err
+	}
+	if err := opts.validate(); err != nil {
 		return res, err
 	}
 	if opts.ChunkSize <= 0 {

@@ -214,7 +214,7 @@ func TestRebuild_NoWriteMadeDuringTheBuildIsLost(t *testing.T) {
 	users := listIDs(t, pool, "SELECT id FROM tb_user ORDER BY id")
 	afterCommit := repository.New(pool, engine, repository.Options{})
 	deferred := afterCommit.WithSyncMode(repository.SyncDeferred)
-	worker := tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{})
+	worker := must(tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{}))
 	const chunk = 10
 	liked, edited, deletedBuilt, deletedLater := posts[chunk+2], posts[3], posts[5], posts[3*chunk+1]
 	likes := func() float64 { return postDoc(t, pool, liked)["likeCount"].(float64) }

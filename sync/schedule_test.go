@@ -27,7 +27,7 @@ func TestSchedule_SurvivesTheUnitsOwnSyncAndFiresWhenDue(t *testing.T) {
 	fullSyncAll(t, e)
 	change := tvsync.Change{Entity: blog.EntityUser, IDs: tvsync.UUIDKeys([]uuid.UUID{user})}
 
-	err := syncuow.New(pool, e, syncuow.Options{}).Run(ctx, func(w *syncuow.Work) error {
+	err := must(syncuow.New(pool, e, syncuow.Options{})).Run(ctx, func(w *syncuow.Work) error {
 		if _, err := w.Tx().Exec(ctx, "UPDATE tb_user SET full_name = 'due soon' WHERE id = $1", user); err != nil {
 			return err
 		}
@@ -41,7 +41,7 @@ func TestSchedule_SurvivesTheUnitsOwnSyncAndFiresWhenDue(t *testing.T) {
 	assert.Equal(t, 1, scheduled, "the unit's own sync left the scheduled re-sync")
 	assert.Equal(t, 1, queueRows(t, pool), "and only it")
 
-	w := tvsync.NewWorker(e, pool, tvsync.WorkerConfig{})
+	w := must(tvsync.NewWorker(e, pool, tvsync.WorkerConfig{}))
 	res, err := w.Drain(ctx)
 	require.NoError(t, err)
 	assert.Zero(t, res.Claimed, "not due yet")

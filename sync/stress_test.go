@@ -48,7 +48,7 @@ func TestStress_ConcurrentWritesInEveryModeLeaveNoDrift(t *testing.T) {
 	workerCtx, stopWorkers := context.WithCancel(ctx)
 	var workers gosync.WaitGroup
 	for range 2 {
-		w := tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{BatchSize: 100, PollInterval: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
+		w := must(tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{BatchSize: 100, PollInterval: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}))
 		workers.Go(func() { _ = w.Run(workerCtx) })
 	}
 

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/tvsync/tvsync/db"
+	"github.com/tvsync/tvsync/sync/internal/dbsqlc"
 )
 
 // writeLog writes one tvsync.sync_log row per entity batch, all in one round trip.
@@ -21,11 +21,11 @@ func (e *Engine) writeLog(ctx context.Context, conn DB, results []EntityResult) 
 func (e *Engine) writeQueueAndLog(ctx context.Context, conn DB, enq []pendingRow, results []EntityResult, commit bool) (rows []queuedRow, err error) {
 	p := &Pipeline{}
 	read := e.queueEnqueue(ctx, p, enq)
-	var logs *db.SyncLogInsertBatchResults
+	var logs *dbsqlc.SyncLogInsertBatchResults
 	if !e.cfg.DisableSyncLog && !syncLogDisabled(ctx) && len(results) > 0 {
-		params := make([]db.SyncLogInsertParams, len(results))
+		params := make([]dbsqlc.SyncLogInsertParams, len(results))
 		for i, r := range results {
-			params[i] = db.SyncLogInsertParams{
+			params[i] = dbsqlc.SyncLogInsertParams{
 				Namespace: e.cfg.Namespace, Entity: r.Entity, Mode: string(r.Mode), Requested: int32(r.Requested), Upserted: int32(r.Upserted),
 				Unchanged: int32(r.Unchanged), Deleted: int32(r.Deleted), Failed: int32(r.Failed),
 				DurationUs: r.Duration.Microseconds(), Error: r.Err, StartedAt: r.StartedAt,

@@ -29,14 +29,16 @@ type Drift struct {
 // VerifyOptions tunes Verify. The zero value is usable.
 type VerifyOptions struct {
 	// ChunkSize is how many command rows each comparison covers; zero means
-	// the engine's BatchSize.
+	// the engine's BatchSize, negative is an error of Verify.
 	ChunkSize int
-	// Workers is how many chunks are compared at once; zero means GOMAXPROCS.
+	// Workers is how many chunks are compared at once; zero means
+	// GOMAXPROCS, negative is an error of Verify.
 	Workers int
 	// Repair syncs (in ModeRepair) exactly the drifted rows of each chunk
 	// as soon as they are found.
 	Repair bool
-	// Samples is how many drifted ids per kind to keep; zero means 5.
+	// Samples is how many drifted ids per kind to keep; zero means 5,
+	// negative is an error of Verify.
 	Samples int
 	// Progress, if set, is called after each chunk with the number of
 	// command rows checked so far, from one goroutine at a time.
@@ -76,6 +78,9 @@ func (e *Engine) Verify(ctx context.Context, entity string, opts VerifyOptions) 
 	}
 	if ent.Verify == nil {
 		return res, fmt.Errorf("tvsync: entity %q registers no Verify statement", entity)
+	}
+	if err := opts.validate(); err != nil {
+		return res, err
 	}
 	if opts.ChunkSize <= 0 {
 		opts.ChunkSize = e.cfg.BatchSize

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math"
 	"slices"
-	"strings"
 	gosync "sync"
 	"sync/atomic"
 	"time"
@@ -16,35 +15,74 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/tvsync/tvsync/db"
+	"github.com/tvsync/tvsync/sync/internal/dbsqlc"
 )
 
 // WorkerConfig tunes a Worker. The zero value is usable.
 type WorkerConfig struct {
-	// BatchSize is how many queued rows one transaction takes; zero means 300
-	// (about 100 ids per entity, few enough to be locked id by id, so that
-	// workers running at once do not wait for each other).
+	// BatchSize is how many queued rows one transaction takes; zero means
+	// DefaultWorkerBatchSize, a negative value is an error of NewWorker.
 	BatchSize int
 	// PollInterval is how often the worker looks at the queue when no
-	// notification arrives; zero means one second.
+	// notification arrives; zero means DefaultPollInterval, a negative
+	// value is an error of NewWorker.
 	PollInterval time.Duration
-	// MaxAttempts is how many failed attempts park a row as dead; zero means 10.
+	// MaxAttempts is how many failed attempts park a row as dead; zero
+	// means DefaultMaxAttempts, a negative value is an error of NewWorker.
 	MaxAttempts int
-	// MaxBackoff caps the exponential delay between attempts; zero means five minutes.
+	// MaxBackoff caps the exponential delay between attempts; zero means
+	// DefaultMaxBackoff, a negative value is an error of NewWorker.
 	MaxBackoff time.Duration
 	// LockTimeout bounds each lock wait of a batch (PostgreSQL's
 	// lock_timeout, set for the batch's transaction only): a batch that waits
 	// longer for a table lock (an ALTER TABLE, a rebuild's swap) or for the
 	// advisory locks of a sync of the same ids fails, and its rows stay
-	// queued, not charged an attempt, for a later try. Zero means five
-	// seconds; negative means no limit.
+	// queued, not charged an attempt, for a later try. Zero means
+	// DefaultLockTimeout; negative means no limit.
 	LockTimeout time.Duration
 	// StatementTimeout bounds each statement of a batch (PostgreSQL's
 	// statement_timeout, for the batch's transaction only); a batch that runs
-	// over it fails and its rows are charged an attempt. Zero means 30
-	// seconds; negative means no limit. With LockTimeout it bounds how long
+	// over it fails and its rows are charged an attempt. Zero means
+	// DefaultStatementTimeout; negative means no limit. With LockTimeout it bounds how long
 	// Run takes to return once its context is cancelled.
 	StatementTimeout time.Duration
+}
+
+// The defaults of WorkerConfig's fields, used where a field is zero.
+const (
+	// DefaultWorkerBatchSize is WorkerConfig.BatchSize's default: about 100
+	// ids per entity, few enough to be locked id by id, so that workers
+	// running at once do not wait for each other.
+	DefaultWorkerBatchSize = 300
+	// DefaultPollInterval is WorkerConfig.PollInterval's default.
+	DefaultPollInterval = time.Second
+	// DefaultMaxAttempts is WorkerConfig.MaxAttempts's default.
+	DefaultMaxAttempts = 10
+	// DefaultMaxBackoff is WorkerConfig.MaxBackoff's default.
+	DefaultMaxBackoff = 5 * time.Minute
+	// DefaultLockTimeout is WorkerConfig.LockTimeout's default.
+	DefaultLockTimeout = 5 * time.Second
+	// DefaultStatementTimeout is WorkerConfig.StatementTimeout's default.
+	DefaultStatementTimeout = 30 * time.Second
+)
+
+// validate checks the fields of c that can be wrong: each error names the
+// field, its value and what it may be.
+func (c WorkerConfig) validate() error {
+	var errs []error
+	if c.BatchSize < 0 {
+		errs = append(errs, fmt.Errorf("tvsync: WorkerConfig.BatchSize: %d: want > 0 (or 0 for DefaultWorkerBatchSize, %d)", c.BatchSize, DefaultWorkerBatchSize))
+	}
+	if c.PollInterval < 0 {
+		errs = append(errs, fmt.Errorf("tvsync: WorkerConfig.PollInterval: %v: want > 0 (or 0 for DefaultPollInterval, %v)", c.PollInterval, DefaultPollInterval))
+	}
+	if c.MaxAttempts < 0 {
+		errs = append(errs, fmt.Errorf("tvsync: WorkerConfig.MaxAttempts: %d: want > 0 (or 0 for DefaultMaxAttempts, %d)", c.MaxAttempts, DefaultMaxAttempts))
+	}
+	if c.MaxBackoff < 0 {
+		errs = append(errs, fmt.Errorf("tvsync: WorkerConfig.MaxBackoff: %v: want > 0 (or 0 for DefaultMaxBackoff, %v)", c.MaxBackoff, DefaultMaxBackoff))
+	}
+	return errors.Join(errs...)
 }
 
 // Worker drains the durable tvsync.sync_queue: it takes batches of ready rows with
@@ -81,27 +119,34 @@ const (
 
 // NewWorker returns a worker that syncs with e on connections of pool and
 // listens for notifications on a connection of its own, configured as the
-// pool's connections are.
-func NewWorker(e *Engine, pool *pgxpool.Pool, cfg WorkerConfig) *Worker {
-	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 300
+// pool's connections are. It fails when e or pool is nil, or a field of cfg
+// is invalid (the error names it).
+func NewWorker(e *Engine, pool *pgxpool.Pool, cfg WorkerConfig) (*Worker, error) {
+	if e == nil || pool == nil {
+		return nil, errors.New("tvsync: NewWorker needs an engine and a pool")
 	}
-	if cfg.PollInterval <= 0 {
-		cfg.PollInterval = time.Second
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
-	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = 10
+	if cfg.BatchSize == 0 {
+		cfg.BatchSize = DefaultWorkerBatchSize
 	}
-	if cfg.MaxBackoff <= 0 {
-		cfg.MaxBackoff = 5 * time.Minute
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = DefaultPollInterval
+	}
+	if cfg.MaxAttempts == 0 {
+		cfg.MaxAttempts = DefaultMaxAttempts
+	}
+	if cfg.MaxBackoff == 0 {
+		cfg.MaxBackoff = DefaultMaxBackoff
 	}
 	if cfg.LockTimeout == 0 {
-		cfg.LockTimeout = 5 * time.Second
+		cfg.LockTimeout = DefaultLockTimeout
 	}
 	if cfg.StatementTimeout == 0 {
-		cfg.StatementTimeout = 30 * time.Second
+		cfg.StatementTimeout = DefaultStatementTimeout
 	}
-	return &Worker{engine: e, pool: pool, cfg: cfg, log: e.log}
+	return &Worker{engine: e, pool: pool, cfg: cfg, log: e.logger()}, nil
 }
 
 // Run drains the queue until ctx is cancelled, waking on notifications and
@@ -309,7 +354,7 @@ func (w *Worker) drain(ctx context.Context, conn *pgxpool.Conn) (res DrainResult
 	w.drains.Add(1)
 	release := gosync.OnceFunc(conn.Release)
 	defer release()
-	tx, rows, err := w.claim(ctx, conn)
+	tx, rows, err := w.engine.claimQueued(ctx, conn, w.cfg.BatchSize, w.cfg.LockTimeout, w.cfg.StatementTimeout)
 	if err != nil {
 		return res, err
 	}
@@ -323,8 +368,8 @@ func (w *Worker) drain(ctx context.Context, conn *pgxpool.Conn) (res DrainResult
 	attempts := map[int64]int32{} // per claimed row, before this batch
 	for _, r := range rows {
 		attempts[r.Seq] = r.Attempts
-		ent, ok := w.engine.entities[r.Entity]
-		if !ok {
+		ent, err := w.engine.entity(r.Entity)
+		if err != nil {
 			unknown.add(r.Entity, r.EntityID, r.Seq)
 			continue
 		}
@@ -353,7 +398,7 @@ func (w *Worker) drain(ctx context.Context, conn *pgxpool.Conn) (res DrainResult
 		release()
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 		defer cancel()
-		var params []db.QueueFailParams
+		var params []dbsqlc.QueueFailParams
 		if !lockTimedOut(syncErr) {
 			// A lock wait that timed out is no fault of the rows: they stay
 			// ready as they are.
@@ -369,7 +414,7 @@ func (w *Worker) drain(ctx context.Context, conn *pgxpool.Conn) (res DrainResult
 		return res, syncErr
 	}
 	done := claimed
-	var params []db.QueueFailParams
+	var params []dbsqlc.QueueFailParams
 	if failed != nil {
 		bad := idSet{}
 		for name, ids := range failed.IDs {
@@ -405,29 +450,8 @@ func (w *Worker) drain(ctx context.Context, conn *pgxpool.Conn) (res DrainResult
 	if err := w.recordFailures(ctx, tx, params); err != nil {
 		return res, err
 	}
-	if seqs := done.seqList(); len(seqs) > 0 {
-		dead := db.QueueDeleteDeadParams{Namespace: w.engine.cfg.Namespace}
-		for _, r := range done.rows() {
-			dead.Entities = append(dead.Entities, r.entity)
-			dead.EntityIds = append(dead.EntityIds, r.id.String())
-		}
-		p := &Pipeline{}
-		del := w.engine.queries.QueueDelete(ctx, p, []db.QueueDeleteParams{{Namespace: w.engine.cfg.Namespace, Seqs: seqs}})
-		delDead := w.engine.queries.QueueDeleteDead(ctx, p, []db.QueueDeleteDeadParams{dead})
-		p.Send(ctx, tx)
-		for _, b := range []interface{ Exec(func(int, error)) }{del, delDead} {
-			b.Exec(func(_ int, qerr error) {
-				if err == nil && qerr != nil {
-					err = fmt.Errorf("worker: remove synced rows: %w", qerr)
-				}
-			})
-		}
-		if cerr := p.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("worker: remove synced rows: %w", cerr)
-		}
-		if err != nil {
-			return res, err
-		}
+	if err := w.engine.removeQueued(ctx, tx, done); err != nil {
+		return res, err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return res, fmt.Errorf("worker: commit: %w", err)
@@ -450,40 +474,6 @@ func (w *Worker) countFailed(res *DrainResult, seqs []int64, attempts map[int64]
 	}
 }
 
-// claim begins the batch's transaction on conn, bounds its lock waits and
-// statements, and locks a batch of ready rows: one round trip.
-func (w *Worker) claim(ctx context.Context, conn *pgxpool.Conn) (pgx.Tx, []db.QueueClaimRow, error) {
-	p := &Pipeline{}
-	timeouts := w.engine.queries.QueueBatchTimeouts(ctx, p, []db.QueueBatchTimeoutsParams{{
-		LockTimeoutMs: max(w.cfg.LockTimeout, 0).Milliseconds(), StatementTimeoutMs: max(w.cfg.StatementTimeout, 0).Milliseconds(),
-	}})
-	claim := w.engine.queries.QueueClaim(ctx, p, []db.QueueClaimParams{{Namespace: w.engine.cfg.Namespace, BatchSize: int32(w.cfg.BatchSize)}})
-	tx, err := p.SendInTx(ctx, conn)
-	if err != nil {
-		return nil, nil, fmt.Errorf("worker: %w", err)
-	}
-	timeouts.Exec(func(_ int, qerr error) {
-		if err == nil && qerr != nil {
-			err = fmt.Errorf("worker: set the batch's timeouts: %w", qerr)
-		}
-	})
-	var rows []db.QueueClaimRow
-	claim.Query(func(_ int, r []db.QueueClaimRow, qerr error) {
-		rows = r
-		if err == nil && qerr != nil {
-			err = fmt.Errorf("worker: claim queued rows: %w", qerr)
-		}
-	})
-	if cerr := p.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("worker: claim queued rows: %w", cerr)
-	}
-	if err != nil {
-		_ = tx.Rollback(context.WithoutCancel(ctx))
-		return nil, nil, err
-	}
-	return tx, rows, nil
-}
-
 // lockTimedOut reports whether err is a lock wait cut short by lock_timeout.
 func lockTimedOut(err error) bool {
 	var pgErr *pgconn.PgError
@@ -491,15 +481,16 @@ func lockTimedOut(err error) bool {
 }
 
 // failParams records a failed attempt, with lastError, on the rows of
-// seqs: a backoff, or dead after maxAttempts.
-func (w *Worker) failParams(seqs []int64, lastError string, maxAttempts int) db.QueueFailParams {
-	return db.QueueFailParams{Namespace: w.engine.cfg.Namespace, Seqs: seqs, LastError: lastError, MaxAttempts: int32(maxAttempts), MaxBackoffSeconds: w.cfg.MaxBackoff.Seconds()}
+// seqs: a backoff, or dead after maxAttempts (the engine fills in its
+// namespace).
+func (w *Worker) failParams(seqs []int64, lastError string, maxAttempts int) dbsqlc.QueueFailParams {
+	return dbsqlc.QueueFailParams{Seqs: seqs, LastError: lastError, MaxAttempts: int32(maxAttempts), MaxBackoffSeconds: w.cfg.MaxBackoff.Seconds()}
 }
 
 // unknownParams records a failed attempt on rows of entities the engine does
 // not register, with an error naming the entity; they are never parked.
-func (w *Worker) unknownParams(rows textIDs) []db.QueueFailParams {
-	var params []db.QueueFailParams
+func (w *Worker) unknownParams(rows textIDs) []dbsqlc.QueueFailParams {
+	var params []dbsqlc.QueueFailParams
 	for _, name := range rows.names() {
 		params = append(params, w.failParams(rows.seqs(name), w.unknownError(name), neverPark))
 	}
@@ -509,10 +500,11 @@ func (w *Worker) unknownParams(rows textIDs) []db.QueueFailParams {
 // malformedParams records a failed attempt on rows whose id is not the
 // canonical text of a key of their entity's kind, with an error naming the
 // entity and the id; they are parked after MaxAttempts like any failing row.
-func (w *Worker) malformedParams(rows textIDs) []db.QueueFailParams {
-	var params []db.QueueFailParams
+func (w *Worker) malformedParams(rows textIDs) []dbsqlc.QueueFailParams {
+	var params []dbsqlc.QueueFailParams
 	for _, name := range rows.names() {
-		kind := w.engine.entities[name].Key
+		ent, _ := w.engine.entity(name) // registered: only such rows are malformed
+		kind := ent.Key
 		for _, r := range rows[name] {
 			params = append(params, w.failParams([]int64{r.seq},
 				fmt.Sprintf("%v: entity %q has %v keys: %q is not the canonical text of one", ErrKeyKind, name, kind, r.id), w.cfg.MaxAttempts))
@@ -572,21 +564,12 @@ func (t textIDs) names() []string {
 
 func (w *Worker) unknownError(entity string) string {
 	return fmt.Sprintf("%v %q (registered: %s): kept for a worker that registers it",
-		ErrUnknownEntity, entity, strings.Join(w.engine.order, ", "))
+		ErrUnknownEntity, entity, w.engine.registered())
 }
 
-// recordFailures runs QueueFail for params on conn.
-func (w *Worker) recordFailures(ctx context.Context, conn DB, params []db.QueueFailParams) error {
-	if len(params) == 0 {
-		return nil
-	}
-	var err error
-	w.engine.queries.QueueFail(ctx, conn, params).Exec(func(_ int, qerr error) {
-		if err == nil && qerr != nil {
-			err = fmt.Errorf("worker: record failed attempt: %w", qerr)
-		}
-	})
-	return err
+// recordFailures records the failed attempts of params on conn.
+func (w *Worker) recordFailures(ctx context.Context, conn DB, params []dbsqlc.QueueFailParams) error {
+	return w.engine.failQueued(ctx, conn, params)
 }
 
 // logKept warns about claimed rows the worker could not sync: those of
@@ -594,18 +577,11 @@ func (w *Worker) recordFailures(ctx context.Context, conn DB, params []db.QueueF
 func (w *Worker) logKept(ctx context.Context, unknown, malformed textIDs) {
 	for _, name := range unknown.names() {
 		w.log.WarnContext(ctx, "tvsync: worker kept queued rows of an entity it does not register",
-			slog.String("entity", name), slog.Int("rows", len(unknown[name])), slog.String("registered", strings.Join(w.engine.order, ", ")))
+			slog.String("entity", name), slog.Int("rows", len(unknown[name])), slog.String("registered", w.engine.registered()))
 	}
 	for _, name := range malformed.names() {
+		ent, _ := w.engine.entity(name) // registered: only such rows are malformed
 		w.log.WarnContext(ctx, "tvsync: worker failed queued rows whose id is not a key of their entity's kind",
-			slog.String("entity", name), slog.String("key", w.engine.entities[name].Key.String()), slog.Any("ids", malformed[name]))
+			slog.String("entity", name), slog.String("key", ent.Key.String()), slog.Any("ids", malformed[name]))
 	}
-}
-
-// syncIsolated syncs the claimed rows b inside tx, with failing ids
-// isolated in savepoints of tx instead of aborting it (they are returned in
-// a *FailedError), and queues in tx, ready at once, the dependents of what
-// changed.
-func (e *Engine) syncIsolated(ctx context.Context, tx pgx.Tx, mode Mode, b batch) (Report, error) {
-	return e.run(ctx, job{mode: mode, ops: opRefresh | opDelete, parent: tx, savepoint: true, follow: true}, b)
 }

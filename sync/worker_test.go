@@ -79,7 +79,7 @@ func TestWorker_UnknownEntityRowFailsAloneAndIsKept(t *testing.T) {
 	require.NoError(t, err)
 	users := queueUsers(t, pool, engine, "u1", "u2", "u3", "u4", "u5")
 
-	w := tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{MaxAttempts: 3})
+	w := must(tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{MaxAttempts: 3}))
 	for range 5 { // more rounds than MaxAttempts, every row ready again each time
 		_, err := w.Drain(ctx)
 		assert.NoError(t, err, "the unknown row fails alone, and is not the batch's error")
@@ -118,7 +118,7 @@ func TestWorker_RewriteOfAFailingRowKeepsItsBackoff(t *testing.T) {
 	_, err := pool.Exec(ctx, `ALTER TABLE tv_user ADD CONSTRAINT no_poison CHECK (data->>'username' NOT LIKE 'poison%')`)
 	require.NoError(t, err)
 	poison := queueUsers(t, pool, engine, "poison")[0]
-	w := tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{MaxAttempts: 3})
+	w := must(tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{MaxAttempts: 3}))
 	_, err = w.Drain(ctx)
 	require.ErrorIs(t, err, tvsync.ErrSyncFailed)
 	// The row is now in backoff; make that backoff long, as after a few failures.
@@ -161,7 +161,7 @@ func TestWorker_NotifyStormIsCoalesced(t *testing.T) {
 	pool := testdb.New(t)
 	engine := blog.MustNewEngine(pool, tvsync.Config{})
 	// Polling once an hour: every drain below is the answer to a notification.
-	w := tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{PollInterval: time.Hour})
+	w := must(tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{PollInterval: time.Hour}))
 	stop := runWorker(t, w, 30*time.Second)
 	eventually(t, "the worker listens", func() bool {
 		return countRows(t, pool, "SELECT count(*) FROM pg_stat_activity WHERE query = 'LISTEN tvsync_sync_queue' AND datname = current_database()") == 1
@@ -226,7 +226,7 @@ func TestWorker_StopIsBoundedBehindATableLock(t *testing.T) {
 			require.NoError(t, err)
 			t.Cleanup(func() { _ = lockTx.Rollback(context.Background()) })
 
-			stop := runWorker(t, tvsync.NewWorker(engine, pool, tc.cfg), 15*time.Second)
+			stop := runWorker(t, must(tvsync.NewWorker(engine, pool, tc.cfg)), 15*time.Second)
 			eventually(t, "the worker's batch waits for the table lock", func() bool {
 				return countRows(t, pool, `SELECT count(*) FROM pg_locks
 					WHERE database = (SELECT oid FROM pg_database WHERE datname = current_database())
@@ -239,7 +239,7 @@ func TestWorker_StopIsBoundedBehindATableLock(t *testing.T) {
 			require.NoError(t, lockTx.Rollback(ctx))
 			_, err = pool.Exec(ctx, "UPDATE tvsync.sync_queue SET available_at = now()")
 			require.NoError(t, err)
-			_, err = tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{}).Drain(ctx)
+			_, err = must(tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{})).Drain(ctx)
 			require.NoError(t, err)
 			assert.Equal(t, 1, countRows(t, pool, fmt.Sprintf("SELECT count(*) FROM tv_user WHERE id = '%s'", users[0])))
 			assert.Zero(t, countRows(t, pool, "SELECT count(*) FROM tvsync.sync_queue"))
@@ -267,7 +267,7 @@ func TestWorker_SingleConnectionPoolDoesNotHang(t *testing.T) {
 			pool.Close()
 		}
 	})
-	stop := runWorker(t, tvsync.NewWorker(blog.MustNewEngine(pool, tvsync.Config{}), pool, tvsync.WorkerConfig{PollInterval: 20 * time.Millisecond}), 15*time.Second)
+	stop := runWorker(t, must(tvsync.NewWorker(blog.MustNewEngine(pool, tvsync.Config{}), pool, tvsync.WorkerConfig{PollInterval: 20 * time.Millisecond})), 15*time.Second)
 	time.Sleep(100 * time.Millisecond) // let it listen and poll a few times
 	queueUsers(t, other, blog.MustNewEngine(other, tvsync.Config{}), "one", "two")
 	eventually(t, "the queued rows are synced", func() bool { return countRows(t, other, "SELECT count(*) FROM tv_user") == 2 })
@@ -299,7 +299,7 @@ func TestWorker_WaitsForTheDatabaseAtStart(t *testing.T) {
 
 	logs := newRecordHandler()
 	engine := blog.MustNewEngine(pool, tvsync.Config{Logger: slog.New(logs)})
-	stop := runWorker(t, tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{PollInterval: 10 * time.Millisecond}), 15*time.Second)
+	stop := runWorker(t, must(tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{PollInterval: 10 * time.Millisecond})), 15*time.Second)
 	eventually(t, "the worker tried to connect", func() bool { return proxy.refused.Load() > 0 })
 	time.Sleep(1500 * time.Millisecond) // the outage
 	refused := proxy.refused.Load()

@@ -58,9 +58,14 @@ type Shop struct {
 }
 
 // New returns a Shop whose units of work run on pool and are synced by
-// engine (built with NewEngine) per opts.Mode.
-func New(pool *pgxpool.Pool, engine *tvsync.Engine, opts syncuow.Options) *Shop {
-	return &Shop{pool: pool, runner: syncuow.New(pool, engine, opts), q: db.New()}
+// engine (built with NewEngine) per opts.Mode. It fails when opts is
+// invalid (syncuow.New's error names the field).
+func New(pool *pgxpool.Pool, engine *tvsync.Engine, opts syncuow.Options) (*Shop, error) {
+	runner, err := syncuow.New(pool, engine, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Shop{pool: pool, runner: runner, q: db.New()}, nil
 }
 
 // WithMode returns a copy of s whose units of work sync in mode m.

@@ -76,7 +76,7 @@ func newFixture(t *testing.T, mode syncuow.Mode, maxConns int32) fixture {
 	}
 	engine, err := shop.NewEngine(pool, tvsync.Config{})
 	require.NoError(t, err)
-	return fixture{pool: pool, engine: engine, shop: shop.New(pool, engine, syncuow.Options{Mode: mode})}
+	return fixture{pool: pool, engine: engine, shop: must(shop.New(pool, engine, syncuow.Options{Mode: mode}))}
 }
 
 // do runs fn in one unit of work and fails the test on error.
@@ -439,7 +439,7 @@ func TestWorker_DeferredModeThenWorkerDrainsTheQueue(t *testing.T) {
 	assert.Zero(t, f.count(t, "SELECT (SELECT count(*) FROM shop.tv_order) + (SELECT count(*) FROM shop.tv_product) + (SELECT count(*) FROM shop.tv_customer)"))
 	require.Positive(t, f.count(t, "SELECT count(*) FROM tvsync.sync_queue"))
 
-	n, err := tvsync.NewWorker(f.engine, f.pool, tvsync.WorkerConfig{}).Drain(ctx)
+	n, err := must(tvsync.NewWorker(f.engine, f.pool, tvsync.WorkerConfig{})).Drain(ctx)
 	require.NoError(t, err)
 	assert.Positive(t, n.Synced)
 

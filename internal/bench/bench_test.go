@@ -215,7 +215,8 @@ func BenchmarkBatchSync(b *testing.B) {
 func BenchmarkWritePath(b *testing.B) {
 	env := benchEnv(b)
 	ctx := context.Background()
-	w := NewWriter(env.Write)
+	w, err := NewWriter(env.Write)
+	require.NoError(b, err)
 	posts := sample(env.PostIDs, 100, 100)
 	users := sample(env.UserIDs, 1000, 101)
 	for _, size := range []int{1000, 1} {

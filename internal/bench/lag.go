@@ -223,11 +223,14 @@ func MeasureLagRun(ctx context.Context, env *Env, rate float64, dur time.Duratio
 
 	wctx, stopWorkers := context.WithCancel(ctx)
 	var wg gosync.WaitGroup
+	defer func() { stopWorkers(); wg.Wait() }()
 	for range workers {
-		w := tvsync.NewWorker(workerEngine, workerDB.Pool, tvsync.WorkerConfig{})
+		w, err := tvsync.NewWorker(workerEngine, workerDB.Pool, tvsync.WorkerConfig{})
+		if err != nil {
+			return res, err
+		}
 		wg.Go(func() { _ = w.Run(wctx) })
 	}
-	defer func() { stopWorkers(); wg.Wait() }()
 	time.Sleep(200 * time.Millisecond) // let the workers reach LISTEN
 
 	sctx, stopSampling := context.WithCancel(ctx)

@@ -144,12 +144,16 @@ type Writer struct {
 }
 
 // NewWriter returns a Writer on d.
-func NewWriter(d *DB) *Writer {
+func NewWriter(d *DB) (*Writer, error) {
+	worker, err := tvsync.NewWorker(d.Engine, d.Pool, tvsync.WorkerConfig{})
+	if err != nil {
+		return nil, err
+	}
 	return &Writer{
 		db:     d,
 		repo:   repository.New(d.Pool, d.Engine, repository.Options{}),
-		worker: tvsync.NewWorker(d.Engine, d.Pool, tvsync.WorkerConfig{}),
-	}
+		worker: worker,
+	}, nil
 }
 
 // WriteTiming is one timed write: until the commit returned, and until
@@ -293,7 +297,10 @@ func MeasureWritePath(ctx context.Context, env *Env, bulkComments, bulkPosts, si
 	if env.Write == nil {
 		return res, errNoWriteDB
 	}
-	w := NewWriter(env.Write)
+	w, err := NewWriter(env.Write)
+	if err != nil {
+		return res, err
+	}
 	posts := sample(env.PostIDs, bulkPosts, 100)
 	users := sample(env.UserIDs, 1000, 101)
 	bulk := Comments(bulkComments, posts, users)

@@ -136,8 +136,8 @@ func workerChild(url string) int {
 		fmt.Fprintln(os.Stderr, "chaos worker:", err)
 		return 3
 	}
-	w := tvsync.NewWorker(blog.MustNewEngine(pool, tvsync.Config{}), pool, tvsync.WorkerConfig{
-		BatchSize: 100, PollInterval: 100 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
+	w := must(tvsync.NewWorker(blog.MustNewEngine(pool, tvsync.Config{}), pool, tvsync.WorkerConfig{
+		BatchSize: 100, PollInterval: 100 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}))
 	_ = w.Run(ctx) // until SIGKILL
 	return 0
 }
@@ -413,7 +413,7 @@ func TestChaos(t *testing.T) {
 	_, err = final.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", workerApp)
 	require.NoError(t, err)
 	fengine := blog.MustNewEngine(final, tvsync.Config{})
-	drainer := tvsync.NewWorker(fengine, final, tvsync.WorkerConfig{BatchSize: 300, MaxBackoff: 200 * time.Millisecond})
+	drainer := must(tvsync.NewWorker(fengine, final, tvsync.WorkerConfig{BatchSize: 300, MaxBackoff: 200 * time.Millisecond}))
 	count := func(sql string, args ...any) int {
 		t.Helper()
 		var n int

@@ -121,7 +121,7 @@ func TestUpgrade_FromPublicSyncObjects(t *testing.T) {
 
 	// The moved rows are the worker's to drain, as before the move.
 	engine := blog.MustNewEngine(pool, tvsync.Config{})
-	n, err := tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{}).Drain(ctx)
+	n, err := must(tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{})).Drain(ctx)
 	require.NoError(t, err)
 	assert.GreaterOrEqual(t, n.Claimed, 11, "the ready rows (not the dead one), and the dependents they queued")
 	assert.Equal(t, n.Claimed, n.Synced, "every claimed row synced")

@@ -46,7 +46,7 @@ func driftList(drift []Drift) string {
 // queue drained until empty. It fails when the queue does not empty.
 func (m *model) rest(ctx context.Context) error {
 	m.removeFault(ctx)
-	w := tvsync.NewWorker(m.engine, m.pool, tvsync.WorkerConfig{BatchSize: 50})
+	w := must(tvsync.NewWorker(m.engine, m.pool, tvsync.WorkerConfig{BatchSize: 50}))
 	var st tvsync.QueueStats
 	for range 20 {
 		if _, err := m.pool.Exec(ctx, "UPDATE tvsync.sync_queue SET available_at = now() WHERE NOT dead AND available_at > now()"); err != nil {

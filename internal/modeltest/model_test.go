@@ -261,8 +261,8 @@ func runRound(t *testing.T, seed uint64, items map[string]bool, v variant, total
 		grace = time.Millisecond // workers race the after-commit syncs
 	}
 	for _, mode := range []syncuow.Mode{syncuow.AfterCommit, syncuow.Inline, syncuow.Deferred} {
-		m.runners[mode] = syncuow.New(m.pool, m.engine, syncuow.Options{Mode: mode, AfterCommitGrace: grace})
-		m.smallRuns[mode] = syncuow.New(m.small, m.smallEngine, syncuow.Options{Mode: mode, AfterCommitGrace: grace})
+		m.runners[mode] = must(syncuow.New(m.pool, m.engine, syncuow.Options{Mode: mode, AfterCommitGrace: grace}))
+		m.smallRuns[mode] = must(syncuow.New(m.small, m.smallEngine, syncuow.Options{Mode: mode, AfterCommitGrace: grace}))
 	}
 
 	m.seedRows(ctx, r, v)

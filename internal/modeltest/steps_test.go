@@ -183,7 +183,7 @@ func (m *model) stepConcurrent(ctx context.Context, r *rand.Rand, step int) {
 	wctx, stopWorker := context.WithCancel(ctx)
 	var worker, writers gosync.WaitGroup
 	if r.IntN(2) == 0 {
-		w := tvsync.NewWorker(m.smallEngine, m.small, tvsync.WorkerConfig{BatchSize: 3 + r.IntN(30), PollInterval: 10 * time.Millisecond, MaxAttempts: 3, MaxBackoff: 100 * time.Millisecond})
+		w := must(tvsync.NewWorker(m.smallEngine, m.small, tvsync.WorkerConfig{BatchSize: 3 + r.IntN(30), PollInterval: 10 * time.Millisecond, MaxAttempts: 3, MaxBackoff: 100 * time.Millisecond}))
 		worker.Go(func() { _ = w.Run(wctx) })
 	}
 	m.note("%d: concurrent units (4 goroutines on 2 connections)", step)
@@ -271,7 +271,7 @@ func (m *model) stepHot(ctx context.Context, r *rand.Rand, step int) {
 // stepDrain drains the queue with a worker of random batch size.
 func (m *model) stepDrain(ctx context.Context, r *rand.Rand, step int) {
 	m.fig.Drains.Add(1)
-	w := tvsync.NewWorker(m.engine, m.pool, tvsync.WorkerConfig{BatchSize: 1 + r.IntN(40), MaxAttempts: 3, MaxBackoff: time.Second})
+	w := must(tvsync.NewWorker(m.engine, m.pool, tvsync.WorkerConfig{BatchSize: 1 + r.IntN(40), MaxAttempts: 3, MaxBackoff: time.Second}))
 	m.note("%d: worker drain", step)
 	if _, err := w.Drain(ctx); err != nil && !m.faulty() {
 		m.unexpected(step, fmt.Errorf("worker drain: %w", err))
@@ -281,7 +281,7 @@ func (m *model) stepDrain(ctx context.Context, r *rand.Rand, step int) {
 // stepKillWorker drains with a worker whose context is cancelled, or whose
 // backend is terminated, just before its k-th round trip (1 to 6).
 func (m *model) stepKillWorker(ctx context.Context, r *rand.Rand, step int) {
-	w := tvsync.NewWorker(m.engine, m.pool, tvsync.WorkerConfig{BatchSize: 1 + r.IntN(40), MaxAttempts: 3, MaxBackoff: time.Second})
+	w := must(tvsync.NewWorker(m.engine, m.pool, tvsync.WorkerConfig{BatchSize: 1 + r.IntN(40), MaxAttempts: 3, MaxBackoff: time.Second}))
 	n := 1 + r.IntN(6)
 	var tr *trip
 	wctx := ctx

@@ -5,7 +5,11 @@ import (
 	"fmt"
 
 	tvsync "github.com/tvsync/tvsync/sync"
+	"github.com/tvsync/tvsync/sync/internal/engineapi"
 )
+
+// enginePool is the database an engine was built on (package engineapi).
+var enginePool = engineapi.Get[*tvsync.Engine, tvsync.Beginner, tvsync.Change, tvsync.Queued]().Pool
 
 // DefaultBatch is the batch size Measure plans for when Options.Batch is zero.
 const DefaultBatch = 100
@@ -30,7 +34,7 @@ type Profile struct {
 // statements on the rows they find.
 func Measure(ctx context.Context, e *tvsync.Engine, opts Options) (Profile, error) {
 	opts = opts.withDefaults()
-	conn := e.Pool()
+	conn := enginePool(e)
 	prof := Profile{Rows: map[string]float64{}}
 	for _, name := range e.Entities() {
 		ent, err := e.Entity(name)

@@ -10,8 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tvsync/tvsync/db"
 	tvsync "github.com/tvsync/tvsync/sync"
+	"github.com/tvsync/tvsync/sync/internal/dbsqlc"
 )
 
 // statsReport is the JSON form of stats. Its field names are stable:
@@ -102,7 +102,7 @@ func PrintStats(ctx context.Context, w io.Writer, conn tvsync.DB, namespace stri
 // loadStats summarizes the sync_log rows of namespace since a time, per
 // entity and mode.
 func loadStats(ctx context.Context, conn tvsync.DB, namespace string, since time.Time) (statsReport, error) {
-	rows, err := db.New().SyncLogStats(ctx, conn, db.SyncLogStatsParams{Namespace: namespace, Since: since})
+	rows, err := dbsqlc.New().SyncLogStats(ctx, conn, dbsqlc.SyncLogStatsParams{Namespace: namespace, Since: since})
 	if err != nil {
 		return statsReport{}, fmt.Errorf("read sync_log since %s: %w", since.Format(time.RFC3339), err)
 	}
@@ -157,7 +157,7 @@ func (a *App) syncLogCommand() *cobra.Command {
 			}
 			defer pool.Close()
 			before := time.Now().Add(-olderThan).UTC().Truncate(time.Microsecond)
-			n, err := db.New().SyncLogPrune(ctx, pool, db.SyncLogPruneParams{Namespace: a.namespace, Before: before})
+			n, err := dbsqlc.New().SyncLogPrune(ctx, pool, dbsqlc.SyncLogPruneParams{Namespace: a.namespace, Before: before})
 			if err != nil {
 				return fmt.Errorf("prune sync_log rows started before %s: %w", before.Format(time.RFC3339), err)
 			}

@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tvsync/tvsync/internal/triggers"
 	tvsync "github.com/tvsync/tvsync/sync"
+	"github.com/tvsync/tvsync/sync/internal/triggers"
 	"github.com/tvsync/tvsync/sync/syncmigrate"
 )
 

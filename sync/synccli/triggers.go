@@ -14,7 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/spf13/cobra"
 
-	"github.com/tvsync/tvsync/internal/triggers"
+	"github.com/tvsync/tvsync/sync/internal/triggers"
 )
 
 func (a *App) triggersCommand() *cobra.Command {

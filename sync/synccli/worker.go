@@ -67,7 +67,10 @@ func (a *App) workerCommand() *cobra.Command {
 					}
 				}()
 			}
-			w := tvsync.NewWorker(engine, s.pool, cfg)
+			w, err := tvsync.NewWorker(engine, s.pool, cfg)
+			if err != nil {
+				return err
+			}
 			if once {
 				if err := s.ping(ctx); err != nil {
 					return err
@@ -81,11 +84,11 @@ func (a *App) workerCommand() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&cfg.BatchSize, "batch", 300, fmt.Sprintf("queued rows per transaction (1 to %d)", maxWorkerBatch))
-	f.DurationVar(&cfg.PollInterval, "poll", time.Second, fmt.Sprintf("poll interval when no notification arrives (%s to %s)", minPoll, maxPoll))
-	f.IntVar(&cfg.MaxAttempts, "max-attempts", 10, fmt.Sprintf("failed attempts before an item is parked as dead (1 to %d)", maxWorkerAttempts))
-	f.DurationVar(&cfg.LockTimeout, "lock-timeout", 5*time.Second, "longest wait for a lock in a batch before its rows are left for the next try (negative: no limit)")
-	f.DurationVar(&cfg.StatementTimeout, "statement-timeout", 30*time.Second, "longest statement of a batch (negative: no limit); with --lock-timeout it bounds how long a stop waits")
+	f.IntVar(&cfg.BatchSize, "batch", tvsync.DefaultWorkerBatchSize, fmt.Sprintf("queued rows per transaction (1 to %d)", maxWorkerBatch))
+	f.DurationVar(&cfg.PollInterval, "poll", tvsync.DefaultPollInterval, fmt.Sprintf("poll interval when no notification arrives (%s to %s)", minPoll, maxPoll))
+	f.IntVar(&cfg.MaxAttempts, "max-attempts", tvsync.DefaultMaxAttempts, fmt.Sprintf("failed attempts before an item is parked as dead (1 to %d)", maxWorkerAttempts))
+	f.DurationVar(&cfg.LockTimeout, "lock-timeout", tvsync.DefaultLockTimeout, "longest wait for a lock in a batch before its rows are left for the next try (negative: no limit)")
+	f.DurationVar(&cfg.StatementTimeout, "statement-timeout", tvsync.DefaultStatementTimeout, "longest statement of a batch (negative: no limit); with --lock-timeout it bounds how long a stop waits")
 	f.BoolVar(&once, "once", false, "drain what is ready, report, then exit")
 	f.StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics while the worker runs (e.g. :9090); empty serves none")
 	return cmd

@@ -4,7 +4,11 @@ import (
 	"testing"
 
 	tvsync "github.com/tvsync/tvsync/sync"
+	"github.com/tvsync/tvsync/sync/internal/engineapi"
 )
+
+// checkPlans is the engine's plan check (package engineapi).
+var checkPlans = engineapi.Get[*tvsync.Engine, tvsync.Beginner, tvsync.Change, tvsync.Queued]().CheckPlans
 
 // RequirePlansMatchSource fails t unless every registered refresh plan of
 // each named entity (every registered entity when none is named) builds
@@ -15,7 +19,7 @@ import (
 // its batch's locks. Seed the database first (at least two ids per entity):
 // the plans run over every id of each Source view, then over every other id.
 //
-// It runs [tvsync.Engine.CheckPlans], which rolls everything back: the tv_
+// It runs the engine's plan check, which rolls everything back: the tv_
 // tables are left as they were. It checks every entity before failing, and
 // the failure names each plan that differs and its first differing ids
 // (those "written outside the ids it was given" included). An entity
@@ -28,7 +32,7 @@ func RequirePlansMatchSource(t testing.TB, e *tvsync.Engine, entities ...string)
 	ctx := t.Context() // cancelled when the test ends
 	failed := false
 	for _, entity := range entities {
-		check, err := e.CheckPlans(ctx, entity)
+		check, err := checkPlans(ctx, e, entity)
 		switch {
 		case err != nil:
 			t.Errorf("check plans of entity %q: %v", entity, err)

@@ -13,7 +13,7 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
-	"github.com/tvsync/tvsync/internal/goosestore"
+	"github.com/tvsync/tvsync/sync/internal/goosestore"
 )
 
 // Direction is the way Migrate moves a set: up (apply) or down (roll back).

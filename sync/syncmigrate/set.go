@@ -9,7 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pressly/goose/v3"
 
-	"github.com/tvsync/tvsync/internal/goosestore"
+	"github.com/tvsync/tvsync/sync/internal/goosestore"
 )
 
 // OwnSetName is the name of tvsync's own migration set (Own), which no

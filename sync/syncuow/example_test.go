@@ -37,8 +37,13 @@ func Example() {
 	ctx := context.Background()
 	var pool *pgxpool.Pool    // pgxpool.New(ctx, url)
 	var engine *tvsync.Engine // tvsync.NewEngine(pool, tvsync.Config{}, entities...)
-	orders := Orders{syncuow.New(pool, engine, syncuow.Options{Mode: syncuow.AfterCommit})}
-	err := orders.InTx(ctx, func(u OrderWork) error {
+	runner, err := syncuow.New(pool, engine, syncuow.Options{Mode: syncuow.AfterCommit})
+	if err != nil { // an invalid option, or a nil pool or engine
+		log.Print(err)
+		return
+	}
+	orders := Orders{runner}
+	err = orders.InTx(ctx, func(u OrderWork) error {
 		_, err := u.PlaceOrder(ctx, 42) // tv_order and tv_customer are synced when InTx returns
 		return err
 	})

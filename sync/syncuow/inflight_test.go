@@ -108,7 +108,7 @@ func TestRun_StatementInFlightWhenFnReturnsIsNeverCommitted(t *testing.T) {
 				ctx := deadline(t)
 				url := testdb.URL(t)
 				pool := poolOf(t, url, 2)
-				r := syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Mode: mode})
+				r := must(syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Mode: mode}))
 				var victim uuid.UUID
 				require.NoError(t, r.Run(ctx, func(w *syncuow.Work) (err error) {
 					victim, err = createUser(ctx, w, "victim")
@@ -164,7 +164,7 @@ func TestRun_RowsLeftOpenByFnRollBack(t *testing.T) {
 			t.Parallel()
 			ctx := deadline(t)
 			pool := poolOf(t, testdb.URL(t), 1)
-			r := syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Mode: mode})
+			r := must(syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Mode: mode}))
 			require.NoError(t, r.Run(ctx, func(w *syncuow.Work) error { return nil }), "warm the pool's one connection")
 			conns := pool.Stat().NewConnsCount()
 			var rows pgx.Rows
@@ -195,7 +195,7 @@ func TestRun_NestedStatementInFlightRollsBackTheSavepointOnly(t *testing.T) {
 	url := testdb.URL(t)
 	pool := poolOf(t, url, 2)
 	engine := blog.MustNewEngine(pool, tvsync.Config{})
-	r := syncuow.New(pool, engine, syncuow.Options{})
+	r := must(syncuow.New(pool, engine, syncuow.Options{}))
 	var victim, outer uuid.UUID
 	require.NoError(t, r.Run(ctx, func(w *syncuow.Work) (err error) {
 		victim, err = createUser(ctx, w, "victim")
@@ -207,7 +207,7 @@ func TestRun_NestedStatementInFlightRollsBackTheSavepointOnly(t *testing.T) {
 		if outer, err = createUser(ctx, w, "outer"); err != nil {
 			return err
 		}
-		err = syncuow.New(w.Tx(), engine, syncuow.Options{}).Run(ctx, func(n *syncuow.Work) error {
+		err = must(syncuow.New(w.Tx(), engine, syncuow.Options{})).Run(ctx, func(n *syncuow.Work) error {
 			defer close(fnReturned)
 			if _, err := createUser(ctx, n, "nested"); err != nil {
 				return err

@@ -32,7 +32,7 @@ func TestRun_NestedInAWorkMergesOnReleaseAndDropsOnRollback(t *testing.T) {
 			url := testdb.URL(t)
 			pool := poolOf(t, url, 1)
 			engine := blog.MustNewEngine(pool, tvsync.Config{})
-			r := syncuow.New(pool, engine, syncuow.Options{Mode: mode})
+			r := must(syncuow.New(pool, engine, syncuow.Options{Mode: mode}))
 			var outerID, keptID, droppedID uuid.UUID
 			require.NoError(t, r.Run(ctx, func(w *syncuow.Work) (err error) {
 				if outerID, err = createUser(ctx, w, "outer"); err != nil {
@@ -40,7 +40,7 @@ func TestRun_NestedInAWorkMergesOnReleaseAndDropsOnRollback(t *testing.T) {
 				}
 				// Nested Runners in modes that, on their own, would sync
 				// (inline) or queue (deferred) inside the savepoint.
-				kept := syncuow.New(w.Tx(), engine, syncuow.Options{Mode: syncuow.Inline})
+				kept := must(syncuow.New(w.Tx(), engine, syncuow.Options{Mode: syncuow.Inline}))
 				require.NoError(t, kept.Run(ctx, func(n *syncuow.Work) (err error) {
 					keptID, err = createUser(ctx, n, "kept")
 					return err
@@ -51,7 +51,7 @@ func TestRun_NestedInAWorkMergesOnReleaseAndDropsOnRollback(t *testing.T) {
 				assert.Equal(t, []tvsync.Change{{Entity: blog.EntityUser, IDs: tvsync.UUIDKeys(sortedIDs(outerID, keptID))}}, w.Changes(),
 					"its changes merged into the outer Work")
 
-				dropped := syncuow.New(w.Tx(), engine, syncuow.Options{Mode: syncuow.Deferred})
+				dropped := must(syncuow.New(w.Tx(), engine, syncuow.Options{Mode: syncuow.Deferred}))
 				err = dropped.Run(ctx, func(n *syncuow.Work) (err error) {
 					if droppedID, err = createUser(ctx, n, "dropped"); err != nil {
 						return err
@@ -89,14 +89,14 @@ func TestRun_NestedTwiceMergesUpToTheOutermost(t *testing.T) {
 	ctx := deadline(t)
 	pool := poolOf(t, testdb.URL(t), 1)
 	engine := blog.MustNewEngine(pool, tvsync.Config{})
-	r := syncuow.New(pool, engine, syncuow.Options{})
+	r := must(syncuow.New(pool, engine, syncuow.Options{}))
 	var ids [3]uuid.UUID
 	require.NoError(t, r.Run(ctx, func(w *syncuow.Work) error {
-		return syncuow.New(w.Tx(), engine, syncuow.Options{}).Run(ctx, func(m *syncuow.Work) (err error) {
+		return must(syncuow.New(w.Tx(), engine, syncuow.Options{})).Run(ctx, func(m *syncuow.Work) (err error) {
 			if ids[0], err = createUser(ctx, m, "middle"); err != nil {
 				return err
 			}
-			err = syncuow.New(m.Tx(), engine, syncuow.Options{}).Run(ctx, func(n *syncuow.Work) (err error) {
+			err = must(syncuow.New(m.Tx(), engine, syncuow.Options{})).Run(ctx, func(n *syncuow.Work) (err error) {
 				ids[1], err = createUser(ctx, n, "inner")
 				return err
 			})
@@ -107,7 +107,7 @@ func TestRun_NestedTwiceMergesUpToTheOutermost(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			return syncuow.New(sp, engine, syncuow.Options{}).Run(ctx, func(n *syncuow.Work) (err error) {
+			return must(syncuow.New(sp, engine, syncuow.Options{})).Run(ctx, func(n *syncuow.Work) (err error) {
 				ids[2], err = createUser(ctx, n, "by hand")
 				return err
 			})
@@ -142,7 +142,7 @@ func TestRun_NestedInTheApplicationsTransaction(t *testing.T) {
 			defer func() { _ = tx.Rollback(context.Background()) }()
 			var own uuid.UUID
 			require.NoError(t, tx.QueryRow(ctx, "INSERT INTO tb_user (username) VALUES ('own') RETURNING id").Scan(&own))
-			r := syncuow.New(tx, engine, syncuow.Options{Mode: mode})
+			r := must(syncuow.New(tx, engine, syncuow.Options{Mode: mode}))
 			var id uuid.UUID
 			require.NoError(t, r.Run(ctx, func(w *syncuow.Work) (err error) {
 				id, err = createUser(ctx, w, "nested")
@@ -175,7 +175,7 @@ func TestRun_NestedInTheApplicationsTransaction(t *testing.T) {
 			tx2, err := pool.Begin(ctx)
 			require.NoError(t, err)
 			var gone uuid.UUID
-			require.NoError(t, syncuow.New(tx2, engine, syncuow.Options{Mode: mode}).Run(ctx, func(w *syncuow.Work) (err error) {
+			require.NoError(t, must(syncuow.New(tx2, engine, syncuow.Options{Mode: mode})).Run(ctx, func(w *syncuow.Work) (err error) {
 				gone, err = createUser(ctx, w, "gone")
 				return err
 			}))
@@ -208,7 +208,7 @@ func TestRun_OnAConnection(t *testing.T) {
 			t.Cleanup(func() { _ = conn.Close(context.Background()) })
 			var ids []uuid.UUID
 			for i, db := range []syncuow.Beginner{conn, onlyBegin{pool}, conn, onlyBegin{pool}} {
-				require.NoError(t, syncuow.New(db, engine, syncuow.Options{Mode: mode}).Run(ctx, func(w *syncuow.Work) error {
+				require.NoError(t, must(syncuow.New(db, engine, syncuow.Options{Mode: mode})).Run(ctx, func(w *syncuow.Work) error {
 					id, err := createUser(ctx, w, "u"+string(rune('a'+i)))
 					ids = append(ids, id)
 					return err
@@ -254,7 +254,7 @@ func TestWork_ClosesWhenFnReturnsNotWhenRunDoes(t *testing.T) {
 	ctx := deadline(t)
 	pool := poolOf(t, testdb.URL(t), 1)
 	gate := &commitGate{b: pool, started: make(chan struct{}), proceed: make(chan struct{})}
-	r := syncuow.New(gate, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Mode: syncuow.Inline})
+	r := must(syncuow.New(gate, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Mode: syncuow.Inline}))
 	straggler := make(chan error, 1)
 	require.NoError(t, r.Run(ctx, func(w *syncuow.Work) error {
 		go func() {
@@ -324,7 +324,7 @@ func TestRun_NestedInlineLeavesTheRestReadyForAWorker(t *testing.T) {
 	tx, err := pool.Begin(ctx)
 	require.NoError(t, err)
 	defer func() { _ = tx.Rollback(context.Background()) }()
-	require.NoError(t, syncuow.New(tx, engine, syncuow.Options{Mode: syncuow.Inline}).Run(ctx, func(w *syncuow.Work) error {
+	require.NoError(t, must(syncuow.New(tx, engine, syncuow.Options{Mode: syncuow.Inline})).Run(ctx, func(w *syncuow.Work) error {
 		return renameUser(ctx, w, user, "grace")
 	}))
 	require.NoError(t, tx.Commit(ctx))

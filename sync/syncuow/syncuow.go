@@ -33,7 +33,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	tvsync "github.com/tvsync/tvsync/sync"
+	"github.com/tvsync/tvsync/sync/internal/engineapi"
 )
+
+// enqueueAndCommit is the engine's queue-and-commit in one round trip, the
+// unit of work's private protocol (package engineapi).
+var enqueueAndCommit = engineapi.Get[*tvsync.Engine, tvsync.Beginner, tvsync.Change, tvsync.Queued]().EnqueueAndCommit
 
 // Errors returned by Run and by a Work. Test for them with errors.Is.
 var (
@@ -114,8 +119,24 @@ type Options struct {
 	Logger *slog.Logger
 	// AfterCommitGrace is how long, in AfterCommit mode, a queued change is
 	// left to the sync that follows the commit before a Worker may take it;
-	// zero means 10 seconds.
+	// zero means DefaultAfterCommitGrace, a negative value is an error of New.
 	AfterCommitGrace time.Duration
+}
+
+// DefaultAfterCommitGrace is Options.AfterCommitGrace's default.
+const DefaultAfterCommitGrace = 10 * time.Second
+
+// validate checks the fields of o that can be wrong: each error names the
+// field, its value and what it may be.
+func (o Options) validate() error {
+	var errs []error
+	if o.Mode < AfterCommit || o.Mode > Deferred {
+		errs = append(errs, fmt.Errorf("syncuow: Options.Mode: %v: want AfterCommit, Inline or Deferred", o.Mode))
+	}
+	if o.AfterCommitGrace < 0 {
+		errs = append(errs, fmt.Errorf("syncuow: Options.AfterCommitGrace: %v: want > 0 (or 0 for DefaultAfterCommitGrace, %v)", o.AfterCommitGrace, DefaultAfterCommitGrace))
+	}
+	return errors.Join(errs...)
 }
 
 // Runner runs units of work on a Beginner and syncs what they record with an
@@ -128,15 +149,22 @@ type Runner struct {
 }
 
 // New returns a Runner that begins its units of work on db and syncs them
-// with engine, as opts says.
-func New(db Beginner, engine *tvsync.Engine, opts Options) *Runner {
+// with engine, as opts says. It fails when db or engine is nil, or a field
+// of opts is invalid (the error names it).
+func New(db Beginner, engine *tvsync.Engine, opts Options) (*Runner, error) {
+	if db == nil || engine == nil {
+		return nil, errors.New("syncuow: New needs a database and an engine")
+	}
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.AfterCommitGrace <= 0 {
-		opts.AfterCommitGrace = 10 * time.Second
+	if opts.AfterCommitGrace == 0 {
+		opts.AfterCommitGrace = DefaultAfterCommitGrace
 	}
-	return &Runner{db: db, engine: engine, opts: opts, log: opts.Logger}
+	return &Runner{db: db, engine: engine, opts: opts, log: opts.Logger}, nil
 }
 
 // WithMode returns a Runner sharing r's database, engine and options that
@@ -309,7 +337,7 @@ func (r *Runner) commit(ctx context.Context, tx pgx.Tx, oneTrip bool, changes []
 		notify = true
 	}
 	if oneTrip {
-		queued, err := r.engine.EnqueueAndCommit(ctx, tx, delay, notify, changes...)
+		queued, err := enqueueAndCommit(ctx, r.engine, tx, delay, notify, changes...)
 		if err != nil {
 			return tvsync.Queued{}, fmt.Errorf("syncuow: commit unit of work: %w", err)
 		}

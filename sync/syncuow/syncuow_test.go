@@ -115,7 +115,7 @@ func queued(t *testing.T, q querier, id uuid.UUID) (all, ready int) {
 func drain(t *testing.T, ctx context.Context, url string) {
 	t.Helper()
 	wpool := poolOf(t, url, 2)
-	w := tvsync.NewWorker(blog.MustNewEngine(wpool, tvsync.Config{}), wpool, tvsync.WorkerConfig{})
+	w := must(tvsync.NewWorker(blog.MustNewEngine(wpool, tvsync.Config{}), wpool, tvsync.WorkerConfig{}))
 	_, err := w.Drain(ctx)
 	require.NoError(t, err)
 }
@@ -154,7 +154,7 @@ func TestRun_AfterCommitSyncsOnItsOwnConnectionAndAcks(t *testing.T) {
 	ctx := deadline(t)
 	url := testdb.URL(t)
 	pool := poolOf(t, url, 2)
-	r := syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{})
+	r := must(syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{}))
 	require.Equal(t, syncuow.AfterCommit, r.Mode())
 	var id uuid.UUID
 	require.NoError(t, r.Run(ctx, func(w *syncuow.Work) (err error) {
@@ -176,7 +176,7 @@ func TestRun_AfterCommitSyncFailureLeavesTheChangesQueued(t *testing.T) {
 	ctx := deadline(t)
 	url := testdb.URL(t)
 	pool := poolOf(t, url, 2)
-	r := syncuow.New(pool, closedEngine(t, url), syncuow.Options{AfterCommitGrace: time.Hour})
+	r := must(syncuow.New(pool, closedEngine(t, url), syncuow.Options{AfterCommitGrace: time.Hour}))
 	var id uuid.UUID
 	err := r.Run(ctx, func(w *syncuow.Work) (err error) {
 		id, err = createUser(ctx, w, "ada")
@@ -206,7 +206,7 @@ func TestRun_InlineSyncsInsideTheTransaction(t *testing.T) {
 	ctx := deadline(t)
 	url := testdb.URL(t)
 	pool := poolOf(t, url, 2)
-	r := syncuow.New(pool, closedEngine(t, url), syncuow.Options{Mode: syncuow.Inline})
+	r := must(syncuow.New(pool, closedEngine(t, url), syncuow.Options{Mode: syncuow.Inline}))
 	var id uuid.UUID
 	require.NoError(t, r.Run(ctx, func(w *syncuow.Work) (err error) {
 		id, err = createUser(ctx, w, "ada")
@@ -232,7 +232,7 @@ func TestRun_DeferredQueuesAndNotifies(t *testing.T) {
 	_, err = listener.Exec(ctx, "LISTEN "+tvsync.QueueChannel)
 	require.NoError(t, err)
 
-	r := syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Mode: syncuow.Deferred})
+	r := must(syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Mode: syncuow.Deferred}))
 	var id uuid.UUID
 	require.NoError(t, r.Run(ctx, func(w *syncuow.Work) (err error) {
 		id, err = createUser(ctx, w, "ada")
@@ -262,7 +262,7 @@ func TestRun_ErrorPanicOrCancelRecordsAndQueuesNothing(t *testing.T) {
 			t.Parallel()
 			ctx := deadline(t)
 			pool := poolOf(t, testdb.URL(t), 1)
-			r := syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Mode: mode})
+			r := must(syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Mode: mode}))
 			// Warm the pool's one connection.
 			require.NoError(t, r.Run(ctx, func(w *syncuow.Work) error { _, err := createUser(ctx, w, "warm"); return err }))
 			conns := pool.Stat().NewConnsCount()
@@ -309,10 +309,11 @@ func TestRun_NilFunctionAndBadRunner(t *testing.T) {
 	ctx := deadline(t)
 	pool := poolOf(t, testdb.URL(t), 1)
 	engine := blog.MustNewEngine(pool, tvsync.Config{})
-	r := syncuow.New(pool, engine, syncuow.Options{})
+	r := must(syncuow.New(pool, engine, syncuow.Options{}))
 	require.ErrorContains(t, r.Run(ctx, nil), "got nil")
 	require.ErrorContains(t, r.WithMode(syncuow.Mode(9)).Run(ctx, func(*syncuow.Work) error { return nil }), "unknown mode Mode(9)")
-	require.ErrorContains(t, syncuow.New(nil, engine, syncuow.Options{}).Run(ctx, func(*syncuow.Work) error { return nil }), "without a database")
+	_, err := syncuow.New(nil, engine, syncuow.Options{})
+	require.ErrorContains(t, err, "syncuow: New needs a database and an engine", "a Runner without a database is refused when it is made")
 	var nilRunner *syncuow.Runner
 	require.Error(t, nilRunner.Run(ctx, func(*syncuow.Work) error { return nil }))
 	assert.Equal(t, syncuow.Deferred, r.WithMode(syncuow.Deferred).Mode())
@@ -331,7 +332,7 @@ func TestWork_UseAfterRunIsDone(t *testing.T) {
 			t.Parallel()
 			ctx := deadline(t)
 			pool := poolOf(t, testdb.URL(t), 1)
-			r := syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Mode: mode})
+			r := must(syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Mode: mode}))
 			var kept *syncuow.Work
 			start := make(chan struct{})
 			straggler := make(chan error, 1)
@@ -364,7 +365,7 @@ func TestWork_UseAfterRunIsDone(t *testing.T) {
 			require.ErrorIs(t, err, syncuow.ErrDone)
 			require.ErrorIs(t, tx.Commit(ctx), syncuow.ErrDone)
 			require.ErrorIs(t, tx.Rollback(ctx), syncuow.ErrDone)
-			err = syncuow.New(tx, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{}).Run(ctx, func(w *syncuow.Work) error {
+			err = must(syncuow.New(tx, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{})).Run(ctx, func(w *syncuow.Work) error {
 				t.Error("a unit of work nested in a finished one ran")
 				return nil
 			})
@@ -390,7 +391,7 @@ func TestWork_ChangesAreDeduplicatedAndSorted(t *testing.T) {
 	t.Parallel()
 	ctx := deadline(t)
 	pool := poolOf(t, testdb.URL(t), 1)
-	r := syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Mode: syncuow.Deferred})
+	r := must(syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Mode: syncuow.Deferred}))
 	a, b := tvsync.UUIDKey(uuid.MustParse("00000000-0000-0000-0000-00000000000a")), tvsync.UUIDKey(uuid.MustParse("00000000-0000-0000-0000-00000000000b"))
 	var got []tvsync.Change
 	require.NoError(t, r.Run(ctx, func(w *syncuow.Work) error {

@@ -92,19 +92,21 @@ func (c *config) databaseEnv() ([]string, error) {
 	return names, nil
 }
 
-// fixtureConfig returns the configuration rewritten to live in dir: its one
-// sql entry's queries replaced by queries (paths relative to dir), its
-// schema paths made relative to dir, and each gen or codegen output moved
-// into dir, so that nothing run on the copy writes over the application's
-// generated code. Everything else, the rules first, is kept.
+// fixtureConfig returns the configuration rewritten to live in dir: its
+// first sql entry alone (any other is dropped: its queries are not the
+// fixtures'), that entry's queries replaced by queries (paths relative to
+// dir), its schema paths made relative to dir, and each gen or codegen
+// output moved into dir, so that nothing run on the copy writes over the
+// application's generated code. Everything else, the rules first, is kept.
 func (c *config) fixtureConfig(dir string, queries []string) ([]byte, error) {
-	if len(c.sql) != 1 {
-		return nil, fmt.Errorf("sqlc config %s: %d entries under sql; fixtures need exactly one", c.path, len(c.sql))
-	}
 	if _, err := c.databaseEnv(); err != nil {
 		return nil, err
 	}
 	e := c.sql[0]
+	if entries := value(c.root, "sql"); len(entries.Content) > 1 {
+		entries.Content = entries.Content[:1]
+		c.sql = entries.Content
+	}
 	schema := value(e, "schema")
 	if schema == nil {
 		return nil, fmt.Errorf("sqlc config %s: sql[0] has no schema", c.path)

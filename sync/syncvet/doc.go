@@ -44,7 +44,8 @@
 // each database.uri to be an environment variable alone
 // (`uri: ${VET_DATABASE_URL}`, any name): the variable is how [Vet] hands
 // sqlc the test's database, so that no URL is ever written into a file.
-// [Fixtures] needs exactly one entry under sql, the one its fixtures
-// replace the queries of. Nothing here starts a database or needs one of
+// [Fixtures] runs on the first entry under sql, whose queries its fixtures
+// replace and whose schema must hold every table they read; it drops any
+// other entry. Nothing here starts a database or needs one of
 // package syncdbtest: any URL of a database holding the schema will do.
 package syncvet

@@ -53,7 +53,7 @@ const starFile = "stars.sql"
 // schema and the fixtures by paths relative to dir, since sqlc resolves
 // them from the configuration's folder, and sends any generated code into
 // dir/gen. It refuses a configuration whose database.uri is not an
-// environment variable alone, and one with other than one sql entry.
+// environment variable alone. Only the first sql entry is kept.
 func (f Fixtures) WriteConfig(dir string) (string, error) {
 	if len(f.Queries) == 0 && len(f.StarTables) == 0 {
 		return "", errors.New("syncvet fixtures: no Queries and no StarTables: nothing to vet")

@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tvsync/tvsync/internal/testdb"
-	"github.com/tvsync/tvsync/internal/triggers"
+	"github.com/tvsync/tvsync/sync/internal/triggers"
 )
 
 func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
@@ -108,7 +108,7 @@ func TestFind_ListsOnlyTriggersOnTBTablesThatWriteTVTables(t *testing.T) {
 	assert.Equal(t, "ROW", got.Level)
 	assert.Equal(t, "O", got.Enabled)
 	assert.Equal(t, []string{"tv_post"}, got.WritesTables)
-	assert.Equal(t, []string{"public.audit_post.audit_sync", "public.tb_post.sync_post_trigger"}, got.FunctionUsers)
+	assert.Equal(t, []string{"public.audit_post.audit_sync", "public.tb_post.sync_post_trigger"}, got.FunctionTriggers)
 	assert.Equal(t, "CREATE TRIGGER sync_post_trigger AFTER INSERT OR UPDATE ON public.tb_post FOR EACH ROW EXECUTE FUNCTION sync_post_to_tv()", got.TriggerDef)
 	assert.Contains(t, got.FunctionDef, "CREATE OR REPLACE FUNCTION public.sync_post_to_tv()")
 	assert.Contains(t, got.FunctionDef, "INSERT INTO tv_post (id, data, updated_at)")

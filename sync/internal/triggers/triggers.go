@@ -63,10 +63,10 @@ type Trigger struct {
 	// INTO, UPDATE, DELETE FROM, MERGE INTO), sorted, schema-qualified when
 	// the source qualifies them.
 	WritesTables []string
-	// FunctionUsers are every trigger in the database that runs Function
+	// FunctionTriggers are every trigger in the database that runs Function
 	// (this one included), as "schema.table.trigger", sorted. [EmitMigration]
 	// drops the function only when all of them are dropped too.
-	FunctionUsers []string
+	FunctionTriggers []string
 	// TriggerDef is pg_get_triggerdef: the CREATE TRIGGER statement.
 	TriggerDef string
 	// FunctionDef is pg_get_functiondef: the CREATE OR REPLACE FUNCTION
@@ -79,7 +79,7 @@ func (t Trigger) QualifiedTable() string {
 	return pgx.Identifier{t.Schema, t.Table}.Sanitize()
 }
 
-// key identifies the trigger as FunctionUsers names it.
+// key identifies the trigger as FunctionTriggers names it.
 func (t Trigger) key() string { return t.Schema + "." + t.Table + "." + t.Name }
 
 // findSQL lists every user trigger on a tb_ table of the search path with
@@ -134,7 +134,7 @@ func Find(ctx context.Context, conn Querier) ([]Trigger, error) {
 			src    string
 		)
 		if err := rows.Scan(&t.Name, &t.Schema, &t.Table, &t.Function, &tgtype, &t.Enabled, &src,
-			&t.TriggerDef, &t.FunctionDef, &t.FunctionUsers); err != nil {
+			&t.TriggerDef, &t.FunctionDef, &t.FunctionTriggers); err != nil {
 			return nil, fmt.Errorf("triggers: read trigger row: %w", err)
 		}
 		t.WritesTables = WrittenTVTables(src)
@@ -240,7 +240,7 @@ const MigrationSuffix = "_drop_tv_sync_triggers.sql"
 // named VERSION_drop_tv_sync_triggers.sql, VERSION being now in UTC as
 // YYYYMMDDhhmmss, and returns its path. Its Up drops the triggers (DROP
 // TRIGGER IF EXISTS … ON …), then each distinct function whose every user
-// (Trigger.FunctionUsers) is among the triggers dropped; its Down recreates
+// (Trigger.FunctionTriggers) is among the triggers dropped; its Down recreates
 // those functions, then the triggers, from the captured definitions, and
 // restores a trigger's disabled or replica state. Triggers come from
 // [Find]; a subset may be passed. An empty list returns [ErrNothingToDrop].
@@ -302,7 +302,7 @@ func migrationSQL(triggers []Trigger) (string, error) {
 			continue
 		}
 		seen[t.Function] = true
-		users := t.FunctionUsers
+		users := t.FunctionTriggers
 		if len(users) == 0 {
 			users = []string{t.key()}
 		}

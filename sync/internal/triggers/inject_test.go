@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tvsync/tvsync/internal/triggers"
+	"github.com/tvsync/tvsync/sync/internal/triggers"
 )
 
 // hostileFunction returns a trigger-based sync function of tv_post whose

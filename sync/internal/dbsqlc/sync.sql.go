@@ -3,4 +3,4 @@
 //   sqlc v1.31.1
 // source: sync.sql
 
-package db
+package dbsqlc
