@@ -26,6 +26,8 @@ type pendingRow struct {
 	// scheduled marks a re-sync asked for at a time (Schedule): ready only
 	// then, and removed by no earlier sync of the id.
 	scheduled bool
+	// origin is the lineage of a dependent's row (see lineage.go).
+	origin origin
 }
 
 // pendingRows lists the ids of b as rows to queue after delay.
@@ -114,7 +116,10 @@ func (e *Engine) enqueueCommit(ctx context.Context, tx DB, rows []pendingRow, no
 	p := &Pipeline{}
 	read := e.queueEnqueue(ctx, p, rows)
 	var ntf *db.QueueNotifyBatchResults
-	if len(rows) > 0 && notify {
+	// wakeAfter: the commit is ours to see, so the workers are woken after
+	// it, outside the transaction (see notifier), not by a NOTIFY in it.
+	wakeAfter := len(rows) > 0 && notify && commit && !e.cfg.NotifyInTransaction
+	if len(rows) > 0 && notify && !wakeAfter {
 		ntf = e.queries.QueueNotify(ctx, p, []string{e.QueueChannel()})
 	}
 	if commit {
@@ -143,6 +148,9 @@ func (e *Engine) enqueueCommit(ctx context.Context, tx DB, rows []pendingRow, no
 	if err != nil {
 		return nil, err
 	}
+	if wakeAfter {
+		e.notify.wake()
+	}
 	return out, nil
 }
 
@@ -166,6 +174,8 @@ func (e *Engine) queueEnqueue(ctx context.Context, p *Pipeline, rows []pendingRo
 		params.Cascades = append(params.Cascades, r.cascade)
 		params.DelaysSeconds = append(params.DelaysSeconds, r.delay.Seconds())
 		params.Scheduled = append(params.Scheduled, r.scheduled)
+		params.OriginLos = append(params.OriginLos, r.origin.lo)
+		params.OriginHis = append(params.OriginHis, r.origin.hi)
 	}
 	res := e.queries.QueueEnqueue(ctx, p, []db.QueueEnqueueParams{params})
 	return func() (out []queuedRow, err error) {
@@ -182,7 +192,7 @@ func (e *Engine) queueEnqueue(ctx context.Context, p *Pipeline, rows []pendingRo
 					err = fmt.Errorf("queue changes in tvsync.sync_queue: read back %s %q: %w", g.Entity, g.EntityID, perr)
 					return
 				}
-				out = append(out, queuedRow{seq: g.Seq, entity: g.Entity, id: id, cascade: g.Cascade})
+				out = append(out, queuedRow{seq: g.Seq, entity: g.Entity, id: id, cascade: g.Cascade, origin: origin{g.OriginLo, g.OriginHi}})
 			}
 		})
 		return out, err

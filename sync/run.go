@@ -141,6 +141,7 @@ func (e *Engine) run(ctx context.Context, j job, b batch) (Report, error) {
 		skip := idSet{}
 		chunks := e.chunks(b)
 		cj := j
+		cj.origin = b.lineage() // of every dependent this level queues (see lineage.go)
 		if j.parent != nil && len(chunks) > 1 && !e.skipLocks {
 			// The chunks share the caller's transaction, and with it their
 			// locks: take them all at once, in one sorted statement, or two
@@ -233,6 +234,8 @@ type job struct {
 	delay time.Duration
 	// locked says that parent already holds the locks of every id synced.
 	locked bool
+	// origin is the lineage of the dependents queued (see lineage.go).
+	origin origin
 	// span, for a full-sync chunk of spanEntity (which registers range
 	// statements), is the keyset range (after, upto] whose listed ids the
 	// chunk syncs with the range statements.
