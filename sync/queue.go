@@ -91,8 +91,10 @@ func (e *Engine) Schedule(ctx context.Context, tx DB, at time.Time, changes ...C
 }
 
 // EnqueueAndCommit is Enqueue followed by COMMIT of tx, sent together in one
-// round trip, so queueing costs a write transaction no extra round trip. It
-// returns the rows it queued, for SyncQueued. On success the transaction is
+// round trip, so queueing costs a write transaction no extra round trip.
+// With notify, the workers are woken after the commit, not by a NOTIFY in
+// tx (see WakeWorkers; Config.NotifyInTransaction for the old way). It
+// returns the rows it queued, for SyncQueued, or for Token. On success the transaction is
 // committed and tx must not be used again (its connection is idle; release
 // it rather than calling tx.Commit). On error the transaction did not
 // commit; roll tx back.

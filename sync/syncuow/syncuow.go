@@ -11,7 +11,8 @@
 //   - Inline syncs inside the transaction: the writes and their tv_ rows
 //     commit or roll back together.
 //   - Deferred queues the changes durably in the transaction and commits; a
-//     Worker syncs them.
+//     Worker syncs them. RunToken returns a token to wait on until they,
+//     and the dependents their syncs queue, are synced (Engine.WaitFor).
 //
 // A unit of work holds at most one pooled connection at a time (the sync
 // after the commit takes its own only once the write transaction's
@@ -89,7 +90,8 @@ const (
 	// commit or roll back together.
 	Inline
 	// Deferred queues the changes durably in the transaction and commits
-	// without syncing; a Worker (woken by NOTIFY) syncs them.
+	// without syncing; a Worker (woken by a NOTIFY the engine sends after
+	// the commit, or by its poll) syncs them.
 	Deferred
 )
 
