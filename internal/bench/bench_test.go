@@ -166,9 +166,9 @@ func TestRun_TinyScaleRunsEveryMeasurementAndChecksTheWork(t *testing.T) {
 		assert.Equal(t, i%2 == 0, p.BeforeFirst, "the order alternates")
 	}
 	assert.Equal(t, 150.0, c.Sweep[0].After.TargetRate)
-	cmd := res.Markdown()
-	assert.Contains(t, cmd, "### Wake-ups: NOTIFY in the write transaction (before) vs coalesced after the commit (after)")
-	assert.Contains(t, cmd, "whose lag p99 (median of that rate's runs) stays under 10.0 ms")
+	lagMD := res.Markdown()
+	assert.Contains(t, lagMD, "### Wake-ups: NOTIFY in the write transaction (before) vs coalesced after the commit (after)")
+	assert.Contains(t, lagMD, "whose lag p99 (median of that rate's runs) stays under 10.0 ms")
 
 	require.NotNil(t, res.Wide)
 	assert.Equal(t, 1, res.Wide.Stats[0][PlanWide].Runs)
