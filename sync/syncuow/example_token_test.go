@@ -1,6 +1,7 @@
 package syncuow_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -27,6 +28,8 @@ type UserAPI struct {
 	Pool   *pgxpool.Pool
 	Engine *tvsync.Engine // every process: the same Config.TokenKey and Namespace
 	Runner *syncuow.Runner
+	// Wait bounds how long a read waits for its token; zero means 2s.
+	Wait time.Duration
 }
 
 // ServeHTTP serves POST /users?name=N (creates a user, answers its id and a
@@ -59,7 +62,7 @@ func (a UserAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				http.Error(w, err.Error(), http.StatusBadRequest)
 				return
 			}
-			wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			wctx, cancel := context.WithTimeout(ctx, cmp.Or(a.Wait, 2*time.Second))
 			res, err := a.Engine.WaitFor(wctx, tok)
 			cancel()
 			switch {

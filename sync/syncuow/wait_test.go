@@ -200,7 +200,10 @@ func TestWaitFor_NoWorkerTimesOut(t *testing.T) {
 	res, err := engine.WaitFor(wctx, tok)
 	require.NoError(t, err)
 	assert.Equal(t, tvsync.WaitTimedOut, res.Status)
-	assert.Equal(t, 1, res.Pending, "the user's row")
+	assert.LessOrEqual(t, res.Pending, 1, "at most the user's row, as last seen (none if no check ended in time)")
+	var queued int
+	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM tvsync.sync_queue").Scan(&queued))
+	assert.Equal(t, 1, queued, "the user's row is still queued")
 }
 
 // TestWaitFor_DeadRowsStallNamingThem: a deferred write's row is parked
@@ -305,7 +308,7 @@ func TestWaitFor_WaitsForCascadedDependents(t *testing.T) {
 	t.Parallel()
 	ctx := deadline(t)
 	pool := testdb.New(t)
-	engine := blog.MustNewEngine(pool, tvsync.Config{})
+	engine := blog.MustNewEngine(pool, tvsync.Config{TokenKey: tokenKey})
 	var user, post uuid.UUID
 	inline := syncuow.New(pool, engine, syncuow.Options{Mode: syncuow.Inline})
 	require.NoError(t, inline.Run(ctx, func(w *syncuow.Work) error {
@@ -335,12 +338,18 @@ func TestWaitFor_WaitsForCascadedDependents(t *testing.T) {
 	require.Positive(t, r.Queued, "its dependents, queued")
 	require.Equal(t, "before", postAuthor(t, pool, post), "the post is still stale")
 
-	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-	defer cancel()
-	res, err := engine.WaitFor(short, tok)
+	// With no worker running, the dependents make no progress: a waiter
+	// that sees them reports them stalled; one that missed them would
+	// report the token reached.
+	impatient := blog.MustNewEngine(pool, tvsync.Config{TokenKey: tokenKey, StallAfter: 300 * time.Millisecond})
+	res, err := impatient.WaitFor(ctx, tok)
 	require.NoError(t, err)
-	assert.Equal(t, tvsync.WaitTimedOut, res.Status, "not reached while a dependent is stale")
+	assert.Equal(t, tvsync.WaitStalled, res.Status, "not reached while a dependent is stale")
 	assert.Equal(t, r.Queued, res.Pending, "the dependents' rows")
+	require.NotEmpty(t, res.Rows)
+	for _, row := range res.Rows {
+		assert.Contains(t, []string{blog.EntityPost, blog.EntityComment}, row.Entity, "a dependent, not the user")
+	}
 
 	_, err = worker.Drain(ctx)
 	require.NoError(t, err)
@@ -445,7 +454,8 @@ func TestUserAPI_ReadYourWritesAcrossRequests(t *testing.T) {
 	go func() { done <- worker.Run(wctx) }()
 	t.Cleanup(func() { stop(); <-done })
 
-	api := UserAPI{Pool: pool, Engine: engine, Runner: syncuow.New(pool, engine, syncuow.Options{})}
+	// A bound no loaded machine reaches: the read must get the document.
+	api := UserAPI{Pool: pool, Engine: engine, Runner: syncuow.New(pool, engine, syncuow.Options{}), Wait: time.Minute}
 	status, doc, err := readYourWrite(api, "ada")
 	require.NoError(t, err)
 	require.Equal(t, 200, status, doc)
