@@ -188,8 +188,8 @@ func TestRun_TinyScaleRunsEveryMeasurementAndChecksTheWork(t *testing.T) {
 		"Top wait events", "## Refresh plan crossover", "median of the per-run ratios", "Load per run"} {
 		assert.Contains(t, md, section)
 	}
-	assert.Len(t, res.Targets(), 11+len(HotPostComments)+1,
-		"every target but peak RSS (no executable given) is judged, the read path once per kind of post, plus the scale table:\n%s", md)
+	assert.Len(t, res.Targets(), 11+len(HotPostComments)+1+4,
+		"every target but peak RSS (no executable given) is judged, the read path once per kind of post, plus the scale table and issue 21's four wake-up targets:\n%s", md)
 
 	dir := t.TempDir()
 	mdPath, pngPath, err := res.WriteFiles(dir)
