@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // Command side: one row per comment. Synced to tv_comment and embedded in tv_post.
@@ -131,4 +132,8 @@ type TvsyncSyncQueue struct {
 	Scheduled bool
 	// The application that queued the row (sync.Config.Namespace): only its workers take it.
 	Namespace string
+	// Lowest seq this dependent row may descend from (NULL: queued by a write, its own origin).
+	OriginLo pgtype.Int8
+	// Highest seq this dependent row may descend from (NULL: queued by a write, its own origin).
+	OriginHi pgtype.Int8
 }

@@ -219,7 +219,7 @@ func (e *Engine) attempt(ctx context.Context, j job, chunk batch, skip idSet) (r
 	var enq []pendingRow
 	for _, name := range e.order {
 		for _, id := range found.sorted(name) {
-			enq = append(enq, pendingRow{entity: name, id: id, delay: j.delay})
+			enq = append(enq, pendingRow{entity: name, id: id, delay: j.delay, origin: j.origin})
 		}
 	}
 	if deps, err = e.finish(ctx, tx, j, commit, release != nil, enq, results); err != nil {

@@ -296,6 +296,36 @@ type Config struct {
 	CascadeGrace time.Duration
 	// DisableSyncLog stops the engine from writing tvsync.sync_log rows.
 	DisableSyncLog bool
+	// NotifyInterval is the least time between two wake-ups the engine
+	// sends its workers after deferred commits (EnqueueAndCommit with
+	// notify, a unit of work's Deferred mode): those commits send no NOTIFY
+	// themselves, which would serialize them behind PostgreSQL's
+	// database-wide notify lock; the engine sends one NOTIFY after them,
+	// outside their transactions (see WakeWorkers). Zero means
+	// DefaultNotifyInterval. A row whose wake-up is lost is taken at a
+	// worker's next poll (WorkerConfig.PollInterval).
+	NotifyInterval time.Duration
+	// NotifyInTransaction sends the NOTIFY inside every deferred write
+	// transaction instead, as tvsync did before NotifyInterval: each such
+	// commit then takes the database-wide notify lock. For comparisons
+	// (the benchmark's "before" variant); leave it false.
+	NotifyInTransaction bool
+	// TokenKey signs the read-your-writes tokens the engine issues and
+	// checks (see Token and WaitFor), with HMAC-SHA256: every engine of an
+	// application that issues or accepts its tokens (every process behind
+	// one API) needs the same key, of at least 16 bytes, kept secret. Nil
+	// means a random key of the engine's own: its tokens then work within
+	// the process only.
+	TokenKey []byte
+	// WaitInterval is how often the engine checks, in one statement for all
+	// of its waiters, the rows the tokens being waited for name (see
+	// WaitFor); zero means DefaultWaitInterval.
+	WaitInterval time.Duration
+	// StallAfter is how long WaitFor waits for progress on a token's rows
+	// (a row synced, a dependent queued) before it reports them stalled;
+	// zero means DefaultStallAfter. Keep it above CascadeGrace and the
+	// workers' PollInterval, during which rows make no progress by design.
+	StallAfter time.Duration
 	// Observer, if set, is told about every entity batch (for metrics).
 	Observer Observer
 }
@@ -368,6 +398,12 @@ type Engine struct {
 	// documents reference (Cascade.Referenced): a sync of its changed rows
 	// locks those shared.
 	sources map[string][]source
+	// notify coalesces the wake-ups sent after deferred commits.
+	notify *notifier
+	// waits checks the tokens WaitFor waits for.
+	waits *waitLoop
+	// tokenKey is Config.TokenKey, or a random key of the engine's own.
+	tokenKey []byte
 }
 
 // NewEngine returns an engine over pool for the given entities. It fails when
@@ -401,7 +437,11 @@ func NewEngine(pool Beginner, cfg Config, entities ...Entity) (*Engine, error) {
 	if cfg.AdvisoryLockPrefix == 0 {
 		cfg.AdvisoryLockPrefix = NamespaceLockPrefix(cfg.Namespace)
 	}
+	if err := setWaitDefaults(&cfg); err != nil {
+		return nil, err
+	}
 	e := &Engine{pool: pool, cfg: cfg, log: cfg.Logger, entities: map[string]*Entity{}, queries: dbsqlc.New(), lockPrefix: int64(cfg.AdvisoryLockPrefix)}
+	e.initWait()
 	for i := range entities {
 		ent := entities[i]
 		switch {

@@ -52,6 +52,8 @@ type queuedRow struct {
 	entity  string
 	id      ID
 	cascade bool
+	// origin is the row's lineage (zero for a row a write queued).
+	origin origin
 }
 
 // Queued names changes left in the durable tvsync.sync_queue, by row: those
@@ -86,10 +88,12 @@ type batch struct {
 	ids   idSet
 	seeds idSet
 	seqs  map[string]map[ID][]int64
+	// origins holds the lineage of the rows that have one, by seq.
+	origins map[int64]origin
 }
 
 func newBatch() batch {
-	return batch{ids: idSet{}, seeds: idSet{}, seqs: map[string]map[ID][]int64{}}
+	return batch{ids: idSet{}, seeds: idSet{}, seqs: map[string]map[ID][]int64{}, origins: map[int64]origin{}}
 }
 
 // addRows adds queued rows: their ids, seeds and seqs.
@@ -105,6 +109,9 @@ func (b batch) addRows(rows ...queuedRow) {
 			b.seqs[r.entity] = m
 		}
 		m[r.id] = append(m[r.id], r.seq)
+		if !r.origin.none() {
+			b.origins[r.seq] = r.origin
+		}
 	}
 }
 
@@ -116,7 +123,7 @@ func (b batch) rows() []queuedRow {
 	for name, m := range b.seqs {
 		for id, seqs := range m {
 			for _, s := range seqs {
-				out = append(out, queuedRow{seq: s, entity: name, id: id, cascade: b.seeds.has(name, id)})
+				out = append(out, queuedRow{seq: s, entity: name, id: id, cascade: b.seeds.has(name, id), origin: b.origins[s]})
 			}
 		}
 	}
@@ -138,6 +145,11 @@ func (b batch) sub(s idSet) batch {
 					out.seqs[name] = map[ID][]int64{}
 				}
 				out.seqs[name][id] = seqs
+				for _, s := range seqs {
+					if o, ok := b.origins[s]; ok {
+						out.origins[s] = o
+					}
+				}
 			}
 		}
 	}

@@ -26,6 +26,8 @@ type pendingRow struct {
 	// scheduled marks a re-sync asked for at a time (Schedule): ready only
 	// then, and removed by no earlier sync of the id.
 	scheduled bool
+	// origin is the lineage of a dependent's row (see lineage.go).
+	origin origin
 }
 
 // pendingRows lists the ids of b as rows to queue after delay.
@@ -89,8 +91,10 @@ func (e *Engine) Schedule(ctx context.Context, tx DB, at time.Time, changes ...C
 }
 
 // enqueueAndCommit is Enqueue followed by COMMIT of tx, sent together in one
-// round trip, so queueing costs a write transaction no extra round trip. It
-// returns the rows it queued, for SyncQueued. On success the transaction is
+// round trip, so queueing costs a write transaction no extra round trip.
+// With notify, the workers are woken after the commit, not by a NOTIFY in
+// tx (see WakeWorkers; Config.NotifyInTransaction for the old way). It
+// returns the rows it queued, for SyncQueued, or for Token. On success the transaction is
 // committed and tx must not be used again (its connection is idle; release
 // it rather than calling tx.Commit). On error the transaction did not
 // commit; roll tx back.
@@ -114,7 +118,10 @@ func (e *Engine) enqueueCommit(ctx context.Context, tx DB, rows []pendingRow, no
 	p := &Pipeline{}
 	read := e.queueEnqueue(ctx, p, rows)
 	var ntf *dbsqlc.QueueNotifyBatchResults
-	if len(rows) > 0 && notify {
+	// wakeAfter: the commit is ours to see, so the workers are woken after
+	// it, outside the transaction (see notifier), not by a NOTIFY in it.
+	wakeAfter := len(rows) > 0 && notify && commit && !e.cfg.NotifyInTransaction
+	if len(rows) > 0 && notify && !wakeAfter {
 		ntf = e.queries.QueueNotify(ctx, p, []string{e.QueueChannel()})
 	}
 	if commit {
@@ -143,6 +150,9 @@ func (e *Engine) enqueueCommit(ctx context.Context, tx DB, rows []pendingRow, no
 	if err != nil {
 		return nil, err
 	}
+	if wakeAfter {
+		e.notify.wake()
+	}
 	return out, nil
 }
 
@@ -166,6 +176,8 @@ func (e *Engine) queueEnqueue(ctx context.Context, p *Pipeline, rows []pendingRo
 		params.Cascades = append(params.Cascades, r.cascade)
 		params.DelaysSeconds = append(params.DelaysSeconds, r.delay.Seconds())
 		params.Scheduled = append(params.Scheduled, r.scheduled)
+		params.OriginLos = append(params.OriginLos, r.origin.lo)
+		params.OriginHis = append(params.OriginHis, r.origin.hi)
 	}
 	res := e.queries.QueueEnqueue(ctx, p, []dbsqlc.QueueEnqueueParams{params})
 	return func() (out []queuedRow, err error) {
@@ -182,7 +194,7 @@ func (e *Engine) queueEnqueue(ctx context.Context, p *Pipeline, rows []pendingRo
 					err = fmt.Errorf("queue changes in tvsync.sync_queue: read back %s %q: %w", g.Entity, g.EntityID, perr)
 					return
 				}
-				out = append(out, queuedRow{seq: g.Seq, entity: g.Entity, id: id, cascade: g.Cascade})
+				out = append(out, queuedRow{seq: g.Seq, entity: g.Entity, id: id, cascade: g.Cascade, origin: origin{g.OriginLo, g.OriginHi}})
 			}
 		})
 		return out, err

@@ -142,6 +142,7 @@ func (e *Engine) run(ctx context.Context, j job, b batch) (Report, error) {
 		chunks := e.chunks(b)
 		cj := j
 		cj.sources = level == 0 && j.follow && len(e.sources) > 0
+		cj.origin = b.lineage() // of every dependent this level queues (see lineage.go)
 		if j.parent != nil && len(chunks) > 1 && !e.skipLocks {
 			// The chunks share the caller's transaction, and with it their
 			// locks: take them all at once, in one sorted statement, or two
@@ -238,6 +239,8 @@ type job struct {
 	// the synced rows reference (Cascade.Referenced): at the first level
 	// of a sync that follows cascades, whose ids are the written rows.
 	sources bool
+	// origin is the lineage of the dependents queued (see lineage.go).
+	origin origin
 	// span, for a full-sync chunk of spanEntity (which registers range
 	// statements), is the keyset range (after, upto] whose listed ids the
 	// chunk syncs with the range statements.

@@ -381,7 +381,7 @@ func (w *Worker) drain(ctx context.Context, conn *pgxpool.Conn) (res DrainResult
 			malformed.add(r.Entity, r.EntityID, r.Seq)
 			continue
 		}
-		claimed.addRows(queuedRow{seq: r.Seq, entity: r.Entity, id: id, cascade: r.Cascade})
+		claimed.addRows(queuedRow{seq: r.Seq, entity: r.Entity, id: id, cascade: r.Cascade, origin: origin{r.OriginLo, r.OriginHi}})
 	}
 	res.Kept = unknown.len() + malformed.len()
 	var syncErr error

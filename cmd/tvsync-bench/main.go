@@ -50,7 +50,7 @@ func main() {
 
 // flags are the command line of one run.
 type flags struct {
-	scale, out, dataDir, databaseURL, logLevel, tvsyncBin string
+	scale, out, dataDir, databaseURL, logLevel, tvsyncBin, only string
 }
 
 // usageError is a wrong command line: exit status 2, before any connection.
@@ -93,6 +93,7 @@ func execute(ctx context.Context, stdout, stderr io.Writer, args []string) int {
 	fl.StringVar(&f.databaseURL, "database-url", "", "PostgreSQL URL of a server to create the suite's databases on (default: $DATABASE_URL, else a throwaway server; its password is never printed)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fl.StringVar(&f.tvsyncBin, "tvsync-bin", "", "tvsync executable for the peak-memory child (default: built from ./cmd/tvsync with go build)")
+	fl.StringVar(&f.only, "only", "", "run only these measurements, comma-separated: batch, write, full, read, lag, wide (default: every one of the scale's)")
 
 	err := cmd.ExecuteContext(ctx)
 	switch {
@@ -128,9 +129,15 @@ func run(ctx context.Context, stdout, stderr io.Writer, f flags) error {
 	if dataDir == "" {
 		dataDir = bench.DefaultDataDir(scale)
 	}
+	plan := bench.DefaultPlan(scale)
+	if f.only != "" {
+		if err := plan.Only(strings.Split(f.only, ",")); err != nil {
+			return usagef("--only %q: %v", f.only, err)
+		}
+	}
 
 	bin := f.tvsyncBin
-	if bin == "" {
+	if bin == "" && (plan.PeakRSS || len(plan.ScaleSets) > 0) {
 		dir, err := os.MkdirTemp("", "tvsync-bench-bin-")
 		if err != nil {
 			return err
@@ -146,7 +153,7 @@ func run(ctx context.Context, stdout, stderr io.Writer, f flags) error {
 		return err
 	}
 	defer stop()
-	res, err := bench.Run(ctx, bench.Config{AdminURL: admin, Scale: scale, TvsyncBin: bin, Logger: logger, KeepTemplates: dataDir != ""})
+	res, err := bench.Run(ctx, bench.Config{AdminURL: admin, Scale: scale, Plan: &plan, TvsyncBin: bin, Logger: logger, KeepTemplates: dataDir != ""})
 	if err != nil {
 		return err
 	}

@@ -154,6 +154,21 @@ func TestRun_TinyScaleRunsEveryMeasurementAndChecksTheWork(t *testing.T) {
 		}
 	}
 	assert.Subset(t, roles, []string{"deferred"}, "the deferred writers are seen by their application_name")
+	c := res.Lag.Compare
+	require.NotNil(t, c, "both wake-up variants are compared")
+	require.Len(t, c.Base, 3)
+	require.Len(t, c.High, 1)
+	require.Len(t, c.Sweep, 1)
+	for i, p := range append(append(c.Base, c.High...), c.Sweep...) {
+		assert.True(t, p.Before.NotifyInTx, "pair %d: before NOTIFYs in the transaction", i)
+		assert.False(t, p.After.NotifyInTx, "pair %d: after does not", i)
+		assert.Equal(t, p.Before.TargetRate, p.After.TargetRate)
+		assert.Equal(t, i%2 == 0, p.BeforeFirst, "the order alternates")
+	}
+	assert.Equal(t, 150.0, c.Sweep[0].After.TargetRate)
+	lagMD := res.Markdown()
+	assert.Contains(t, lagMD, "### Wake-ups: NOTIFY in the write transaction (before) vs coalesced after the commit (after)")
+	assert.Contains(t, lagMD, "whose lag p99 (median of that rate's runs) stays under 10.0 ms")
 
 	require.NotNil(t, res.Wide)
 	assert.Equal(t, 1, res.Wide.Stats[0][PlanWide].Runs)
@@ -173,8 +188,8 @@ func TestRun_TinyScaleRunsEveryMeasurementAndChecksTheWork(t *testing.T) {
 		"Top wait events", "## Refresh plan crossover", "median of the per-run ratios", "Load per run"} {
 		assert.Contains(t, md, section)
 	}
-	assert.Len(t, res.Targets(), 11+len(HotPostComments)+1,
-		"every target but peak RSS (no executable given) is judged, the read path once per kind of post, plus the scale table:\n%s", md)
+	assert.Len(t, res.Targets(), 11+len(HotPostComments)+1+4,
+		"every target but peak RSS (no executable given) is judged, the read path once per kind of post, plus the scale table and issue 21's four wake-up targets:\n%s", md)
 
 	dir := t.TempDir()
 	mdPath, pngPath, err := res.WriteFiles(dir)
@@ -287,7 +302,7 @@ func BenchmarkReadPath(b *testing.B) {
 func BenchmarkDeferredLag(b *testing.B) {
 	env := benchEnv(b)
 	for range b.N {
-		r, err := MeasureLagRun(context.Background(), env, 500, 10*time.Second, 2, 500)
+		r, err := MeasureLagRun(context.Background(), env, 500, 10*time.Second, 2, 500, false)
 		require.NoError(b, err)
 		b.ReportMetric(float64(r.LagP50)/1e6, "lag-p50-ms")
 		b.ReportMetric(float64(r.LagP99)/1e6, "lag-p99-ms")

@@ -1,9 +1,11 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	gosync "sync"
 	"time"
 
@@ -50,6 +52,18 @@ type LagRun struct {
 	// while the writes ran (Samples samples).
 	WaitEvents []WaitEvent
 	Samples    int
+	// NotifyInTx is the variant: the deferred writers' engine NOTIFYs
+	// inside every write transaction (Config.NotifyInTransaction, the way
+	// before issue 21), rather than once per NotifyInterval after commits.
+	NotifyInTx bool
+}
+
+// Variant names the run's wake-up variant.
+func (r LagRun) Variant() string {
+	if r.NotifyInTx {
+		return "before"
+	}
+	return "after"
 }
 
 // CommitRatio is the deferred commit latency over the plain one (p50s).
@@ -82,6 +96,26 @@ type LagResult struct {
 	// High is the run at the high rate with more workers: its lag p99 is
 	// the figure to beat. Nil when not run.
 	High *LagRun
+	// Compare, with LagOptions.Compare, holds every run of both wake-up
+	// variants in pairs run one after the other (Runs and High are then
+	// the "after" runs).
+	Compare *LagCompare
+}
+
+// LagCompare is the before/after comparison of deferred wake-ups: the NOTIFY
+// inside each write transaction (before) against the coalesced NOTIFY after
+// commits (after).
+type LagCompare struct {
+	// Base and High are the pairs at LagOptions.Rate and HighRate; Sweep
+	// one pair per LagOptions.SweepRates, with HighWorkers workers.
+	Base, High, Sweep []LagPair
+}
+
+// LagPair is one run of each variant, one after the other (BeforeFirst
+// says in which order: the order alternates from pair to pair).
+type LagPair struct {
+	Before, After LagRun
+	BeforeFirst   bool
 }
 
 // LagOptions configures MeasureDeferredLag.
@@ -94,6 +128,13 @@ type LagOptions struct {
 	// HighRate writes/s with HighWorkers workers, once; zero skips it.
 	HighRate    float64
 	HighWorkers int
+	// Compare runs every run in both wake-up variants (LagRun.NotifyInTx),
+	// in pairs whose order alternates; HighRuns pairs at HighRate (zero:
+	// Runs), and one pair per SweepRates rate (HighWorkers workers), to find
+	// the highest rate whose lag p99 stays under 10 ms.
+	Compare    bool
+	HighRuns   int
+	SweepRates []float64
 }
 
 // Pool roles, as application_name, for the wait-event sampling.
@@ -149,21 +190,89 @@ func paced(ctx context.Context, n, writers int, rate float64, fn func(i int) err
 // opts.HighRate (see MeasureLagRun), on the write clone.
 func MeasureDeferredLag(ctx context.Context, env *Env, opts LagOptions) (LagResult, error) {
 	var res LagResult
+	if opts.Compare {
+		return measureLagCompare(ctx, env, opts)
+	}
 	for run := range opts.Runs {
-		r, err := MeasureLagRun(ctx, env, opts.Rate, opts.For, opts.Workers, uint64(500+run))
+		r, err := MeasureLagRun(ctx, env, opts.Rate, opts.For, opts.Workers, uint64(500+run), false)
 		if err != nil {
 			return res, err
 		}
 		res.Runs = append(res.Runs, r)
 	}
 	if opts.HighRate > 0 {
-		r, err := MeasureLagRun(ctx, env, opts.HighRate, opts.For, opts.HighWorkers, 600)
+		r, err := MeasureLagRun(ctx, env, opts.HighRate, opts.For, opts.HighWorkers, 600, false)
 		if err != nil {
 			return res, err
 		}
 		res.High = &r
 	}
 	return res, nil
+}
+
+// measureLagCompare runs MeasureDeferredLag's runs in both variants, in
+// pairs whose order alternates, then the sweep.
+func measureLagCompare(ctx context.Context, env *Env, opts LagOptions) (LagResult, error) {
+	res := LagResult{Compare: &LagCompare{}}
+	c := res.Compare
+	pairs := 0
+	pair := func(rate float64, workers int, seedValue uint64) (LagPair, error) {
+		p := LagPair{BeforeFirst: pairs%2 == 0}
+		pairs++
+		for i, inTx := range []bool{p.BeforeFirst, !p.BeforeFirst} {
+			r, err := MeasureLagRun(ctx, env, rate, opts.For, workers, seedValue+uint64(i)*1000, inTx)
+			if err != nil {
+				return p, err
+			}
+			if inTx {
+				p.Before = r
+			} else {
+				p.After = r
+			}
+		}
+		return p, nil
+	}
+	for run := range opts.Runs {
+		p, err := pair(opts.Rate, opts.Workers, uint64(500+run))
+		if err != nil {
+			return res, err
+		}
+		c.Base = append(c.Base, p)
+		res.Runs = append(res.Runs, p.After)
+	}
+	if opts.HighRate > 0 {
+		n := opts.HighRuns
+		if n <= 0 {
+			n = opts.Runs
+		}
+		for run := range n {
+			p, err := pair(opts.HighRate, opts.HighWorkers, uint64(600+run))
+			if err != nil {
+				return res, err
+			}
+			c.High = append(c.High, p)
+		}
+		h := medianRun(c.High)
+		res.High = &h
+	}
+	for i, rate := range opts.SweepRates {
+		p, err := pair(rate, opts.HighWorkers, uint64(700+i))
+		if err != nil {
+			return res, err
+		}
+		c.Sweep = append(c.Sweep, p)
+	}
+	return res, nil
+}
+
+// medianRun returns the "after" run of pairs whose lag p99 is the median.
+func medianRun(pairs []LagPair) LagRun {
+	runs := make([]LagRun, len(pairs))
+	for i, p := range pairs {
+		runs[i] = p.After
+	}
+	slices.SortFunc(runs, func(a, b LagRun) int { return cmp.Compare(a.LagP99, b.LagP99) })
+	return runs[len(runs)/2]
 }
 
 // MeasureLagRun, on the write clone, runs workers Workers (sync.NewWorker
@@ -177,10 +286,14 @@ func MeasureDeferredLag(ctx context.Context, env *Env, opts LagOptions) (LagResu
 // Deferred writers, plain writers and workers use pools of their own,
 // named in application_name, and pg_stat_activity is sampled every 10 ms
 // for their wait events.
-func MeasureLagRun(ctx context.Context, env *Env, rate float64, dur time.Duration, workers int, seedValue uint64) (LagRun, error) {
+//
+// notifyInTx picks the variant: the NOTIFY inside every deferred write
+// transaction (Config.NotifyInTransaction), or the coalesced one after
+// commits.
+func MeasureLagRun(ctx context.Context, env *Env, rate float64, dur time.Duration, workers int, seedValue uint64, notifyInTx bool) (LagRun, error) {
 	writers := max(8, int(rate/100))
 	const plainWriters = 4
-	res := LagRun{TargetRate: rate, Workers: workers, Writers: writers, PlainRate: rate / 4, Load: LoadAvg()}
+	res := LagRun{TargetRate: rate, Workers: workers, Writers: writers, PlainRate: rate / 4, Load: LoadAvg(), NotifyInTx: notifyInTx}
 	if env.Write == nil {
 		return res, errNoWriteDB
 	}
@@ -238,8 +351,8 @@ func MeasureLagRun(ctx context.Context, env *Env, rate float64, dur time.Duratio
 	go func() { sampled <- sampleActivity(sctx, env, name) }()
 
 	env.log.InfoContext(ctx, "bench: deferred lag run", slog.Int("writes", n), slog.Float64("per_second", rate),
-		slog.Int("workers", workers), slog.String("load", res.Load.String()))
-	deferredEngine := blog.MustNewEngine(deferredDB.Pool, tvsync.Config{Logger: env.log, SlowThreshold: -1})
+		slog.Int("workers", workers), slog.String("variant", res.Variant()), slog.String("load", res.Load.String()))
+	deferredEngine := blog.MustNewEngine(deferredDB.Pool, tvsync.Config{Logger: env.log, SlowThreshold: -1, NotifyInTransaction: notifyInTx})
 	repo := repository.New(deferredDB.Pool, deferredEngine, repository.Options{Sync: repository.SyncDeferred})
 	commitLat := make([]time.Duration, n)
 	committed := make([]time.Time, n)

@@ -40,7 +40,7 @@ func hotList() string {
 	return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
 }
 
-// Targets judges the goals of issues 5 and 12 on the measurements present
+// Targets judges the goals of issues 5, 12 and 21 on the measurements present
 // in r. Every comparison is judged on the median of per-run ratios.
 func (r *Results) Targets() []Target {
 	var ts []Target
@@ -121,6 +121,7 @@ func (r *Results) Targets() []Target {
 			}
 		}
 	}
+	r.lagCompareTargets(add)
 	return ts
 }
 
@@ -284,6 +285,7 @@ func (r *Results) Markdown() string {
 		fmt.Fprintf(&b, "Load per run: %s.\n\n", loads(rd.Loads))
 	}
 	r.lagSection(&b)
+	r.lagCompareSection(&b)
 	if x := r.Wide; x != nil {
 		fmt.Fprintf(&b, "## Refresh plan crossover: lateral per id vs set-based wide (%d runs)\n\n", x.Stats[x.Sizes[0]][PlanLateral].Runs)
 		b.WriteString("Both statements sent by raw pgx in autocommit on the same ids, after setting their tv_post rows to `'{}'` (not timed); each run must upsert every id and the first is checked against tv_post_source. " +

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"strings"
 	"time"
 )
 
@@ -61,7 +62,8 @@ func DefaultPlan(scale Scale) Plan {
 			WriteBulkComments: 50, WriteBulkPosts: 10, WriteSingle: 3, WriteRuns: 1,
 			FullStates: []string{StateEmpty, StateStale, StateCurrent}, FullRuns: 1,
 			Readers: 8, PerReader: 10, ReadRuns: 2,
-			Lag:       LagOptions{Rate: 100, For: 300 * time.Millisecond, Workers: 2, Runs: 3, HighRate: 200, HighWorkers: 4},
+			Lag: LagOptions{Rate: 100, For: 300 * time.Millisecond, Workers: 2, Runs: 3, HighRate: 200, HighWorkers: 4,
+				Compare: true, HighRuns: 1, SweepRates: []float64{150}},
 			WideSizes: []int{10, 0}, WideRuns: 1,
 			ScaleSets: []Scale{ScaleTiny, ScaleTiny10}, ScaleRuns: 2,
 		}
@@ -72,9 +74,29 @@ func DefaultPlan(scale Scale) Plan {
 		WriteBulkComments: 1000, WriteBulkPosts: 100, WriteSingle: 100, WriteRuns: 5,
 		FullStates: []string{StateEmpty, StateStale, StateCurrent}, FullRuns: 3, PeakRSS: true,
 		Readers: 8, PerReader: 1000, ReadRuns: 3,
-		Lag:       LagOptions{Rate: 500, For: 10 * time.Second, Workers: 2, Runs: 3, HighRate: 2000, HighWorkers: 4},
+		Lag: LagOptions{Rate: 500, For: 10 * time.Second, Workers: 2, Runs: 3, HighRate: 2000, HighWorkers: 4,
+			Compare: true, HighRuns: 3, SweepRates: []float64{1000, 1500, 3000}},
 		WideSizes: []int{1000, 5000, 20000, 0}, WideRuns: 2,
 	}
+}
+
+// Only keeps the named measurements of p (batch, write, full, read, lag,
+// wide) and skips the others, the scale table included.
+func (p *Plan) Only(names []string) error {
+	keep := map[string]bool{}
+	for _, n := range names {
+		switch n = strings.TrimSpace(n); n {
+		case "batch", "write", "full", "read", "lag", "wide":
+			keep[n] = true
+		default:
+			return fmt.Errorf("unknown measurement %q (want batch, write, full, read, lag or wide)", n)
+		}
+	}
+	p.SkipBatch, p.SkipWrite, p.SkipFull = !keep["batch"], !keep["write"], !keep["full"]
+	p.SkipRead, p.SkipLag, p.SkipWide = !keep["read"], !keep["lag"], !keep["wide"]
+	p.PeakRSS = p.PeakRSS && keep["full"]
+	p.ScaleSets, p.OnlyScale = nil, false
+	return nil
 }
 
 // Config configures Run.

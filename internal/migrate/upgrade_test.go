@@ -90,7 +90,7 @@ func TestUpgrade_FromPublicSyncObjects(t *testing.T) {
 	for _, r := range applied {
 		paths = append(paths, r.Name)
 	}
-	assert.Equal(t, []string{"00001_tvsync.sql", "00002_sync_queue_text_ids.sql", "00003_sync_queue_rows.sql", "00004_namespaces.sql", "00004_bounded_document_views.sql", "00005_move_public_sync_objects.sql",
+	assert.Equal(t, []string{"00001_tvsync.sql", "00002_sync_queue_text_ids.sql", "00003_sync_queue_rows.sql", "00004_namespaces.sql", "00005_queue_lineage.sql", "00004_bounded_document_views.sql", "00005_move_public_sync_objects.sql",
 		"00006_post_document_functions.sql"}, paths, "tvsync's set, then the blog's bounded views, upgrade and post document functions")
 
 	var leftovers []string

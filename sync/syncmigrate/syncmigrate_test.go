@@ -116,7 +116,7 @@ func TestUp_NextToATeamsMigrations(t *testing.T) {
 	assert.Equal(t, []string{
 		"namespace_role r", "namespace_role_pkey i",
 		"sync_log r", "sync_log_id_seq S", "sync_log_pkey i", "sync_log_started_at_idx i",
-		"sync_queue r", "sync_queue_entity_id_idx i", "sync_queue_pkey i", "sync_queue_ready_idx i", "sync_queue_seq_seq S",
+		"sync_queue r", "sync_queue_entity_id_idx i", "sync_queue_origin_idx i", "sync_queue_pkey i", "sync_queue_ready_idx i", "sync_queue_seq_seq S",
 		"tvsync.ts(timestamp with time zone)",
 		"tvsync_migrations r", "tvsync_migrations_id_seq S", "tvsync_migrations_pkey i",
 	}, objects)

@@ -11,7 +11,8 @@
 //   - Inline syncs inside the transaction: the writes and their tv_ rows
 //     commit or roll back together.
 //   - Deferred queues the changes durably in the transaction and commits; a
-//     Worker syncs them.
+//     Worker syncs them. RunToken returns a token to wait on until they,
+//     and the dependents their syncs queue, are synced (Engine.WaitFor).
 //
 // A unit of work holds at most one pooled connection at a time (the sync
 // after the commit takes its own only once the write transaction's
@@ -94,7 +95,8 @@ const (
 	// commit or roll back together.
 	Inline
 	// Deferred queues the changes durably in the transaction and commits
-	// without syncing; a Worker (woken by NOTIFY) syncs them.
+	// without syncing; a Worker (woken by a NOTIFY the engine sends after
+	// the commit, or by its poll) syncs them.
 	Deferred
 )
 
@@ -218,23 +220,53 @@ func (r *Runner) Mode() Mode { return r.opts.Mode }
 //
 // A nil fn returns an error and begins nothing.
 func (r *Runner) Run(ctx context.Context, fn func(w *Work) error) error {
+	_, err := r.RunToken(ctx, fn)
+	return err
+}
+
+// RunToken is Run that also returns the unit of work's read-your-writes
+// token (see tvsync.Token and Engine.WaitFor), to wait on, in this process
+// or, through its String, in another one sharing Config.TokenKey:
+//
+//   - Inline, and AfterCommit when its sync succeeded: a token whose
+//     Reached is true (WaitFor returns at once, without a round trip).
+//   - Deferred: a token naming the rows queued with the commit (Reached
+//     when nothing was recorded); WaitFor returns once the workers have
+//     synced them and the dependents their syncs queued.
+//   - AfterCommit whose sync failed (ErrCommittedNotSynced), and Inline
+//     whose sync after the commit of what did not fit in the transaction
+//     failed: a token naming the rows left queued, with that error.
+//   - A unit of work nested in another Work: the zero Token (its changes
+//     are the enclosing unit of work's; wait on that one's token).
+//   - A unit of work nested in the application's own transaction: a token
+//     naming the rows it queued there (Deferred, AfterCommit, and what an
+//     Inline one could not sync), valid once that transaction commits.
+//
+// On any other error, the zero Token.
+func (r *Runner) RunToken(ctx context.Context, fn func(w *Work) error) (tvsync.Token, error) {
 	if fn == nil {
-		return errors.New("syncuow: Run needs a function to run, got nil")
+		return tvsync.Token{}, errors.New("syncuow: Run needs a function to run, got nil")
 	}
 	if r == nil || r.db == nil || r.engine == nil {
-		return errors.New("syncuow: Run on a Runner without a database or an engine; make it with New")
+		return tvsync.Token{}, errors.New("syncuow: Run on a Runner without a database or an engine; make it with New")
 	}
 	switch r.opts.Mode {
 	case AfterCommit, Inline, Deferred:
 	default:
-		return fmt.Errorf("syncuow: unknown mode %v", r.opts.Mode)
+		return tvsync.Token{}, fmt.Errorf("syncuow: unknown mode %v", r.opts.Mode)
 	}
 	if parent, ok := r.db.(pgx.Tx); ok {
 		return r.runSavepoint(ctx, parent, fn)
 	}
 	queued, err := r.commitUnit(ctx, fn)
-	if err != nil || r.opts.Mode == Deferred || queued.Len() == 0 {
-		return err
+	if err != nil {
+		return tvsync.Token{}, err
+	}
+	if r.opts.Mode == Deferred {
+		return r.engine.Token(queued), nil
+	}
+	if queued.Len() == 0 {
+		return r.engine.ReachedToken(), nil
 	}
 	// AfterCommit: the changes queued with the commit; Inline: the rows
 	// further along chains of cascades that the sync inside the
@@ -243,9 +275,9 @@ func (r *Runner) Run(ctx context.Context, fn func(w *Work) error) error {
 	// synced when this returns stays queued for a Worker.
 	if _, err := r.engine.SyncQueued(ctx, tvsync.ModeIncremental, queued); err != nil {
 		r.log.ErrorContext(ctx, "tvsync: sync after commit failed; the changes stay queued for the worker", slog.Any("error", err))
-		return fmt.Errorf("%w: %w", ErrCommittedNotSynced, err)
+		return r.engine.Token(queued), fmt.Errorf("%w: %w", ErrCommittedNotSynced, err)
 	}
-	return nil
+	return r.engine.ReachedToken(), nil
 }
 
 // acquirer is a pool that hands out connections, such as *pgxpool.Pool.
@@ -343,23 +375,29 @@ func (r *Runner) commit(ctx context.Context, tx pgx.Tx, oneTrip bool, changes []
 		}
 		return queued, nil
 	}
-	// A Beginner we do not know commits through its Tx: queue, then commit.
-	queued, err := r.engine.Enqueue(ctx, tx, delay, notify, changes...)
+	// A Beginner we do not know commits through its Tx: queue, commit,
+	// then wake the workers (a NOTIFY in the transaction would take the
+	// database-wide notify lock at its commit).
+	inTx := notify && r.engine.NotifiesInTransaction()
+	queued, err := r.engine.Enqueue(ctx, tx, delay, inTx, changes...)
 	if err != nil {
 		return tvsync.Queued{}, fmt.Errorf("syncuow: commit unit of work: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return tvsync.Queued{}, fmt.Errorf("syncuow: commit unit of work: %w", err)
 	}
+	if notify && !inTx && queued.Len() > 0 {
+		r.engine.WakeWorkers()
+	}
 	return queued, nil
 }
 
-// runSavepoint runs fn in a savepoint of parent; see Run.
-func (r *Runner) runSavepoint(ctx context.Context, parent pgx.Tx, fn func(w *Work) error) (err error) {
+// runSavepoint runs fn in a savepoint of parent; see Run and RunToken.
+func (r *Runner) runSavepoint(ctx context.Context, parent pgx.Tx, fn func(w *Work) error) (tok tvsync.Token, err error) {
 	outer := workOf(parent)
 	sp, err := parent.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("syncuow: begin nested unit of work (savepoint): %w", err)
+		return tvsync.Token{}, fmt.Errorf("syncuow: begin nested unit of work (savepoint): %w", err)
 	}
 	w := &Work{tx: sp}
 	interrupt := interrupter(ctx, sp)
@@ -372,18 +410,18 @@ func (r *Runner) runSavepoint(ctx context.Context, parent pgx.Tx, fn func(w *Wor
 	}()
 	err = fn(w)
 	if w.guard.close(interrupt) {
-		return inFlightError(err)
+		return tvsync.Token{}, inFlightError(err)
 	}
 	changes := w.Changes()
 	if outer != nil && txStatus(sp) == 'I' {
 		// fn ended the enclosing transaction: hand the changes to the
 		// outer Work, which finds it ended too and queues them all.
 		_ = outer.guard.do("record", func() error { outer.record(changes); return nil })
-		return fmt.Errorf("syncuow: nested unit of work: %w; its changes are left to the enclosing unit of work: %s",
+		return tvsync.Token{}, fmt.Errorf("syncuow: nested unit of work: %w; its changes are left to the enclosing unit of work: %s",
 			ErrTxEndedBehindUnitOfWork, describe(changes))
 	}
 	if err := r.checkEnded(ctx, sp, changes, err); err != nil {
-		return fmt.Errorf("syncuow: nested unit of work: %w", err)
+		return tvsync.Token{}, fmt.Errorf("syncuow: nested unit of work: %w", err)
 	}
 	if outer != nil {
 		// Release and merge under the outer Work's guard, so the outer unit
@@ -398,36 +436,39 @@ func (r *Runner) runSavepoint(ctx context.Context, parent pgx.Tx, fn func(w *Wor
 			outer.record(changes)
 			return nil
 		}); err != nil {
-			return fmt.Errorf("syncuow: release nested unit of work: %w", err)
+			return tvsync.Token{}, fmt.Errorf("syncuow: release nested unit of work: %w", err)
 		}
 		released = true
-		return nil
+		return tvsync.Token{}, nil
 	}
+	var queued tvsync.Queued
 	switch r.opts.Mode {
 	case Inline:
 		report, err := r.engine.SyncTx(ctx, sp, tvsync.ModeIncremental, changes...)
 		if err != nil {
-			return fmt.Errorf("syncuow: sync inside nested unit of work: %w", err)
+			return tvsync.Token{}, fmt.Errorf("syncuow: sync inside nested unit of work: %w", err)
 		}
+		queued = report.Queued
 		// What the sync left for after the commit (cascades beyond the
 		// InlineLimit, rows another transaction held) waits for a sync that
 		// will not come here: nothing sees the application's commit. Queue
 		// it again, ready at once, and wake the workers when it commits.
 		if report.Queued.Len() > 0 {
-			if _, err := r.engine.Enqueue(ctx, sp, 0, true, report.Queued.Changes()...); err != nil {
-				return fmt.Errorf("syncuow: queue the rest of nested unit of work's cascades: %w", err)
+			if queued, err = r.engine.Enqueue(ctx, sp, 0, true, report.Queued.Changes()...); err != nil {
+				return tvsync.Token{}, fmt.Errorf("syncuow: queue the rest of nested unit of work's cascades: %w", err)
 			}
 		}
 	default:
 		// Deferred, and AfterCommit, which cannot see the application's
-		// commit: queue durably and wake the workers when it commits.
-		if _, err := r.engine.Enqueue(ctx, sp, 0, true, changes...); err != nil {
-			return fmt.Errorf("syncuow: queue changes of nested unit of work: %w", err)
+		// commit: queue durably and wake the workers when it commits (a
+		// NOTIFY in its transaction: the one commit tvsync does not see).
+		if queued, err = r.engine.Enqueue(ctx, sp, 0, true, changes...); err != nil {
+			return tvsync.Token{}, fmt.Errorf("syncuow: queue changes of nested unit of work: %w", err)
 		}
 	}
 	if err := sp.Commit(ctx); err != nil {
-		return fmt.Errorf("syncuow: release nested unit of work: %w", err)
+		return tvsync.Token{}, fmt.Errorf("syncuow: release nested unit of work: %w", err)
 	}
 	released = true
-	return nil
+	return r.engine.Token(queued), nil
 }

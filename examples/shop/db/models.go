@@ -6,6 +6,8 @@ package db
 
 import (
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // Customers; deleting one deletes its orders and their lines.
@@ -141,4 +143,8 @@ type TvsyncSyncQueue struct {
 	Scheduled bool
 	// The application that queued the row (sync.Config.Namespace): only its workers take it.
 	Namespace string
+	// Lowest seq this dependent row may descend from (NULL: queued by a write, its own origin).
+	OriginLo pgtype.Int8
+	// Highest seq this dependent row may descend from (NULL: queued by a write, its own origin).
+	OriginHi pgtype.Int8
 }

@@ -133,7 +133,7 @@ WITH ready AS (
     LIMIT $2::int
     FOR UPDATE SKIP LOCKED
 )
-SELECT q.seq, q.entity, q.entity_id, q.cascade, q.attempts
+SELECT q.seq, q.entity, q.entity_id, q.cascade, q.attempts, coalesce(q.origin_lo, 0)::bigint AS origin_lo, coalesce(q.origin_hi, 0)::bigint AS origin_hi
 FROM tvsync.sync_queue q
 WHERE q.namespace = $1::text AND (q.entity, q.entity_id) IN (SELECT ready.entity, ready.entity_id FROM ready)
   AND NOT q.dead AND (q.available_at <= now() OR (NOT q.scheduled AND q.attempts = 0))
@@ -158,9 +158,11 @@ type QueueClaimRow struct {
 	EntityID string
 	Cascade  bool
 	Attempts int32
+	OriginLo int64
+	OriginHi int64
 }
 
-// QueueClaim locks a batch of the namespace's ready rows that no other worker holds, oldest first, with the other rows of their ids that are neither scheduled for later nor waiting out a failure's backoff (one sync covers them all).
+// QueueClaim locks a batch of the namespace's ready rows that no other worker holds, oldest first, with the other rows of their ids that are neither scheduled for later nor waiting out a failure's backoff (one sync covers them all), each with its lineage (0 for a write's row).
 func (q *Queries) QueueClaim(ctx context.Context, db DBTX, arg []QueueClaimParams) *QueueClaimBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
@@ -198,6 +200,8 @@ func (b *QueueClaimBatchResults) Query(f func(int, []QueueClaimRow, error)) {
 					&i.EntityID,
 					&i.Cascade,
 					&i.Attempts,
+					&i.OriginLo,
+					&i.OriginHi,
 				); err != nil {
 					return err
 				}
@@ -323,21 +327,23 @@ func (b *QueueDeleteDeadBatchResults) Close() error {
 }
 
 const queueEnqueue = `-- name: QueueEnqueue :batchmany
-INSERT INTO tvsync.sync_queue (namespace, entity, entity_id, cascade, available_at, attempts, last_error, scheduled)
+INSERT INTO tvsync.sync_queue (namespace, entity, entity_id, cascade, available_at, attempts, last_error, scheduled, origin_lo, origin_hi)
 SELECT $1::text, c.entity, c.entity_id, c.cascade,
        CASE WHEN c.scheduled THEN now() + make_interval(secs => c.delay_seconds)
             ELSE greatest(now() + make_interval(secs => c.delay_seconds), f.available_at) END,
-       CASE WHEN c.scheduled THEN 0 ELSE coalesce(f.attempts, 0) END, coalesce(f.last_error, ''), c.scheduled
+       CASE WHEN c.scheduled THEN 0 ELSE coalesce(f.attempts, 0) END, coalesce(f.last_error, ''), c.scheduled,
+       nullif(c.origin_lo, 0), nullif(c.origin_hi, 0)
 FROM (SELECT ($2::text[])[g.i] AS entity, ($3::text[])[g.i] AS entity_id,
              ($4::boolean[])[g.i] AS cascade, ($5::float8[])[g.i] AS delay_seconds,
-             ($6::boolean[])[g.i] AS scheduled
+             ($6::boolean[])[g.i] AS scheduled,
+             ($7::bigint[])[g.i] AS origin_lo, ($8::bigint[])[g.i] AS origin_hi
       FROM generate_subscripts($2::text[], 1) AS g(i)) AS c
 LEFT JOIN LATERAL (
     SELECT q.available_at, q.attempts, q.last_error FROM tvsync.sync_queue q
     WHERE q.namespace = $1::text AND q.entity = c.entity AND q.entity_id = c.entity_id AND q.attempts > 0 AND NOT q.dead
     ORDER BY q.attempts DESC, q.seq LIMIT 1) f ON true
 ORDER BY c.entity, c.entity_id
-RETURNING seq, entity, entity_id, cascade
+RETURNING seq, entity, entity_id, cascade, coalesce(origin_lo, 0)::bigint AS origin_lo, coalesce(origin_hi, 0)::bigint AS origin_hi
 `
 
 type QueueEnqueueBatchResults struct {
@@ -353,6 +359,8 @@ type QueueEnqueueParams struct {
 	Cascades      []bool
 	DelaysSeconds []float64
 	Scheduled     []bool
+	OriginLos     []int64
+	OriginHis     []int64
 }
 
 type QueueEnqueueRow struct {
@@ -360,9 +368,11 @@ type QueueEnqueueRow struct {
 	Entity   string
 	EntityID string
 	Cascade  bool
+	OriginLo int64
+	OriginHi int64
 }
 
-// QueueEnqueue records, in the calling transaction and the engine's namespace, that ids (their canonical text) need a sync, each after its delay: one new row per change, a plain INSERT that never waits for another transaction; a row inherits the backoff and attempts of a failing pending row of the same id, so writes do not hasten its retries (a scheduled re-sync keeps its time).
+// QueueEnqueue records, in the calling transaction and the engine's namespace, that ids (their canonical text) need a sync, each after its delay: one new row per change, a plain INSERT that never waits for another transaction; a row inherits the backoff and attempts of a failing pending row of the same id, so writes do not hasten its retries (a scheduled re-sync keeps its time); a dependent's row carries its lineage (origin_lo..origin_hi; 0 for a write's row, which has none).
 func (q *Queries) QueueEnqueue(ctx context.Context, db DBTX, arg []QueueEnqueueParams) *QueueEnqueueBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
@@ -373,6 +383,8 @@ func (q *Queries) QueueEnqueue(ctx context.Context, db DBTX, arg []QueueEnqueueP
 			a.Cascades,
 			a.DelaysSeconds,
 			a.Scheduled,
+			a.OriginLos,
+			a.OriginHis,
 		}
 		batch.Queue(queueEnqueue, vals...)
 	}
@@ -403,6 +415,8 @@ func (b *QueueEnqueueBatchResults) Query(f func(int, []QueueEnqueueRow, error)) 
 					&i.Entity,
 					&i.EntityID,
 					&i.Cascade,
+					&i.OriginLo,
+					&i.OriginHi,
 				); err != nil {
 					return err
 				}

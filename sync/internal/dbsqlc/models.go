@@ -6,6 +6,8 @@ package dbsqlc
 
 import (
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // The namespaces of tvsync.sync_queue and tvsync.sync_log rows each role may touch (row-level security; the owner is exempt).
@@ -52,4 +54,8 @@ type TvsyncSyncQueue struct {
 	Scheduled bool
 	// The application that queued the row (sync.Config.Namespace): only its workers take it.
 	Namespace string
+	// Lowest seq this dependent row may descend from (NULL: queued by a write, its own origin).
+	OriginLo pgtype.Int8
+	// Highest seq this dependent row may descend from (NULL: queued by a write, its own origin).
+	OriginHi pgtype.Int8
 }

@@ -13,7 +13,7 @@ type Querier interface {
 	QueueAck(ctx context.Context, db DBTX, arg []QueueAckParams) *QueueAckBatchResults
 	// QueueBatchTimeouts bounds, for the worker's batch transaction only, each lock wait and each statement (in milliseconds, 0 for no limit).
 	QueueBatchTimeouts(ctx context.Context, db DBTX, arg []QueueBatchTimeoutsParams) *QueueBatchTimeoutsBatchResults
-	// QueueClaim locks a batch of the namespace's ready rows that no other worker holds, oldest first, with the other rows of their ids that are neither scheduled for later nor waiting out a failure's backoff (one sync covers them all).
+	// QueueClaim locks a batch of the namespace's ready rows that no other worker holds, oldest first, with the other rows of their ids that are neither scheduled for later nor waiting out a failure's backoff (one sync covers them all), each with its lineage (0 for a write's row).
 	QueueClaim(ctx context.Context, db DBTX, arg []QueueClaimParams) *QueueClaimBatchResults
 	// QueueDeadList shows the namespace's parked ids with their last error, oldest first (one line per id, of its oldest parked row).
 	QueueDeadList(ctx context.Context, db DBTX, arg QueueDeadListParams) ([]QueueDeadListRow, error)
@@ -21,7 +21,7 @@ type Querier interface {
 	QueueDelete(ctx context.Context, db DBTX, arg []QueueDeleteParams) *QueueDeleteBatchResults
 	// QueueDeleteDead removes the namespace's parked rows, that no one holds, of ids a sync has just synced after they were parked: that sync covered them.
 	QueueDeleteDead(ctx context.Context, db DBTX, arg []QueueDeleteDeadParams) *QueueDeleteDeadBatchResults
-	// QueueEnqueue records, in the calling transaction and the engine's namespace, that ids (their canonical text) need a sync, each after its delay: one new row per change, a plain INSERT that never waits for another transaction; a row inherits the backoff and attempts of a failing pending row of the same id, so writes do not hasten its retries (a scheduled re-sync keeps its time).
+	// QueueEnqueue records, in the calling transaction and the engine's namespace, that ids (their canonical text) need a sync, each after its delay: one new row per change, a plain INSERT that never waits for another transaction; a row inherits the backoff and attempts of a failing pending row of the same id, so writes do not hasten its retries (a scheduled re-sync keeps its time); a dependent's row carries its lineage (origin_lo..origin_hi; 0 for a write's row, which has none).
 	QueueEnqueue(ctx context.Context, db DBTX, arg []QueueEnqueueParams) *QueueEnqueueBatchResults
 	// QueueFail records a failed attempt on claimed rows of the namespace: retry after a backoff (1s doubling per attempt, capped), or park them as dead after max_attempts.
 	QueueFail(ctx context.Context, db DBTX, arg []QueueFailParams) *QueueFailBatchResults
@@ -41,6 +41,10 @@ type Querier interface {
 	SyncLogStats(ctx context.Context, db DBTX, arg SyncLogStatsParams) ([]SyncLogStatsRow, error)
 	// SyncTryLock tries, without waiting, the advisory locks of a sync's next level inside the caller's transaction, in the given (sorted) order, and lists the keys another transaction holds.
 	SyncTryLock(ctx context.Context, db DBTX, keys [][]int64) *SyncTryLockBatchResults
+	// WaitNotify wakes the workers listening on the given channel, on its own, outside any write transaction (a coalesced wake-up after deferred commits).
+	WaitNotify(ctx context.Context, db DBTX, channel string) error
+	// WaitPending checks, in one statement for every waiter of an engine, which of the namespace's queued rows a waiter still waits for: those whose seq is in one of its ranges (waiter, lo, hi), and those whose lineage (origin_lo..origin_hi) meets one; per waiter with any, how many, how many are parked dead, the highest seq (a new one means progress), and up to max_named of them, dead first.
+	WaitPending(ctx context.Context, db DBTX, arg WaitPendingParams) ([]WaitPendingRow, error)
 }
 
 var _ Querier = (*Queries)(nil)

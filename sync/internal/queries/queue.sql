@@ -1,20 +1,22 @@
 -- name: QueueEnqueue :batchmany
--- QueueEnqueue records, in the calling transaction and the engine's namespace, that ids (their canonical text) need a sync, each after its delay: one new row per change, a plain INSERT that never waits for another transaction; a row inherits the backoff and attempts of a failing pending row of the same id, so writes do not hasten its retries (a scheduled re-sync keeps its time).
-INSERT INTO tvsync.sync_queue (namespace, entity, entity_id, cascade, available_at, attempts, last_error, scheduled)
+-- QueueEnqueue records, in the calling transaction and the engine's namespace, that ids (their canonical text) need a sync, each after its delay: one new row per change, a plain INSERT that never waits for another transaction; a row inherits the backoff and attempts of a failing pending row of the same id, so writes do not hasten its retries (a scheduled re-sync keeps its time); a dependent's row carries its lineage (origin_lo..origin_hi; 0 for a write's row, which has none).
+INSERT INTO tvsync.sync_queue (namespace, entity, entity_id, cascade, available_at, attempts, last_error, scheduled, origin_lo, origin_hi)
 SELECT @namespace::text, c.entity, c.entity_id, c.cascade,
        CASE WHEN c.scheduled THEN now() + make_interval(secs => c.delay_seconds)
             ELSE greatest(now() + make_interval(secs => c.delay_seconds), f.available_at) END,
-       CASE WHEN c.scheduled THEN 0 ELSE coalesce(f.attempts, 0) END, coalesce(f.last_error, ''), c.scheduled
+       CASE WHEN c.scheduled THEN 0 ELSE coalesce(f.attempts, 0) END, coalesce(f.last_error, ''), c.scheduled,
+       nullif(c.origin_lo, 0), nullif(c.origin_hi, 0)
 FROM (SELECT (@entities::text[])[g.i] AS entity, (@entity_ids::text[])[g.i] AS entity_id,
              (@cascades::boolean[])[g.i] AS cascade, (@delays_seconds::float8[])[g.i] AS delay_seconds,
-             (@scheduled::boolean[])[g.i] AS scheduled
+             (@scheduled::boolean[])[g.i] AS scheduled,
+             (@origin_los::bigint[])[g.i] AS origin_lo, (@origin_his::bigint[])[g.i] AS origin_hi
       FROM generate_subscripts(@entities::text[], 1) AS g(i)) AS c
 LEFT JOIN LATERAL (
     SELECT q.available_at, q.attempts, q.last_error FROM tvsync.sync_queue q
     WHERE q.namespace = @namespace::text AND q.entity = c.entity AND q.entity_id = c.entity_id AND q.attempts > 0 AND NOT q.dead
     ORDER BY q.attempts DESC, q.seq LIMIT 1) f ON true
 ORDER BY c.entity, c.entity_id
-RETURNING seq, entity, entity_id, cascade;
+RETURNING seq, entity, entity_id, cascade, coalesce(origin_lo, 0)::bigint AS origin_lo, coalesce(origin_hi, 0)::bigint AS origin_hi;
 
 -- name: QueueNotify :batchexec
 -- QueueNotify wakes the workers listening on the given channel when the transaction commits.
@@ -35,7 +37,7 @@ SELECT set_config('lock_timeout', @lock_timeout_ms::bigint || 'ms', true),
        set_config('statement_timeout', @statement_timeout_ms::bigint || 'ms', true);
 
 -- name: QueueClaim :batchmany
--- QueueClaim locks a batch of the namespace's ready rows that no other worker holds, oldest first, with the other rows of their ids that are neither scheduled for later nor waiting out a failure's backoff (one sync covers them all).
+-- QueueClaim locks a batch of the namespace's ready rows that no other worker holds, oldest first, with the other rows of their ids that are neither scheduled for later nor waiting out a failure's backoff (one sync covers them all), each with its lineage (0 for a write's row).
 WITH ready AS (
     SELECT r.entity, r.entity_id FROM tvsync.sync_queue r
     WHERE r.namespace = @namespace::text AND NOT r.dead AND r.available_at <= now()
@@ -43,7 +45,7 @@ WITH ready AS (
     LIMIT @batch_size::int
     FOR UPDATE SKIP LOCKED
 )
-SELECT q.seq, q.entity, q.entity_id, q.cascade, q.attempts
+SELECT q.seq, q.entity, q.entity_id, q.cascade, q.attempts, coalesce(q.origin_lo, 0)::bigint AS origin_lo, coalesce(q.origin_hi, 0)::bigint AS origin_hi
 FROM tvsync.sync_queue q
 WHERE q.namespace = @namespace::text AND (q.entity, q.entity_id) IN (SELECT ready.entity, ready.entity_id FROM ready)
   AND NOT q.dead AND (q.available_at <= now() OR (NOT q.scheduled AND q.attempts = 0))
