@@ -475,11 +475,12 @@ func (c *Config) renderGo(base string) ([]byte, error) {
 	for i := range c.Tables {
 		e := &c.Tables[i]
 		p("")
-		p("// %sCascades returns the cascades declared in %s for %s, a table", Camel(e.Name), base, e.Table)
-		p("// without a document of its own: the documents that embed its rows (of")
-		p("// key %s), which a change of the rows makes stale. Record such a change in a", e.Key.Column)
-		p("// unit of work with syncuow's Work.RecordCascades(ctx, %sCascades(), ids...)", Camel(e.Name))
-		p("// after an insert or update, and before a delete (the look-ups read the rows).")
+		p("// %sCascades returns the cascades declared in %s for", Camel(e.Name), base)
+		p("// %s, a table without a document of its own: the documents", e.Table)
+		p("// that embed its rows (keyed by %s), which a change of the rows makes stale.", e.Key.Column)
+		p("// Record such a change in a unit of work with syncuow's")
+		p("// Work.RecordCascades(ctx, %sCascades(), ids...), after an insert or", Camel(e.Name))
+		p("// update and before a delete (the look-ups read the rows).")
 		p("func %sCascades() []sync.Cascade {", Camel(e.Name))
 		p("q := %s.New()", qpkg)
 		p("ctx := context.Background() // batch methods only queue; the pipeline's Send takes the real context")
