@@ -61,9 +61,8 @@
 // member_id`): the generated statements then name them so, every time,
 // and run the same whatever the connection's search_path, which an object
 // planted in a schema earlier on the path cannot divert. (Rebuild builds
-// its shadow copy by resolving the tv_ table's unqualified name to a
-// temporary table, so it refuses an entity whose tv_ table is named with
-// its schema.)
+// the shadow copy of such a tv_ table from its source view, as no name
+// resolution can point the statements at it.)
 //
 // A hand-tuned plan of the documents is a plan file, named under plans:
 // (wide, range): ONE hand-written query returning (id, data), the
