@@ -15,12 +15,6 @@ import (
 // entity is running, in this process or any other.
 var ErrRebuildRunning = errors.New("tvsync: another rebuild of this entity is running")
 
-// ErrRebuildQualified is returned by Rebuild for an entity whose tv_ table
-// (Entity.View) is named with its schema ("shop.tv_order"): the rebuild's
-// shadow copy relies on the unqualified name resolving to a temporary
-// table, which such statements never do. Run a full sync instead.
-var ErrRebuildQualified = errors.New("tvsync: cannot rebuild a schema-qualified tv_ table")
-
 // RebuildOptions tunes Rebuild. The zero value is usable.
 type RebuildOptions struct {
 	// ChunkSize is how many ids each build statement and comparison
@@ -78,7 +72,12 @@ const rebuildIDs = "tvsync_rebuild_ids"
 //     functions, so no schema anyone else can write to is involved). The
 //     build takes no lock that live syncs or readers wait for. A chunk whose
 //     rows did not land in the shadow (a refresh that names the live table
-//     with its schema) stops the rebuild before anything changed.
+//     with its schema) stops the rebuild before anything changed. A tv_
+//     table the entity names with its schema (Entity.View "shop.tv_order")
+//     is never resolved by name: its shadow, a temporary table too, is
+//     built from the entity's Source view (id, data and Columns), which
+//     every plan of the entity must match (CheckPlans), chunk by chunk in
+//     the same way.
 //  2. It compares the shadow with the live table, range by range, and
 //     notes every id whose document differs or that exists on one side
 //     only: drift, and rows that live syncs changed while the build ran.
@@ -97,7 +96,9 @@ const rebuildIDs = "tvsync_rebuild_ids"
 // *pgx.Conn), which must be a real session (not behind a transaction-mode
 // pooler), with search_path set to pg_catalog and the live table's schema.
 // The role needs TEMPORARY on the database (PostgreSQL grants it to PUBLIC
-// by default) and the privileges of a sync. Ids that fail to sync are
+// by default) and the privileges of a sync (SELECT on the Source view too,
+// for a schema-qualified tv_ table); it needs no CREATE on any schema, and
+// nothing of a rebuild outlives its session. Ids that fail to sync are
 // isolated as in Sync and reported in a *FailedError after the rest is applied.
 func (e *Engine) Rebuild(ctx context.Context, entity string, opts RebuildOptions) (res RebuildResult, err error) {
 	res = RebuildResult{Entity: entity}
@@ -152,6 +153,9 @@ func (e *Engine) Rebuild(ctx context.Context, entity string, opts RebuildOptions
 func (s *rebuildSession) build(ctx context.Context, res *RebuildResult, opts RebuildOptions) error {
 	e, ent := s.e, s.ent
 	count := "SELECT count(*) FROM pg_temp." + s.view + " WHERE id = ANY($1)"
+	// A schema-qualified tv_ table: the shadow's rows come from the view.
+	fromSource := "INSERT INTO pg_temp." + s.view + " (id, data" + columnList("", ent.Columns) + ") SELECT s.id, s.data" +
+		columnList("s.", ent.Columns) + " FROM " + s.source + " s WHERE s.id = ANY($1)"
 	after, first := MinID(ent.Key), true
 	for {
 		// From MinID the listing is inclusive: a page of one holding just
@@ -176,6 +180,20 @@ func (s *rebuildSession) build(ctx context.Context, res *RebuildResult, opts Reb
 		first = false
 		if len(ids) == 0 {
 			break
+		}
+		if s.qualified {
+			tag, err := s.conn.Exec(ctx, fromSource, keyArgs(ent.Key, ids))
+			if err != nil {
+				return fmt.Errorf("build chunk ending at %s from %s: %w", after, ent.Source, err)
+			}
+			res.Rows += int(tag.RowsAffected())
+			if opts.Progress != nil {
+				opts.Progress(res.Rows)
+			}
+			if !more {
+				break
+			}
+			continue
 		}
 		p := &Pipeline{}
 		refresh := e.refresh(ent, p, ids)

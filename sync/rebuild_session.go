@@ -24,6 +24,12 @@ type rebuildSession struct {
 	// qualified name, sanitized, and liveOID its oid.
 	view, live string
 	liveOID    uint32
+	// qualified is set when the entity names its tv_ table with its schema
+	// (Entity.View "shop.tv_order"): its statements then never resolve to
+	// the shadow, which is built from the entity's Source view instead.
+	qualified bool
+	// source is the Source view's name, sanitized (qualified tables only).
+	source string
 	// restore is the session's search_path before the rebuild; pathSet is
 	// set once the rebuild changed it (and may have created its tables).
 	restore string
@@ -38,13 +44,24 @@ type rebuildSession struct {
 // table and the table of ids to apply, both temporary. On error the session
 // is already closed.
 func (e *Engine) openRebuildSession(ctx context.Context, ent Entity) (_ *rebuildSession, err error) {
-	if strings.Contains(ent.View, ".") {
-		// The shadow copy works by name resolution, which a statement that
-		// names the schema never goes through.
-		return nil, fmt.Errorf("%w: %s is named with its schema, and a rebuild builds its shadow copy under the unqualified name: "+
-			"rebuild it with a full sync (sync --all, Engine.FullSync) instead", ErrRebuildQualified, ent.View)
+	viewSchema, viewName, qualified := strings.Cut(ent.View, ".")
+	if !qualified {
+		viewSchema, viewName = "", ent.View
 	}
-	s := &rebuildSession{e: e, ent: &ent, view: pgx.Identifier{ent.View}.Sanitize()}
+	s := &rebuildSession{e: e, ent: &ent, view: pgx.Identifier{viewName}.Sanitize(), qualified: qualified}
+	if qualified {
+		// The entity's statements name the live table with its schema, so
+		// no name resolution can point them at a shadow: the shadow is
+		// built from the view that defines the documents, which every
+		// plan of the entity must match (CheckPlans).
+		switch {
+		case ent.Source == "":
+			return nil, fmt.Errorf("%w: %s is named with its schema, and its rebuild builds the shadow copy from the entity's Source view (set Entity.Source)", ErrNoSource, ent.View)
+		case strings.ContainsAny(ent.Source, "()"):
+			return nil, fmt.Errorf("%s is named with its schema, and its rebuild builds the shadow copy from the entity's Source, which must be a view name, not %q", ent.View, ent.Source)
+		}
+		s.source = pgx.Identifier(strings.Split(ent.Source, ".")).Sanitize()
+	}
 	switch p := e.pool.(type) {
 	case acquirer:
 		if s.pooled, err = p.Acquire(ctx); err != nil {
@@ -71,9 +88,15 @@ func (e *Engine) openRebuildSession(ctx context.Context, ent Entity) (_ *rebuild
 	// The live table, as the engine's syncs resolve it.
 	var schema, name string
 	var persistence string
-	err = s.conn.QueryRow(ctx, `SELECT c.oid, n.nspname, c.relname, c.relpersistence::text
+	find := `SELECT c.oid, n.nspname, c.relname, c.relpersistence::text
 		FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-		WHERE c.oid = pg_catalog.to_regclass(pg_catalog.quote_ident($1))`, ent.View).Scan(&s.liveOID, &schema, &name, &persistence)
+		WHERE c.oid = pg_catalog.to_regclass(pg_catalog.quote_ident($1))`
+	args := []any{ent.View}
+	if qualified {
+		find = strings.Replace(find, "pg_catalog.quote_ident($1)", "pg_catalog.quote_ident($1) || '.' || pg_catalog.quote_ident($2)", 1)
+		args = []any{viewSchema, viewName}
+	}
+	err = s.conn.QueryRow(ctx, find, args...).Scan(&s.liveOID, &schema, &name, &persistence)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return nil, fmt.Errorf("table %s does not exist", ent.View)
@@ -118,8 +141,13 @@ func (e *Engine) openRebuildSession(ctx context.Context, ent Entity) (_ *rebuild
 	return s, nil
 }
 
-// resolves checks that the entity's table name resolves to the table oid.
+// resolves checks that the entity's table name resolves to the table oid;
+// a schema-qualified name resolves to nothing but the live table, and
+// needs no check.
 func (s *rebuildSession) resolves(ctx context.Context, what string, oid uint32) error {
+	if s.qualified {
+		return nil
+	}
 	var ok bool
 	if err := s.conn.QueryRow(ctx, "SELECT pg_catalog.to_regclass(pg_catalog.quote_ident($1))::oid IS NOT DISTINCT FROM $2::oid",
 		s.ent.View, oid).Scan(&ok); err != nil {

@@ -125,10 +125,10 @@ func Entities() []sync.Entity {
 				return sync.Drifts(q.OrderVerify(ctx, conn, db.OrderVerifyParams{After: after.Int64(), Upto: upto.Int64()}))
 			},
 			Cascades: []sync.Cascade{
-				{Entity: EntityCustomer, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
+				{Entity: EntityCustomer, On: []string{"totalCents"}, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
 					return sync.ReadMany(q.CustomerIDsByOrder(ctx, p, [][]int64{sync.Int64s(ids)}))
 				}},
-				{Entity: EntityProduct, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
+				{Entity: EntityProduct, On: []string{"lines"}, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
 					return sync.ReadMany(q.ProductIDsByOrder(ctx, p, [][]int64{sync.Int64s(ids)}))
 				}},
 			},
@@ -160,5 +160,21 @@ func Entities() []sync.Entity {
 				return sync.Drifts(q.ReviewVerify(ctx, conn, db.ReviewVerifyParams{After: after.Int64(), Upto: upto.Int64()}))
 			},
 		},
+	}
+}
+
+// ShipmentCascades returns the cascades declared in tvsync.yaml for
+// shop.tb_shipment, a table without a document of its own: the documents
+// that embed its rows (keyed by id), which a change of the rows makes stale.
+// Record such a change in a unit of work with syncuow's
+// Work.RecordCascades(ctx, ShipmentCascades(), ids...), after an insert or
+// update and before a delete (the look-ups read the rows).
+func ShipmentCascades() []sync.Cascade {
+	q := db.New()
+	ctx := context.Background() // batch methods only queue; the pipeline's Send takes the real context
+	return []sync.Cascade{
+		{Entity: EntityOrder, Lookup: func(p *sync.Pipeline, ids []sync.ID) func() ([]sync.ID, error) {
+			return sync.ReadMany(q.OrderIDsByShipment(ctx, p, [][]int64{sync.Int64s(ids)}))
+		}},
 	}
 }

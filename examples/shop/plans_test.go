@@ -30,6 +30,8 @@ func shopAt(t *testing.T, n int) *pgxpool.Pool {
 		"INSERT INTO shop.tb_customer (name) SELECT 'customer ' || g FROM generate_series(1, $1::int) g",
 		"INSERT INTO shop.tb_product (id, name, price_cents) SELECT 'SKU-' || g, 'product ' || g, 100 + g % 900 FROM generate_series(1, $1::int) g",
 		"INSERT INTO shop.tb_order (customer_id) SELECT id FROM shop.tb_customer ORDER BY id",
+		"UPDATE shop.tb_order SET promised_at = created_at + make_interval(days => (id % 5)::int - 2) WHERE id % 2 = 0",
+		"INSERT INTO shop.tb_shipment (order_id, shipped_at) SELECT id, created_at - interval '1 day' FROM shop.tb_order WHERE id % 3 = 0",
 		"INSERT INTO shop.tb_order_line (order_id, product_id, quantity, unit_price_cents) SELECT id, 'SKU-' || id, 1 + id % 5, 250 FROM shop.tb_order",
 		"INSERT INTO shop.tb_order_line (order_id, product_id, quantity, unit_price_cents) SELECT id, 'SKU-' || (id % $1::int + 1), 2, 100 FROM shop.tb_order",
 		"INSERT INTO shop.tb_review (product_id, customer_id, rating, body) SELECT 'SKU-' || id, id, 1 + id % 5, 'review ' || id FROM shop.tb_customer",

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/tvsync/tvsync/examples/shop/db"
 	tvsync "github.com/tvsync/tvsync/sync"
@@ -83,9 +85,10 @@ func (u *UnitOfWork) RenameCustomer(ctx context.Context, id int64, name string) 
 // reviews, go with it (ON DELETE CASCADE). It records its tv_customer, the
 // tv_order of each of its orders, the tv_product of every product on their
 // lines (units sold drop) and the tv_review of each of its reviews, all
-// looked up BEFORE the delete, which leaves nothing to find: the customer
-// and its orders are locked first, so no order, line or review can be added
-// to them meanwhile.
+// looked up BEFORE the delete, which leaves nothing to find, by the
+// look-ups tvsync gen wrote from the cascades declared in tvsync.yaml
+// (Work.RecordBeforeDelete): the customer and its orders are locked first,
+// so no order, line or review can be added to them meanwhile.
 func (u *UnitOfWork) DeleteCustomer(ctx context.Context, id int64) error {
 	n, err := u.q.CustomerLockForDelete(ctx, u.w.Tx(), id)
 	if err != nil {
@@ -94,25 +97,15 @@ func (u *UnitOfWork) DeleteCustomer(ctx context.Context, id int64) error {
 	if n == 0 {
 		return fmt.Errorf("delete customer %d: %w", id, ErrNotFound)
 	}
-	orders, err := u.q.CustomerOrderIDsLock(ctx, u.w.Tx(), id)
-	if err != nil {
-		return fmt.Errorf("delete customer %d: look up its orders: %w", id, err)
+	if err := u.q.CustomerOrdersLockForDelete(ctx, u.w.Tx(), id); err != nil {
+		return fmt.Errorf("delete customer %d: lock its orders: %w", id, err)
 	}
-	products, err := u.q.OrderProductIDs(ctx, u.w.Tx(), orders)
-	if err != nil {
-		return fmt.Errorf("delete customer %d: look up the products of its orders: %w", id, err)
-	}
-	reviews, err := u.q.CustomerReviewIDs(ctx, u.w.Tx(), id)
-	if err != nil {
-		return fmt.Errorf("delete customer %d: look up its reviews: %w", id, err)
+	if err := u.w.RecordBeforeDelete(ctx, tvsync.Change{Entity: EntityCustomer, IDs: tvsync.IntKeys([]int64{id})}); err != nil {
+		return fmt.Errorf("delete customer %d: %w", id, err)
 	}
 	if _, err := u.q.CustomerDelete(ctx, u.w.Tx(), id); err != nil {
 		return fmt.Errorf("delete customer %d: %w", id, err)
 	}
-	u.record(EntityCustomer, false, id)
-	u.record(EntityOrder, false, orders...)
-	u.recordProducts(false, products...)
-	u.record(EntityReview, false, reviews...)
 	return nil
 }
 
@@ -154,10 +147,11 @@ func (u *UnitOfWork) RenameProduct(ctx context.Context, id, name string) error {
 
 // DeleteProduct deletes a product that is on no order; its reviews go with
 // it (ON DELETE CASCADE). It records its tv_product and the tv_review of
-// each of its reviews, looked up BEFORE the delete, which leaves nothing to
-// find: the product is locked first, so no review or order line can
-// reference it meanwhile. A product on an order is refused (ErrInvalid):
-// its orders embed it.
+// each of its reviews, looked up BEFORE the delete from the declared
+// cascades (Work.RecordBeforeDelete), which leaves nothing to find: the
+// product is locked first, so no review or order line can reference it
+// meanwhile. A product on an order is refused (ErrInvalid): its orders
+// embed it.
 func (u *UnitOfWork) DeleteProduct(ctx context.Context, id string) error {
 	n, err := u.q.ProductLockForDelete(ctx, u.w.Tx(), id)
 	if err != nil {
@@ -166,9 +160,8 @@ func (u *UnitOfWork) DeleteProduct(ctx context.Context, id string) error {
 	if n == 0 {
 		return fmt.Errorf("delete product %q: %w", id, ErrNotFound)
 	}
-	reviews, err := u.q.ProductReviewIDs(ctx, u.w.Tx(), id)
-	if err != nil {
-		return fmt.Errorf("delete product %q: look up its reviews: %w", id, err)
+	if err := u.w.RecordBeforeDelete(ctx, tvsync.Change{Entity: EntityProduct, IDs: tvsync.TextKeys([]string{id})}); err != nil {
+		return fmt.Errorf("delete product %q: %w", id, err)
 	}
 	if _, err := u.q.ProductDelete(ctx, u.w.Tx(), id); err != nil {
 		var pgErr *pgconn.PgError
@@ -177,8 +170,6 @@ func (u *UnitOfWork) DeleteProduct(ctx context.Context, id string) error {
 		}
 		return fmt.Errorf("delete product %q: %w", id, err)
 	}
-	u.recordProducts(false, id)
-	u.record(EntityReview, false, reviews...)
 	return nil
 }
 
@@ -233,25 +224,86 @@ func (u *UnitOfWork) SetLineQuantity(ctx context.Context, orderID int64, product
 	return nil
 }
 
-// DeleteOrder deletes an order and its lines. It records its tv_order, its
-// customer's tv_customer and the tv_product of each product on its lines,
-// looked up before the delete (the order is locked first, so no line can be
+// DeleteOrder deletes an order, its lines and its shipment. It records its
+// tv_order, its customer's tv_customer and the tv_product of each product
+// on its lines, looked up before the delete from the declared cascades
+// (Work.RecordBeforeDelete; the order is locked first, so no line can be
 // added meanwhile).
 func (u *UnitOfWork) DeleteOrder(ctx context.Context, id int64) error {
-	customerID, err := u.q.OrderLockForDelete(ctx, u.w.Tx(), id)
+	n, err := u.q.OrderLockForDelete(ctx, u.w.Tx(), id)
 	if err != nil {
-		return fmt.Errorf("delete order %d: %w", id, notFound(err))
+		return fmt.Errorf("delete order %d: %w", id, err)
 	}
-	products, err := u.q.OrderProductIDs(ctx, u.w.Tx(), []int64{id})
-	if err != nil {
-		return fmt.Errorf("delete order %d: look up its products: %w", id, err)
+	if n == 0 {
+		return fmt.Errorf("delete order %d: %w", id, ErrNotFound)
+	}
+	if err := u.w.RecordBeforeDelete(ctx, tvsync.Change{Entity: EntityOrder, IDs: tvsync.IntKeys([]int64{id})}); err != nil {
+		return fmt.Errorf("delete order %d: %w", id, err)
 	}
 	if _, err := u.q.OrderDelete(ctx, u.w.Tx(), id); err != nil {
 		return fmt.Errorf("delete order %d: %w", id, err)
 	}
-	u.record(EntityOrder, false, id)
-	u.record(EntityCustomer, false, customerID)
-	u.recordProducts(false, products...)
+	return nil
+}
+
+// PromiseOrder sets the date the shop promises to ship an order by. It
+// records the order's tv_order and schedules its re-sync at that date
+// (Work.Schedule), atomically with the write: the order turns late then,
+// with no write, if it is not shipped by it. A date in the past makes it
+// late at once (and the worker's re-sync finds it so).
+func (u *UnitOfWork) PromiseOrder(ctx context.Context, id int64, by time.Time) error {
+	if by.IsZero() {
+		return fmt.Errorf("promise order %d: no date: %w", id, ErrInvalid)
+	}
+	n, err := u.q.OrderPromise(ctx, u.w.Tx(), db.OrderPromiseParams{ID: id, PromisedAt: pgtype.Timestamptz{Time: by, Valid: true}})
+	if err != nil {
+		return fmt.Errorf("promise order %d by %s: %w", id, by.UTC().Format(time.RFC3339), err)
+	}
+	if n == 0 {
+		return fmt.Errorf("promise order %d: %w", id, ErrNotFound)
+	}
+	order := tvsync.Change{Entity: EntityOrder, IDs: tvsync.IntKeys([]int64{id})}
+	u.w.Record(order)
+	if err := u.w.Schedule(ctx, by, order); err != nil {
+		return fmt.Errorf("promise order %d: %w", id, err)
+	}
+	return nil
+}
+
+// ShipOrder ships an order (once) and returns the shipment's id. A
+// shipment has no document of its own: it records the documents that show
+// it (its order's tv_order: shippedAt, late), found by the look-ups tvsync
+// gen wrote for the table (ShipmentCascades, Work.RecordCascades). An
+// order shipped already is ErrInvalid.
+func (u *UnitOfWork) ShipOrder(ctx context.Context, orderID int64) (int64, error) {
+	id, err := u.q.ShipmentCreate(ctx, u.w.Tx(), orderID)
+	if err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+			return 0, fmt.Errorf("ship order %d: shipped already: %w", orderID, ErrInvalid)
+		}
+		return 0, fmt.Errorf("ship order %d: %w", orderID, foreignKey(err))
+	}
+	if err := u.w.RecordCascades(ctx, ShipmentCascades(), tvsync.IntKey(id)); err != nil {
+		return 0, fmt.Errorf("ship order %d: %w", orderID, err)
+	}
+	return id, nil
+}
+
+// CancelShipment deletes a shipment. It records the documents that showed
+// it (its order's tv_order), looked up before the delete from the
+// declarations (ShipmentCascades, Work.RecordCascades).
+func (u *UnitOfWork) CancelShipment(ctx context.Context, id int64) error {
+	if err := u.w.RecordCascades(ctx, ShipmentCascades(), tvsync.IntKey(id)); err != nil {
+		return fmt.Errorf("cancel shipment %d: %w", id, err)
+	}
+	n, err := u.q.ShipmentDelete(ctx, u.w.Tx(), id)
+	if err != nil {
+		return fmt.Errorf("cancel shipment %d: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("cancel shipment %d: %w", id, ErrNotFound)
+	}
 	return nil
 }
 

@@ -29,6 +29,24 @@
 // target's command table, named as the target names it). A cascade may
 // instead name a hand-written look-up (lookup:).
 //
+// A command table without a document of its own (a loan, a branch, a
+// shipment) may declare, under tables:, which documents its rows' changes
+// make stale: a name, the table, its key and cascades, written as an
+// entity's (no on:, and no cascade can go to such a table):
+//
+//	tables:
+//	  - name: loan
+//	    table: lib.tb_loan
+//	    key: {column: id, type: bigint}
+//	    cascades:
+//	      - {to: member, path: lib.tb_loan.id -> member_id}
+//
+// gen writes its look-ups to <sql.out>/<table>.gen.sql and XCascades() to
+// the Go file; a unit of work records a change of such rows with
+// syncuow's Work.RecordCascades(ctx, LoanCascades(), ids...), after an
+// insert or update and before a delete, and the sync refreshes the
+// documents found (and cascades on from those that change).
+//
 // The key's type (key.type) is uuid, bigint, integer or text. A text key
 // is compared and sorted COLLATE "C" in every keyset statement, whatever
 // its column's collation, so that a walk neither skips nor repeats a key
@@ -43,9 +61,8 @@
 // member_id`): the generated statements then name them so, every time,
 // and run the same whatever the connection's search_path, which an object
 // planted in a schema earlier on the path cannot divert. (Rebuild builds
-// its shadow copy by resolving the tv_ table's unqualified name to a
-// temporary table, so it refuses an entity whose tv_ table is named with
-// its schema.)
+// the shadow copy of such a tv_ table from its source view, as no name
+// resolution can point the statements at it.)
 //
 // A hand-tuned plan of the documents is a plan file, named under plans:
 // (wide, range): ONE hand-written query returning (id, data), the
@@ -121,6 +138,11 @@ type Config struct {
 	Go       GoOut    `yaml:"go"`
 	Sqlc     string   `yaml:"sqlc"`
 	Entities []Entity `yaml:"entities"`
+	// Tables are command tables without a document of their own (a link
+	// table, lines, a lookup table) that declare which documents a change
+	// of their rows makes stale: each has a name, table, key and cascades
+	// only (see Table).
+	Tables []Entity `yaml:"tables"`
 }
 
 // SQLOut says where the generated SQL goes.
@@ -167,7 +189,9 @@ type Entity struct {
 	// Cascades list the entities whose documents embed this one.
 	Cascades []Cascade `yaml:"cascades"`
 
-	line int
+	line   int
+	noDoc  bool   // declared under tables: no document, cascades only
+	listed string // "entity" or "table", for messages
 }
 
 // Key is an entity's key column.
@@ -227,7 +251,8 @@ type Cascade struct {
 
 var (
 	keysOf = map[string][]string{
-		"top":       {"version", "sql", "go", "sqlc", "entities"},
+		"top":       {"version", "sql", "go", "sqlc", "entities", "tables"},
+		"table":     {"name", "table", "key", "cascades"},
 		"sql":       {"out"},
 		"go":        {"out", "package", "queries"},
 		"entity":    {"name", "table", "key", "tv", "source", "columns", "plans", "overrides", "cascades"},
@@ -294,8 +319,16 @@ func Parse(file string, data []byte) (*Config, error) {
 	for i, n := range mappingValue(root.Content[0], "entities").Content {
 		if i < len(cfg.Entities) {
 			cfg.Entities[i].line = n.Line
+			cfg.Entities[i].listed = "entity"
 			cfg.Entities[i].Overrides.set = keysSet(mappingValue(n, "overrides"))
 			cfg.Entities[i].Plans.set = keysSet(mappingValue(n, "plans"))
+		}
+	}
+	for i, n := range mappingValue(root.Content[0], "tables").Content {
+		if i < len(cfg.Tables) {
+			cfg.Tables[i].line = n.Line
+			cfg.Tables[i].noDoc = true
+			cfg.Tables[i].listed = "table"
 		}
 	}
 	if err := cfg.validate(); err != nil {
@@ -345,27 +378,29 @@ func checkKeys(file string, top *yaml.Node, errs *[]error) {
 	check(top, "top", "top level")
 	check(mappingValue(top, "sql"), "sql", "sql")
 	check(mappingValue(top, "go"), "go", "go")
-	entities := mappingValue(top, "entities")
-	if entities.Kind != 0 && entities.Kind != yaml.SequenceNode {
-		*errs = append(*errs, fmt.Errorf("%s:%d: entities: want a list", file, entities.Line))
-		return
-	}
-	for i, e := range entities.Content {
-		where := fmt.Sprintf("entity %d", i+1)
-		if name := mappingValue(e, "name").Value; name != "" {
-			where = fmt.Sprintf("entity %q", name)
-		}
-		check(e, "entity", where)
-		check(mappingValue(e, "key"), "key", where+": key")
-		check(mappingValue(e, "plans"), "plans", where+": plans")
-		check(mappingValue(e, "overrides"), "overrides", where+": overrides")
-		cascades := mappingValue(e, "cascades")
-		if cascades.Kind != 0 && cascades.Kind != yaml.SequenceNode {
-			*errs = append(*errs, fmt.Errorf("%s:%d: %s: cascades: want a list", file, cascades.Line, where))
+	for _, list := range [][2]string{{"entities", "entity"}, {"tables", "table"}} {
+		items := mappingValue(top, list[0])
+		if items.Kind != 0 && items.Kind != yaml.SequenceNode {
+			*errs = append(*errs, fmt.Errorf("%s:%d: %s: want a list", file, items.Line, list[0]))
 			continue
 		}
-		for j, c := range cascades.Content {
-			check(c, "cascade", fmt.Sprintf("%s: cascade %d", where, j+1))
+		for i, e := range items.Content {
+			where := fmt.Sprintf("%s %d", list[1], i+1)
+			if name := mappingValue(e, "name").Value; name != "" {
+				where = fmt.Sprintf("%s %q", list[1], name)
+			}
+			check(e, list[1], where)
+			check(mappingValue(e, "key"), "key", where+": key")
+			check(mappingValue(e, "plans"), "plans", where+": plans")
+			check(mappingValue(e, "overrides"), "overrides", where+": overrides")
+			cascades := mappingValue(e, "cascades")
+			if cascades.Kind != 0 && cascades.Kind != yaml.SequenceNode {
+				*errs = append(*errs, fmt.Errorf("%s:%d: %s: cascades: want a list", file, cascades.Line, where))
+				continue
+			}
+			for j, c := range cascades.Content {
+				check(c, "cascade", fmt.Sprintf("%s: cascade %d", where, j+1))
+			}
 		}
 	}
 }
@@ -410,15 +445,17 @@ func (c *Config) validate() error {
 	if len(c.Entities) == 0 {
 		fail(1, "entities: none declared")
 	}
-	byName := map[string]*Entity{}
-	for i := range c.Entities {
-		e := &c.Entities[i]
+	byName := map[string]*Entity{} // entities and tables
+	all := c.declared()
+	counts := map[string]int{}
+	for _, e := range all {
+		counts[e.listed]++
 		if !entityRE.MatchString(e.Name) {
-			fail(e.line, "entity %d: name %q: want a lower-case identifier ([a-z][a-z0-9_]*)", i+1, e.Name)
+			fail(e.line, "%s %d: name %q: want a lower-case identifier ([a-z][a-z0-9_]*)", e.listed, counts[e.listed], e.Name)
 			continue
 		}
-		if byName[e.Name] != nil {
-			fail(e.line, "entity %q: declared twice (first at line %d)", e.Name, byName[e.Name].line)
+		if prev := byName[e.Name]; prev != nil {
+			fail(e.line, "%s %q: declared twice (first at line %d%s)", e.listed, e.Name, prev.line, map[bool]string{true: ", as an " + prev.listed}[prev.listed != e.listed])
 			continue
 		}
 		byName[e.Name] = e
@@ -426,10 +463,30 @@ func (c *Config) validate() error {
 	queries := map[string]string{} // statement name -> who declares it
 	addQuery := func(e *Entity, name, what string) {
 		if prev, ok := queries[name]; ok {
-			fail(e.line, "entity %q: %s: query name %s is already %s", e.Name, what, name, prev)
+			fail(e.line, "%s %q: %s: query name %s is already %s", e.listed, e.Name, what, name, prev)
 			return
 		}
-		queries[name] = fmt.Sprintf("entity %q's %s", e.Name, what)
+		queries[name] = fmt.Sprintf("%s %q's %s", e.listed, e.Name, what)
+	}
+	for _, e := range all {
+		if !e.noDoc || byName[e.Name] != e {
+			continue
+		}
+		if msg := checkQualified(e.Table); e.Table == "" || msg != "" {
+			if e.Table == "" {
+				msg = "missing"
+			}
+			fail(e.line, "table %q: table %q: %s", e.Name, e.Table, msg)
+		}
+		if !identRE.MatchString(e.Key.Column) || reservedPG[e.Key.Column] {
+			fail(e.line, "table %q: key.column %q: want a plain lower-case SQL identifier that is no reserved word", e.Name, e.Key.Column)
+		}
+		if !slices.Contains(keyTypes, e.Key.Type) {
+			fail(e.line, "table %q: key.type %q: want uuid, bigint, integer or text", e.Name, e.Key.Type)
+		}
+		if len(e.Cascades) == 0 {
+			fail(e.line, "table %q: cascades: none declared (a table without a document is declared for the documents its rows' changes make stale)", e.Name)
+		}
 	}
 	for i := range c.Entities {
 		e := &c.Entities[i]
@@ -509,20 +566,26 @@ func (c *Config) validate() error {
 			addQuery(e, e.Overrides.RefreshWide, "overrides.refresh_wide")
 		}
 	}
-	for i := range c.Entities {
-		e := &c.Entities[i]
+	for _, e := range all {
 		if byName[e.Name] != e {
 			continue
 		}
 		for j := range e.Cascades {
 			cs := &e.Cascades[j]
-			where := fmt.Sprintf("entity %q: cascade %d", e.Name, j+1)
+			where := fmt.Sprintf("%s %q: cascade %d", e.listed, e.Name, j+1)
 			to := byName[cs.To]
-			if to == nil {
-				fail(e.line, "%s: to %q: no such entity (declared: %s)", where, cs.To, strings.Join(entityNames(c.Entities), ", "))
+			if to == nil || to.noDoc {
+				why := "no such entity"
+				if to != nil {
+					why = "a table under tables:, without a document to cascade to"
+				}
+				fail(e.line, "%s: to %q: %s (entities: %s)", where, cs.To, why, strings.Join(entityNames(c.Entities), ", "))
 				continue
 			}
 			where += fmt.Sprintf(" (to %s)", cs.To)
+			if e.noDoc && len(cs.On) > 0 {
+				fail(e.line, "%s: on: a table without a document has no keys to name; remove on", where)
+			}
 			for _, k := range cs.On {
 				if strings.TrimSpace(k) == "" || k != strings.TrimSpace(k) {
 					fail(e.line, "%s: on: %q is not a document key (want the top-level keys of %s's document that %s shows)", where, k, e.Name, cs.To)
@@ -594,7 +657,7 @@ func (c *Config) validate() error {
 					continue
 				}
 				addQuery(e, cs.Name, "cascade look-up")
-				if cs.ref {
+				if cs.ref && !e.noDoc { // a table without a document is never synced: nothing reads it
 					cs.toKey = to.Key.Type
 					cs.referenced = Camel(e.Name) + "IDsOf" + Camel(cs.To) + Camel(strings.TrimSuffix(cs.match, "_id"))
 					addQuery(e, cs.referenced, "look-up of the rows a cascade's dependents reference")
@@ -633,6 +696,18 @@ func checkQualified(v string) string {
 // bareName is the name of a possibly schema-qualified table, without its
 // schema: how SQL refers to the table within a statement that names it.
 func bareName(v string) string { return v[strings.LastIndex(v, ".")+1:] }
+
+// declared returns the entities, then the tables without a document.
+func (c *Config) declared() []*Entity {
+	out := make([]*Entity, 0, len(c.Entities)+len(c.Tables))
+	for i := range c.Entities {
+		out = append(out, &c.Entities[i])
+	}
+	for i := range c.Tables {
+		out = append(out, &c.Tables[i])
+	}
+	return out
+}
 
 func entityNames(es []Entity) []string {
 	var out []string

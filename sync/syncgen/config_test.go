@@ -52,7 +52,7 @@ func TestParse_Errors(t *testing.T) {
 		{"unknown key type", "type: bigint", "type: int",
 			`tvsync.yaml:5: entity "item": key.type "int": want uuid, bigint, integer or text`},
 		{"unknown cascade target", "to: bag, path", "to: box, path",
-			`tvsync.yaml:5: entity "item": cascade 1: to "box": no such entity (declared: item, bag)`},
+			`tvsync.yaml:5: entity "item": cascade 1: to "box": no such entity (entities: item, bag)`},
 		{"bad path syntax", "tb_item.id -> bag_id", "tb_item -> bag_id",
 			`tvsync.yaml:5: entity "item": cascade 1 (to bag): path "tb_item -> bag_id": want [<schema>.]<table>.<column>[ -> <column>]`},
 		{"two arrows", "tb_item.id -> bag_id", "tb_item.id -> bag_id -> id",

@@ -37,13 +37,12 @@ func (c *Config) checkHandWritten(dir string) error {
 	want := func(e *Entity, field, name, kind string) {
 		switch got, ok := kinds[name]; {
 		case !ok:
-			errs = append(errs, fmt.Errorf("%s:%d: entity %q: %s %s: no hand-written statement of that name in %s/*.sql", c.File, e.line, e.Name, field, name, filepath.ToSlash(c.SQL.Out)))
+			errs = append(errs, fmt.Errorf("%s:%d: %s %q: %s %s: no hand-written statement of that name in %s/*.sql", c.File, e.line, e.listed, e.Name, field, name, filepath.ToSlash(c.SQL.Out)))
 		case got != kind:
-			errs = append(errs, fmt.Errorf("%s:%d: entity %q: %s %s: is a :%s statement, want :%s", c.File, e.line, e.Name, field, name, got, kind))
+			errs = append(errs, fmt.Errorf("%s:%d: %s %q: %s %s: is a :%s statement, want :%s", c.File, e.line, e.listed, e.Name, field, name, got, kind))
 		}
 	}
-	for i := range c.Entities {
-		e := &c.Entities[i]
+	for _, e := range c.declared() {
 		if e.Overrides.RefreshWide != "" {
 			want(e, "overrides.refresh_wide", e.Overrides.RefreshWide, "batchone")
 		}

@@ -21,7 +21,7 @@ const uuidGoType = "github.com/google/uuid.UUID"
 // integer and text keys need no override (int64, int32, string).
 func (c *Config) checkSqlcTypes(path string) error {
 	var uuidEntities []string
-	for _, e := range c.Entities {
+	for _, e := range c.declared() {
 		if e.Key.Type == KeyUUID {
 			uuidEntities = append(uuidEntities, e.Name)
 		}

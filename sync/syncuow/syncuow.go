@@ -319,7 +319,7 @@ func (r *Runner) commitUnit(ctx context.Context, fn func(w *Work) error) (queued
 			return tvsync.Queued{}, fmt.Errorf("syncuow: begin unit of work: %w", err)
 		}
 	}
-	w := &Work{tx: tx}
+	w := &Work{tx: tx, engine: r.engine}
 	interrupt := interrupter(ctx, tx)
 	committed := false
 	defer func() {
@@ -399,7 +399,7 @@ func (r *Runner) runSavepoint(ctx context.Context, parent pgx.Tx, fn func(w *Wor
 	if err != nil {
 		return tvsync.Token{}, fmt.Errorf("syncuow: begin nested unit of work (savepoint): %w", err)
 	}
-	w := &Work{tx: sp}
+	w := &Work{tx: sp, engine: r.engine}
 	interrupt := interrupter(ctx, sp)
 	released := false
 	defer func() {

@@ -16,8 +16,9 @@ import (
 // made it: once Run's fn returns, its Tx (and every savepoint begun on it)
 // fails with ErrDone, and Record ignores what it is given.
 type Work struct {
-	tx    pgx.Tx // the real transaction (or savepoint); Tx guards it
-	guard guard
+	tx     pgx.Tx         // the real transaction (or savepoint); Tx guards it
+	engine *tvsync.Engine // the Runner's, for Schedule and the look-ups
+	guard  guard
 
 	mu      gosync.Mutex
 	changes map[changeKey]struct{}

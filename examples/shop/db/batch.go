@@ -667,6 +667,67 @@ func (b *OrderIDsByProductBatchResults) Close() error {
 	return b.br.Close()
 }
 
+const orderIDsByShipment = `-- name: OrderIDsByShipment :batchmany
+SELECT DISTINCT r.order_id
+FROM (SELECT DISTINCT unnest($1::bigint[]) AS id) b
+CROSS JOIN LATERAL (SELECT t.order_id FROM shop.tb_shipment t WHERE t.id = b.id OFFSET 0) r
+`
+
+type OrderIDsByShipmentBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+// OrderIDsByShipment lists the order ids whose documents embed the given shipment ids: the order_id of the shop.tb_shipment rows whose id is one of them, read id by id through the index of shop.tb_shipment.id (the OFFSET 0 fence), so the work follows the batch, never the table.
+func (q *Queries) OrderIDsByShipment(ctx context.Context, db DBTX, ids [][]int64) *OrderIDsByShipmentBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range ids {
+		vals := []interface{}{
+			a,
+		}
+		batch.Queue(orderIDsByShipment, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &OrderIDsByShipmentBatchResults{br, len(ids), false}
+}
+
+func (b *OrderIDsByShipmentBatchResults) Query(f func(int, []int64, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []int64
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var order_id int64
+				if err := rows.Scan(&order_id); err != nil {
+					return err
+				}
+				items = append(items, order_id)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *OrderIDsByShipmentBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
 const orderRangeDeleteMissing = `-- name: OrderRangeDeleteMissing :batchone
 WITH gone AS (
     DELETE FROM shop.tv_order t

@@ -21,6 +21,8 @@ type ShopTbOrder struct {
 	ID         int64
 	CustomerID int64
 	CreatedAt  time.Time
+	// When the shop promised to ship the order by, if it did; past it unshipped, the order is late.
+	PromisedAt pgtype.Timestamptz
 }
 
 // One line per product of an order: a quantity at the unit price of the moment.
@@ -49,6 +51,13 @@ type ShopTbReview struct {
 	CreatedAt  time.Time
 }
 
+// The shipment of an order, at most one; no document of its own (tvsync.yaml tables:), it shows in tv_order.
+type ShopTbShipment struct {
+	ID        int64
+	OrderID   int64
+	ShippedAt time.Time
+}
+
 type ShopTvCustomer struct {
 	ID        int64
 	Data      []byte
@@ -69,7 +78,7 @@ type ShopTvOrder struct {
 	UpdatedAt  time.Time
 }
 
-// Definition of tv_order documents: {id, createdAt, customer {id, name}, lines[] {product {id, name}, quantity, unitPriceCents, lineTotalCents} by product id, totalCents}, and of the column customer_id.
+// Definition of tv_order documents: {id, createdAt, customer {id, name}, lines[] {product {id, name}, quantity, unitPriceCents, lineTotalCents} by product id, totalCents, promisedAt, shippedAt, late (not shipped by promisedAt, against now())}, and of the column customer_id.
 type ShopTvOrderSource struct {
 	ID         int64
 	Data       []byte

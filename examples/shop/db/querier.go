@@ -29,8 +29,8 @@ type Querier interface {
 	CustomerIDsOfReviewCustomer(ctx context.Context, db DBTX, ids [][]int64) *CustomerIDsOfReviewCustomerBatchResults
 	// CustomerLockForDelete locks a customer row so that no order can reference it until the deleting transaction ends.
 	CustomerLockForDelete(ctx context.Context, db DBTX, id int64) (int64, error)
-	// CustomerOrderIDsLock lists and locks the orders of a customer (so no line can be added to them until the transaction ends), in id order.
-	CustomerOrderIDsLock(ctx context.Context, db DBTX, customerID int64) ([]int64, error)
+	// CustomerOrdersLockForDelete locks the orders of a customer being deleted, in id order, so no line can be added to them until the transaction ends.
+	CustomerOrdersLockForDelete(ctx context.Context, db DBTX, customerID int64) error
 	// CustomerRangeDeleteMissing removes the shop.tv_customer rows among the chunk's locked @ids in the keyset range (@after, @upto] whose shop.tb_customer row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of shop.tb_customer.
 	CustomerRangeDeleteMissing(ctx context.Context, db DBTX, arg []CustomerRangeDeleteMissingParams) *CustomerRangeDeleteMissingBatchResults
 	// CustomerRangeRefresh upserts the shop.tv_customer documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition (shop.tv_customer_source), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
@@ -39,8 +39,6 @@ type Querier interface {
 	CustomerRefresh(ctx context.Context, db DBTX, ids [][]int64) *CustomerRefreshBatchResults
 	// CustomerRename changes a customer's name.
 	CustomerRename(ctx context.Context, db DBTX, arg CustomerRenameParams) (int64, error)
-	// CustomerReviewIDs lists the reviews of a customer, in id order (a delete of the customer takes them with it).
-	CustomerReviewIDs(ctx context.Context, db DBTX, customerID int64) ([]int64, error)
 	// CustomerVerify compares, for the ids in (@after, @upto], the stored shop.tv_customer rows with their definition (shop.tv_customer_source) and lists those missing, stale or orphaned.
 	CustomerVerify(ctx context.Context, db DBTX, arg CustomerVerifyParams) ([]CustomerVerifyRow, error)
 	// CustomerViewIDsAfter lists shop.tv_customer ids in id order after a keyset cursor, to find orphans during full sync.
@@ -59,14 +57,16 @@ type Querier interface {
 	OrderIDsByCustomer(ctx context.Context, db DBTX, ids [][]int64) *OrderIDsByCustomerBatchResults
 	// OrderIDsByProduct lists the order ids whose documents embed the given product ids: the order_id of the shop.tb_order_line rows whose product_id is one of them, read id by id through the index of shop.tb_order_line.product_id (the OFFSET 0 fence), so the work follows the batch, never the table.
 	OrderIDsByProduct(ctx context.Context, db DBTX, ids [][]string) *OrderIDsByProductBatchResults
+	// OrderIDsByShipment lists the order ids whose documents embed the given shipment ids: the order_id of the shop.tb_shipment rows whose id is one of them, read id by id through the index of shop.tb_shipment.id (the OFFSET 0 fence), so the work follows the batch, never the table.
+	OrderIDsByShipment(ctx context.Context, db DBTX, ids [][]int64) *OrderIDsByShipmentBatchResults
 	// OrderLineSetQuantity changes the quantity of the line of a product in an order.
 	OrderLineSetQuantity(ctx context.Context, db DBTX, arg OrderLineSetQuantityParams) (int64, error)
 	// OrderLinesAdd adds lines to an order, one per product (@product_ids and @quantities side by side), each at the product's current price; a product that does not exist adds no line, so callers compare the count.
 	OrderLinesAdd(ctx context.Context, db DBTX, arg OrderLinesAddParams) (int64, error)
-	// OrderLockForDelete locks an order row (so no line can be added to it until the transaction ends) and returns its customer.
+	// OrderLockForDelete locks an order row so no line or shipment can be added to it until the transaction ends.
 	OrderLockForDelete(ctx context.Context, db DBTX, id int64) (int64, error)
-	// OrderProductIDs lists the products on the lines of the given orders, in id order, order by order through the line's primary key.
-	OrderProductIDs(ctx context.Context, db DBTX, orderIds []int64) ([]string, error)
+	// OrderPromise sets the date the shop promises to ship an order by (null: no promise).
+	OrderPromise(ctx context.Context, db DBTX, arg OrderPromiseParams) (int64, error)
 	// OrderRangeDeleteMissing removes the shop.tv_order rows among the chunk's locked @ids in the keyset range (@after, @upto] whose shop.tb_order row no longer exists; both sides of the anti-join read only the range (the inner side from @after inclusive, a superset of any id the outer side holds), so a chunk never reads the whole of shop.tb_order.
 	OrderRangeDeleteMissing(ctx context.Context, db DBTX, arg []OrderRangeDeleteMissingParams) *OrderRangeDeleteMissingBatchResults
 	// OrderRangeRefresh upserts the shop.tv_order documents of the keyset range of ids (@after, @upto] of a full-sync chunk from their definition (shop.tv_order_source), writing only those whose data changed and only the chunk's locked @ids (a row created after the chunk listed its ids is left to its own sync); the range is built apart (MATERIALIZED) and only then narrowed to @ids, so that a generic plan, which cannot count @ids, keeps the range's plan.
@@ -99,8 +99,6 @@ type Querier interface {
 	ProductRefresh(ctx context.Context, db DBTX, ids [][]string) *ProductRefreshBatchResults
 	// ProductRename changes a product's name.
 	ProductRename(ctx context.Context, db DBTX, arg ProductRenameParams) (int64, error)
-	// ProductReviewIDs lists the reviews of a product, in id order (a delete of the product takes them with it).
-	ProductReviewIDs(ctx context.Context, db DBTX, productID string) ([]int64, error)
 	// ProductVerify compares, for the ids in (@after, @upto], the stored shop.tv_product rows with their definition (shop.tv_product_source) and lists those missing, stale or orphaned.
 	ProductVerify(ctx context.Context, db DBTX, arg ProductVerifyParams) ([]ProductVerifyRow, error)
 	// ProductVerifyToEnd is ProductVerify for the last range of a walk, every id after @after (a text key has no largest value).
@@ -133,6 +131,10 @@ type Querier interface {
 	ReviewVerify(ctx context.Context, db DBTX, arg ReviewVerifyParams) ([]ReviewVerifyRow, error)
 	// ReviewViewIDsAfter lists shop.tv_review ids in id order after a keyset cursor, to find orphans during full sync.
 	ReviewViewIDsAfter(ctx context.Context, db DBTX, arg ReviewViewIDsAfterParams) ([]int64, error)
+	// ShipmentCreate ships an order (at most once) and returns the shipment's id.
+	ShipmentCreate(ctx context.Context, db DBTX, orderID int64) (int64, error)
+	// ShipmentDelete deletes a shipment (a shipment cancelled).
+	ShipmentDelete(ctx context.Context, db DBTX, id int64) (int64, error)
 }
 
 var _ Querier = (*Queries)(nil)

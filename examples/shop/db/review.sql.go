@@ -9,56 +9,6 @@ import (
 	"context"
 )
 
-const customerReviewIDs = `-- name: CustomerReviewIDs :many
-SELECT id FROM shop.tb_review WHERE customer_id = $1 ORDER BY id
-`
-
-// CustomerReviewIDs lists the reviews of a customer, in id order (a delete of the customer takes them with it).
-func (q *Queries) CustomerReviewIDs(ctx context.Context, db DBTX, customerID int64) ([]int64, error) {
-	rows, err := db.Query(ctx, customerReviewIDs, customerID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		items = append(items, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const productReviewIDs = `-- name: ProductReviewIDs :many
-SELECT id FROM shop.tb_review WHERE product_id = $1 ORDER BY id
-`
-
-// ProductReviewIDs lists the reviews of a product, in id order (a delete of the product takes them with it).
-func (q *Queries) ProductReviewIDs(ctx context.Context, db DBTX, productID string) ([]int64, error) {
-	rows, err := db.Query(ctx, productReviewIDs, productID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		items = append(items, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const reviewCreate = `-- name: ReviewCreate :one
 
 INSERT INTO shop.tb_review (product_id, customer_id, rating, body) VALUES ($1, $2, $3, $4) RETURNING id

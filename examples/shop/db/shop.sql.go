@@ -7,6 +7,8 @@ package db
 
 import (
 	"context"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const customerCreate = `-- name: CustomerCreate :one
@@ -62,29 +64,14 @@ func (q *Queries) CustomerLockForDelete(ctx context.Context, db DBTX, id int64) 
 	return result.RowsAffected(), nil
 }
 
-const customerOrderIDsLock = `-- name: CustomerOrderIDsLock :many
-SELECT id FROM shop.tb_order WHERE customer_id = $1 ORDER BY id FOR UPDATE
+const customerOrdersLockForDelete = `-- name: CustomerOrdersLockForDelete :exec
+SELECT 1 FROM shop.tb_order WHERE customer_id = $1 ORDER BY id FOR UPDATE
 `
 
-// CustomerOrderIDsLock lists and locks the orders of a customer (so no line can be added to them until the transaction ends), in id order.
-func (q *Queries) CustomerOrderIDsLock(ctx context.Context, db DBTX, customerID int64) ([]int64, error) {
-	rows, err := db.Query(ctx, customerOrderIDsLock, customerID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		items = append(items, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
+// CustomerOrdersLockForDelete locks the orders of a customer being deleted, in id order, so no line can be added to them until the transaction ends.
+func (q *Queries) CustomerOrdersLockForDelete(ctx context.Context, db DBTX, customerID int64) error {
+	_, err := db.Exec(ctx, customerOrdersLockForDelete, customerID)
+	return err
 }
 
 const customerRename = `-- name: CustomerRename :execrows
@@ -183,44 +170,35 @@ func (q *Queries) OrderLinesAdd(ctx context.Context, db DBTX, arg OrderLinesAddP
 	return result.RowsAffected(), nil
 }
 
-const orderLockForDelete = `-- name: OrderLockForDelete :one
-SELECT customer_id FROM shop.tb_order WHERE id = $1 FOR UPDATE
+const orderLockForDelete = `-- name: OrderLockForDelete :execrows
+SELECT 1 FROM shop.tb_order WHERE id = $1 FOR UPDATE
 `
 
-// OrderLockForDelete locks an order row (so no line can be added to it until the transaction ends) and returns its customer.
+// OrderLockForDelete locks an order row so no line or shipment can be added to it until the transaction ends.
 func (q *Queries) OrderLockForDelete(ctx context.Context, db DBTX, id int64) (int64, error) {
-	row := db.QueryRow(ctx, orderLockForDelete, id)
-	var customer_id int64
-	err := row.Scan(&customer_id)
-	return customer_id, err
+	result, err := db.Exec(ctx, orderLockForDelete, id)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
-const orderProductIDs = `-- name: OrderProductIDs :many
-SELECT DISTINCT l.product_id
-FROM (SELECT DISTINCT unnest($1::bigint[]) AS id) b
-CROSS JOIN LATERAL (SELECT l.product_id FROM shop.tb_order_line l WHERE l.order_id = b.id OFFSET 0) l
-ORDER BY l.product_id
+const orderPromise = `-- name: OrderPromise :execrows
+UPDATE shop.tb_order SET promised_at = $1 WHERE id = $2
 `
 
-// OrderProductIDs lists the products on the lines of the given orders, in id order, order by order through the line's primary key.
-func (q *Queries) OrderProductIDs(ctx context.Context, db DBTX, orderIds []int64) ([]string, error) {
-	rows, err := db.Query(ctx, orderProductIDs, orderIds)
+type OrderPromiseParams struct {
+	PromisedAt pgtype.Timestamptz
+	ID         int64
+}
+
+// OrderPromise sets the date the shop promises to ship an order by (null: no promise).
+func (q *Queries) OrderPromise(ctx context.Context, db DBTX, arg OrderPromiseParams) (int64, error) {
+	result, err := db.Exec(ctx, orderPromise, arg.PromisedAt, arg.ID)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
-	defer rows.Close()
-	var items []string
-	for rows.Next() {
-		var product_id string
-		if err := rows.Scan(&product_id); err != nil {
-			return nil, err
-		}
-		items = append(items, product_id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
+	return result.RowsAffected(), nil
 }
 
 const ordersOfCustomer = `-- name: OrdersOfCustomer :many
@@ -317,6 +295,31 @@ type ProductRenameParams struct {
 // ProductRename changes a product's name.
 func (q *Queries) ProductRename(ctx context.Context, db DBTX, arg ProductRenameParams) (int64, error) {
 	result, err := db.Exec(ctx, productRename, arg.Name, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const shipmentCreate = `-- name: ShipmentCreate :one
+INSERT INTO shop.tb_shipment (order_id) VALUES ($1) RETURNING id
+`
+
+// ShipmentCreate ships an order (at most once) and returns the shipment's id.
+func (q *Queries) ShipmentCreate(ctx context.Context, db DBTX, orderID int64) (int64, error) {
+	row := db.QueryRow(ctx, shipmentCreate, orderID)
+	var id int64
+	err := row.Scan(&id)
+	return id, err
+}
+
+const shipmentDelete = `-- name: ShipmentDelete :execrows
+DELETE FROM shop.tb_shipment WHERE id = $1
+`
+
+// ShipmentDelete deletes a shipment (a shipment cancelled).
+func (q *Queries) ShipmentDelete(ctx context.Context, db DBTX, id int64) (int64, error) {
+	result, err := db.Exec(ctx, shipmentDelete, id)
 	if err != nil {
 		return 0, err
 	}

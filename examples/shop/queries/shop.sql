@@ -13,9 +13,9 @@ UPDATE shop.tb_customer SET name = @name WHERE id = @id;
 -- CustomerLockForDelete locks a customer row so that no order can reference it until the deleting transaction ends.
 SELECT 1 FROM shop.tb_customer WHERE id = @id FOR UPDATE;
 
--- name: CustomerOrderIDsLock :many
--- CustomerOrderIDsLock lists and locks the orders of a customer (so no line can be added to them until the transaction ends), in id order.
-SELECT id FROM shop.tb_order WHERE customer_id = @customer_id ORDER BY id FOR UPDATE;
+-- name: CustomerOrdersLockForDelete :exec
+-- CustomerOrdersLockForDelete locks the orders of a customer being deleted, in id order, so no line can be added to them until the transaction ends.
+SELECT 1 FROM shop.tb_order WHERE customer_id = @customer_id ORDER BY id FOR UPDATE;
 
 -- name: CustomerDelete :execrows
 -- CustomerDelete deletes a customer; its orders and their lines cascade.
@@ -52,16 +52,21 @@ JOIN shop.tb_product p ON p.id = l.product_id;
 -- OrderLineSetQuantity changes the quantity of the line of a product in an order.
 UPDATE shop.tb_order_line SET quantity = @quantity WHERE order_id = @order_id AND product_id = @product_id;
 
--- name: OrderLockForDelete :one
--- OrderLockForDelete locks an order row (so no line can be added to it until the transaction ends) and returns its customer.
-SELECT customer_id FROM shop.tb_order WHERE id = @id FOR UPDATE;
+-- name: OrderLockForDelete :execrows
+-- OrderLockForDelete locks an order row so no line or shipment can be added to it until the transaction ends.
+SELECT 1 FROM shop.tb_order WHERE id = @id FOR UPDATE;
 
--- name: OrderProductIDs :many
--- OrderProductIDs lists the products on the lines of the given orders, in id order, order by order through the line's primary key.
-SELECT DISTINCT l.product_id
-FROM (SELECT DISTINCT unnest(@order_ids::bigint[]) AS id) b
-CROSS JOIN LATERAL (SELECT l.product_id FROM shop.tb_order_line l WHERE l.order_id = b.id OFFSET 0) l
-ORDER BY l.product_id;
+-- name: OrderPromise :execrows
+-- OrderPromise sets the date the shop promises to ship an order by (null: no promise).
+UPDATE shop.tb_order SET promised_at = @promised_at WHERE id = @id;
+
+-- name: ShipmentCreate :one
+-- ShipmentCreate ships an order (at most once) and returns the shipment's id.
+INSERT INTO shop.tb_shipment (order_id) VALUES (@order_id) RETURNING id;
+
+-- name: ShipmentDelete :execrows
+-- ShipmentDelete deletes a shipment (a shipment cancelled).
+DELETE FROM shop.tb_shipment WHERE id = @id;
 
 -- name: OrderDelete :execrows
 -- OrderDelete deletes an order; its lines cascade.

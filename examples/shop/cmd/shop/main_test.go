@@ -10,6 +10,7 @@ import (
 	"strconv"
 	gosync "sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
@@ -147,7 +148,7 @@ func TestMigrateUp_CreatesNoBlogTableAndTwoVersionTables(t *testing.T) {
 		require.NoError(t, pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", rel).Scan(&ok))
 		return ok
 	}
-	for _, rel := range []string{"shop.tb_customer", "shop.tb_product", "shop.tb_order", "shop.tb_order_line", "shop.tb_review", "shop.tv_customer", "shop.tv_product", "shop.tv_order", "shop.tv_review",
+	for _, rel := range []string{"shop.tb_customer", "shop.tb_product", "shop.tb_order", "shop.tb_order_line", "shop.tb_review", "shop.tb_shipment", "shop.tv_customer", "shop.tv_product", "shop.tv_order", "shop.tv_review",
 		"shop.tv_order_source", "shop.tv_review_source", "tvsync.sync_queue", "tvsync.sync_log", "tvsync.tvsync_migrations", "shop.shop_migrations"} {
 		assert.True(t, exists(rel), "%s missing", rel)
 	}
@@ -162,13 +163,14 @@ func TestMigrateUp_CreatesNoBlogTableAndTwoVersionTables(t *testing.T) {
 	var shopVersion, tvsyncVersion int64
 	require.NoError(t, pool.QueryRow(ctx, `SELECT (SELECT max(version_id) FROM shop.shop_migrations WHERE is_applied),
 		(SELECT max(version_id) FROM tvsync.tvsync_migrations WHERE is_applied)`).Scan(&shopVersion, &tvsyncVersion))
-	assert.Equal(t, int64(2), shopVersion)
+	assert.Equal(t, int64(3), shopVersion)
 	assert.Positive(t, tvsyncVersion)
 
 	code, out := run(t, syncdbtest.ServerURL(name), "migrate", "status")
 	assert.Equal(t, synccli.ExitOK, code)
 	assert.Contains(t, out, "00001_shop.sql")
 	assert.Contains(t, out, "00002_review.sql")
+	assert.Contains(t, out, "00003_shipping.sql")
 }
 
 // TestGen_CheckFindsTheCommittedFilesFresh runs "shop gen --check" on the
@@ -233,15 +235,122 @@ func TestSync_AllWithoutEntitySyncsEveryEntityOfASeededDatabase(t *testing.T) {
 	assert.Contains(t, out, "--entity is required (or --all without it, for every entity)")
 }
 
-// TestRebuild_RefusesTheSchemaQualifiedTables: the shop names its tv_
-// tables with their schema, which a rebuild's shadow copy (resolved by the
-// unqualified name) cannot serve: "shop rebuild" refuses, naming the table
-// and the full sync to run instead, and changes nothing.
-func TestRebuild_RefusesTheSchemaQualifiedTables(t *testing.T) {
+// TestRebuild_RebuildsTheSchemaQualifiedTables: the shop names its tv_
+// tables with their schema, which a rebuild's shadow copy could not serve
+// by name resolution (it refused them): "shop rebuild" now builds the
+// shadow from the entity's view and fixes, in place (the same table), a
+// stale order, an order whose customer_id column alone drifted, an orphan
+// and a missing document, for a bigint key and for the text SKU; verify
+// then finds nothing.
+func TestRebuild_RebuildsTheSchemaQualifiedTables(t *testing.T) {
 	t.Parallel()
+	ctx := context.Background()
 	url := syncdbtest.URL(t)
-	code, out := run(t, url, "rebuild", "--entity", "order")
-	assert.Equal(t, synccli.ExitFailure, code)
-	assert.Contains(t, out, "cannot rebuild a schema-qualified tv_ table: shop.tv_order is named with its schema")
-	assert.Contains(t, out, "full sync (sync --all")
+	p, err := pgxpool.New(ctx, url)
+	require.NoError(t, err)
+	defer p.Close()
+	_, err = p.Exec(ctx, `
+		INSERT INTO shop.tb_customer (name) VALUES ('Ada'), ('Bob');
+		INSERT INTO shop.tb_product (id, name, price_cents) VALUES ('B-1', 'Bowl', 900), ('a-2', 'Apron', 1500), ('_z', 'Zester', 700), ('Élan', 'Élan vase', 4000);
+		INSERT INTO shop.tb_order (customer_id, promised_at) SELECT c.id, now() - interval '1 hour' FROM shop.tb_customer c, generate_series(1, 3);
+		INSERT INTO shop.tb_order_line (order_id, product_id, quantity, unit_price_cents)
+			SELECT o.id, p.id, 1, p.price_cents FROM shop.tb_order o CROSS JOIN shop.tb_product p WHERE p.id IN ('B-1', 'Élan');`)
+	require.NoError(t, err)
+	code, out := run(t, url, "sync", "--all")
+	require.Equal(t, synccli.ExitOK, code, out)
+	var orderOID, productOID uint32
+	require.NoError(t, p.QueryRow(ctx, `SELECT 'shop.tv_order'::regclass::oid, 'shop.tv_product'::regclass::oid`).Scan(&orderOID, &productOID))
+	_, err = p.Exec(ctx, `
+		UPDATE shop.tv_order SET data = jsonb_set(data, '{late}', 'false') WHERE id = (SELECT min(id) FROM shop.tb_order);
+		UPDATE shop.tv_order SET customer_id = 0 WHERE id = (SELECT max(id) FROM shop.tb_order);
+		INSERT INTO shop.tv_order (id, data, customer_id) VALUES (987654321, '{"id": 987654321}', 0);
+		DELETE FROM shop.tv_product WHERE id = 'Élan';
+		UPDATE shop.tv_product SET data = '{}' WHERE id = '_z';`)
+	require.NoError(t, err)
+	code, out = run(t, url, "verify")
+	require.Equal(t, synccli.ExitFailure, code, out)
+
+	code, out = run(t, url, "rebuild", "--entity", "order")
+	require.Equal(t, synccli.ExitOK, code, out)
+	assert.Contains(t, out, "rebuilt shop.tv_order: 6 rows built")
+	assert.Contains(t, out, "3 differing: 2 rewritten, 1 removed")
+	code, out = run(t, url, "rebuild", "--entity", "product")
+	require.Equal(t, synccli.ExitOK, code, out)
+	assert.Contains(t, out, "rebuilt shop.tv_product: 4 rows built")
+	assert.Contains(t, out, "2 differing: 2 rewritten, 0 removed")
+	code, out = run(t, url, "verify")
+	assert.Equal(t, synccli.ExitOK, code, out)
+	var orderAfter, productAfter uint32
+	require.NoError(t, p.QueryRow(ctx, `SELECT 'shop.tv_order'::regclass::oid, 'shop.tv_product'::regclass::oid`).Scan(&orderAfter, &productAfter))
+	assert.Equal(t, []uint32{orderOID, productOID}, []uint32{orderAfter, productAfter}, "rebuilt in place")
+	var temps int
+	require.NoError(t, p.QueryRow(ctx, `SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'shop' AND c.relname NOT IN (
+		'tb_customer', 'tb_product', 'tb_order', 'tb_order_line', 'tb_review', 'tb_shipment', 'tv_customer', 'tv_product', 'tv_order', 'tv_review',
+		'tv_customer_source', 'tv_product_source', 'tv_order_source', 'tv_review_source', 'shop_migrations') AND c.relkind IN ('r', 'v')`).Scan(&temps))
+	assert.Zero(t, temps, "the rebuild left no table in schema shop")
+}
+
+// Issue 19 through the CLI: documents that age, and a table without a
+// document. A database seeded by SQL holds an order past its promised date
+// unshipped and one shipped in time: "shop sync --all" makes the first
+// late and not the second. An order promised through the unit of work for
+// in an hour has its re-sync scheduled; once the date passes (the test
+// moves it back), "shop verify" reports that document stale (expected
+// drift: its view reads past the date) and "shop worker --once" syncs it
+// (due), after which verify is clean and the order late.
+func TestLate_SyncVerifyAndWorkerSeeOrdersAge(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := syncdbtest.URL(t)
+	p, err := pgxpool.New(ctx, url)
+	require.NoError(t, err)
+	defer p.Close()
+	var overdue, shipped, promised int64
+	require.NoError(t, p.QueryRow(ctx, `
+		WITH c AS (INSERT INTO shop.tb_customer (name) VALUES ('Ada') RETURNING id),
+		     o AS (INSERT INTO shop.tb_order (customer_id, promised_at)
+		           SELECT c.id, now() - interval '1 day' FROM c, generate_series(1, 3) RETURNING id)
+		SELECT min(id), min(id) + 1, max(id) FROM o`).Scan(&overdue, &shipped, &promised))
+	_, err = p.Exec(ctx, `INSERT INTO shop.tb_shipment (order_id, shipped_at) VALUES ($1, now() - interval '2 days')`, shipped)
+	require.NoError(t, err)
+	_, err = p.Exec(ctx, `UPDATE shop.tb_order SET promised_at = NULL WHERE id = $1`, promised)
+	require.NoError(t, err)
+
+	code, out := run(t, url, "sync", "--all")
+	require.Equal(t, synccli.ExitOK, code, out)
+	late := func(id int64) bool {
+		t.Helper()
+		var l bool
+		require.NoError(t, p.QueryRow(ctx, `SELECT (data->>'late')::boolean FROM shop.tv_order WHERE id = $1`, id).Scan(&l))
+		return l
+	}
+	assert.True(t, late(overdue), "past its promised date, unshipped")
+	assert.False(t, late(shipped), "shipped before its promised date")
+	assert.False(t, late(promised), "no promise")
+
+	engine, err := shop.NewEngine(p, tvsync.Config{})
+	require.NoError(t, err)
+	s, err := shop.New(p, engine, syncuow.Options{})
+	require.NoError(t, err)
+	require.NoError(t, s.InTx(ctx, func(u *shop.UnitOfWork) error {
+		return u.PromiseOrder(ctx, promised, time.Now().Add(time.Hour))
+	}))
+	code, out = run(t, url, "verify")
+	assert.Equal(t, synccli.ExitOK, code, out)
+	code, out = run(t, url, "worker", "--once")
+	assert.Equal(t, synccli.ExitOK, code, out)
+	assert.False(t, late(promised), "not due yet: the worker left it")
+
+	_, err = p.Exec(ctx, `UPDATE shop.tb_order SET promised_at = promised_at - interval '2 hours' WHERE id = $1`, promised)
+	require.NoError(t, err)
+	_, err = p.Exec(ctx, `UPDATE tvsync.sync_queue SET available_at = available_at - interval '2 hours' WHERE scheduled`)
+	require.NoError(t, err)
+	code, out = run(t, url, "verify")
+	assert.Equal(t, synccli.ExitFailure, code, "past the date, before the re-sync")
+	assert.Regexp(t, `order +checked=3 missing=0 stale=1 orphaned=0`, out)
+	code, out = run(t, url, "worker", "--once")
+	assert.Equal(t, synccli.ExitOK, code, out)
+	assert.True(t, late(promised), "the scheduled re-sync fired")
+	code, out = run(t, url, "verify")
+	assert.Equal(t, synccli.ExitOK, code, out)
 }
