@@ -63,4 +63,6 @@ func (b *PgBouncer) Port() int { return 0 }
 func (b *PgBouncer) Stop() error { return nil }
 
 // StartReplica returns an error on this system.
-func StartReplica(context.Context, *Server, ServerOptions) (*Server, error) { return nil, errUnsupported }
+func StartReplica(context.Context, *Server, ServerOptions) (*Server, error) {
+	return nil, errUnsupported
+}
