@@ -67,6 +67,7 @@ func (a *App) workerCommand() *cobra.Command {
 					}
 				}()
 			}
+			cfg.ListenURL = a.DirectURL()
 			w := tvsync.NewWorker(engine, s.pool, cfg)
 			if once {
 				if err := s.ping(ctx); err != nil {
