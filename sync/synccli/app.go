@@ -68,8 +68,7 @@ func newApp(cfg Config) *App {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{msg: err.Error()} })
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.urlFlag, "database-url", "", "PostgreSQL URL (default: $DATABASE_URL; its password is never printed)")
-	pf.StringVar(&a.directFlag, "direct-url", "", "PostgreSQL URL of a direct session to the primary, for what a transaction pooler (PgBouncer) cannot carry: "+
-		"the worker's LISTEN, rebuild and migrate (default: $DIRECT_DATABASE_URL, else the database URL)")
+	pf.StringVar(&a.directFlag, "direct-url", "", "direct URL of the primary (no PgBouncer) for the worker's LISTEN, rebuild and migrate (default: $DIRECT_DATABASE_URL, else the database URL)")
 	pf.StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	pf.StringVar(&a.namespace, "namespace", cfg.Namespace, "the application's namespace of queue and sync_log rows, when several share the database (default: none)")
 	pf.StringVar(&a.progress, "progress", "auto", "progress of long commands: auto (a bar on a terminal, log lines otherwise), bar, log or none")
