@@ -218,7 +218,7 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 			res.Read = &r
 			return err
 		}},
-		{"6. replica reads", plan.SkipRead || plan.ReplicaRuns == 0 || cfg.Replica == nil, func() error {
+		{"6. replica reads", plan.OnlyScale || plan.ReplicaRuns == 0 || cfg.Replica == nil, func() error {
 			r, err := MeasureReplicaReads(ctx, env, cfg.Replica, plan.Readers, plan.PerReader, plan.ReplicaRuns)
 			res.Replica = &r
 			return err
