@@ -94,9 +94,13 @@ func checkRebuildSession(ctx context.Context, conn *pgxpool.Conn, pool *pgxpool.
 		return fmt.Errorf("check the rebuild's session: %w", err)
 	}
 	defer other.Close(context.WithoutCancel(ctx))
-	if err := CheckSession(ctx, conn, other); err != nil {
+	err = CheckSession(ctx, conn, other)
+	if errors.Is(err, ErrPooledSession) {
 		return fmt.Errorf("rebuild needs a real session (a session lock, temporary tables): "+
 			"run it on an engine over a direct URL of the primary (tvsync rebuild --direct-url): %w", err)
+	}
+	if err != nil {
+		return fmt.Errorf("check the rebuild's session: %w", err)
 	}
 	return nil
 }
