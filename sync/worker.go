@@ -47,9 +47,11 @@ type WorkerConfig struct {
 	StatementTimeout time.Duration
 	// ListenURL, when set, is the URL of the connection the worker LISTENs
 	// on: a direct one to the primary when the pool goes through a
-	// transaction pooler (PgBouncer), which cannot carry LISTEN. Empty: a
-	// connection configured as the pool's, which Run first checks with
-	// CheckSession; through a pooler, Run returns ErrPooledSession at once.
+	// transaction pooler (PgBouncer), which cannot carry LISTEN. It is used
+	// as it is: the pool's BeforeConnect and AfterConnect hooks do not
+	// apply to it. Empty: a connection configured as the pool's, which Run
+	// first checks with CheckSession; through a pooler, Run returns an
+	// error wrapping ErrPooledSession at once.
 	ListenURL string
 }
 
