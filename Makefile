@@ -88,9 +88,13 @@ demo: postgres
 bench: postgres
 	$(GO) run ./cmd/tvsync-bench --out docs/benchmarks
 
-## postgres: install the PostgreSQL server binaries when they are missing
+## postgres: install the PostgreSQL server binaries, and pgbouncer, when they are missing
 postgres:
 	@if [ -x "$(PG_BIN)/initdb" ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; else \
 		echo "PostgreSQL server binaries missing: installing the postgresql package"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	fi
+	@if command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ]; then :; else \
+		echo "pgbouncer missing (the PgBouncer tests start one): installing the pgbouncer package"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer; \
 	fi

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tvsync/tvsync/db"
 	tvsync "github.com/tvsync/tvsync/sync"
+	"github.com/tvsync/tvsync/sync/syncread"
 	"github.com/tvsync/tvsync/sync/syncuow"
 )
 
@@ -79,6 +80,12 @@ type Options struct {
 	// is left to the sync that follows the commit before a Worker may take
 	// it; zero means 10 seconds.
 	AfterCommitGrace time.Duration
+	// Reads, when set, routes the tv_ reads (GetPost, GetUser, GetComment,
+	// ListPosts) over the primary and its streaming replicas, with
+	// read-your-writes for a context carrying a token (syncread.WithToken
+	// of Position taken after a unit of work). Nil: every read on the
+	// repository's pool, as before.
+	Reads *syncread.Router
 }
 
 // Repository runs units of work against a pool and syncs what they change:
@@ -151,21 +158,52 @@ func (r *Repository) InTx(ctx context.Context, fn func(uow *UnitOfWork) error) e
 	})
 }
 
+// Position returns the primary's WAL position now (syncread.Position):
+// taken after InTx returned nil in SyncInline or SyncAfterCommit mode, it
+// covers the unit of work's documents, and a context carrying it
+// (syncread.WithToken) reads them, or newer ones, from any replica Reads
+// routes to. In SyncDeferred mode the documents come later, from a worker:
+// the position does not cover them.
+func (r *Repository) Position(ctx context.Context) (syncread.LSN, error) {
+	return syncread.Position(ctx, r.pool)
+}
+
+// read runs fn on the connection Options.Reads chooses for ctx, or on the
+// pool when there is no router.
+func (r *Repository) read(ctx context.Context, fn func(ctx context.Context, q db.DBTX) error) error {
+	if r.opts.Reads == nil {
+		return fn(ctx, r.pool)
+	}
+	return r.opts.Reads.Read(ctx, func(ctx context.Context, c syncread.Conn) error { return fn(ctx, c) })
+}
+
 // GetPost returns the stored tv_post document of id.
 func (r *Repository) GetPost(ctx context.Context, id uuid.UUID) (json.RawMessage, error) {
-	data, err := r.queries.PostGetByID(ctx, r.pool, id)
+	var data json.RawMessage
+	err := r.read(ctx, func(ctx context.Context, q db.DBTX) (err error) {
+		data, err = r.queries.PostGetByID(ctx, q, id)
+		return err
+	})
 	return data, translate(err, "post", id)
 }
 
 // GetUser returns the stored tv_user document of id.
 func (r *Repository) GetUser(ctx context.Context, id uuid.UUID) (json.RawMessage, error) {
-	data, err := r.queries.UserGetByID(ctx, r.pool, id)
+	var data json.RawMessage
+	err := r.read(ctx, func(ctx context.Context, q db.DBTX) (err error) {
+		data, err = r.queries.UserGetByID(ctx, q, id)
+		return err
+	})
 	return data, translate(err, "user", id)
 }
 
 // GetComment returns the stored tv_comment document of id.
 func (r *Repository) GetComment(ctx context.Context, id uuid.UUID) (json.RawMessage, error) {
-	data, err := r.queries.CommentGetByID(ctx, r.pool, id)
+	var data json.RawMessage
+	err := r.read(ctx, func(ctx context.Context, q db.DBTX) (err error) {
+		data, err = r.queries.CommentGetByID(ctx, q, id)
+		return err
+	})
 	return data, translate(err, "comment", id)
 }
 
@@ -182,7 +220,11 @@ func (r *Repository) ListPosts(ctx context.Context, after uuid.UUID, limit int) 
 	if limit <= 0 || limit > 10000 {
 		return nil, fmt.Errorf("%w: limit %d must be between 1 and 10000", ErrInvalid, limit)
 	}
-	rows, err := r.queries.PostList(ctx, r.pool, db.PostListParams{After: after, PageSize: int32(limit)})
+	var rows []db.PostListRow
+	err := r.read(ctx, func(ctx context.Context, q db.DBTX) (err error) {
+		rows, err = r.queries.PostList(ctx, q, db.PostListParams{After: after, PageSize: int32(limit)})
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list posts after %s: %w", after, err)
 	}

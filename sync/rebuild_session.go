@@ -78,6 +78,11 @@ func (e *Engine) openRebuildSession(ctx context.Context, ent Entity) (_ *rebuild
 			s.close(ctx)
 		}
 	}()
+	if pool, ok := e.pool.(*pgxpool.Pool); ok && s.pooled != nil {
+		if err := checkRebuildSession(ctx, s.pooled, pool); err != nil {
+			return nil, err
+		}
+	}
 
 	if err := s.conn.QueryRow(ctx, "SELECT pg_catalog.pg_try_advisory_lock($1)", rebuildKey(e.lockPrefix, ent.Name)).Scan(&s.locked); err != nil {
 		return nil, fmt.Errorf("take the rebuild lock: %w", err)

@@ -46,6 +46,14 @@ type WorkerConfig struct {
 	// DefaultStatementTimeout; negative means no limit. With LockTimeout it bounds how long
 	// Run takes to return once its context is cancelled.
 	StatementTimeout time.Duration
+	// ListenURL, when set, is the URL of the connection the worker LISTENs
+	// on: a direct one to the primary when the pool goes through a
+	// transaction pooler (PgBouncer), which cannot carry LISTEN. It is used
+	// as it is: the pool's BeforeConnect and AfterConnect hooks do not
+	// apply to it. Empty: a connection configured as the pool's, which Run
+	// first checks with CheckSession; through a pooler, Run returns an
+	// error wrapping ErrPooledSession at once.
+	ListenURL string
 }
 
 // The defaults of WorkerConfig's fields, used where a field is zero.
@@ -160,6 +168,9 @@ func NewWorker(e *Engine, pool *pgxpool.Pool, cfg WorkerConfig) (*Worker, error)
 // the batch in hand (its transaction is not cancelled, but bounded by
 // LockTimeout and StatementTimeout) and returns nil.
 func (w *Worker) Run(ctx context.Context) error {
+	if err := w.checkListener(ctx); err != nil {
+		return err
+	}
 	wake := make(chan struct{}, 1)
 	listenCtx, stopListening := context.WithCancel(ctx)
 	var listener gosync.WaitGroup
@@ -263,26 +274,12 @@ func (w *Worker) listen(ctx context.Context, wake chan<- struct{}) {
 	}
 }
 
-// connectListener opens a connection outside the pool, configured as the
-// pool's are (its BeforeConnect and AfterConnect hooks included), and
-// listens on the engine's QueueChannel.
+// connectListener opens the LISTEN connection (see dial) and listens on
+// the engine's QueueChannel.
 func (w *Worker) connectListener(ctx context.Context) (*pgx.Conn, error) {
-	cfg := w.pool.Config() // a copy
-	cc := cfg.ConnConfig
-	if cfg.BeforeConnect != nil {
-		if err := cfg.BeforeConnect(ctx, cc); err != nil {
-			return nil, fmt.Errorf("worker: prepare the LISTEN connection: %w", err)
-		}
-	}
-	conn, err := pgx.ConnectConfig(ctx, cc)
+	conn, err := w.dial(ctx, w.cfg.ListenURL)
 	if err != nil {
-		return nil, fmt.Errorf("worker: open the LISTEN connection: %w", err)
-	}
-	if cfg.AfterConnect != nil {
-		if err := cfg.AfterConnect(ctx, conn); err != nil {
-			_ = conn.Close(ctx)
-			return nil, fmt.Errorf("worker: set up the LISTEN connection: %w", err)
-		}
+		return nil, err
 	}
 	channel := w.engine.QueueChannel()
 	if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {

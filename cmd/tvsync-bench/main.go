@@ -148,12 +148,12 @@ func run(ctx context.Context, stdout, stderr io.Writer, f flags) error {
 		}
 	}
 
-	admin, stop, err := bench.StartServer(ctx, databaseURL, dataDir, logger)
+	admin, replica, stop, err := bench.StartServerWithReplica(ctx, databaseURL, dataDir, logger)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	res, err := bench.Run(ctx, bench.Config{AdminURL: admin, Scale: scale, Plan: &plan, TvsyncBin: bin, Logger: logger, KeepTemplates: dataDir != ""})
+	res, err := bench.Run(ctx, bench.Config{AdminURL: admin, Scale: scale, Plan: &plan, TvsyncBin: bin, Logger: logger, KeepTemplates: dataDir != "", Replica: replica})
 	if err != nil {
 		return err
 	}

@@ -24,22 +24,25 @@ import (
 // scale named by TVSYNC_BENCH_SCALE (default main), set up on first use,
 // so `go test` without -bench never loads it.
 var (
-	adminURL   string
-	shared     *Env
-	sharedErr  error
-	sharedOnce gosync.Once
+	adminURL string
+	// startReplica starts a replica of the throwaway server (nil on
+	// TVSYNC_TEST_ADMIN_URL's).
+	startReplica ReplicaStarter
+	shared       *Env
+	sharedErr    error
+	sharedOnce   gosync.Once
 )
 
 func TestMain(m *testing.M) {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	url, stop, err := StartServer(ctx, os.Getenv(testdb.AdminURLEnv), "", logger)
+	url, replica, stop, err := StartServerWithReplica(ctx, os.Getenv(testdb.AdminURLEnv), "", logger)
 	cancel()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	adminURL = url
+	adminURL, startReplica = url, replica
 	code := m.Run()
 	shared.Close()
 	stop()
@@ -95,8 +98,21 @@ func seq(n int) []time.Duration {
 // stopped producing the right documents fails here.
 func TestRun_TinyScaleRunsEveryMeasurementAndChecksTheWork(t *testing.T) {
 	ctx := context.Background()
-	res, err := Run(ctx, Config{AdminURL: adminURL, Scale: ScaleTiny})
+	res, err := Run(ctx, Config{AdminURL: adminURL, Scale: ScaleTiny, Replica: startReplica})
 	require.NoError(t, err)
+	if startReplica != nil {
+		require.NotNil(t, res.Replica)
+		for _, v := range ReplicaVariants {
+			assert.Equal(t, 2, res.Replica.Rates[v].Runs, v)
+			assert.Positive(t, res.Replica.Rates[v].Median, v)
+		}
+		served := res.Replica.Stats.Primary
+		for _, r := range res.Replica.Stats.Replicas {
+			served += r.Served
+		}
+		assert.Equal(t, int64(2*8*10), served, "every token read served once, by the replica or the primary")
+		assert.Contains(t, res.Markdown(), "## 6. Replica reads")
+	}
 
 	require.NotNil(t, res.Batch)
 	require.NotNil(t, res.BatchNet, "the network variant of the batch sync")

@@ -105,8 +105,15 @@ func DefaultDataDir(scale Scale) string {
 // throwaway server. Call stop when done; it stops the server it started
 // (and keeps dataDir).
 func StartServer(ctx context.Context, databaseURL, dataDir string, logger *slog.Logger) (adminURL string, stop func(), err error) {
+	adminURL, _, stop, err = StartServerWithReplica(ctx, databaseURL, dataDir, logger)
+	return adminURL, stop, err
+}
+
+// StartServerWithReplica is StartServer that also returns, when it started
+// the server itself, a ReplicaStarter of it (nil on databaseURL's server).
+func StartServerWithReplica(ctx context.Context, databaseURL, dataDir string, logger *slog.Logger) (adminURL string, replica ReplicaStarter, stop func(), err error) {
 	if databaseURL != "" {
-		return databaseURL, func() {}, nil
+		return databaseURL, nil, func() {}, nil
 	}
 	if dataDir != "" {
 		logger.InfoContext(ctx, "bench: starting PostgreSQL on a kept data directory", slog.String("dir", dataDir))
@@ -115,15 +122,22 @@ func StartServer(ctx context.Context, databaseURL, dataDir string, logger *slog.
 	}
 	srv, err := pgserver.Start(ctx, pgserver.Options{Logger: logger, Settings: ServerSettings, DataDir: dataDir})
 	if err != nil {
-		return "", nil, fmt.Errorf("bench: start PostgreSQL: %w", err)
+		return "", nil, nil, fmt.Errorf("bench: start PostgreSQL: %w", err)
 	}
 	if dataDir != "" {
 		if err := dropLeftovers(ctx, srv.URL("postgres"), logger); err != nil {
 			_ = srv.Stop()
-			return "", nil, err
+			return "", nil, nil, err
 		}
 	}
-	return srv.URL("postgres"), func() { _ = srv.Stop() }, nil
+	replica = func(ctx context.Context) (string, func(), error) {
+		r, err := srv.StartReplica(ctx, ServerSettings)
+		if err != nil {
+			return "", nil, fmt.Errorf("bench: start a replica: %w", err)
+		}
+		return r.URL("postgres"), func() { _ = r.Stop() }, nil
+	}
+	return srv.URL("postgres"), replica, func() { _ = srv.Stop() }, nil
 }
 
 // dropLeftovers drops the benchmark databases an interrupted run left on a

@@ -284,6 +284,7 @@ func (r *Results) Markdown() string {
 		table(&b, []string{"posts read", "readers × reads", "stored tv_post, reads/s", "built at read time, reads/s", "stored / built"}, rows)
 		fmt.Fprintf(&b, "Load per run: %s.\n\n", loads(rd.Loads))
 	}
+	r.replicaSection(&b)
 	r.lagSection(&b)
 	r.lagCompareSection(&b)
 	if x := r.Wide; x != nil {
@@ -456,4 +457,25 @@ func (r *Results) lagSection(b *strings.Builder) {
 		fmt.Fprintf(b, "- %s (%d samples): %s\n", name, run.Samples, waitEvents(run.WaitEvents, 6))
 	}
 	b.WriteString("\n")
+}
+
+// replicaSection renders the replica reads (6).
+func (r *Results) replicaSection(b *strings.Builder) {
+	x := r.Replica
+	if x == nil || len(x.Rates) == 0 {
+		return
+	}
+	p, tk := x.Rates[ReplicaPrimary], x.Rates[ReplicaToken]
+	fmt.Fprintf(b, "## 6. Replica reads: one post by id, primary alone vs primary + streaming replica with token reads (%d concurrent readers, %d runs)\n\n", x.Readers, p.Runs)
+	b.WriteString("`repo.GetPost` on the primary alone, then through a `syncread.Router` over the primary and one streaming replica (started by `pg_basebackup -R` for this measurement), " +
+		"every read carrying a token taken on the primary at the start of its run: the router checks the replica's replay position on the connection that serves the read. " +
+		"Alternated run by run on the same distinct average posts. The replica runs on the same machine as the primary, so this shows the cost of a token read, not the capacity a replica on its own host adds.\n\n")
+	served := int64(0)
+	if len(x.Stats.Replicas) > 0 {
+		served = x.Stats.Replicas[0].Served
+	}
+	table(b, []string{"readers × reads", ReplicaPrimary + ", reads/s", ReplicaToken + ", reads/s", "token / primary"},
+		[][]string{{fmt.Sprintf("%d × %d", x.Readers, x.PerReader), p.cell(), tk.cell(), RateRatioOf(tk, p).cell()}})
+	fmt.Fprintf(b, "Token reads served by the replica: %d, by the primary: %d (fallbacks %d, waited %d). Replica started in %s. Load per run: %s.\n\n",
+		served, x.Stats.Primary, x.Stats.Fallbacks, x.Stats.Waited, x.StartReplica.Round(time.Millisecond), loads(x.Loads))
 }

@@ -31,6 +31,9 @@ type Plan struct {
 	PeakRSS bool
 	// Read path (4).
 	Readers, PerReader, ReadRuns int
+	// ReplicaRuns: replica reads (6), with Readers and PerReader, when
+	// Config.Replica is set; zero skips them.
+	ReplicaRuns int
 	// Lag is the deferred-mode measurement (5).
 	Lag LagOptions
 	// Refresh plan crossover: batch sizes (0 means all posts).
@@ -61,7 +64,7 @@ func DefaultPlan(scale Scale) Plan {
 			Network: NetworkDelay, NetBatchRuns: 2, NetWriteRuns: 1,
 			WriteBulkComments: 50, WriteBulkPosts: 10, WriteSingle: 3, WriteRuns: 1,
 			FullStates: []string{StateEmpty, StateStale, StateCurrent}, FullRuns: 1,
-			Readers: 8, PerReader: 10, ReadRuns: 2,
+			Readers: 8, PerReader: 10, ReadRuns: 2, ReplicaRuns: 2,
 			Lag: LagOptions{Rate: 100, For: 300 * time.Millisecond, Workers: 2, Runs: 3, HighRate: 200, HighWorkers: 4,
 				Compare: true, HighRuns: 1, SweepRates: []float64{150}},
 			WideSizes: []int{10, 0}, WideRuns: 1,
@@ -73,7 +76,7 @@ func DefaultPlan(scale Scale) Plan {
 		Network: NetworkDelay, NetBatchRuns: 5, NetWriteRuns: 3,
 		WriteBulkComments: 1000, WriteBulkPosts: 100, WriteSingle: 100, WriteRuns: 5,
 		FullStates: []string{StateEmpty, StateStale, StateCurrent}, FullRuns: 3, PeakRSS: true,
-		Readers: 8, PerReader: 1000, ReadRuns: 3,
+		Readers: 8, PerReader: 1000, ReadRuns: 3, ReplicaRuns: 3,
 		Lag: LagOptions{Rate: 500, For: 10 * time.Second, Workers: 2, Runs: 3, HighRate: 2000, HighWorkers: 4,
 			Compare: true, HighRuns: 3, SweepRates: []float64{1000, 1500, 3000}},
 		WideSizes: []int{1000, 5000, 20000, 0}, WideRuns: 2,
@@ -116,6 +119,9 @@ type Config struct {
 	TvsyncBin string
 	// Logger receives progress lines; nil discards them.
 	Logger *slog.Logger
+	// Replica starts a streaming replica of the server for the replica
+	// reads (6); nil skips them (a server the suite did not start).
+	Replica ReplicaStarter
 }
 
 // Results holds every measurement of one Run; a measurement not run is nil.
@@ -137,6 +143,7 @@ type Results struct {
 	WriteNet *WriteResult
 	Full     *FullResult
 	Read     *ReadResult
+	Replica  *ReplicaReadResult
 	Lag      *LagResult
 	Wide     *WideResult
 	// ScaleTable is the scale table; ScaleTableFrom, when set, says which
@@ -231,6 +238,11 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		{"4. read path", plan.SkipRead, func() error {
 			r, err := MeasureReadPath(ctx, env, plan.Readers, plan.PerReader, plan.ReadRuns)
 			res.Read = &r
+			return err
+		}},
+		{"6. replica reads", plan.OnlyScale || plan.ReplicaRuns == 0 || cfg.Replica == nil, func() error {
+			r, err := MeasureReplicaReads(ctx, env, cfg.Replica, plan.Readers, plan.PerReader, plan.ReplicaRuns)
+			res.Replica = &r
 			return err
 		}},
 		{"5. deferred lag", plan.SkipLag, func() error {

@@ -16,3 +16,8 @@ func (s *Server) URL(string) string { return "" }
 
 // Stop does nothing on this system, where no server runs.
 func (s *Server) Stop() error { return nil }
+
+// StartReplica returns ErrUnsupported on this system.
+func (s *Server) StartReplica(context.Context, map[string]string) (*Server, error) {
+	return nil, ErrUnsupported
+}

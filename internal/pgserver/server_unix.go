@@ -65,6 +65,9 @@ type Server struct {
 	keep    bool // dataDir is Options.DataDir: Stop leaves it in place
 	logPath string
 	logger  *slog.Logger
+	// binDir and cred are how postgres runs, kept for StartReplica.
+	binDir string
+	cred   *syscall.Credential
 
 	cmd     *exec.Cmd
 	exited  chan struct{} // closed once cmd has been waited for
@@ -104,7 +107,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{dataDir: dataDir, keep: keep, logPath: filepath.Join(dataDir, logFileName), logger: logger}
+	s := &Server{dataDir: dataDir, keep: keep, logPath: filepath.Join(dataDir, logFileName), logger: logger, binDir: binDir, cred: cred}
 	ok := false
 	defer func() {
 		if !ok && !keep {
@@ -197,6 +200,13 @@ func (s *Server) start(ctx context.Context, binDir string, args []string, cred *
 		return fmt.Errorf("pgserver: open server log %s: %w", s.logPath, err)
 	}
 	defer logFile.Close() // the child holds its own descriptor
+	if cred != nil {
+		// The server itself must read it: pg_basebackup (StartReplica)
+		// copies every file of the data directory through the server.
+		if err := os.Chown(s.logPath, int(cred.Uid), int(cred.Gid)); err != nil {
+			return fmt.Errorf("pgserver: chown server log %s: %w", s.logPath, err)
+		}
+	}
 
 	bin := filepath.Join(binDir, "postgres")
 	cmd := exec.Command(bin, append([]string{"-p", strconv.Itoa(port)}, args...)...)

@@ -33,6 +33,7 @@ type App struct {
 	progress   string
 	progressIv time.Duration
 	urlFlag    string
+	directFlag string
 	namespace  string
 }
 
@@ -67,6 +68,7 @@ func newApp(cfg Config) *App {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{msg: err.Error()} })
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.urlFlag, "database-url", "", "PostgreSQL URL (default: $DATABASE_URL; its password is never printed)")
+	pf.StringVar(&a.directFlag, "direct-url", "", "direct URL of the primary (no PgBouncer) for the worker's LISTEN, rebuild and migrate (default: $DIRECT_DATABASE_URL, else the database URL)")
 	pf.StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	pf.StringVar(&a.namespace, "namespace", cfg.Namespace, "the application's namespace of queue and sync_log rows, when several share the database (default: none)")
 	pf.StringVar(&a.progress, "progress", "auto", "progress of long commands: auto (a bar on a terminal, log lines otherwise), bar, log or none")
@@ -189,6 +191,26 @@ func (a *App) DatabaseURL() string {
 	return os.Getenv("DATABASE_URL")
 }
 
+// DirectURL is the URL of --direct-url, or else of DIRECT_DATABASE_URL;
+// empty when neither is set. It names a direct session to the primary (no
+// transaction pooler between), for the worker's LISTEN, rebuild and
+// migrate. It may carry a password: never print it.
+func (a *App) DirectURL() string {
+	if a.directFlag != "" {
+		return a.directFlag
+	}
+	return os.Getenv("DIRECT_DATABASE_URL")
+}
+
+// sessionURL is DirectURL when set, else DatabaseURL: the URL of the
+// commands that need a real session.
+func (a *App) sessionURL() string {
+	if u := a.DirectURL(); u != "" {
+		return u
+	}
+	return a.DatabaseURL()
+}
+
 // Open returns a pool on the database of DatabaseURL without connecting:
 // a missing or malformed URL is a usage error. Check the rest of the
 // command line, then call Ping (or let the first query connect).
@@ -209,6 +231,24 @@ func (a *App) OpenURL(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open a pool on %s: %w", describe(cfg), err)
+	}
+	return pool, nil
+}
+
+// connectSession is Connect on sessionURL: the pool of the commands that
+// need a real session (rebuild, migrate).
+func (a *App) connectSession(ctx context.Context) (*pgxpool.Pool, error) {
+	url := a.sessionURL()
+	if url == "" {
+		return nil, Usagef("no database: set DATABASE_URL or pass --database-url")
+	}
+	pool, err := a.OpenURL(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	if err := Ping(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
 	}
 	return pool, nil
 }
@@ -267,6 +307,25 @@ type session struct {
 // and fail with a usage error before any connection.
 func (a *App) open(ctx context.Context) (*session, error) {
 	pool, err := a.Open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	engine, err := a.Engine(pool)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &session{pool: pool, engine: engine}, nil
+}
+
+// openSession is open on sessionURL, for the commands that need a real
+// session (rebuild).
+func (a *App) openSession(ctx context.Context) (*session, error) {
+	url := a.sessionURL()
+	if url == "" {
+		return nil, Usagef("no database: set DATABASE_URL or pass --database-url")
+	}
+	pool, err := a.OpenURL(ctx, url)
 	if err != nil {
 		return nil, err
 	}

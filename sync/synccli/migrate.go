@@ -36,7 +36,7 @@ func (a *App) migrateCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				pool, err := a.Connect(ctx)
+				pool, err := a.connectSession(ctx)
 				if err != nil {
 					return err
 				}

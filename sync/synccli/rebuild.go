@@ -28,7 +28,7 @@ func (a *App) rebuildCommand() *cobra.Command {
 			if opts.LockTimeout <= 0 || opts.LockTimeout > time.Hour {
 				return Usagef("--lock-timeout %s: want more than 0 and at most 1h", opts.LockTimeout)
 			}
-			s, err := a.open(ctx)
+			s, err := a.openSession(ctx)
 			if err != nil {
 				return err
 			}

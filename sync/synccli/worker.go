@@ -67,6 +67,7 @@ func (a *App) workerCommand() *cobra.Command {
 					}
 				}()
 			}
+			cfg.ListenURL = a.DirectURL()
 			w, err := tvsync.NewWorker(engine, s.pool, cfg)
 			if err != nil {
 				return err

@@ -39,4 +39,14 @@
 // "postgres". [Server.Stop] shuts the cluster down and removes every file it
 // created; on Linux the server dies with the process that started it.
 // The server part needs a Unix system.
+//
+// # PgBouncer and replicas
+//
+// [Options].PgBouncer makes Main start a pgbouncer in transaction mode in
+// front of the server ([StartPgBouncer]; Debian's pgbouncer package), and
+// [Options].Replicas streaming replicas of it ([StartReplica]: pg_basebackup
+// -R, hot standby). [PgBouncerURL] and [ReplicaURLs] give a test database's
+// URLs through them, [Replicas] the replicas (to pause their replay),
+// [NewReplica] a replica for one test (to stop it). With AdminURLEnv set
+// there are none, and the tests that ask for them are skipped.
 package syncdbtest

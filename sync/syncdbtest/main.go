@@ -32,6 +32,12 @@ type Options struct {
 	// AdminURLEnv is set. A nil Server.Logger writes the server's warnings
 	// and errors to standard error.
 	Server ServerOptions
+	// PgBouncer, when set, makes Main start a pgbouncer in front of the
+	// throwaway server (see [StartPgBouncer]) for [PgBouncerURL].
+	PgBouncer *PgBouncerOptions
+	// Replicas is how many streaming replicas of the throwaway server Main
+	// starts (see [StartReplica]) for [ReplicaURLs] and [Replicas].
+	Replicas int
 }
 
 // The package's state, written by Main before m.Run starts the tests, which
@@ -83,7 +89,16 @@ func Main(m *testing.M, opts Options) int {
 		return 1
 	}
 
+	primary = srv
+	if err := startTopology(srvOpts.Logger, opts); err != nil {
+		stopTopology()
+		_ = srv.Stop()
+		fmt.Fprintf(os.Stderr, "syncdbtest: %v\n", err)
+		return 1
+	}
+
 	code := m.Run()
+	stopTopology()
 	if err := srv.Stop(); err != nil {
 		fmt.Fprintf(os.Stderr, "syncdbtest: stop PostgreSQL: %v\n", err)
 		if code == 0 {

@@ -312,6 +312,13 @@ func (s *Server) start(ctx context.Context, port int) error {
 		return fmt.Errorf("syncdbtest: open server log %s: %w", s.logPath, err)
 	}
 	defer logFile.Close() // the child holds its own descriptor
+	if cred != nil {
+		// The server itself must read it: pg_basebackup (StartReplica) copies
+		// every file of the data directory through the server.
+		if err := os.Chown(s.logPath, int(cred.Uid), int(cred.Gid)); err != nil {
+			return fmt.Errorf("syncdbtest: chown server log %s: %w", s.logPath, err)
+		}
+	}
 
 	bin := filepath.Join(binDir, "postgres")
 	cmd := exec.Command(bin, append([]string{"-p", strconv.Itoa(port)}, args...)...)

@@ -33,3 +33,36 @@ func (s *Server) Stop() error { return nil }
 
 // Restart returns an error on this system, where no server runs.
 func (s *Server) Restart(context.Context) error { return errUnsupported }
+
+// PgBouncerOptions configures [StartPgBouncer].
+type PgBouncerOptions struct {
+	// PoolMode is pgbouncer's pool_mode.
+	PoolMode string
+	// PoolSize is default_pool_size.
+	PoolSize int
+	// MaxClients is max_client_conn.
+	MaxClients int
+}
+
+// PgBouncer is a running pgbouncer; on this system StartPgBouncer never
+// returns one.
+type PgBouncer struct{}
+
+// StartPgBouncer returns an error on this system.
+func StartPgBouncer(context.Context, string, int, PgBouncerOptions) (*PgBouncer, error) {
+	return nil, errUnsupported
+}
+
+// URL returns "" on this system.
+func (b *PgBouncer) URL(string) string { return "" }
+
+// Port returns 0 on this system.
+func (b *PgBouncer) Port() int { return 0 }
+
+// Stop does nothing on this system.
+func (b *PgBouncer) Stop() error { return nil }
+
+// StartReplica returns an error on this system.
+func StartReplica(context.Context, *Server, ServerOptions) (*Server, error) {
+	return nil, errUnsupported
+}

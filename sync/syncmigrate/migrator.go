@@ -14,6 +14,7 @@ import (
 	"github.com/pressly/goose/v3/lock"
 
 	"github.com/tvsync/tvsync/sync/internal/goosestore"
+	"github.com/tvsync/tvsync/sync/internal/pgsession"
 )
 
 // Direction is the way Migrate moves a set: up (apply) or down (roll back).
@@ -158,6 +159,12 @@ func (m *Migrator) Migrate(ctx context.Context, direction Direction, opts *Migra
 	}
 	if err := o.check(direction); err != nil {
 		return &MigrateResult{Direction: direction}, err
+	}
+	if err := pgsession.CheckPool(ctx, m.pool); errors.Is(err, pgsession.ErrPooled) {
+		return &MigrateResult{Direction: direction}, fmt.Errorf("syncmigrate: migrations take a session lock (goose's), "+
+			"which needs a direct URL of the primary, not one through a transaction pooler (tvsync migrate --direct-url): %w", err)
+	} else if err != nil {
+		return &MigrateResult{Direction: direction}, fmt.Errorf("syncmigrate: check the session: %w", err)
 	}
 	if direction == DirectionUp {
 		return m.up(ctx, o)
