@@ -25,6 +25,7 @@ import (
 	tvsync "github.com/tvsync/tvsync/sync"
 	"github.com/tvsync/tvsync/sync/syncdbtest"
 	"github.com/tvsync/tvsync/sync/syncread"
+	"github.com/tvsync/tvsync/sync/syncuow"
 )
 
 // replicaPool opens a pool on url (a replica's) with a short connect
@@ -315,4 +316,65 @@ func gaugeOf(t *testing.T, reg *prometheus.Registry, name string) prometheus.Col
 	}
 	t.Fatalf("no metric %s", name)
 	return nil
+}
+
+// TestReplica_DeferredTokenThenReplay: in deferred mode the position taken
+// right after the unit of work's commit is not enough, since the document
+// is written later, by a worker: a read with it returns the old document
+// from an up-to-date replica. PositionAfter waits for the unit of work's
+// token (the worker's sync) first, then takes the position: the replica
+// that replayed it serves the new document.
+func TestReplica_DeferredTokenThenReplay(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	direct := syncdbtest.URL(t)
+	primary := openPool(t, direct, 8)
+	replica := replicaPool(t, syncdbtest.ReplicaURLs(t, direct)[0])
+	router := syncread.New(primary, []syncread.Replica{{Name: "r0", Pool: replica}}, syncread.Config{Wait: time.Minute})
+	engine := blog.MustNewEngine(primary, tvsync.Config{})
+	repo := repository.New(primary, engine, repository.Options{Reads: router})
+
+	var post uuid.UUID
+	require.NoError(t, repo.InTx(ctx, func(uow *repository.UnitOfWork) error {
+		user, err := uow.CreateUser(ctx, "deferred-reader", "Reader")
+		if err != nil {
+			return err
+		}
+		post, err = uow.CreatePost(ctx, user, "first", "body", true)
+		return err
+	}))
+
+	deferred := must(syncuow.New(primary, engine, syncuow.Options{Mode: syncuow.Deferred}))
+	tok, err := deferred.RunToken(ctx, func(w *syncuow.Work) error {
+		if _, err := w.Tx().Exec(ctx, "UPDATE tb_post SET title = 'second' WHERE id = $1", post); err != nil {
+			return err
+		}
+		w.Record(tvsync.Change{Entity: blog.EntityPost, IDs: []tvsync.ID{tvsync.UUIDKey(post)}})
+		return nil
+	})
+	require.NoError(t, err)
+	require.False(t, tok.Reached(), "deferred: the token waits for a worker")
+
+	early, err := repo.Position(ctx)
+	require.NoError(t, err)
+	doc, err := repo.GetPost(syncread.WithToken(ctx, early), post)
+	require.NoError(t, err)
+	assert.Equal(t, "first", title(t, doc), "deferred: the position after the commit does not cover the worker's sync")
+
+	workerCtx, stopWorker := context.WithCancel(ctx)
+	var workers gosync.WaitGroup
+	workers.Go(func() {
+		w := must(tvsync.NewWorker(engine, primary, tvsync.WorkerConfig{PollInterval: 20 * time.Millisecond}))
+		assert.NoError(t, w.Run(workerCtx))
+	})
+	defer func() { stopWorker(); workers.Wait() }()
+
+	lsn, res, err := syncread.PositionAfter(ctx, engine, primary, tok)
+	require.NoError(t, err)
+	require.Equal(t, tvsync.WaitReached, res.Status, "the worker synced the unit's rows: %+v", res)
+	served := router.Stats().Replicas[0].Served
+	doc, err = repo.GetPost(syncread.WithToken(ctx, lsn), post)
+	require.NoError(t, err)
+	assert.Equal(t, "second", title(t, doc), "the token's wait, then the replay: never the old document")
+	assert.Equal(t, served+1, router.Stats().Replicas[0].Served, "served by the replica once it replayed the position")
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	tvsync "github.com/tvsync/tvsync/sync"
 )
 
 // LSN is a position in the primary's write-ahead log (PostgreSQL's pg_lsn),
@@ -48,8 +50,8 @@ type Querier interface {
 // replayed it shows the unit's documents. It is the token of the reads
 // that must see the unit's writes (WithToken). In deferred mode the
 // documents are written later by a worker: the position after the unit's
-// commit does not cover them (the unit of work's own token, which waits
-// for the worker's sync, will).
+// commit does not cover them; PositionAfter, which waits for the unit of
+// work's token first, does.
 //
 // q must be the primary (directly or through PgBouncer): on a replica
 // PostgreSQL refuses the function.
@@ -83,4 +85,26 @@ func WithToken(ctx context.Context, lsn LSN) context.Context {
 func Token(ctx context.Context) (LSN, bool) {
 	lsn, ok := ctx.Value(tokenKey{}).(LSN)
 	return lsn, ok && lsn != 0
+}
+
+// PositionAfter is the read-your-writes position of a unit of work in any
+// mode: it waits, with e.WaitFor, until every document the unit of work
+// that issued t made stale is current (in deferred mode, until a worker
+// has synced them and the dependents their syncs queued), then returns the
+// primary's Position, which is past the commit of every one of those
+// syncs. A token whose Reached is true (inline, after-commit) costs no wait,
+// only the position's round trip.
+//
+// Unless the wait is reached, it returns a zero LSN with the WaitResult
+// (timed out: ctx ended; stalled: rows parked dead, or no progress) and a
+// nil error, so the caller chooses: read from the primary, or answer that
+// the write is not visible yet. An invalid token is an error wrapping
+// tvsync.ErrInvalidToken.
+func PositionAfter(ctx context.Context, e *tvsync.Engine, primary Querier, t tvsync.Token) (LSN, tvsync.WaitResult, error) {
+	res, err := e.WaitFor(ctx, t)
+	if err != nil || res.Status != tvsync.WaitReached {
+		return 0, res, err
+	}
+	lsn, err := Position(ctx, primary)
+	return lsn, res, err
 }
