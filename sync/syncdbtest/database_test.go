@@ -3,6 +3,9 @@ package syncdbtest_test
 import (
 	"context"
 	"fmt"
+	"io/fs"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tvsync/tvsync/sync/syncdbtest"
+	"github.com/tvsync/tvsync/sync/syncmigrate"
 )
 
 // TestNew_MigratesTvsyncFirstThenEachSetInItsVersionTable: a database of
@@ -32,7 +36,7 @@ func TestNew_MigratesTvsyncFirstThenEachSetInItsVersionTable(t *testing.T) {
 		"widgets.widget_migrations",
 	}, tables(t, pool))
 	for table, want := range map[string][]int64{
-		"tvsync.tvsync_migrations":  {1, 2, 3, 4},
+		"tvsync.tvsync_migrations":  ownVersions(t),
 		"widgets.widget_migrations": {1},
 		"goose_db_version":          {1},
 		"lib.library_migrations":    {1}, // in the schema its first migration creates
@@ -241,4 +245,21 @@ func dropDatabase(t *testing.T, name string) {
 	defer conn.Close(ctx)
 	_, err = conn.Exec(ctx, "DROP DATABASE "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 	require.NoError(t, err)
+}
+
+// ownVersions lists the versions of tvsync's own migrations (syncmigrate.FS):
+// 1 for 00001_*.sql, and so on.
+func ownVersions(t *testing.T) []int64 {
+	t.Helper()
+	names, err := fs.Glob(syncmigrate.FS, "*.sql")
+	require.NoError(t, err)
+	var out []int64
+	for _, name := range names {
+		v, err := strconv.ParseInt(name[:strings.IndexByte(name, '_')], 10, 64)
+		require.NoError(t, err, name)
+		out = append(out, v)
+	}
+	slices.Sort(out)
+	require.NotEmpty(t, out)
+	return out
 }
