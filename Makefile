@@ -29,6 +29,11 @@ check-generated:
 	@$(SQLC) diff || { echo "db/ is stale: run 'make generate' and commit the result" >&2; exit 1; }
 	@$(SHOP_GEN) --check || { echo "examples/shop's generated sync statements are stale: run 'make generate' and commit the result" >&2; exit 1; }
 	@$(SHOP_SQLC) diff || { echo "examples/shop/db/ is stale: run 'make generate' and commit the result" >&2; exit 1; }
+	@# sqlc neither deletes nor diffs the output of a query file that is gone
+	@for pair in db:queries sync/internal/dbsqlc:sync/internal/queries examples/shop/db:examples/shop/queries; do \
+		out=$${pair%%:*}; in=$${pair#*:}; \
+		for f in $$out/*.sql.go; do [ -f "$$in/$$(basename $$f .go)" ] || { echo "$$f: $$in/$$(basename $$f .go) is gone: delete the stale sqlc output" >&2; exit 1; }; done; \
+	done
 
 vet:
 	$(GO) vet ./...
