@@ -158,6 +158,36 @@ func (r *Repository) InTx(ctx context.Context, fn func(uow *UnitOfWork) error) e
 	})
 }
 
+// InTxToken is InTx that also returns the unit of work's read-your-writes
+// token (syncuow.Runner.RunToken): reached at once in SyncInline and
+// SyncAfterCommit mode; in SyncDeferred mode it names the queued rows, and
+// WaitFor returns once the workers have synced them and the dependents
+// their syncs queued. Hand tok.String() to a client and take it back with
+// ParseToken on its next request.
+func (r *Repository) InTxToken(ctx context.Context, fn func(uow *UnitOfWork) error) (tvsync.Token, error) {
+	if fn == nil {
+		return tvsync.Token{}, fmt.Errorf("repository: InTxToken needs a function to run, got nil: %w", ErrInvalid)
+	}
+	if r.err != nil {
+		return tvsync.Token{}, fmt.Errorf("repository: %w", r.err)
+	}
+	return r.runner.RunToken(ctx, func(w *syncuow.Work) error {
+		return fn(&UnitOfWork{w: w, tx: w.Tx(), repo: r})
+	})
+}
+
+// ParseToken reads a token a client sent back (Token.String of an
+// InTxToken), refusing one forged, altered or of another namespace with an
+// error wrapping tvsync.ErrInvalidToken.
+func (r *Repository) ParseToken(s string) (tvsync.Token, error) { return r.engine.ParseToken(s) }
+
+// WaitFor waits until every document the unit of work that issued tok made
+// stale is current (tvsync.Engine.WaitFor: reached, timed out with ctx, or
+// stalled, naming rows).
+func (r *Repository) WaitFor(ctx context.Context, tok tvsync.Token) (tvsync.WaitResult, error) {
+	return r.engine.WaitFor(ctx, tok)
+}
+
 // Position returns the primary's WAL position now (syncread.Position):
 // taken after InTx returned nil in SyncInline or SyncAfterCommit mode, it
 // covers the unit of work's documents, and a context carrying it
