@@ -63,13 +63,7 @@ func (e *Engine) attempt(ctx context.Context, j job, chunk batch, skip idSet) (r
 	var commit bool
 	if j.sources && !j.locked && !e.skipLocks && j.span == nil {
 		pre := &Pipeline{}
-		reads := e.sourceReads(pre, func(yield func(string, []ID) bool) {
-			for _, w := range work {
-				if !yield(w.name, w.ids) {
-					return
-				}
-			}
-		})
+		reads := e.sourceReads(pre, chunk.ids)
 		if pre.Len() > 0 {
 			if tx, release, commit, err = e.begin(ctx, j, pre); err != nil {
 				return nil, nil, err

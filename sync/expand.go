@@ -47,13 +47,15 @@ type lookup struct {
 	read        func() ([]ID, error)
 }
 
-// lookUp sends the queued look-ups on conn and adds the ids they list to
-// found; for each id it calls keep(lookup, id), if not nil.
+// lookUp sends the queued look-ups on conn (unless conn is nil: p is sent
+// already) and calls keep(lookup, id) for each id they list.
 func (e *Engine) lookUp(ctx context.Context, conn DB, p *Pipeline, reads []lookup, keep func(lookup, ID)) error {
 	if p.Len() == 0 {
 		return nil
 	}
-	p.Send(ctx, conn)
+	if conn != nil {
+		p.Send(ctx, conn)
+	}
 	for _, r := range reads {
 		ids, err := r.read()
 		if err == nil {

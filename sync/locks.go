@@ -132,14 +132,7 @@ func (e *Engine) lock(ctx context.Context, conn DB, s idSet, sources bool) error
 	l.add(e.lockPrefix, s)
 	if sources {
 		p := &Pipeline{}
-		reads := e.sourceReads(p, func(yield func(string, []ID) bool) {
-			for _, name := range e.order {
-				if ids := s.sorted(name); len(ids) > 0 && !yield(name, ids) {
-					return
-				}
-			}
-		})
-		if err := e.readSources(ctx, conn, p, reads, l); err != nil {
+		if err := e.readSources(ctx, conn, p, e.sourceReads(p, s), l); err != nil {
 			return err
 		}
 	}
@@ -159,11 +152,15 @@ type source struct {
 	read   func(p *Pipeline, ids []ID) func() ([]ID, error)
 }
 
-// sourceReads queues on p, for each entity and ids of each, the look-ups of
-// the rows those ids reference through Cascade.Referenced.
-func (e *Engine) sourceReads(p *Pipeline, each func(yield func(string, []ID) bool)) []lookup {
+// sourceReads queues on p, for the ids of s, the look-ups of the rows they
+// reference (Cascade.Referenced).
+func (e *Engine) sourceReads(p *Pipeline, s idSet) []lookup {
 	var reads []lookup
-	for name, ids := range each {
+	for _, name := range e.order {
+		ids := s.sorted(name)
+		if len(ids) == 0 {
+			continue
+		}
 		for _, src := range e.sources[name] {
 			reads = append(reads, lookup{entity: src.entity, read: src.read(p, ids)})
 		}
@@ -175,25 +172,8 @@ func (e *Engine) sourceReads(p *Pipeline, each func(yield func(string, []ID) boo
 // is nil (p is sent already), and plans a shared lock on every row they
 // list.
 func (e *Engine) readSources(ctx context.Context, conn DB, p *Pipeline, reads []lookup, l lockPlan) error {
-	if p.Len() == 0 {
-		return nil
-	}
-	if conn != nil {
-		p.Send(ctx, conn)
-	}
-	for _, r := range reads {
-		ids, err := r.read()
-		if err == nil {
-			err = e.checkKinds(e.entities[r.entity], ids)
-		}
-		if err != nil {
-			_ = p.Close()
-			return fmt.Errorf("look up the %s rows to lock shared: %w", r.entity, err)
-		}
-		l.addShared(e.lockPrefix, r.entity, ids)
-	}
-	if err := p.Close(); err != nil {
-		return fmt.Errorf("look up the rows to lock shared: %w", err)
+	if err := e.lookUp(ctx, conn, p, reads, func(r lookup, id ID) { l.addShared(e.lockPrefix, r.entity, []ID{id}) }); err != nil {
+		return fmt.Errorf("the rows to lock shared: %w", err)
 	}
 	return nil
 }
