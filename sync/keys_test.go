@@ -961,6 +961,12 @@ func TestEngine_AnUnknownEntityIsNamedWhereverItArrives(t *testing.T) {
 	bad.Cascades = []tvsync.Cascade{{Entity: "ghost", Lookup: func(*tvsync.Pipeline, []tvsync.ID) func() ([]tvsync.ID, error) { return nil }}}
 	_, err := tvsync.NewEngine(pool, tvsync.Config{}, bad)
 	assert.ErrorContains(t, err, `entity "item" cascades to "ghost", which is not registered`)
+	// Referenced lists the rows a dependent references: only a cascade to
+	// rows that reference the entity's (Referencing) can have it.
+	lookup := func(*tvsync.Pipeline, []tvsync.ID) func() ([]tvsync.ID, error) { return nil }
+	bad.Cascades = []tvsync.Cascade{{Entity: "item", Lookup: lookup, Referenced: lookup}}
+	_, err = tvsync.NewEngine(pool, tvsync.Config{}, bad)
+	assert.ErrorContains(t, err, `entity "item"'s cascade to "item" has Referenced but not Referencing`)
 
 	ghost := tvsync.Change{Entity: "ghost", IDs: []tvsync.ID{tvsync.IntKey(1)}}
 	calls := map[string]func() error{
