@@ -246,11 +246,11 @@ func (e *Engine) begin(ctx context.Context, j job, p *Pipeline) (tx pgx.Tx, rele
 		}
 		return tx, release, true, nil
 	case j.savepoint:
-		if tx, err = j.parent.Begin(ctx); err != nil {
-			return nil, nil, false, fmt.Errorf("begin sync savepoint: %w", err)
+		sp, err := p.sendInSavepoint(ctx, j.parent)
+		if err != nil {
+			return nil, nil, false, err
 		}
-		p.Send(ctx, tx)
-		return tx, nil, true, nil
+		return sp, nil, true, nil
 	default:
 		p.Send(ctx, j.parent)
 		return j.parent, nil, false, nil
@@ -354,13 +354,25 @@ func changedDocs(ent *Entity, w pending) (map[ID][]string, error) {
 
 // finish queues the dependents enq, writes the tvsync.sync_log rows and,
 // when the attempt owns its transaction, commits it, all in one round trip
-// (on a connection of the engine's own; otherwise COMMIT goes on its own).
+// (on a connection of the engine's own, or in a savepoint, which the same
+// round trip releases; otherwise COMMIT goes on its own).
 func (e *Engine) finish(ctx context.Context, tx pgx.Tx, j job, commit, ownConn bool, enq []pendingRow, results []EntityResult) ([]queuedRow, error) {
-	deps, err := e.writeQueueAndLog(ctx, tx, enq, results, commit && ownConn)
+	sp, inSavepoint := tx.(*savepoint)
+	end := ""
+	switch {
+	case commit && ownConn:
+		end = "COMMIT"
+	case commit && inSavepoint:
+		end = sp.releaseSQL()
+	}
+	deps, err := e.writeQueueAndLog(ctx, tx, enq, results, end)
 	if err != nil {
 		return nil, err
 	}
-	if commit && !ownConn {
+	if inSavepoint && commit {
+		sp.released()
+	}
+	if commit && !ownConn && !inSavepoint {
 		if err := tx.Commit(ctx); err != nil {
 			return nil, fmt.Errorf("commit sync: %w", err)
 		}

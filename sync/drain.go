@@ -52,34 +52,47 @@ func (e *Engine) claimQueued(ctx context.Context, conn DB, batchSize int, lockTi
 	return tx, rows, nil
 }
 
-// removeQueued deletes, in tx, the claimed rows of done (by seq) once
-// their sync has succeeded, and the parked rows, that no one holds, of the
-// same ids: that sync covered them. One round trip; nothing to do for an
-// empty batch.
-func (e *Engine) removeQueued(ctx context.Context, tx pgx.Tx, done batch) error {
-	seqs := done.seqList()
-	if len(seqs) == 0 {
-		return nil
-	}
-	dead := dbsqlc.QueueDeleteDeadParams{Namespace: e.cfg.Namespace}
-	for _, r := range done.rows() {
-		dead.Entities = append(dead.Entities, r.entity)
-		dead.EntityIds = append(dead.EntityIds, r.id.String())
-	}
+// settleQueued ends a worker's batch transaction tx: it records the failed
+// attempts of params (a backoff, or dead after their max_attempts), deletes
+// the claimed rows of done (by seq), whose sync has succeeded, and the
+// parked rows, that no one holds, of the same ids (that sync covered them),
+// then commits; all in one round trip.
+func (e *Engine) settleQueued(ctx context.Context, tx pgx.Tx, params []dbsqlc.QueueFailParams, done batch) error {
 	p := &Pipeline{}
-	del := e.queries.QueueDelete(ctx, p, []dbsqlc.QueueDeleteParams{{Namespace: e.cfg.Namespace, Seqs: seqs}})
-	delDead := e.queries.QueueDeleteDead(ctx, p, []dbsqlc.QueueDeleteDeadParams{dead})
+	var results []interface{ Exec(func(int, error)) }
+	if len(params) > 0 {
+		for i := range params {
+			params[i].Namespace = e.cfg.Namespace
+		}
+		results = append(results, e.queries.QueueFail(ctx, p, params))
+	}
+	if seqs := done.seqList(); len(seqs) > 0 {
+		dead := dbsqlc.QueueDeleteDeadParams{Namespace: e.cfg.Namespace}
+		for _, r := range done.rows() {
+			dead.Entities = append(dead.Entities, r.entity)
+			dead.EntityIds = append(dead.EntityIds, r.id.String())
+		}
+		results = append(results,
+			e.queries.QueueDelete(ctx, p, []dbsqlc.QueueDeleteParams{{Namespace: e.cfg.Namespace, Seqs: seqs}}),
+			e.queries.QueueDeleteDead(ctx, p, []dbsqlc.QueueDeleteDeadParams{dead}))
+	}
+	p.queueCommit()
 	p.Send(ctx, tx)
 	var err error
-	for _, b := range []interface{ Exec(func(int, error)) }{del, delDead} {
+	for _, b := range results {
 		b.Exec(func(_ int, qerr error) {
 			if err == nil && qerr != nil {
-				err = fmt.Errorf("worker: remove synced rows: %w", qerr)
+				err = fmt.Errorf("worker: settle the batch's rows: %w", qerr)
 			}
 		})
 	}
+	if err == nil {
+		if cerr := p.readCommit(); cerr != nil {
+			err = fmt.Errorf("worker: commit: %w", cerr)
+		}
+	}
 	if cerr := p.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("worker: remove synced rows: %w", cerr)
+		err = fmt.Errorf("worker: settle the batch's rows: %w", cerr)
 	}
 	return err
 }

@@ -60,11 +60,10 @@ func (p *Pipeline) CopyFrom(context.Context, pgx.Identifier, []string, pgx.CopyF
 
 // queueCommit queues a COMMIT of the transaction the pipeline is sent in.
 // Read its result with readCommit after the other results.
-func (p *Pipeline) queueCommit() {
-	p.queued = append(p.queued, &pgx.QueuedQuery{SQL: "COMMIT"})
-}
+func (p *Pipeline) queueCommit() { p.queueStatement("COMMIT") }
 
-// readCommit reads the result of the COMMIT queued by queueCommit.
+// readCommit reads the result of the COMMIT queued by queueCommit, or of a
+// statement queued by queueStatement.
 func (p *Pipeline) readCommit() error {
 	if p.results == nil {
 		return errPipelineNotSent
@@ -104,6 +103,27 @@ func (p *Pipeline) SendInTx(ctx context.Context, conn DB) (pgx.Tx, error) {
 		return nil, errors.New("begin sync transaction: connection returned no transaction")
 	}
 	return tx, nil
+}
+
+// sendInSavepoint sends every queued statement inside a new savepoint of
+// parent, all in one round trip (the SAVEPOINT rides in the same batch), and
+// returns the savepoint once it is set; read the results in queue order,
+// call Close, then release the savepoint or roll back to it.
+func (p *Pipeline) sendInSavepoint(ctx context.Context, parent pgx.Tx) (*savepoint, error) {
+	sp := newSavepoint(parent)
+	p.queued = append([]*pgx.QueuedQuery{{SQL: "SAVEPOINT " + sp.name}}, p.queued...)
+	p.results = parent.SendBatch(ctx, &pgx.Batch{QueuedQueries: p.queued})
+	if _, err := p.results.Exec(); err != nil {
+		_ = p.results.Close()
+		return nil, fmt.Errorf("begin sync savepoint: %w", err)
+	}
+	return sp, nil
+}
+
+// queueStatement queues a statement without parameters whose result is
+// read with readStatement (COMMIT, RELEASE SAVEPOINT).
+func (p *Pipeline) queueStatement(sql string) {
+	p.queued = append(p.queued, &pgx.QueuedQuery{SQL: sql})
 }
 
 // Close releases the results of a sent pipeline and returns the first error

@@ -10,15 +10,16 @@ import (
 
 // writeLog writes one tvsync.sync_log row per entity batch, all in one round trip.
 func (e *Engine) writeLog(ctx context.Context, conn DB, results []EntityResult) error {
-	_, err := e.writeQueueAndLog(ctx, conn, nil, results, false)
+	_, err := e.writeQueueAndLog(ctx, conn, nil, results, "")
 	return err
 }
 
 // writeQueueAndLog queues the rows enq in tvsync.sync_queue, writes the
-// tvsync.sync_log rows and, with commit set, sends COMMIT, all in one round
-// trip. It returns the queued rows. On a commit error the transaction is
-// over (rolled back by the server).
-func (e *Engine) writeQueueAndLog(ctx context.Context, conn DB, enq []pendingRow, results []EntityResult, commit bool) (rows []queuedRow, err error) {
+// tvsync.sync_log rows and, when end is not empty, ends the transaction or
+// savepoint with that statement (COMMIT, RELEASE SAVEPOINT), all in one
+// round trip. It returns the queued rows. On a COMMIT error the transaction
+// is over (rolled back by the server).
+func (e *Engine) writeQueueAndLog(ctx context.Context, conn DB, enq []pendingRow, results []EntityResult, end string) (rows []queuedRow, err error) {
 	p := &Pipeline{}
 	read := e.queueEnqueue(ctx, p, enq)
 	var logs *dbsqlc.SyncLogInsertBatchResults
@@ -33,8 +34,8 @@ func (e *Engine) writeQueueAndLog(ctx context.Context, conn DB, enq []pendingRow
 		}
 		logs = e.queries.SyncLogInsert(ctx, p, params)
 	}
-	if commit {
-		p.queueCommit()
+	if end != "" {
+		p.queueStatement(end)
 	}
 	if p.Len() == 0 {
 		return nil, nil
@@ -55,9 +56,9 @@ func (e *Engine) writeQueueAndLog(ctx context.Context, conn DB, enq []pendingRow
 			}
 		})
 	}
-	if commit && err == nil {
+	if end != "" && err == nil {
 		if err = p.readCommit(); err != nil {
-			return nil, fmt.Errorf("commit sync: %w", err)
+			return nil, fmt.Errorf("end sync (%s): %w", end, err)
 		}
 	}
 	return rows, err

@@ -355,7 +355,12 @@ func (w *Worker) drain(ctx context.Context, conn *pgxpool.Conn) (res DrainResult
 	if err != nil {
 		return res, err
 	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }() // runs before release
+	settled := false // committed by settleQueued, in the batch's last round trip
+	defer func() {
+		if !settled {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}() // runs before release
 	res.Claimed = len(rows)
 	if len(rows) == 0 {
 		return res, nil
@@ -444,15 +449,10 @@ func (w *Worker) drain(ctx context.Context, conn *pgxpool.Conn) (res DrainResult
 	}
 	params = append(params, w.unknownParams(unknown)...)
 	params = append(params, w.malformedParams(malformed)...)
-	if err := w.recordFailures(ctx, tx, params); err != nil {
+	if err := w.engine.settleQueued(ctx, tx, params, done); err != nil {
 		return res, err
 	}
-	if err := w.engine.removeQueued(ctx, tx, done); err != nil {
-		return res, err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return res, fmt.Errorf("worker: commit: %w", err)
-	}
+	settled = true
 	res.Synced = len(done.seqList())
 	res.Queued = report.Queued.Len()
 	w.logKept(ctx, unknown, malformed)

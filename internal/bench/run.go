@@ -78,7 +78,7 @@ func DefaultPlan(scale Scale) Plan {
 		FullStates: []string{StateEmpty, StateStale, StateCurrent}, FullRuns: 3, PeakRSS: true,
 		Readers: 8, PerReader: 1000, ReadRuns: 3, ReplicaRuns: 3,
 		Lag: LagOptions{Rate: 500, For: 10 * time.Second, Workers: 2, Runs: 3, HighRate: 2000, HighWorkers: 4,
-			Compare: true, HighRuns: 3, SweepRates: []float64{1000, 1500, 3000}},
+			Compare: true, HighRuns: 3, SweepRates: []float64{100, 250, 1000}},
 		WideSizes: []int{1000, 5000, 20000, 0}, WideRuns: 2,
 	}
 }
