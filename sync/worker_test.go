@@ -202,10 +202,14 @@ func TestWorker_StopIsBoundedBehindATableLock(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		cfg      tvsync.WorkerConfig
-		attempts int // a lock wait that timed out is no fault of the row; a slow statement is charged
+		// charged: a lock wait that timed out is no fault of the row (never
+		// charged, however often it happens); a slow statement is, at least
+		// once (more when the machine is slow enough for the row's 1 s
+		// backoff to pass before the stop: no count is exact without timing).
+		charged bool
 	}{
-		{"default timeouts", tvsync.WorkerConfig{}, 0},
-		{"statement timeout alone", tvsync.WorkerConfig{LockTimeout: -1, StatementTimeout: 500 * time.Millisecond}, 1},
+		{"default timeouts", tvsync.WorkerConfig{}, false},
+		{"statement timeout alone", tvsync.WorkerConfig{LockTimeout: -1, StatementTimeout: 500 * time.Millisecond}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -234,7 +238,11 @@ func TestWorker_StopIsBoundedBehindATableLock(t *testing.T) {
 			})
 			require.NoError(t, stop(), "stopping returns within the timeouts")
 			assert.Equal(t, 1, countRows(t, pool, "SELECT count(*) FROM tvsync.sync_queue WHERE NOT dead"), "the row is still queued")
-			assert.Equal(t, tc.attempts, countRows(t, pool, "SELECT attempts FROM tvsync.sync_queue"))
+			if attempts := countRows(t, pool, "SELECT attempts FROM tvsync.sync_queue"); tc.charged {
+				assert.GreaterOrEqual(t, attempts, 1, "a statement that timed out is charged an attempt")
+			} else {
+				assert.Zero(t, attempts, "a lock wait that timed out is not charged")
+			}
 
 			require.NoError(t, lockTx.Rollback(ctx))
 			_, err = pool.Exec(ctx, "UPDATE tvsync.sync_queue SET available_at = now()")
