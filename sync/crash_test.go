@@ -313,7 +313,8 @@ func crashChildWakeHeld() int {
 // the child starts proves that none was (it cannot be sent later: the
 // process is gone; the short wait only makes the test slower if it breaks).
 // Nothing is lost all the same: every queue row committed with its write,
-// and a worker that is never woken takes them at its poll. That is the
+// and a worker that no NOTIFY reaches takes them by itself (Run drains when
+// it starts and at each poll, every PollInterval). That is the
 // documented bound for a row whose wake-up was lost (README, "Deferred
 // mode"; Config.NotifyInterval; WorkerConfig.PollInterval): a running
 // worker syncs it within its PollInterval of the commit, plus the batch
@@ -389,7 +390,8 @@ func TestCrash_SuppressedWakeUpLosesNothing(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, tvsync.WaitTimedOut, res.Status, "no worker runs yet: a token is not reached")
 
-	// A worker that no wake-up reaches: its poll finds the rows.
+	// A worker that no NOTIFY reaches: it finds the rows by itself, when it
+	// starts and at its polls.
 	w := must(tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{PollInterval: 20 * time.Millisecond}))
 	runCtx, stop := context.WithCancel(ctx)
 	ran := make(chan error, 1)
