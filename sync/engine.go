@@ -302,8 +302,11 @@ type Config struct {
 	// themselves, which would serialize them behind PostgreSQL's
 	// database-wide notify lock; the engine sends one NOTIFY after them,
 	// outside their transactions (see WakeWorkers). Zero means
-	// DefaultNotifyInterval. A row whose wake-up is lost is taken at a
-	// worker's next poll (WorkerConfig.PollInterval).
+	// DefaultNotifyInterval. A wake-up is only a hint: a row whose
+	// wake-up is lost (the writer dies between its commit and the NOTIFY,
+	// or the NOTIFY fails) committed with its write, and a running worker
+	// takes it at its next poll, within WorkerConfig.PollInterval of the
+	// commit plus the batch in hand: that is the bound.
 	NotifyInterval time.Duration
 	// NotifyInTransaction sends the NOTIFY inside every deferred write
 	// transaction instead, as tvsync did before NotifyInterval: each such

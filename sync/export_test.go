@@ -46,3 +46,8 @@ type (
 func CheckPlansForTest(ctx context.Context, e *Engine, entity string) (PlanCheck, error) {
 	return e.checkPlans(ctx, entity)
 }
+
+// SetWakeUpSendForTest makes e's coalesced wake-ups (WakeWorkers) call send
+// instead of sending their NOTIFY: the crash test holds them there, so that
+// its writer dies after its commits and before any wake-up is sent.
+func SetWakeUpSendForTest(e *Engine, send func(ctx context.Context) error) { e.notify.sendFn = send }

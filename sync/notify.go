@@ -26,7 +26,9 @@ const DefaultNotifyInterval = 2 * time.Millisecond
 type notifier struct {
 	e        *Engine
 	interval time.Duration
-	// sendFn sends one wake-up; nil means the NOTIFY (tests replace it).
+	// sendFn sends one wake-up; nil means the NOTIFY. Tests replace it:
+	// the crash test (SetWakeUpSendForTest) holds every wake-up in it, so
+	// that its writer dies after its commits and before a NOTIFY is sent.
 	sendFn func(ctx context.Context) error
 
 	mu       gosync.Mutex

@@ -25,7 +25,11 @@ type WorkerConfig struct {
 	BatchSize int
 	// PollInterval is how often the worker looks at the queue when no
 	// notification arrives; zero means DefaultPollInterval, a negative
-	// value is an error of NewWorker.
+	// value is an error of NewWorker. It is the bound for a deferred row
+	// whose wake-up was lost (its writer died between the commit and the
+	// engine's NOTIFY after it, or the NOTIFY failed): the row committed
+	// with the write, and a running worker takes it at its next poll,
+	// within PollInterval of the commit plus the batch in hand.
 	PollInterval time.Duration
 	// MaxAttempts is how many failed attempts park a row as dead; zero
 	// means DefaultMaxAttempts, a negative value is an error of NewWorker.
