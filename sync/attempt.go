@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tvsync/tvsync/sync/internal/dbsqlc"
+	"github.com/tvsync/tvsync/sync/internal/engineapi"
 )
 
 // pending is one entity's part of an attempt: its ids and the readers of
@@ -231,14 +232,14 @@ func (e *Engine) begin(ctx context.Context, j job, p *Pipeline) (tx pgx.Tx, rele
 	switch {
 	case j.parent == nil:
 		conn := DB(e.pool)
-		if acq, ok := e.pool.(acquirer); ok {
+		if acq, ok := e.pool.(engineapi.Acquirer); ok {
 			c, err := acq.Acquire(ctx)
 			if err != nil {
 				return nil, nil, false, fmt.Errorf("acquire a connection: %w", err)
 			}
 			release, conn = c.Release, c
 		}
-		if tx, err = p.SendInTx(ctx, conn); err != nil {
+		if tx, err = p.sendInTx(ctx, conn); err != nil {
 			if release != nil {
 				release()
 			}

@@ -21,6 +21,7 @@ import (
 	"github.com/tvsync/tvsync/internal/expect"
 	"github.com/tvsync/tvsync/repository"
 	tvsync "github.com/tvsync/tvsync/sync"
+	"github.com/tvsync/tvsync/sync/syncuow"
 )
 
 // The crash tests re-run this test binary as a child process (see TestMain)
@@ -50,9 +51,9 @@ func crashChild() int {
 	if err != nil {
 		return fail(err)
 	}
-	mode := repository.SyncDeferred
+	mode := syncuow.Deferred
 	if os.Getenv(crashChildEnv) == "after-commit" {
-		mode = repository.SyncAfterCommit
+		mode = syncuow.AfterCommit
 	}
 	repo := repository.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), repository.Options{Sync: mode, AfterCommitGrace: 100 * time.Millisecond})
 	n, _ := strconv.Atoi(os.Getenv(crashWritesEnv))
@@ -167,7 +168,7 @@ func TestWorker_KilledBackendMidBatchIsRetried(t *testing.T) {
 	ctx := context.Background()
 	pool, gatedPool, url := twoPools(t)
 	engine := blog.MustNewEngine(pool, tvsync.Config{})
-	repo := repository.New(pool, engine, repository.Options{Sync: repository.SyncDeferred})
+	repo := repository.New(pool, engine, repository.Options{Sync: syncuow.Deferred})
 	var postIDs []uuid.UUID
 	for i := range 4 {
 		require.NoError(t, repo.InTx(ctx, func(uow *repository.UnitOfWork) error {

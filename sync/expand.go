@@ -33,7 +33,7 @@ func (e *Engine) collect(mode Mode, changes []Change) (batch, error) {
 
 // checkMode reports a Mode that is not one of the defined modes.
 func checkMode(mode Mode) error {
-	if !mode.Valid() {
+	if !mode.valid() {
 		return fmt.Errorf("%w %q (want incremental, full, deferred or repair)", ErrInvalidMode, mode)
 	}
 	return nil

@@ -82,11 +82,11 @@ func (p *Pipeline) Send(ctx context.Context, conn DB) {
 	p.results = conn.SendBatch(ctx, &pgx.Batch{QueuedQueries: p.queued})
 }
 
-// SendInTx begins a transaction and sends every queued statement inside it,
+// sendInTx begins a transaction and sends every queued statement inside it,
 // all in one round trip (the BEGIN rides in the same batch). It returns the
 // transaction once its BEGIN has succeeded; read the results in queue order,
 // call Close, then commit or roll back the transaction.
-func (p *Pipeline) SendInTx(ctx context.Context, conn DB) (pgx.Tx, error) {
+func (p *Pipeline) sendInTx(ctx context.Context, conn DB) (pgx.Tx, error) {
 	b := &pgx.Batch{}
 	b.BeginTx(pgx.TxOptions{})
 	b.QueuedQueries = append(b.QueuedQueries, p.queued...)

@@ -16,6 +16,7 @@ import (
 	"github.com/tvsync/tvsync/blog"
 	"github.com/tvsync/tvsync/repository"
 	tvsync "github.com/tvsync/tvsync/sync"
+	"github.com/tvsync/tvsync/sync/syncuow"
 )
 
 // LagRun is one run of the deferred-mode measurement.
@@ -353,7 +354,7 @@ func MeasureLagRun(ctx context.Context, env *Env, rate float64, dur time.Duratio
 	env.log.InfoContext(ctx, "bench: deferred lag run", slog.Int("writes", n), slog.Float64("per_second", rate),
 		slog.Int("workers", workers), slog.String("variant", res.Variant()), slog.String("load", res.Load.String()))
 	deferredEngine := blog.MustNewEngine(deferredDB.Pool, tvsync.Config{Logger: env.log, SlowThreshold: -1, NotifyInTransaction: notifyInTx})
-	repo := repository.New(deferredDB.Pool, deferredEngine, repository.Options{Sync: repository.SyncDeferred})
+	repo := repository.New(deferredDB.Pool, deferredEngine, repository.Options{Sync: syncuow.Deferred})
 	commitLat := make([]time.Duration, n)
 	committed := make([]time.Time, n)
 	plain := make([]time.Duration, nPlain)

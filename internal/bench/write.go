@@ -14,6 +14,7 @@ import (
 	"github.com/tvsync/tvsync/blog"
 	"github.com/tvsync/tvsync/repository"
 	tvsync "github.com/tvsync/tvsync/sync"
+	"github.com/tvsync/tvsync/sync/syncuow"
 )
 
 // Write path variants: how tv_post is kept current when comments are added.
@@ -180,9 +181,9 @@ func (w *Writer) Write(ctx context.Context, v string, cs []NewComment) (WriteTim
 			return err
 		})
 	case WriteAfterCommit, WriteInline, WriteDeferred, WriteDeferredDrained:
-		mode := map[string]repository.SyncMode{WriteAfterCommit: repository.SyncAfterCommit, WriteInline: repository.SyncInline,
-			WriteDeferred: repository.SyncDeferred, WriteDeferredDrained: repository.SyncDeferred}[v]
-		err = w.repo.WithSyncMode(mode).InTx(ctx, func(uow *repository.UnitOfWork) error {
+		mode := map[string]syncuow.Timing{WriteAfterCommit: syncuow.AfterCommit, WriteInline: syncuow.Inline,
+			WriteDeferred: syncuow.Deferred, WriteDeferredDrained: syncuow.Deferred}[v]
+		err = w.repo.WithTiming(mode).InTx(ctx, func(uow *repository.UnitOfWork) error {
 			var err error
 			if t.CommentIDs, err = InsertComments(ctx, uow.Tx(), cs); err != nil {
 				return err
