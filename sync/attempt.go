@@ -65,7 +65,7 @@ func (e *Engine) attempt(ctx context.Context, j job, chunk batch, skip idSet) (r
 	if j.sources && !j.locked && !e.skipLocks && j.span == nil {
 		pre := &Pipeline{}
 		reads := e.sourceReads(pre, chunk.ids)
-		if pre.Len() > 0 {
+		if pre.size() > 0 {
 			if tx, release, commit, err = e.begin(ctx, j, pre); err != nil {
 				return nil, nil, err
 			}
@@ -110,7 +110,7 @@ func (e *Engine) attempt(ctx context.Context, j job, chunk batch, skip idSet) (r
 			work[i].del = ent.DeleteMissing(p, work[i].ids)
 		}
 	}
-	e.log.DebugContext(ctx, "tvsync: sync batch sending", slog.String("mode", string(j.mode)), slog.Int("ids", nIDs), slog.Int("locks", len(keys)), slog.Int("statements", p.Len()))
+	e.log.DebugContext(ctx, "tvsync: sync batch sending", slog.String("mode", string(j.mode)), slog.Int("ids", nIDs), slog.Int("locks", len(keys)), slog.Int("statements", p.size()))
 
 	if tx == nil {
 		if tx, release, commit, err = e.begin(ctx, j, p); err != nil {

@@ -50,7 +50,7 @@ type lookup struct {
 // lookUp sends the queued look-ups on conn (unless conn is nil: p is sent
 // already) and calls keep(lookup, id) for each id they list.
 func (e *Engine) lookUp(ctx context.Context, conn DB, p *Pipeline, reads []lookup, keep func(lookup, ID)) error {
-	if p.Len() == 0 {
+	if p.size() == 0 {
 		return nil
 	}
 	if conn != nil {

@@ -73,8 +73,8 @@ func (p *Pipeline) readCommit() error {
 	return err
 }
 
-// Len reports how many statements are queued.
-func (p *Pipeline) Len() int { return len(p.queued) }
+// size reports how many statements are queued.
+func (p *Pipeline) size() int { return len(p.queued) }
 
 // Send sends every queued statement to conn in one round trip. Read the
 // results in queue order, then call Close.

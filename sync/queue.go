@@ -127,7 +127,7 @@ func (e *Engine) enqueueCommit(ctx context.Context, tx DB, rows []pendingRow, no
 	if commit {
 		p.queueCommit()
 	}
-	if p.Len() == 0 {
+	if p.size() == 0 {
 		return nil, nil
 	}
 	p.Send(ctx, tx)

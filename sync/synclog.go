@@ -36,7 +36,7 @@ func (e *Engine) writeQueueAndLog(ctx context.Context, conn DB, enq []pendingRow
 	if commit {
 		p.queueCommit()
 	}
-	if p.Len() == 0 {
+	if p.size() == 0 {
 		return nil, nil
 	}
 	p.Send(ctx, conn)
