@@ -373,7 +373,9 @@ type Observer interface {
 	ObserveSync(r EntityResult)
 }
 
-// Beginner is a DB that can also begin transactions, such as *pgxpool.Pool.
+// Beginner is a DB that can also begin transactions: a *pgxpool.Pool, a
+// *pgx.Conn or a pgx.Tx. NewEngine takes one as its pool, syncuow.New as
+// what its units of work begin on.
 type Beginner interface {
 	DB
 	Begin(ctx context.Context) (pgx.Tx, error)

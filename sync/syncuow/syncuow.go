@@ -133,8 +133,8 @@ func (o Options) validate() error {
 	return errors.Join(errs...)
 }
 
-// Runner runs units of work on a tvsync.Beginner and syncs what they record with an
-// engine. It is safe for concurrent use.
+// Runner runs units of work on a tvsync.Beginner and syncs what they record
+// with an engine. It is safe for concurrent use.
 type Runner struct {
 	db     tvsync.Beginner
 	engine *tvsync.Engine
