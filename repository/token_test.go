@@ -16,7 +16,7 @@ import (
 	"github.com/tvsync/tvsync/sync/syncuow"
 )
 
-// TestRepository_InTxTokenReadsYourDeferredWrite: in SyncDeferred mode the
+// TestRepository_InTxTokenReadsYourDeferredWrite: at syncuow.Deferred the
 // token of InTxToken, taken back from its string as a client's next request
 // would, is not reached until a worker has synced the post and the author
 // it counts; then the post's document shows the write. In the other modes

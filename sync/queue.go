@@ -90,7 +90,7 @@ func (e *Engine) Schedule(ctx context.Context, tx DB, at time.Time, changes ...C
 	return err
 }
 
-// enqueueAndCommit is Enqueue followed by COMMIT of tx, sent together in one
+// enqueueAndCommit is enqueue followed by COMMIT of tx, sent together in one
 // round trip, so queueing costs a write transaction no extra round trip.
 // With notify, the workers are woken after the commit, not by a NOTIFY in
 // tx (see wakeWorkers; Config.NotifyInTransaction for the old way). It

@@ -278,7 +278,7 @@ func medianRun(pairs []LagPair) LagRun {
 
 // MeasureLagRun, on the write clone, runs workers Workers (sync.NewWorker
 // with the zero WorkerConfig, w.Run) and, while they run, paces deferred
-// units of work (uow.AddComment in SyncDeferred mode) at rate for dur and,
+// units of work (uow.AddComment, syncuow.Deferred) at rate for dur and,
 // at the same time, plain single-comment writes (insert and commit, no
 // queue) at rate/4, so that both commit latencies are measured under the
 // same load. Every write goes to a different post (picked with seedValue),

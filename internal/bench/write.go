@@ -27,12 +27,12 @@ const (
 	// WriteStmtTrigger has an AFTER INSERT FOR EACH STATEMENT trigger with
 	// a transition table upsert tv_post once for the distinct post ids.
 	WriteStmtTrigger = "statement trigger (transition table)"
-	// WriteAfterCommit is a repository unit of work in SyncAfterCommit
-	// mode (the default) recording the post ids: explicit batch sync.
+	// WriteAfterCommit is a repository unit of work at syncuow.AfterCommit
+	// (the default) recording the post ids: explicit batch sync.
 	WriteAfterCommit = "tvsync UoW after-commit"
-	// WriteInline is the same unit of work in SyncInline mode.
+	// WriteInline is the same unit of work at syncuow.Inline.
 	WriteInline = "tvsync UoW inline"
-	// WriteDeferred is the same unit of work in SyncDeferred mode, timed
+	// WriteDeferred is the same unit of work at syncuow.Deferred, timed
 	// until its commit returns.
 	WriteDeferred = "tvsync UoW deferred (commit)"
 	// WriteDeferredDrained is the deferred unit of work timed until a
