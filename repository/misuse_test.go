@@ -10,6 +10,7 @@ import (
 
 	"github.com/tvsync/tvsync/repository"
 	tvsync "github.com/tvsync/tvsync/sync"
+	"github.com/tvsync/tvsync/sync/syncuow"
 )
 
 // usersNamed counts the tb_user rows with the given username.
@@ -28,7 +29,7 @@ func usersNamed(t *testing.T, b bundle, username string) int {
 // own, unsynced and unqueued).
 func TestUnitOfWork_UseAfterInTxReturnsFails(t *testing.T) {
 	t.Parallel()
-	for _, mode := range []repository.SyncMode{repository.SyncAfterCommit, repository.SyncInline, repository.SyncDeferred} {
+	for _, mode := range []syncuow.Timing{syncuow.AfterCommit, syncuow.Inline, syncuow.Deferred} {
 		t.Run(mode.String(), func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
@@ -58,7 +59,7 @@ func TestUnitOfWork_UseAfterInTxReturnsFails(t *testing.T) {
 				_, err := uow.CreateUser(ctx, "after", "After")
 				return err
 			}))
-			if mode != repository.SyncDeferred {
+			if mode != syncuow.Deferred {
 				assertNoDrift(t, b.pool)
 			}
 		})
@@ -71,7 +72,7 @@ func TestUnitOfWork_UseAfterInTxReturnsFails(t *testing.T) {
 func TestUnitOfWork_WriteFromGoroutineLeftBehindFails(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	b := setup(t, repository.SyncAfterCommit)
+	b := setup(t, syncuow.AfterCommit)
 	start := make(chan struct{})
 	result := make(chan error, 1)
 	require.NoError(t, b.repo.InTx(ctx, func(uow *repository.UnitOfWork) error {
@@ -94,7 +95,7 @@ func TestUnitOfWork_WriteFromGoroutineLeftBehindFails(t *testing.T) {
 func TestInTx_NilFunctionIsAnError(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	b := setup(t, repository.SyncAfterCommit)
+	b := setup(t, syncuow.AfterCommit)
 	require.ErrorIs(t, b.repo.InTx(ctx, nil), repository.ErrInvalid)
 	require.NoError(t, b.repo.InTx(ctx, func(uow *repository.UnitOfWork) error {
 		_, err := uow.CreateUser(ctx, "ok", "OK")
@@ -110,7 +111,7 @@ func TestInTx_NilFunctionIsAnError(t *testing.T) {
 func TestUnitOfWork_TextPostgreSQLCannotStoreIsInvalid(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	b := setup(t, repository.SyncAfterCommit)
+	b := setup(t, syncuow.AfterCommit)
 	var author, post uuid.UUID
 	require.NoError(t, b.repo.InTx(ctx, func(uow *repository.UnitOfWork) error {
 		var err error
@@ -180,7 +181,7 @@ func TestUnitOfWork_TextPostgreSQLCannotStoreIsInvalid(t *testing.T) {
 func TestListPosts_FirstPageStartsAtTheAllZeroID(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	b := setup(t, repository.SyncAfterCommit)
+	b := setup(t, syncuow.AfterCommit)
 	_, err := b.pool.Exec(ctx, `
 		INSERT INTO tb_user (id, username) VALUES ('00000000-0000-0000-0000-000000000000', 'zero');
 		INSERT INTO tb_post (id, author_id, title) VALUES ('00000000-0000-0000-0000-000000000000', '00000000-0000-0000-0000-000000000000', 'zero'),

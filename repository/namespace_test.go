@@ -24,6 +24,7 @@ import (
 	"github.com/tvsync/tvsync/repository"
 	tvsync "github.com/tvsync/tvsync/sync"
 	"github.com/tvsync/tvsync/sync/syncmigrate"
+	"github.com/tvsync/tvsync/sync/syncuow"
 )
 
 // applicationTables are an application's own tables under the names tvsync
@@ -80,7 +81,7 @@ func exercise(t *testing.T, pool, owner *pgxpool.Pool) {
 	ctx := context.Background()
 	engine := blog.MustNewEngine(pool, tvsync.Config{})
 	var posts []uuid.UUID
-	for _, mode := range []repository.SyncMode{repository.SyncAfterCommit, repository.SyncInline, repository.SyncDeferred} {
+	for _, mode := range []syncuow.Timing{syncuow.AfterCommit, syncuow.Inline, syncuow.Deferred} {
 		repo := repository.New(pool, engine, repository.Options{Sync: mode})
 		var userID, postID uuid.UUID
 		require.NoError(t, repo.InTx(ctx, func(uow *repository.UnitOfWork) error {
@@ -100,7 +101,7 @@ func exercise(t *testing.T, pool, owner *pgxpool.Pool) {
 			return uow.RenameUser(ctx, userID, "countess_"+mode.String(), "Ada Lovelace")
 		}), mode)
 		posts = append(posts, postID)
-		if mode == repository.SyncDeferred {
+		if mode == syncuow.Deferred {
 			n, err := must(tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{})).Drain(ctx)
 			require.NoError(t, err)
 			assert.Positive(t, n.Synced, "the worker synced the deferred changes")
@@ -264,7 +265,7 @@ func TestGrants_AppRoleWithExactlyTheDocumentedGrants(t *testing.T) {
 
 	engine := blog.MustNewEngine(app, tvsync.Config{})
 	write := func() error {
-		for _, mode := range []repository.SyncMode{repository.SyncAfterCommit, repository.SyncInline, repository.SyncDeferred} {
+		for _, mode := range []syncuow.Timing{syncuow.AfterCommit, syncuow.Inline, syncuow.Deferred} {
 			repo := repository.New(app, engine, repository.Options{Sync: mode})
 			if err := repo.InTx(ctx, func(uow *repository.UnitOfWork) error {
 				_, err := uow.CreateUser(ctx, "probe_"+uuid.NewString()[:8], "")

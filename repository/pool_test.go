@@ -16,6 +16,7 @@ import (
 	"github.com/tvsync/tvsync/internal/testdb"
 	"github.com/tvsync/tvsync/repository"
 	tvsync "github.com/tvsync/tvsync/sync"
+	"github.com/tvsync/tvsync/sync/syncuow"
 )
 
 // poolOf opens a pool of at most maxConns connections on a fresh database.
@@ -39,7 +40,7 @@ func poolOf(t *testing.T, url string, maxConns int32) *pgxpool.Pool {
 func TestInTx_NeverNeedsASecondConnection(t *testing.T) {
 	t.Parallel()
 	const unitsEach = 40
-	modes := []repository.SyncMode{repository.SyncAfterCommit, repository.SyncInline, repository.SyncDeferred}
+	modes := []syncuow.Timing{syncuow.AfterCommit, syncuow.Inline, syncuow.Deferred}
 	for _, conns := range []int32{1, 2, 4} {
 		for _, mode := range modes {
 			t.Run(fmt.Sprintf("conns=%d/%s", conns, mode), func(t *testing.T) {
@@ -102,7 +103,7 @@ func TestInTx_NeverNeedsASecondConnection(t *testing.T) {
 					require.NoError(t, err)
 				}
 
-				if mode == repository.SyncDeferred {
+				if mode == syncuow.Deferred {
 					// The worker is another process in production: give it a pool of its own.
 					wpool := poolOf(t, url, 2)
 					w := must(tvsync.NewWorker(blog.MustNewEngine(wpool, tvsync.Config{}), wpool, tvsync.WorkerConfig{}))

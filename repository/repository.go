@@ -32,7 +32,7 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrInvalid is returned for input that breaks a check (an empty title).
 	ErrInvalid = errors.New("invalid input")
-	// ErrCommittedNotSynced is returned by InTx in SyncAfterCommit mode when
+	// ErrCommittedNotSynced is returned by InTx in syncuow.AfterCommit mode when
 	// the writes committed but the sync after the commit failed. Nothing is
 	// lost: the changes stay in the durable queue and a Worker syncs them.
 	// It is syncuow.ErrCommittedNotSynced.
@@ -44,39 +44,14 @@ var (
 	ErrUnitOfWorkDone = syncuow.ErrDone
 )
 
-// SyncMode says when a unit of work syncs the entities its writes affected.
-// Its constants are those of syncuow.Mode.
-type SyncMode int
-
-const (
-	// SyncAfterCommit (the default) commits the writes, then syncs in a
-	// transaction of its own. The changes are also queued durably in the
-	// write transaction, and removed by the sync once it succeeds, so a crash
-	// or a failure between commit and sync is repaired by a Worker.
-	SyncAfterCommit = SyncMode(syncuow.AfterCommit)
-	// SyncInline syncs inside the write transaction: the writes and the
-	// tv_ rows commit or roll back together.
-	SyncInline = SyncMode(syncuow.Inline)
-	// SyncDeferred queues the changes durably in the write transaction and
-	// commits without syncing; a Worker syncs them shortly after.
-	SyncDeferred = SyncMode(syncuow.Deferred)
-)
-
-// String returns the mode's name, syncuow.Mode's.
-func (m SyncMode) String() string {
-	if m < SyncAfterCommit || m > SyncDeferred {
-		return fmt.Sprintf("SyncMode(%d)", int(m))
-	}
-	return syncuow.Mode(m).String()
-}
-
 // Options configures a Repository. The zero value syncs after commit.
 type Options struct {
-	// Sync is when units of work sync.
-	Sync SyncMode
+	// Sync is when units of work sync: syncuow.AfterCommit (the zero
+	// value), syncuow.Inline or syncuow.Deferred.
+	Sync syncuow.Timing
 	// Logger receives the repository's logs; nil discards them.
 	Logger *slog.Logger
-	// AfterCommitGrace is how long, in SyncAfterCommit mode, a queued change
+	// AfterCommitGrace is how long, in syncuow.AfterCommit mode, a queued change
 	// is left to the sync that follows the commit before a Worker may take
 	// it; zero means 10 seconds.
 	AfterCommitGrace time.Duration
@@ -104,7 +79,7 @@ type Repository struct {
 
 // New returns a repository over pool that syncs with engine. An opts.Sync
 // that is none of the three modes makes every unit of work (InTx) fail with
-// an error naming Options.Mode, as syncuow.New reports it.
+// an error naming Options.Timing, as syncuow.New reports it.
 func New(pool *pgxpool.Pool, engine *tvsync.Engine, opts Options) *Repository {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -113,36 +88,37 @@ func New(pool *pgxpool.Pool, engine *tvsync.Engine, opts Options) *Repository {
 		opts.AfterCommitGrace = 10 * time.Second
 	}
 	runner, err := syncuow.New(pool, engine, syncuow.Options{
-		Mode:             syncuow.Mode(opts.Sync),
+		Timing:           opts.Sync,
 		Logger:           opts.Logger,
 		AfterCommitGrace: opts.AfterCommitGrace,
 	})
 	return &Repository{pool: pool, engine: engine, runner: runner, err: err, opts: opts, queries: db.New()}
 }
 
-// WithSyncMode returns a repository sharing r's pool and engine that syncs in mode.
-func (r *Repository) WithSyncMode(mode SyncMode) *Repository {
+// WithTiming returns a repository sharing r's pool and engine that syncs at
+// timing t.
+func (r *Repository) WithTiming(t syncuow.Timing) *Repository {
 	c := *r
-	c.opts.Sync = mode
+	c.opts.Sync = t
 	c.runner, c.err = syncuow.New(r.pool, r.engine, syncuow.Options{
-		Mode:             syncuow.Mode(mode),
+		Timing:           t,
 		Logger:           r.opts.Logger,
 		AfterCommitGrace: r.opts.AfterCommitGrace,
 	})
 	return &c
 }
 
-// SyncMode returns the repository's sync mode.
-func (r *Repository) SyncMode() SyncMode { return r.opts.Sync }
+// Timing returns when the repository's units of work sync (Options.Sync).
+func (r *Repository) Timing() syncuow.Timing { return r.opts.Sync }
 
 // InTx runs fn in a transaction with a fresh unit of work. If fn returns an
 // error or panics, the transaction rolls back and nothing is synced or
 // queued. Otherwise the entities fn's writes affected are synced as the
-// repository's SyncMode says. The rollback runs even when ctx is cancelled.
+// repository's Timing says. The rollback runs even when ctx is cancelled.
 //
 // InTx holds one pooled connection while fn runs and releases it as soon as
 // the transaction ends, before the sync that follows the commit in
-// SyncAfterCommit mode takes one of its own: a unit of work never holds two
+// syncuow.AfterCommit mode takes one of its own: a unit of work never holds two
 // connections, so any pool size, one included, is enough. The unit of work
 // is closed when InTx returns; using it afterwards returns ErrUnitOfWorkDone.
 // A nil fn returns an error wrapping ErrInvalid.
@@ -159,8 +135,8 @@ func (r *Repository) InTx(ctx context.Context, fn func(uow *UnitOfWork) error) e
 }
 
 // InTxToken is InTx that also returns the unit of work's read-your-writes
-// token (syncuow.Runner.RunToken): reached at once in SyncInline and
-// SyncAfterCommit mode; in SyncDeferred mode it names the queued rows, and
+// token (syncuow.Runner.RunToken): reached at once in syncuow.Inline and
+// syncuow.AfterCommit mode; in syncuow.Deferred mode it names the queued rows, and
 // WaitFor returns once the workers have synced them and the dependents
 // their syncs queued. Hand tok.String() to a client and take it back with
 // ParseToken on its next request.
@@ -189,10 +165,10 @@ func (r *Repository) WaitFor(ctx context.Context, tok tvsync.Token) (tvsync.Wait
 }
 
 // Position returns the primary's WAL position now (syncread.Position):
-// taken after InTx returned nil in SyncInline or SyncAfterCommit mode, it
+// taken after InTx returned nil in syncuow.Inline or syncuow.AfterCommit mode, it
 // covers the unit of work's documents, and a context carrying it
 // (syncread.WithToken) reads them, or newer ones, from any replica Reads
-// routes to. In SyncDeferred mode the documents come later, from a worker:
+// routes to. In syncuow.Deferred mode the documents come later, from a worker:
 // the position does not cover them.
 func (r *Repository) Position(ctx context.Context) (syncread.LSN, error) {
 	return syncread.Position(ctx, r.pool)

@@ -19,6 +19,7 @@ import (
 	"github.com/tvsync/tvsync/internal/testdb"
 	"github.com/tvsync/tvsync/repository"
 	tvsync "github.com/tvsync/tvsync/sync"
+	"github.com/tvsync/tvsync/sync/syncuow"
 )
 
 func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
@@ -29,7 +30,7 @@ type bundle struct {
 	repo   *repository.Repository
 }
 
-func setup(t *testing.T, mode repository.SyncMode) bundle {
+func setup(t *testing.T, mode syncuow.Timing) bundle {
 	t.Helper()
 	pool := testdb.New(t)
 	engine := blog.MustNewEngine(pool, tvsync.Config{})
@@ -54,7 +55,7 @@ func assertNoDrift(t *testing.T, pool *pgxpool.Pool) {
 func TestUnitOfWork_CreatePostSyncsPostAndAuthor(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	b := setup(t, repository.SyncAfterCommit)
+	b := setup(t, syncuow.AfterCommit)
 	var userID, postID uuid.UUID
 	require.NoError(t, b.repo.InTx(ctx, func(uow *repository.UnitOfWork) error {
 		var err error
@@ -87,7 +88,7 @@ func TestUnitOfWork_CreatePostSyncsPostAndAuthor(t *testing.T) {
 func TestSync_BatchOfPostsInOneCall(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	b := setup(t, repository.SyncAfterCommit)
+	b := setup(t, syncuow.AfterCommit)
 	// Write 50 posts straight to tb_ (no sync), then sync them in one batch.
 	var author uuid.UUID
 	require.NoError(t, b.pool.QueryRow(ctx, "INSERT INTO tb_user (username) VALUES ('bulk') RETURNING id").Scan(&author))
@@ -120,7 +121,7 @@ func TestSync_BatchOfPostsInOneCall(t *testing.T) {
 func TestUnitOfWork_CommentsEmbeddedNewestFirst(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	b := setup(t, repository.SyncAfterCommit)
+	b := setup(t, syncuow.AfterCommit)
 	var postID uuid.UUID
 	var commentIDs []uuid.UUID
 	require.NoError(t, b.repo.InTx(ctx, func(uow *repository.UnitOfWork) error {
@@ -165,7 +166,7 @@ func TestUnitOfWork_CommentsEmbeddedNewestFirst(t *testing.T) {
 func TestUnitOfWork_ViewCountAndNoOpSyncWriteNothing(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	b := setup(t, repository.SyncAfterCommit)
+	b := setup(t, syncuow.AfterCommit)
 	var postID uuid.UUID
 	require.NoError(t, b.repo.InTx(ctx, func(uow *repository.UnitOfWork) error {
 		author, err := uow.CreateUser(ctx, "viewed", "")
@@ -203,7 +204,7 @@ func TestUnitOfWork_ViewCountAndNoOpSyncWriteNothing(t *testing.T) {
 func TestUnitOfWork_DeleteUserCascades(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	b := setup(t, repository.SyncAfterCommit)
+	b := setup(t, syncuow.AfterCommit)
 	var gone, stays, goneOwnPost, staysPost, commentOnGonePost, commentByGone uuid.UUID
 	require.NoError(t, b.repo.InTx(ctx, func(uow *repository.UnitOfWork) error {
 		var err error
@@ -251,7 +252,7 @@ func TestUnitOfWork_DeleteUserCascades(t *testing.T) {
 func TestUnitOfWork_AddCommentSyncsPostUserAndComment(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	b := setup(t, repository.SyncAfterCommit)
+	b := setup(t, syncuow.AfterCommit)
 	var author, commenter, postID uuid.UUID
 	require.NoError(t, b.repo.InTx(ctx, func(uow *repository.UnitOfWork) error {
 		var err error
@@ -285,7 +286,7 @@ func TestUnitOfWork_AddCommentSyncsPostUserAndComment(t *testing.T) {
 func TestFullSync_RebuildsTruncatedView(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	b := setup(t, repository.SyncAfterCommit)
+	b := setup(t, syncuow.AfterCommit)
 	require.NoError(t, b.repo.InTx(ctx, func(uow *repository.UnitOfWork) error {
 		u, err := uow.CreateUser(ctx, "full", "")
 		if err != nil {
@@ -327,7 +328,7 @@ func TestFullSync_RebuildsTruncatedView(t *testing.T) {
 func TestSync_UnknownIDsAreCountedNotErrors(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	b := setup(t, repository.SyncAfterCommit)
+	b := setup(t, syncuow.AfterCommit)
 	unknown := []uuid.UUID{uuid.New(), uuid.New(), uuid.New()}
 	// One of them has a stale tv_ row: sync removes it.
 	_, err := b.pool.Exec(ctx, `INSERT INTO tv_post (id, data) VALUES ($1, '{"title":"ghost"}')`, unknown[0])
@@ -358,7 +359,7 @@ func TestSync_UnknownIDsAreCountedNotErrors(t *testing.T) {
 func TestSync_IsolatesFailingIDs(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	b := setup(t, repository.SyncAfterCommit)
+	b := setup(t, syncuow.AfterCommit)
 	var author uuid.UUID
 	require.NoError(t, b.pool.QueryRow(ctx, "INSERT INTO tb_user (username) VALUES ('iso') RETURNING id").Scan(&author))
 	var ids []uuid.UUID
@@ -395,7 +396,7 @@ func TestSync_IsolatesFailingIDs(t *testing.T) {
 func TestUnitOfWork_InlineRollbackLeavesNothing(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	b := setup(t, repository.SyncInline)
+	b := setup(t, syncuow.Inline)
 	boom := errors.New("boom")
 	err := b.repo.InTx(ctx, func(uow *repository.UnitOfWork) error {
 		if _, err := uow.CreateUser(ctx, "ghost", ""); err != nil {
@@ -423,7 +424,7 @@ func TestUnitOfWork_InlineRollbackLeavesNothing(t *testing.T) {
 func TestUnitOfWork_BadInputIsAClearErrorAndChangesNothing(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	b := setup(t, repository.SyncAfterCommit)
+	b := setup(t, syncuow.AfterCommit)
 	missing := uuid.New()
 	err := b.repo.InTx(ctx, func(uow *repository.UnitOfWork) error {
 		_, err := uow.CreatePost(ctx, missing, "orphan", "", false)
@@ -461,7 +462,7 @@ func TestUnitOfWork_BadInputIsAClearErrorAndChangesNothing(t *testing.T) {
 func TestUnitOfWork_CommitReusesPooledConnections(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	for _, mode := range []repository.SyncMode{repository.SyncAfterCommit, repository.SyncDeferred, repository.SyncInline} {
+	for _, mode := range []syncuow.Timing{syncuow.AfterCommit, syncuow.Deferred, syncuow.Inline} {
 		b := setup(t, mode)
 		require.NoError(t, b.repo.InTx(ctx, func(uow *repository.UnitOfWork) error {
 			_, err := uow.CreateUser(ctx, "warm", "")
@@ -477,7 +478,7 @@ func TestUnitOfWork_CommitReusesPooledConnections(t *testing.T) {
 		assert.LessOrEqual(t, b.pool.Stat().NewConnsCount()-before, int64(1), mode.String())
 		var queued int
 		require.NoError(t, b.pool.QueryRow(ctx, "SELECT count(*) FROM tvsync.sync_queue").Scan(&queued))
-		if mode == repository.SyncDeferred {
+		if mode == syncuow.Deferred {
 			assert.Equal(t, 31, queued, "every deferred change is queued")
 		} else {
 			assert.Zero(t, queued, mode.String())

@@ -47,16 +47,3 @@ func TestRepository_ErrorsAreSyncuows(t *testing.T) {
 	require.ErrorIs(t, err, repository.ErrUnitOfWorkDone)
 	require.ErrorIs(t, err, syncuow.ErrDone)
 }
-
-// TestSyncMode_IsSyncuowsMode: each SyncMode is the syncuow.Mode of the
-// same name.
-func TestSyncMode_IsSyncuowsMode(t *testing.T) {
-	for mode, want := range map[repository.SyncMode]syncuow.Mode{
-		repository.SyncAfterCommit: syncuow.AfterCommit,
-		repository.SyncInline:      syncuow.Inline,
-		repository.SyncDeferred:    syncuow.Deferred,
-	} {
-		assert.Equal(t, want, syncuow.Mode(mode))
-		assert.Equal(t, want.String(), mode.String())
-	}
-}

@@ -13,9 +13,10 @@ import (
 
 	"github.com/tvsync/tvsync/repository"
 	tvsync "github.com/tvsync/tvsync/sync"
+	"github.com/tvsync/tvsync/sync/syncuow"
 )
 
-// TestRepository_InTxTokenReadsYourDeferredWrite: in SyncDeferred mode the
+// TestRepository_InTxTokenReadsYourDeferredWrite: at syncuow.Deferred the
 // token of InTxToken, taken back from its string as a client's next request
 // would, is not reached until a worker has synced the post and the author
 // it counts; then the post's document shows the write. In the other modes
@@ -24,7 +25,7 @@ func TestRepository_InTxTokenReadsYourDeferredWrite(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	b := setup(t, repository.SyncDeferred)
+	b := setup(t, syncuow.Deferred)
 
 	var postID uuid.UUID
 	tok, err := b.repo.InTxToken(ctx, func(uow *repository.UnitOfWork) error {
@@ -57,8 +58,8 @@ func TestRepository_InTxTokenReadsYourDeferredWrite(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "deferred", decode(t, doc)["title"])
 
-	for _, mode := range []repository.SyncMode{repository.SyncInline, repository.SyncAfterCommit} {
-		tok, err := b.repo.WithSyncMode(mode).InTxToken(ctx, func(uow *repository.UnitOfWork) error {
+	for _, mode := range []syncuow.Timing{syncuow.Inline, syncuow.AfterCommit} {
+		tok, err := b.repo.WithTiming(mode).InTxToken(ctx, func(uow *repository.UnitOfWork) error {
 			return uow.UpdatePost(ctx, postID, fmt.Sprintf("again %v", mode), "body")
 		})
 		require.NoError(t, err)

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tvsync/tvsync/sync/internal/dbsqlc"
+	"github.com/tvsync/tvsync/sync/internal/engineapi"
 )
 
 // pending is one entity's part of an attempt: its ids and the readers of
@@ -64,7 +65,7 @@ func (e *Engine) attempt(ctx context.Context, j job, chunk batch, skip idSet) (r
 	if j.sources && !j.locked && !e.skipLocks && j.span == nil {
 		pre := &Pipeline{}
 		reads := e.sourceReads(pre, chunk.ids)
-		if pre.Len() > 0 {
+		if pre.size() > 0 {
 			if tx, release, commit, err = e.begin(ctx, j, pre); err != nil {
 				return nil, nil, err
 			}
@@ -109,7 +110,7 @@ func (e *Engine) attempt(ctx context.Context, j job, chunk batch, skip idSet) (r
 			work[i].del = ent.DeleteMissing(p, work[i].ids)
 		}
 	}
-	e.log.DebugContext(ctx, "tvsync: sync batch sending", slog.String("mode", string(j.mode)), slog.Int("ids", nIDs), slog.Int("locks", len(keys)), slog.Int("statements", p.Len()))
+	e.log.DebugContext(ctx, "tvsync: sync batch sending", slog.String("mode", string(j.mode)), slog.Int("ids", nIDs), slog.Int("locks", len(keys)), slog.Int("statements", p.size()))
 
 	if tx == nil {
 		if tx, release, commit, err = e.begin(ctx, j, p); err != nil {
@@ -231,14 +232,14 @@ func (e *Engine) begin(ctx context.Context, j job, p *Pipeline) (tx pgx.Tx, rele
 	switch {
 	case j.parent == nil:
 		conn := DB(e.pool)
-		if acq, ok := e.pool.(acquirer); ok {
+		if acq, ok := e.pool.(engineapi.Acquirer); ok {
 			c, err := acq.Acquire(ctx)
 			if err != nil {
 				return nil, nil, false, fmt.Errorf("acquire a connection: %w", err)
 			}
 			release, conn = c.Release, c
 		}
-		if tx, err = p.SendInTx(ctx, conn); err != nil {
+		if tx, err = p.sendInTx(ctx, conn); err != nil {
 			if release != nil {
 				release()
 			}

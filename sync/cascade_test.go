@@ -382,7 +382,7 @@ func (l *lockProbe) entities() []tvsync.Entity {
 // transaction and syncs the rest right after its commit.
 func TestCascades_SyncInBoundedTransactions(t *testing.T) {
 	ctx := context.Background()
-	for _, mode := range []syncuow.Mode{syncuow.Deferred, syncuow.Inline} {
+	for _, mode := range []syncuow.Timing{syncuow.Deferred, syncuow.Inline} {
 		t.Run(mode.String(), func(t *testing.T) {
 			pool := testdb.New(t)
 			author := insertUser(t, pool, "big-author")
@@ -395,7 +395,7 @@ func TestCascades_SyncInBoundedTransactions(t *testing.T) {
 			fullSyncAll(t, e)
 			probe.max = 0
 
-			err = must(syncuow.New(pool, e, syncuow.Options{Mode: mode})).Run(ctx, func(w *syncuow.Work) error {
+			err = must(syncuow.New(pool, e, syncuow.Options{Timing: mode})).Run(ctx, func(w *syncuow.Work) error {
 				if _, err := w.Tx().Exec(ctx, "UPDATE tb_user SET username = 'big-renamed' WHERE id = $1", commenter); err != nil {
 					return err
 				}
@@ -465,8 +465,8 @@ func TestUnitsOfWork_HotRowsNeverDeadlockInEnqueue(t *testing.T) {
 		users = append(users, u)
 	}
 	fullSyncAll(t, e)
-	for _, mode := range []syncuow.Mode{syncuow.AfterCommit, syncuow.Deferred} {
-		runner := must(syncuow.New(pool, e, syncuow.Options{Mode: mode}))
+	for _, mode := range []syncuow.Timing{syncuow.AfterCommit, syncuow.Deferred} {
+		runner := must(syncuow.New(pool, e, syncuow.Options{Timing: mode}))
 		var wg gosync.WaitGroup
 		errs := make(chan error, 16*12)
 		for g := range 16 {
@@ -520,12 +520,12 @@ func TestCascades_PoolOfOneManyGoroutinesEveryMode(t *testing.T) {
 		users = append(users, u)
 	}
 	fullSyncAll(t, e)
-	modes := []syncuow.Mode{syncuow.AfterCommit, syncuow.Inline, syncuow.Deferred}
+	modes := []syncuow.Timing{syncuow.AfterCommit, syncuow.Inline, syncuow.Deferred}
 	var wg gosync.WaitGroup
 	errs := make(chan error, 8*6)
 	for g := range 8 {
 		wg.Go(func() {
-			runner := must(syncuow.New(pool, e, syncuow.Options{Mode: modes[g%3], AfterCommitGrace: time.Nanosecond}))
+			runner := must(syncuow.New(pool, e, syncuow.Options{Timing: modes[g%3], AfterCommitGrace: time.Nanosecond}))
 			for k := range 6 {
 				u := users[(g+k)%len(users)]
 				err := runner.Run(ctx, func(w *syncuow.Work) error {

@@ -26,6 +26,7 @@ import (
 	"github.com/tvsync/tvsync/internal/testdb"
 	"github.com/tvsync/tvsync/repository"
 	tvsync "github.com/tvsync/tvsync/sync"
+	"github.com/tvsync/tvsync/sync/syncuow"
 )
 
 // The crash tests re-run this test binary as a child process (see TestMain)
@@ -58,9 +59,9 @@ func crashChild() int {
 	if err != nil {
 		return fail(err)
 	}
-	mode := repository.SyncDeferred
+	mode := syncuow.Deferred
 	if os.Getenv(crashChildEnv) == "after-commit" {
-		mode = repository.SyncAfterCommit
+		mode = syncuow.AfterCommit
 	}
 	repo := repository.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), repository.Options{Sync: mode, AfterCommitGrace: 100 * time.Millisecond})
 	n, _ := strconv.Atoi(os.Getenv(crashWritesEnv))
@@ -204,12 +205,12 @@ func crashChildWakeHeld() int {
 		once.Do(func() { close(held) })
 		select {} // held until the process is killed
 	})
-	deferred := repository.New(pool, engine, repository.Options{Sync: repository.SyncDeferred})
+	deferred := repository.New(pool, engine, repository.Options{Sync: syncuow.Deferred})
 
 	// The seed, synced in its transaction: tv_ documents that only the
 	// cascades of the deferred renames below make stale.
 	var author, seedPost uuid.UUID
-	err = deferred.WithSyncMode(repository.SyncInline).InTx(ctx, func(uow *repository.UnitOfWork) error {
+	err = deferred.WithTiming(syncuow.Inline).InTx(ctx, func(uow *repository.UnitOfWork) error {
 		var err error
 		if author, err = uow.CreateUser(ctx, "crash_author", "Before"); err != nil {
 			return err
@@ -444,7 +445,7 @@ func TestWorker_KilledBackendMidBatchIsRetried(t *testing.T) {
 	ctx := context.Background()
 	pool, gatedPool, url := twoPools(t)
 	engine := blog.MustNewEngine(pool, tvsync.Config{})
-	repo := repository.New(pool, engine, repository.Options{Sync: repository.SyncDeferred})
+	repo := repository.New(pool, engine, repository.Options{Sync: syncuow.Deferred})
 	var postIDs []uuid.UUID
 	for i := range 4 {
 		require.NoError(t, repo.InTx(ctx, func(uow *repository.UnitOfWork) error {

@@ -26,7 +26,7 @@ func (e *Engine) claimQueued(ctx context.Context, conn DB, batchSize int, lockTi
 		LockTimeoutMs: max(lockTimeout, 0).Milliseconds(), StatementTimeoutMs: max(statementTimeout, 0).Milliseconds(),
 	}})
 	claim := e.queries.QueueClaim(ctx, p, []dbsqlc.QueueClaimParams{{Namespace: e.cfg.Namespace, BatchSize: int32(batchSize)}})
-	tx, err := p.SendInTx(ctx, conn)
+	tx, err := p.sendInTx(ctx, conn)
 	if err != nil {
 		return nil, nil, fmt.Errorf("worker: %w", err)
 	}

@@ -24,7 +24,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tvsync/tvsync/sync/internal/dbsqlc"
-	"github.com/tvsync/tvsync/sync/internal/engineapi"
 )
 
 // Mode labels why a sync runs. It is recorded in tvsync.sync_log and in metrics; the
@@ -43,8 +42,8 @@ const (
 	ModeRepair Mode = "repair"
 )
 
-// Valid reports whether m is one of the defined modes.
-func (m Mode) Valid() bool {
+// valid reports whether m is one of the defined modes.
+func (m Mode) valid() bool {
 	switch m {
 	case ModeIncremental, ModeFull, ModeDeferred, ModeRepair:
 		return true
@@ -170,10 +169,10 @@ type Entity struct {
 	// ids and tv_-side ids, sorted.
 	//
 	// In every keyset statement (the ranges, IDsAfter, ViewIDsAfter and
-	// Verify) the cursor after is exclusive except for MinID of the key
-	// kind (the all-zero uuid, math.MinInt64, math.MinInt32 or ''), where
-	// a walk starts: from MinID, the range or listing starts at the very
-	// first id, MinID included, so that a walk covers every key. In SQL:
+	// Verify) the cursor after is exclusive except for the smallest key of
+	// the key kind (the all-zero uuid, math.MinInt64, math.MinInt32 or ''),
+	// where a walk starts: from it, the range or listing starts at the very
+	// first id, that key included, so that a walk covers every key. In SQL:
 	// `id >= @after AND (id > @after OR id = <min>) AND id <= @upto`. A
 	// text key compares and sorts COLLATE "C" (each comparison and ORDER BY
 	// of the key says so), and its last range has no upper bound (upto
@@ -252,8 +251,8 @@ type Config struct {
 	// some slack); a transaction that finds it full fails with "out of shared
 	// memory". Keep BatchSize × entities per sync × concurrent syncs (and
 	// ChunkSize × FullOptions.Workers) well below it, or raise
-	// max_locks_per_transaction. SyncTx and the Worker sync in one
-	// transaction of the caller's: all of their ids are locked at once.
+	// max_locks_per_transaction. An Inline unit of work and the Worker sync
+	// in one transaction: all of their ids are locked at once.
 	BatchSize int
 	// WideThreshold is the batch size from which an entity's RefreshWide is
 	// used instead of Refresh; zero means DefaultWideThreshold, negative
@@ -265,14 +264,14 @@ type Config struct {
 	// River's option of the same name. Every engine and worker syncing the
 	// same tables must use the same prefix. Zero means
 	// DefaultAdvisoryLockPrefix in the default namespace, and
-	// NamespaceLockPrefix(Namespace) in any other, so that two applications
-	// in one database never share a lock.
+	// a prefix derived from Namespace in any other, so that two
+	// applications in one database never share a lock.
 	AdvisoryLockPrefix int32
 	// Namespace names the application's rows of tvsync.sync_queue and
 	// tvsync.sync_log when several applications share one database (as
 	// River's schema option): the engine and its workers only ever queue,
 	// claim, acknowledge, fail, count, list, retry and log rows of their own
-	// namespace, listen on a channel of their own (Engine.QueueChannel) and
+	// namespace, listen on a channel of their own (tvsync_sync_queue_<namespace>) and
 	// take advisory locks of their own (see AdvisoryLockPrefix). Empty is
 	// the default namespace, that of a single application. Otherwise it is
 	// a lowercase letter then up to 31 lowercase letters, digits or
@@ -282,11 +281,11 @@ type Config struct {
 	// it.
 	Namespace string
 	// InlineLimit caps how many ids a sync inside the caller's transaction
-	// (SyncTx, a unit of work's Inline mode) locks and refreshes there: the
+	// (a unit of work's Inline mode) locks and refreshes there: the
 	// changes, with the rows their Cascade changes reach when all fit.
 	// Whatever does not fit, and every row further along a chain of
-	// cascades, is queued in tvsync.sync_queue in that transaction (see
-	// Report.Queued) and synced after its commit. Zero means
+	// cascades, is queued in tvsync.sync_queue in that transaction and
+	// synced after its commit. Zero means
 	// DefaultInlineLimit; a negative value is an error of NewEngine.
 	InlineLimit int
 	// CascadeGrace is how long the dependents a sync queues are left to
@@ -297,11 +296,11 @@ type Config struct {
 	// DisableSyncLog stops the engine from writing tvsync.sync_log rows.
 	DisableSyncLog bool
 	// NotifyInterval is the least time between two wake-ups the engine
-	// sends its workers after deferred commits (EnqueueAndCommit with
-	// notify, a unit of work's Deferred mode): those commits send no NOTIFY
+	// sends its workers after deferred commits (a unit of work's Deferred
+	// mode): those commits send no NOTIFY
 	// themselves, which would serialize them behind PostgreSQL's
 	// database-wide notify lock; the engine sends one NOTIFY after them,
-	// outside their transactions (see WakeWorkers). Zero means
+	// outside their transactions (see notifier). Zero means
 	// DefaultNotifyInterval. A wake-up is only a hint: a row whose
 	// wake-up is lost (the writer dies between its commit and the NOTIFY,
 	// or the NOTIFY fails) committed with its write, and a running worker
@@ -364,7 +363,7 @@ func (c Config) validate() error {
 	if c.CascadeGrace < 0 {
 		errs = append(errs, fmt.Errorf("tvsync: Config.CascadeGrace: %v: want > 0 (or 0 for DefaultCascadeGrace, %v)", c.CascadeGrace, DefaultCascadeGrace))
 	}
-	if err := CheckNamespace(c.Namespace); err != nil {
+	if err := checkNamespace(c.Namespace); err != nil {
 		errs = append(errs, fmt.Errorf("tvsync: Config.Namespace: %w", err))
 	}
 	return errors.Join(errs...)
@@ -377,7 +376,9 @@ type Observer interface {
 	ObserveSync(r EntityResult)
 }
 
-// Beginner is a DB that can also begin transactions, such as *pgxpool.Pool.
+// Beginner is a DB that can also begin transactions: a *pgxpool.Pool, a
+// *pgx.Conn or a pgx.Tx. NewEngine takes one as its pool, syncuow.New as
+// what its units of work begin on.
 type Beginner interface {
 	DB
 	Begin(ctx context.Context) (pgx.Tx, error)
@@ -438,7 +439,7 @@ func NewEngine(pool Beginner, cfg Config, entities ...Entity) (*Engine, error) {
 		cfg.WideThreshold = DefaultWideThreshold
 	}
 	if cfg.AdvisoryLockPrefix == 0 {
-		cfg.AdvisoryLockPrefix = NamespaceLockPrefix(cfg.Namespace)
+		cfg.AdvisoryLockPrefix = namespaceLockPrefix(cfg.Namespace)
 	}
 	if err := setWaitDefaults(&cfg); err != nil {
 		return nil, err
@@ -544,18 +545,3 @@ func (e *Engine) logger() *slog.Logger { return e.log }
 // Namespace returns the engine's namespace (Config.Namespace): "" for the
 // default one.
 func (e *Engine) Namespace() string { return e.cfg.Namespace }
-
-// The engine's private API for its sibling packages under sync/ (package
-// engineapi): the unit of work's commit-and-queue, plancheck's database,
-// the test kit's plan check.
-func init() {
-	engineapi.Set(engineapi.Funcs[*Engine, Beginner, Change, Queued]{
-		Pool: func(e *Engine) Beginner { return e.pool },
-		EnqueueAndCommit: func(ctx context.Context, e *Engine, tx pgx.Tx, delay time.Duration, notify bool, changes ...Change) (Queued, error) {
-			return e.enqueueAndCommit(ctx, tx, delay, notify, changes...)
-		},
-		CheckPlans: func(ctx context.Context, e *Engine, entity string) (engineapi.PlanCheck, error) {
-			return e.checkPlans(ctx, entity)
-		},
-	})
-}

@@ -18,6 +18,7 @@ import (
 	"github.com/tvsync/tvsync/repository"
 	tvsync "github.com/tvsync/tvsync/sync"
 	"github.com/tvsync/tvsync/sync/syncdbtest"
+	"github.com/tvsync/tvsync/sync/syncuow"
 )
 
 func TestSync_HundredThousandIDsAreChunked(t *testing.T) {
@@ -91,7 +92,7 @@ func TestSync_CancelledContextRollsBackCleanly(t *testing.T) {
 func TestWorker_StopFinishesTheBatchInHand(t *testing.T) {
 	ctx := context.Background()
 	pool, gatedPool, url := twoPools(t)
-	repo := repository.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), repository.Options{Sync: repository.SyncDeferred})
+	repo := repository.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), repository.Options{Sync: syncuow.Deferred})
 	for i := range 6 {
 		require.NoError(t, repo.InTx(ctx, func(uow *repository.UnitOfWork) error {
 			u, err := uow.CreateUser(ctx, fmt.Sprintf("stop_%d", i), "")
@@ -132,7 +133,7 @@ func TestWorker_WakesOnNotifyWithoutPolling(t *testing.T) {
 	ctx := context.Background()
 	pool := testdb.New(t)
 	engine := blog.MustNewEngine(pool, tvsync.Config{})
-	repo := repository.New(pool, engine, repository.Options{Sync: repository.SyncDeferred})
+	repo := repository.New(pool, engine, repository.Options{Sync: syncuow.Deferred})
 	// Polling once an hour: only LISTEN/NOTIFY can wake this worker in time.
 	w := must(tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{PollInterval: time.Hour}))
 	runCtx, stop := context.WithCancel(ctx)
@@ -159,7 +160,7 @@ func TestWorker_PoisonItemIsParkedDeadThenRetried(t *testing.T) {
 	ctx := context.Background()
 	pool := testdb.New(t)
 	engine := blog.MustNewEngine(pool, tvsync.Config{})
-	repo := repository.New(pool, engine, repository.Options{Sync: repository.SyncDeferred})
+	repo := repository.New(pool, engine, repository.Options{Sync: syncuow.Deferred})
 	_, err := pool.Exec(ctx, `ALTER TABLE tv_post ADD CONSTRAINT no_poison CHECK (data->>'title' <> 'poison')`)
 	require.NoError(t, err)
 	var poisonID uuid.UUID

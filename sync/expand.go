@@ -33,7 +33,7 @@ func (e *Engine) collect(mode Mode, changes []Change) (batch, error) {
 
 // checkMode reports a Mode that is not one of the defined modes.
 func checkMode(mode Mode) error {
-	if !mode.Valid() {
+	if !mode.valid() {
 		return fmt.Errorf("%w %q (want incremental, full, deferred or repair)", ErrInvalidMode, mode)
 	}
 	return nil
@@ -50,7 +50,7 @@ type lookup struct {
 // lookUp sends the queued look-ups on conn (unless conn is nil: p is sent
 // already) and calls keep(lookup, id) for each id they list.
 func (e *Engine) lookUp(ctx context.Context, conn DB, p *Pipeline, reads []lookup, keep func(lookup, ID)) error {
-	if p.Len() == 0 {
+	if p.size() == 0 {
 		return nil
 	}
 	if conn != nil {

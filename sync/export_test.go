@@ -1,6 +1,11 @@
 package sync
 
-import "context"
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
 
 // SetSkipLocksForTest turns the per-id advisory locks off, so that tests can
 // show the race they prevent.
@@ -47,7 +52,44 @@ func CheckPlansForTest(ctx context.Context, e *Engine, entity string) (PlanCheck
 	return e.checkPlans(ctx, entity)
 }
 
-// SetWakeUpSendForTest makes e's coalesced wake-ups (WakeWorkers) call send
+// SetWakeUpSendForTest makes e's coalesced wake-ups  call send
 // instead of sending their NOTIFY: the crash test holds them there, so that
 // its writer dies after its commits and before any wake-up is sent.
 func SetWakeUpSendForTest(e *Engine, send func(ctx context.Context) error) { e.notify.sendFn = send }
+
+// The queue protocol and key bounds, off the public face (package
+// engineapi serves the siblings), under their former names for the tests.
+type Queued = queued
+
+// QueueChannel is the default namespace's LISTEN/NOTIFY channel.
+const QueueChannel = queueChannel
+
+var (
+	MinID               = minID
+	MaxID               = maxID
+	NamespaceLockPrefix = namespaceLockPrefix
+)
+
+// Enqueue is enqueue.
+func (e *Engine) Enqueue(ctx context.Context, tx DB, delay time.Duration, notify bool, changes ...Change) (Queued, error) {
+	return e.enqueue(ctx, tx, delay, notify, changes...)
+}
+
+// SyncTx is syncTx.
+func (e *Engine) SyncTx(ctx context.Context, tx pgx.Tx, mode Mode, changes ...Change) (Report, error) {
+	return e.syncTx(ctx, tx, mode, changes...)
+}
+
+// SyncQueued is syncQueued.
+func (e *Engine) SyncQueued(ctx context.Context, mode Mode, q Queued) (Report, error) {
+	return e.syncQueued(ctx, mode, q)
+}
+
+// QueueChannel is listenChannel.
+func (e *Engine) QueueChannel() string { return e.listenChannel() }
+
+// DrainOnce is drainOnce.
+func (w *Worker) DrainOnce(ctx context.Context) (DrainResult, error) { return w.drainOnce(ctx) }
+
+// CheckSession is checkSession.
+var CheckSession = checkSession

@@ -27,7 +27,7 @@ type FullOptions struct {
 }
 
 // FullSync rebuilds every tv_ row of entity: it walks the command table's
-// ids in keyset-paginated chunks (from MinID on) and syncs each chunk in its
+// ids in keyset-paginated chunks (from minID on) and syncs each chunk in its
 // own transaction (Workers chunks at a time), under the advisory locks of
 // the chunk's ids, then walks the tv_ table and deletes the rows whose
 // command row is gone. An entity with range statements finds those in the
@@ -63,7 +63,7 @@ func (e *Engine) FullSync(ctx context.Context, entity string, opts FullOptions) 
 		pages := make(chan page, opts.Workers)
 		g.Go(func() error {
 			defer close(pages)
-			after := MinID(ent.Key)
+			after := minID(ent.Key)
 			for {
 				pg, err := next(gctx, after)
 				if err != nil {
@@ -77,7 +77,7 @@ func (e *Engine) FullSync(ctx context.Context, entity string, opts FullOptions) 
 				case <-gctx.Done():
 					return gctx.Err()
 				}
-				if pg.span[1] == MaxID(ent.Key) {
+				if pg.span[1] == maxID(ent.Key) {
 					return nil // the last page reaches past the last id
 				}
 				after = pg.span[1]
@@ -155,7 +155,7 @@ func listPage(e *Engine, ent *Entity, list func(context.Context, DB, ID, int) ([
 		if err := e.checkKinds(ent, ids); err != nil {
 			return page{}, fmt.Errorf("list ids after %s: %w", after, err)
 		}
-		pg := page{ids: ids, span: [2]ID{after, MaxID(ent.Key)}}
+		pg := page{ids: ids, span: [2]ID{after, maxID(ent.Key)}}
 		if len(ids) == limit {
 			pg.span[1] = ids[len(ids)-1]
 		}
@@ -166,7 +166,7 @@ func listPage(e *Engine, ent *Entity, list func(context.Context, DB, ID, int) ([
 // rangePage lists the next chunk of a walk by range: up to chunk command
 // ids after the cursor, and the tv_ ids of the same range. The range ends at
 // the last command id listed, or earlier when the tv_ side holds more ids
-// there (orphans); the last range ends at MaxID.
+// there (orphans); the last range ends at maxID.
 func (e *Engine) rangePage(ctx context.Context, ent *Entity, after ID, chunk int) (page, error) {
 	limit := pageLimit(ent.Key, after, chunk)
 	ids, err := ent.IDsAfter(ctx, e.pool, after, limit)
@@ -180,7 +180,7 @@ func (e *Engine) rangePage(ctx context.Context, ent *Entity, after ID, chunk int
 	if err := e.checkKinds(ent, append(ids[:len(ids):len(ids)], view...)); err != nil {
 		return page{}, fmt.Errorf("list ids after %s: %w", after, err)
 	}
-	upto := MaxID(ent.Key)
+	upto := maxID(ent.Key)
 	if len(ids) == limit {
 		upto = ids[len(ids)-1]
 	}

@@ -56,23 +56,23 @@ type queuedRow struct {
 	origin origin
 }
 
-// Queued names changes left in the durable tvsync.sync_queue, by row: those
+// queued names changes left in the durable tvsync.sync_queue, by row: those
 // a unit of work queued with its commit (enqueueAndCommit), or the
 // dependents a sync inside a transaction queued there for after its commit
-// (Report.Queued). SyncQueued syncs them and removes the rows; a Worker
+// (Report.queued). syncQueued syncs them and removes the rows; a Worker
 // takes whatever it has not removed once the rows are due.
-type Queued struct {
+type queued struct {
 	rows []queuedRow
 }
 
 // Len is how many queued rows q names.
-func (q Queued) Len() int { return len(q.rows) }
+func (q queued) Len() int { return len(q.rows) }
 
-// Changes returns the changes q's rows queued, one per row, in row order:
+// changes returns the changes q's rows queued, one per row, in row order:
 // to queue them again, ready at once, when no sync will follow the commit
 // that makes them visible (a unit of work inside the application's own
 // transaction).
-func (q Queued) Changes() []Change {
+func (q queued) changes() []Change {
 	out := make([]Change, len(q.rows))
 	for i, r := range q.rows {
 		out[i] = Change{Entity: r.entity, IDs: []ID{r.id}, Cascade: r.cascade}

@@ -61,7 +61,7 @@ func (k KeyKind) valid() bool { return k <= KeyText }
 // itself): sync_queue stores ids in that form.
 type ID struct {
 	kind KeyKind
-	// max marks MaxID(KeyText), which sorts after every text key.
+	// max marks maxID(KeyText), which sorts after every text key.
 	max bool
 	// b holds the uuid's bytes, or the integer as an int64 big-endian with
 	// its sign bit flipped (so that byte order is numeric order) followed
@@ -81,7 +81,7 @@ func IntKey(n int64) ID { return intKey(KeyBigint, n) }
 func Int32Key(n int32) ID { return intKey(KeyInteger, int64(n)) }
 
 // TextKey returns the ID of a text key. The empty text is a key like any
-// other, the smallest one (MinID(KeyText)).
+// other, the smallest one.
 func TextKey(s string) ID { return ID{kind: KeyText, s: s} }
 
 func intKey(kind KeyKind, n int64) ID {
@@ -119,17 +119,18 @@ func (id ID) Int32() int32 {
 }
 
 // Text returns the key as a text; it is "" when id is not a KeyText, and
-// for MaxID(KeyText), which has no text (see IsMax).
+// for the largest text key, which has no text (see IsMax).
 func (id ID) Text() string { return id.s }
 
-// IsMax reports whether id is MaxID of its kind. A keyset statement over a
+// IsMax reports whether id is the largest key of its kind, the bound after
+// every key where a keyset walk ends. A keyset statement over a
 // text key reads an upper bound that IsMax as no upper bound at all (its
 // parameter upto_open), since no text sorts after every other.
-func (id ID) IsMax() bool { return id == MaxID(id.kind) }
+func (id ID) IsMax() bool { return id == maxID(id.kind) }
 
 // String returns the canonical text of the key: a lowercase hyphenated
-// uuid, the decimal integer, or the text itself. MaxID(KeyText), which is
-// no text, prints as "(max)".
+// uuid, the decimal integer, or the text itself. The largest text key,
+// which is no text, prints as "(max)".
 func (id ID) String() string {
 	switch id.kind {
 	case KeyBigint, KeyInteger:
@@ -204,11 +205,11 @@ func ParseID(kind KeyKind, s string) (ID, error) {
 	return ID{}, fmt.Errorf("tvsync: invalid key kind %v for %q", kind, s)
 }
 
-// MinID returns the smallest key of a kind (the all-zero uuid,
+// minID returns the smallest key of a kind (the all-zero uuid,
 // math.MinInt64, math.MinInt32, or the empty text), where every keyset walk
 // starts. Keyset statements treat it specially: a range or listing after
-// MinID includes MinID itself.
-func MinID(kind KeyKind) ID {
+// minID includes minID itself.
+func minID(kind KeyKind) ID {
 	switch kind {
 	case KeyBigint:
 		return IntKey(math.MinInt64)
@@ -220,11 +221,11 @@ func MinID(kind KeyKind) ID {
 	return UUIDKey(uuid.Nil)
 }
 
-// MaxID returns the largest key of a kind (the all-ones uuid,
+// maxID returns the largest key of a kind (the all-ones uuid,
 // math.MaxInt64, math.MaxInt32), where the last range of a keyset walk
 // ends. For KeyText, whose keys have no largest one, it is a bound after
 // every text key, which is no key itself (IsMax; it has no Text).
-func MaxID(kind KeyKind) ID {
+func maxID(kind KeyKind) ID {
 	switch kind {
 	case KeyBigint:
 		return IntKey(math.MaxInt64)
@@ -313,7 +314,7 @@ func Texts(ids []ID) []string {
 }
 
 // keyArg returns id as the argument of a parameter of its column's type;
-// MaxID(KeyText) is NULL.
+// maxID(KeyText) is NULL.
 func keyArg(id ID) any {
 	switch id.kind {
 	case KeyBigint:

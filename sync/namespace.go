@@ -15,26 +15,26 @@ var ErrInvalidNamespace = errors.New("tvsync: invalid namespace")
 // checks the same in the database.
 var namespaceRE = regexp.MustCompile(`^([a-z][a-z0-9_]{0,31})?$`)
 
-// CheckNamespace reports whether ns can name an application's rows of
+// checkNamespace reports whether ns can name an application's rows of
 // tvsync.sync_queue and tvsync.sync_log (Config.Namespace): empty (the
 // default namespace) or a lowercase letter followed by up to 31 lowercase
 // letters, digits or underscores. The error wraps ErrInvalidNamespace and
 // quotes ns.
-func CheckNamespace(ns string) error {
+func checkNamespace(ns string) error {
 	if !namespaceRE.MatchString(ns) {
 		return fmt.Errorf("%w %q: want empty, or a lowercase letter then up to 31 lowercase letters, digits or underscores", ErrInvalidNamespace, ns)
 	}
 	return nil
 }
 
-// NamespaceLockPrefix is the advisory lock prefix of an engine of namespace
+// namespaceLockPrefix is the advisory lock prefix of an engine of namespace
 // ns whose Config.AdvisoryLockPrefix is zero: DefaultAdvisoryLockPrefix
 // for the default namespace "", otherwise a 32-bit hash of ns that is
 // neither zero nor DefaultAdvisoryLockPrefix, so that the locks of two
 // applications in one database differ (two namespaces whose hashes collide
 // would only make their syncs of colliding ids wait for each other, never
 // go wrong).
-func NamespaceLockPrefix(ns string) int32 {
+func namespaceLockPrefix(ns string) int32 {
 	if ns == "" {
 		return DefaultAdvisoryLockPrefix
 	}
@@ -45,13 +45,13 @@ func NamespaceLockPrefix(ns string) int32 {
 	return p
 }
 
-// QueueChannel returns the LISTEN/NOTIFY channel on which the engine's
-// deferred writes wake its workers: the package's QueueChannel in the
-// default namespace, QueueChannel + "_" + namespace in any other, so that
+// queueChannel returns the LISTEN/NOTIFY channel on which the engine's
+// deferred writes wake its workers: the package's queueChannel in the
+// default namespace, queueChannel + "_" + namespace in any other, so that
 // one application's writes never wake another's workers.
-func (e *Engine) QueueChannel() string {
+func (e *Engine) listenChannel() string {
 	if e.cfg.Namespace == "" {
-		return QueueChannel
+		return queueChannel
 	}
-	return QueueChannel + "_" + e.cfg.Namespace
+	return queueChannel + "_" + e.cfg.Namespace
 }

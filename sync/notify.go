@@ -80,12 +80,12 @@ func (n *notifier) send() {
 	if n.sendFn != nil {
 		err = n.sendFn(ctx)
 	} else {
-		err = n.e.queries.WaitNotify(ctx, n.e.pool, n.e.QueueChannel())
+		err = n.e.queries.WaitNotify(ctx, n.e.pool, n.e.listenChannel())
 	}
 	cancel()
 	if err != nil {
 		n.e.log.Debug("tvsync: could not wake the workers; they find the rows at their next poll",
-			slog.String("channel", n.e.QueueChannel()), slog.Any("error", err))
+			slog.String("channel", n.e.listenChannel()), slog.Any("error", err))
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -95,18 +95,18 @@ func (n *notifier) send() {
 	}
 }
 
-// WakeWorkers asks for the engine's workers to be woken, after the caller
+// wakeWorkers asks for the engine's workers to be woken, after the caller
 // has committed rows to tvsync.sync_queue without a NOTIFY: one NOTIFY on
-// the engine's QueueChannel, sent outside the caller's transaction on a
+// the engine's queueChannel, sent outside the caller's transaction on a
 // connection of the engine's pool, at most one per Config.NotifyInterval
 // (wake-ups asked for meanwhile share the next one, which is sent after
 // they were asked for). It returns at once. Call it only after the commit:
 // a worker woken before it would not see the rows (it would find them at
 // its next poll, within WorkerConfig.PollInterval). Nothing depends on the
 // wake-up arriving: the rows are durable and a polling worker takes them.
-func (e *Engine) WakeWorkers() { e.notify.wake() }
+func (e *Engine) wakeWorkers() { e.notify.wake() }
 
-// NotifiesInTransaction reports whether the engine wakes its workers with a
+// notifiesInTransaction reports whether the engine wakes its workers with a
 // NOTIFY inside each deferred write transaction (Config.NotifyInTransaction)
-// rather than after the commit (WakeWorkers).
-func (e *Engine) NotifiesInTransaction() bool { return e.cfg.NotifyInTransaction }
+// rather than after the commit (wakeWorkers).
+func (e *Engine) notifiesInTransaction() bool { return e.cfg.NotifyInTransaction }

@@ -72,8 +72,8 @@ func (p *Pipeline) readCommit() error {
 	return err
 }
 
-// Len reports how many statements are queued.
-func (p *Pipeline) Len() int { return len(p.queued) }
+// size reports how many statements are queued.
+func (p *Pipeline) size() int { return len(p.queued) }
 
 // Send sends every queued statement to conn in one round trip. Read the
 // results in queue order, then call Close.
@@ -81,11 +81,11 @@ func (p *Pipeline) Send(ctx context.Context, conn DB) {
 	p.results = conn.SendBatch(ctx, &pgx.Batch{QueuedQueries: p.queued})
 }
 
-// SendInTx begins a transaction and sends every queued statement inside it,
+// sendInTx begins a transaction and sends every queued statement inside it,
 // all in one round trip (the BEGIN rides in the same batch). It returns the
 // transaction once its BEGIN has succeeded; read the results in queue order,
 // call Close, then commit or roll back the transaction.
-func (p *Pipeline) SendInTx(ctx context.Context, conn DB) (pgx.Tx, error) {
+func (p *Pipeline) sendInTx(ctx context.Context, conn DB) (pgx.Tx, error) {
 	b := &pgx.Batch{}
 	b.BeginTx(pgx.TxOptions{})
 	b.QueuedQueries = append(b.QueuedQueries, p.queued...)

@@ -312,7 +312,7 @@ func (e *Engine) checkPass(ctx context.Context, tx pgx.Tx, ent *Entity, view str
 		return 0, fmt.Errorf("savepoint: %w", err)
 	}
 	defer func() { _ = sp.Rollback(context.WithoutCancel(ctx)) }()
-	after := MinID(ent.Key)
+	after := minID(ent.Key)
 	for first := true; ; first = false {
 		ids, inSubset, err := e.sourceIDs(ctx, sp, ent, after, first)
 		if err != nil {
@@ -324,7 +324,7 @@ func (e *Engine) checkPass(ctx context.Context, tx pgx.Tx, ent *Entity, view str
 		upto := ids[len(ids)-1]
 		last := len(ids) < e.cfg.BatchSize
 		if last {
-			upto = MaxID(ent.Key)
+			upto = maxID(ent.Key)
 		}
 		given := ids
 		if subset {

@@ -16,6 +16,7 @@ import (
 	"github.com/tvsync/tvsync/internal/seed"
 	"github.com/tvsync/tvsync/repository"
 	tvsync "github.com/tvsync/tvsync/sync"
+	"github.com/tvsync/tvsync/sync/syncuow"
 )
 
 // readmeGrants returns the grants the README documents for the application
@@ -85,7 +86,7 @@ func TestLeastPrivilege_AppRoleWorksInEveryModeBeforeAndAfterRebuild(t *testing.
 	users := listIDs(t, owner, "SELECT id FROM tb_user ORDER BY id")
 
 	round := func(label string) {
-		for _, mode := range []repository.SyncMode{repository.SyncAfterCommit, repository.SyncInline, repository.SyncDeferred} {
+		for _, mode := range []syncuow.Timing{syncuow.AfterCommit, syncuow.Inline, syncuow.Deferred} {
 			name := fmt.Sprintf("%s %s", label, mode)
 			repo := repository.New(app, engine, repository.Options{Sync: mode})
 			var user, post, comment uuid.UUID
@@ -114,7 +115,7 @@ func TestLeastPrivilege_AppRoleWorksInEveryModeBeforeAndAfterRebuild(t *testing.
 				_, err := uow.AddComment(ctx, post, user, "again")
 				return err
 			})
-			if mode == repository.SyncDeferred {
+			if mode == syncuow.Deferred {
 				_, err := worker.Drain(ctx)
 				require.NoError(t, err, "%s: worker", name)
 			}
@@ -122,7 +123,7 @@ func TestLeastPrivilege_AppRoleWorksInEveryModeBeforeAndAfterRebuild(t *testing.
 			require.NoError(t, err, "%s: read", name)
 			assert.Contains(t, string(doc), "edited by "+name)
 			step("delete user", func(uow *repository.UnitOfWork) error { return uow.DeleteUser(ctx, user) })
-			if mode == repository.SyncDeferred {
+			if mode == syncuow.Deferred {
 				_, err := worker.Drain(ctx)
 				require.NoError(t, err, "%s: worker", name)
 			}

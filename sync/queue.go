@@ -12,9 +12,9 @@ import (
 	"github.com/tvsync/tvsync/sync/internal/dbsqlc"
 )
 
-// QueueChannel is the LISTEN/NOTIFY channel on which deferred writes wake
+// queueChannel is the LISTEN/NOTIFY channel on which deferred writes wake
 // the workers.
-const QueueChannel = "tvsync_sync_queue"
+const queueChannel = "tvsync_sync_queue"
 
 // pendingRow is a change to queue: one id, whether its cascades are to be
 // followed, and how long a Worker waits before it may take it.
@@ -51,7 +51,7 @@ func (e *Engine) changeRows(changes []Change, delay time.Duration) ([]pendingRow
 	return pendingRows(b, delay), nil
 }
 
-// Enqueue records changes in the durable tvsync.sync_queue on tx, normally
+// enqueue records changes in the durable tvsync.sync_queue on tx, normally
 // the write transaction, in the engine's namespace: one row per (entity, id), which a Worker may take
 // once delay has passed; notify wakes listening workers when tx commits.
 // Queueing is a plain INSERT: it never waits for another transaction, so it
@@ -60,14 +60,14 @@ func (e *Engine) changeRows(changes []Change, delay time.Duration) ([]pendingRow
 // attempts: writes to a failing row do not hasten its retries, nor its
 // parking as dead.
 //
-// It returns the rows it queued, for SyncQueued once tx has committed.
-func (e *Engine) Enqueue(ctx context.Context, tx DB, delay time.Duration, notify bool, changes ...Change) (Queued, error) {
+// It returns the rows it queued, for syncQueued once tx has committed.
+func (e *Engine) enqueue(ctx context.Context, tx DB, delay time.Duration, notify bool, changes ...Change) (queued, error) {
 	rows, err := e.changeRows(changes, delay)
 	if err != nil {
-		return Queued{}, err
+		return queued{}, err
 	}
 	q, err := e.enqueueRows(ctx, tx, rows, notify)
-	return Queued{rows: q}, err
+	return queued{rows: q}, err
 }
 
 // Schedule asks, on tx (normally the write transaction, so atomically with
@@ -90,21 +90,21 @@ func (e *Engine) Schedule(ctx context.Context, tx DB, at time.Time, changes ...C
 	return err
 }
 
-// enqueueAndCommit is Enqueue followed by COMMIT of tx, sent together in one
+// enqueueAndCommit is enqueue followed by COMMIT of tx, sent together in one
 // round trip, so queueing costs a write transaction no extra round trip.
 // With notify, the workers are woken after the commit, not by a NOTIFY in
-// tx (see WakeWorkers; Config.NotifyInTransaction for the old way). It
-// returns the rows it queued, for SyncQueued, or for Token. On success the transaction is
+// tx (see wakeWorkers; Config.NotifyInTransaction for the old way). It
+// returns the rows it queued, for syncQueued, or for Token. On success the transaction is
 // committed and tx must not be used again (its connection is idle; release
 // it rather than calling tx.Commit). On error the transaction did not
 // commit; roll tx back.
-func (e *Engine) enqueueAndCommit(ctx context.Context, tx pgx.Tx, delay time.Duration, notify bool, changes ...Change) (Queued, error) {
+func (e *Engine) enqueueAndCommit(ctx context.Context, tx pgx.Tx, delay time.Duration, notify bool, changes ...Change) (queued, error) {
 	rows, err := e.changeRows(changes, delay)
 	if err != nil {
-		return Queued{}, err
+		return queued{}, err
 	}
 	q, err := e.enqueueCommit(ctx, tx, rows, notify, true)
-	return Queued{rows: q}, err
+	return queued{rows: q}, err
 }
 
 // enqueueRows queues rows on tx, with NOTIFY when asked, in one round trip.
@@ -122,12 +122,12 @@ func (e *Engine) enqueueCommit(ctx context.Context, tx DB, rows []pendingRow, no
 	// it, outside the transaction (see notifier), not by a NOTIFY in it.
 	wakeAfter := len(rows) > 0 && notify && commit && !e.cfg.NotifyInTransaction
 	if len(rows) > 0 && notify && !wakeAfter {
-		ntf = e.queries.QueueNotify(ctx, p, []string{e.QueueChannel()})
+		ntf = e.queries.QueueNotify(ctx, p, []string{e.listenChannel()})
 	}
 	if commit {
 		p.queueCommit()
 	}
-	if p.Len() == 0 {
+	if p.size() == 0 {
 		return nil, nil
 	}
 	p.Send(ctx, tx)

@@ -18,6 +18,7 @@ import (
 	"github.com/tvsync/tvsync/internal/testdb"
 	"github.com/tvsync/tvsync/repository"
 	tvsync "github.com/tvsync/tvsync/sync"
+	"github.com/tvsync/tvsync/sync/syncuow"
 )
 
 // gatedApp is the application_name of connections whose reads of
@@ -204,8 +205,8 @@ func TestSync_InlineSyncsConvergeWhenADependencyChanges(t *testing.T) {
 			gatedEngine := blog.MustNewEngine(gatedPool, tvsync.Config{})
 			tvsync.SetSkipLocksForTest(engine, tc.skipLocks)
 			tvsync.SetSkipLocksForTest(gatedEngine, tc.skipLocks)
-			repo := repository.New(pool, engine, repository.Options{Sync: repository.SyncInline})
-			gatedRepo := repository.New(gatedPool, gatedEngine, repository.Options{Sync: repository.SyncInline})
+			repo := repository.New(pool, engine, repository.Options{Sync: syncuow.Inline})
+			gatedRepo := repository.New(gatedPool, gatedEngine, repository.Options{Sync: syncuow.Inline})
 
 			var author, reader, postID uuid.UUID
 			require.NoError(t, repo.InTx(ctx, func(uow *repository.UnitOfWork) error {

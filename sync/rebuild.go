@@ -149,17 +149,17 @@ func (e *Engine) Rebuild(ctx context.Context, entity string, opts RebuildOptions
 }
 
 // build fills the shadow table chunk by chunk from the command table's ids,
-// MinID included, and checks that each chunk's rows landed there.
+// minID included, and checks that each chunk's rows landed there.
 func (s *rebuildSession) build(ctx context.Context, res *RebuildResult, opts RebuildOptions) error {
 	e, ent := s.e, s.ent
 	count := "SELECT count(*) FROM pg_temp." + s.view + " WHERE id = ANY($1)"
 	// A schema-qualified tv_ table: the shadow's rows come from the view.
 	fromSource := "INSERT INTO pg_temp." + s.view + " (id, data" + columnList("", ent.Columns) + ") SELECT s.id, s.data" +
 		columnList("s.", ent.Columns) + " FROM " + s.source + " s WHERE s.id = ANY($1)"
-	after, first := MinID(ent.Key), true
+	after, first := minID(ent.Key), true
 	for {
-		// From MinID the listing is inclusive: a page of one holding just
-		// MinID would make it the cursor again, forever (see pageLimit).
+		// From minID the listing is inclusive: a page of one holding just
+		// minID would make it the cursor again, forever (see pageLimit).
 		limit := pageLimit(ent.Key, after, opts.ChunkSize)
 		ids, err := ent.IDsAfter(ctx, s.conn, after, limit)
 		if err != nil {
@@ -172,10 +172,10 @@ func (s *rebuildSession) build(ctx context.Context, res *RebuildResult, opts Reb
 		if len(ids) > 0 {
 			after = ids[len(ids)-1]
 		}
-		if first && (len(ids) == 0 || ids[0] != MinID(ent.Key)) {
-			// Ask for MinID too, whether or not the listing from it
+		if first && (len(ids) == 0 || ids[0] != minID(ent.Key)) {
+			// Ask for minID too, whether or not the listing from it
 			// included it (it is not counted when it does not exist).
-			ids = append([]ID{MinID(ent.Key)}, ids...)
+			ids = append([]ID{minID(ent.Key)}, ids...)
 		}
 		first = false
 		if len(ids) == 0 {
@@ -255,8 +255,8 @@ func (s *rebuildSession) compare(ctx context.Context, res *RebuildResult, opts R
 		FULL JOIN (SELECT id, data%[8]s FROM %[4]s WHERE %[5]s) l ON l.id = s.id
 		WHERE (s.data%[6]s) IS DISTINCT FROM (l.data%[7]s)`, rebuildIDs, s.view, inRange, s.live, inRange,
 		columnList("s.", s.ent.Columns), columnList("l.", s.ent.Columns), columnList("", s.ent.Columns))
-	for lo := MinID(kind); ; {
-		hi := MaxID(kind)
+	for lo := minID(kind); ; {
+		hi := maxID(kind)
 		var text string
 		switch err := s.conn.QueryRow(ctx, bound, keyArg(lo), opts.ChunkSize-1).Scan(&text); {
 		case errors.Is(err, pgx.ErrNoRows):
@@ -272,7 +272,7 @@ func (s *rebuildSession) compare(ctx context.Context, res *RebuildResult, opts R
 			return fmt.Errorf("compare ids from %s to %s: %w", lo, hi, err)
 		}
 		res.Differing += int(tag.RowsAffected())
-		if hi == MaxID(kind) {
+		if hi == maxID(kind) {
 			break
 		}
 		lo = nextID(hi)
@@ -289,7 +289,7 @@ func (s *rebuildSession) apply(ctx context.Context, res *RebuildResult, opts Reb
 	list := "SELECT id::text AS key FROM pg_temp." + rebuildIDs + " WHERE id >= $1 ORDER BY id LIMIT $2"
 	size := min(opts.ChunkSize, s.e.cfg.BatchSize)
 	kind := s.ent.Key
-	for lo := MinID(kind); ; {
+	for lo := minID(kind); ; {
 		rows, err := s.conn.Query(ctx, list, keyArg(lo), size)
 		if err != nil {
 			return fmt.Errorf("list ids to apply from %s: %w", lo, err)
@@ -311,7 +311,7 @@ func (s *rebuildSession) apply(ctx context.Context, res *RebuildResult, opts Reb
 			return err
 		}
 		last := ids[len(ids)-1]
-		if len(ids) < size || last == MaxID(kind) {
+		if len(ids) < size || last == maxID(kind) {
 			return nil
 		}
 		lo = nextID(last)
@@ -389,7 +389,7 @@ func lockConflict(err error) bool {
 }
 
 // nextID returns the key that follows id in its kind's order; id must not
-// be MaxID.
+// be maxID.
 func nextID(id ID) ID {
 	switch id.kind {
 	case KeyBigint:

@@ -10,6 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tvsync/tvsync/sync/internal/engineapi"
 )
 
 // rebuildSession is the one database session a rebuild runs on: it holds
@@ -63,7 +65,7 @@ func (e *Engine) openRebuildSession(ctx context.Context, ent Entity) (_ *rebuild
 		s.source = pgx.Identifier(strings.Split(ent.Source, ".")).Sanitize()
 	}
 	switch p := e.pool.(type) {
-	case acquirer:
+	case engineapi.Acquirer:
 		if s.pooled, err = p.Acquire(ctx); err != nil {
 			return nil, fmt.Errorf("acquire a connection: %w", err)
 		}

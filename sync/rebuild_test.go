@@ -23,6 +23,7 @@ import (
 	"github.com/tvsync/tvsync/internal/testdb"
 	"github.com/tvsync/tvsync/repository"
 	tvsync "github.com/tvsync/tvsync/sync"
+	"github.com/tvsync/tvsync/sync/syncuow"
 )
 
 // TestRebuild_ReadersNeverMissARowAndNoWriteIsLost rebuilds tv_post while
@@ -213,7 +214,7 @@ func TestRebuild_NoWriteMadeDuringTheBuildIsLost(t *testing.T) {
 	posts := listIDs(t, pool, "SELECT id FROM tb_post ORDER BY id")
 	users := listIDs(t, pool, "SELECT id FROM tb_user ORDER BY id")
 	afterCommit := repository.New(pool, engine, repository.Options{})
-	deferred := afterCommit.WithSyncMode(repository.SyncDeferred)
+	deferred := afterCommit.WithTiming(syncuow.Deferred)
 	worker := must(tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{}))
 	const chunk = 10
 	liked, edited, deletedBuilt, deletedLater := posts[chunk+2], posts[3], posts[5], posts[3*chunk+1]
@@ -557,7 +558,7 @@ func TestRebuild_RepeatsOnOnePooledConnection(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	engine := blog.MustNewEngine(pool, tvsync.Config{})
-	repo := repository.New(pool, engine, repository.Options{Sync: repository.SyncInline})
+	repo := repository.New(pool, engine, repository.Options{Sync: syncuow.Inline})
 	posts := listIDs(t, pool, "SELECT id FROM tb_post ORDER BY id")
 	for i := range 3 {
 		require.NoError(t, repo.InTx(ctx, func(uow *repository.UnitOfWork) error {

@@ -58,11 +58,11 @@ type Report struct {
 	Results []EntityResult
 	// Duration is the wall time of the whole call.
 	Duration time.Duration
-	// Queued names the rows a sync inside a transaction (SyncTx) queued
+	// queued names the rows a sync inside a transaction (syncTx) queued
 	// there for after its commit: the dependents of the documents it
-	// changed, and whatever did not fit in Config.InlineLimit. Sync them
-	// with SyncQueued once the transaction has committed.
-	Queued Queued
+	// changed, and whatever did not fit in Config.InlineLimit. A unit of
+	// work syncs them with syncQueued once the transaction has committed.
+	queued queued
 }
 
 // For returns the result of the named entity (zero when it was not synced).

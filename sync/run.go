@@ -8,7 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // maxLevels bounds how many levels of cascades one call follows in
@@ -43,11 +42,11 @@ func (e *Engine) Sync(ctx context.Context, mode Mode, changes ...Change) (Report
 	return e.run(ctx, e.ownJob(mode), b)
 }
 
-// SyncQueued syncs the changes q names, as Sync does, and removes their
+// syncQueued syncs the changes q names, as Sync does, and removes their
 // rows from tvsync.sync_queue in the transactions that sync them (rows a
 // Worker holds are left to it), so that they stay queued if the sync
 // fails or stops; a unit of work calls it after its commit.
-func (e *Engine) SyncQueued(ctx context.Context, mode Mode, q Queued) (Report, error) {
+func (e *Engine) syncQueued(ctx context.Context, mode Mode, q queued) (Report, error) {
 	if err := checkMode(mode); err != nil {
 		return Report{Mode: mode}, err
 	}
@@ -59,14 +58,14 @@ func (e *Engine) SyncQueued(ctx context.Context, mode Mode, q Queued) (Report, e
 	return e.run(ctx, e.ownJob(mode), b)
 }
 
-// ownJob is how Sync and SyncQueued sync: in transactions of their own,
+// ownJob is how Sync and syncQueued sync: in transactions of their own,
 // removing the queued rows they cover, following cascades for writes.
 func (e *Engine) ownJob(mode Mode) job {
 	follow := mode == ModeIncremental || mode == ModeDeferred
 	return job{mode: mode, ops: opRefresh | opDelete, ack: true, follow: follow, delay: e.cfg.CascadeGrace}
 }
 
-// SyncTx is Sync inside the caller's transaction: the tv_ rows change, and
+// syncTx is Sync inside the caller's transaction: the tv_ rows change, and
 // the advisory locks are held, until tx commits or rolls back. It syncs
 // there the changes (waiting for their locks in one sorted statement) and
 // then, level after level, the rows their cascades reach, as far as they
@@ -75,11 +74,11 @@ func (e *Engine) ownJob(mode Mode) job {
 // cascades are looked up once the changes' locks are held, so a row a
 // concurrent transaction attaches meanwhile is found. What did not fit, or
 // was locked, is queued in tx, for after the commit, and returned in
-// Report.Queued: call SyncQueued with it once tx has committed (a Worker
+// Report.queued: call syncQueued with it once tx has committed (a Worker
 // takes it after Config.CascadeGrace otherwise). It does not isolate
 // failing ids: any error aborts tx, so the writes and their sync commit or
 // fail together.
-func (e *Engine) SyncTx(ctx context.Context, tx pgx.Tx, mode Mode, changes ...Change) (Report, error) {
+func (e *Engine) syncTx(ctx context.Context, tx pgx.Tx, mode Mode, changes ...Change) (Report, error) {
 	b, err := e.collect(mode, changes)
 	if err != nil || b.size() == 0 {
 		return Report{Mode: mode}, err
@@ -88,7 +87,7 @@ func (e *Engine) SyncTx(ctx context.Context, tx pgx.Tx, mode Mode, changes ...Ch
 	if b.size() > e.cfg.InlineLimit {
 		// Too many to lock in one transaction: queue them all with it.
 		rows, err := e.enqueueRows(ctx, tx, pendingRows(b, e.cfg.CascadeGrace), false)
-		return Report{Mode: mode, Queued: Queued{rows: rows}}, err
+		return Report{Mode: mode, queued: queued{rows: rows}}, err
 	}
 	return e.run(ctx, j, b)
 }
@@ -99,26 +98,26 @@ func (e *Engine) SyncTx(ctx context.Context, tx pgx.Tx, mode Mode, changes ...Ch
 // transaction holds (tried without waiting, so a sync that waits for a lock
 // only ever waits in its first statement, and cannot deadlock). It returns
 // them, with their queued rows to remove as they sync, and adds the others
-// to report.Queued, for after the commit.
+// to report.queued, for after the commit.
 func (e *Engine) inlineNext(ctx context.Context, tx pgx.Tx, next batch, synced int, report *Report) (batch, error) {
 	if next.size() == 0 {
 		return next, nil
 	}
 	if synced+next.size() > e.cfg.InlineLimit {
-		report.Queued.rows = append(report.Queued.rows, next.rows()...)
+		report.queued.rows = append(report.queued.rows, next.rows()...)
 		return newBatch(), nil
 	}
 	got, busy, err := e.tryLock(ctx, tx, next)
 	if err != nil {
 		return batch{}, err
 	}
-	report.Queued.rows = append(report.Queued.rows, busy.rows()...)
+	report.queued.rows = append(report.queued.rows, busy.rows()...)
 	return got, nil
 }
 
 // run syncs b level by level as j says: each level in chunks, each chunk's
 // dependents forming the next level. In the caller's transaction (j.parent)
-// it syncs one level, and the dependents stay queued there (Report.Queued).
+// it syncs one level, and the dependents stay queued there (Report.queued).
 func (e *Engine) run(ctx context.Context, j job, b batch) (Report, error) {
 	start := time.Now()
 	report := Report{Mode: j.mode}
@@ -165,7 +164,7 @@ func (e *Engine) run(ctx context.Context, j job, b batch) (Report, error) {
 		}
 		if j.parent != nil && j.savepoint {
 			// A worker's batch: the dependents are queued for its next ones.
-			report.Queued = Queued{rows: next.rows()}
+			report.queued = queued{rows: next.rows()}
 			break
 		}
 		if j.parent != nil {
@@ -324,13 +323,6 @@ func split(order []string, s idSet) (idSet, idSet) {
 		}
 	}
 	return left, right
-}
-
-// acquirer is a pool that hands out connections, such as *pgxpool.Pool: the
-// engine then commits on its own connection in the same round trip as the
-// tvsync.sync_log rows.
-type acquirer interface {
-	Acquire(ctx context.Context) (*pgxpool.Conn, error)
 }
 
 // isolatable reports whether err is caused by the data of some ids (so that

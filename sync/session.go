@@ -20,7 +20,7 @@ import (
 // (WorkerConfig.ListenURL, the CLI's --direct-url or DIRECT_DATABASE_URL).
 var ErrPooledSession = pgsession.ErrPooled
 
-// CheckSession returns an error wrapping ErrPooledSession when conn is not
+// checkSession returns an error wrapping ErrPooledSession when conn is not
 // a real server session. It asks conn for its server process id
 // (pg_backend_pid()), then other (another connection or a pool on the same
 // URL), then conn again. On a direct connection the two answers of conn are
@@ -30,13 +30,13 @@ var ErrPooledSession = pgsession.ErrPooled
 // gets another one the second time; a pooler under load can hand
 // connections so that neither shows (a miss, not a false alarm), so the
 // check is a safeguard and the direct URL the rule.
-func CheckSession(ctx context.Context, conn, other pgsession.QueryRower) error {
+func checkSession(ctx context.Context, conn, other pgsession.QueryRower) error {
 	return pgsession.Check(ctx, conn, other)
 }
 
 // checkListener makes sure, before Run starts, that the connection the
 // worker will LISTEN on is a real session: with no ListenURL, a connection
-// configured as the pool's is checked against the pool (CheckSession). A
+// configured as the pool's is checked against the pool (checkSession). A
 // database that cannot be reached yet is not an error here (Run waits for
 // it); only a pooler detected is.
 func (w *Worker) checkListener(ctx context.Context) error {
@@ -51,7 +51,7 @@ func (w *Worker) checkListener(ctx context.Context) error {
 		return nil // unreachable for now: Run retries
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	if err := CheckSession(ctx, conn, w.pool); errors.Is(err, ErrPooledSession) {
+	if err := checkSession(ctx, conn, w.pool); errors.Is(err, ErrPooledSession) {
 		return fmt.Errorf("worker: cannot LISTEN through the pool's URL: set WorkerConfig.ListenURL (tvsync worker --direct-url) to a direct URL of the primary: %w", err)
 	}
 	return nil
@@ -85,7 +85,7 @@ func dialLike(ctx context.Context, pool *pgxpool.Pool) (*pgx.Conn, error) {
 }
 
 // checkRebuildSession makes sure that conn, taken from pool for a rebuild,
-// is a real session (CheckSession against a connection of its own, so that
+// is a real session (checkSession against a connection of its own, so that
 // a pool of one connection is enough): a rebuild's session lock, temporary
 // tables and search_path cannot work through a transaction pooler.
 func checkRebuildSession(ctx context.Context, conn *pgxpool.Conn, pool *pgxpool.Pool) error {
@@ -94,7 +94,7 @@ func checkRebuildSession(ctx context.Context, conn *pgxpool.Conn, pool *pgxpool.
 		return fmt.Errorf("check the rebuild's session: %w", err)
 	}
 	defer other.Close(context.WithoutCancel(ctx))
-	err = CheckSession(ctx, conn, other)
+	err = checkSession(ctx, conn, other)
 	if errors.Is(err, ErrPooledSession) {
 		return fmt.Errorf("rebuild needs a real session (a session lock, temporary tables): "+
 			"run it on an engine over a direct URL of the primary (tvsync rebuild --direct-url): %w", err)

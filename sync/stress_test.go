@@ -20,6 +20,7 @@ import (
 	"github.com/tvsync/tvsync/internal/workload"
 	"github.com/tvsync/tvsync/repository"
 	tvsync "github.com/tvsync/tvsync/sync"
+	"github.com/tvsync/tvsync/sync/syncuow"
 )
 
 // TestStress_ConcurrentWritesInEveryModeLeaveNoDrift runs 16 goroutines of
@@ -40,9 +41,9 @@ func TestStress_ConcurrentWritesInEveryModeLeaveNoDrift(t *testing.T) {
 	engine := blog.MustNewEngine(pool, tvsync.Config{})
 	base := repository.New(pool, engine, repository.Options{AfterCommitGrace: 200 * time.Millisecond})
 	repos := []*repository.Repository{
-		base.WithSyncMode(repository.SyncAfterCommit),
-		base.WithSyncMode(repository.SyncInline),
-		base.WithSyncMode(repository.SyncDeferred),
+		base.WithTiming(syncuow.AfterCommit),
+		base.WithTiming(syncuow.Inline),
+		base.WithTiming(syncuow.Deferred),
 	}
 
 	workerCtx, stopWorkers := context.WithCancel(ctx)

@@ -37,7 +37,7 @@ func (e *Engine) writeQueueAndLog(ctx context.Context, conn DB, enq []pendingRow
 	if end != "" {
 		p.queueStatement(end)
 	}
-	if p.Len() == 0 {
+	if p.size() == 0 {
 		return nil, nil
 	}
 	p.Send(ctx, conn)

@@ -79,9 +79,9 @@ func (t Token) Reached() bool { return t.reached }
 // IsZero reports whether t is the zero Token (no token).
 func (t Token) IsZero() bool { return t.text == "" }
 
-// Token returns the token of rows q names, signed for the engine's
+// queuedToken returns the token of rows q names, signed for the engine's
 // namespace: Reached when q names none.
-func (e *Engine) Token(q Queued) Token {
+func (e *Engine) queuedToken(q queued) Token {
 	seqs := make([]int64, len(q.rows))
 	for i, r := range q.rows {
 		seqs[i] = r.seq
@@ -89,9 +89,9 @@ func (e *Engine) Token(q Queued) Token {
 	return e.tokenOf(seqs)
 }
 
-// ReachedToken returns a token naming nothing to wait for, as an Inline unit
+// reachedToken returns a token naming nothing to wait for, as an Inline unit
 // of work, or an AfterCommit one whose sync succeeded, returns.
-func (e *Engine) ReachedToken() Token { return e.tokenOf(nil) }
+func (e *Engine) reachedToken() Token { return e.tokenOf(nil) }
 
 // tokenOf returns the signed token of seqs, in at most maxTokenRanges ranges.
 func (e *Engine) tokenOf(seqs []int64) Token {

@@ -47,7 +47,7 @@ func TestToken_RoundTripIsShort(t *testing.T) {
 	assert.Equal(t, int64(1), got.ranges[0].lo)
 	assert.Equal(t, int64(1+3*499), got.ranges[len(got.ranges)-1].hi)
 
-	reached := e.ReachedToken()
+	reached := e.reachedToken()
 	got, err = e.ParseToken(reached.String())
 	require.NoError(t, err)
 	assert.True(t, got.Reached())

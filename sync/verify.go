@@ -100,14 +100,14 @@ func (e *Engine) Verify(ctx context.Context, entity string, opts VerifyOptions) 
 	spans := make(chan span, opts.Workers)
 	g.Go(func() error {
 		defer close(spans)
-		after := MinID(ent.Key)
+		after := minID(ent.Key)
 		for {
 			limit := pageLimit(ent.Key, after, opts.ChunkSize)
 			ids, err := ent.IDsAfter(gctx, e.pool, after, limit)
 			if err != nil {
 				return fmt.Errorf("verify %s: list ids after %s: %w", entity, after, err)
 			}
-			s := span{after: after, upto: MaxID(ent.Key), rows: len(ids)}
+			s := span{after: after, upto: maxID(ent.Key), rows: len(ids)}
 			if len(ids) == limit {
 				s.upto = ids[len(ids)-1]
 			}
@@ -116,7 +116,7 @@ func (e *Engine) Verify(ctx context.Context, entity string, opts VerifyOptions) 
 			case <-gctx.Done():
 				return gctx.Err()
 			}
-			if s.upto == MaxID(ent.Key) {
+			if s.upto == maxID(ent.Key) {
 				return nil
 			}
 			after = s.upto

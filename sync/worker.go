@@ -55,7 +55,7 @@ type WorkerConfig struct {
 	// transaction pooler (PgBouncer), which cannot carry LISTEN. It is used
 	// as it is: the pool's BeforeConnect and AfterConnect hooks do not
 	// apply to it. Empty: a connection configured as the pool's, which Run
-	// first checks with CheckSession; through a pooler, Run returns an
+	// first checks is a real session; through a pooler, Run returns an
 	// error wrapping ErrPooledSession at once.
 	ListenURL string
 }
@@ -279,13 +279,13 @@ func (w *Worker) listen(ctx context.Context, wake chan<- struct{}) {
 }
 
 // connectListener opens the LISTEN connection (see dial) and listens on
-// the engine's QueueChannel.
+// the engine's queueChannel.
 func (w *Worker) connectListener(ctx context.Context) (*pgx.Conn, error) {
 	conn, err := w.dial(ctx, w.cfg.ListenURL)
 	if err != nil {
 		return nil, err
 	}
-	channel := w.engine.QueueChannel()
+	channel := w.engine.listenChannel()
 	if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
 		_ = conn.Close(ctx)
 		return nil, fmt.Errorf("worker: LISTEN %s: %w", channel, err)
@@ -326,7 +326,7 @@ func (r *DrainResult) add(o DrainResult) {
 func (w *Worker) Drain(ctx context.Context) (DrainResult, error) {
 	var total DrainResult
 	for {
-		r, err := w.DrainOnce(ctx)
+		r, err := w.drainOnce(ctx)
 		total.add(r)
 		if err != nil || (r.Claimed < w.cfg.BatchSize && r.Queued == 0) {
 			return total, err
@@ -334,7 +334,7 @@ func (w *Worker) Drain(ctx context.Context) (DrainResult, error) {
 	}
 }
 
-// DrainOnce takes one batch of ready rows, syncs it and removes the synced
+// drainOnce takes one batch of ready rows, syncs it and removes the synced
 // rows, all in one transaction on one connection of the pool; it reports
 // what it did with them. The dependents of what the batch changed are
 // queued in the same transaction, for the next batches. Ids that fail are
@@ -342,7 +342,7 @@ func (w *Worker) Drain(ctx context.Context) (DrainResult, error) {
 // rescheduled with an exponential backoff, or parked as dead after
 // MaxAttempts. Rows of entities the engine does not register are kept and
 // rescheduled (see Worker); they are not an error of the batch.
-func (w *Worker) DrainOnce(ctx context.Context) (DrainResult, error) {
+func (w *Worker) drainOnce(ctx context.Context) (DrainResult, error) {
 	conn, err := w.pool.Acquire(ctx)
 	if err != nil {
 		return DrainResult{}, fmt.Errorf("worker: acquire a connection: %w", err)
@@ -350,7 +350,7 @@ func (w *Worker) DrainOnce(ctx context.Context) (DrainResult, error) {
 	return w.drain(ctx, conn)
 }
 
-// drain is DrainOnce on conn, which it releases.
+// drain is drainOnce on conn, which it releases.
 func (w *Worker) drain(ctx context.Context, conn *pgxpool.Conn) (res DrainResult, err error) {
 	w.drains.Add(1)
 	release := gosync.OnceFunc(conn.Release)
@@ -442,7 +442,7 @@ func (w *Worker) drain(ctx context.Context, conn *pgxpool.Conn) (res DrainResult
 		// another: that row shares the failed attempt (and its backoff), so
 		// it does not retry the id at once.
 		var again []int64
-		for _, r := range report.Queued.rows {
+		for _, r := range report.queued.rows {
 			if bad.has(r.entity, r.id) {
 				again = append(again, r.seq)
 			}
@@ -458,7 +458,7 @@ func (w *Worker) drain(ctx context.Context, conn *pgxpool.Conn) (res DrainResult
 	}
 	settled = true
 	res.Synced = len(done.seqList())
-	res.Queued = report.Queued.Len()
+	res.Queued = report.queued.Len()
 	w.logKept(ctx, unknown, malformed)
 	return res, syncErr
 }

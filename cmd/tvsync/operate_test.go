@@ -25,6 +25,7 @@ import (
 	"github.com/tvsync/tvsync/internal/testdb"
 	tvsync "github.com/tvsync/tvsync/sync"
 	"github.com/tvsync/tvsync/sync/syncmigrate"
+	"github.com/tvsync/tvsync/sync/syncuow"
 )
 
 // emptyDatabase creates a database with no tables on the test server and
@@ -273,7 +274,7 @@ func TestWorker_OnceReportsSyncedFailedAndLeft(t *testing.T) {
 	url, pool := statsDB(t)
 	ids := metricsPosts(t, pool, 5)
 	engine := blog.MustNewEngine(pool, tvsync.Config{})
-	require.NoError(t, queuedErr(engine.Enqueue(ctx, pool, 0, false, tvsync.Change{Entity: blog.EntityPost, IDs: tvsync.UUIDKeys(ids)})))
+	require.NoError(t, queueForWorker(ctx, pool, engine, tvsync.Change{Entity: blog.EntityPost, IDs: tvsync.UUIDKeys(ids)}))
 
 	// One post cannot be synced: the query side refuses its title.
 	_, err := pool.Exec(ctx, `UPDATE tb_post SET title = 'poison' WHERE id = $1`, ids[0])
@@ -302,7 +303,7 @@ func TestWorker_OnceReportsParkedAndKeptRowsAsNotSynced(t *testing.T) {
 	url, pool := statsDB(t)
 	ids := metricsPosts(t, pool, 2)
 	engine := blog.MustNewEngine(pool, tvsync.Config{})
-	require.NoError(t, queuedErr(engine.Enqueue(ctx, pool, 0, false, tvsync.Change{Entity: blog.EntityPost, IDs: tvsync.UUIDKeys(ids)})))
+	require.NoError(t, queueForWorker(ctx, pool, engine, tvsync.Change{Entity: blog.EntityPost, IDs: tvsync.UUIDKeys(ids)}))
 	_, err := pool.Exec(ctx, `INSERT INTO tvsync.sync_queue (entity, entity_id) VALUES ('ghost', '42')`)
 	require.NoError(t, err)
 	_, err = pool.Exec(ctx, `UPDATE tb_post SET title = 'poison' WHERE id = $1`, ids[0])
@@ -423,5 +424,15 @@ func TestDemo_RunsTwiceOnOneDatabase(t *testing.T) {
 
 }
 
-// queuedErr drops the queued rows of Engine.Enqueue, keeping its error.
-func queuedErr(_ tvsync.Queued, err error) error { return err }
+// queueForWorker queues changes for a worker, ready at once: a Deferred
+// unit of work that records them and writes nothing.
+func queueForWorker(ctx context.Context, pool *pgxpool.Pool, engine *tvsync.Engine, changes ...tvsync.Change) error {
+	r, err := syncuow.New(pool, engine, syncuow.Options{Timing: syncuow.Deferred})
+	if err != nil {
+		return err
+	}
+	return r.Run(ctx, func(w *syncuow.Work) error {
+		w.Record(changes...)
+		return nil
+	})
+}

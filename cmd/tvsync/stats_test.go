@@ -281,7 +281,7 @@ func TestWorker_ServesMetricsWhileRunningAndStopsWithIt(t *testing.T) {
 	t.Parallel()
 	url, pool := statsDB(t)
 	ids := metricsPosts(t, pool, 4)
-	require.NoError(t, queuedErr(blog.MustNewEngine(pool, tvsync.Config{}).Enqueue(context.Background(), pool, 0, false, tvsync.Change{Entity: blog.EntityPost, IDs: tvsync.UUIDKeys(ids)})))
+	require.NoError(t, queueForWorker(context.Background(), pool, blog.MustNewEngine(pool, tvsync.Config{}), tvsync.Change{Entity: blog.EntityPost, IDs: tvsync.UUIDKeys(ids)}))
 
 	metricsURL, stderr, stop := startWorker(t, url, "--poll", "50ms")
 	upserted := "\n" + `tvsync_sync_rows_total{entity="post",outcome="upserted"} 4` + "\n"

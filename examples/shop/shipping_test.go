@@ -71,7 +71,7 @@ func (f fixture) hoursPass(t *testing.T, h int) {
 // fires, and the worker's re-sync at the due time makes it late.
 func TestLate_AnUnshippedOrderTurnsLateWhenItsPromisedDatePasses(t *testing.T) {
 	t.Parallel()
-	for _, mode := range []syncuow.Mode{syncuow.AfterCommit, syncuow.Inline, syncuow.Deferred} {
+	for _, mode := range []syncuow.Timing{syncuow.AfterCommit, syncuow.Inline, syncuow.Deferred} {
 		t.Run(mode.String(), func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
@@ -106,7 +106,7 @@ func TestLate_AnUnshippedOrderTurnsLateWhenItsPromisedDatePasses(t *testing.T) {
 // order shipped before its date does not turn late when it passes.
 func TestShipment_ATableWithoutADocumentCascadesToItsOrder(t *testing.T) {
 	t.Parallel()
-	for _, mode := range []syncuow.Mode{syncuow.AfterCommit, syncuow.Inline} {
+	for _, mode := range []syncuow.Timing{syncuow.AfterCommit, syncuow.Inline} {
 		t.Run(mode.String(), func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()

@@ -58,7 +58,7 @@ type Shop struct {
 }
 
 // New returns a Shop whose units of work run on pool and are synced by
-// engine (built with NewEngine) per opts.Mode. It fails when opts is
+// engine (built with NewEngine) per opts.Timing. It fails when opts is
 // invalid (syncuow.New's error names the field).
 func New(pool *pgxpool.Pool, engine *tvsync.Engine, opts syncuow.Options) (*Shop, error) {
 	runner, err := syncuow.New(pool, engine, opts)
@@ -68,10 +68,10 @@ func New(pool *pgxpool.Pool, engine *tvsync.Engine, opts syncuow.Options) (*Shop
 	return &Shop{pool: pool, runner: runner, q: db.New()}, nil
 }
 
-// WithMode returns a copy of s whose units of work sync in mode m.
-func (s *Shop) WithMode(m syncuow.Mode) *Shop {
+// WithTiming returns a copy of s whose units of work sync at timing m.
+func (s *Shop) WithTiming(m syncuow.Timing) *Shop {
 	c := *s
-	c.runner = s.runner.WithMode(m)
+	c.runner = s.runner.WithTiming(m)
 	return &c
 }
 

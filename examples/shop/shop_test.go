@@ -61,7 +61,7 @@ type fixture struct {
 
 // newFixture returns a shop on a fresh database whose units of work sync in
 // mode, on a pool of maxConns connections (0: the kit's default).
-func newFixture(t *testing.T, mode syncuow.Mode, maxConns int32) fixture {
+func newFixture(t *testing.T, mode syncuow.Timing, maxConns int32) fixture {
 	t.Helper()
 	var pool *pgxpool.Pool
 	if maxConns == 0 {
@@ -76,7 +76,7 @@ func newFixture(t *testing.T, mode syncuow.Mode, maxConns int32) fixture {
 	}
 	engine, err := shop.NewEngine(pool, tvsync.Config{})
 	require.NoError(t, err)
-	return fixture{pool: pool, engine: engine, shop: must(shop.New(pool, engine, syncuow.Options{Mode: mode}))}
+	return fixture{pool: pool, engine: engine, shop: must(shop.New(pool, engine, syncuow.Options{Timing: mode}))}
 }
 
 // do runs fn in one unit of work and fails the test on error.
@@ -481,7 +481,7 @@ func TestRace_ConcurrentRenamesAndLineChangesConverge(t *testing.T) {
 			for w := range tc.goroutines {
 				s := f.shop
 				if w%2 == 1 {
-					s = s.WithMode(syncuow.Inline)
+					s = s.WithTiming(syncuow.Inline)
 				}
 				g.Go(func() error {
 					rng := rand.New(rand.NewPCG(uint64(w), 7))

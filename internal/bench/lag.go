@@ -16,6 +16,7 @@ import (
 	"github.com/tvsync/tvsync/blog"
 	"github.com/tvsync/tvsync/repository"
 	tvsync "github.com/tvsync/tvsync/sync"
+	"github.com/tvsync/tvsync/sync/syncuow"
 )
 
 // LagRun is one run of the deferred-mode measurement.
@@ -277,7 +278,7 @@ func medianRun(pairs []LagPair) LagRun {
 
 // MeasureLagRun, on the write clone, runs workers Workers (sync.NewWorker
 // with the zero WorkerConfig, w.Run) and, while they run, paces deferred
-// units of work (uow.AddComment in SyncDeferred mode) at rate for dur and,
+// units of work (uow.AddComment, syncuow.Deferred) at rate for dur and,
 // at the same time, plain single-comment writes (insert and commit, no
 // queue) at rate/4, so that both commit latencies are measured under the
 // same load. Every write goes to a different post (picked with seedValue),
@@ -353,7 +354,7 @@ func MeasureLagRun(ctx context.Context, env *Env, rate float64, dur time.Duratio
 	env.log.InfoContext(ctx, "bench: deferred lag run", slog.Int("writes", n), slog.Float64("per_second", rate),
 		slog.Int("workers", workers), slog.String("variant", res.Variant()), slog.String("load", res.Load.String()))
 	deferredEngine := blog.MustNewEngine(deferredDB.Pool, tvsync.Config{Logger: env.log, SlowThreshold: -1, NotifyInTransaction: notifyInTx})
-	repo := repository.New(deferredDB.Pool, deferredEngine, repository.Options{Sync: repository.SyncDeferred})
+	repo := repository.New(deferredDB.Pool, deferredEngine, repository.Options{Sync: syncuow.Deferred})
 	commitLat := make([]time.Duration, n)
 	committed := make([]time.Time, n)
 	plain := make([]time.Duration, nPlain)

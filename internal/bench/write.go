@@ -14,6 +14,7 @@ import (
 	"github.com/tvsync/tvsync/blog"
 	"github.com/tvsync/tvsync/repository"
 	tvsync "github.com/tvsync/tvsync/sync"
+	"github.com/tvsync/tvsync/sync/syncuow"
 )
 
 // Write path variants: how tv_post is kept current when comments are added.
@@ -26,12 +27,12 @@ const (
 	// WriteStmtTrigger has an AFTER INSERT FOR EACH STATEMENT trigger with
 	// a transition table upsert tv_post once for the distinct post ids.
 	WriteStmtTrigger = "statement trigger (transition table)"
-	// WriteAfterCommit is a repository unit of work in SyncAfterCommit
-	// mode (the default) recording the post ids: explicit batch sync.
+	// WriteAfterCommit is a repository unit of work at syncuow.AfterCommit
+	// (the default) recording the post ids: explicit batch sync.
 	WriteAfterCommit = "tvsync UoW after-commit"
-	// WriteInline is the same unit of work in SyncInline mode.
+	// WriteInline is the same unit of work at syncuow.Inline.
 	WriteInline = "tvsync UoW inline"
-	// WriteDeferred is the same unit of work in SyncDeferred mode, timed
+	// WriteDeferred is the same unit of work at syncuow.Deferred, timed
 	// until its commit returns.
 	WriteDeferred = "tvsync UoW deferred (commit)"
 	// WriteDeferredDrained is the deferred unit of work timed until a
@@ -180,9 +181,9 @@ func (w *Writer) Write(ctx context.Context, v string, cs []NewComment) (WriteTim
 			return err
 		})
 	case WriteAfterCommit, WriteInline, WriteDeferred, WriteDeferredDrained:
-		mode := map[string]repository.SyncMode{WriteAfterCommit: repository.SyncAfterCommit, WriteInline: repository.SyncInline,
-			WriteDeferred: repository.SyncDeferred, WriteDeferredDrained: repository.SyncDeferred}[v]
-		err = w.repo.WithSyncMode(mode).InTx(ctx, func(uow *repository.UnitOfWork) error {
+		mode := map[string]syncuow.Timing{WriteAfterCommit: syncuow.AfterCommit, WriteInline: syncuow.Inline,
+			WriteDeferred: syncuow.Deferred, WriteDeferredDrained: syncuow.Deferred}[v]
+		err = w.repo.WithTiming(mode).InTx(ctx, func(uow *repository.UnitOfWork) error {
 			var err error
 			if t.CommentIDs, err = InsertComments(ctx, uow.Tx(), cs); err != nil {
 				return err

@@ -32,6 +32,7 @@ import (
 	"github.com/tvsync/tvsync/repository"
 	tvsync "github.com/tvsync/tvsync/sync"
 	"github.com/tvsync/tvsync/sync/syncdbtest"
+	"github.com/tvsync/tvsync/sync/syncuow"
 )
 
 // A fault the chaos test can inject.
@@ -295,9 +296,9 @@ func TestChaos(t *testing.T) {
 	engine := blog.MustNewEngine(pool, tvsync.Config{})
 	base := repository.New(pool, engine, repository.Options{AfterCommitGrace: 300 * time.Millisecond})
 	repos := []*repository.Repository{
-		base.WithSyncMode(repository.SyncAfterCommit),
-		base.WithSyncMode(repository.SyncInline),
-		base.WithSyncMode(repository.SyncDeferred),
+		base.WithTiming(syncuow.AfterCommit),
+		base.WithTiming(syncuow.Inline),
+		base.WithTiming(syncuow.Deferred),
 	}
 	for g := range v.writers {
 		running.Go(func() {
@@ -318,7 +319,7 @@ func TestChaos(t *testing.T) {
 					fig.faultError(err)
 				case errors.Is(err, repository.ErrInvalid) || errors.Is(err, repository.ErrUnitOfWorkDone):
 					fig.mu.Lock()
-					fig.unexpected = append(fig.unexpected, fmt.Errorf("writer %d write %d (%s): %w", g, i, repo.SyncMode(), err))
+					fig.unexpected = append(fig.unexpected, fmt.Errorf("writer %d write %d (%s): %w", g, i, repo.Timing(), err))
 					fig.mu.Unlock()
 				case workload.ExpectedFailure(err):
 					fig.domain.Add(1)

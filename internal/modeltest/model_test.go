@@ -204,7 +204,7 @@ type model struct {
 	// faults; small (2 connections) the concurrent steps.
 	pool, small         *pgxpool.Pool
 	engine, smallEngine *tvsync.Engine
-	runners, smallRuns  [3]*syncuow.Runner // by syncuow.Mode
+	runners, smallRuns  [3]*syncuow.Runner // by syncuow.Timing
 	ids                 ids
 	fault               atomic.Pointer[fault]
 	// history describes the steps since the last checkpoint.
@@ -260,9 +260,9 @@ func runRound(t *testing.T, seed uint64, items map[string]bool, v variant, total
 	if r.IntN(2) == 0 {
 		grace = time.Millisecond // workers race the after-commit syncs
 	}
-	for _, mode := range []syncuow.Mode{syncuow.AfterCommit, syncuow.Inline, syncuow.Deferred} {
-		m.runners[mode] = must(syncuow.New(m.pool, m.engine, syncuow.Options{Mode: mode, AfterCommitGrace: grace}))
-		m.smallRuns[mode] = must(syncuow.New(m.small, m.smallEngine, syncuow.Options{Mode: mode, AfterCommitGrace: grace}))
+	for _, mode := range []syncuow.Timing{syncuow.AfterCommit, syncuow.Inline, syncuow.Deferred} {
+		m.runners[mode] = must(syncuow.New(m.pool, m.engine, syncuow.Options{Timing: mode, AfterCommitGrace: grace}))
+		m.smallRuns[mode] = must(syncuow.New(m.small, m.smallEngine, syncuow.Options{Timing: mode, AfterCommitGrace: grace}))
 	}
 
 	m.seedRows(ctx, r, v)
@@ -315,7 +315,7 @@ func (m *model) seedRows(ctx context.Context, r *rand.Rand, v variant) {
 // figures are what a round did, printed at its end.
 type figures struct {
 	Steps, Checkpoints                                 atomic.Int64
-	Units                                              [3]atomic.Int64 // by syncuow.Mode
+	Units                                              [3]atomic.Int64 // by syncuow.Timing
 	Ok, Domain, Interrupted, Rejected                  atomic.Int64
 	EnqueueDeadlocks, Unexpected                       atomic.Int64
 	CancelAfterCommit, CancelAnywhere                  atomic.Int64

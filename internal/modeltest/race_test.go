@@ -11,6 +11,7 @@ import (
 
 	tvsync "github.com/tvsync/tvsync/sync"
 	"github.com/tvsync/tvsync/sync/syncdbtest"
+	"github.com/tvsync/tvsync/sync/syncuow"
 )
 
 // TestInlineRenameRacesAttach replays, step by step, interleavings the
@@ -83,7 +84,7 @@ func raceRenameAttach(t *testing.T, attachFirst, attachInline bool) {
 		attach, _ := begin()
 		_, err = attach.Exec(ctx, "UPDATE tb_child SET parent_id = 1 WHERE id = 10")
 		require.NoError(t, err)
-		_, err = engine.SyncTx(ctx, attach, tvsync.ModeIncremental, attachChange)
+		_, err = syncInside(ctx, engine, attach, attachChange)
 		require.NoError(t, err)
 		// The rename syncs inline: it must wait for the attach's commit.
 		rename, pid := begin()
@@ -91,7 +92,7 @@ func raceRenameAttach(t *testing.T, attachFirst, attachInline bool) {
 		require.NoError(t, err)
 		done := make(chan error, 1)
 		go func() {
-			_, err := engine.SyncTx(ctx, rename, tvsync.ModeIncremental, renameChange)
+			_, err := syncInside(ctx, engine, rename, renameChange)
 			if err == nil {
 				err = rename.Commit(ctx)
 			}
@@ -105,7 +106,7 @@ func raceRenameAttach(t *testing.T, attachFirst, attachInline bool) {
 		rename, _ := begin()
 		_, err = rename.Exec(ctx, "UPDATE tb_parent SET name = 'new' WHERE id = 1")
 		require.NoError(t, err)
-		_, err = engine.SyncTx(ctx, rename, tvsync.ModeIncremental, renameChange)
+		_, err = syncInside(ctx, engine, rename, renameChange)
 		require.NoError(t, err)
 		// The attach syncs inline, or commits and then syncs in a
 		// transaction of its own: either way it must wait for the rename's
@@ -121,7 +122,7 @@ func raceRenameAttach(t *testing.T, attachFirst, attachInline bool) {
 			return err
 		}
 		sync := func(tx pgx.Tx) error {
-			_, err := engine.SyncTx(ctx, tx, tvsync.ModeIncremental, attachChange)
+			_, err := syncInside(ctx, engine, tx, attachChange)
 			return err
 		}
 		go func() {
@@ -150,6 +151,20 @@ func raceRenameAttach(t *testing.T, attachFirst, attachInline bool) {
 	drift, err := snap.Compare(ctx, pool, false)
 	require.NoError(t, err)
 	require.Empty(t, drift, "the child shows its parent's old name")
+}
+
+// syncInside syncs change inside tx, the application's own transaction, as
+// an Inline unit of work nested in it does (a savepoint of tx): its locks
+// are held, and its tv_ rows written, until tx ends.
+func syncInside(ctx context.Context, engine *tvsync.Engine, tx pgx.Tx, change tvsync.Change) (tvsync.Token, error) {
+	r, err := syncuow.New(tx, engine, syncuow.Options{Timing: syncuow.Inline})
+	if err != nil {
+		return tvsync.Token{}, err
+	}
+	return r.RunToken(ctx, func(w *syncuow.Work) error {
+		w.Record(change)
+		return nil
+	})
 }
 
 // waitForAdvisoryLock returns once the backend pid waits for an advisory

@@ -20,14 +20,14 @@ import (
 
 // modes returns the modes a unit of work may use now: not AfterCommit
 // while a dependent fails unless item 3 is checked.
-func (m *model) modes() []syncuow.Mode {
+func (m *model) modes() []syncuow.Timing {
 	if m.faulty() && !m.items[itemDependent] {
-		return []syncuow.Mode{syncuow.Inline, syncuow.Deferred}
+		return []syncuow.Timing{syncuow.Inline, syncuow.Deferred}
 	}
-	return []syncuow.Mode{syncuow.AfterCommit, syncuow.Inline, syncuow.Deferred}
+	return []syncuow.Timing{syncuow.AfterCommit, syncuow.Inline, syncuow.Deferred}
 }
 
-func (m *model) mode(r *rand.Rand) syncuow.Mode {
+func (m *model) mode(r *rand.Rand) syncuow.Timing {
 	modes := m.modes()
 	return modes[r.IntN(len(modes))]
 }
@@ -159,7 +159,7 @@ func (m *model) stepCancelAfterCommit(ctx context.Context, r *rand.Rand, step in
 // before its k-th round trip (1 to 8): while it writes, at its commit, or
 // during its sync. AfterCommit only when item 2 is checked.
 func (m *model) stepCancelAnywhere(ctx context.Context, r *rand.Rand, step int) {
-	modes := []syncuow.Mode{syncuow.Inline, syncuow.Deferred}
+	modes := []syncuow.Timing{syncuow.Inline, syncuow.Deferred}
 	if m.items[itemTail] && slices.Contains(m.modes(), syncuow.AfterCommit) {
 		modes = append(modes, syncuow.AfterCommit)
 	}
@@ -245,7 +245,7 @@ func (m *model) stepHot(ctx context.Context, r *rand.Rand, step int) {
 		gr := rand.New(rand.NewPCG(r.Uint64(), r.Uint64()))
 		writers.Go(func() {
 			for range 3 + gr.IntN(4) {
-				mode := []syncuow.Mode{syncuow.AfterCommit, syncuow.Deferred}[gr.IntN(2)]
+				mode := []syncuow.Timing{syncuow.AfterCommit, syncuow.Deferred}[gr.IntN(2)]
 				if !slices.Contains(m.modes(), mode) {
 					mode = syncuow.Deferred
 				}

@@ -377,7 +377,7 @@ func (m *model) burstOps(r *rand.Rand, fk *FK, parent string) []op {
 // into the figures; tr is the trip of ctx, if any. It returns an error only
 // for an outcome no fault explains.
 func (m *model) unit(ctx context.Context, runner *syncuow.Runner, ops []op, tr *trip) error {
-	mode := runner.Mode()
+	mode := runner.Timing()
 	m.fig.Units[mode].Add(1)
 	err := runner.Run(ctx, func(w *syncuow.Work) error {
 		for _, o := range ops {

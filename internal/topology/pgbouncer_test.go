@@ -23,6 +23,7 @@ import (
 	tvsync "github.com/tvsync/tvsync/sync"
 	"github.com/tvsync/tvsync/sync/syncdbtest"
 	"github.com/tvsync/tvsync/sync/syncmigrate"
+	"github.com/tvsync/tvsync/sync/syncuow"
 )
 
 // openPool opens a pool of maxConns connections on url, closed when the
@@ -67,7 +68,7 @@ func TestPgBouncer_BlogWorkloadInEveryModeNoDrift(t *testing.T) {
 	})
 
 	users, posts, comments := workload.NewBag(idsOf(t, ctx, pooled, "tb_user")), workload.NewBag(idsOf(t, ctx, pooled, "tb_post")), workload.NewBag(nil)
-	modes := []repository.SyncMode{repository.SyncInline, repository.SyncAfterCommit, repository.SyncDeferred}
+	modes := []syncuow.Timing{syncuow.Inline, syncuow.AfterCommit, syncuow.Deferred}
 	const goroutines, writes = 8, 40
 	var clients gosync.WaitGroup
 	failures := make([]int, goroutines)
@@ -81,7 +82,7 @@ func TestPgBouncer_BlogWorkloadInEveryModeNoDrift(t *testing.T) {
 					return workload.RandomWrite(ctx, uow, r, tag, users, posts, comments)
 				})
 				if err != nil && !workload.ExpectedFailure(err) && !errors.Is(err, repository.ErrCommittedNotSynced) {
-					assert.NoError(t, err, "goroutine %d write %d (%s) through pgbouncer", g, i, repo.SyncMode())
+					assert.NoError(t, err, "goroutine %d write %d (%s) through pgbouncer", g, i, repo.Timing())
 					failures[g]++
 				}
 			}
@@ -151,15 +152,8 @@ func TestPgBouncer_SessionPartsFailAtOnce(t *testing.T) {
 	defer md.Close()
 	_, err = md.Migrate(ctx, syncmigrate.DirectionUp, nil)
 	require.NoError(t, err, "migrations on the direct URL")
-
-	// The check never rejects two real sessions.
-	a, err := directPool.Acquire(ctx)
-	require.NoError(t, err)
-	defer a.Release()
-	b, err := directPool.Acquire(ctx)
-	require.NoError(t, err)
-	defer b.Release()
-	require.NoError(t, tvsync.CheckSession(ctx, a, b))
+	// That the check never rejects two real sessions is
+	// TestCheckSession_NeverRejectsTwoRealSessions, in package sync.
 }
 
 // idsOf returns the ids of table.

@@ -215,7 +215,7 @@ func TestReplica_MixedRunZeroStaleTokenReadsWithAReplicaStopped(t *testing.T) {
 	)
 	for g := range writers {
 		wg.Go(func() {
-			repo := base.WithSyncMode([]repository.SyncMode{repository.SyncInline, repository.SyncAfterCommit}[g%2])
+			repo := base.WithTiming([]syncuow.Timing{syncuow.Inline, syncuow.AfterCommit}[g%2])
 			r := rand.New(rand.NewPCG(uint64(g), 22))
 			var user uuid.UUID
 			var posts []uuid.UUID
@@ -344,7 +344,7 @@ func TestReplica_DeferredTokenThenReplay(t *testing.T) {
 		return err
 	}))
 
-	deferred := must(syncuow.New(primary, engine, syncuow.Options{Mode: syncuow.Deferred}))
+	deferred := must(syncuow.New(primary, engine, syncuow.Options{Timing: syncuow.Deferred}))
 	tok, err := deferred.RunToken(ctx, func(w *syncuow.Work) error {
 		if _, err := w.Tx().Exec(ctx, "UPDATE tb_post SET title = 'second' WHERE id = $1", post); err != nil {
 			return err

@@ -9,7 +9,11 @@ import (
 )
 
 // enginePool is the database an engine was built on (package engineapi).
-var enginePool = engineapi.Get[*tvsync.Engine, tvsync.Beginner, tvsync.Change, tvsync.Queued]().Pool
+var enginePool = engineapi.Get[engineapi.Engine[*tvsync.Engine, tvsync.Beginner, tvsync.DB, tvsync.Change, tvsync.Token]]().Pool
+
+// minID is the smallest id of a kind, where a listing starts (package
+// engineapi).
+var minID = engineapi.Get[engineapi.Keys[tvsync.KeyKind, tvsync.ID]]().MinID
 
 // DefaultBatch is the batch size Measure plans for when Options.Batch is zero.
 const DefaultBatch = 100

@@ -131,7 +131,7 @@ func Statements(ctx context.Context, conn tvsync.DB, ent tvsync.Entity, n int) (
 	if ent.IDsAfter == nil {
 		return nil, fmt.Errorf("plancheck: entity %q registers no IDsAfter", ent.Name)
 	}
-	ids, err := ent.IDsAfter(ctx, conn, tvsync.MinID(ent.Key), n)
+	ids, err := ent.IDsAfter(ctx, conn, minID(ent.Key), n)
 	if err != nil {
 		return nil, fmt.Errorf("plancheck: list the first %d ids of entity %q: %w", n, ent.Name, err)
 	}
@@ -142,11 +142,11 @@ func Statements(ctx context.Context, conn tvsync.DB, ent tvsync.Entity, n int) (
 // what each would send, without sending anything: the refresh (and its
 // set-based plan for large batches, if registered), the delete of missing
 // rows, the full-sync range refresh and range delete of the keyset range
-// (MinID, last id] (restricted to ids), each cascade lookup, then the verify
+// (minID, last id] (restricted to ids), each cascade lookup, then the verify
 // chunk of the same range. ids must be sorted, as the engine sends them. ctx
 // only reaches the recording, never a connection.
 func Capture(ctx context.Context, ent tvsync.Entity, ids []tvsync.ID) ([]Statement, error) {
-	first := tvsync.MinID(ent.Key)
+	first := minID(ent.Key)
 	upto := first
 	if len(ids) > 0 {
 		upto = ids[len(ids)-1]

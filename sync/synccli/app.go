@@ -14,6 +14,15 @@ import (
 	"github.com/spf13/cobra"
 
 	tvsync "github.com/tvsync/tvsync/sync"
+	"github.com/tvsync/tvsync/sync/internal/engineapi"
+)
+
+// The kit's checks and key bounds the CLI shares with the engine (package
+// engineapi): the namespace check, and the smallest id of a kind, where a
+// listing starts.
+var (
+	checkNamespace = engineapi.Get[engineapi.Engine[*tvsync.Engine, tvsync.Beginner, tvsync.DB, tvsync.Change, tvsync.Token]]().CheckNamespace
+	minID          = engineapi.Get[engineapi.Keys[tvsync.KeyKind, tvsync.ID]]().MinID
 )
 
 // App is what every command of one run shares: the global flags, the
@@ -154,7 +163,7 @@ func (a *App) setup() error {
 	if !slices.Contains([]string{"auto", "bar", "log", "none"}, a.progress) {
 		return Usagef("--progress %q: want auto, bar, log or none", a.progress)
 	}
-	if err := tvsync.CheckNamespace(a.namespace); err != nil {
+	if err := checkNamespace(a.namespace); err != nil {
 		return Usagef("--namespace: %v", err)
 	}
 	if a.progressIv < 10*time.Millisecond || a.progressIv > time.Hour {

@@ -131,7 +131,7 @@ func countIDs(ctx context.Context, pool *pgxpool.Pool, engine *tvsync.Engine, en
 		return 0, err
 	}
 	var n int64
-	after := tvsync.MinID(ent.Key)
+	after := minID(ent.Key)
 	for {
 		ids, err := ent.IDsAfter(ctx, pool, after, countPage)
 		if err != nil {

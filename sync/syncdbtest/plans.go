@@ -8,7 +8,7 @@ import (
 )
 
 // checkPlans is the engine's plan check (package engineapi).
-var checkPlans = engineapi.Get[*tvsync.Engine, tvsync.Beginner, tvsync.Change, tvsync.Queued]().CheckPlans
+var checkPlans = engineapi.Get[engineapi.Engine[*tvsync.Engine, tvsync.Beginner, tvsync.DB, tvsync.Change, tvsync.Token]]().CheckPlans
 
 // RequirePlansMatchSource fails t unless every registered refresh plan of
 // each named entity (every registered entity when none is named) builds

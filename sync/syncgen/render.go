@@ -22,7 +22,7 @@ type File struct {
 }
 
 // minKey is the smallest key of each type, the first cursor of a walk
-// (sync.MinID), which a keyset bound includes.
+// (the engine's minimum key of the kind), which a keyset bound includes.
 var minKey = map[KeyType]string{
 	KeyUUID:    "'00000000-0000-0000-0000-000000000000'",
 	KeyBigint:  "-9223372036854775808",

@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// namespaceRE is what sync.Config.Namespace accepts (sync.CheckNamespace);
+// namespaceRE is what sync.Config.Namespace accepts (the engine's namespace check);
 // tvsync.namespace_role checks the same.
 var namespaceRE = regexp.MustCompile(`^([a-z][a-z0-9_]{0,31})?$`)
 
@@ -41,7 +41,7 @@ var namespaceRE = regexp.MustCompile(`^([a-z][a-z0-9_]{0,31})?$`)
 // row-level security). Run the statements again after a migration that
 // adds an object to schema tvsync. role is quoted as an identifier in the
 // grants and as a literal in the row. It panics on a namespace
-// sync.CheckNamespace rejects; GrantApp returns an error instead.
+// the engine's namespace check rejects; GrantApp returns an error instead.
 func AppGrants(role, namespace string) []string {
 	if err := checkNamespace(namespace); err != nil {
 		panic(err.Error())

@@ -37,7 +37,7 @@ func Example() {
 	ctx := context.Background()
 	var pool *pgxpool.Pool    // pgxpool.New(ctx, url)
 	var engine *tvsync.Engine // tvsync.NewEngine(pool, tvsync.Config{}, entities...)
-	runner, err := syncuow.New(pool, engine, syncuow.Options{Mode: syncuow.AfterCommit})
+	runner, err := syncuow.New(pool, engine, syncuow.Options{Timing: syncuow.AfterCommit})
 	if err != nil { // an invalid option, or a nil pool or engine
 		log.Print(err)
 		return

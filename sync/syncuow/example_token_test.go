@@ -40,7 +40,7 @@ func (a UserAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodPost && r.URL.Path == "/users":
 		var id string
-		tok, err := a.Runner.WithMode(syncuow.Deferred).RunToken(ctx, func(w *syncuow.Work) error {
+		tok, err := a.Runner.WithTiming(syncuow.Deferred).RunToken(ctx, func(w *syncuow.Work) error {
 			var uid [16]byte
 			err := w.Tx().QueryRow(ctx, "INSERT INTO tb_user (username) VALUES ($1) RETURNING id", r.URL.Query().Get("name")).Scan(&uid)
 			if err == nil {

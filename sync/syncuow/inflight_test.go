@@ -108,7 +108,7 @@ func TestRun_StatementInFlightWhenFnReturnsIsNeverCommitted(t *testing.T) {
 				ctx := deadline(t)
 				url := testdb.URL(t)
 				pool := poolOf(t, url, 2)
-				r := must(syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Mode: mode}))
+				r := must(syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Timing: mode}))
 				var victim uuid.UUID
 				require.NoError(t, r.Run(ctx, func(w *syncuow.Work) (err error) {
 					victim, err = createUser(ctx, w, "victim")
@@ -164,7 +164,7 @@ func TestRun_RowsLeftOpenByFnRollBack(t *testing.T) {
 			t.Parallel()
 			ctx := deadline(t)
 			pool := poolOf(t, testdb.URL(t), 1)
-			r := must(syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Mode: mode}))
+			r := must(syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Timing: mode}))
 			require.NoError(t, r.Run(ctx, func(w *syncuow.Work) error { return nil }), "warm the pool's one connection")
 			conns := pool.Stat().NewConnsCount()
 			var rows pgx.Rows

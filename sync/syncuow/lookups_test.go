@@ -31,7 +31,7 @@ func TestWork_ScheduleSurvivesTheUnitsOwnChangesInEveryMode(t *testing.T) {
 			ctx := deadline(t)
 			url := testdb.URL(t)
 			pool := poolOf(t, url, 2)
-			r := must(syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Mode: mode}))
+			r := must(syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Timing: mode}))
 			var id uuid.UUID
 			require.NoError(t, r.Run(ctx, func(w *syncuow.Work) (err error) {
 				id, err = createUser(ctx, w, "ada")
@@ -106,7 +106,7 @@ func TestWork_RecordBeforeDeleteFindsWhatTheDeleteTakes(t *testing.T) {
 			ctx := deadline(t)
 			url := testdb.URL(t)
 			pool := poolOf(t, url, 2)
-			r := must(syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Mode: mode}))
+			r := must(syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Timing: mode}))
 			var author, post, comment uuid.UUID
 			require.NoError(t, r.Run(ctx, func(w *syncuow.Work) (err error) {
 				if author, err = createUser(ctx, w, "author"); err != nil {

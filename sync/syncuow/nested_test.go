@@ -32,7 +32,7 @@ func TestRun_NestedInAWorkMergesOnReleaseAndDropsOnRollback(t *testing.T) {
 			url := testdb.URL(t)
 			pool := poolOf(t, url, 1)
 			engine := blog.MustNewEngine(pool, tvsync.Config{})
-			r := must(syncuow.New(pool, engine, syncuow.Options{Mode: mode}))
+			r := must(syncuow.New(pool, engine, syncuow.Options{Timing: mode}))
 			var outerID, keptID, droppedID uuid.UUID
 			require.NoError(t, r.Run(ctx, func(w *syncuow.Work) (err error) {
 				if outerID, err = createUser(ctx, w, "outer"); err != nil {
@@ -40,7 +40,7 @@ func TestRun_NestedInAWorkMergesOnReleaseAndDropsOnRollback(t *testing.T) {
 				}
 				// Nested Runners in modes that, on their own, would sync
 				// (inline) or queue (deferred) inside the savepoint.
-				kept := must(syncuow.New(w.Tx(), engine, syncuow.Options{Mode: syncuow.Inline}))
+				kept := must(syncuow.New(w.Tx(), engine, syncuow.Options{Timing: syncuow.Inline}))
 				require.NoError(t, kept.Run(ctx, func(n *syncuow.Work) (err error) {
 					keptID, err = createUser(ctx, n, "kept")
 					return err
@@ -51,7 +51,7 @@ func TestRun_NestedInAWorkMergesOnReleaseAndDropsOnRollback(t *testing.T) {
 				assert.Equal(t, []tvsync.Change{{Entity: blog.EntityUser, IDs: tvsync.UUIDKeys(sortedIDs(outerID, keptID))}}, w.Changes(),
 					"its changes merged into the outer Work")
 
-				dropped := must(syncuow.New(w.Tx(), engine, syncuow.Options{Mode: syncuow.Deferred}))
+				dropped := must(syncuow.New(w.Tx(), engine, syncuow.Options{Timing: syncuow.Deferred}))
 				err = dropped.Run(ctx, func(n *syncuow.Work) (err error) {
 					if droppedID, err = createUser(ctx, n, "dropped"); err != nil {
 						return err
@@ -142,7 +142,7 @@ func TestRun_NestedInTheApplicationsTransaction(t *testing.T) {
 			defer func() { _ = tx.Rollback(context.Background()) }()
 			var own uuid.UUID
 			require.NoError(t, tx.QueryRow(ctx, "INSERT INTO tb_user (username) VALUES ('own') RETURNING id").Scan(&own))
-			r := must(syncuow.New(tx, engine, syncuow.Options{Mode: mode}))
+			r := must(syncuow.New(tx, engine, syncuow.Options{Timing: mode}))
 			var id uuid.UUID
 			require.NoError(t, r.Run(ctx, func(w *syncuow.Work) (err error) {
 				id, err = createUser(ctx, w, "nested")
@@ -175,7 +175,7 @@ func TestRun_NestedInTheApplicationsTransaction(t *testing.T) {
 			tx2, err := pool.Begin(ctx)
 			require.NoError(t, err)
 			var gone uuid.UUID
-			require.NoError(t, must(syncuow.New(tx2, engine, syncuow.Options{Mode: mode})).Run(ctx, func(w *syncuow.Work) (err error) {
+			require.NoError(t, must(syncuow.New(tx2, engine, syncuow.Options{Timing: mode})).Run(ctx, func(w *syncuow.Work) (err error) {
 				gone, err = createUser(ctx, w, "gone")
 				return err
 			}))
@@ -191,8 +191,8 @@ func TestRun_NestedInTheApplicationsTransaction(t *testing.T) {
 }
 
 // TestRun_OnAConnection runs every mode on a *pgx.Conn (not a pool) and on a
-// Beginner the package does not know (a pool behind a type with only
-// Begin, with one connection: its Tx must be committed through pgx, or the
+// database the package does not know (a pool behind a type that is neither
+// a pool nor a connection, with one connection: its Tx must be committed through pgx, or the
 // connection would never come back and the sync after the commit would hang).
 func TestRun_OnAConnection(t *testing.T) {
 	t.Parallel()
@@ -207,8 +207,8 @@ func TestRun_OnAConnection(t *testing.T) {
 			require.NoError(t, err)
 			t.Cleanup(func() { _ = conn.Close(context.Background()) })
 			var ids []uuid.UUID
-			for i, db := range []syncuow.Beginner{conn, onlyBegin{pool}, conn, onlyBegin{pool}} {
-				require.NoError(t, must(syncuow.New(db, engine, syncuow.Options{Mode: mode})).Run(ctx, func(w *syncuow.Work) error {
+			for i, db := range []tvsync.Beginner{conn, onlyBegin{pool}, conn, onlyBegin{pool}} {
+				require.NoError(t, must(syncuow.New(db, engine, syncuow.Options{Timing: mode})).Run(ctx, func(w *syncuow.Work) error {
 					id, err := createUser(ctx, w, "u"+string(rune('a'+i)))
 					ids = append(ids, id)
 					return err
@@ -226,10 +226,9 @@ func TestRun_OnAConnection(t *testing.T) {
 	}
 }
 
-// onlyBegin hides every method of a pool but Begin.
-type onlyBegin struct{ b syncuow.Beginner }
-
-func (o onlyBegin) Begin(ctx context.Context) (pgx.Tx, error) { return o.b.Begin(ctx) }
+// onlyBegin hides every method of a pool that a tvsync.Beginner lacks
+// (Acquire among them).
+type onlyBegin struct{ tvsync.Beginner }
 
 func sortedIDs(ids ...uuid.UUID) []uuid.UUID {
 	out := tvsync.UUIDKeys(ids)
@@ -245,7 +244,7 @@ func sortedIDs(ids ...uuid.UUID) []uuid.UUID {
 
 // TestWork_ClosesWhenFnReturnsNotWhenRunDoes: a goroutine fn left behind
 // that writes while the unit of work commits gets ErrDone and its write
-// never lands. The Beginner's transaction holds its Commit until that
+// never lands. The database's transaction holds its Commit until that
 // write has been tried, so the test does not depend on timing: were the
 // Work closed only when Run returns, the straggler's insert would run in
 // the transaction and be committed without being recorded.
@@ -253,8 +252,8 @@ func TestWork_ClosesWhenFnReturnsNotWhenRunDoes(t *testing.T) {
 	t.Parallel()
 	ctx := deadline(t)
 	pool := poolOf(t, testdb.URL(t), 1)
-	gate := &commitGate{b: pool, started: make(chan struct{}), proceed: make(chan struct{})}
-	r := must(syncuow.New(gate, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Mode: syncuow.Inline}))
+	gate := &commitGate{Beginner: pool, started: make(chan struct{}), proceed: make(chan struct{})}
+	r := must(syncuow.New(gate, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Timing: syncuow.Inline}))
 	straggler := make(chan error, 1)
 	require.NoError(t, r.Run(ctx, func(w *syncuow.Work) error {
 		go func() {
@@ -275,12 +274,12 @@ func TestWork_ClosesWhenFnReturnsNotWhenRunDoes(t *testing.T) {
 // commitGate begins transactions whose Commit signals started, then waits
 // for proceed before committing.
 type commitGate struct {
-	b                syncuow.Beginner
+	tvsync.Beginner
 	started, proceed chan struct{}
 }
 
 func (g *commitGate) Begin(ctx context.Context) (pgx.Tx, error) {
-	tx, err := g.b.Begin(ctx)
+	tx, err := g.Beginner.Begin(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -324,7 +323,7 @@ func TestRun_NestedInlineLeavesTheRestReadyForAWorker(t *testing.T) {
 	tx, err := pool.Begin(ctx)
 	require.NoError(t, err)
 	defer func() { _ = tx.Rollback(context.Background()) }()
-	require.NoError(t, must(syncuow.New(tx, engine, syncuow.Options{Mode: syncuow.Inline})).Run(ctx, func(w *syncuow.Work) error {
+	require.NoError(t, must(syncuow.New(tx, engine, syncuow.Options{Timing: syncuow.Inline})).Run(ctx, func(w *syncuow.Work) error {
 		return renameUser(ctx, w, user, "grace")
 	}))
 	require.NoError(t, tx.Commit(ctx))

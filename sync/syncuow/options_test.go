@@ -29,10 +29,10 @@ func TestOptions_InvalidFieldsAreErrorsNamingThem(t *testing.T) {
 		opts syncuow.Options
 		want []string
 	}{
-		"unknown Mode":              {syncuow.Options{Mode: 9}, []string{"syncuow: Options.Mode: Mode(9): want AfterCommit, Inline or Deferred"}},
-		"negative Mode":             {syncuow.Options{Mode: -1}, []string{"syncuow: Options.Mode: Mode(-1)"}},
+		"unknown Timing":            {syncuow.Options{Timing: 9}, []string{"syncuow: Options.Timing: Timing(9): want AfterCommit, Inline or Deferred"}},
+		"negative Timing":           {syncuow.Options{Timing: -1}, []string{"syncuow: Options.Timing: Timing(-1)"}},
 		"negative AfterCommitGrace": {syncuow.Options{AfterCommitGrace: -time.Second}, []string{"syncuow: Options.AfterCommitGrace: -1s: want > 0 (or 0 for DefaultAfterCommitGrace, 10s)"}},
-		"both":                      {syncuow.Options{Mode: 3, AfterCommitGrace: -1}, []string{"Options.Mode: Mode(3)", "Options.AfterCommitGrace: -1ns"}},
+		"both":                      {syncuow.Options{Timing: 3, AfterCommitGrace: -1}, []string{"Options.Timing: Timing(3)", "Options.AfterCommitGrace: -1ns"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -44,10 +44,10 @@ func TestOptions_InvalidFieldsAreErrorsNamingThem(t *testing.T) {
 			}
 		})
 	}
-	for _, mode := range []syncuow.Mode{syncuow.AfterCommit, syncuow.Inline, syncuow.Deferred} {
-		r, err := syncuow.New(pool, engine, syncuow.Options{Mode: mode})
+	for _, mode := range []syncuow.Timing{syncuow.AfterCommit, syncuow.Inline, syncuow.Deferred} {
+		r, err := syncuow.New(pool, engine, syncuow.Options{Timing: mode})
 		require.NoError(t, err, mode)
-		assert.Equal(t, mode, r.Mode())
+		assert.Equal(t, mode, r.Timing())
 	}
 	_, err = syncuow.New(nil, engine, syncuow.Options{})
 	require.ErrorContains(t, err, "syncuow: New needs a database and an engine")

@@ -40,7 +40,7 @@ func TestWork_TxRefusesCommitAndRollback(t *testing.T) {
 			ctx := deadline(t)
 			url := testdb.URL(t)
 			pool := poolOf(t, url, 2)
-			r := must(syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Mode: mode}))
+			r := must(syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Timing: mode}))
 			var helped, released, dropped uuid.UUID
 			require.NoError(t, r.Run(ctx, func(w *syncuow.Work) (err error) {
 				helped, err = saveAndCommit(ctx, w.Tx(), "helped")
@@ -82,7 +82,7 @@ func TestWork_HelperCommitErrorRollsBack(t *testing.T) {
 			t.Parallel()
 			ctx := deadline(t)
 			pool := poolOf(t, testdb.URL(t), 1)
-			r := must(syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Mode: mode}))
+			r := must(syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Timing: mode}))
 			err := r.Run(ctx, func(w *syncuow.Work) error {
 				_, err := saveAndCommit(ctx, w.Tx(), "helped")
 				return err
@@ -119,7 +119,7 @@ func TestRun_TxEndedBehindItsBackIsReported(t *testing.T) {
 				ctx := deadline(t)
 				url := testdb.URL(t)
 				pool := poolOf(t, url, 2)
-				r := must(syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Mode: mode}))
+				r := must(syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Timing: mode}))
 				var id uuid.UUID
 				err := r.Run(ctx, func(w *syncuow.Work) (err error) {
 					if id, err = createUser(ctx, w, "ended"); err != nil {
@@ -158,7 +158,7 @@ func TestRun_FailedTransactionIsReported(t *testing.T) {
 			t.Parallel()
 			ctx := deadline(t)
 			pool := poolOf(t, testdb.URL(t), 1)
-			r := must(syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Mode: mode}))
+			r := must(syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Timing: mode}))
 			err := r.Run(ctx, func(w *syncuow.Work) error {
 				if _, err := createUser(ctx, w, "lost"); err != nil {
 					return err

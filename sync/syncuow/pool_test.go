@@ -34,7 +34,7 @@ func TestRun_MoreGoroutinesThanConnections(t *testing.T) {
 				url := testdb.URL(t)
 				pool := poolOf(t, url, conns)
 				engine := blog.MustNewEngine(pool, tvsync.Config{})
-				r := must(syncuow.New(pool, engine, syncuow.Options{Mode: mode}))
+				r := must(syncuow.New(pool, engine, syncuow.Options{Timing: mode}))
 
 				var shared uuid.UUID
 				require.NoError(t, r.Run(ctx, func(w *syncuow.Work) (err error) {
@@ -55,7 +55,7 @@ func TestRun_MoreGoroutinesThanConnections(t *testing.T) {
 								case 1:
 									return renameUser(ctx, w, shared, fmt.Sprintf("shared_g%d_%d", g, i))
 								}
-								nested := must(syncuow.New(w.Tx(), engine, syncuow.Options{Mode: mode}))
+								nested := must(syncuow.New(w.Tx(), engine, syncuow.Options{Timing: mode}))
 								if err := nested.Run(ctx, func(n *syncuow.Work) error {
 									_, err := createUser(ctx, n, fmt.Sprintf("g%d_%d_nested", g, i))
 									return err

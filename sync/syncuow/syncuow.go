@@ -2,7 +2,7 @@
 // Runner begins a transaction, hands a fresh Work to the domain's function,
 // whose typed writes send their statements through Work.Tx and Record the
 // entities they affect, then commits and syncs what was recorded, as its
-// Mode says:
+// Timing says:
 //
 //   - AfterCommit commits, queueing the changes durably in the same round
 //     trip as the COMMIT, then syncs them on a connection of its own and
@@ -18,7 +18,7 @@
 // after the commit takes its own only once the write transaction's
 // connection is back in the pool), so a pool of one connection is enough.
 //
-// Units of work nest: a Runner begins on anything with Begin, and when that
+// Units of work nest: a Runner begins on a tvsync.Beginner, and when that
 // is a pgx.Tx it runs as a savepoint of it. See Runner.Run for what a nested
 // unit of work syncs.
 package syncuow
@@ -31,15 +31,15 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	tvsync "github.com/tvsync/tvsync/sync"
 	"github.com/tvsync/tvsync/sync/internal/engineapi"
 )
 
-// enqueueAndCommit is the engine's queue-and-commit in one round trip, the
-// unit of work's private protocol (package engineapi).
-var enqueueAndCommit = engineapi.Get[*tvsync.Engine, tvsync.Beginner, tvsync.Change, tvsync.Queued]().EnqueueAndCommit
+// queue is the engine's queue protocol, the unit of work's private API
+// (package engineapi): queueing with the commit, syncing in the
+// transaction or after it, the token of what was queued.
+var queue = engineapi.Get[engineapi.Engine[*tvsync.Engine, tvsync.Beginner, tvsync.DB, tvsync.Change, tvsync.Token]]()
 
 // Errors returned by Run and by a Work. Test for them with errors.Is.
 var (
@@ -73,24 +73,16 @@ var (
 	ErrTxAborted = errors.New("syncuow: fn returned nil but a statement of the unit of work failed, aborting its transaction; rolled back")
 )
 
-// Beginner is what a unit of work begins on: *pgxpool.Pool, *pgx.Conn, or a
-// pgx.Tx (the unit of work then runs as a savepoint of it). On a pool or a
-// connection the queued changes and the COMMIT go in one round trip; any
-// other Beginner's transaction is committed through its Tx, which may be
-// what gives its connection back.
-type Beginner interface {
-	Begin(ctx context.Context) (pgx.Tx, error)
-}
-
-// Mode says when a unit of work syncs the changes it recorded.
-type Mode int
+// Timing says when a unit of work syncs the changes it recorded (why a
+// sync ran is tvsync.Mode, which the sync log records).
+type Timing int
 
 const (
-	// AfterCommit (the zero Mode) commits, then syncs on a connection of
+	// AfterCommit (the zero Timing) commits, then syncs on a connection of
 	// its own. The changes are also queued durably with the commit, and
 	// removed by the sync once it succeeds, so a crash or a failure between
 	// commit and sync is repaired by a Worker.
-	AfterCommit Mode = iota
+	AfterCommit Timing = iota
 	// Inline syncs inside the transaction: the writes and the tv_ rows
 	// commit or roll back together.
 	Inline
@@ -100,8 +92,8 @@ const (
 	Deferred
 )
 
-// String returns the mode's name: "after-commit", "inline" or "deferred".
-func (m Mode) String() string {
+// String returns the timing's name: "after-commit", "inline" or "deferred".
+func (m Timing) String() string {
 	switch m {
 	case AfterCommit:
 		return "after-commit"
@@ -110,13 +102,13 @@ func (m Mode) String() string {
 	case Deferred:
 		return "deferred"
 	}
-	return fmt.Sprintf("Mode(%d)", int(m))
+	return fmt.Sprintf("Timing(%d)", int(m))
 }
 
 // Options configures a Runner. The zero value syncs after commit.
 type Options struct {
-	// Mode is when units of work sync.
-	Mode Mode
+	// Timing is when units of work sync.
+	Timing Timing
 	// Logger receives the Runner's logs; nil discards them.
 	Logger *slog.Logger
 	// AfterCommitGrace is how long, in AfterCommit mode, a queued change is
@@ -132,8 +124,8 @@ const DefaultAfterCommitGrace = 10 * time.Second
 // field, its value and what it may be.
 func (o Options) validate() error {
 	var errs []error
-	if o.Mode < AfterCommit || o.Mode > Deferred {
-		errs = append(errs, fmt.Errorf("syncuow: Options.Mode: %v: want AfterCommit, Inline or Deferred", o.Mode))
+	if o.Timing < AfterCommit || o.Timing > Deferred {
+		errs = append(errs, fmt.Errorf("syncuow: Options.Timing: %v: want AfterCommit, Inline or Deferred", o.Timing))
 	}
 	if o.AfterCommitGrace < 0 {
 		errs = append(errs, fmt.Errorf("syncuow: Options.AfterCommitGrace: %v: want > 0 (or 0 for DefaultAfterCommitGrace, %v)", o.AfterCommitGrace, DefaultAfterCommitGrace))
@@ -141,10 +133,10 @@ func (o Options) validate() error {
 	return errors.Join(errs...)
 }
 
-// Runner runs units of work on a Beginner and syncs what they record with an
-// engine. It is safe for concurrent use.
+// Runner runs units of work on a tvsync.Beginner and syncs what they record
+// with an engine. It is safe for concurrent use.
 type Runner struct {
-	db     Beginner
+	db     tvsync.Beginner
 	engine *tvsync.Engine
 	opts   Options
 	log    *slog.Logger
@@ -153,7 +145,12 @@ type Runner struct {
 // New returns a Runner that begins its units of work on db and syncs them
 // with engine, as opts says. It fails when db or engine is nil, or a field
 // of opts is invalid (the error names it).
-func New(db Beginner, engine *tvsync.Engine, opts Options) (*Runner, error) {
+//
+// db is a *pgxpool.Pool, a *pgx.Conn, or a pgx.Tx (the unit of work then
+// runs as a savepoint of it). On a pool or a connection the queued changes
+// and the COMMIT go in one round trip; any other database's transaction is
+// committed through its Tx, which may be what gives its connection back.
+func New(db tvsync.Beginner, engine *tvsync.Engine, opts Options) (*Runner, error) {
 	if db == nil || engine == nil {
 		return nil, errors.New("syncuow: New needs a database and an engine")
 	}
@@ -169,19 +166,19 @@ func New(db Beginner, engine *tvsync.Engine, opts Options) (*Runner, error) {
 	return &Runner{db: db, engine: engine, opts: opts, log: opts.Logger}, nil
 }
 
-// WithMode returns a Runner sharing r's database, engine and options that
-// syncs in mode m.
-func (r *Runner) WithMode(m Mode) *Runner {
+// WithTiming returns a Runner sharing r's database, engine and options that
+// syncs at timing m.
+func (r *Runner) WithTiming(m Timing) *Runner {
 	c := *r
-	c.opts.Mode = m
+	c.opts.Timing = m
 	return &c
 }
 
-// Mode returns the Runner's sync mode.
-func (r *Runner) Mode() Mode { return r.opts.Mode }
+// Timing returns when the Runner's units of work sync.
+func (r *Runner) Timing() Timing { return r.opts.Timing }
 
 // Run runs fn in a transaction begun on the Runner's database with a fresh
-// Work, commits and syncs what fn recorded as the Runner's Mode says. If fn
+// Work, commits and syncs what fn recorded as the Runner's Timing says. If fn
 // returns an error or panics, the transaction rolls back (even when ctx is
 // cancelled) and nothing is synced or queued; fn's error is returned as is
 // and a panic goes on up. The Work is closed as soon as fn returns: using it,
@@ -207,8 +204,8 @@ func (r *Runner) Mode() Mode { return r.opts.Mode }
 //   - The Tx of an outer Work (or a savepoint of it): the nested Work's
 //     changes are merged into the outer Work when the savepoint is released
 //     (and dropped with it when it rolls back), and the outer unit of work
-//     syncs them once, as its own Runner's Mode says, when it commits. The
-//     nested Runner's Mode does not matter.
+//     syncs them once, as its own Runner's Timing says, when it commits. The
+//     nested Runner's Timing does not matter.
 //   - Any other transaction (the application's own): Inline syncs inside
 //     the savepoint, so the tv_ rows commit with the application's
 //     transaction (what its cascades leave for after the commit, beyond
@@ -250,10 +247,10 @@ func (r *Runner) RunToken(ctx context.Context, fn func(w *Work) error) (tvsync.T
 	if r == nil || r.db == nil || r.engine == nil {
 		return tvsync.Token{}, errors.New("syncuow: Run on a Runner without a database or an engine; make it with New")
 	}
-	switch r.opts.Mode {
+	switch r.opts.Timing {
 	case AfterCommit, Inline, Deferred:
 	default:
-		return tvsync.Token{}, fmt.Errorf("syncuow: unknown mode %v", r.opts.Mode)
+		return tvsync.Token{}, fmt.Errorf("syncuow: unknown timing %v", r.opts.Timing)
 	}
 	if parent, ok := r.db.(pgx.Tx); ok {
 		return r.runSavepoint(ctx, parent, fn)
@@ -262,27 +259,22 @@ func (r *Runner) RunToken(ctx context.Context, fn func(w *Work) error) (tvsync.T
 	if err != nil {
 		return tvsync.Token{}, err
 	}
-	if r.opts.Mode == Deferred {
-		return r.engine.Token(queued), nil
+	if r.opts.Timing == Deferred {
+		return queue.Token(r.engine, queued), nil
 	}
-	if queued.Len() == 0 {
-		return r.engine.ReachedToken(), nil
+	if queued == nil || queued.Len() == 0 {
+		return queue.ReachedToken(r.engine), nil
 	}
 	// AfterCommit: the changes queued with the commit; Inline: the rows
 	// further along chains of cascades that the sync inside the
 	// transaction queued with it. Each sync transaction removes the rows
 	// it covers and queues the dependents it finds, so whatever is not
 	// synced when this returns stays queued for a Worker.
-	if _, err := r.engine.SyncQueued(ctx, tvsync.ModeIncremental, queued); err != nil {
+	if err := queue.SyncQueued(ctx, r.engine, queued); err != nil {
 		r.log.ErrorContext(ctx, "tvsync: sync after commit failed; the changes stay queued for the worker", slog.Any("error", err))
-		return r.engine.Token(queued), fmt.Errorf("%w: %w", ErrCommittedNotSynced, err)
+		return queue.Token(r.engine, queued), fmt.Errorf("%w: %w", ErrCommittedNotSynced, err)
 	}
-	return r.engine.ReachedToken(), nil
-}
-
-// acquirer is a pool that hands out connections, such as *pgxpool.Pool.
-type acquirer interface {
-	Acquire(ctx context.Context) (*pgxpool.Conn, error)
+	return queue.ReachedToken(r.engine), nil
 }
 
 // commitUnit runs fn in a transaction of its own, commits it (syncing inside
@@ -290,33 +282,33 @@ type acquirer interface {
 // the connection. It returns the rows it queued with the commit: the
 // recorded changes (AfterCommit, Deferred), or what the sync inside the
 // transaction left for after it (Inline).
-func (r *Runner) commitUnit(ctx context.Context, fn func(w *Work) error) (queued tvsync.Queued, err error) {
+func (r *Runner) commitUnit(ctx context.Context, fn func(w *Work) error) (queued engineapi.Queued, err error) {
 	var tx pgx.Tx
 	// oneTrip: the transaction runs on a connection we see, so the queue
 	// rows and COMMIT may go in one round trip that pgx's Tx does not know
 	// about; the connection is then idle and released (or reused) as is.
 	oneTrip := false
 	switch db := r.db.(type) {
-	case acquirer:
+	case engineapi.Acquirer:
 		conn, err := db.Acquire(ctx)
 		if err != nil {
-			return tvsync.Queued{}, fmt.Errorf("syncuow: begin unit of work: %w", err)
+			return nil, fmt.Errorf("syncuow: begin unit of work: %w", err)
 		}
 		defer conn.Release() // after the rollback below; a connection left in a transaction is closed, not reused
 		if tx, err = conn.Begin(ctx); err != nil {
-			return tvsync.Queued{}, fmt.Errorf("syncuow: begin unit of work: %w", err)
+			return nil, fmt.Errorf("syncuow: begin unit of work: %w", err)
 		}
 		oneTrip = true
 	case *pgx.Conn:
 		if tx, err = db.Begin(ctx); err != nil {
-			return tvsync.Queued{}, fmt.Errorf("syncuow: begin unit of work: %w", err)
+			return nil, fmt.Errorf("syncuow: begin unit of work: %w", err)
 		}
 		oneTrip = true
 	default:
 		// A Beginner we do not know may release a connection only when
 		// its Tx's Commit or Rollback is called: commit through the Tx.
 		if tx, err = db.Begin(ctx); err != nil {
-			return tvsync.Queued{}, fmt.Errorf("syncuow: begin unit of work: %w", err)
+			return nil, fmt.Errorf("syncuow: begin unit of work: %w", err)
 		}
 	}
 	w := &Work{tx: tx, engine: r.engine}
@@ -333,14 +325,14 @@ func (r *Runner) commitUnit(ctx context.Context, fn func(w *Work) error) (queued
 	// (a goroutine fn left behind) can slip into the commit unrecorded, and
 	// a statement still in flight makes it roll back.
 	if w.guard.close(interrupt) {
-		return tvsync.Queued{}, inFlightError(err)
+		return nil, inFlightError(err)
 	}
 	changes := w.Changes()
 	if err := r.checkEnded(ctx, tx, changes, err); err != nil {
-		return tvsync.Queued{}, err
+		return nil, err
 	}
 	if queued, err = r.commit(ctx, tx, oneTrip, changes); err != nil {
-		return tvsync.Queued{}, err
+		return nil, err
 	}
 	committed = true
 	return queued, nil
@@ -348,19 +340,19 @@ func (r *Runner) commitUnit(ctx context.Context, fn func(w *Work) error) (queued
 
 // commit syncs or queues changes in tx as the mode says and commits tx. It
 // returns the rows it queued for after the commit.
-func (r *Runner) commit(ctx context.Context, tx pgx.Tx, oneTrip bool, changes []tvsync.Change) (tvsync.Queued, error) {
+func (r *Runner) commit(ctx context.Context, tx pgx.Tx, oneTrip bool, changes []tvsync.Change) (engineapi.Queued, error) {
 	var delay time.Duration
 	notify := false
-	switch r.opts.Mode {
+	switch r.opts.Timing {
 	case Inline:
-		report, err := r.engine.SyncTx(ctx, tx, tvsync.ModeIncremental, changes...)
+		queued, err := queue.SyncTx(ctx, r.engine, tx, changes...)
 		if err != nil {
-			return tvsync.Queued{}, fmt.Errorf("syncuow: sync inside unit of work: %w", err)
+			return nil, fmt.Errorf("syncuow: sync inside unit of work: %w", err)
 		}
 		if err := tx.Commit(ctx); err != nil {
-			return tvsync.Queued{}, fmt.Errorf("syncuow: commit unit of work: %w", err)
+			return nil, fmt.Errorf("syncuow: commit unit of work: %w", err)
 		}
-		return report.Queued, nil
+		return queued, nil
 	case AfterCommit:
 		// The safety net: a worker takes these rows only if the sync after
 		// the commit has not removed them within the grace period.
@@ -369,25 +361,25 @@ func (r *Runner) commit(ctx context.Context, tx pgx.Tx, oneTrip bool, changes []
 		notify = true
 	}
 	if oneTrip {
-		queued, err := enqueueAndCommit(ctx, r.engine, tx, delay, notify, changes...)
+		queued, err := queue.EnqueueAndCommit(ctx, r.engine, tx, delay, notify, changes...)
 		if err != nil {
-			return tvsync.Queued{}, fmt.Errorf("syncuow: commit unit of work: %w", err)
+			return nil, fmt.Errorf("syncuow: commit unit of work: %w", err)
 		}
 		return queued, nil
 	}
 	// A Beginner we do not know commits through its Tx: queue, commit,
 	// then wake the workers (a NOTIFY in the transaction would take the
 	// database-wide notify lock at its commit).
-	inTx := notify && r.engine.NotifiesInTransaction()
-	queued, err := r.engine.Enqueue(ctx, tx, delay, inTx, changes...)
+	inTx := notify && queue.NotifiesInTransaction(r.engine)
+	queued, err := queue.Enqueue(ctx, r.engine, tx, delay, inTx, changes...)
 	if err != nil {
-		return tvsync.Queued{}, fmt.Errorf("syncuow: commit unit of work: %w", err)
+		return nil, fmt.Errorf("syncuow: commit unit of work: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return tvsync.Queued{}, fmt.Errorf("syncuow: commit unit of work: %w", err)
+		return nil, fmt.Errorf("syncuow: commit unit of work: %w", err)
 	}
 	if notify && !inTx && queued.Len() > 0 {
-		r.engine.WakeWorkers()
+		queue.WakeWorkers(r.engine)
 	}
 	return queued, nil
 }
@@ -441,20 +433,20 @@ func (r *Runner) runSavepoint(ctx context.Context, parent pgx.Tx, fn func(w *Wor
 		released = true
 		return tvsync.Token{}, nil
 	}
-	var queued tvsync.Queued
-	switch r.opts.Mode {
+	var queued engineapi.Queued
+	switch r.opts.Timing {
 	case Inline:
-		report, err := r.engine.SyncTx(ctx, sp, tvsync.ModeIncremental, changes...)
+		rest, err := queue.SyncTx(ctx, r.engine, sp, changes...)
 		if err != nil {
 			return tvsync.Token{}, fmt.Errorf("syncuow: sync inside nested unit of work: %w", err)
 		}
-		queued = report.Queued
+		queued = rest
 		// What the sync left for after the commit (cascades beyond the
 		// InlineLimit, rows another transaction held) waits for a sync that
 		// will not come here: nothing sees the application's commit. Queue
 		// it again, ready at once, and wake the workers when it commits.
-		if report.Queued.Len() > 0 {
-			if queued, err = r.engine.Enqueue(ctx, sp, 0, true, report.Queued.Changes()...); err != nil {
+		if rest.Len() > 0 {
+			if queued, err = queue.Enqueue(ctx, r.engine, sp, 0, true, queue.Changes(rest)...); err != nil {
 				return tvsync.Token{}, fmt.Errorf("syncuow: queue the rest of nested unit of work's cascades: %w", err)
 			}
 		}
@@ -462,7 +454,7 @@ func (r *Runner) runSavepoint(ctx context.Context, parent pgx.Tx, fn func(w *Wor
 		// Deferred, and AfterCommit, which cannot see the application's
 		// commit: queue durably and wake the workers when it commits (a
 		// NOTIFY in its transaction: the one commit tvsync does not see).
-		if queued, err = r.engine.Enqueue(ctx, sp, 0, true, changes...); err != nil {
+		if queued, err = queue.Enqueue(ctx, r.engine, sp, 0, true, changes...); err != nil {
 			return tvsync.Token{}, fmt.Errorf("syncuow: queue changes of nested unit of work: %w", err)
 		}
 	}
@@ -470,5 +462,5 @@ func (r *Runner) runSavepoint(ctx context.Context, parent pgx.Tx, fn func(w *Wor
 		return tvsync.Token{}, fmt.Errorf("syncuow: release nested unit of work: %w", err)
 	}
 	released = true
-	return r.engine.Token(queued), nil
+	return queue.Token(r.engine, queued), nil
 }

@@ -26,7 +26,7 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
 
-var modes = []syncuow.Mode{syncuow.AfterCommit, syncuow.Inline, syncuow.Deferred}
+var modes = []syncuow.Timing{syncuow.AfterCommit, syncuow.Inline, syncuow.Deferred}
 
 // poolOf opens a pool of at most maxConns connections on the database at url.
 func poolOf(t *testing.T, url string, maxConns int32) *pgxpool.Pool {
@@ -141,8 +141,8 @@ func TestMode_String(t *testing.T) {
 	assert.Equal(t, "after-commit", syncuow.AfterCommit.String())
 	assert.Equal(t, "inline", syncuow.Inline.String())
 	assert.Equal(t, "deferred", syncuow.Deferred.String())
-	assert.Equal(t, "Mode(7)", syncuow.Mode(7).String())
-	assert.Equal(t, syncuow.AfterCommit, syncuow.Mode(0), "the zero Mode syncs after commit")
+	assert.Equal(t, "Timing(7)", syncuow.Timing(7).String())
+	assert.Equal(t, syncuow.AfterCommit, syncuow.Timing(0), "the zero Timing syncs after commit")
 }
 
 // TestRun_AfterCommitSyncsOnItsOwnConnectionAndAcks: the tv_ row is there
@@ -155,7 +155,7 @@ func TestRun_AfterCommitSyncsOnItsOwnConnectionAndAcks(t *testing.T) {
 	url := testdb.URL(t)
 	pool := poolOf(t, url, 2)
 	r := must(syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{}))
-	require.Equal(t, syncuow.AfterCommit, r.Mode())
+	require.Equal(t, syncuow.AfterCommit, r.Timing())
 	var id uuid.UUID
 	require.NoError(t, r.Run(ctx, func(w *syncuow.Work) (err error) {
 		id, err = createUser(ctx, w, "ada")
@@ -206,7 +206,7 @@ func TestRun_InlineSyncsInsideTheTransaction(t *testing.T) {
 	ctx := deadline(t)
 	url := testdb.URL(t)
 	pool := poolOf(t, url, 2)
-	r := must(syncuow.New(pool, closedEngine(t, url), syncuow.Options{Mode: syncuow.Inline}))
+	r := must(syncuow.New(pool, closedEngine(t, url), syncuow.Options{Timing: syncuow.Inline}))
 	var id uuid.UUID
 	require.NoError(t, r.Run(ctx, func(w *syncuow.Work) (err error) {
 		id, err = createUser(ctx, w, "ada")
@@ -229,10 +229,11 @@ func TestRun_DeferredQueuesAndNotifies(t *testing.T) {
 	listener, err := pgx.Connect(ctx, url)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = listener.Close(context.Background()) })
-	_, err = listener.Exec(ctx, "LISTEN "+tvsync.QueueChannel)
+	engine := blog.MustNewEngine(pool, tvsync.Config{})
+	_, err = listener.Exec(ctx, "LISTEN "+queue.QueueChannel(engine))
 	require.NoError(t, err)
 
-	r := must(syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Mode: syncuow.Deferred}))
+	r := must(syncuow.New(pool, engine, syncuow.Options{Timing: syncuow.Deferred}))
 	var id uuid.UUID
 	require.NoError(t, r.Run(ctx, func(w *syncuow.Work) (err error) {
 		id, err = createUser(ctx, w, "ada")
@@ -243,7 +244,7 @@ func TestRun_DeferredQueuesAndNotifies(t *testing.T) {
 	assert.Equal(t, []int{1, 1}, []int{all, ready}, "queued, ready for a worker at once")
 	n, err := listener.WaitForNotification(ctx)
 	require.NoError(t, err, "the workers are notified")
-	assert.Equal(t, tvsync.QueueChannel, n.Channel)
+	assert.Equal(t, "tvsync_sync_queue", n.Channel, "the default namespace's channel")
 
 	drain(t, ctx, url)
 	assert.Equal(t, "ada", tvName(t, pool, id))
@@ -262,7 +263,7 @@ func TestRun_ErrorPanicOrCancelRecordsAndQueuesNothing(t *testing.T) {
 			t.Parallel()
 			ctx := deadline(t)
 			pool := poolOf(t, testdb.URL(t), 1)
-			r := must(syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Mode: mode}))
+			r := must(syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Timing: mode}))
 			// Warm the pool's one connection.
 			require.NoError(t, r.Run(ctx, func(w *syncuow.Work) error { _, err := createUser(ctx, w, "warm"); return err }))
 			conns := pool.Stat().NewConnsCount()
@@ -311,13 +312,13 @@ func TestRun_NilFunctionAndBadRunner(t *testing.T) {
 	engine := blog.MustNewEngine(pool, tvsync.Config{})
 	r := must(syncuow.New(pool, engine, syncuow.Options{}))
 	require.ErrorContains(t, r.Run(ctx, nil), "got nil")
-	require.ErrorContains(t, r.WithMode(syncuow.Mode(9)).Run(ctx, func(*syncuow.Work) error { return nil }), "unknown mode Mode(9)")
+	require.ErrorContains(t, r.WithTiming(syncuow.Timing(9)).Run(ctx, func(*syncuow.Work) error { return nil }), "unknown timing Timing(9)")
 	_, err := syncuow.New(nil, engine, syncuow.Options{})
 	require.ErrorContains(t, err, "syncuow: New needs a database and an engine", "a Runner without a database is refused when it is made")
 	var nilRunner *syncuow.Runner
 	require.Error(t, nilRunner.Run(ctx, func(*syncuow.Work) error { return nil }))
-	assert.Equal(t, syncuow.Deferred, r.WithMode(syncuow.Deferred).Mode())
-	assert.Equal(t, syncuow.AfterCommit, r.Mode(), "WithMode leaves r as it is")
+	assert.Equal(t, syncuow.Deferred, r.WithTiming(syncuow.Deferred).Timing())
+	assert.Equal(t, syncuow.AfterCommit, r.Timing(), "WithTiming leaves r as it is")
 	// The pool's one connection is free.
 	require.NoError(t, r.Run(ctx, func(w *syncuow.Work) error { _, err := createUser(ctx, w, "ok"); return err }))
 }
@@ -332,7 +333,7 @@ func TestWork_UseAfterRunIsDone(t *testing.T) {
 			t.Parallel()
 			ctx := deadline(t)
 			pool := poolOf(t, testdb.URL(t), 1)
-			r := must(syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Mode: mode}))
+			r := must(syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Timing: mode}))
 			var kept *syncuow.Work
 			start := make(chan struct{})
 			straggler := make(chan error, 1)
@@ -391,7 +392,7 @@ func TestWork_ChangesAreDeduplicatedAndSorted(t *testing.T) {
 	t.Parallel()
 	ctx := deadline(t)
 	pool := poolOf(t, testdb.URL(t), 1)
-	r := must(syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Mode: syncuow.Deferred}))
+	r := must(syncuow.New(pool, blog.MustNewEngine(pool, tvsync.Config{}), syncuow.Options{Timing: syncuow.Deferred}))
 	a, b := tvsync.UUIDKey(uuid.MustParse("00000000-0000-0000-0000-00000000000a")), tvsync.UUIDKey(uuid.MustParse("00000000-0000-0000-0000-00000000000b"))
 	var got []tvsync.Change
 	require.NoError(t, r.Run(ctx, func(w *syncuow.Work) error {

@@ -75,7 +75,7 @@ func (r *Runner) checkEnded(ctx context.Context, tx pgx.Tx, changes []tvsync.Cha
 	}
 	err := fmt.Errorf("%w: changes not synced with it: %s", ErrTxEndedBehindUnitOfWork, describe(changes))
 	if len(changes) > 0 {
-		if _, qerr := r.engine.Enqueue(ctx, tx.Conn(), 0, true, changes...); qerr != nil {
+		if _, qerr := queue.Enqueue(ctx, r.engine, tx.Conn(), 0, true, changes...); qerr != nil {
 			err = fmt.Errorf("%w; queueing them for a worker failed too: %w", err, qerr)
 		} else {
 			r.log.ErrorContext(ctx, "tvsync: a unit of work's transaction was ended behind its back; its changes are queued for the worker",

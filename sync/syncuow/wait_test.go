@@ -108,8 +108,8 @@ func TestDeferred_CommitSendsNoNotifyInTheWriteTransaction(t *testing.T) {
 			log := &batchLog{}
 			pool := tracedPool(t, url, 2, log)
 			engine := blog.MustNewEngine(pool, tvsync.Config{NotifyInTransaction: inTx})
-			listener := listen(t, url, engine.QueueChannel())
-			runner := must(syncuow.New(pool, engine, syncuow.Options{Mode: syncuow.Deferred}))
+			listener := listen(t, url, queue.QueueChannel(engine))
+			runner := must(syncuow.New(pool, engine, syncuow.Options{Timing: syncuow.Deferred}))
 			require.NoError(t, runner.Run(ctx, func(w *syncuow.Work) error {
 				_, err := createUser(ctx, w, "notified")
 				return err
@@ -123,7 +123,7 @@ func TestDeferred_CommitSendsNoNotifyInTheWriteTransaction(t *testing.T) {
 			defer cancel()
 			n, err := listener.WaitForNotification(wctx)
 			require.NoError(t, err, "the workers are woken")
-			assert.Equal(t, engine.QueueChannel(), n.Channel)
+			assert.Equal(t, queue.QueueChannel(engine), n.Channel)
 		})
 	}
 }
@@ -166,8 +166,8 @@ func TestWaitFor_InlineAndAfterCommitAreReachedWithoutAQuery(t *testing.T) {
 	engine := blog.MustNewEngine(pool, tvsync.Config{TokenKey: tokenKey})
 	fp := &failingPool{}
 	other := blog.MustNewEngine(fp, tvsync.Config{TokenKey: tokenKey})
-	for _, mode := range []syncuow.Mode{syncuow.Inline, syncuow.AfterCommit} {
-		tok, err := must(syncuow.New(pool, engine, syncuow.Options{Mode: mode})).RunToken(ctx, func(w *syncuow.Work) error {
+	for _, mode := range []syncuow.Timing{syncuow.Inline, syncuow.AfterCommit} {
+		tok, err := must(syncuow.New(pool, engine, syncuow.Options{Timing: mode})).RunToken(ctx, func(w *syncuow.Work) error {
 			_, err := createUser(ctx, w, "rw_"+mode.String())
 			return err
 		})
@@ -189,7 +189,7 @@ func TestWaitFor_NoWorkerTimesOut(t *testing.T) {
 	ctx := deadline(t)
 	pool := testdb.New(t)
 	engine := blog.MustNewEngine(pool, tvsync.Config{})
-	tok, err := must(syncuow.New(pool, engine, syncuow.Options{Mode: syncuow.Deferred})).RunToken(ctx, func(w *syncuow.Work) error {
+	tok, err := must(syncuow.New(pool, engine, syncuow.Options{Timing: syncuow.Deferred})).RunToken(ctx, func(w *syncuow.Work) error {
 		_, err := createUser(ctx, w, "nobody_syncs")
 		return err
 	})
@@ -215,7 +215,7 @@ func TestWaitFor_DeadRowsStallNamingThem(t *testing.T) {
 	pool := testdb.New(t)
 	engine := blog.MustNewEngine(pool, tvsync.Config{})
 	var id uuid.UUID
-	tok, err := must(syncuow.New(pool, engine, syncuow.Options{Mode: syncuow.Deferred})).RunToken(ctx, func(w *syncuow.Work) error {
+	tok, err := must(syncuow.New(pool, engine, syncuow.Options{Timing: syncuow.Deferred})).RunToken(ctx, func(w *syncuow.Work) error {
 		var err error
 		id, err = createUser(ctx, w, "parked")
 		return err
@@ -241,7 +241,7 @@ func TestWaitFor_NoProgressStalls(t *testing.T) {
 	ctx := deadline(t)
 	pool := testdb.New(t)
 	engine := blog.MustNewEngine(pool, tvsync.Config{StallAfter: 200 * time.Millisecond})
-	tok, err := must(syncuow.New(pool, engine, syncuow.Options{Mode: syncuow.Deferred})).RunToken(ctx, func(w *syncuow.Work) error {
+	tok, err := must(syncuow.New(pool, engine, syncuow.Options{Timing: syncuow.Deferred})).RunToken(ctx, func(w *syncuow.Work) error {
 		_, err := createUser(ctx, w, "idle")
 		return err
 	})
@@ -261,7 +261,7 @@ func TestWaitFor_ForgedOrMalformedTokensAreRejected(t *testing.T) {
 	ctx := deadline(t)
 	pool := testdb.New(t)
 	engine := blog.MustNewEngine(pool, tvsync.Config{TokenKey: tokenKey})
-	tok, err := must(syncuow.New(pool, engine, syncuow.Options{Mode: syncuow.Deferred})).RunToken(ctx, func(w *syncuow.Work) error {
+	tok, err := must(syncuow.New(pool, engine, syncuow.Options{Timing: syncuow.Deferred})).RunToken(ctx, func(w *syncuow.Work) error {
 		_, err := createUser(ctx, w, "signed")
 		return err
 	})
@@ -277,7 +277,7 @@ func TestWaitFor_ForgedOrMalformedTokensAreRejected(t *testing.T) {
 	}
 	otherKey := blog.MustNewEngine(pool, tvsync.Config{TokenKey: []byte("another key of sixteen bytes or more")})
 	otherNS := blog.MustNewEngine(pool, tvsync.Config{TokenKey: tokenKey, Namespace: "tenant_b"})
-	fromOtherKey := otherKey.Token(tvsync.Queued{}).String()
+	fromOtherKey := queue.Token(otherKey, nil).String()
 	cases := map[string]string{
 		"altered":            string(flip),
 		"empty":              "",
@@ -285,7 +285,7 @@ func TestWaitFor_ForgedOrMalformedTokensAreRejected(t *testing.T) {
 		"truncated":          text[:len(text)-2],
 		"too long":           strings.Repeat("A", 600),
 		"another key":        fromOtherKey,
-		"reached, other key": otherKey.ReachedToken().String(),
+		"reached, other key": queue.ReachedToken(otherKey).String(),
 	}
 	for name, s := range cases {
 		_, err := engine.ParseToken(s)
@@ -310,7 +310,7 @@ func TestWaitFor_WaitsForCascadedDependents(t *testing.T) {
 	pool := testdb.New(t)
 	engine := blog.MustNewEngine(pool, tvsync.Config{TokenKey: tokenKey})
 	var user, post uuid.UUID
-	inline := must(syncuow.New(pool, engine, syncuow.Options{Mode: syncuow.Inline}))
+	inline := must(syncuow.New(pool, engine, syncuow.Options{Timing: syncuow.Inline}))
 	require.NoError(t, inline.Run(ctx, func(w *syncuow.Work) error {
 		var err error
 		if user, err = createUser(ctx, w, "before"); err != nil {
@@ -327,12 +327,12 @@ func TestWaitFor_WaitsForCascadedDependents(t *testing.T) {
 	}))
 	require.Equal(t, "before", postAuthor(t, pool, post))
 
-	tok, err := must(syncuow.New(pool, engine, syncuow.Options{Mode: syncuow.Deferred})).RunToken(ctx, func(w *syncuow.Work) error {
+	tok, err := must(syncuow.New(pool, engine, syncuow.Options{Timing: syncuow.Deferred})).RunToken(ctx, func(w *syncuow.Work) error {
 		return renameUser(ctx, w, user, "after")
 	})
 	require.NoError(t, err)
 	worker := must(tvsync.NewWorker(engine, pool, tvsync.WorkerConfig{}))
-	r, err := worker.DrainOnce(ctx)
+	r, err := drainOnce(ctx, worker)
 	require.NoError(t, err)
 	require.Equal(t, 1, r.Synced, "the user's row")
 	require.Positive(t, r.Queued, "its dependents, queued")
@@ -382,18 +382,18 @@ func TestWaitFor_LostWakeUpIsSyncedByThePoll(t *testing.T) {
 	go func() { done <- worker.Run(wctx) }()
 	t.Cleanup(func() { stop(); <-done })
 
-	// The writer: queue and commit, and die before WakeWorkers (no NOTIFY).
+	// The writer: queue and commit, and die before the engine wakes the workers (no NOTIFY).
 	var id uuid.UUID
 	require.NoError(t, pool.QueryRow(ctx, "INSERT INTO tb_user (username) VALUES ('unannounced') RETURNING id").Scan(&id))
 	tx, err := pool.Begin(ctx)
 	require.NoError(t, err)
-	q, err := engine.Enqueue(ctx, tx, 0, false, tvsync.Change{Entity: blog.EntityUser, IDs: []tvsync.ID{tvsync.UUIDKey(id)}})
+	q, err := queue.Enqueue(ctx, engine, tx, 0, false, tvsync.Change{Entity: blog.EntityUser, IDs: []tvsync.ID{tvsync.UUIDKey(id)}})
 	require.NoError(t, err)
 	require.NoError(t, tx.Commit(ctx))
 
 	bound, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	res, err := engine.WaitFor(bound, engine.Token(q))
+	res, err := engine.WaitFor(bound, queue.Token(engine, q))
 	require.NoError(t, err)
 	require.Equal(t, tvsync.WaitReached, res.Status, "synced by the poll, with no wake-up")
 	var n int
@@ -410,7 +410,7 @@ func TestWaitFor_ThousandWaitersOnAPoolOfTwo(t *testing.T) {
 	url := testdb.URL(t)
 	pool := poolOf(t, url, 2)
 	engine := blog.MustNewEngine(pool, tvsync.Config{})
-	runner := must(syncuow.New(pool, engine, syncuow.Options{Mode: syncuow.Deferred}))
+	runner := must(syncuow.New(pool, engine, syncuow.Options{Timing: syncuow.Deferred}))
 	var toks []tvsync.Token
 	for i := range 20 {
 		tok, err := runner.RunToken(ctx, func(w *syncuow.Work) error {

@@ -108,7 +108,7 @@ func (w *Work) Changes() []tvsync.Change {
 }
 
 // workOf returns the Work whose Tx (or a savepoint begun on it) db is, or nil.
-func workOf(db Beginner) *Work {
+func workOf(db tvsync.Beginner) *Work {
 	if g, ok := db.(guardedTx); ok {
 		return g.w
 	}

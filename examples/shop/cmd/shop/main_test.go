@@ -86,7 +86,7 @@ func TestVerify_FindsAndRepairsDriftPlantedInTvOrder(t *testing.T) {
 	defer p.Close()
 	engine, err := shop.NewEngine(p, tvsync.Config{})
 	require.NoError(t, err)
-	s, err := shop.New(p, engine, syncuow.Options{Mode: syncuow.Inline})
+	s, err := shop.New(p, engine, syncuow.Options{Timing: syncuow.Inline})
 	require.NoError(t, err)
 	var stale, kept int64
 	require.NoError(t, s.InTx(ctx, func(u *shop.UnitOfWork) error {
