@@ -27,6 +27,11 @@ var errPipelineNotSent = errors.New("tvsync: pipeline result read before the pip
 type Pipeline struct {
 	queued  []*pgx.QueuedQuery
 	results pgx.BatchResults
+	// quiet holds the statements whose results nobody reads (queueQuiet):
+	// reads skip them; read counts the results of queued read so far.
+	quiet    map[*pgx.QueuedQuery]bool
+	read     int
+	quietErr error
 }
 
 // SendBatch appends the statements of b to the pipeline; nothing is sent yet.
@@ -58,6 +63,30 @@ func (p *Pipeline) CopyFrom(context.Context, pgx.Identifier, []string, pgx.CopyF
 	return 0, errNotPipelined
 }
 
+// quietLast marks the statement queued last as one whose result nobody
+// reads (a setting for the statements that follow): reads skip it, and its
+// error, if any, is Close's.
+func (p *Pipeline) quietLast() {
+	if len(p.queued) == 0 {
+		return
+	}
+	if p.quiet == nil {
+		p.quiet = map[*pgx.QueuedQuery]bool{}
+	}
+	p.quiet[p.queued[len(p.queued)-1]] = true
+}
+
+// next reads past the quiet statements due before the next result.
+func (p *Pipeline) next() {
+	for p.read < len(p.queued) && p.quiet[p.queued[p.read]] {
+		if _, err := p.results.Exec(); err != nil && p.quietErr == nil {
+			p.quietErr = err
+		}
+		p.read++
+	}
+	p.read++
+}
+
 // queueCommit queues a COMMIT of the transaction the pipeline is sent in.
 // Read its result with readCommit after the other results.
 func (p *Pipeline) queueCommit() { p.queueStatement("COMMIT") }
@@ -68,6 +97,7 @@ func (p *Pipeline) readCommit() error {
 	if p.results == nil {
 		return errPipelineNotSent
 	}
+	p.next()
 	_, err := p.results.Exec()
 	return err
 }
@@ -113,6 +143,7 @@ func (p *Pipeline) sendInSavepoint(ctx context.Context, parent pgx.Tx) (*savepoi
 	sp := newSavepoint(parent)
 	p.queued = append([]*pgx.QueuedQuery{{SQL: "SAVEPOINT " + sp.name}}, p.queued...)
 	p.results = parent.SendBatch(ctx, &pgx.Batch{QueuedQueries: p.queued})
+	p.next()
 	if _, err := p.results.Exec(); err != nil {
 		_ = p.results.Close()
 		return nil, fmt.Errorf("begin sync savepoint: %w", err)
@@ -132,7 +163,11 @@ func (p *Pipeline) Close() error {
 	if p.results == nil {
 		return nil
 	}
-	return p.results.Close()
+	err := p.results.Close()
+	if err == nil {
+		err = p.quietErr
+	}
+	return err
 }
 
 // pipelineResults forwards reads to the pipeline's real results once it has
@@ -143,6 +178,7 @@ func (r pipelineResults) Exec() (pgconn.CommandTag, error) {
 	if r.p.results == nil {
 		return pgconn.CommandTag{}, errPipelineNotSent
 	}
+	r.p.next()
 	return r.p.results.Exec()
 }
 
@@ -150,6 +186,7 @@ func (r pipelineResults) Query() (pgx.Rows, error) {
 	if r.p.results == nil {
 		return nil, errPipelineNotSent
 	}
+	r.p.next()
 	return r.p.results.Query()
 }
 
@@ -157,6 +194,7 @@ func (r pipelineResults) QueryRow() pgx.Row {
 	if r.p.results == nil {
 		return errRow{errPipelineNotSent}
 	}
+	r.p.next()
 	return r.p.results.QueryRow()
 }
 

@@ -239,7 +239,7 @@ func (l *waitLoop) run() {
 		l.mu.Unlock()
 
 		ctx, cancel := context.WithTimeout(context.Background(), max(e.cfg.StallAfter, time.Second))
-		rows, err := e.queries.WaitPending(ctx, e.pool, params)
+		rows, err := e.waitPending(ctx, params)
 		cancel()
 		now := time.Now()
 		if err != nil {
@@ -283,4 +283,18 @@ func (l *waitLoop) run() {
 			}
 		}
 	}
+}
+
+// waitPending runs WaitPending for params on a connection of the pool,
+// planned afresh (see freshPlans): one round trip.
+func (e *Engine) waitPending(ctx context.Context, params dbsqlc.WaitPendingParams) (rows []dbsqlc.WaitPendingRow, err error) {
+	p := &Pipeline{}
+	e.freshPlans(ctx, p)
+	pending := e.queries.WaitPending(ctx, p, []dbsqlc.WaitPendingParams{params})
+	p.Send(ctx, e.pool)
+	pending.Query(func(_ int, r []dbsqlc.WaitPendingRow, qerr error) { rows, err = r, qerr })
+	if cerr := p.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	return rows, err
 }

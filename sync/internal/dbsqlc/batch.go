@@ -540,6 +540,101 @@ func (b *QueueNotifyBatchResults) Close() error {
 	return b.br.Close()
 }
 
+const settingPop = `-- name: SettingPop :batchexec
+SELECT set_config($1::text, current_setting('tvsync.saved_' || $1::text), true)
+`
+
+type SettingPopBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+// SettingPop puts back, for the rest of the transaction, the value of the setting name that SettingPush replaced.
+func (q *Queries) SettingPop(ctx context.Context, db DBTX, name []string) *SettingPopBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range name {
+		vals := []interface{}{
+			a,
+		}
+		batch.Queue(settingPop, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &SettingPopBatchResults{br, len(name), false}
+}
+
+func (b *SettingPopBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *SettingPopBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const settingPush = `-- name: SettingPush :batchexec
+SELECT set_config($1::text, $2::text, true)
+FROM (SELECT set_config('tvsync.saved_' || $1::text, current_setting($1::text), true) AS saved) AS s
+`
+
+type SettingPushBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type SettingPushParams struct {
+	Name  string
+	Value string
+}
+
+// SettingPush sets the setting name to value for the rest of the transaction, keeping the value it replaces for SettingPop (in tvsync.saved_<name>).
+func (q *Queries) SettingPush(ctx context.Context, db DBTX, arg []SettingPushParams) *SettingPushBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.Name,
+			a.Value,
+		}
+		batch.Queue(settingPush, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &SettingPushBatchResults{br, len(arg), false}
+}
+
+func (b *SettingPushBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *SettingPushBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
 const syncLock = `-- name: SyncLock :batchone
 SELECT count(CASE WHEN k.shared THEN pg_advisory_xact_lock_shared(k.key) ELSE pg_advisory_xact_lock(k.key) END)::int AS locks,
        clock_timestamp()::timestamptz AS finished_at
@@ -726,6 +821,117 @@ func (b *SyncTryLockBatchResults) Query(f func(int, []int64, error)) {
 }
 
 func (b *SyncTryLockBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const waitPending = `-- name: WaitPending :batchmany
+WITH t AS (
+    SELECT ($2::int[])[g.i] AS waiter, ($3::bigint[])[g.i] AS lo, ($4::bigint[])[g.i] AS hi
+    FROM generate_subscripts($2::int[], 1) AS g(i)
+), hit AS (
+    SELECT t.waiter, q.seq, q.entity, q.entity_id, q.dead, q.last_error
+    FROM t JOIN tvsync.sync_queue q ON q.namespace = $5::text AND q.seq BETWEEN t.lo AND t.hi
+    UNION
+    SELECT t.waiter, q.seq, q.entity, q.entity_id, q.dead, q.last_error
+    FROM t JOIN tvsync.sync_queue q ON q.namespace = $5::text AND q.origin_hi >= t.lo AND q.origin_lo <= t.hi
+)
+SELECT hit.waiter::int AS waiter, count(*)::bigint AS pending, count(*) FILTER (WHERE hit.dead)::bigint AS dead,
+       max(hit.seq)::bigint AS max_seq,
+       (array_agg(hit.seq ORDER BY hit.dead DESC, hit.seq))[1:$1::int]::bigint[] AS seqs,
+       (array_agg(hit.entity ORDER BY hit.dead DESC, hit.seq))[1:$1::int]::text[] AS entities,
+       (array_agg(hit.entity_id ORDER BY hit.dead DESC, hit.seq))[1:$1::int]::text[] AS entity_ids,
+       (array_agg(hit.dead ORDER BY hit.dead DESC, hit.seq))[1:$1::int]::boolean[] AS deads,
+       (array_agg(hit.last_error ORDER BY hit.dead DESC, hit.seq))[1:$1::int]::text[] AS last_errors
+FROM hit
+GROUP BY hit.waiter
+`
+
+type WaitPendingBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type WaitPendingParams struct {
+	MaxNamed  int32
+	Waiters   []int32
+	Los       []int64
+	His       []int64
+	Namespace string
+}
+
+type WaitPendingRow struct {
+	Waiter     int32
+	Pending    int64
+	Dead       int64
+	MaxSeq     int64
+	Seqs       []int64
+	Entities   []string
+	EntityIds  []string
+	Deads      []bool
+	LastErrors []string
+}
+
+// WaitPending checks, in one statement for every waiter of an engine, which of the namespace's queued rows a waiter still waits for: those whose seq is in one of its ranges (waiter, lo, hi), and those whose lineage (origin_lo..origin_hi) meets one; per waiter with any, how many, how many are parked dead, the highest seq (a new one means progress), and up to max_named of them, dead first.
+func (q *Queries) WaitPending(ctx context.Context, db DBTX, arg []WaitPendingParams) *WaitPendingBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.MaxNamed,
+			a.Waiters,
+			a.Los,
+			a.His,
+			a.Namespace,
+		}
+		batch.Queue(waitPending, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &WaitPendingBatchResults{br, len(arg), false}
+}
+
+func (b *WaitPendingBatchResults) Query(f func(int, []WaitPendingRow, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []WaitPendingRow
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var i WaitPendingRow
+				if err := rows.Scan(
+					&i.Waiter,
+					&i.Pending,
+					&i.Dead,
+					&i.MaxSeq,
+					&i.Seqs,
+					&i.Entities,
+					&i.EntityIds,
+					&i.Deads,
+					&i.LastErrors,
+				); err != nil {
+					return err
+				}
+				items = append(items, i)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *WaitPendingBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }

@@ -31,6 +31,10 @@ type Querier interface {
 	QueueRetryDead(ctx context.Context, db DBTX, namespace string) (int64, error)
 	// QueueStats summarizes the namespace's rows of the queue for tvsync status and metrics: (entity, id) pairs pending, the oldest pending row's age, rows parked as dead, rows naming none of the registered entities.
 	QueueStats(ctx context.Context, db DBTX, arg QueueStatsParams) (QueueStatsRow, error)
+	// SettingPop puts back, for the rest of the transaction, the value of the setting name that SettingPush replaced.
+	SettingPop(ctx context.Context, db DBTX, name []string) *SettingPopBatchResults
+	// SettingPush sets the setting name to value for the rest of the transaction, keeping the value it replaces for SettingPop (in tvsync.saved_<name>).
+	SettingPush(ctx context.Context, db DBTX, arg []SettingPushParams) *SettingPushBatchResults
 	// SyncLock takes the transaction-scoped advisory locks of a sync in the given (sorted) order: exclusive on each (entity, id) it syncs, so overlapping syncs of a row run one after the other, and shared (where @shared says) on the rows those documents read through a foreign key, so a sync of a referenced row waits for a transaction that attaches to it (sync/locks.go).
 	SyncLock(ctx context.Context, db DBTX, arg []SyncLockParams) *SyncLockBatchResults
 	// SyncLogInsert writes the tvsync.sync_log row of one entity batch, in the engine's namespace; a sync queues one per entity in a single round trip.
@@ -44,7 +48,7 @@ type Querier interface {
 	// WaitNotify wakes the workers listening on the given channel, on its own, outside any write transaction (a coalesced wake-up after deferred commits).
 	WaitNotify(ctx context.Context, db DBTX, channel string) error
 	// WaitPending checks, in one statement for every waiter of an engine, which of the namespace's queued rows a waiter still waits for: those whose seq is in one of its ranges (waiter, lo, hi), and those whose lineage (origin_lo..origin_hi) meets one; per waiter with any, how many, how many are parked dead, the highest seq (a new one means progress), and up to max_named of them, dead first.
-	WaitPending(ctx context.Context, db DBTX, arg WaitPendingParams) ([]WaitPendingRow, error)
+	WaitPending(ctx context.Context, db DBTX, arg []WaitPendingParams) *WaitPendingBatchResults
 }
 
 var _ Querier = (*Queries)(nil)

@@ -97,3 +97,12 @@ WITH revived AS (
     RETURNING entity, entity_id
 )
 SELECT count(DISTINCT (entity, entity_id))::bigint AS revived FROM revived;
+
+-- name: SettingPush :batchexec
+-- SettingPush sets the setting name to value for the rest of the transaction, keeping the value it replaces for SettingPop (in tvsync.saved_<name>).
+SELECT set_config(@name::text, @value::text, true)
+FROM (SELECT set_config('tvsync.saved_' || @name::text, current_setting(@name::text), true) AS saved) AS s;
+
+-- name: SettingPop :batchexec
+-- SettingPop puts back, for the rest of the transaction, the value of the setting name that SettingPush replaced.
+SELECT set_config(@name::text, current_setting('tvsync.saved_' || @name::text), true);

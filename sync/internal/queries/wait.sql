@@ -1,4 +1,4 @@
--- name: WaitPending :many
+-- name: WaitPending :batchmany
 -- WaitPending checks, in one statement for every waiter of an engine, which of the namespace's queued rows a waiter still waits for: those whose seq is in one of its ranges (waiter, lo, hi), and those whose lineage (origin_lo..origin_hi) meets one; per waiter with any, how many, how many are parked dead, the highest seq (a new one means progress), and up to max_named of them, dead first.
 WITH t AS (
     SELECT (@waiters::int[])[g.i] AS waiter, (@los::bigint[])[g.i] AS lo, (@his::bigint[])[g.i] AS hi
