@@ -81,7 +81,7 @@ func (e *Engine) attempt(ctx context.Context, j job, chunk batch, skip idSet) (r
 		}
 	}
 	if seqs := chunk.seqList(); j.ack && len(seqs) > 0 {
-		e.freshPlans(ctx, p)
+		e.indexPlans(ctx, p)
 		ack = e.queries.QueueAck(ctx, p, []dbsqlc.QueueAckParams{{Namespace: e.cfg.Namespace, Seqs: seqs}})
 		e.restorePlans(ctx, p)
 	}

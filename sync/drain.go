@@ -25,7 +25,7 @@ func (e *Engine) claimQueued(ctx context.Context, conn DB, batchSize int, lockTi
 	timeouts := e.queries.QueueBatchTimeouts(ctx, p, []dbsqlc.QueueBatchTimeoutsParams{{
 		LockTimeoutMs: max(lockTimeout, 0).Milliseconds(), StatementTimeoutMs: max(statementTimeout, 0).Milliseconds(),
 	}})
-	e.freshPlans(ctx, p)
+	e.indexPlans(ctx, p)
 	claim := e.queries.QueueClaim(ctx, p, []dbsqlc.QueueClaimParams{{Namespace: e.cfg.Namespace, BatchSize: int32(batchSize)}})
 	e.restorePlans(ctx, p)
 	tx, err := p.sendInTx(ctx, conn)
@@ -61,7 +61,7 @@ func (e *Engine) claimQueued(ctx context.Context, conn DB, batchSize int, lockTi
 // then commits; all in one round trip.
 func (e *Engine) settleQueued(ctx context.Context, tx pgx.Tx, params []dbsqlc.QueueFailParams, done batch) error {
 	p := &Pipeline{}
-	e.freshPlans(ctx, p) // until the COMMIT
+	e.indexPlans(ctx, p) // until the COMMIT
 	var results []interface{ Exec(func(int, error)) }
 	if len(params) > 0 {
 		for i := range params {
@@ -111,7 +111,7 @@ func (e *Engine) failQueued(ctx context.Context, conn DB, params []dbsqlc.QueueF
 		params[i].Namespace = e.cfg.Namespace
 	}
 	p := &Pipeline{}
-	e.freshPlans(ctx, p) // one implicit transaction with the statements after it
+	e.indexPlans(ctx, p) // one implicit transaction with the statements after it
 	fail := e.queries.QueueFail(ctx, p, params)
 	e.restorePlans(ctx, p)
 	p.Send(ctx, conn)

@@ -179,7 +179,7 @@ func (e *Engine) queueEnqueue(ctx context.Context, p *Pipeline, rows []pendingRo
 		params.OriginLos = append(params.OriginLos, r.origin.lo)
 		params.OriginHis = append(params.OriginHis, r.origin.hi)
 	}
-	e.freshPlans(ctx, p)
+	e.indexPlans(ctx, p)
 	res := e.queries.QueueEnqueue(ctx, p, []dbsqlc.QueueEnqueueParams{params})
 	e.restorePlans(ctx, p)
 	return func() (out []queuedRow, err error) {

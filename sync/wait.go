@@ -286,10 +286,10 @@ func (l *waitLoop) run() {
 }
 
 // waitPending runs WaitPending for params on a connection of the pool,
-// planned afresh (see freshPlans): one round trip.
+// planned afresh (see indexPlans): one round trip.
 func (e *Engine) waitPending(ctx context.Context, params dbsqlc.WaitPendingParams) (rows []dbsqlc.WaitPendingRow, err error) {
 	p := &Pipeline{}
-	e.freshPlans(ctx, p)
+	e.indexPlans(ctx, p)
 	pending := e.queries.WaitPending(ctx, p, []dbsqlc.WaitPendingParams{params})
 	p.Send(ctx, e.pool)
 	pending.Query(func(_ int, r []dbsqlc.WaitPendingRow, qerr error) { rows, err = r, qerr })
