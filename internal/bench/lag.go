@@ -300,10 +300,15 @@ func MeasureLagRun(ctx context.Context, env *Env, rate float64, dur time.Duratio
 	}
 	n := int(rate * dur.Seconds())
 	nPlain := max(int(res.PlainRate*dur.Seconds()), 1)
-	posts := sample(env.PostIDs, n+nPlain, seedValue)
-	if len(posts) < n+nPlain {
-		return res, fmt.Errorf("bench: deferred lag: %.0f writes/s for %s need %d distinct posts, the data set has %d", rate, dur, n+nPlain, len(posts))
+	// The warm-up: lagWarmUp of writes at the rate, on posts of their own,
+	// before the measured ones, so that every pool's connections have
+	// prepared their statements and the workers run at their pace.
+	nWarm := max(int(rate*lagWarmUp.Seconds()), 1)
+	posts := sample(env.PostIDs, n+nPlain+nWarm, seedValue)
+	if len(posts) < n+nPlain+nWarm {
+		return res, fmt.Errorf("bench: deferred lag: %.0f writes/s for %s need %d distinct posts, the data set has %d", rate, dur, n+nPlain+nWarm, len(posts))
 	}
+	warm := posts[n+nPlain:]
 	users := sample(env.UserIDs, 1000, seedValue+1)
 
 	name := env.Write.Name
@@ -346,6 +351,10 @@ func MeasureLagRun(ctx context.Context, env *Env, rate float64, dur time.Duratio
 		wg.Go(func() { _ = w.Run(wctx) })
 	}
 	time.Sleep(200 * time.Millisecond) // let the workers reach LISTEN
+
+	if err := warmUp(ctx, env, deferredDB, plainDB, warm, users, rate, notifyInTx); err != nil {
+		return res, err
+	}
 
 	sctx, stopSampling := context.WithCancel(ctx)
 	sampled := make(chan sampleResult, 1)
@@ -460,4 +469,45 @@ func MeasureLagRun(ctx context.Context, env *Env, rate float64, dur time.Duratio
 		slog.Float64("achieved_per_s", res.Achieved), slog.Float64("commit_x_plain", res.CommitRatio()),
 		slog.String("load", res.Load.String()))
 	return res, nil
+}
+
+// lagWarmUp is how long a lag run writes before its measured writes.
+const lagWarmUp = time.Second
+
+// warmUp writes one deferred comment on each of posts at rate, and as many
+// plain ones, through pools of their own roles, then waits until the
+// workers have drained the queue: the connections the measured writes use
+// have prepared their statements, and the first measured writes do not pay
+// for it (a service pays it once, when it starts).
+func warmUp(ctx context.Context, env *Env, deferredDB, plainDB *DB, posts []uuid.UUID, users []uuid.UUID, rate float64, notifyInTx bool) error {
+	engine := blog.MustNewEngine(deferredDB.Pool, tvsync.Config{Logger: env.log, SlowThreshold: -1, NotifyInTransaction: notifyInTx})
+	repo := repository.New(deferredDB.Pool, engine, repository.Options{Sync: syncuow.Deferred})
+	_, err := paced(ctx, len(posts), max(8, int(rate/100)), rate, func(i int) error {
+		if err := repo.InTx(ctx, func(uow *repository.UnitOfWork) error {
+			_, err := uow.AddComment(ctx, posts[i], users[i%len(users)], "bench warm-up comment")
+			return err
+		}); err != nil {
+			return err
+		}
+		_, err := plainDB.Pool.Exec(ctx, "INSERT INTO tb_comment (post_id, author_id, content) VALUES ($1, $2, $3)",
+			posts[i], users[(i+1)%len(users)], "bench warm-up plain comment")
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("bench: deferred lag warm-up: %w", err)
+	}
+	start := time.Now()
+	for {
+		st, err := env.Write.Engine.QueueStats(ctx)
+		if err != nil {
+			return err
+		}
+		if st.Pending == 0 {
+			return nil
+		}
+		if time.Since(start) > time.Minute {
+			return fmt.Errorf("bench: deferred lag warm-up: %d rows still queued a minute after it", st.Pending)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -421,7 +421,7 @@ func (r *Results) lagSection(b *strings.Builder) {
 	}
 	f := l.Runs[0]
 	fmt.Fprintf(b, "## 5. Deferred mode under load: the lag investigation (on the clone)\n\n")
-	fmt.Fprintf(b, "Each run starts its workers (`sync.NewWorker`, zero WorkerConfig, `Run`), then paces deferred units of work (`uow.AddComment`, `syncuow.Deferred`) for %s, each on a different post, "+
+	fmt.Fprintf(b, "Each run starts its workers (`sync.NewWorker`, zero WorkerConfig, `Run`), then warms up for 1 s (the same writes at the same rate on posts of their own, every pool preparing its statements, until the workers have drained them), then paces deferred units of work (`uow.AddComment`, `syncuow.Deferred`) for %s, each on a different post, "+
 		"and at the same time plain one-comment writes (same INSERT, no queue) at a quarter of the rate, so both commit latencies are measured with the same workers running. "+
 		"Lag = tv_post.updated_at (when a worker's refresh wrote the row) − the moment the write's commit returned. "+
 		"Deferred writers, plain writers and workers have pools of their own, named in application_name; pg_stat_activity is sampled every 10 ms and sync_queue every 50 ms while the writes run. "+
