@@ -200,8 +200,8 @@ func settle(t *testing.T, w *tvsync.Worker) int64 {
 // worker returns within the batch's timeouts, and the rows stay queued.
 func TestWorker_StopIsBoundedBehindATableLock(t *testing.T) {
 	for _, tc := range []struct {
-		name     string
-		cfg      tvsync.WorkerConfig
+		name string
+		cfg  tvsync.WorkerConfig
 		// charged: a lock wait that timed out is no fault of the row (never
 		// charged, however often it happens); a slow statement is, at least
 		// once (more when the machine is slow enough for the row's 1 s
