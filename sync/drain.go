@@ -55,13 +55,30 @@ func (e *Engine) claimQueued(ctx context.Context, conn DB, batchSize int, lockTi
 }
 
 // settleQueued ends a worker's batch transaction tx: it records the failed
-// attempts of params (a backoff, or dead after their max_attempts), deletes
-// the claimed rows of done (by seq), whose sync has succeeded, and the
-// parked rows, that no one holds, of the same ids (that sync covered them),
-// then commits; all in one round trip.
+// attempts of params, removes the rows of done (see writeQueued) and
+// commits, all in one round trip.
 func (e *Engine) settleQueued(ctx context.Context, tx pgx.Tx, params []dbsqlc.QueueFailParams, done batch) error {
+	return e.writeQueued(ctx, tx, params, done, true)
+}
+
+// failQueued records on conn a failed attempt on the rows of each of
+// params, in one round trip (see writeQueued).
+func (e *Engine) failQueued(ctx context.Context, conn DB, params []dbsqlc.QueueFailParams) error {
+	if len(params) == 0 {
+		return nil
+	}
+	return e.writeQueued(ctx, conn, params, batch{}, false)
+}
+
+// writeQueued, in one round trip on conn, records the failed attempts of
+// params (a backoff, or dead after their max_attempts) in the engine's
+// namespace, whatever namespace params name; deletes the claimed rows of
+// done (by seq), whose sync has succeeded, and the parked rows, that no one
+// holds, of the same ids (that sync covered them); and, with commit set,
+// commits the transaction conn is.
+func (e *Engine) writeQueued(ctx context.Context, conn DB, params []dbsqlc.QueueFailParams, done batch, commit bool) error {
 	p := &Pipeline{}
-	e.indexPlans(ctx, p) // until the COMMIT
+	e.indexPlans(ctx, p)
 	var results []interface{ Exec(func(int, error)) }
 	if len(params) > 0 {
 		for i := range params {
@@ -79,50 +96,27 @@ func (e *Engine) settleQueued(ctx context.Context, tx pgx.Tx, params []dbsqlc.Qu
 			e.queries.QueueDelete(ctx, p, []dbsqlc.QueueDeleteParams{{Namespace: e.cfg.Namespace, Seqs: seqs}}),
 			e.queries.QueueDeleteDead(ctx, p, []dbsqlc.QueueDeleteDeadParams{dead}))
 	}
-	p.queueCommit()
-	p.Send(ctx, tx)
+	if commit {
+		p.queueCommit()
+	} else {
+		e.restorePlans(ctx, p)
+	}
+	p.Send(ctx, conn)
 	var err error
 	for _, b := range results {
 		b.Exec(func(_ int, qerr error) {
 			if err == nil && qerr != nil {
-				err = fmt.Errorf("worker: settle the batch's rows: %w", qerr)
+				err = fmt.Errorf("worker: record the batch's rows: %w", qerr)
 			}
 		})
 	}
-	if err == nil {
+	if commit && err == nil {
 		if cerr := p.readCommit(); cerr != nil {
 			err = fmt.Errorf("worker: commit: %w", cerr)
 		}
 	}
 	if cerr := p.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("worker: settle the batch's rows: %w", cerr)
-	}
-	return err
-}
-
-// failQueued records on conn a failed attempt on the rows of each of params
-// (a backoff, or dead after its max_attempts), in the engine's namespace,
-// whatever namespace params name.
-func (e *Engine) failQueued(ctx context.Context, conn DB, params []dbsqlc.QueueFailParams) error {
-	if len(params) == 0 {
-		return nil
-	}
-	for i := range params {
-		params[i].Namespace = e.cfg.Namespace
-	}
-	p := &Pipeline{}
-	e.indexPlans(ctx, p) // one implicit transaction with the statements after it
-	fail := e.queries.QueueFail(ctx, p, params)
-	e.restorePlans(ctx, p)
-	p.Send(ctx, conn)
-	var err error
-	fail.Exec(func(_ int, qerr error) {
-		if err == nil && qerr != nil {
-			err = fmt.Errorf("worker: record failed attempt: %w", qerr)
-		}
-	})
-	if cerr := p.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("worker: record failed attempt: %w", cerr)
+		err = fmt.Errorf("worker: record the batch's rows: %w", cerr)
 	}
 	return err
 }

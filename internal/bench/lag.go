@@ -352,7 +352,8 @@ func MeasureLagRun(ctx context.Context, env *Env, rate float64, dur time.Duratio
 	}
 	time.Sleep(200 * time.Millisecond) // let the workers reach LISTEN
 
-	if err := warmUp(ctx, env, deferredDB, plainDB, warm, users, rate, notifyInTx); err != nil {
+	deferredEngine := blog.MustNewEngine(deferredDB.Pool, tvsync.Config{Logger: env.log, SlowThreshold: -1, NotifyInTransaction: notifyInTx})
+	if err := warmUp(ctx, env, deferredDB, plainDB, deferredEngine, warm, users, rate); err != nil {
 		return res, err
 	}
 
@@ -362,7 +363,6 @@ func MeasureLagRun(ctx context.Context, env *Env, rate float64, dur time.Duratio
 
 	env.log.InfoContext(ctx, "bench: deferred lag run", slog.Int("writes", n), slog.Float64("per_second", rate),
 		slog.Int("workers", workers), slog.String("variant", res.Variant()), slog.String("load", res.Load.String()))
-	deferredEngine := blog.MustNewEngine(deferredDB.Pool, tvsync.Config{Logger: env.log, SlowThreshold: -1, NotifyInTransaction: notifyInTx})
 	repo := repository.New(deferredDB.Pool, deferredEngine, repository.Options{Sync: syncuow.Deferred})
 	commitLat := make([]time.Duration, n)
 	committed := make([]time.Time, n)
@@ -417,21 +417,9 @@ func MeasureLagRun(ctx context.Context, env *Env, rate float64, dur time.Duratio
 	res.PlainP50, res.PlainP99 = Percentile(plain, 50), Percentile(plain, 99)
 	res.QueueMax, res.OldestMax, res.WaitEvents, res.Samples = s.queueMax, s.oldestMax, s.top(20), s.samples
 
-	drainStart := time.Now()
-	for {
-		st, err := env.Write.Engine.QueueStats(ctx)
-		if err != nil {
-			return res, err
-		}
-		if st.Pending == 0 {
-			break
-		}
-		if time.Since(drainStart) > time.Minute {
-			return res, fmt.Errorf("bench: deferred lag: %d rows still queued a minute after the last write", st.Pending)
-		}
-		time.Sleep(5 * time.Millisecond)
+	if res.Drain, err = waitDrained(ctx, env, "the last write"); err != nil {
+		return res, err
 	}
-	res.Drain = time.Since(drainStart)
 	res.LoadEnd = LoadAvg()
 
 	deferredPosts := posts[:n]
@@ -474,13 +462,13 @@ func MeasureLagRun(ctx context.Context, env *Env, rate float64, dur time.Duratio
 // lagWarmUp is how long a lag run writes before its measured writes.
 const lagWarmUp = time.Second
 
-// warmUp writes one deferred comment on each of posts at rate, and as many
-// plain ones, through pools of their own roles, then waits until the
-// workers have drained the queue: the connections the measured writes use
-// have prepared their statements, and the first measured writes do not pay
-// for it (a service pays it once, when it starts).
-func warmUp(ctx context.Context, env *Env, deferredDB, plainDB *DB, posts []uuid.UUID, users []uuid.UUID, rate float64, notifyInTx bool) error {
-	engine := blog.MustNewEngine(deferredDB.Pool, tvsync.Config{Logger: env.log, SlowThreshold: -1, NotifyInTransaction: notifyInTx})
+// warmUp writes one deferred comment on each of posts at rate, with
+// engine, and as many plain ones, through the pools of the measured writes,
+// then waits until the workers have drained the queue: the connections the
+// measured writes use have prepared their statements, and the first
+// measured writes do not pay for it (a service pays it once, when it
+// starts).
+func warmUp(ctx context.Context, env *Env, deferredDB, plainDB *DB, engine *tvsync.Engine, posts, users []uuid.UUID, rate float64) error {
 	repo := repository.New(deferredDB.Pool, engine, repository.Options{Sync: syncuow.Deferred})
 	_, err := paced(ctx, len(posts), max(8, int(rate/100)), rate, func(i int) error {
 		if err := repo.InTx(ctx, func(uow *repository.UnitOfWork) error {
@@ -496,18 +484,26 @@ func warmUp(ctx context.Context, env *Env, deferredDB, plainDB *DB, posts []uuid
 	if err != nil {
 		return fmt.Errorf("bench: deferred lag warm-up: %w", err)
 	}
+	_, err = waitDrained(ctx, env, "the warm-up")
+	return err
+}
+
+// waitDrained waits until the write clone's queue is empty, polling every
+// 5 ms, and returns how long that took; after names what the rows were
+// queued by, for the error when they are still there a minute later.
+func waitDrained(ctx context.Context, env *Env, after string) (time.Duration, error) {
 	start := time.Now()
 	for {
 		st, err := env.Write.Engine.QueueStats(ctx)
 		if err != nil {
-			return err
+			return time.Since(start), err
 		}
 		if st.Pending == 0 {
-			return nil
+			return time.Since(start), nil
 		}
 		if time.Since(start) > time.Minute {
-			return fmt.Errorf("bench: deferred lag warm-up: %d rows still queued a minute after it", st.Pending)
+			return time.Since(start), fmt.Errorf("bench: deferred lag: %d rows still queued a minute after %s", st.Pending, after)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
 }
