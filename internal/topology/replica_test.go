@@ -376,5 +376,5 @@ func TestReplica_DeferredTokenThenReplay(t *testing.T) {
 	doc, err = repo.GetPost(syncread.WithToken(ctx, lsn), post)
 	require.NoError(t, err)
 	assert.Equal(t, "second", title(t, doc), "the token's wait, then the replay: never the old document")
-	assert.Equal(t, served+1, router.Stats().Replicas[0].Served, "served by the replica once it replayed the position")
+	assert.Equal(t, served+1, router.Stats().Replicas[0].Served, "served by the replica once it replayed the position: %+v (position %v)", router.Stats(), lsn)
 }

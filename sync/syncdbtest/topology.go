@@ -8,6 +8,9 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // The package's topology around its throwaway server, written by Main
@@ -72,18 +75,64 @@ func PgBouncerURL(t testing.TB, dbURL string) string {
 
 // ReplicaURLs returns the URLs of the database of dbURL (one from [URL]) on
 // each replica [Main] started (Options.Replicas), in the order of
-// [Replicas]. It skips the test when Main started none.
+// [Replicas], once each has replayed the primary's WAL as it stands now: the
+// database, created on the primary a moment ago, exists on every replica.
+// It skips the test when Main started none.
 func ReplicaURLs(t testing.TB, dbURL string) []string {
 	t.Helper()
 	if len(replicas) == 0 {
 		t.Skip("syncdbtest: no replicas: set Options.Replicas (and leave " + AdminURLEnv + " unset)")
 	}
 	name := databaseOf(t, dbURL)
+	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
+	defer cancel()
+	lsn, err := currentLSN(ctx, primary)
+	if err != nil {
+		t.Fatalf("syncdbtest: read the primary's WAL position: %v", err)
+	}
 	urls := make([]string, len(replicas))
 	for i, r := range replicas {
+		if err := waitReplayed(ctx, r, lsn); err != nil {
+			t.Fatalf("syncdbtest: replica %d: %v", i, err)
+		}
 		urls[i] = r.URL(name)
 	}
 	return urls
+}
+
+// currentLSN returns srv's current WAL insert position.
+func currentLSN(ctx context.Context, srv *Server) (string, error) {
+	conn, err := pgx.Connect(ctx, srv.URL("postgres"))
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
+	var lsn string
+	err = conn.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&lsn)
+	return lsn, err
+}
+
+// waitReplayed polls the replica rep until it has replayed lsn, or ctx ends.
+func waitReplayed(ctx context.Context, rep *Server, lsn string) error {
+	conn, err := pgx.Connect(ctx, rep.URL("postgres"))
+	if err != nil {
+		return err
+	}
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
+	for {
+		var done bool
+		if err := conn.QueryRow(ctx, "SELECT coalesce(pg_last_wal_replay_lsn() >= $1::text::pg_lsn, false)", lsn).Scan(&done); err != nil {
+			return fmt.Errorf("read the replay position: %w", err)
+		}
+		if done {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("not replayed %s: %w", lsn, ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 // Replicas returns the replicas [Main] started (Options.Replicas), to pause

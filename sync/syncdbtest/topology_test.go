@@ -48,7 +48,7 @@ func TestTopology_PgBouncerAndReplica(t *testing.T) {
 	rc, err := pgx.Connect(ctx, rep.URL("postgres"))
 	require.NoError(t, err)
 	defer rc.Close(ctx)
-	waitReplay(t, ctx, rc, lsn)
+	require.NoError(t, waitReplayed(ctx, rep, lsn))
 	var n int
 	require.NoError(t, rc.QueryRow(ctx, "SELECT count(*) FROM kept").Scan(&n))
 	assert.Equal(t, 3, n)
@@ -72,24 +72,7 @@ func TestTopology_PgBouncerAndReplica(t *testing.T) {
 	assert.Equal(t, 3, n, "a paused replica does not see the new row")
 	_, err = rc.Exec(ctx, "SELECT pg_wal_replay_resume()")
 	require.NoError(t, err)
-	waitReplay(t, ctx, rc, lsn)
+	require.NoError(t, waitReplayed(ctx, rep, lsn))
 	require.NoError(t, rc.QueryRow(ctx, "SELECT count(*) FROM kept").Scan(&n))
 	assert.Equal(t, 4, n)
-}
-
-// waitReplay waits until the replica of conn has replayed lsn.
-func waitReplay(t *testing.T, ctx context.Context, conn *pgx.Conn, lsn string) {
-	t.Helper()
-	for {
-		var done bool
-		require.NoError(t, conn.QueryRow(ctx, "SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn", lsn).Scan(&done))
-		if done {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("replica did not replay %s: %v", lsn, ctx.Err())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
 }
