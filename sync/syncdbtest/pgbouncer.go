@@ -16,8 +16,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // errMissingPgBouncer is returned when no pgbouncer binary is found.
@@ -165,36 +163,7 @@ pidfile = %s
 
 // waitReady polls pgbouncer until a query through it succeeds.
 func (b *PgBouncer) waitReady(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
-	defer cancel()
-	cfg, err := pgx.ParseConfig(b.URL("postgres"))
-	if err != nil {
-		return fmt.Errorf("parse connection URL: %w", err)
-	}
-	cfg.ConnectTimeout = time.Second
-	var lastErr error
-	for {
-		select {
-		case <-b.exited:
-			return fmt.Errorf("pgbouncer exited before accepting connections: %v", b.exitErr)
-		default:
-		}
-		conn, err := pgx.ConnectConfig(ctx, cfg)
-		if err == nil {
-			_, err = conn.Exec(ctx, "SELECT 1")
-			_ = conn.Close(ctx)
-			if err == nil {
-				return nil
-			}
-		}
-		lastErr = err
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("pgbouncer not ready: %w (last connection error: %v)", ctx.Err(), lastErr)
-		case <-b.exited:
-		case <-time.After(25 * time.Millisecond):
-		}
-	}
+	return waitAccepting(ctx, b.URL("postgres"), "pgbouncer", true, b.exited, func() error { return b.exitErr })
 }
 
 // URL returns the URL of database db through pgbouncer, as user "postgres",

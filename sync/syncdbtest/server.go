@@ -356,9 +356,16 @@ func (s *Server) start(ctx context.Context, port int) error {
 // waitReady polls the server with pgx until a connection succeeds, the
 // server exits, ctx ends or readyTimeout passes.
 func (s *Server) waitReady(ctx context.Context) error {
+	return waitAccepting(ctx, s.URL("postgres"), "postgres", false, s.exited, func() error { return s.exitErr })
+}
+
+// waitAccepting polls url until a connection succeeds (and, with query, a
+// SELECT 1 through it), the process named what exits (exited closes, then
+// exitErr says why), ctx ends or readyTimeout passes.
+func waitAccepting(ctx context.Context, url, what string, query bool, exited <-chan struct{}, exitErr func() error) error {
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
-	cfg, err := pgx.ParseConfig(s.URL("postgres"))
+	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		return fmt.Errorf("parse connection URL: %w", err)
 	}
@@ -367,19 +374,25 @@ func (s *Server) waitReady(ctx context.Context) error {
 	var lastErr error
 	for {
 		select {
-		case <-s.exited:
-			return fmt.Errorf("postgres exited before accepting connections: %v", s.exitErr)
+		case <-exited:
+			return fmt.Errorf("%s exited before accepting connections: %v", what, exitErr())
 		default:
 		}
 		conn, err := pgx.ConnectConfig(ctx, cfg)
 		if err == nil {
-			return conn.Close(ctx)
+			if query {
+				_, err = conn.Exec(ctx, "SELECT 1")
+			}
+			cerr := conn.Close(ctx)
+			if err == nil {
+				return cerr
+			}
 		}
 		lastErr = err
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("server not ready: %w (last connection error: %v)", ctx.Err(), lastErr)
-		case <-s.exited:
+			return fmt.Errorf("%s not ready: %w (last connection error: %v)", what, ctx.Err(), lastErr)
+		case <-exited:
 		case <-time.After(25 * time.Millisecond):
 		}
 	}
