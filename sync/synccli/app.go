@@ -319,12 +319,7 @@ func (a *App) open(ctx context.Context) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	engine, err := a.Engine(pool)
-	if err != nil {
-		pool.Close()
-		return nil, err
-	}
-	return &session{pool: pool, engine: engine}, nil
+	return a.sessionOn(pool)
 }
 
 // openSession is open on sessionURL, for the commands that need a real
@@ -338,6 +333,11 @@ func (a *App) openSession(ctx context.Context) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
+	return a.sessionOn(pool)
+}
+
+// sessionOn builds the engine on pool; on error it closes pool.
+func (a *App) sessionOn(pool *pgxpool.Pool) (*session, error) {
 	engine, err := a.Engine(pool)
 	if err != nil {
 		pool.Close()
