@@ -84,7 +84,7 @@ func ReplicaURLs(t testing.TB, dbURL string) []string {
 		t.Skip("syncdbtest: no replicas: set Options.Replicas (and leave " + AdminURLEnv + " unset)")
 	}
 	name := databaseOf(t, dbURL)
-	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), replayTimeout)
 	defer cancel()
 	lsn, err := currentLSN(ctx, primary)
 	if err != nil {
@@ -99,6 +99,10 @@ func ReplicaURLs(t testing.TB, dbURL string) []string {
 	}
 	return urls
 }
+
+// replayTimeout bounds how long ReplicaURLs waits for the replicas to
+// replay the primary's WAL.
+const replayTimeout = 30 * time.Second
 
 // currentLSN returns srv's current WAL insert position.
 func currentLSN(ctx context.Context, srv *Server) (string, error) {
